@@ -1,0 +1,213 @@
+namespace Dien.Model;
+
+/// <summary>
+/// Everything that shapes a DIEN model (and the BaseModel and DIN baselines built from the same parts).
+/// Defaults follow the authors' runs (DESIGN.md section 7). <see cref="Validate"/> runs once when a
+/// model is built and reports every problem together, each naming its option.
+/// </summary>
+public sealed class DienOptions
+{
+    /// <summary>Rows of the item table: item ids run from 1 to <c>ItemVocabularySize - 1</c>; 0 is padding and out-of-vocabulary.</summary>
+    /// <value>No default; must be at least 2.</value>
+    public long ItemVocabularySize { get; set; }
+
+    /// <summary>Rows of the category table (ids 1 .. size - 1; 0 is padding and out-of-vocabulary).</summary>
+    /// <value>No default; must be at least 2.</value>
+    public long CategoryVocabularySize { get; set; }
+
+    /// <summary>Rows of the user table (ids 1 .. size - 1; 0 is unknown).</summary>
+    /// <value>No default; must be at least 1.</value>
+    public long UserVocabularySize { get; set; }
+
+    /// <summary>Table sizes of extra categorical fields (user profile, context), one per field; each field's id 0 is unknown.</summary>
+    /// <value>Empty.</value>
+    public IList<long> ExtraFieldVocabularySizes { get; set; } = new List<long>();
+
+    /// <summary>Width of an item embedding.</summary>
+    /// <value>18.</value>
+    public int ItemEmbeddingSize { get; set; } = 18;
+
+    /// <summary>Width of a category embedding.</summary>
+    /// <value>18.</value>
+    public int CategoryEmbeddingSize { get; set; } = 18;
+
+    /// <summary>Width of the user embedding and of each extra field's embedding.</summary>
+    /// <value>18.</value>
+    public int UserEmbeddingSize { get; set; } = 18;
+
+    /// <summary>Optional max-norm of item embedding rows (renormalised at lookup, as PyTorch's max_norm).</summary>
+    /// <value>null (no limit). The seed example uses 1.</value>
+    public double? ItemMaxNorm { get; set; }
+
+    /// <summary>Hidden width H of the interest extractor and the interest-evolution GRU.</summary>
+    /// <value>36.</value>
+    public int HiddenSize { get; set; } = 36;
+
+    /// <summary>The interest-evolution layer.</summary>
+    /// <value><see cref="EvolutionVariant.Augru"/> (the paper's AUGRU).</value>
+    public EvolutionVariant Evolution { get; set; } = EvolutionVariant.Augru;
+
+    /// <summary>The attention of the target ad over the extractor states.</summary>
+    /// <value><see cref="AttentionForm.Mlp"/> (the authors' code and the benchmark workload).</value>
+    public AttentionForm Attention { get; set; } = AttentionForm.Mlp;
+
+    /// <summary>Hidden layers of the MLP attention (sigmoid activations, as in the authors' code).</summary>
+    /// <value>80, 40.</value>
+    public IList<int> AttentionHiddenSizes { get; set; } = new List<int> { 80, 40 };
+
+    /// <summary>The auxiliary loss form.</summary>
+    /// <value><see cref="AuxiliaryLossForm.NextBehaviour"/>.</value>
+    public AuxiliaryLossForm AuxiliaryLoss { get; set; } = AuxiliaryLossForm.NextBehaviour;
+
+    /// <summary>The scorer of the next-behaviour auxiliary loss.</summary>
+    /// <value><see cref="AuxiliaryScorer.Mlp"/>.</value>
+    public AuxiliaryScorer AuxiliaryScorer { get; set; } = AuxiliaryScorer.Mlp;
+
+    /// <summary>Hidden layers of the auxiliary MLP scorer (sigmoid activations).</summary>
+    /// <value>100, 50.</value>
+    public IList<int> AuxiliaryHiddenSizes { get; set; } = new List<int> { 100, 50 };
+
+    /// <summary>Weight of the auxiliary loss: loss = L_target + alpha * L_aux. Zero switches the auxiliary path off.</summary>
+    /// <value>1.0.</value>
+    public double Alpha { get; set; } = 1.0;
+
+    /// <summary>Hidden layers of the head MLP.</summary>
+    /// <value>200, 80.</value>
+    public IList<int> HeadHiddenSizes { get; set; } = new List<int> { 200, 80 };
+
+    /// <summary>Activation of the head's hidden layers.</summary>
+    /// <value><see cref="HeadActivation.PRelu"/>.</value>
+    public HeadActivation HeadActivation { get; set; } = HeadActivation.PRelu;
+
+    /// <summary>Whether the head normalises its input with BatchNorm (as the authors' code does).</summary>
+    /// <value>true.</value>
+    public bool HeadBatchNorm { get; set; } = true;
+
+    /// <summary>Dropout probability after each hidden layer of the head.</summary>
+    /// <value>0.</value>
+    public double HeadDropout { get; set; }
+
+    /// <summary>The head's output.</summary>
+    /// <value><see cref="HeadOutput.Sigmoid"/>.</value>
+    public HeadOutput HeadOutput { get; set; } = HeadOutput.Sigmoid;
+
+    /// <summary>Width E of a behaviour: item plus category embedding.</summary>
+    public int BehaviourSize => ItemEmbeddingSize + CategoryEmbeddingSize;
+
+    /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        void Require(bool ok, string option, object? value, string rule)
+        {
+            if (!ok)
+            {
+                errors.Add($"{option} = {Format(value)}: {rule}.");
+            }
+        }
+
+        Require(ItemVocabularySize >= 2, nameof(ItemVocabularySize), ItemVocabularySize, "must be at least 2 (id 0 is padding)");
+        Require(CategoryVocabularySize >= 2, nameof(CategoryVocabularySize), CategoryVocabularySize, "must be at least 2 (id 0 is padding)");
+        Require(UserVocabularySize >= 1, nameof(UserVocabularySize), UserVocabularySize, "must be at least 1");
+        if (ExtraFieldVocabularySizes is null)
+        {
+            errors.Add($"{nameof(ExtraFieldVocabularySizes)} = null: use an empty list for no extra fields.");
+        }
+        else
+        {
+            for (int i = 0; i < ExtraFieldVocabularySizes.Count; i++)
+            {
+                Require(ExtraFieldVocabularySizes[i] >= 1, $"{nameof(ExtraFieldVocabularySizes)}[{i}]", ExtraFieldVocabularySizes[i], "must be at least 1");
+            }
+        }
+
+        Require(ItemEmbeddingSize > 0, nameof(ItemEmbeddingSize), ItemEmbeddingSize, "must be positive");
+        Require(CategoryEmbeddingSize > 0, nameof(CategoryEmbeddingSize), CategoryEmbeddingSize, "must be positive");
+        Require(UserEmbeddingSize > 0, nameof(UserEmbeddingSize), UserEmbeddingSize, "must be positive");
+        Require(ItemMaxNorm is null || (ItemMaxNorm > 0 && double.IsFinite(ItemMaxNorm.Value)), nameof(ItemMaxNorm), ItemMaxNorm, "must be positive and finite, or null");
+        Require(HiddenSize > 0, nameof(HiddenSize), HiddenSize, "must be positive");
+        Require(Enum.IsDefined(Evolution), nameof(Evolution), Evolution, "is not a defined variant");
+        Require(Enum.IsDefined(Attention), nameof(Attention), Attention, "is not a defined form");
+        Require(Enum.IsDefined(AuxiliaryLoss), nameof(AuxiliaryLoss), AuxiliaryLoss, "is not a defined form");
+        Require(Enum.IsDefined(AuxiliaryScorer), nameof(AuxiliaryScorer), AuxiliaryScorer, "is not a defined scorer");
+        Require(Enum.IsDefined(HeadActivation), nameof(HeadActivation), HeadActivation, "is not a defined activation");
+        Require(Enum.IsDefined(HeadOutput), nameof(HeadOutput), HeadOutput, "is not a defined output");
+        RequireSizes(errors, nameof(AttentionHiddenSizes), AttentionHiddenSizes, allowEmpty: true);
+        RequireSizes(errors, nameof(AuxiliaryHiddenSizes), AuxiliaryHiddenSizes, allowEmpty: true);
+        RequireSizes(errors, nameof(HeadHiddenSizes), HeadHiddenSizes, allowEmpty: true);
+        Require(Alpha >= 0 && double.IsFinite(Alpha), nameof(Alpha), Alpha, "must be zero or positive and finite");
+        Require(HeadDropout >= 0 && HeadDropout < 1, nameof(HeadDropout), HeadDropout, "must be in [0, 1)");
+
+        bool innerProductAux = Alpha > 0 && (AuxiliaryLoss == AuxiliaryLossForm.LabelledHistory || AuxiliaryScorer == AuxiliaryScorer.InnerProduct);
+        Require(!innerProductAux || HiddenSize == BehaviourSize, nameof(HiddenSize), HiddenSize,
+            $"must equal the behaviour width {nameof(ItemEmbeddingSize)} + {nameof(CategoryEmbeddingSize)} = {BehaviourSize} when the auxiliary loss uses the inner product h_t . e");
+        return errors;
+    }
+
+    /// <summary>Throws when <see cref="Validate"/> finds any problem.</summary>
+    /// <exception cref="DienOptionsException">One or more options are invalid; the message lists them all.</exception>
+    public void EnsureValid()
+    {
+        var errors = Validate();
+        if (errors.Count > 0)
+        {
+            throw new DienOptionsException(errors);
+        }
+    }
+
+    /// <summary>A deep copy, so that a model keeps the options it was built with.</summary>
+    public DienOptions Clone()
+    {
+        var copy = (DienOptions)MemberwiseClone();
+        copy.ExtraFieldVocabularySizes = ExtraFieldVocabularySizes is null ? null! : new List<long>(ExtraFieldVocabularySizes);
+        copy.AttentionHiddenSizes = AttentionHiddenSizes is null ? null! : new List<int>(AttentionHiddenSizes);
+        copy.AuxiliaryHiddenSizes = AuxiliaryHiddenSizes is null ? null! : new List<int>(AuxiliaryHiddenSizes);
+        copy.HeadHiddenSizes = HeadHiddenSizes is null ? null! : new List<int>(HeadHiddenSizes);
+        return copy;
+    }
+
+    private static void RequireSizes(List<string> errors, string option, IList<int>? sizes, bool allowEmpty)
+    {
+        if (sizes is null)
+        {
+            errors.Add($"{option} = null: give a list of layer widths{(allowEmpty ? " (it may be empty)" : string.Empty)}.");
+            return;
+        }
+
+        if (!allowEmpty && sizes.Count == 0)
+        {
+            errors.Add($"{option} is empty: give at least one layer width.");
+        }
+
+        for (int i = 0; i < sizes.Count; i++)
+        {
+            if (sizes[i] <= 0)
+            {
+                errors.Add($"{option}[{i}] = {sizes[i]}: layer widths must be positive.");
+            }
+        }
+    }
+
+    private static string Format(object? value) => value switch
+    {
+        null => "null",
+        double d => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "null",
+    };
+}
+
+/// <summary>Thrown when <see cref="DienOptions"/> are invalid; <see cref="Errors"/> lists every problem.</summary>
+public sealed class DienOptionsException : ArgumentException
+{
+    /// <summary>Creates the exception from the list of problems.</summary>
+    /// <param name="errors">One sentence per problem, each naming its option.</param>
+    public DienOptionsException(IReadOnlyList<string> errors)
+        : base($"Invalid DienOptions ({errors.Count} problem{(errors.Count == 1 ? string.Empty : "s")}):{Environment.NewLine}  " +
+               string.Join(Environment.NewLine + "  ", errors))
+    {
+        Errors = errors;
+    }
+
+    /// <summary>One sentence per problem, each naming its option.</summary>
+    public IReadOnlyList<string> Errors { get; }
+}
