@@ -1,5 +1,5 @@
 using System.Numerics;
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Dien.Kernels;
@@ -10,6 +10,8 @@ namespace Dien.Kernels;
 /// runs its rows' whole sequences; only the weight gradients are summed across workers at the end.
 /// </summary>
 /// <remarks>
+/// The hot loops are compiled fully optimised at first call (AggressiveOptimization): a training run calls
+/// them only a few times per batch, too rarely for tiered compilation to promote them quickly.
 /// Shapes: xProj [B, T, 3H] (x W_ih^T + b_ih, gate rows (r, u|z, n|h~)), attention [B, T], weightHh [3H, H],
 /// biasHh [3H], states [B, T, H], final [B, H]. Internally each gate is padded to PH lanes (a whole number
 /// of vectors) so every inner loop runs on full vectors; the saved gates tensor is [B, T, 4 * PH] holding
@@ -136,6 +138,7 @@ internal static unsafe class RecurrenceKernel<T>
         public int[] Lengths = [];
         public int[] Bounds = [];
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void RunChunk(int chunk)
         {
             int h = Hidden, ph = PaddedHidden, lanes = Vector<T>.Count;
@@ -167,17 +170,15 @@ internal static unsafe class RecurrenceKernel<T>
                         VectorOps<T>.AccumulateRows(hp, h, WeightT, 3 * ph, g);
 
                         // r, u = sigmoid(x + g) in place in g[0 .. 2 PH); c = tanh(x_c + r * g_c).
-                        var ru = new Span<T>(g, 2 * ph);
-                        TensorPrimitives.Add(ru, new ReadOnlySpan<T>(xs, 2 * ph), ru);
-                        TensorPrimitives.Sigmoid(ru, ru);
+                        VectorOps<T>.AddInPlace(g, xs, 2 * ph);
+                        VectorOps<T>.SigmoidInPlace(g, 2 * ph);
                         T* r = g, u = g + ph, gc = g + (2 * ph);
                         for (int k = 0; k < ph; k += lanes)
                         {
                             VectorOps<T>.Store(c + k, VectorOps<T>.MulAdd(VectorOps<T>.Load(r + k), VectorOps<T>.Load(gc + k), VectorOps<T>.Load(xs + (2 * ph) + k)));
                         }
 
-                        var cs = new Span<T>(c, ph);
-                        TensorPrimitives.Tanh(cs, cs);
+                        VectorOps<T>.TanhInPlace(c, ph);
 
                         T a = Attention != null ? Attention[row] : T.Zero;
                         Step(Cell, a, u, c, hp, hn, ph);
@@ -220,6 +221,7 @@ internal static unsafe class RecurrenceKernel<T>
         }
 
         /// <summary>hn = hp + m * (c - hp) with the cell's move fraction m.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Step(RecurrentCell cell, T a, T* u, T* c, T* hp, T* hn, int ph)
         {
             int lanes = Vector<T>.Count;
@@ -249,6 +251,7 @@ internal static unsafe class RecurrenceKernel<T>
         public int[] Lengths = [];
         public int[] Bounds = [];
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void RunChunk(int chunk)
         {
             int h = Hidden, ph = PaddedHidden, lanes = Vector<T>.Count;
@@ -277,7 +280,11 @@ internal static unsafe class RecurrenceKernel<T>
                         long row = rowStart + t;
                         if (DStates != null)
                         {
-                            TensorPrimitives.Add(new ReadOnlySpan<T>(dh, h), new ReadOnlySpan<T>(DStates + (row * h), h), new Span<T>(dh, h));
+                            T* ds = DStates + (row * h);
+                            for (int k = 0; k < h; k++)
+                            {
+                                dh[k] += ds[k];
+                            }
                         }
 
                         if (t > 0)

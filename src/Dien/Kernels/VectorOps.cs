@@ -44,12 +44,60 @@ internal static unsafe class VectorOps<T>
         return (a * b) + c;
     }
 
+    /// <summary>e^x per lane: the runtime's vectorized exponential where there is one (.NET 9+), else per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Exp(Vector<T> x)
+    {
+#if NET9_0_OR_GREATER
+        if (typeof(T) == typeof(float))
+        {
+            return Vector.Exp(x.As<T, float>()).As<float, T>();
+        }
+
+        if (typeof(T) == typeof(double))
+        {
+            return Vector.Exp(x.As<T, double>()).As<double, T>();
+        }
+#endif
+        Span<T> lanes = stackalloc T[Vector<T>.Count];
+        x.CopyTo(lanes);
+        for (int i = 0; i < lanes.Length; i++)
+        {
+            lanes[i] = T.Exp(lanes[i]);
+        }
+
+        return new Vector<T>(lanes);
+    }
+
+    /// <summary>p[0 .. n) = sigmoid(p[0 .. n)) = 1 / (1 + e^-p), n a multiple of the vector width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void SigmoidInPlace(T* p, int n)
+    {
+        for (int k = 0; k < n; k += Vector<T>.Count)
+        {
+            Store(p + k, Vector<T>.One / (Vector<T>.One + Exp(-Load(p + k))));
+        }
+    }
+
+    /// <summary>p[0 .. n) = tanh(p[0 .. n)) = 1 - 2 / (e^2p + 1), saturating correctly at both ends.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TanhInPlace(T* p, int n)
+    {
+        var one = Vector<T>.One;
+        var two = one + one;
+        for (int k = 0; k < n; k += Vector<T>.Count)
+        {
+            Store(p + k, one - (two / (Exp(two * Load(p + k)) + one)));
+        }
+    }
+
     /// <summary>
     /// acc[0 .. width) += sum over i &lt; rows of coeffs[i] * matrix[i, 0 .. width), matrix row-major with
     /// row stride <paramref name="width"/> (a multiple of the vector width). This is the per-step
     /// [1, rows] x [rows, width] product of a recurrence; blocks of 8, 4 and 1 columns keep the
     /// accumulators in registers, and several partial sums hide the multiply-add latency.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AccumulateRows(T* coeffs, int rows, T* matrix, int width, T* acc)
     {
         int lanes = Vector<T>.Count;
@@ -138,6 +186,7 @@ internal static unsafe class VectorOps<T>
     }
 
     /// <summary>matrix[i, 0 .. width) += coeffs[i] * x[0 .. width) for i &lt; rows: a rank-1 update.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddOuter(T* coeffs, int rows, T* x, int width, T* matrix)
     {
         int lanes = Vector<T>.Count;
@@ -158,6 +207,7 @@ internal static unsafe class VectorOps<T>
     }
 
     /// <summary>dst[0 .. n) += src[0 .. n), n a multiple of the vector width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddInPlace(T* dst, T* src, int n)
     {
         for (int k = 0; k < n; k += Vector<T>.Count)
