@@ -258,12 +258,17 @@ internal static unsafe class RecurrenceKernel<T>
             int gateStride = 4 * ph;
             T* dW = Accumulators + (chunk * AccumulatorStride);
             T* dBias = dW + (3 * ph * ph);
-            // Scratch: dh, next dh, h_prev, gradient of the gate pre-activations as seen by x (3 PH) and by U h (3 PH).
-            T* scratch = Alloc(9 * ph);
+            // Scratch: dh, next dh, gradient of the gate pre-activations as seen by x (3 PH) and by U h (3 PH);
+            // per row, every step's h_prev (T x PH, row 0 stays zero: h_0) and U-side gradient, transposed
+            // (3 PH x T), so that the row's weight gradient is one register-blocked product after its BPTT
+            // instead of a rank-1 read-modify-write of the whole [3 PH, PH] accumulator at every step.
+            long scratchSize = (9 * ph) + ((long)Steps * ph) + (3L * ph * Steps);
+            T* scratch = Alloc(scratchSize);
             try
             {
-                T* dh = scratch, dhn = scratch + ph, hp = scratch + (2 * ph), dx = scratch + (3 * ph), dgh = scratch + (6 * ph);
-                Clear(scratch, 9 * ph);
+                T* dh = scratch, dhn = scratch + ph, dx = scratch + (3 * ph), dgh = scratch + (6 * ph);
+                T* hps = scratch + (9 * ph), dghT = hps + ((long)Steps * ph);
+                Clear(scratch, scratchSize);
                 var one = Vector<T>.One;
                 for (int b = Bounds[chunk]; b < Bounds[chunk + 1]; b++)
                 {
@@ -287,13 +292,10 @@ internal static unsafe class RecurrenceKernel<T>
                             }
                         }
 
+                        T* hp = hps + ((long)t * ph);
                         if (t > 0)
                         {
                             new ReadOnlySpan<T>(States + ((row - 1) * h), h).CopyTo(new Span<T>(hp, h));
-                        }
-                        else
-                        {
-                            Clear(hp, ph);
                         }
 
                         T a = Attention != null ? Attention[row] : T.Zero;
@@ -358,9 +360,9 @@ internal static unsafe class RecurrenceKernel<T>
                         }
 
                         VectorOps<T>.AddInPlace(dBias, dgh, 3 * ph);
-                        if (t > 0)
+                        for (int j = 0; j < 3 * ph; j++)
                         {
-                            VectorOps<T>.AddOuter(dgh, 3 * ph, hp, ph, dW);
+                            dghT[((long)j * Steps) + t] = dgh[j];
                         }
 
                         // dh_prev = dh * (1 - m) + U^T dgh.
@@ -368,6 +370,15 @@ internal static unsafe class RecurrenceKernel<T>
                         T* swap = dh;
                         dh = dhn;
                         dhn = swap;
+                    }
+
+                    // dW[j, :] += sum over steps t >= 1 of dgh_t[j] * h_prev_t (h_prev_0 = 0 adds nothing).
+                    if (length > 1)
+                    {
+                        for (int j = 0; j < 3 * ph; j++)
+                        {
+                            VectorOps<T>.AccumulateRows(dghT + ((long)j * Steps) + 1, length - 1, hps + ph, ph, dW + ((long)j * ph));
+                        }
                     }
 
                     if (length < Steps)

@@ -185,27 +185,6 @@ internal static unsafe class VectorOps<T>
         }
     }
 
-    /// <summary>matrix[i, 0 .. width) += coeffs[i] * x[0 .. width) for i &lt; rows: a rank-1 update.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AddOuter(T* coeffs, int rows, T* x, int width, T* matrix)
-    {
-        int lanes = Vector<T>.Count;
-        for (int i = 0; i < rows; i++, matrix += width)
-        {
-            T ci = coeffs[i];
-            if (ci == T.Zero)
-            {
-                continue;
-            }
-
-            var c = new Vector<T>(ci);
-            for (int k = 0; k < width; k += lanes)
-            {
-                Store(matrix + k, MulAdd(Load(x + k), c, Load(matrix + k)));
-            }
-        }
-    }
-
     /// <summary>dst[0 .. n) += src[0 .. n), n a multiple of the vector width.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddInPlace(T* dst, T* src, int n)
