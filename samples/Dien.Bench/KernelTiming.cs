@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Globalization;
+using Dien.Kernels;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Dien.Bench;
+
+/// <summary>The raw kernels alone (no autograd node, no libtorch op around them), to see where time goes.</summary>
+internal static class KernelTiming
+{
+    public static unsafe void Run(int repeat)
+    {
+        using var w = new Workload();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        const int B = Workload.Batch, T = Workload.Steps, H = Workload.Hidden;
+        var x = w.InputProjection().contiguous();
+        var weight = w.WeightHh.detach().contiguous();
+        var bias = w.BiasHh.detach().contiguous();
+        var att = w.Attention.detach().contiguous();
+        var states = empty(B, T, H);
+        var gates = empty(B, T, RecurrenceKernel<float>.GateStride(H));
+        var grad = randn(B, T, H);
+        var dX = empty(B, T, 3 * H);
+        var dA = empty(B, T);
+        var dW = empty(3 * H, H);
+        var dB = empty(3 * H);
+        var buf = new float[4096];
+        var wt = new float[36 * 120];
+        fixed (float* pb = buf)
+        fixed (float* pw = wt)
+        {
+            float* pbp = pb, pwp = pw;
+            Console.WriteLine("3520 x (Sigmoid(80) + Tanh(40)):");
+            Median(repeat, () =>
+            {
+                for (int i = 0; i < 3520; i++)
+                {
+                    VectorOps<float>.SigmoidInPlace(pbp, 80);
+                    VectorOps<float>.TanhInPlace(pbp + 100, 40);
+                }
+            });
+            Console.WriteLine("3520 x AccumulateRows(36 x 120):");
+            Median(repeat, () =>
+            {
+                for (int i = 0; i < 3520; i++)
+                {
+                    VectorOps<float>.AccumulateRows(pbp, 36, pwp, 120, pbp + 200);
+                }
+            });
+        }
+
+        var xLeaf = x.detach().clone().requires_grad_();
+        var wLeaf = weight.clone().requires_grad_();
+        var bLeaf = bias.clone().requires_grad_();
+        var aLeaf = att.clone().requires_grad_();
+        Console.WriteLine("input projection (linear) fwd+bwd:");
+        Median(repeat, () =>
+        {
+            using var s = NewDisposeScope();
+            using var g = enable_grad();
+            w.InputProjection().sum().backward();
+        });
+        Console.WriteLine("fused AUGRU final state fwd+bwd on a leaf xProj:");
+        Median(repeat, () =>
+        {
+            using var s = NewDisposeScope();
+            using var g = enable_grad();
+            FusedRecurrence.AttentionalFinalState(xLeaf, aLeaf, wLeaf, bLeaf, w.Lengths, RecurrentCell.AugruPaper).sum().backward();
+        });
+        Console.WriteLine("fused AUGRU final state fwd only:");
+        Median(repeat, () =>
+        {
+            using var s = NewDisposeScope();
+            FusedRecurrence.AttentionalFinalState(xLeaf, aLeaf, wLeaf, bLeaf, w.Lengths, RecurrentCell.AugruPaper);
+        });
+        Console.WriteLine("empty gates+states+dX (10 MB) and fill:");
+        Median(repeat, () =>
+        {
+            using var s = NewDisposeScope();
+            empty(B, T, 160).fill_(1); empty(B, T, H).fill_(1); empty(B, T, 3 * H).fill_(1);
+        });
+
+        foreach (int workers in new[] { 1, 2 })
+        {
+            double fwd = Median(repeat, () => RecurrenceKernel<float>.Forward(RecurrentCell.AugruPaper, B, T, H,
+                TensorMemory.Pointer<float>(x), TensorMemory.Pointer<float>(att), TensorMemory.Pointer<float>(weight), TensorMemory.Pointer<float>(bias), w.Lengths,
+                TensorMemory.Pointer<float>(states), null, TensorMemory.Pointer<float>(gates), workers));
+            double bwd = Median(repeat, () => RecurrenceKernel<float>.Backward(RecurrentCell.AugruPaper, B, T, H,
+                TensorMemory.Pointer<float>(grad), null, TensorMemory.Pointer<float>(att), TensorMemory.Pointer<float>(weight), w.Lengths,
+                TensorMemory.Pointer<float>(states), TensorMemory.Pointer<float>(gates),
+                TensorMemory.Pointer<float>(dX), TensorMemory.Pointer<float>(dA), TensorMemory.Pointer<float>(dW), TensorMemory.Pointer<float>(dB), workers));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw kernel, {workers} worker(s): forward {fwd:F3} ms, backward {bwd:F3} ms"));
+        }
+    }
+
+    private static double Median(int repeat, Action action)
+    {
+        for (int i = 0; i < 40; i++)
+        {
+            action();
+        }
+
+        var samples = new double[repeat];
+        for (int i = 0; i < repeat; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            action();
+            samples[i] = watch.Elapsed.TotalMilliseconds;
+        }
+
+        Array.Sort(samples);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  min {samples[0]:F3} median {samples[repeat / 2]:F3} max {samples[^1]:F3}"));
+        return samples[repeat / 2];
+    }
+}

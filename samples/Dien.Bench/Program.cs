@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using System.Globalization;
+using BenchmarkDotNet.Running;
+using Dien.Bench;
+using TorchSharp;
+
+// Usage:
+//   dotnet run -c Release --project samples/Dien.Bench                 Stopwatch table (1 and 2 threads)
+//   dotnet run -c Release --project samples/Dien.Bench -- --repeat 50  more timed calls per cell
+//   dotnet run -c Release --project samples/Dien.Bench -- --kernel     the raw kernels alone
+//   dotnet run -c Release --project samples/Dien.Bench -- --bdn [BenchmarkDotNet args]
+if (args.Length > 0 && args[0] == "--bdn")
+{
+    BenchmarkSwitcher.FromAssembly(typeof(RecurrenceBenchmarks).Assembly).Run(args[1..]);
+    return;
+}
+
+int repeat = 20;
+for (int i = 0; i + 1 < args.Length; i++)
+{
+    if (args[i] == "--repeat")
+    {
+        repeat = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+    }
+}
+
+if (args.Contains("--kernel"))
+{
+    KernelTiming.Run(repeat);
+    return;
+}
+
+Console.WriteLine($"Recurrent layers, B = {Workload.Batch}, T = {Workload.Steps} (lengths 5..50 uniform), E = {Workload.Width}, H = {Workload.Hidden}, float32");
+Console.WriteLine($"{Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, .NET {Environment.Version}; median of {repeat} calls after warm-up");
+Console.WriteLine();
+Console.WriteLine("| threads | mode | layer | libtorch ms | fused ms | speed-up |");
+Console.WriteLine("|---|---|---|---|---|---|");
+foreach (int threads in new[] { 1, 2 })
+{
+    torch.set_num_threads(threads);
+    using var workload = new Workload();
+    foreach (var (mode, call) in new (string, Action<Implementation>)[] { ("fwd+bwd", workload.ForwardBackward), ("fwd", workload.ForwardOnly) })
+    {
+        double Time(Implementation impl)
+        {
+            // Enough warm-up calls for tiered compilation to promote the managed code around the kernels.
+            for (int i = 0; i < 40; i++)
+            {
+                call(impl);
+            }
+
+            Thread.Sleep(200);
+
+            var samples = new double[repeat];
+            for (int i = 0; i < repeat; i++)
+            {
+                var watch = Stopwatch.StartNew();
+                call(impl);
+                samples[i] = watch.Elapsed.TotalMilliseconds;
+            }
+
+            Array.Sort(samples);
+            return samples[repeat / 2];
+        }
+
+        double builtIn = Time(Implementation.BuiltInGru), gruLoop = Time(Implementation.GruLoop), gruFused = Time(Implementation.GruFused);
+        double augruLoop = Time(Implementation.AugruLoop), augruFused = Time(Implementation.AugruFused);
+        Row(threads, mode, "GRU, all states (vs nn.GRU)", builtIn, gruFused);
+        Row(threads, mode, "GRU, all states (vs loop)", gruLoop, gruFused);
+        Row(threads, mode, "AUGRU paper, final state (vs loop)", augruLoop, augruFused);
+    }
+}
+
+static void Row(int threads, string mode, string layer, double reference, double fused)
+    => Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {threads} | {mode} | {layer} | {reference:F2} | {fused:F3} | {reference / fused:F1}x |"));

@@ -1,0 +1,197 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+#if NET9_0_OR_GREATER
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+#endif
+
+namespace Dien.Kernels;
+
+/// <summary>Small register-blocked vector loops over pointers, generic over float and double.</summary>
+internal static unsafe class VectorOps<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Lanes per <see cref="Vector{T}"/>.</summary>
+    public static int Lanes => Vector<T>.Count;
+
+    /// <summary>Rounds <paramref name="n"/> up to a whole number of vectors.</summary>
+    public static int Pad(int n) => (n + Vector<T>.Count - 1) / Vector<T>.Count * Vector<T>.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Load(T* p) => Unsafe.ReadUnaligned<Vector<T>>(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(T* p, Vector<T> v) => Unsafe.WriteUnaligned(p, v);
+
+    /// <summary>a * b + c, fused where the hardware has it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> MulAdd(Vector<T> a, Vector<T> b, Vector<T> c)
+    {
+#if NET9_0_OR_GREATER
+        if (Fma.IsSupported || AdvSimd.IsSupported)
+        {
+            if (typeof(T) == typeof(float))
+            {
+                return Vector.FusedMultiplyAdd(a.As<T, float>(), b.As<T, float>(), c.As<T, float>()).As<float, T>();
+            }
+
+            if (typeof(T) == typeof(double))
+            {
+                return Vector.FusedMultiplyAdd(a.As<T, double>(), b.As<T, double>(), c.As<T, double>()).As<double, T>();
+            }
+        }
+#endif
+        return (a * b) + c;
+    }
+
+    /// <summary>e^x per lane: the runtime's vectorized exponential where there is one (.NET 9+), else per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Exp(Vector<T> x)
+    {
+#if NET9_0_OR_GREATER
+        if (typeof(T) == typeof(float))
+        {
+            return Vector.Exp(x.As<T, float>()).As<float, T>();
+        }
+
+        if (typeof(T) == typeof(double))
+        {
+            return Vector.Exp(x.As<T, double>()).As<double, T>();
+        }
+#endif
+        Span<T> lanes = stackalloc T[Vector<T>.Count];
+        x.CopyTo(lanes);
+        for (int i = 0; i < lanes.Length; i++)
+        {
+            lanes[i] = T.Exp(lanes[i]);
+        }
+
+        return new Vector<T>(lanes);
+    }
+
+    /// <summary>p[0 .. n) = sigmoid(p[0 .. n)) = 1 / (1 + e^-p), n a multiple of the vector width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void SigmoidInPlace(T* p, int n)
+    {
+        for (int k = 0; k < n; k += Vector<T>.Count)
+        {
+            Store(p + k, Vector<T>.One / (Vector<T>.One + Exp(-Load(p + k))));
+        }
+    }
+
+    /// <summary>p[0 .. n) = tanh(p[0 .. n)) = 1 - 2 / (e^2p + 1), saturating correctly at both ends.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TanhInPlace(T* p, int n)
+    {
+        var one = Vector<T>.One;
+        var two = one + one;
+        for (int k = 0; k < n; k += Vector<T>.Count)
+        {
+            Store(p + k, one - (two / (Exp(two * Load(p + k)) + one)));
+        }
+    }
+
+    /// <summary>
+    /// acc[0 .. width) += sum over i &lt; rows of coeffs[i] * matrix[i, 0 .. width), matrix row-major with
+    /// row stride <paramref name="width"/> (a multiple of the vector width). This is the per-step
+    /// [1, rows] x [rows, width] product of a recurrence; blocks of 8, 4 and 1 columns keep the
+    /// accumulators in registers, and several partial sums hide the multiply-add latency.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AccumulateRows(T* coeffs, int rows, T* matrix, int width, T* acc)
+    {
+        int lanes = Vector<T>.Count;
+        int vectors = width / lanes;
+        int v = 0;
+        for (; v + 8 <= vectors; v += 8)
+        {
+            T* a = acc + (v * lanes);
+            Vector<T> a0 = Load(a), a1 = Load(a + lanes), a2 = Load(a + (2 * lanes)), a3 = Load(a + (3 * lanes));
+            Vector<T> a4 = Load(a + (4 * lanes)), a5 = Load(a + (5 * lanes)), a6 = Load(a + (6 * lanes)), a7 = Load(a + (7 * lanes));
+            T* m = matrix + (v * lanes);
+            for (int i = 0; i < rows; i++, m += width)
+            {
+                var c = new Vector<T>(coeffs[i]);
+                a0 = MulAdd(Load(m), c, a0);
+                a1 = MulAdd(Load(m + lanes), c, a1);
+                a2 = MulAdd(Load(m + (2 * lanes)), c, a2);
+                a3 = MulAdd(Load(m + (3 * lanes)), c, a3);
+                a4 = MulAdd(Load(m + (4 * lanes)), c, a4);
+                a5 = MulAdd(Load(m + (5 * lanes)), c, a5);
+                a6 = MulAdd(Load(m + (6 * lanes)), c, a6);
+                a7 = MulAdd(Load(m + (7 * lanes)), c, a7);
+            }
+
+            Store(a, a0); Store(a + lanes, a1); Store(a + (2 * lanes), a2); Store(a + (3 * lanes), a3);
+            Store(a + (4 * lanes), a4); Store(a + (5 * lanes), a5); Store(a + (6 * lanes), a6); Store(a + (7 * lanes), a7);
+        }
+
+        for (; v + 4 <= vectors; v += 4)
+        {
+            // Two partial sums per column (even and odd rows).
+            T* a = acc + (v * lanes);
+            Vector<T> a0 = Load(a), a1 = Load(a + lanes), a2 = Load(a + (2 * lanes)), a3 = Load(a + (3 * lanes));
+            Vector<T> b0 = Vector<T>.Zero, b1 = Vector<T>.Zero, b2 = Vector<T>.Zero, b3 = Vector<T>.Zero;
+            T* m = matrix + (v * lanes);
+            int i = 0;
+            for (; i + 2 <= rows; i += 2, m += 2 * width)
+            {
+                var c = new Vector<T>(coeffs[i]);
+                var d = new Vector<T>(coeffs[i + 1]);
+                T* n = m + width;
+                a0 = MulAdd(Load(m), c, a0);
+                a1 = MulAdd(Load(m + lanes), c, a1);
+                a2 = MulAdd(Load(m + (2 * lanes)), c, a2);
+                a3 = MulAdd(Load(m + (3 * lanes)), c, a3);
+                b0 = MulAdd(Load(n), d, b0);
+                b1 = MulAdd(Load(n + lanes), d, b1);
+                b2 = MulAdd(Load(n + (2 * lanes)), d, b2);
+                b3 = MulAdd(Load(n + (3 * lanes)), d, b3);
+            }
+
+            if (i < rows)
+            {
+                var c = new Vector<T>(coeffs[i]);
+                a0 = MulAdd(Load(m), c, a0);
+                a1 = MulAdd(Load(m + lanes), c, a1);
+                a2 = MulAdd(Load(m + (2 * lanes)), c, a2);
+                a3 = MulAdd(Load(m + (3 * lanes)), c, a3);
+            }
+
+            Store(a, a0 + b0); Store(a + lanes, a1 + b1); Store(a + (2 * lanes), a2 + b2); Store(a + (3 * lanes), a3 + b3);
+        }
+
+        for (; v < vectors; v++)
+        {
+            // Four partial sums over the rows.
+            T* a = acc + (v * lanes);
+            Vector<T> s0 = Load(a), s1 = Vector<T>.Zero, s2 = Vector<T>.Zero, s3 = Vector<T>.Zero;
+            T* m = matrix + (v * lanes);
+            int i = 0;
+            for (; i + 4 <= rows; i += 4, m += 4 * width)
+            {
+                s0 = MulAdd(Load(m), new Vector<T>(coeffs[i]), s0);
+                s1 = MulAdd(Load(m + width), new Vector<T>(coeffs[i + 1]), s1);
+                s2 = MulAdd(Load(m + (2 * width)), new Vector<T>(coeffs[i + 2]), s2);
+                s3 = MulAdd(Load(m + (3 * width)), new Vector<T>(coeffs[i + 3]), s3);
+            }
+
+            for (; i < rows; i++, m += width)
+            {
+                s0 = MulAdd(Load(m), new Vector<T>(coeffs[i]), s0);
+            }
+
+            Store(a, (s0 + s1) + (s2 + s3));
+        }
+    }
+
+    /// <summary>dst[0 .. n) += src[0 .. n), n a multiple of the vector width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AddInPlace(T* dst, T* src, int n)
+    {
+        for (int k = 0; k < n; k += Vector<T>.Count)
+        {
+            Store(dst + k, Load(dst + k) + Load(src + k));
+        }
+    }
+}

@@ -1,0 +1,321 @@
+using Dien.Kernels;
+using FluentAssertions;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Dien.Tests.Kernels;
+
+/// <summary>The fused recurrences against the step-by-step libtorch composition: values and gradients.</summary>
+[Collection("Sequential")]
+public sealed class FusedRecurrenceTests
+{
+    // Cells and outputs travel as ints: the enums are internal to the library.
+    public static TheoryData<int, int> Cases()
+    {
+        var data = new TheoryData<int, int>();
+        foreach (var cell in Enum.GetValues<RecurrentCell>())
+        {
+            foreach (var output in Enum.GetValues<RecurrentOutput>())
+            {
+                data.Add((int)cell, (int)output);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Float64MatchesReferenceForwardAndGradients(int cellId, int outputId)
+    {
+        var (cell, output) = ((RecurrentCell)cellId, (RecurrentOutput)outputId);
+        using var scope = NewDisposeScope();
+        var inputs = Inputs.Random(cell, batch: 5, steps: 7, hidden: 6, ScalarType.Float64, seed: 11, lengths: [7, 3, 0, 1, 5]);
+        Compare(cell, output, inputs, tolerance: 1e-10);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Float32MatchesReferenceAtBenchmarkWidthOnSeveralWorkers(int cellId, int outputId)
+    {
+        var (cell, output) = ((RecurrentCell)cellId, (RecurrentOutput)outputId);
+        // H = 36 (gates padded inside the kernel) and enough rows that the kernel splits them across workers.
+        using var scope = NewDisposeScope();
+        var rng = new Random(5);
+        int[] lengths = Enumerable.Range(0, 40).Select(_ => rng.Next(0, 13)).ToArray();
+        var inputs = Inputs.Random(cell, batch: 40, steps: 12, hidden: 36, ScalarType.Float32, seed: 3, lengths: lengths);
+        Compare(cell, output, inputs, tolerance: 2e-5);
+    }
+
+    [Fact]
+    public void WithoutHiddenBiasMatchesReferenceAndGivesNoBiasGradient()
+    {
+        using var scope = NewDisposeScope();
+        var inputs = Inputs.Random(RecurrentCell.AugruPaper, batch: 3, steps: 4, hidden: 5, ScalarType.Float64, seed: 2, lengths: [4, 2, 3]);
+        inputs.BiasHh = null;
+        Compare(RecurrentCell.AugruPaper, RecurrentOutput.FinalState, inputs, tolerance: 1e-10);
+    }
+
+    [Theory]
+    [InlineData((int)RecurrentCell.Gru)]
+    [InlineData((int)RecurrentCell.AugruPaper)]
+    [InlineData((int)RecurrentCell.AugruAuthorsCode)]
+    [InlineData((int)RecurrentCell.Agru)]
+    public void PaddingNeverChangesOutputsOrGradients(int cellId)
+    {
+        var cell = (RecurrentCell)cellId;
+        using var scope = NewDisposeScope();
+        int[] lengths = [4, 1, 0, 6];
+        var clean = Inputs.Random(cell, batch: 4, steps: 6, hidden: 5, ScalarType.Float64, seed: 8, lengths: lengths);
+        var dirty = clean.Clone();
+        var padded = Inputs.PaddingMask(lengths, 6); // [B, T] true at padding
+        using (no_grad())
+        {
+            dirty.XProj.masked_fill_(padded.unsqueeze(2), 1e3);
+            dirty.Attention?.masked_fill_(padded, -7.0);
+        }
+
+        foreach (var output in Enum.GetValues<RecurrentOutput>())
+        {
+            var (yClean, gClean) = Fused(cell, output, clean, seed: 4);
+            var (yDirty, gDirty) = Fused(cell, output, dirty, seed: 4);
+            yDirty.allclose(yClean, 0, 0).Should().BeTrue($"{output}: padding must not change the output");
+            for (int i = 0; i < gClean.Length; i++)
+            {
+                if (gClean[i] is null)
+                {
+                    gDirty[i].Should().BeNull();
+                    continue;
+                }
+
+                gDirty[i].allclose(gClean[i], 0, 0).Should().BeTrue($"{output}: padding must not change gradient {i}");
+            }
+
+            // Gradients at padded positions are exactly zero, and so are states there.
+            gClean[0].masked_select(padded.unsqueeze(2).expand_as(gClean[0])).abs().max().item<double>().Should().Be(0);
+            if (gClean[1] is not null)
+            {
+                gClean[1].masked_select(padded).abs().max().item<double>().Should().Be(0);
+            }
+
+            if (output == RecurrentOutput.AllStates)
+            {
+                yClean.masked_select(padded.unsqueeze(2).expand_as(yClean)).abs().max().item<double>().Should().Be(0);
+            }
+        }
+    }
+
+    [Fact]
+    public void EmptyRowsGiveZeroStateAndZeroGradients()
+    {
+        using var scope = NewDisposeScope();
+        var inputs = Inputs.Random(RecurrentCell.AugruAuthorsCode, batch: 2, steps: 3, hidden: 4, ScalarType.Float64, seed: 9, lengths: [0, 0]);
+        var (y, grads) = Fused(RecurrentCell.AugruAuthorsCode, RecurrentOutput.FinalState, inputs, seed: 1);
+        y.abs().max().item<double>().Should().Be(0);
+        grads[0].abs().max().item<double>().Should().Be(0);
+        grads[1].abs().max().item<double>().Should().Be(0);
+        grads[2].abs().max().item<double>().Should().Be(0);
+        grads[3].abs().max().item<double>().Should().Be(0);
+    }
+
+    [Fact]
+    public void TinyAugruCaseMatchesScalarMath()
+    {
+        // H = 1, two steps of the paper's AUGRU written out by hand.
+        using var scope = NewDisposeScope();
+        double[] x = [0.2, -0.4, 0.5, -0.1, 0.3, 0.7]; // (x_r, x_u, x_h) per step
+        double[] a = [0.8, 0.3];
+        double wr = 0.6, wu = -0.5, wh = 0.9, br = 0.1, bu = -0.2, bh = 0.05;
+        var xProj = tensor(x, new long[] { 1, 2, 3 }, dtype: ScalarType.Float64);
+        var att = tensor(a, new long[] { 1, 2 }, dtype: ScalarType.Float64);
+        var w = tensor(new[] { wr, wu, wh }, new long[] { 3, 1 }, dtype: ScalarType.Float64);
+        var bias = tensor(new[] { br, bu, bh }, dtype: ScalarType.Float64);
+
+        double h = 0;
+        var expected = new double[2];
+        for (int t = 0; t < 2; t++)
+        {
+            double r = Sigmoid(x[3 * t] + (wr * h) + br);
+            double u = Sigmoid(x[(3 * t) + 1] + (wu * h) + bu);
+            double c = Math.Tanh(x[(3 * t) + 2] + (r * ((wh * h) + bh)));
+            double ut = a[t] * u;
+            h = ((1 - ut) * h) + (ut * c);
+            expected[t] = h;
+        }
+
+        var states = FusedRecurrence.AttentionalStates(xProj, att, w, bias, [2], RecurrentCell.AugruPaper);
+        states.data<double>().ToArray().Should().BeEquivalentTo(expected, o => o.Using<double>(ctx => ctx.Subject.Should().BeApproximately(ctx.Expectation, 1e-12)).WhenTypeIs<double>());
+        var last = FusedRecurrence.AttentionalFinalState(xProj, att, w, bias, [1], RecurrentCell.AugruPaper);
+        last.item<double>().Should().BeApproximately(expected[0], 1e-12);
+    }
+
+    [Fact]
+    public void TinyGruCaseMatchesTorchSharpGru()
+    {
+        // The plain cell against TorchSharp's own GRU (same layout and sign convention).
+        using var scope = NewDisposeScope();
+        manual_seed(21);
+        using var gru = nn.GRU(3, 4, batchFirst: true);
+        gru.to(ScalarType.Float64);
+        var input = randn(new long[] { 2, 5, 3 }, dtype: ScalarType.Float64);
+        var (expected, _) = gru.call(input, null);
+        var p = gru.named_parameters().ToDictionary(kv => kv.name, kv => kv.parameter);
+        var xProj = nn.functional.linear(input, p["weight_ih_l0"], p["bias_ih_l0"]);
+        var states = FusedRecurrence.GruStates(xProj, p["weight_hh_l0"], p["bias_hh_l0"], [5, 5]);
+        states.allclose(expected, 1e-10, 1e-10).Should().BeTrue();
+    }
+
+    [Fact]
+    public void InferenceWithoutGradientEqualsTrainingForward()
+    {
+        using var scope = NewDisposeScope();
+        var inputs = Inputs.Random(RecurrentCell.Agru, batch: 3, steps: 5, hidden: 4, ScalarType.Float32, seed: 6, lengths: [5, 2, 4]);
+        var withGrad = Call(RecurrentCell.Agru, RecurrentOutput.AllStates, inputs);
+        withGrad.requires_grad.Should().BeTrue();
+        using (no_grad())
+        {
+            var inference = Call(RecurrentCell.Agru, RecurrentOutput.AllStates, inputs);
+            inference.requires_grad.Should().BeFalse();
+            inference.allclose(withGrad.detach(), 0, 0).Should().BeTrue();
+        }
+    }
+
+    [Fact]
+    public void BadInputsAreRejectedWithTheirNames()
+    {
+        using var scope = NewDisposeScope();
+        var inputs = Inputs.Random(RecurrentCell.AugruPaper, batch: 2, steps: 3, hidden: 4, ScalarType.Float32, seed: 1, lengths: [3, 1]);
+        var act = () => FusedRecurrence.AttentionalStates(inputs.XProj, inputs.Attention!, inputs.WeightHh, inputs.BiasHh, [3, 4], RecurrentCell.AugruPaper);
+        act.Should().Throw<ArgumentException>().WithMessage("*lengths[1] = 4*");
+        act = () => FusedRecurrence.AttentionalStates(inputs.XProj, inputs.Attention!, inputs.WeightHh, inputs.BiasHh, [3], RecurrentCell.AugruPaper);
+        act.Should().Throw<ArgumentException>().WithMessage("*lengths has 1 entries*");
+        act = () => FusedRecurrence.AttentionalStates(inputs.XProj, inputs.Attention!.to(ScalarType.Float64), inputs.WeightHh, inputs.BiasHh, [3, 1], RecurrentCell.AugruPaper);
+        act.Should().Throw<ArgumentException>().WithMessage("*attention has dtype Float64*");
+        act = () => FusedRecurrence.AttentionalStates(inputs.XProj, inputs.Attention!, inputs.WeightHh.t(), inputs.BiasHh, [3, 1], RecurrentCell.AugruPaper);
+        act.Should().Throw<ArgumentException>().WithMessage("*weightHh has shape*");
+        act = () => FusedRecurrence.AttentionalStates(inputs.XProj, inputs.Attention!, inputs.WeightHh, inputs.BiasHh, [3, 1], RecurrentCell.Gru);
+        act.Should().Throw<ArgumentException>().WithMessage("*cell = Gru*");
+        act = () => FusedRecurrence.Run(RecurrentCell.Gru, RecurrentOutput.AllStates, inputs.XProj, inputs.Attention, inputs.WeightHh, inputs.BiasHh, [3, 1]);
+        act.Should().Throw<ArgumentException>().WithMessage("*attention was given to a plain GRU*");
+        act = () => FusedRecurrence.GruStates(inputs.XProj.to(ScalarType.Int32), inputs.WeightHh, inputs.BiasHh, [3, 1]);
+        act.Should().Throw<ArgumentException>().WithMessage("*inputProjection has dtype Int32*");
+    }
+
+    [Fact]
+    public void RepeatedTrainingStepsHoldTensorCountFlat()
+    {
+        var inputs = Inputs.Random(RecurrentCell.AugruPaper, batch: 4, steps: 5, hidden: 6, ScalarType.Float32, seed: 1, lengths: [5, 3, 1, 4]);
+        long Step()
+        {
+            using var scope = NewDisposeScope();
+            inputs.ZeroGrad();
+            var y = FusedRecurrence.AttentionalFinalState(inputs.XProj, inputs.Attention!, inputs.WeightHh, inputs.BiasHh, inputs.Lengths, RecurrentCell.AugruPaper);
+            y.pow(2).sum().backward();
+            return DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        }
+
+        Step();
+        long first = Step();
+        for (int i = 0; i < 5; i++)
+        {
+            Step();
+        }
+
+        Step().Should().BeLessThanOrEqualTo(first);
+    }
+
+    private static void Compare(RecurrentCell cell, RecurrentOutput output, Inputs inputs, double tolerance)
+    {
+        var (yRef, gRef) = ReferenceWithGrads(cell, output, inputs, seed: 17);
+        var (y, g) = Fused(cell, output, inputs, seed: 17);
+        y.shape.Should().Equal(yRef.shape);
+        y.allclose(yRef, tolerance, tolerance).Should().BeTrue($"forward: max diff {MaxDiff(y, yRef)}");
+        string[] names = ["xProj", "attention", "weightHh", "biasHh"];
+        for (int i = 0; i < names.Length; i++)
+        {
+            if (gRef[i] is null)
+            {
+                g[i].Should().BeNull($"{names[i]} is absent or takes no gradient");
+                continue;
+            }
+
+            g[i].Should().NotBeNull(names[i]);
+            g[i].allclose(gRef[i], tolerance, tolerance).Should().BeTrue($"d{names[i]}: max diff {MaxDiff(g[i], gRef[i])}");
+        }
+    }
+
+    private static Tensor Call(RecurrentCell cell, RecurrentOutput output, Inputs inputs)
+        => FusedRecurrence.Run(cell, output, inputs.XProj, inputs.Attention, inputs.WeightHh, inputs.BiasHh, inputs.Lengths);
+
+    private static (Tensor Output, Tensor[] Grads) Fused(RecurrentCell cell, RecurrentOutput output, Inputs inputs, int seed)
+        => WithGrads(inputs, seed, () => Call(cell, output, inputs));
+
+    private static (Tensor Output, Tensor[] Grads) ReferenceWithGrads(RecurrentCell cell, RecurrentOutput output, Inputs inputs, int seed)
+        => WithGrads(inputs, seed, () => ReferenceRecurrence.Run(cell, output, inputs.XProj, inputs.Attention, inputs.WeightHh, inputs.BiasHh, inputs.Lengths));
+
+    /// <summary>Runs <paramref name="run"/>, back-propagates a random weighted sum of its output, returns the output and the input gradients.</summary>
+    private static (Tensor Output, Tensor[] Grads) WithGrads(Inputs inputs, int seed, Func<Tensor> run)
+    {
+        inputs.ZeroGrad();
+        var y = run();
+        var gen = new Generator((ulong)seed);
+        var weights = randn(y.shape, dtype: y.dtype, generator: gen);
+        (y * weights).sum().backward();
+        Tensor[] grads = [inputs.XProj.grad!, inputs.Attention?.grad!, inputs.WeightHh.grad!, inputs.BiasHh?.grad!];
+        return (y.detach(), grads.Select(t => t?.clone()!).ToArray());
+    }
+
+    private static double MaxDiff(Tensor a, Tensor b) => (a - b).abs().max().to(ScalarType.Float64).item<double>();
+
+    private static double Sigmoid(double v) => 1 / (1 + Math.Exp(-v));
+
+    private sealed class Inputs
+    {
+        public required Tensor XProj { get; init; }
+
+        public Tensor? Attention { get; init; }
+
+        public required Tensor WeightHh { get; init; }
+
+        public Tensor? BiasHh { get; set; }
+
+        public required int[] Lengths { get; init; }
+
+        public static Inputs Random(RecurrentCell cell, int batch, int steps, int hidden, ScalarType dtype, int seed, int[] lengths)
+        {
+            var gen = new Generator((ulong)seed);
+            return new Inputs
+            {
+                XProj = randn(new long[] { batch, steps, 3 * hidden }, dtype: dtype, generator: gen).requires_grad_(),
+                Attention = cell == RecurrentCell.Gru ? null : rand(new long[] { batch, steps }, dtype: dtype, generator: gen).requires_grad_(),
+                WeightHh = (randn(new long[] { 3 * hidden, hidden }, dtype: dtype, generator: gen) * (1.5 / Math.Sqrt(hidden))).requires_grad_(),
+                BiasHh = (randn(new long[] { 3 * hidden }, dtype: dtype, generator: gen) * 0.5).requires_grad_(),
+                Lengths = lengths,
+            };
+        }
+
+        public static Tensor PaddingMask(int[] lengths, int steps)
+            => arange(steps).unsqueeze(0).ge(tensor(lengths.Select(l => (long)l).ToArray()).unsqueeze(1));
+
+        public Inputs Clone() => new()
+        {
+            XProj = XProj.detach().clone().requires_grad_(),
+            Attention = Attention?.detach().clone().requires_grad_(),
+            WeightHh = WeightHh.detach().clone().requires_grad_(),
+            BiasHh = BiasHh?.detach().clone().requires_grad_(),
+            Lengths = (int[])Lengths.Clone(),
+        };
+
+        public void ZeroGrad()
+        {
+            foreach (var t in new[] { XProj, Attention, WeightHh, BiasHh })
+            {
+                if (t?.grad is { } g)
+                {
+                    g.zero_();
+                }
+            }
+        }
+    }
+}
