@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Dien.Model;
@@ -25,4 +26,44 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
 
     /// <summary>The options the model was built with, for derived models to read (never changed).</summary>
     protected DienOptions ModelOptions { get; }
+
+    /// <summary>
+    /// Checks a batch before any native call: ids within their tables at every valid position, and the
+    /// extra fields the model was built with.
+    /// </summary>
+    /// <exception cref="ArgumentException">The message names the field, the row and the value.</exception>
+    protected void CheckBatch(DienBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        batch.Arrays.EnsureIdsInRange(ModelOptions);
+    }
+
+    /// <summary>
+    /// Builds the output from the click logit: probability = sigmoid(logit), the target loss (mean binary
+    /// cross-entropy from the logit, stable for any value) when the batch has labels, and
+    /// loss = L_target + alpha * L_aux. Moves every tensor out of the caller's dispose scope.
+    /// </summary>
+    /// <param name="batch">The batch (for its labels).</param>
+    /// <param name="logit">Click logits, [B].</param>
+    /// <param name="auxiliaryLoss">L_aux, or null when it is not computed.</param>
+    protected DienOutput Finish(DienBatch batch, Tensor logit, Tensor? auxiliaryLoss)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(logit);
+        var probability = torch.sigmoid(logit);
+        Tensor? target = null;
+        Tensor? loss = null;
+        if (batch.Labels is not null)
+        {
+            target = nn.functional.binary_cross_entropy_with_logits(logit, batch.Labels.to_type(logit.dtype));
+            loss = auxiliaryLoss is null ? target.alias() : target + (ModelOptions.Alpha * auxiliaryLoss);
+        }
+
+        return new DienOutput(
+            logit.MoveToOuterDisposeScope(),
+            probability.MoveToOuterDisposeScope(),
+            target?.MoveToOuterDisposeScope(),
+            auxiliaryLoss?.MoveToOuterDisposeScope(),
+            loss?.MoveToOuterDisposeScope());
+    }
 }

@@ -91,6 +91,14 @@ public sealed class DienOptions
     /// <value><see cref="HeadOutput.Sigmoid"/>.</value>
     public HeadOutput HeadOutput { get; set; } = HeadOutput.Sigmoid;
 
+    /// <summary>
+    /// Whether the recurrent layers run as fused C# kernels on CPU (forward and backward over all steps in
+    /// one call). Off, or on another device, they run as the step-by-step libtorch composition, which is
+    /// the reference the kernels are tested against.
+    /// </summary>
+    /// <value>true.</value>
+    public bool UseFusedKernels { get; set; } = true;
+
     /// <summary>Width E of a behaviour: item plus category embedding.</summary>
     public int BehaviourSize => ItemEmbeddingSize + CategoryEmbeddingSize;
 

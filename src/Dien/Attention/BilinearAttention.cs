@@ -1,0 +1,41 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Dien.Attention;
+
+/// <summary>
+/// Paper eq. 8: a_t = exp(h_t W e_a) / sum_j exp(h_j W e_a) over the valid positions, W: [H, E]
+/// (state-dict key <c>weight</c>).
+/// </summary>
+public sealed class BilinearAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
+{
+    private readonly Parameter weight;
+
+    /// <summary>Creates the attention.</summary>
+    /// <param name="keySize">Width of the attended states (H, or E for DIN).</param>
+    /// <param name="querySize">Width of the query, the target ad (E).</param>
+    public BilinearAttention(int keySize, int querySize)
+        : base(nameof(BilinearAttention))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(keySize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(querySize);
+        double bound = 1.0 / Math.Sqrt(querySize);
+        weight = new Parameter(empty(keySize, querySize).uniform_(-bound, bound));
+        RegisterComponents();
+    }
+
+    /// <summary>Attention weights of each position.</summary>
+    /// <param name="keys">States h_t, [B, T, H].</param>
+    /// <param name="query">Target ad e_a, [B, E].</param>
+    /// <param name="mask">True at valid positions, bool [B, T].</param>
+    /// <returns>[B, T]; zero at padded positions and for empty rows.</returns>
+    public override Tensor forward(Tensor keys, Tensor query, Tensor mask)
+    {
+        AttentionGuard.Check(keys, query, mask, weight.shape[0], weight.shape[1]);
+        using var scope = NewDisposeScope();
+        var projected = nn.functional.linear(query, weight); // W e_a: [B, H]
+        var scores = keys.matmul(projected.unsqueeze(-1)).squeeze(-1); // h_t . (W e_a): [B, T]
+        return MaskedSoftmax.Apply(scores, mask).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,72 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Dien.Attention;
+
+/// <summary>
+/// The authors' attention (DIN style): q = a linear projection of e_a to the key width, then
+/// score_t = MLP([q, h_t, q - h_t, q * h_t]) with sigmoid hidden layers (default 80 -> 40), then a
+/// softmax over the valid positions. State-dict keys: <c>query</c>, <c>layers.i</c>, <c>score</c>.
+/// </summary>
+public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
+{
+    private readonly Linear query;
+    private readonly ModuleList<Linear> layers;
+    private readonly Linear score;
+    private readonly int _keySize;
+    private readonly int _querySize;
+
+    /// <summary>Creates the attention.</summary>
+    /// <param name="keySize">Width of the attended states (H, or E for DIN).</param>
+    /// <param name="querySize">Width of the target ad (E).</param>
+    /// <param name="hiddenSizes">Hidden layer widths of the scoring MLP.</param>
+    public MlpAttention(int keySize, int querySize, IList<int> hiddenSizes)
+        : base(nameof(MlpAttention))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(keySize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(querySize);
+        ArgumentNullException.ThrowIfNull(hiddenSizes);
+        _keySize = keySize;
+        _querySize = querySize;
+        query = nn.Linear(querySize, keySize);
+        var widths = new List<int> { 4 * keySize };
+        widths.AddRange(hiddenSizes);
+        layers = nn.ModuleList(Enumerable.Range(0, widths.Count - 1).Select(i => nn.Linear(widths[i], widths[i + 1])).ToArray());
+        score = nn.Linear(widths[^1], 1);
+        RegisterComponents();
+    }
+
+    /// <summary>Attention weights of each position.</summary>
+    /// <param name="keys">States h_t, [B, T, H].</param>
+    /// <param name="target">Target ad e_a, [B, E].</param>
+    /// <param name="mask">True at valid positions, bool [B, T].</param>
+    /// <returns>[B, T]; zero at padded positions and for empty rows.</returns>
+    public override Tensor forward(Tensor keys, Tensor target, Tensor mask)
+    {
+        AttentionGuard.Check(keys, target, mask, _keySize, _querySize);
+        using var scope = NewDisposeScope();
+        var q = query.call(target).unsqueeze(1).expand_as(keys);
+        var x = torch.cat(new[] { q, keys, q - keys, q * keys }, -1);
+        foreach (var layer in layers)
+        {
+            x = torch.sigmoid(layer.call(x));
+        }
+
+        var scores = score.call(x).squeeze(-1);
+        return MaskedSoftmax.Apply(scores, mask).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            query.Dispose();
+            layers.Dispose();
+            score.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

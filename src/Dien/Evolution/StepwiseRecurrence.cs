@@ -1,0 +1,79 @@
+using Dien.Kernels;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Dien.Evolution;
+
+/// <summary>
+/// The libtorch composition of every recurrence, one time step at a time, written from the equations of
+/// DESIGN.md section 5. It runs on any device (it is the CUDA path) and is the reference the fused CPU
+/// kernels (<see cref="FusedRecurrence"/>) are tested against.
+/// </summary>
+internal static class StepwiseRecurrence
+{
+    /// <summary>Runs <paramref name="cell"/> over the first max(lengths) steps.</summary>
+    /// <param name="cell">The recurrence.</param>
+    /// <param name="output">Every state, or the state at each row's last valid step.</param>
+    /// <param name="inputProjection">[B, T, 3H]: x W_ih^T + b_ih for every step.</param>
+    /// <param name="attention">[B, T] for the attentional cells; null for <see cref="RecurrentCell.Gru"/>.</param>
+    /// <param name="weightHh">[3H, H].</param>
+    /// <param name="biasHh">[3H], or null.</param>
+    /// <param name="lengths">[B] host lengths, each in 0 .. T.</param>
+    /// <returns>[B, T, H] (zero at padding) or [B, H] (zero for an empty row).</returns>
+    public static Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor inputProjection, Tensor? attention, Tensor weightHh, Tensor? biasHh, int[] lengths)
+    {
+        using var scope = NewDisposeScope();
+        long batch = inputProjection.shape[0], steps = inputProjection.shape[1], hidden = weightHh.shape[1];
+        int last = lengths.Length == 0 ? 0 : (int)Math.Min(steps, lengths.Max());
+        var lengthTensor = tensor(lengths.Select(l => (long)l).ToArray(), device: inputProjection.device);
+        var valid = arange(steps, device: inputProjection.device).unsqueeze(0).lt(lengthTensor.unsqueeze(1)); // [B, T]
+        var h = zeros(new[] { batch, hidden }, dtype: inputProjection.dtype, device: inputProjection.device);
+        var states = new List<Tensor>();
+        for (long t = 0; t < last; t++)
+        {
+            var projected = nn.functional.linear(h, weightHh, biasHh).chunk(3, -1);
+            var x = inputProjection.select(1, t).chunk(3, -1);
+            var r = sigmoid(x[0] + projected[0]);
+            var second = sigmoid(x[1] + projected[1]);
+            var candidate = tanh(x[2] + (r * projected[2]));
+            Tensor next;
+            if (cell == RecurrentCell.Gru)
+            {
+                // TorchSharp's GRU convention: the second gate z keeps the old state.
+                next = ((1 - second) * candidate) + (second * h);
+            }
+            else
+            {
+                var a = attention!.select(1, t).unsqueeze(1);
+                next = cell switch
+                {
+                    // Paper: the attention scales the update gate u.
+                    RecurrentCell.AugruPaper => ((1 - (a * second)) * h) + (a * second * candidate),
+                    // Authors' code: the attention scales the keep gate k = 1 - u.
+                    RecurrentCell.AugruAuthorsCode => ((1 - a) * (1 - second) * h) + ((1 - ((1 - a) * (1 - second))) * candidate),
+                    _ => ((1 - a) * h) + (a * candidate),
+                };
+            }
+
+            var keep = valid.select(1, t).unsqueeze(1);
+            h = where(keep, next, h);
+            if (output == RecurrentOutput.AllStates)
+            {
+                states.Add(where(keep, next, zeros_like(next)));
+            }
+        }
+
+        if (output == RecurrentOutput.FinalState)
+        {
+            return h.MoveToOuterDisposeScope();
+        }
+
+        var all = states.Count == 0 ? zeros(new[] { batch, 0, hidden }, dtype: h.dtype, device: h.device) : stack(states, 1);
+        if (last < steps)
+        {
+            all = nn.functional.pad(all, new long[] { 0, 0, 0, steps - last });
+        }
+
+        return all.MoveToOuterDisposeScope();
+    }
+}

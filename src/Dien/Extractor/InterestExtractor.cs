@@ -1,0 +1,105 @@
+using Dien.Kernels;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Dien.Extractor;
+
+/// <summary>
+/// The interest extractor (DESIGN.md section 2): a GRU over the valid behaviours of each row,
+/// h_t = GRU(e_t, h_{t-1}), h_0 = 0, with zero states at padded positions.
+/// </summary>
+/// <remarks>
+/// The GRU is TorchSharp's <c>nn.GRU</c> (state-dict keys <c>gru.weight_ih_l0</c> [3H, E],
+/// <c>gru.weight_hh_l0</c> [3H, H], <c>gru.bias_ih_l0</c>, <c>gru.bias_hh_l0</c> [3H]; gate rows r, z, n) and
+/// keeps its sign convention: h_t = (1 - z) * n + z * h_{t-1}, so z is the keep gate. On CPU it runs as
+/// one fused kernel (<see cref="FusedRecurrence"/>); elsewhere, or when fused kernels are off, as a
+/// packed-sequence <c>nn.GRU</c>. Both compute only up to the longest valid length in the batch.
+/// </remarks>
+public sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tensor>
+{
+    private readonly GRU gru;
+
+    /// <summary>Creates the extractor.</summary>
+    /// <param name="inputSize">Behaviour width E.</param>
+    /// <param name="hiddenSize">State width H.</param>
+    /// <param name="useFusedKernels">Run the fused CPU kernel when the input is on CPU.</param>
+    public InterestExtractor(int inputSize, int hiddenSize, bool useFusedKernels = true)
+        : base(nameof(InterestExtractor))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hiddenSize);
+        gru = nn.GRU(inputSize, hiddenSize, batchFirst: true);
+        UseFusedKernels = useFusedKernels;
+        HiddenSize = hiddenSize;
+        RegisterComponents();
+    }
+
+    /// <summary>State width H.</summary>
+    public int HiddenSize { get; }
+
+    /// <summary>Whether the fused CPU kernel runs when it can (otherwise the packed <c>nn.GRU</c>).</summary>
+    public bool UseFusedKernels { get; set; }
+
+    /// <summary>Runs the GRU over the valid positions.</summary>
+    /// <param name="behaviours">e_t, float [B, T, E].</param>
+    /// <param name="mask">True at valid positions, bool [B, T] (left-aligned: the first lengths[b] positions).</param>
+    /// <param name="lengths">Valid lengths on the host, one per row, each in 0 .. T.</param>
+    /// <returns>States h_t, [B, T, H]; zero at padded positions and for empty rows.</returns>
+    /// <exception cref="ArgumentException">A shape or length does not fit.</exception>
+    public override Tensor forward(Tensor behaviours, Tensor mask, int[] lengths)
+    {
+        SequenceGuard.Check(behaviours, mask, lengths, nameof(behaviours));
+        using var scope = NewDisposeScope();
+        long batch = behaviours.shape[0], steps = behaviours.shape[1];
+        int last = lengths.Length == 0 ? 0 : lengths.Max();
+        if (last == 0)
+        {
+            return zeros(new[] { batch, steps, (long)HiddenSize }, dtype: behaviours.dtype, device: behaviours.device).MoveToOuterDisposeScope();
+        }
+
+        var input = behaviours.narrow(1, 0, last);
+        Tensor states;
+        if (UseFusedKernels && FusedRecurrence.Supports(input))
+        {
+            // Parameters are looked up per call: a device move replaces them.
+            var projection = nn.functional.linear(input, Parameter("weight_ih_l0"), Parameter("bias_ih_l0"));
+            states = FusedRecurrence.GruStates(projection, Parameter("weight_hh_l0"), Parameter("bias_hh_l0"), lengths);
+        }
+        else
+        {
+            states = PackedGru(input, mask.narrow(1, 0, last), lengths);
+        }
+
+        if (last < steps)
+        {
+            states = nn.functional.pad(states, new long[] { 0, 0, 0, steps - last });
+        }
+
+        return states.MoveToOuterDisposeScope();
+    }
+
+    private Tensor Parameter(string name) => gru.get_parameter(name)
+        ?? throw new InvalidOperationException($"The GRU has no parameter '{name}'.");
+
+    private Tensor PackedGru(Tensor input, Tensor mask, int[] lengths)
+    {
+        // Packing rejects empty rows: run them for one step and zero their output afterwards.
+        var packedLengths = tensor(lengths.Select(l => (long)Math.Max(l, 1)).ToArray());
+        var packed = nn.utils.rnn.pack_padded_sequence(input, packedLengths, batch_first: true, enforce_sorted: false);
+        var (output, _) = gru.call(packed);
+        var (padded, _) = nn.utils.rnn.pad_packed_sequence(output, batch_first: true, total_length: input.shape[1]);
+        return padded * mask.unsqueeze(-1).to_type(padded.dtype);
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            gru.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

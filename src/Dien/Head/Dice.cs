@@ -1,0 +1,64 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Dien.Head;
+
+/// <summary>
+/// Dice (DIN; DESIGN.md section 6): p(s) = sigmoid((s - E[s]) / sqrt(Var[s] + eps)),
+/// f(s) = p(s) * s + (1 - p(s)) * alpha * s, with a learnable alpha per unit (initialised to 0).
+/// The statistics are the batch's in training and running averages in evaluation, kept in an
+/// affine-free BatchNorm (<c>norm.running_mean</c>, <c>norm.running_var</c>); alpha is <c>alpha</c>.
+/// </summary>
+/// <remarks>Training needs at least two rows per batch (a variance of one value is undefined); evaluation takes any batch size.</remarks>
+public sealed class Dice : nn.Module<Tensor, Tensor>
+{
+    private readonly BatchNorm1d norm;
+    private readonly Parameter alpha;
+
+    /// <summary>Creates Dice for <paramref name="features"/> units.</summary>
+    /// <param name="features">Number of units.</param>
+    /// <param name="eps">Added to the variance.</param>
+    /// <param name="momentum">Weight of the newest batch in the running statistics.</param>
+    public Dice(int features, double eps = 1e-8, double momentum = 0.01)
+        : base(nameof(Dice))
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
+        norm = nn.BatchNorm1d(features, eps: eps, momentum: momentum, affine: false);
+        alpha = new Parameter(zeros(features));
+        RegisterComponents();
+    }
+
+    /// <summary>Applies Dice.</summary>
+    /// <param name="input">[B, features].</param>
+    /// <returns>[B, features].</returns>
+    /// <exception cref="ArgumentException">The input is not [B, features].</exception>
+    public override Tensor forward(Tensor input)
+    {
+        if (input.dim() != 2 || input.shape[1] != alpha.shape[0])
+        {
+            throw new ArgumentException($"input has shape [{string.Join(", ", input.shape)}]: expected [B, {alpha.shape[0]}].", nameof(input));
+        }
+
+        if (training && input.shape[0] < 2)
+        {
+            throw new ArgumentException($"Dice in training needs at least 2 rows for its batch statistics; got {input.shape[0]}. Use eval() for single rows.", nameof(input));
+        }
+
+        using var scope = NewDisposeScope();
+        var p = torch.sigmoid(norm.call(input));
+        return ((p * input) + ((1 - p) * alpha * input)).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            norm.Dispose();
+            alpha.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

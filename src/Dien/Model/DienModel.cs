@@ -1,0 +1,116 @@
+using Dien.Attention;
+using Dien.Auxiliary;
+using Dien.Embeddings;
+using Dien.Evolution;
+using Dien.Extractor;
+using Dien.Head;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Dien.Model;
+
+/// <summary>
+/// DIEN (Zhou et al., AAAI 2019): embedding, GRU interest extractor with an auxiliary loss, target
+/// attention, interest evolution (AUGRU by default) and an MLP head. Loss = L_target + alpha * L_aux.
+/// </summary>
+/// <remarks>
+/// State-dict keys are listed in <c>docs/state-dict.md</c>. The auxiliary loss is computed in training mode
+/// for batches with labels (and needs the batch's sampled negatives, or its history labels, depending on
+/// <see cref="DienOptions.AuxiliaryLoss"/>); in evaluation mode, or with alpha = 0, the auxiliary path is
+/// skipped entirely and <see cref="DienOutput.AuxiliaryLoss"/> is null.
+/// </remarks>
+public sealed class DienModel : CtrModel
+{
+    private readonly BehaviourEmbedding embedding;
+    private readonly InterestExtractor extractor;
+    private readonly nn.Module<Tensor, Tensor, Tensor, Tensor> attention;
+    private readonly InterestEvolution evolution;
+    private readonly nn.Module<Tensor, Tensor, Tensor, int[], Tensor>? auxiliary;
+    private readonly MlpHead head;
+
+    /// <summary>Builds the model; the options are validated once, here.</summary>
+    /// <param name="options">The model options.</param>
+    /// <exception cref="DienOptionsException">The options are invalid; every problem is listed.</exception>
+    public DienModel(DienOptions options)
+        : base(nameof(DienModel), options)
+    {
+        var o = ModelOptions;
+        embedding = new BehaviourEmbedding(o);
+        extractor = new InterestExtractor(o.BehaviourSize, o.HiddenSize, o.UseFusedKernels);
+        attention = o.Attention == AttentionForm.Bilinear
+            ? new BilinearAttention(o.HiddenSize, o.BehaviourSize)
+            : new MlpAttention(o.HiddenSize, o.BehaviourSize, o.AttentionHiddenSizes);
+        evolution = new InterestEvolution(o.HiddenSize, o.HiddenSize, o.Evolution, o.UseFusedKernels);
+        if (o.Alpha > 0)
+        {
+            auxiliary = o.AuxiliaryLoss == AuxiliaryLossForm.NextBehaviour
+                ? new NextBehaviourAuxiliaryLoss(o.HiddenSize, o.BehaviourSize, o.AuxiliaryScorer, o.AuxiliaryHiddenSizes)
+                : new LabelledHistoryAuxiliaryLoss();
+        }
+
+        int headInput = embedding.UserSize + (3 * o.BehaviourSize) + o.HiddenSize + embedding.ExtraSize;
+        head = new MlpHead(headInput, o);
+        RegisterComponents();
+    }
+
+    /// <summary>Scores a batch.</summary>
+    /// <param name="batch">The batch; see <see cref="DienBatch"/> for the tensor shapes.</param>
+    /// <returns>Click logits and probabilities [B], and the losses when the batch has labels.</returns>
+    /// <exception cref="ArgumentException">An id is out of range, or the batch lacks an input the auxiliary loss needs in training.</exception>
+    public override DienOutput forward(DienBatch batch)
+    {
+        CheckBatch(batch);
+        bool withAuxiliary = auxiliary is not null && training && batch.Labels is not null;
+        bool nextBehaviour = ModelOptions.AuxiliaryLoss == AuxiliaryLossForm.NextBehaviour;
+        if (withAuxiliary)
+        {
+            RequireAuxiliaryInputs(batch, nextBehaviour);
+        }
+
+        using var scope = NewDisposeScope();
+        int[] lengths = batch.Arrays.Lengths;
+        var embedded = embedding.Embed(batch, withNegatives: withAuxiliary && nextBehaviour);
+        var states = extractor.call(embedded.History, batch.Mask, lengths);
+        var weights = attention.call(states, embedded.Target, batch.Mask);
+        var interest = evolution.call(states, weights, batch.Mask, lengths);
+        var logit = head.ClickLogit(head.call(embedded.HeadInput(interest)));
+        Tensor? auxiliaryLoss = withAuxiliary
+            ? auxiliary!.call(states, embedded.History, nextBehaviour ? embedded.Negatives! : batch.HistoryLabels!, lengths)
+            : null;
+        return Finish(batch, logit, auxiliaryLoss);
+    }
+
+    private static void RequireAuxiliaryInputs(DienBatch batch, bool nextBehaviour)
+    {
+        if (nextBehaviour && batch.NegativeItems is null)
+        {
+            throw new ArgumentException(
+                $"The batch has no {nameof(BatchArrays.NegativeItems)}: the next-behaviour auxiliary loss (alpha > 0) needs a sampled negative per history position in training. " +
+                $"Sample them in the data pipeline, set {nameof(DienOptions.Alpha)} = 0, or use {nameof(AuxiliaryLossForm)}.{nameof(AuxiliaryLossForm.LabelledHistory)}.",
+                nameof(batch));
+        }
+
+        if (!nextBehaviour && batch.HistoryLabels is null)
+        {
+            throw new ArgumentException(
+                $"The batch has no {nameof(BatchArrays.HistoryLabels)}: the labelled-history auxiliary loss (alpha > 0) needs a 0/1 label per history position in training.",
+                nameof(batch));
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            embedding.Dispose();
+            extractor.Dispose();
+            attention.Dispose();
+            evolution.Dispose();
+            auxiliary?.Dispose();
+            head.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

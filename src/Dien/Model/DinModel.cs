@@ -1,0 +1,61 @@
+using Dien.Attention;
+using Dien.Embeddings;
+using Dien.Head;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Dien.Model;
+
+/// <summary>
+/// DIN (Zhou et al., KDD 2018) as the DIEN paper compares it: attention of the target ad over the behaviour
+/// embeddings themselves (no GRU), pooled into sum_t a_t e_t. Head input
+/// [user, e_a, sum e_t, e_a * sum e_t, sum a_t e_t, extras]. Built from the same parts as <see cref="DienModel"/>.
+/// </summary>
+public sealed class DinModel : CtrModel
+{
+    private readonly BehaviourEmbedding embedding;
+    private readonly nn.Module<Tensor, Tensor, Tensor, Tensor> attention;
+    private readonly MlpHead head;
+
+    /// <summary>Builds the model; the options are validated once, here (recurrent options are unused).</summary>
+    /// <param name="options">The model options.</param>
+    /// <exception cref="DienOptionsException">The options are invalid; every problem is listed.</exception>
+    public DinModel(DienOptions options)
+        : base(nameof(DinModel), options)
+    {
+        var o = ModelOptions;
+        embedding = new BehaviourEmbedding(o);
+        attention = o.Attention == AttentionForm.Bilinear
+            ? new BilinearAttention(o.BehaviourSize, o.BehaviourSize)
+            : new MlpAttention(o.BehaviourSize, o.BehaviourSize, o.AttentionHiddenSizes);
+        head = new MlpHead(embedding.UserSize + (4 * o.BehaviourSize) + embedding.ExtraSize, o);
+        RegisterComponents();
+    }
+
+    /// <summary>Scores a batch.</summary>
+    /// <param name="batch">The batch.</param>
+    /// <returns>Click logits, probabilities and, with labels, the target loss (the loss is the target loss).</returns>
+    /// <exception cref="ArgumentException">An id is out of range.</exception>
+    public override DienOutput forward(DienBatch batch)
+    {
+        CheckBatch(batch);
+        using var scope = NewDisposeScope();
+        var embedded = embedding.Embed(batch, withNegatives: false);
+        var weights = attention.call(embedded.History, embedded.Target, batch.Mask);
+        var pooled = (weights.unsqueeze(-1) * embedded.History).sum(1);
+        return Finish(batch, head.ClickLogit(head.call(embedded.HeadInput(pooled))), null);
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            embedding.Dispose();
+            attention.Dispose();
+            head.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}
