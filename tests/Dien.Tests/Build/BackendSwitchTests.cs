@@ -11,7 +11,7 @@ namespace Dien.Tests.Build;
 /// </summary>
 public sealed class BackendSwitchTests
 {
-    private static readonly string RepoRoot = FindRepoRoot();
+    private static string RepoRoot => RepoPaths.Root;
 
     [Theory]
     [InlineData(null, "TorchSharp-cpu")]
@@ -68,18 +68,5 @@ public sealed class BackendSwitchTests
         return json.RootElement.GetProperty("Items").GetProperty("PackageReference").EnumerateArray()
             .Select(item => item.GetProperty("Identity").GetString()!)
             .ToList();
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Dien.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Dien.sln above {AppContext.BaseDirectory}.");
     }
 }
