@@ -7,7 +7,7 @@ namespace Dien.Auxiliary;
 /// The labelled-history auxiliary loss (DESIGN.md section 3): every valid history position carries a
 /// 0/1 label y_t, and L_aux = BCE(sigmoid(h_t . e_t), y_t) averaged over the valid positions. No parameters.
 /// </summary>
-public sealed class LabelledHistoryAuxiliaryLoss : nn.Module<Tensor, Tensor, Tensor, int[], Tensor>
+public sealed class LabelledHistoryAuxiliaryLoss : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
 {
     /// <summary>Creates the loss.</summary>
     public LabelledHistoryAuxiliaryLoss()
@@ -20,27 +20,21 @@ public sealed class LabelledHistoryAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
     /// <param name="states">Extractor states h_t, [B, T, H] with H = E.</param>
     /// <param name="behaviours">Behaviours e_t, [B, T, E].</param>
     /// <param name="historyLabels">Labels y_t, float 0/1 [B, T].</param>
-    /// <param name="lengths">Valid lengths on the host.</param>
+    /// <param name="mask">True at valid positions, bool [B, T].</param>
     /// <returns>A scalar; zero (with a graph) when the batch has no valid position.</returns>
-    /// <exception cref="ArgumentException">The state and behaviour widths differ.</exception>
-    public override Tensor forward(Tensor states, Tensor behaviours, Tensor historyLabels, int[] lengths)
+    /// <exception cref="ArgumentException">A shape does not fit, or the state and behaviour widths differ.</exception>
+    public override Tensor forward(Tensor states, Tensor behaviours, Tensor historyLabels, Tensor mask)
     {
-        ArgumentNullException.ThrowIfNull(historyLabels);
-        if (states.shape[^1] != behaviours.shape[^1])
-        {
-            throw new ArgumentException(
-                $"The inner product h_t . e_t needs equal widths: states have {states.shape[^1]}, behaviours {behaviours.shape[^1]}.", nameof(states));
-        }
-
+        AuxiliaryGuard.Check(states, behaviours, mask, states.dim() == 3 ? states.shape[2] : -1, states.dim() == 3 ? states.shape[2] : -1);
+        AuxiliaryGuard.RequireSameShape(historyLabels, mask, nameof(historyLabels));
         using var scope = NewDisposeScope();
         long batch = states.shape[0], steps = states.shape[1];
-        var valid = ValidPositions.All(lengths, steps);
-        if (valid.Length == 0)
+        var index = ValidPositions.All(mask);
+        if (index.shape[0] == 0)
         {
             return (states.sum() * 0).MoveToOuterDisposeScope();
         }
 
-        var index = tensor(valid, device: states.device);
         var h = states.reshape(batch * steps, -1).index_select(0, index);
         var e = behaviours.reshape(batch * steps, -1).index_select(0, index);
         var y = historyLabels.reshape(batch * steps).index_select(0, index).to_type(h.dtype);

@@ -1,4 +1,3 @@
-using Dien.Extractor;
 using Dien.Model;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -17,10 +16,12 @@ namespace Dien.Auxiliary;
 /// (<c>layers.0</c>, <c>layers.1</c>, ... then <c>output</c>), as in the authors' code;
 /// <see cref="AuxiliaryScorer.InnerProduct"/>: f = h_t . e, no parameters.
 /// </remarks>
-public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tensor, int[], Tensor>
+public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
 {
     private readonly ModuleList<Linear> layers;
     private readonly Linear? output;
+    private readonly int _hiddenSize;
+    private readonly int _behaviourSize;
 
     /// <summary>Creates the loss.</summary>
     /// <param name="hiddenSize">Width H of the extractor states.</param>
@@ -31,8 +32,17 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
     public NextBehaviourAuxiliaryLoss(int hiddenSize, int behaviourSize, AuxiliaryScorer scorer, IList<int> hiddenSizes)
         : base(nameof(NextBehaviourAuxiliaryLoss))
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hiddenSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(behaviourSize);
         ArgumentNullException.ThrowIfNull(hiddenSizes);
+        if (!Enum.IsDefined(scorer))
+        {
+            throw new ArgumentOutOfRangeException(nameof(scorer), scorer, "Not a defined auxiliary scorer.");
+        }
+
         Scorer = scorer;
+        _hiddenSize = hiddenSize;
+        _behaviourSize = behaviourSize;
         if (scorer == AuxiliaryScorer.InnerProduct)
         {
             if (hiddenSize != behaviourSize)
@@ -61,20 +71,21 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
     /// <param name="states">Extractor states h_t, [B, T, H].</param>
     /// <param name="behaviours">Real behaviours e_t, [B, T, E].</param>
     /// <param name="negatives">Sampled negatives, [B, T, E]: slot t is the negative for the behaviour at t.</param>
-    /// <param name="lengths">Valid lengths on the host.</param>
+    /// <param name="mask">True at valid positions, bool [B, T].</param>
     /// <returns>A scalar; zero (with a graph) when no row has two valid behaviours.</returns>
-    public override Tensor forward(Tensor states, Tensor behaviours, Tensor negatives, int[] lengths)
+    /// <exception cref="ArgumentException">A shape does not fit; the message names the tensor.</exception>
+    public override Tensor forward(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask)
     {
-        ArgumentNullException.ThrowIfNull(negatives);
+        AuxiliaryGuard.Check(states, behaviours, mask, _hiddenSize, _behaviourSize);
+        AuxiliaryGuard.RequireSameShape(negatives, behaviours, nameof(negatives));
         using var scope = NewDisposeScope();
         long batch = states.shape[0], steps = states.shape[1];
-        var pairs = ValidPositions.WithNext(lengths, steps);
-        if (pairs.Length == 0)
+        var current = ValidPositions.WithNext(mask);
+        if (current.shape[0] == 0)
         {
             return (states.sum() * 0).MoveToOuterDisposeScope();
         }
 
-        var current = tensor(pairs, device: states.device);
         var next = current + 1;
         var h = states.reshape(batch * steps, -1).index_select(0, current);
         var positive = behaviours.reshape(batch * steps, -1).index_select(0, next);

@@ -1,35 +1,34 @@
+using static TorchSharp.torch;
+
 namespace Dien.Auxiliary;
 
 /// <summary>
-/// Flat indices (b * T + t) of the positions a loss may count, computed on the host from the lengths, so
-/// a loss gathers exactly its valid rows instead of computing padded ones and masking them afterwards.
+/// Flat indices (b * T + t) of the positions a loss counts, read once from the mask on the host, so a loss
+/// gathers exactly its valid rows instead of scoring padded ones and masking them afterwards.
 /// </summary>
 internal static class ValidPositions
 {
-    /// <summary>Every valid position: t &lt; L_b.</summary>
-    public static long[] All(int[] lengths, long width) => Collect(lengths, width, 0);
+    /// <summary>Every valid position.</summary>
+    /// <param name="mask">bool [B, T].</param>
+    public static Tensor All(Tensor mask) => Collect(mask, withNext: false);
 
-    /// <summary>Positions with a valid next behaviour: t &lt; L_b - 1 (the pairs (h_t, e_{t+1})).</summary>
-    public static long[] WithNext(int[] lengths, long width) => Collect(lengths, width, 1);
+    /// <summary>Positions t whose next position t + 1 is valid too: the pairs (h_t, e_{t+1}).</summary>
+    /// <param name="mask">bool [B, T].</param>
+    public static Tensor WithNext(Tensor mask) => Collect(mask, withNext: true);
 
-    private static long[] Collect(int[] lengths, long width, int shortenBy)
+    private static Tensor Collect(Tensor mask, bool withNext)
     {
-        long count = 0;
-        foreach (int length in lengths)
+        long steps = mask.shape[1];
+        bool[] valid = mask.to(CPU).data<bool>().ToArray();
+        var indices = new List<long>(valid.Length);
+        for (long i = 0; i < valid.Length; i++)
         {
-            count += Math.Max(0, length - shortenBy);
-        }
-
-        var indices = new long[count];
-        long next = 0;
-        for (int b = 0; b < lengths.Length; b++)
-        {
-            for (int t = 0; t < lengths[b] - shortenBy; t++)
+            if (valid[i] && (!withNext || ((i % steps) + 1 < steps && valid[i + 1])))
             {
-                indices[next++] = (b * width) + t;
+                indices.Add(i);
             }
         }
 
-        return indices;
+        return tensor(indices.ToArray(), dtype: ScalarType.Int64, device: mask.device);
     }
 }

@@ -13,14 +13,12 @@ namespace Dien.Evolution;
 /// </summary>
 /// <remarks>
 /// <para>
-/// AUGRU (paper and authors'-code forms) and AGRU use an attentional cell with gate rows (r, u, h~), u the
-/// UPDATE gate (the fraction that moves towards the candidate): state-dict keys <c>weight_ih</c> [3H, H_in],
-/// <c>weight_hh</c> [3H, H], <c>bias_ih</c> [3H], <c>bias_hh</c> [3H]; the reset gate multiplies the hidden
-/// projection after the matrix product: h~ = tanh(W_h x + b_ih + r * (U_h h + b_hh)).
-/// </para>
-/// <para>
-/// AIGRU (a plain GRU over a_t * h_t) and the GRU ablation (a plain GRU over h_t, then sum_t a_t * out_t)
-/// use TorchSharp's <c>nn.GRU</c> (<c>gru.weight_ih_l0</c>, ...; rows r, z, n, z the KEEP gate).
+/// Every variant uses one cell with gate rows (r, u, h~), u the UPDATE gate (the fraction that moves towards
+/// the candidate): state-dict keys <c>weight_ih</c> [3H, H_in], <c>weight_hh</c> [3H, H], <c>bias_ih</c> [3H],
+/// <c>bias_hh</c> [3H], initialised like GRUCell (uniform in +-1/sqrt(H)). The reset gate multiplies the
+/// hidden projection after the matrix product: h~ = tanh(W_h x + b_ih + r * (U_h h + b_hh)). A plain GRU step
+/// (AIGRU, and the GRU ablation) is h = (1 - u) * h_prev + u * h~, the paper form with a = 1. Note that
+/// TorchSharp's own GRU (the extractor) writes the mirror image, with a keep gate z = 1 - u.
 /// </para>
 /// <para>
 /// The input projections of all steps are one matrix product; only the recurrence loops over time, up to
@@ -30,11 +28,10 @@ namespace Dien.Evolution;
 /// </remarks>
 public sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[], Tensor>
 {
-    private readonly Parameter? weight_ih;
-    private readonly Parameter? weight_hh;
-    private readonly Parameter? bias_ih;
-    private readonly Parameter? bias_hh;
-    private readonly GRU? gru;
+    private readonly Parameter weight_ih;
+    private readonly Parameter weight_hh;
+    private readonly Parameter bias_ih;
+    private readonly Parameter bias_hh;
 
     /// <summary>Creates the layer.</summary>
     /// <param name="inputSize">Width H_in of the extractor states.</param>
@@ -54,19 +51,11 @@ public sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[],
         Variant = variant;
         HiddenSize = hiddenSize;
         UseFusedKernels = useFusedKernels;
-        if (FusedRecurrence.CellFor(variant) is null)
-        {
-            gru = nn.GRU(inputSize, hiddenSize, batchFirst: true);
-        }
-        else
-        {
-            // Initialised like GRUCell: uniform in +-1/sqrt(H).
-            double bound = 1.0 / Math.Sqrt(hiddenSize);
-            weight_ih = new Parameter(empty(3 * hiddenSize, inputSize).uniform_(-bound, bound));
-            weight_hh = new Parameter(empty(3 * hiddenSize, hiddenSize).uniform_(-bound, bound));
-            bias_ih = new Parameter(empty(3 * hiddenSize).uniform_(-bound, bound));
-            bias_hh = new Parameter(empty(3 * hiddenSize).uniform_(-bound, bound));
-        }
+        double bound = 1.0 / Math.Sqrt(hiddenSize);
+        weight_ih = new Parameter(empty(3 * hiddenSize, inputSize).uniform_(-bound, bound));
+        weight_hh = new Parameter(empty(3 * hiddenSize, hiddenSize).uniform_(-bound, bound));
+        bias_ih = new Parameter(empty(3 * hiddenSize).uniform_(-bound, bound));
+        bias_hh = new Parameter(empty(3 * hiddenSize).uniform_(-bound, bound));
 
         RegisterComponents();
     }
@@ -106,44 +95,31 @@ public sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[],
         var a = attention.narrow(1, 0, last);
         Tensor result = Variant switch
         {
-            EvolutionVariant.Aigru => RunGru(x * a.unsqueeze(-1), RecurrentOutput.FinalState, lengths),
-            EvolutionVariant.Gru => (RunGru(x, RecurrentOutput.AllStates, lengths) * a.unsqueeze(-1)).sum(1),
-            _ => RunAttentional(x, a, lengths),
+            // A plain GRU step is the paper's AUGRU step with a = 1.
+            EvolutionVariant.Aigru => Run(RecurrentCell.AugruPaper, RecurrentOutput.FinalState, x * a.unsqueeze(-1), ones_like(a), lengths),
+            EvolutionVariant.Gru => (Run(RecurrentCell.AugruPaper, RecurrentOutput.AllStates, x, ones_like(a), lengths) * a.unsqueeze(-1)).sum(1),
+            _ => Run(FusedRecurrence.CellFor(Variant)!.Value, RecurrentOutput.FinalState, x, a, lengths),
         };
         return result.MoveToOuterDisposeScope();
     }
 
-    private Tensor RunAttentional(Tensor x, Tensor a, int[] lengths)
+    private Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor x, Tensor a, int[] lengths)
     {
-        var cell = FusedRecurrence.CellFor(Variant)!.Value;
-        var projection = nn.functional.linear(x, weight_ih!, bias_ih);
+        var projection = nn.functional.linear(x, weight_ih, bias_ih);
         return UseFusedKernels && FusedRecurrence.Supports(projection)
-            ? FusedRecurrence.AttentionalFinalState(projection, a, weight_hh!, bias_hh, lengths, cell)
-            : StepwiseRecurrence.Run(cell, RecurrentOutput.FinalState, projection, a, weight_hh!, bias_hh, lengths);
+            ? FusedRecurrence.Run(cell, output, projection, a, weight_hh, bias_hh, lengths)
+            : StepwiseRecurrence.Run(cell, output, projection, a, weight_hh, bias_hh, lengths);
     }
-
-    private Tensor RunGru(Tensor x, RecurrentOutput output, int[] lengths)
-    {
-        var projection = nn.functional.linear(x, GruParameter("weight_ih_l0"), GruParameter("bias_ih_l0"));
-        return UseFusedKernels && FusedRecurrence.Supports(projection)
-            ? FusedRecurrence.Run(RecurrentCell.Gru, output, projection, null, GruParameter("weight_hh_l0"), GruParameter("bias_hh_l0"), lengths)
-            : StepwiseRecurrence.Run(RecurrentCell.Gru, output, projection, null, GruParameter("weight_hh_l0"), GruParameter("bias_hh_l0"), lengths);
-    }
-
-    // Looked up per call: a device move replaces the parameters.
-    private Tensor GruParameter(string name) => gru!.get_parameter(name)
-        ?? throw new InvalidOperationException($"The GRU has no parameter '{name}'.");
 
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            gru?.Dispose();
-            weight_ih?.Dispose();
-            weight_hh?.Dispose();
-            bias_ih?.Dispose();
-            bias_hh?.Dispose();
+            weight_ih.Dispose();
+            weight_hh.Dispose();
+            bias_ih.Dispose();
+            bias_hh.Dispose();
         }
 
         base.Dispose(disposing);

@@ -25,7 +25,7 @@ public sealed class DienModel : CtrModel
     private readonly InterestExtractor extractor;
     private readonly nn.Module<Tensor, Tensor, Tensor, Tensor> attention;
     private readonly InterestEvolution evolution;
-    private readonly nn.Module<Tensor, Tensor, Tensor, int[], Tensor>? auxiliary;
+    private readonly nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>? auxiliary;
     private readonly MlpHead head;
 
     /// <summary>Builds the model; the options are validated once, here.</summary>
@@ -75,7 +75,7 @@ public sealed class DienModel : CtrModel
         var interest = evolution.call(states, weights, batch.Mask, lengths);
         var logit = head.ClickLogit(head.call(embedded.HeadInput(interest)));
         Tensor? auxiliaryLoss = withAuxiliary
-            ? auxiliary!.call(states, embedded.History, nextBehaviour ? embedded.Negatives! : batch.HistoryLabels!, lengths)
+            ? auxiliary!.call(states, embedded.History, nextBehaviour ? embedded.Negatives! : batch.HistoryLabels!, batch.Mask)
             : null;
         return Finish(batch, logit, auxiliaryLoss);
     }
