@@ -59,6 +59,7 @@ public sealed class FusedRecurrenceTests
 
     [Theory]
     [InlineData((int)RecurrentCell.Gru)]
+    [InlineData((int)RecurrentCell.UpdateGateGru)]
     [InlineData((int)RecurrentCell.AugruPaper)]
     [InlineData((int)RecurrentCell.AugruAuthorsCode)]
     [InlineData((int)RecurrentCell.Agru)]
@@ -288,7 +289,7 @@ public sealed class FusedRecurrenceTests
             return new Inputs
             {
                 XProj = randn(new long[] { batch, steps, 3 * hidden }, dtype: dtype, generator: gen).requires_grad_(),
-                Attention = cell == RecurrentCell.Gru ? null : rand(new long[] { batch, steps }, dtype: dtype, generator: gen).requires_grad_(),
+                Attention = cell is RecurrentCell.Gru or RecurrentCell.UpdateGateGru ? null : rand(new long[] { batch, steps }, dtype: dtype, generator: gen).requires_grad_(),
                 WeightHh = (randn(new long[] { 3 * hidden, hidden }, dtype: dtype, generator: gen) * (1.5 / Math.Sqrt(hidden))).requires_grad_(),
                 BiasHh = (randn(new long[] { 3 * hidden }, dtype: dtype, generator: gen) * 0.5).requires_grad_(),
                 Lengths = lengths,
