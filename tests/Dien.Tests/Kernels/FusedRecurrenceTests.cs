@@ -48,6 +48,48 @@ public sealed class FusedRecurrenceTests
         Compare(cell, output, inputs, tolerance: 2e-5);
     }
 
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void GradientsMatchFiniteDifferencesInFloat64(int cellId, int outputId)
+    {
+        // Independent of libtorch's autograd: central differences of a weighted sum of the outputs.
+        var (cell, output) = ((RecurrentCell)cellId, (RecurrentOutput)outputId);
+        using var scope = NewDisposeScope();
+        var inputs = Inputs.Random(cell, batch: 3, steps: 4, hidden: 3, ScalarType.Float64, seed: 5, lengths: [4, 2, 0]);
+        var (y, grads) = Fused(cell, output, inputs, seed: 6);
+        var weights = randn(y.shape, dtype: ScalarType.Float64, generator: new Generator(6));
+        double Loss()
+        {
+            using var inner = NewDisposeScope();
+            using var noGrad = no_grad();
+            return (Call(cell, output, inputs) * weights).sum().item<double>();
+        }
+
+        Tensor?[] parameters = [inputs.XProj, inputs.Attention, inputs.WeightHh, inputs.BiasHh];
+        const double step = 1e-6;
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            if (parameters[i] is not { } p)
+            {
+                continue;
+            }
+
+            var flat = p.detach().view(-1);
+            var analytic = grads[i].reshape(-1).data<double>().ToArray();
+            for (int k = 0; k < flat.shape[0]; k++)
+            {
+                double original = flat[k].item<double>();
+                flat[k] = original + step;
+                double plus = Loss();
+                flat[k] = original - step;
+                double minus = Loss();
+                flat[k] = original;
+                double numeric = (plus - minus) / (2 * step);
+                analytic[k].Should().BeApproximately(numeric, 1e-6, $"parameter {i}, element {k}");
+            }
+        }
+    }
+
     [Fact]
     public void WithoutHiddenBiasMatchesReferenceAndGivesNoBiasGradient()
     {
