@@ -32,8 +32,7 @@ internal static class KernelTiming
         fixed (float* pw = wt)
         {
             float* pbp = pb, pwp = pw;
-            Console.WriteLine("3520 x (Sigmoid(80) + Tanh(40)):");
-            Median(repeat, () =>
+                        Median("3520 x (Sigmoid(80) + Tanh(40))", repeat, () =>
             {
                 for (int i = 0; i < 3520; i++)
                 {
@@ -41,8 +40,7 @@ internal static class KernelTiming
                     VectorOps<float>.TanhInPlace(pbp + 100, 40);
                 }
             });
-            Console.WriteLine("3520 x AccumulateRows(36 x 120):");
-            Median(repeat, () =>
+                        Median("3520 x AccumulateRows(36 x 120)", repeat, () =>
             {
                 for (int i = 0; i < 3520; i++)
                 {
@@ -55,28 +53,24 @@ internal static class KernelTiming
         var wLeaf = weight.clone().requires_grad_();
         var bLeaf = bias.clone().requires_grad_();
         var aLeaf = att.clone().requires_grad_();
-        Console.WriteLine("input projection (linear) fwd+bwd:");
-        Median(repeat, () =>
+                Median("input projection (linear) fwd+bwd", repeat, () =>
         {
             using var s = NewDisposeScope();
             using var g = enable_grad();
             w.InputProjection().sum().backward();
         });
-        Console.WriteLine("fused AUGRU final state fwd+bwd on a leaf xProj:");
-        Median(repeat, () =>
+                Median("fused AUGRU final state fwd+bwd on a leaf xProj", repeat, () =>
         {
             using var s = NewDisposeScope();
             using var g = enable_grad();
             FusedRecurrence.AttentionalFinalState(xLeaf, aLeaf, wLeaf, bLeaf, w.Lengths, RecurrentCell.AugruPaper).sum().backward();
         });
-        Console.WriteLine("fused AUGRU final state fwd only:");
-        Median(repeat, () =>
+                Median("fused AUGRU final state fwd only", repeat, () =>
         {
             using var s = NewDisposeScope();
             FusedRecurrence.AttentionalFinalState(xLeaf, aLeaf, wLeaf, bLeaf, w.Lengths, RecurrentCell.AugruPaper);
         });
-        Console.WriteLine("empty gates+states+dX (10 MB) and fill:");
-        Median(repeat, () =>
+                Median("empty gates+states+dX (10 MB) and fill", repeat, () =>
         {
             using var s = NewDisposeScope();
             empty(B, T, 160).fill_(1); empty(B, T, H).fill_(1); empty(B, T, 3 * H).fill_(1);
@@ -84,18 +78,17 @@ internal static class KernelTiming
 
         foreach (int workers in new[] { 1, 2 })
         {
-            double fwd = Median(repeat, () => RecurrenceKernel<float>.Forward(RecurrentCell.AugruPaper, B, T, H,
+            Median($"raw forward kernel, {workers} worker(s)", repeat, () => RecurrenceKernel<float>.Forward(RecurrentCell.AugruPaper, B, T, H,
                 TensorMemory.Pointer<float>(x), TensorMemory.Pointer<float>(att), TensorMemory.Pointer<float>(weight), TensorMemory.Pointer<float>(bias), w.Lengths,
                 TensorMemory.Pointer<float>(states), null, TensorMemory.Pointer<float>(gates), workers));
-            double bwd = Median(repeat, () => RecurrenceKernel<float>.Backward(RecurrentCell.AugruPaper, B, T, H,
+            Median($"raw backward kernel, {workers} worker(s)", repeat, () => RecurrenceKernel<float>.Backward(RecurrentCell.AugruPaper, B, T, H,
                 TensorMemory.Pointer<float>(grad), null, TensorMemory.Pointer<float>(att), TensorMemory.Pointer<float>(weight), w.Lengths,
                 TensorMemory.Pointer<float>(states), TensorMemory.Pointer<float>(gates),
                 TensorMemory.Pointer<float>(dX), TensorMemory.Pointer<float>(dA), TensorMemory.Pointer<float>(dW), TensorMemory.Pointer<float>(dB), workers));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw kernel, {workers} worker(s): forward {fwd:F3} ms, backward {bwd:F3} ms"));
         }
     }
 
-    private static double Median(int repeat, Action action)
+    private static double Median(string label, int repeat, Action action)
     {
         for (int i = 0; i < 40; i++)
         {
@@ -111,7 +104,7 @@ internal static class KernelTiming
         }
 
         Array.Sort(samples);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  min {samples[0]:F3} median {samples[repeat / 2]:F3} max {samples[^1]:F3}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{label}: min {samples[0]:F3} ms, median {samples[repeat / 2]:F3} ms, max {samples[^1]:F3} ms"));
         return samples[repeat / 2];
     }
 }

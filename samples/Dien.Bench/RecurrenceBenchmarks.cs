@@ -1,11 +1,13 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using TorchSharp;
 
 namespace Dien.Bench;
 
 /// <summary>BenchmarkDotNet view of the same workload (in-process: the native libraries stay as built).</summary>
-[InProcess]
+[Config(typeof(ShortInProcess))]
 [MemoryDiagnoser]
 public class RecurrenceBenchmarks
 {
@@ -36,4 +38,14 @@ public class RecurrenceBenchmarks
     /// <summary>Forward under no_grad.</summary>
     [Benchmark]
     public void ForwardOnly() => _workload!.ForwardOnly(Enum.Parse<Implementation>(Implementation));
+}
+
+/// <summary>A short run in this process: 20 cases on a shared 2-core machine must finish in minutes.</summary>
+internal sealed class ShortInProcess : ManualConfig
+{
+    public ShortInProcess()
+    {
+        AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance));
+        ArtifactsPath = Path.Combine(Path.GetTempPath(), "Dien.Bench.Artifacts");
+    }
 }

@@ -87,7 +87,7 @@ internal static class FusedRecurrence
     }
 
     private static RecurrentCell RequireAttentional(RecurrentCell cell)
-        => cell == RecurrentCell.Gru || !Enum.IsDefined(cell)
-            ? throw new ArgumentException($"cell = {cell}: an attentional cell (AugruPaper, AugruAuthorsCode, Agru) is required here; use GruStates/GruFinalState for a plain GRU.", nameof(cell))
+        => cell is RecurrentCell.Gru or RecurrentCell.UpdateGateGru || !Enum.IsDefined(cell)
+            ? throw new ArgumentException($"cell = {cell}: an attentional cell (AugruPaper, AugruAuthorsCode, Agru) is required here; use Run(RecurrentCell.{cell}, ...) or GruStates/GruFinalState for a plain GRU.", nameof(cell))
             : cell;
 }

@@ -233,6 +233,7 @@ internal static unsafe class RecurrenceKernel<T>
                 var m = cell switch
                 {
                     RecurrentCell.Gru => one - uk,
+                    RecurrentCell.UpdateGateGru => uk,
                     RecurrentCell.AugruPaper => va * uk,
                     RecurrentCell.AugruAuthorsCode => one - ((one - va) * (one - uk)),
                     _ => va,
@@ -318,6 +319,10 @@ internal static unsafe class RecurrenceKernel<T>
                                 case RecurrentCell.Gru:
                                     m = one - u;
                                     du = -dm;
+                                    break;
+                                case RecurrentCell.UpdateGateGru:
+                                    m = u;
+                                    du = dm;
                                     break;
                                 case RecurrentCell.AugruPaper:
                                     m = va * u;

@@ -78,7 +78,7 @@ internal sealed class RecurrenceSpec
             }
         }
 
-        if (cell == RecurrentCell.Gru)
+        if (cell is RecurrentCell.Gru or RecurrentCell.UpdateGateGru)
         {
             if (attention is not null)
             {

@@ -9,6 +9,13 @@ internal enum RecurrentCell
     /// <summary>TorchSharp/PyTorch GRU, rows (r, z, n): m = 1 - z (z is the keep gate), c = n.</summary>
     Gru,
 
+    /// <summary>
+    /// Plain GRU in the evolution layout, rows (r, u, h~) with u the update gate: m = u, so
+    /// h = (1 - u) * h_prev + u * h~ (the mirror of <see cref="Gru"/>'s keep gate). For AIGRU and the GRU
+    /// ablation when they run on the evolution cell's parameters.
+    /// </summary>
+    UpdateGateGru,
+
     /// <summary>AUGRU, paper form, rows (r, u, h~): m = a * u.</summary>
     AugruPaper,
 

@@ -48,6 +48,48 @@ public sealed class FusedRecurrenceTests
         Compare(cell, output, inputs, tolerance: 2e-5);
     }
 
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void GradientsMatchFiniteDifferencesInFloat64(int cellId, int outputId)
+    {
+        // Independent of libtorch's autograd: central differences of a weighted sum of the outputs.
+        var (cell, output) = ((RecurrentCell)cellId, (RecurrentOutput)outputId);
+        using var scope = NewDisposeScope();
+        var inputs = Inputs.Random(cell, batch: 3, steps: 4, hidden: 3, ScalarType.Float64, seed: 5, lengths: [4, 2, 0]);
+        var (y, grads) = Fused(cell, output, inputs, seed: 6);
+        var weights = randn(y.shape, dtype: ScalarType.Float64, generator: new Generator(6));
+        double Loss()
+        {
+            using var inner = NewDisposeScope();
+            using var noGrad = no_grad();
+            return (Call(cell, output, inputs) * weights).sum().item<double>();
+        }
+
+        Tensor?[] parameters = [inputs.XProj, inputs.Attention, inputs.WeightHh, inputs.BiasHh];
+        const double step = 1e-6;
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            if (parameters[i] is not { } p)
+            {
+                continue;
+            }
+
+            var flat = p.detach().view(-1);
+            var analytic = grads[i].reshape(-1).data<double>().ToArray();
+            for (int k = 0; k < flat.shape[0]; k++)
+            {
+                double original = flat[k].item<double>();
+                flat[k] = original + step;
+                double plus = Loss();
+                flat[k] = original - step;
+                double minus = Loss();
+                flat[k] = original;
+                double numeric = (plus - minus) / (2 * step);
+                analytic[k].Should().BeApproximately(numeric, 1e-6, $"parameter {i}, element {k}");
+            }
+        }
+    }
+
     [Fact]
     public void WithoutHiddenBiasMatchesReferenceAndGivesNoBiasGradient()
     {
@@ -59,6 +101,7 @@ public sealed class FusedRecurrenceTests
 
     [Theory]
     [InlineData((int)RecurrentCell.Gru)]
+    [InlineData((int)RecurrentCell.UpdateGateGru)]
     [InlineData((int)RecurrentCell.AugruPaper)]
     [InlineData((int)RecurrentCell.AugruAuthorsCode)]
     [InlineData((int)RecurrentCell.Agru)]
@@ -288,7 +331,7 @@ public sealed class FusedRecurrenceTests
             return new Inputs
             {
                 XProj = randn(new long[] { batch, steps, 3 * hidden }, dtype: dtype, generator: gen).requires_grad_(),
-                Attention = cell == RecurrentCell.Gru ? null : rand(new long[] { batch, steps }, dtype: dtype, generator: gen).requires_grad_(),
+                Attention = cell is RecurrentCell.Gru or RecurrentCell.UpdateGateGru ? null : rand(new long[] { batch, steps }, dtype: dtype, generator: gen).requires_grad_(),
                 WeightHh = (randn(new long[] { 3 * hidden, hidden }, dtype: dtype, generator: gen) * (1.5 / Math.Sqrt(hidden))).requires_grad_(),
                 BiasHh = (randn(new long[] { 3 * hidden }, dtype: dtype, generator: gen) * 0.5).requires_grad_(),
                 Lengths = lengths,

@@ -37,6 +37,11 @@ internal static class ReferenceRecurrence
                 // PyTorch's convention: the second gate z keeps the old state.
                 next = ((1 - second) * candidate) + (second * h);
             }
+            else if (cell == RecurrentCell.UpdateGateGru)
+            {
+                // The paper's convention: the second gate u moves towards the candidate.
+                next = ((1 - second) * h) + (second * candidate);
+            }
             else
             {
                 var a = attention!.select(1, t).unsqueeze(1);
