@@ -17,7 +17,7 @@ namespace Dien.Evolution;
 /// the candidate): state-dict keys <c>weight_ih</c> [3H, H_in], <c>weight_hh</c> [3H, H], <c>bias_ih</c> [3H],
 /// <c>bias_hh</c> [3H], initialised like GRUCell (uniform in +-1/sqrt(H)). The reset gate multiplies the
 /// hidden projection after the matrix product: h~ = tanh(W_h x + b_ih + r * (U_h h + b_hh)). A plain GRU step
-/// (AIGRU, and the GRU ablation) is h = (1 - u) * h_prev + u * h~, the paper form with a = 1. Note that
+/// (AIGRU, and the GRU ablation) is h = (1 - u) * h_prev + u * h~ (the paper form with a = 1). Note that
 /// TorchSharp's own GRU (the extractor) writes the mirror image, with a keep gate z = 1 - u.
 /// </para>
 /// <para>
@@ -95,15 +95,14 @@ public sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[],
         var a = attention.narrow(1, 0, last);
         Tensor result = Variant switch
         {
-            // A plain GRU step is the paper's AUGRU step with a = 1.
-            EvolutionVariant.Aigru => Run(RecurrentCell.AugruPaper, RecurrentOutput.FinalState, x * a.unsqueeze(-1), ones_like(a), lengths),
-            EvolutionVariant.Gru => (Run(RecurrentCell.AugruPaper, RecurrentOutput.AllStates, x, ones_like(a), lengths) * a.unsqueeze(-1)).sum(1),
+            EvolutionVariant.Aigru => Run(RecurrentCell.UpdateGateGru, RecurrentOutput.FinalState, x * a.unsqueeze(-1), null, lengths),
+            EvolutionVariant.Gru => (Run(RecurrentCell.UpdateGateGru, RecurrentOutput.AllStates, x, null, lengths) * a.unsqueeze(-1)).sum(1),
             _ => Run(FusedRecurrence.CellFor(Variant)!.Value, RecurrentOutput.FinalState, x, a, lengths),
         };
         return result.MoveToOuterDisposeScope();
     }
 
-    private Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor x, Tensor a, int[] lengths)
+    private Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor x, Tensor? a, int[] lengths)
     {
         var projection = nn.functional.linear(x, weight_ih, bias_ih);
         return UseFusedKernels && FusedRecurrence.Supports(projection)

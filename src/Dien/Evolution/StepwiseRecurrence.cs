@@ -15,7 +15,7 @@ internal static class StepwiseRecurrence
     /// <param name="cell">The recurrence.</param>
     /// <param name="output">Every state, or the state at each row's last valid step.</param>
     /// <param name="inputProjection">[B, T, 3H]: x W_ih^T + b_ih for every step.</param>
-    /// <param name="attention">[B, T] for the attentional cells; null for <see cref="RecurrentCell.Gru"/>.</param>
+    /// <param name="attention">[B, T] for the attentional cells; null for the plain ones.</param>
     /// <param name="weightHh">[3H, H].</param>
     /// <param name="biasHh">[3H], or null.</param>
     /// <param name="lengths">[B] host lengths, each in 0 .. T.</param>
@@ -41,6 +41,11 @@ internal static class StepwiseRecurrence
             {
                 // TorchSharp's GRU convention: the second gate z keeps the old state.
                 next = ((1 - second) * candidate) + (second * h);
+            }
+            else if (cell == RecurrentCell.UpdateGateGru)
+            {
+                // The evolution cell's convention: the second gate u moves towards the candidate.
+                next = ((1 - second) * h) + (second * candidate);
             }
             else
             {
