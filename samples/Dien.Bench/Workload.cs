@@ -1,5 +1,5 @@
+using Dien.Evolution;
 using Dien.Kernels;
-using Dien.Tests.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -57,9 +57,9 @@ internal sealed class Workload : IDisposable
     public Tensor Run(Implementation implementation) => implementation switch
     {
         Implementation.BuiltInGru => Gru.call(Inputs, null).Item1 * Mask,
-        Implementation.GruLoop => ReferenceRecurrence.Run(RecurrentCell.Gru, RecurrentOutput.AllStates, InputProjection(), null, WeightHh, BiasHh, Lengths),
+        Implementation.GruLoop => StepwiseRecurrence.Run(RecurrentCell.Gru, RecurrentOutput.AllStates, InputProjection(), null, WeightHh, BiasHh, Lengths),
         Implementation.GruFused => FusedRecurrence.GruStates(InputProjection(), WeightHh, BiasHh, Lengths),
-        Implementation.AugruLoop => ReferenceRecurrence.Run(RecurrentCell.AugruPaper, RecurrentOutput.FinalState, InputProjection(), Attention, WeightHh, BiasHh, Lengths),
+        Implementation.AugruLoop => StepwiseRecurrence.Run(RecurrentCell.AugruPaper, RecurrentOutput.FinalState, InputProjection(), Attention, WeightHh, BiasHh, Lengths),
         Implementation.AugruFused => FusedRecurrence.AttentionalFinalState(InputProjection(), Attention, WeightHh, BiasHh, Lengths, RecurrentCell.AugruPaper),
         _ => throw new ArgumentOutOfRangeException(nameof(implementation), implementation, null),
     };

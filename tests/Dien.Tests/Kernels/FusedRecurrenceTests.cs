@@ -1,3 +1,4 @@
+using Dien.Evolution;
 using Dien.Kernels;
 using FluentAssertions;
 using TorchSharp;
@@ -295,7 +296,7 @@ public sealed class FusedRecurrenceTests
         => WithGrads(inputs, seed, () => Call(cell, output, inputs));
 
     private static (Tensor Output, Tensor[] Grads) ReferenceWithGrads(RecurrentCell cell, RecurrentOutput output, Inputs inputs, int seed)
-        => WithGrads(inputs, seed, () => ReferenceRecurrence.Run(cell, output, inputs.XProj, inputs.Attention, inputs.WeightHh, inputs.BiasHh, inputs.Lengths));
+        => WithGrads(inputs, seed, () => StepwiseRecurrence.Run(cell, output, inputs.XProj, inputs.Attention, inputs.WeightHh, inputs.BiasHh, inputs.Lengths));
 
     /// <summary>Runs <paramref name="run"/>, back-propagates a random weighted sum of its output, returns the output and the input gradients.</summary>
     private static (Tensor Output, Tensor[] Grads) WithGrads(Inputs inputs, int seed, Func<Tensor> run)
