@@ -45,7 +45,7 @@ public sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[],
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hiddenSize);
         if (!Enum.IsDefined(variant))
         {
-            throw new ArgumentException($"variant = {variant}: not a defined evolution variant.", nameof(variant));
+            throw new ArgumentOutOfRangeException(nameof(variant), variant, "Not a defined evolution variant.");
         }
 
         Variant = variant;
@@ -78,7 +78,7 @@ public sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[],
     /// <exception cref="ArgumentException">A shape or length does not fit.</exception>
     public override Tensor forward(Tensor states, Tensor attention, Tensor mask, int[] lengths)
     {
-        SequenceGuard.Check(states, mask, lengths, nameof(states));
+        SequenceGuard.Check(states, mask, lengths, weight_ih.shape[1], nameof(states));
         if (attention.dim() != 2 || attention.shape[0] != states.shape[0] || attention.shape[1] != states.shape[1])
         {
             throw new ArgumentException($"attention has shape [{string.Join(", ", attention.shape)}]: expected [{states.shape[0]}, {states.shape[1]}].", nameof(attention));

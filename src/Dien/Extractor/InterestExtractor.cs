@@ -31,9 +31,13 @@ public sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tensor>
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hiddenSize);
         gru = nn.GRU(inputSize, hiddenSize, batchFirst: true);
         UseFusedKernels = useFusedKernels;
+        InputSize = inputSize;
         HiddenSize = hiddenSize;
         RegisterComponents();
     }
+
+    /// <summary>Behaviour width E.</summary>
+    public int InputSize { get; }
 
     /// <summary>State width H.</summary>
     public int HiddenSize { get; }
@@ -49,7 +53,7 @@ public sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tensor>
     /// <exception cref="ArgumentException">A shape or length does not fit.</exception>
     public override Tensor forward(Tensor behaviours, Tensor mask, int[] lengths)
     {
-        SequenceGuard.Check(behaviours, mask, lengths, nameof(behaviours));
+        SequenceGuard.Check(behaviours, mask, lengths, InputSize, nameof(behaviours));
         using var scope = NewDisposeScope();
         long batch = behaviours.shape[0], steps = behaviours.shape[1];
         int last = lengths.Length == 0 ? 0 : lengths.Max();
