@@ -1,0 +1,203 @@
+using Dien.Model;
+
+namespace Dien.Data.Batching;
+
+/// <summary>
+/// Turns a stream of <see cref="Sample"/>s into <see cref="BatchArrays"/>: histories left-aligned, oldest
+/// first, padded with 0 to the longest history of the batch (not a global maximum), truncated to the most
+/// recent <see cref="BatcherOptions.MaxHistoryLength"/> behaviours.
+/// </summary>
+/// <remarks>
+/// Streams: at most <c>BufferBatches * BatchSize</c> samples are held at once. Each batch is built
+/// straight into its flat arrays. Not thread-safe; one enumeration at a time.
+/// </remarks>
+public sealed class Batcher
+{
+    private readonly BatcherOptions _options;
+    private bool _truncationReported;
+
+    /// <summary>Creates a batcher.</summary>
+    /// <param name="options">The options (validated here).</param>
+    public Batcher(BatcherOptions? options = null)
+    {
+        _options = options ?? new BatcherOptions();
+        _options.Validate();
+    }
+
+    /// <summary>Samples whose history was truncated so far.</summary>
+    public long TruncatedSamples { get; private set; }
+
+    /// <summary>Samples dropped for an empty history so far (when <see cref="BatcherOptions.KeepEmptyHistories"/> is false).</summary>
+    public long DroppedEmptyHistories { get; private set; }
+
+    /// <summary>Cuts <paramref name="samples"/> into batches.</summary>
+    /// <param name="samples">Any stream of samples (read lazily).</param>
+    /// <exception cref="ArgumentException">A sample whose item and category histories differ in length, or whose extra-field count differs from the first sample's.</exception>
+    public IEnumerable<BatchArrays> Batches(IEnumerable<Sample> samples)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        var random = new Random(_options.Seed);
+        int capacity = _options.BufferBatches * _options.BatchSize;
+        var buffer = new List<Sample>(Math.Min(capacity, 1 << 16));
+        foreach (var sample in samples)
+        {
+            if (sample.HistoryLength == 0 && !_options.KeepEmptyHistories)
+            {
+                DroppedEmptyHistories++;
+                continue;
+            }
+
+            buffer.Add(sample);
+            if (buffer.Count == capacity)
+            {
+                foreach (var batch in Flush(buffer, random))
+                {
+                    yield return batch;
+                }
+            }
+        }
+
+        foreach (var batch in Flush(buffer, random))
+        {
+            yield return batch;
+        }
+    }
+
+    /// <summary>Builds one batch from <paramref name="rows"/> (no shuffling), e.g. for inference.</summary>
+    /// <param name="rows">The samples, one per row.</param>
+    /// <param name="random">Draws for the negative sampler; null uses a generator seeded by <see cref="BatcherOptions.Seed"/>.</param>
+    public BatchArrays Build(IReadOnlyList<Sample> rows, Random? random = null)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        random ??= new Random(_options.Seed);
+        int size = rows.Count;
+        int max = _options.MaxHistoryLength;
+        int width = 0;
+        int fields = size == 0 ? 0 : rows[0].ExtraFields?.Length ?? 0;
+        for (int b = 0; b < size; b++)
+        {
+            var s = rows[b];
+            if (s.HistoryCategories.Length != s.HistoryItems.Length)
+            {
+                throw new ArgumentException(
+                    $"Sample at row {b} (user {s.User}) has {s.HistoryItems.Length} history items but {s.HistoryCategories.Length} history categories.", nameof(rows));
+            }
+
+            if ((s.ExtraFields?.Length ?? 0) != fields)
+            {
+                throw new ArgumentException($"Sample at row {b} (user {s.User}) has {s.ExtraFields?.Length ?? 0} extra fields; the batch has {fields}.", nameof(rows));
+            }
+
+            if (s.HistoryLength > max)
+            {
+                TruncatedSamples++;
+                if (!_truncationReported)
+                {
+                    _truncationReported = true;
+                    _options.Log?.Invoke(
+                        $"History of user {s.User} has {s.HistoryLength} behaviours; histories longer than {max} keep their {max} most recent (reported once; see {nameof(TruncatedSamples)}).");
+                }
+            }
+
+            width = Math.Max(width, Math.Min(s.HistoryLength, max));
+        }
+
+        var users = new long[size];
+        var targets = new long[size];
+        var targetCats = new long[size];
+        var labels = new float[size];
+        var lengths = new int[size];
+        var items = new long[size * width];
+        var cats = new long[size * width];
+        var historyLabels = _options.IncludeHistoryLabels ? new float[size * width] : null;
+        var extra = fields > 0 ? new long[size * fields] : null;
+        for (int b = 0; b < size; b++)
+        {
+            var s = rows[b];
+            users[b] = s.User;
+            targets[b] = s.TargetItem;
+            targetCats[b] = s.TargetCategory;
+            labels[b] = s.Label;
+            int length = Math.Min(s.HistoryLength, max);
+            int skip = s.HistoryLength - length;
+            lengths[b] = length;
+            Array.Copy(s.HistoryItems, skip, items, b * width, length);
+            Array.Copy(s.HistoryCategories, skip, cats, b * width, length);
+            if (historyLabels is not null && s.HistoryLabels is not null)
+            {
+                Array.Copy(s.HistoryLabels, skip, historyLabels, b * width, length);
+            }
+
+            if (extra is not null)
+            {
+                Array.Copy(s.ExtraFields!, 0, extra, b * fields, fields);
+            }
+        }
+
+        long[]? negItems = null, negCats = null;
+        if (_options.NegativeSampler is { } sampler)
+        {
+            negItems = new long[size * width];
+            negCats = new long[size * width];
+            sampler.Fill(items, lengths, width, negItems, negCats, random);
+        }
+
+        return new BatchArrays
+        {
+            Size = size,
+            Width = width,
+            UserIds = users,
+            TargetItems = targets,
+            TargetCategories = targetCats,
+            HistoryItems = items,
+            HistoryCategories = cats,
+            Lengths = lengths,
+            Labels = labels,
+            NegativeItems = negItems,
+            NegativeCategories = negCats,
+            HistoryLabels = historyLabels,
+            ExtraFieldCount = fields,
+            ExtraFields = extra,
+        };
+    }
+
+    private List<BatchArrays> Flush(List<Sample> buffer, Random random)
+    {
+        if (_options.Shuffle)
+        {
+            Shuffle(buffer, random);
+        }
+
+        if (_options.BucketByLength)
+        {
+            // Stable sort keeps the shuffled order inside equal lengths.
+            var sorted = buffer.OrderBy(s => Math.Min(s.HistoryLength, _options.MaxHistoryLength)).ToList();
+            buffer.Clear();
+            buffer.AddRange(sorted);
+        }
+
+        var batches = new List<BatchArrays>();
+        for (int start = 0; start < buffer.Count; start += _options.BatchSize)
+        {
+            int count = Math.Min(_options.BatchSize, buffer.Count - start);
+            batches.Add(Build(buffer.GetRange(start, count), random));
+        }
+
+        if (_options.Shuffle)
+        {
+            Shuffle(batches, random);
+        }
+
+        buffer.Clear();
+        return batches;
+    }
+
+    private static void Shuffle<T>(List<T> list, Random random)
+    {
+        for (int i = list.Count - 1; i > 0; i--)
+        {
+            int j = random.Next(i + 1);
+            (list[i], list[j]) = (list[j], list[i]);
+        }
+    }
+}

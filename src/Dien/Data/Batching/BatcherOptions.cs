@@ -1,0 +1,59 @@
+namespace Dien.Data.Batching;
+
+/// <summary>Options of <see cref="Batcher"/>.</summary>
+public sealed record BatcherOptions
+{
+    /// <summary>Rows per batch (the authors use 128). The last batch of a stream may be smaller.</summary>
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>Histories longer than this keep only their most recent behaviours (default 100, as the authors). Reported once through <see cref="Log"/>.</summary>
+    public int MaxHistoryLength { get; init; } = 100;
+
+    /// <summary>
+    /// The bounded buffer holds <c>BufferBatches * BatchSize</c> samples (the authors' k = 20). It is filled
+    /// from the stream, optionally shuffled or sorted by length, cut into batches, and the batches are
+    /// optionally shuffled. Memory stays bounded by the buffer whatever the stream's size.
+    /// </summary>
+    public int BufferBatches { get; init; } = 20;
+
+    /// <summary>Shuffle samples inside the buffer and the order of the cut batches (seeded by <see cref="Seed"/>).</summary>
+    public bool Shuffle { get; init; }
+
+    /// <summary>Sort the buffer by history length before cutting batches (the authors' bucketing), so rows of a batch have similar lengths and padding is small.</summary>
+    public bool BucketByLength { get; init; }
+
+    /// <summary>Seed of the shuffles (and of the negative sampler's draws when one is set).</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>True (default): samples with empty histories are batched with length 0. False: they are dropped (counted in <see cref="Batcher.DroppedEmptyHistories"/>).</summary>
+    public bool KeepEmptyHistories { get; init; } = true;
+
+    /// <summary>Copy <see cref="Sample.HistoryLabels"/> into <c>BatchArrays.HistoryLabels</c> (missing labels become 0).</summary>
+    public bool IncludeHistoryLabels { get; init; }
+
+    /// <summary>When set, fills <c>NegativeItems</c>/<c>NegativeCategories</c> for the auxiliary loss.</summary>
+    public NegativeSampler? NegativeSampler { get; init; }
+
+    /// <summary>Receives one-off notices (e.g. the first truncation); null to stay quiet.</summary>
+    public Action<string>? Log { get; init; }
+
+    /// <summary>Checks the options.</summary>
+    /// <exception cref="ArgumentException">A size is not positive.</exception>
+    public void Validate()
+    {
+        if (BatchSize < 1)
+        {
+            throw new ArgumentException($"{nameof(BatchSize)} = {BatchSize}: must be at least 1.", nameof(BatchSize));
+        }
+
+        if (MaxHistoryLength < 1)
+        {
+            throw new ArgumentException($"{nameof(MaxHistoryLength)} = {MaxHistoryLength}: must be at least 1.", nameof(MaxHistoryLength));
+        }
+
+        if (BufferBatches < 1)
+        {
+            throw new ArgumentException($"{nameof(BufferBatches)} = {BufferBatches}: must be at least 1.", nameof(BufferBatches));
+        }
+    }
+}

@@ -1,0 +1,36 @@
+using Dien.Data.Batching;
+
+namespace Dien.Data.Converters;
+
+/// <summary>The result of a converter: split samples, vocabularies and the item catalogue.</summary>
+public sealed record ConvertedDataset
+{
+    /// <summary>Training samples (users in the training split).</summary>
+    public required IReadOnlyList<Sample> Train { get; init; }
+
+    /// <summary>Test samples (users in the test split).</summary>
+    public required IReadOnlyList<Sample> Test { get; init; }
+
+    /// <summary>Raw user key -> id.</summary>
+    public required Vocabulary Users { get; init; }
+
+    /// <summary>Raw item key -> id.</summary>
+    public required Vocabulary Items { get; init; }
+
+    /// <summary>Raw category key -> id.</summary>
+    public required Vocabulary Categories { get; init; }
+
+    /// <summary>Category id of each item id (index = item id; entry 0 = 0).</summary>
+    public required long[] ItemCategories { get; init; }
+
+    /// <summary>Every behaviour's item id (with repeats): the pool for sampled negatives, as the authors' reviews-info.</summary>
+    public required long[] InteractionPool { get; init; }
+
+    /// <summary>Users kept, behaviours read, and bad lines skipped.</summary>
+    public required ReadSummary Summary { get; init; }
+
+    /// <summary>A popularity- or uniform-weighted sampler over <see cref="InteractionPool"/>.</summary>
+    /// <param name="mode">The weighting.</param>
+    public NegativeSampler CreateNegativeSampler(NegativeSampling mode = NegativeSampling.Popularity) =>
+        new(InteractionPool.Select(item => (item, ItemCategories[item])), mode);
+}

@@ -1,0 +1,105 @@
+using System.Text;
+
+namespace Dien.Data.Converters;
+
+/// <summary>Pieces the converters share: the user split, negative targets, CSV fields.</summary>
+internal static class ConverterSupport
+{
+    /// <summary>Deterministic user split: users ordered by id, shuffled with the seed, the first fraction is test.</summary>
+    public static HashSet<long> TestUsers(IEnumerable<long> users, double fraction, int seed)
+    {
+        var ordered = users.Distinct().Order().ToArray();
+        new Random(seed).Shuffle(ordered);
+        int test = (int)Math.Round(ordered.Length * fraction);
+        return ordered.Take(test).ToHashSet();
+    }
+
+    /// <summary>A uniformly drawn item id in 1 .. itemCount - 1 that the user never had.</summary>
+    public static long NegativeTarget(HashSet<long> seen, int itemCount, Random random)
+    {
+        if (seen.Count >= itemCount - 1)
+        {
+            return 0;
+        }
+
+        while (true)
+        {
+            long item = 1 + random.Next(itemCount - 1);
+            if (!seen.Contains(item))
+            {
+                return item;
+            }
+        }
+    }
+
+    /// <summary>Splits one CSV line (RFC 4180 quoting: "a, b" and doubled quotes); null when a quote is left open.</summary>
+    public static List<string>? SplitCsv(string line)
+    {
+        var fields = new List<string>();
+        var sb = new StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (quoted)
+            {
+                if (c == '"')
+                {
+                    if (i + 1 < line.Length && line[i + 1] == '"')
+                    {
+                        sb.Append('"');
+                        i++;
+                    }
+                    else
+                    {
+                        quoted = false;
+                    }
+                }
+                else
+                {
+                    sb.Append(c);
+                }
+            }
+            else if (c == '"')
+            {
+                quoted = true;
+            }
+            else if (c == ',')
+            {
+                fields.Add(sb.ToString());
+                sb.Clear();
+            }
+            else
+            {
+                sb.Append(c);
+            }
+        }
+
+        if (quoted)
+        {
+            return null;
+        }
+
+        fields.Add(sb.ToString().TrimEnd('\r'));
+        return fields;
+    }
+
+    /// <summary>Collects bad lines: throws unless skipping, counts otherwise.</summary>
+    public sealed class BadLines(string path, ReadOptions options)
+    {
+        public long Skipped { get; private set; }
+
+        public string? First { get; private set; }
+
+        public void Report(long lineNumber, string problem)
+        {
+            if (!options.SkipBadLines)
+            {
+                throw new DataFormatException(path, lineNumber, problem);
+            }
+
+            Skipped++;
+            First ??= $"{Path.GetFileName(path)} line {lineNumber}: {problem}";
+        }
+    }
+}

@@ -1,0 +1,66 @@
+namespace Dien.Data.Synthetic;
+
+/// <summary>Options of <see cref="SyntheticGenerator"/>. The defaults are the benchmark workload.</summary>
+public sealed record SyntheticOptions
+{
+    /// <summary>Total samples, train and test together (default 20,000).</summary>
+    public int Samples { get; init; } = 20_000;
+
+    /// <summary>Number of users (default 2,000; ids 1..Users).</summary>
+    public int Users { get; init; } = 2_000;
+
+    /// <summary>Number of items (default 1,000; ids 1..Items).</summary>
+    public int Items { get; init; } = 1_000;
+
+    /// <summary>Number of categories (default 50; ids 1..Categories). Item i has category 1 + (i - 1) mod Categories.</summary>
+    public int Categories { get; init; } = 50;
+
+    /// <summary>Shortest history (default 5).</summary>
+    public int MinHistoryLength { get; init; } = 5;
+
+    /// <summary>Longest history (default 50).</summary>
+    public int MaxHistoryLength { get; init; } = 50;
+
+    /// <summary>Share of samples in the test split (default 0.2: 80/20).</summary>
+    public double TestFraction { get; init; } = 0.2;
+
+    /// <summary>Probability that the interest moves to another category after each behaviour (default 0.15).</summary>
+    public double DriftProbability { get; init; } = 0.15;
+
+    /// <summary>How many of the most recent behaviours define the current interest (default 3).</summary>
+    public int RecentWindow { get; init; } = 3;
+
+    /// <summary>Click probability when the target's category is a current interest (default 0.9).</summary>
+    public double ClickProbabilityRecent { get; init; } = 0.9;
+
+    /// <summary>Click probability otherwise, including categories the user left long ago (default 0.1).</summary>
+    public double ClickProbabilityOther { get; init; } = 0.1;
+
+    /// <summary>Seed; the same seed gives the same samples.</summary>
+    public int Seed { get; init; } = 2019;
+
+    /// <summary>Checks the options.</summary>
+    /// <exception cref="ArgumentException">A value out of range, naming it.</exception>
+    public void Validate()
+    {
+        static void Require(bool ok, string name, object value, string rule)
+        {
+            if (!ok)
+            {
+                throw new ArgumentException($"{name} = {value}: {rule}.", name);
+            }
+        }
+
+        Require(Samples >= 1, nameof(Samples), Samples, "must be at least 1");
+        Require(Users >= 1, nameof(Users), Users, "must be at least 1");
+        Require(Categories >= 2, nameof(Categories), Categories, "must be at least 2");
+        Require(Items >= Categories, nameof(Items), Items, $"must be at least {nameof(Categories)} = {Categories}");
+        Require(MinHistoryLength >= 1, nameof(MinHistoryLength), MinHistoryLength, "must be at least 1");
+        Require(MaxHistoryLength >= MinHistoryLength, nameof(MaxHistoryLength), MaxHistoryLength, $"must be at least {nameof(MinHistoryLength)} = {MinHistoryLength}");
+        Require(TestFraction is >= 0 and < 1, nameof(TestFraction), TestFraction, "must be in [0, 1)");
+        Require(DriftProbability is >= 0 and <= 1, nameof(DriftProbability), DriftProbability, "must be in [0, 1]");
+        Require(RecentWindow >= 1, nameof(RecentWindow), RecentWindow, "must be at least 1");
+        Require(ClickProbabilityRecent is >= 0 and <= 1, nameof(ClickProbabilityRecent), ClickProbabilityRecent, "must be in [0, 1]");
+        Require(ClickProbabilityOther is >= 0 and <= 1, nameof(ClickProbabilityOther), ClickProbabilityOther, "must be in [0, 1]");
+    }
+}

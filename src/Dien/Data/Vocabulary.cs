@@ -1,0 +1,83 @@
+namespace Dien.Data;
+
+/// <summary>
+/// A string -> id map. Id 0 is padding and out-of-vocabulary: <see cref="IdOf"/> returns 0 for any
+/// string it does not know. Vocabularies built here give ids 1.. to known strings.
+/// </summary>
+/// <remarks>
+/// A map read from the authors' pickles is kept as written: their <c>uid_voc</c> gives id 0 to a real
+/// user, so in that table an unknown user shares id 0 with that user (as in the authors' own code).
+/// </remarks>
+public sealed class Vocabulary
+{
+    private readonly Dictionary<string, int> _ids;
+
+    /// <summary>Wraps an existing map (ids must not be negative).</summary>
+    /// <param name="ids">string -> id.</param>
+    /// <exception cref="ArgumentException">An id is negative.</exception>
+    public Vocabulary(IReadOnlyDictionary<string, int> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        _ids = new Dictionary<string, int>(ids, StringComparer.Ordinal);
+        int max = 0;
+        foreach (var (key, id) in _ids)
+        {
+            if (id < 0)
+            {
+                throw new ArgumentException($"Vocabulary entry '{key}' = {id}: ids must not be negative.", nameof(ids));
+            }
+
+            max = Math.Max(max, id);
+        }
+
+        Size = max + 1;
+    }
+
+    /// <summary>Table size: the largest id + 1 (at least 1, for id 0). Use it as the embedding table size.</summary>
+    public int Size { get; }
+
+    /// <summary>Number of known strings.</summary>
+    public int Count => _ids.Count;
+
+    /// <summary>The entries, string -> id.</summary>
+    public IReadOnlyDictionary<string, int> Entries => _ids;
+
+    /// <summary>The id of <paramref name="value"/>, or 0 when it is unknown.</summary>
+    public int IdOf(string value) => _ids.TryGetValue(value, out int id) ? id : 0;
+
+    /// <summary>Whether <paramref name="value"/> is known.</summary>
+    public bool Contains(string value) => _ids.ContainsKey(value);
+
+    /// <summary>
+    /// Builds a vocabulary deterministically from occurrence counts: ids 1, 2, ... by descending
+    /// frequency, ties broken by ordinal string order. Id 0 stays reserved.
+    /// </summary>
+    /// <param name="values">Every occurrence (a string may repeat).</param>
+    public static Vocabulary FromFrequencies(IEnumerable<string> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (string value in values)
+        {
+            counts[value] = counts.GetValueOrDefault(value) + 1;
+        }
+
+        return FromCounts(counts);
+    }
+
+    /// <summary>As <see cref="FromFrequencies"/>, from counts already made.</summary>
+    /// <param name="counts">string -> number of occurrences.</param>
+    public static Vocabulary FromCounts(IReadOnlyDictionary<string, long> counts)
+    {
+        ArgumentNullException.ThrowIfNull(counts);
+        var ordered = counts.OrderByDescending(pair => pair.Value).ThenBy(pair => pair.Key, StringComparer.Ordinal);
+        var ids = new Dictionary<string, int>(StringComparer.Ordinal);
+        int next = 1;
+        foreach (var pair in ordered)
+        {
+            ids[pair.Key] = next++;
+        }
+
+        return new Vocabulary(ids);
+    }
+}

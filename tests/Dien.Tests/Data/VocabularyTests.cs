@@ -1,0 +1,83 @@
+using Dien.Data;
+using Dien.Data.Formats;
+using FluentAssertions;
+using Xunit;
+
+namespace Dien.Tests.Data;
+
+public sealed class VocabularyTests
+{
+    [Fact]
+    public void FrequencyOrderBreaksTiesByOrdinalStringAndUnknownIsZero()
+    {
+        var vocabulary = Vocabulary.FromFrequencies(["b", "a", "c", "c", "B", "a", "c"]);
+        vocabulary.IdOf("c").Should().Be(1);
+        vocabulary.IdOf("a").Should().Be(2);
+        vocabulary.IdOf("B").Should().Be(3, "'B' < 'b' in ordinal order");
+        vocabulary.IdOf("b").Should().Be(4);
+        vocabulary.IdOf("zzz").Should().Be(0);
+        vocabulary.Size.Should().Be(5);
+        vocabulary.Count.Should().Be(4);
+    }
+
+    [Fact]
+    public void NegativeIdIsRejectedNamingTheEntry()
+    {
+        var act = () => new Vocabulary(new Dictionary<string, int> { ["x"] = -1 });
+        act.Should().Throw<ArgumentException>().WithMessage("*'x' = -1*");
+    }
+
+    // Reference bytes from CPython 3: pickle.dumps({'a':0,'Beauty':1,'é':300,'x':70000}, protocol=2) and protocol=4.
+    private const string Protocol2 = "80027d71002858010000006171014b00580600000042656175747971024b015802000000c3a971034d2c0158010000007871044a70110100752e";
+    private const string Protocol4 = "80049527000000000000007d94288c0161944b008c06426561757479944b018c02c3a9944d2c018c0178944a70110100752e";
+
+    [Theory]
+    [InlineData(Protocol2)]
+    [InlineData(Protocol4)]
+    public void ReadsPicklesWrittenByPython(string hex)
+    {
+        var map = PickleVocabularyFormat.Read(Convert.FromHexString(hex));
+        map.Should().Equal(new Dictionary<string, int> { ["a"] = 0, ["Beauty"] = 1, ["é"] = 300, ["x"] = 70000 });
+    }
+
+    [Fact]
+    public void WriterProducesTheBytesPythonWrites()
+    {
+        var entries = new[] { KeyValuePair.Create("a", 0), KeyValuePair.Create("Beauty", 1), KeyValuePair.Create("é", 300), KeyValuePair.Create("x", 70000) };
+        Convert.ToHexString(PickleVocabularyFormat.Write(entries)).ToLowerInvariant().Should().Be(Protocol2);
+    }
+
+    [Fact]
+    public void WriterRoundTripsLargeTablesAcrossBatchesAndLongMemo()
+    {
+        var entries = Enumerable.Range(0, 2500).Select(i => KeyValuePair.Create($"item_{i}", i * 37)).ToList();
+        var back = PickleVocabularyFormat.Read(PickleVocabularyFormat.Write(entries));
+        back.Should().HaveCount(2500);
+        back["item_2499"].Should().Be(2499 * 37);
+        var single = PickleVocabularyFormat.Read(PickleVocabularyFormat.Write([KeyValuePair.Create("only", 5)]));
+        single.Should().Equal(new Dictionary<string, int> { ["only"] = 5 });
+    }
+
+    [Fact]
+    public void NonDictPickleIsReportedWithOffset()
+    {
+        // pickle.dumps([1], protocol=2): a list, not a dict.
+        var act = () => PickleVocabularyFormat.Read(Convert.FromHexString("80025d71004b01612e"), "list.pkl");
+        act.Should().Throw<InvalidDataException>().WithMessage("list.pkl, byte 2: opcode 0x5d*");
+    }
+
+    [Fact]
+    public void FilesAreReadAsPickleOrJsonAndRebuiltWhenAbsent()
+    {
+        using var folder = new TempFolder();
+        var vocabulary = Vocabulary.FromFrequencies(["x", "y", "y"]);
+        VocabularyFiles.WritePickle(Path.Combine(folder.Path, "mid_voc.pkl"), vocabulary);
+        VocabularyFiles.WriteJson(Path.Combine(folder.Path, "cat_voc.json"), vocabulary);
+        VocabularyFiles.ReadOrRebuild(folder.Path, "mid_voc", () => throw new InvalidOperationException(), out var s1).Entries.Should().Equal(vocabulary.Entries);
+        s1.Should().Be(VocabularySource.Pickle);
+        VocabularyFiles.ReadOrRebuild(folder.Path, "cat_voc", () => throw new InvalidOperationException(), out var s2).Entries.Should().Equal(vocabulary.Entries);
+        s2.Should().Be(VocabularySource.Json);
+        VocabularyFiles.ReadOrRebuild(folder.Path, "uid_voc", () => vocabulary, out var s3).Should().BeSameAs(vocabulary);
+        s3.Should().Be(VocabularySource.Rebuilt);
+    }
+}
