@@ -1,0 +1,177 @@
+using Dien.Checkpoints;
+using Dien.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Dien.Inference;
+
+/// <summary>
+/// Scores with a trained model for applications: eval mode, no gradients, native memory freed per call.
+/// </summary>
+/// <remarks>
+/// Thread-safety: every call takes one lock around the model, because TorchSharp modules make no
+/// thread-safety guarantee (and <c>no_grad</c> and dispose scopes are per thread). Calls from many
+/// threads are therefore safe and give the same answers as sequential calls; libtorch still uses its
+/// intra-op threads inside each call. For more throughput, create one predictor per worker.
+/// </remarks>
+public sealed class DienPredictor : IDisposable
+{
+    private readonly object _gate = new();
+    private readonly CtrModel _model;
+    private readonly bool _ownsModel;
+    private readonly Device _device;
+    private bool _disposed;
+
+    /// <summary>Wraps a model (put into eval mode now).</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="ownsModel">Dispose the model with the predictor.</param>
+    /// <param name="device">The model's device; CPU when null.</param>
+    public DienPredictor(CtrModel model, bool ownsModel = false, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        _model = model;
+        _ownsModel = ownsModel;
+        _device = device ?? CPU;
+        _model.eval();
+    }
+
+    /// <summary>The model's options.</summary>
+    public DienOptions Options => _model.Options;
+
+    /// <summary>The vocabularies stored with the checkpoint (empty when built from a model).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> Vocabularies { get; private init; } =
+        new Dictionary<string, IReadOnlyDictionary<string, long>>();
+
+    /// <summary>Loads a checkpoint, building its model through <see cref="ModelKinds"/>.</summary>
+    /// <param name="path">The checkpoint.</param>
+    /// <returns>A predictor that owns its model.</returns>
+    /// <exception cref="CheckpointException">The file cannot be used.</exception>
+    /// <exception cref="ArgumentException">Its model kind is not registered.</exception>
+    public static DienPredictor Load(string path)
+    {
+        var model = Checkpoint.LoadModel(path);
+        return new DienPredictor(model, ownsModel: true) { Vocabularies = Checkpoint.ReadVocabularies(path) };
+    }
+
+    /// <summary>Click probabilities of every row of a batch (labels, if any, are ignored).</summary>
+    /// <param name="batch">The batch.</param>
+    /// <returns>One probability per row.</returns>
+    /// <exception cref="ArgumentException">The batch is inconsistent or an id is out of the model's range.</exception>
+    public float[] Score(BatchArrays batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        batch.Validate();
+        batch.EnsureIdsInRange(_model.Options);
+        var unlabelled = new BatchArrays
+        {
+            Size = batch.Size,
+            Width = batch.Width,
+            UserIds = batch.UserIds,
+            TargetItems = batch.TargetItems,
+            TargetCategories = batch.TargetCategories,
+            HistoryItems = batch.HistoryItems,
+            HistoryCategories = batch.HistoryCategories,
+            Lengths = batch.Lengths,
+            ExtraFieldCount = batch.ExtraFieldCount,
+            ExtraFields = batch.ExtraFields,
+        };
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            using var noGrad = torch.no_grad();
+            using var scope = torch.NewDisposeScope();
+            using var tensors = new DienBatch(unlabelled, _device);
+            using var output = _model.call(tensors);
+            return output.Probability.to(float32).cpu().data<float>().ToArray();
+        }
+    }
+
+    /// <summary>Scores candidate items for one user with one history.</summary>
+    /// <param name="userId">The user.</param>
+    /// <param name="historyItems">The user's behaviours, oldest first.</param>
+    /// <param name="historyCategories">Their categories.</param>
+    /// <param name="candidateItems">Items to score.</param>
+    /// <param name="candidateCategories">Their categories.</param>
+    /// <param name="extraFields">The user's extra field ids (one per field), if the model has extra fields.</param>
+    /// <returns>One click probability per candidate.</returns>
+    /// <exception cref="ArgumentException">Lengths differ or an id is out of range.</exception>
+    public float[] ScoreCandidates(
+        long userId,
+        IReadOnlyList<long> historyItems,
+        IReadOnlyList<long> historyCategories,
+        IReadOnlyList<long> candidateItems,
+        IReadOnlyList<long> candidateCategories,
+        IReadOnlyList<long>? extraFields = null)
+    {
+        ArgumentNullException.ThrowIfNull(historyItems);
+        ArgumentNullException.ThrowIfNull(historyCategories);
+        ArgumentNullException.ThrowIfNull(candidateItems);
+        ArgumentNullException.ThrowIfNull(candidateCategories);
+        if (historyItems.Count != historyCategories.Count)
+        {
+            throw new ArgumentException($"{nameof(historyCategories)} has {historyCategories.Count} entries but {nameof(historyItems)} has {historyItems.Count}.", nameof(historyCategories));
+        }
+
+        if (candidateItems.Count != candidateCategories.Count)
+        {
+            throw new ArgumentException($"{nameof(candidateCategories)} has {candidateCategories.Count} entries but {nameof(candidateItems)} has {candidateItems.Count}.", nameof(candidateCategories));
+        }
+
+        int b = candidateItems.Count;
+        if (b == 0)
+        {
+            return Array.Empty<float>();
+        }
+
+        int t = historyItems.Count;
+        int f = extraFields?.Count ?? 0;
+        var items = new long[b * t];
+        var categories = new long[b * t];
+        var extras = f == 0 ? null : new long[b * f];
+        for (int row = 0; row < b; row++)
+        {
+            for (int i = 0; i < t; i++)
+            {
+                items[(row * t) + i] = historyItems[i];
+                categories[(row * t) + i] = historyCategories[i];
+            }
+
+            for (int i = 0; i < f; i++)
+            {
+                extras![(row * f) + i] = extraFields![i];
+            }
+        }
+
+        return Score(new BatchArrays
+        {
+            Size = b,
+            Width = t,
+            UserIds = Enumerable.Repeat(userId, b).ToArray(),
+            TargetItems = candidateItems.ToArray(),
+            TargetCategories = candidateCategories.ToArray(),
+            HistoryItems = items,
+            HistoryCategories = categories,
+            Lengths = Enumerable.Repeat(t, b).ToArray(),
+            ExtraFieldCount = f,
+            ExtraFields = extras,
+        });
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            if (_ownsModel)
+            {
+                _model.Dispose();
+            }
+        }
+    }
+}

@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using Dien.Checkpoints;
+using Dien.Metrics;
+using Dien.Model;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Dien.Training;
+
+/// <summary>
+/// Trains a <see cref="CtrModel"/> with Adam: per-epoch evaluation (AUC, GAUC, log loss), early stopping,
+/// best/last checkpoints, progress, cancellation, and resumption from a checkpoint.
+/// </summary>
+/// <remarks>
+/// Not thread-safe: one <see cref="Fit"/> at a time. The trainer does not own the model.
+/// Determinism: epoch e reseeds torch with <see cref="TrainerOptions.Seed"/> + e, so two CPU runs with one
+/// seed, and a run resumed from an epoch-end checkpoint, repeat each other exactly.
+/// </remarks>
+public sealed class DienTrainer : IDisposable
+{
+    private readonly CtrModel _model;
+    private readonly TrainerOptions _options;
+    private readonly ILogger _logger;
+    private readonly Device _device;
+    private readonly Adam _optimizer;
+    private double _bestMetric = double.NaN;
+    private int _bestEpoch = -1;
+    private int _epochsWithoutImprovement;
+
+    /// <summary>Creates a trainer; the model must already be on <paramref name="device"/> (the optimizer binds its parameters now).</summary>
+    /// <param name="model">The model to train.</param>
+    /// <param name="options">Training options (validated here).</param>
+    /// <param name="logger">Receives one line per epoch; none when null.</param>
+    /// <param name="device">Where batches are built; CPU when null.</param>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    public DienTrainer(CtrModel model, TrainerOptions options, ILogger? logger = null, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        options.EnsureValid();
+        _model = model;
+        _options = options;
+        _logger = logger ?? NullLogger.Instance;
+        _device = device ?? CPU;
+        _optimizer = optim.Adam(model.parameters(), options.LearningRate, weight_decay: options.WeightDecay);
+    }
+
+    /// <summary>Epochs completed so far (including those restored from a checkpoint); the next <see cref="Fit"/> starts here.</summary>
+    public int CompletedEpochs { get; private set; }
+
+    /// <summary>The model being trained.</summary>
+    public CtrModel Model => _model;
+
+    /// <summary>Vocabularies stored with every checkpoint this trainer writes (e.g. the data layer's id maps).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>>? Vocabularies { get; set; }
+
+    /// <summary>Trains from <see cref="CompletedEpochs"/> up to <see cref="TrainerOptions.Epochs"/>.</summary>
+    /// <param name="trainingBatches">The training batches of an epoch (the data layer shuffles by epoch, seeded).</param>
+    /// <param name="validationBatches">The validation batches, evaluated after each epoch; null to skip evaluation.</param>
+    /// <param name="progress">Receives <see cref="TrainingProgress"/>; may be null.</param>
+    /// <param name="cancellationToken">Stops training after the current batch; the last checkpoint is then written and stays valid.</param>
+    /// <returns>Per-epoch summaries and how training ended.</returns>
+    public TrainingResult Fit(
+        Func<int, IEnumerable<BatchArrays>> trainingBatches,
+        Func<IEnumerable<BatchArrays>>? validationBatches = null,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(trainingBatches);
+        var summaries = new List<EpochSummary>();
+        bool stoppedEarly = false;
+        bool cancelled = false;
+        for (int epoch = CompletedEpochs; epoch < _options.Epochs; epoch++)
+        {
+            double learningRate = _options.LearningRate * Math.Pow(_options.LearningRateDecayPerEpoch, epoch);
+            foreach (var group in _optimizer.ParamGroups)
+            {
+                group.LearningRate = learningRate;
+            }
+
+            torch.manual_seed(_options.Seed + epoch);
+            var (loss, completed) = TrainEpoch(epoch, trainingBatches(epoch), progress, cancellationToken);
+            if (!completed)
+            {
+                // A partial epoch is not counted: resuming repeats it from its start.
+                cancelled = true;
+                _logger.LogInformation("Training cancelled during epoch {Epoch}.", epoch);
+                break;
+            }
+
+            CompletedEpochs = epoch + 1;
+            EvaluationResult? validation = validationBatches is null ? null : Evaluate(validationBatches());
+            summaries.Add(new EpochSummary(epoch, loss, learningRate, validation));
+            _logger.LogInformation(
+                "Epoch {Epoch}: loss {Loss:F5}, lr {LearningRate:G3}, AUC {Auc:F5}, GAUC {Gauc:F5}, log loss {LogLoss:F5}",
+                epoch, loss, learningRate, validation?.Auc ?? double.NaN, validation?.GroupAuc ?? double.NaN, validation?.LogLoss ?? double.NaN);
+
+            if (validation is not null && UpdateBest(epoch, validation.Get(_options.MonitorMetric)))
+            {
+                if (_options.BestCheckpointPath is { } best)
+                {
+                    SaveCheckpoint(best);
+                }
+            }
+
+            if (_options.LastCheckpointPath is { } last)
+            {
+                SaveCheckpoint(last);
+            }
+
+            if (_options.Patience is { } patience && _epochsWithoutImprovement >= patience)
+            {
+                stoppedEarly = true;
+                _logger.LogInformation("Early stop after epoch {Epoch}: {Metric} has not improved for {Patience} epochs.", epoch, _options.MonitorMetric, patience);
+                break;
+            }
+        }
+
+        return new TrainingResult(summaries, _bestEpoch, _bestMetric, stoppedEarly, cancelled);
+    }
+
+    /// <summary>Scores <paramref name="batches"/> in eval mode without gradients (the model returns to train mode after).</summary>
+    /// <param name="batches">Labelled batches.</param>
+    /// <returns>AUC, GAUC and log loss over all rows.</returns>
+    /// <exception cref="ArgumentException">A batch has no labels.</exception>
+    public EvaluationResult Evaluate(IEnumerable<BatchArrays> batches) => Evaluator.Evaluate(_model, batches, _device, _options.PrefetchDepth);
+
+    /// <summary>Writes a checkpoint with the model, its options, <see cref="Vocabularies"/> and the training state (atomically).</summary>
+    /// <param name="path">The checkpoint file.</param>
+    public void SaveCheckpoint(string path)
+    {
+        var state = new TrainingState
+        {
+            CompletedEpochs = CompletedEpochs,
+            BestEpoch = _bestEpoch,
+            BestMetric = _bestMetric,
+            EpochsWithoutImprovement = _epochsWithoutImprovement,
+            Seed = _options.Seed,
+            MonitorMetric = _options.MonitorMetric,
+        };
+        Checkpoint.Save(path, _model, Vocabularies, state, _optimizer);
+    }
+
+    /// <summary>Restores weights, optimizer moments and training state from a checkpoint written by <see cref="SaveCheckpoint"/>; <see cref="Fit"/> then continues after its last epoch.</summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <exception cref="CheckpointException">The file is missing, truncated, of another format version, for other options, or has no training state.</exception>
+    public void LoadCheckpoint(string path)
+    {
+        var state = Checkpoint.LoadInto(path, _model, _optimizer)
+            ?? throw new CheckpointException(path, "it holds no training state (it was written for inference only).");
+        CompletedEpochs = state.CompletedEpochs;
+        _bestEpoch = state.BestEpoch;
+        _bestMetric = state.BestMetric;
+        _epochsWithoutImprovement = state.EpochsWithoutImprovement;
+        Vocabularies ??= Checkpoint.ReadVocabularies(path);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _optimizer.Dispose();
+
+    private bool UpdateBest(int epoch, double value)
+    {
+        bool higherIsBetter = _options.MonitorMetric != MetricKind.LogLoss;
+        bool better = !double.IsNaN(value) && (double.IsNaN(_bestMetric) || (higherIsBetter ? value > _bestMetric : value < _bestMetric));
+        if (better)
+        {
+            _bestMetric = value;
+            _bestEpoch = epoch;
+            _epochsWithoutImprovement = 0;
+        }
+        else
+        {
+            _epochsWithoutImprovement++;
+        }
+
+        return better;
+    }
+
+    private (double Loss, bool Completed) TrainEpoch(int epoch, IEnumerable<BatchArrays> source, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        _model.train();
+        var clock = Stopwatch.StartNew();
+        double lossSum = 0;
+        long samples = 0;
+        int index = 0;
+        using var prefetcher = new BatchPrefetcher(source, _device, _options.PrefetchDepth);
+        foreach (var batch in prefetcher.Batches())
+        {
+            using (batch)
+            {
+                if (batch.Labels is null)
+                {
+                    throw new ArgumentException($"Training batch {index} of epoch {epoch} has no labels.", nameof(source));
+                }
+
+                using var scope = torch.NewDisposeScope();
+                _optimizer.zero_grad();
+                using var output = _model.call(batch);
+                var loss = output.Loss ?? throw new InvalidOperationException($"{_model.GetType().Name} returned no loss for a labelled batch.");
+                loss.backward();
+                if (_options.GradientClipNorm is { } clip)
+                {
+                    nn.utils.clip_grad_norm_(_model.parameters(), clip);
+                }
+
+                _optimizer.step();
+                lossSum += loss.item<float>() * batch.Size;
+                samples += batch.Size;
+            }
+
+            if (progress is not null && index % _options.ProgressInterval == 0)
+            {
+                progress.Report(new TrainingProgress(epoch, index, samples, lossSum / Math.Max(1, samples), samples / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+            }
+
+            index++;
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return (lossSum / Math.Max(1, samples), false);
+            }
+        }
+
+        return (samples == 0 ? double.NaN : lossSum / samples, true);
+    }
+}

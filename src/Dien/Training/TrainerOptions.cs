@@ -1,0 +1,62 @@
+using Dien.Metrics;
+
+namespace Dien.Training;
+
+/// <summary>How <see cref="DienTrainer"/> optimises and when it stops. The model's own options (alpha included) live in <c>DienOptions</c>.</summary>
+public sealed class TrainerOptions
+{
+    /// <summary>Maximum number of epochs. <value>Default 2.</value></summary>
+    public int Epochs { get; set; } = 2;
+
+    /// <summary>Adam learning rate of the first epoch. <value>Default 1e-3 (the authors').</value></summary>
+    public double LearningRate { get; set; } = 1e-3;
+
+    /// <summary>Factor applied to the learning rate after each epoch: 0.5 halves it as the authors did. <value>Default 1 (constant).</value></summary>
+    public double LearningRateDecayPerEpoch { get; set; } = 1.0;
+
+    /// <summary>Adam weight decay (L2). <value>Default 0.</value></summary>
+    public double WeightDecay { get; set; }
+
+    /// <summary>Clip the gradients' global L2 norm to this value; null for no clipping. <value>Default null.</value></summary>
+    public double? GradientClipNorm { get; set; }
+
+    /// <summary>The metric watched for early stopping and the best checkpoint. <value>Default AUC.</value></summary>
+    public MetricKind MonitorMetric { get; set; } = MetricKind.Auc;
+
+    /// <summary>Stop after this many epochs without improvement of <see cref="MonitorMetric"/>; null never stops early. <value>Default null.</value></summary>
+    public int? Patience { get; set; }
+
+    /// <summary>Seed of every random source; epoch e reseeds torch with Seed + e, so a resumed run repeats an uninterrupted one. <value>Default 42.</value></summary>
+    public long Seed { get; set; } = 42;
+
+    /// <summary>Report progress every this many batches. <value>Default 1.</value></summary>
+    public int ProgressInterval { get; set; } = 1;
+
+    /// <summary>How many batches are turned into tensors ahead of the one training (on a background thread). <value>Default 1.</value></summary>
+    public int PrefetchDepth { get; set; } = 1;
+
+    /// <summary>Where the best checkpoint (by <see cref="MonitorMetric"/>) is written; null writes none. <value>Default null.</value></summary>
+    public string? BestCheckpointPath { get; set; }
+
+    /// <summary>Where a checkpoint is written after every epoch (and on cancellation); null writes none. <value>Default null.</value></summary>
+    public string? LastCheckpointPath { get; set; }
+
+    /// <summary>Checks the options; every problem in one exception.</summary>
+    /// <exception cref="ArgumentException">Lists each bad value.</exception>
+    public void EnsureValid()
+    {
+        var errors = new List<string>();
+        if (Epochs < 1) errors.Add($"{nameof(Epochs)} = {Epochs}: must be at least 1.");
+        if (!(LearningRate > 0)) errors.Add($"{nameof(LearningRate)} = {LearningRate}: must be positive.");
+        if (!(LearningRateDecayPerEpoch > 0 && LearningRateDecayPerEpoch <= 1)) errors.Add($"{nameof(LearningRateDecayPerEpoch)} = {LearningRateDecayPerEpoch}: must be in (0, 1].");
+        if (WeightDecay < 0) errors.Add($"{nameof(WeightDecay)} = {WeightDecay}: must not be negative.");
+        if (GradientClipNorm is { } c && !(c > 0)) errors.Add($"{nameof(GradientClipNorm)} = {c}: must be positive or null.");
+        if (Patience is { } p && p < 1) errors.Add($"{nameof(Patience)} = {p}: must be at least 1 or null.");
+        if (ProgressInterval < 1) errors.Add($"{nameof(ProgressInterval)} = {ProgressInterval}: must be at least 1.");
+        if (PrefetchDepth < 1) errors.Add($"{nameof(PrefetchDepth)} = {PrefetchDepth}: must be at least 1.");
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid TrainerOptions: " + string.Join(" ", errors));
+        }
+    }
+}

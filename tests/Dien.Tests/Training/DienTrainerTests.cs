@@ -1,0 +1,206 @@
+using Dien.Checkpoints;
+using Dien.Metrics;
+using Dien.Training;
+using FluentAssertions;
+using TorchSharp;
+using Xunit;
+
+namespace Dien.Tests.Training;
+
+[Collection("Sequential")]
+public class DienTrainerTests
+{
+    private static (TinyCtrModel Model, DienTrainer Trainer) Build(TrainerOptions options)
+    {
+        torch.manual_seed(options.Seed);
+        var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
+        return (model, new DienTrainer(model, options));
+    }
+
+    private static float[] Weights(TinyCtrModel model) =>
+        model.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray();
+
+    [Fact]
+    public void Training_learns_the_signal_and_reports_progress()
+    {
+        var train = TinyData.Batches(1, 20);
+        var valid = TinyData.Batches(2, 5);
+        var (model, trainer) = Build(new TrainerOptions { Epochs = 4, LearningRate = 0.05, LearningRateDecayPerEpoch = 0.5, GradientClipNorm = 5 });
+        using var _m = model;
+        using var _t = trainer;
+        var before = trainer.Evaluate(valid);
+        var reports = new List<TrainingProgress>();
+        var progress = new SynchronousProgress<TrainingProgress>(reports.Add);
+
+        var result = trainer.Fit(TinyData.Epochs(train, 3), () => valid, progress);
+
+        result.Epochs.Should().HaveCount(4);
+        result.Cancelled.Should().BeFalse();
+        result.Epochs.Select(e => e.LearningRate).Should().Equal(0.05, 0.025, 0.0125, 0.00625);
+        result.Epochs[^1].Validation!.Auc.Should().BeGreaterThan(0.9).And.BeGreaterThan(before.Auc);
+        result.Epochs[^1].TrainingLoss.Should().BeLessThan(result.Epochs[0].TrainingLoss);
+        reports.Should().HaveCount(80);
+        reports[^1].Should().Match<TrainingProgress>(r => r.Epoch == 3 && r.Batch == 19 && r.SamplesSeen == 320);
+        model.training.Should().BeTrue("evaluation returns the model to train mode");
+    }
+
+    [Fact]
+    public void Two_runs_with_one_seed_give_identical_metrics_and_weights()
+    {
+        var train = TinyData.Batches(1, 10);
+        var valid = TinyData.Batches(2, 3);
+        var options = new TrainerOptions { Epochs = 2, LearningRate = 0.02, Seed = 5 };
+        var (m1, t1) = Build(options);
+        var (m2, t2) = Build(options);
+        using (m1) using (t1) using (m2) using (t2)
+        {
+            var r1 = t1.Fit(TinyData.Epochs(train, 3), () => valid);
+            var r2 = t2.Fit(TinyData.Epochs(train, 3), () => valid);
+            r1.Epochs.Select(e => e.Validation).Should().Equal(r2.Epochs.Select(e => e.Validation));
+            Weights(m1).Should().Equal(Weights(m2));
+        }
+    }
+
+    [Fact]
+    public void Resuming_from_a_checkpoint_repeats_an_uninterrupted_run()
+    {
+        var train = TinyData.Batches(1, 10);
+        var valid = TinyData.Batches(2, 3);
+        string path = Path.Combine(Path.GetTempPath(), $"dien-resume-{Guid.NewGuid():N}.dien");
+        try
+        {
+            var (straightModel, straight) = Build(new TrainerOptions { Epochs = 2, LearningRate = 0.02, LearningRateDecayPerEpoch = 0.5 });
+            using var _a = straightModel;
+            using var _b = straight;
+            var full = straight.Fit(TinyData.Epochs(train, 3), () => valid);
+
+            var (firstModel, first) = Build(new TrainerOptions { Epochs = 1, LearningRate = 0.02, LearningRateDecayPerEpoch = 0.5 });
+            using (firstModel)
+            using (first)
+            {
+                first.Fit(TinyData.Epochs(train, 3), () => valid);
+                first.SaveCheckpoint(path);
+            }
+
+            torch.manual_seed(999); // a different fresh model: everything must come from the checkpoint
+            using var resumedModel = new TinyCtrModel(TinyCtrModel.SmallOptions());
+            using var resumed = new DienTrainer(resumedModel, new TrainerOptions { Epochs = 2, LearningRate = 0.02, LearningRateDecayPerEpoch = 0.5 });
+            resumed.LoadCheckpoint(path);
+            resumed.CompletedEpochs.Should().Be(1);
+            var rest = resumed.Fit(TinyData.Epochs(train, 3), () => valid);
+
+            rest.Epochs.Should().ContainSingle().Which.Epoch.Should().Be(1);
+            rest.Epochs[0].Validation.Should().Be(full.Epochs[1].Validation);
+            Weights(resumedModel).Should().Equal(Weights(straightModel));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Early_stopping_and_best_checkpoint_follow_the_monitored_metric()
+    {
+        var train = TinyData.Batches(1, 4);
+        var valid = TinyData.Batches(2, 2);
+        string best = Path.Combine(Path.GetTempPath(), $"dien-best-{Guid.NewGuid():N}.dien");
+        try
+        {
+            // A huge learning rate makes the validation loss oscillate, so patience has something to do.
+            var (model, trainer) = Build(new TrainerOptions { Epochs = 30, LearningRate = 3.0, Patience = 2, MonitorMetric = MetricKind.LogLoss, BestCheckpointPath = best });
+            using var _m = model;
+            using var _t = trainer;
+            var result = trainer.Fit(TinyData.Epochs(train, 3), () => valid);
+
+            var losses = result.Epochs.Select(e => e.Validation!.LogLoss).ToList();
+            result.BestMetric.Should().Be(losses.Min());
+            result.BestEpoch.Should().Be(losses.IndexOf(losses.Min()));
+            if (result.StoppedEarly)
+            {
+                result.Epochs.Count.Should().Be(result.BestEpoch + 3);
+            }
+            else
+            {
+                result.Epochs.Should().HaveCount(30);
+            }
+
+            File.Exists(best).Should().BeTrue();
+            using var reloaded = new TinyCtrModel(TinyCtrModel.SmallOptions());
+            Checkpoint.LoadInto(best, reloaded, null);
+            using var check = new DienTrainer(reloaded, new TrainerOptions());
+            check.Evaluate(valid).LogLoss.Should().BeApproximately(result.BestMetric, 1e-9);
+        }
+        finally
+        {
+            File.Delete(best);
+        }
+    }
+
+    [Fact]
+    public void Cancellation_stops_after_the_current_batch_and_leaves_the_last_checkpoint_valid()
+    {
+        var train = TinyData.Batches(1, 10);
+        string last = Path.Combine(Path.GetTempPath(), $"dien-last-{Guid.NewGuid():N}.dien");
+        try
+        {
+            var (model, trainer) = Build(new TrainerOptions { Epochs = 3, LastCheckpointPath = last });
+            using var _m = model;
+            using var _t = trainer;
+            using var cts = new CancellationTokenSource();
+            int batches = 0;
+            var progress = new SynchronousProgress<TrainingProgress>(p =>
+            {
+                batches++;
+                if (p.Epoch == 1 && p.Batch == 3)
+                {
+                    cts.Cancel();
+                }
+            });
+
+            var result = trainer.Fit(TinyData.Epochs(train, 3), null, progress, cts.Token);
+
+            result.Cancelled.Should().BeTrue();
+            batches.Should().Be(14);
+            trainer.CompletedEpochs.Should().Be(1);
+            using var reloaded = new TinyCtrModel(TinyCtrModel.SmallOptions());
+            using var again = new DienTrainer(reloaded, new TrainerOptions { Epochs = 3 });
+            again.LoadCheckpoint(last);
+            again.CompletedEpochs.Should().Be(1);
+        }
+        finally
+        {
+            File.Delete(last);
+        }
+    }
+
+    [Fact]
+    public void Live_tensor_count_stays_flat_across_epochs()
+    {
+        var train = TinyData.Batches(1, 8);
+        var valid = TinyData.Batches(2, 2);
+        var (model, trainer) = Build(new TrainerOptions { Epochs = 1, GradientClipNorm = 1 });
+        using var _m = model;
+        using var _t = trainer;
+        var counts = new List<long>();
+        for (int epochs = 1; epochs <= 4; epochs++)
+        {
+            var options = new TrainerOptions { Epochs = epochs };
+            typeof(DienTrainer).GetField("_options", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.SetValue(trainer, options);
+            trainer.Fit(TinyData.Epochs(train, 3), () => valid);
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            // Batches are built on a prefetch thread and disposed on this one, so count tensors process-wide.
+            counts.Add(torch.Tensor.TotalCount);
+        }
+
+        // The first epoch creates Adam's moment buffers; from then on nothing may accumulate.
+        counts[1].Should().BeGreaterThan(0, "the model's parameters and Adam's moments are alive");
+        counts.Skip(1).Should().AllBeEquivalentTo(counts[1], $"live tensors after each epoch were {string.Join(", ", counts)}");
+    }
+
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
