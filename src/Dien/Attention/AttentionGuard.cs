@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Dien.Attention;
@@ -6,21 +7,21 @@ namespace Dien.Attention;
 internal static class AttentionGuard
 {
     /// <exception cref="ArgumentException">A shape does not fit; the message names the tensor and its shape.</exception>
-    public static void Check(Tensor keys, Tensor query, Tensor mask, long keySize, long querySize)
+    public static void Check(Tensor states, Tensor target, Tensor mask, long keySize, long querySize)
     {
-        if (keys.dim() != 3 || keys.shape[2] != keySize)
+        if (states.dim() != 3 || states.shape[2] != keySize)
         {
-            throw new ArgumentException($"keys have shape [{string.Join(", ", keys.shape)}]: expected [B, T, {keySize}].", nameof(keys));
+            throw new ArgumentException($"states have shape [{string.Join(", ", states.shape)}]: expected [B, T, {keySize}].", nameof(states));
         }
 
-        if (query.dim() != 2 || query.shape[0] != keys.shape[0] || query.shape[1] != querySize)
+        if (target.dim() != 2 || target.shape[0] != states.shape[0] || target.shape[1] != querySize)
         {
-            throw new ArgumentException($"query has shape [{string.Join(", ", query.shape)}]: expected [{keys.shape[0]}, {querySize}].", nameof(query));
+            throw new ArgumentException($"target has shape [{string.Join(", ", target.shape)}]: expected [{states.shape[0]}, {querySize}].", nameof(target));
         }
 
-        if (mask.dim() != 2 || mask.shape[0] != keys.shape[0] || mask.shape[1] != keys.shape[1])
+        if (mask.dtype != ScalarType.Bool || mask.dim() != 2 || mask.shape[0] != states.shape[0] || mask.shape[1] != states.shape[1])
         {
-            throw new ArgumentException($"mask has shape [{string.Join(", ", mask.shape)}]: expected [{keys.shape[0]}, {keys.shape[1]}].", nameof(mask));
+            throw new ArgumentException($"mask has shape [{string.Join(", ", mask.shape)}]: expected [{states.shape[0]}, {states.shape[1]}].", nameof(mask));
         }
     }
 }

@@ -26,16 +26,16 @@ public sealed class BilinearAttention : nn.Module<Tensor, Tensor, Tensor, Tensor
     }
 
     /// <summary>Attention weights of each position.</summary>
-    /// <param name="keys">States h_t, [B, T, H].</param>
-    /// <param name="query">Target ad e_a, [B, E].</param>
+    /// <param name="states">States h_t, [B, T, H].</param>
+    /// <param name="target">Target ad e_a, [B, E].</param>
     /// <param name="mask">True at valid positions, bool [B, T].</param>
     /// <returns>[B, T]; zero at padded positions and for empty rows.</returns>
-    public override Tensor forward(Tensor keys, Tensor query, Tensor mask)
+    public override Tensor forward(Tensor states, Tensor target, Tensor mask)
     {
-        AttentionGuard.Check(keys, query, mask, weight.shape[0], weight.shape[1]);
+        AttentionGuard.Check(states, target, mask, weight.shape[0], weight.shape[1]);
         using var scope = NewDisposeScope();
-        var projected = nn.functional.linear(query, weight); // W e_a: [B, H]
-        var scores = keys.matmul(projected.unsqueeze(-1)).squeeze(-1); // h_t . (W e_a): [B, T]
+        var projected = nn.functional.linear(target, weight); // W e_a: [B, H]
+        var scores = states.matmul(projected.unsqueeze(-1)).squeeze(-1); // h_t . (W e_a): [B, T]
         return MaskedSoftmax.Apply(scores, mask).MoveToOuterDisposeScope();
     }
 }

@@ -38,16 +38,16 @@ public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     }
 
     /// <summary>Attention weights of each position.</summary>
-    /// <param name="keys">States h_t, [B, T, H].</param>
+    /// <param name="states">States h_t, [B, T, H].</param>
     /// <param name="target">Target ad e_a, [B, E].</param>
     /// <param name="mask">True at valid positions, bool [B, T].</param>
     /// <returns>[B, T]; zero at padded positions and for empty rows.</returns>
-    public override Tensor forward(Tensor keys, Tensor target, Tensor mask)
+    public override Tensor forward(Tensor states, Tensor target, Tensor mask)
     {
-        AttentionGuard.Check(keys, target, mask, _keySize, _querySize);
+        AttentionGuard.Check(states, target, mask, _keySize, _querySize);
         using var scope = NewDisposeScope();
-        var q = query.call(target).unsqueeze(1).expand_as(keys);
-        var x = torch.cat(new[] { q, keys, q - keys, q * keys }, -1);
+        var q = query.call(target).unsqueeze(1).expand_as(states);
+        var x = torch.cat(new[] { q, states, q - states, q * states }, -1);
         foreach (var layer in layers)
         {
             x = torch.sigmoid(layer.call(x));

@@ -12,10 +12,10 @@ namespace Dien.Embeddings;
 /// </summary>
 public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
 {
-    private readonly Embedding item;
-    private readonly Embedding category;
+    private readonly Embedding items;
+    private readonly Embedding categories;
     private readonly Embedding user;
-    private readonly ModuleList<Embedding> extra_fields;
+    private readonly ModuleList<Embedding> extras;
 
     /// <summary>Creates the tables from the vocabulary sizes and widths in <paramref name="options"/>.</summary>
     /// <param name="options">Validated model options.</param>
@@ -23,10 +23,10 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
         : base(nameof(BehaviourEmbedding))
     {
         ArgumentNullException.ThrowIfNull(options);
-        item = nn.Embedding(options.ItemVocabularySize, options.ItemEmbeddingSize, padding_idx: 0, max_norm: options.ItemMaxNorm);
-        category = nn.Embedding(options.CategoryVocabularySize, options.CategoryEmbeddingSize, padding_idx: 0);
+        items = nn.Embedding(options.ItemVocabularySize, options.ItemEmbeddingSize, padding_idx: 0, max_norm: options.ItemMaxNorm);
+        categories = nn.Embedding(options.CategoryVocabularySize, options.CategoryEmbeddingSize, padding_idx: 0);
         user = nn.Embedding(options.UserVocabularySize, options.UserEmbeddingSize, padding_idx: 0);
-        extra_fields = nn.ModuleList(options.ExtraFieldVocabularySizes
+        extras = nn.ModuleList(options.ExtraFieldVocabularySizes
             .Select(size => nn.Embedding(size, options.UserEmbeddingSize, padding_idx: 0)).ToArray());
         BehaviourSize = options.BehaviourSize;
         UserSize = options.UserEmbeddingSize;
@@ -44,11 +44,20 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     public int ExtraSize { get; }
 
     /// <summary>Behaviour vectors [item ; category] for ids of any shape.</summary>
-    /// <param name="items">Item ids, int64 [...].</param>
-    /// <param name="categories">Category ids, int64, the same shape.</param>
+    /// <param name="itemIds">Item ids, int64 [...].</param>
+    /// <param name="categoryIds">Category ids, int64, the same shape.</param>
     /// <returns>[..., E].</returns>
-    public override Tensor forward(Tensor items, Tensor categories)
-        => torch.cat(new[] { item.call(items), category.call(categories) }, -1);
+    /// <exception cref="ArgumentException">The two id tensors differ in shape.</exception>
+    public override Tensor forward(Tensor itemIds, Tensor categoryIds)
+    {
+        if (!itemIds.shape.SequenceEqual(categoryIds.shape))
+        {
+            throw new ArgumentException(
+                $"itemIds [{string.Join(", ", itemIds.shape)}] and categoryIds [{string.Join(", ", categoryIds.shape)}] must have the same shape.", nameof(categoryIds));
+        }
+
+        return torch.cat(new[] { items.call(itemIds), categories.call(categoryIds) }, -1);
+    }
 
     /// <summary>User vectors.</summary>
     /// <param name="users">User ids, int64 [B].</param>
@@ -60,15 +69,15 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     /// <returns>[B, F * width].</returns>
     public Tensor? EmbedExtraFields(Tensor? fields)
     {
-        if (extra_fields.Count == 0 || fields is null)
+        if (extras.Count == 0 || fields is null)
         {
             return null;
         }
 
-        var parts = new Tensor[extra_fields.Count];
+        var parts = new Tensor[extras.Count];
         for (int f = 0; f < parts.Length; f++)
         {
-            parts[f] = extra_fields[f].call(fields.select(1, f));
+            parts[f] = extras[f].call(fields.select(1, f));
         }
 
         return torch.cat(parts, -1);
@@ -79,20 +88,29 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     /// replaced by the padding id first, so whatever they held never reaches a result.
     /// </summary>
     /// <param name="batch">The batch.</param>
-    /// <param name="withNegatives">Also embed the sampled negatives (for the next-behaviour auxiliary loss).</param>
-    internal EmbeddedBatch Embed(DienBatch batch, bool withNegatives)
+    /// <param name="includeNegatives">Also embed the sampled negatives (for the next-behaviour auxiliary loss).</param>
+    internal EmbeddedBatch Embed(DienBatch batch, bool includeNegatives)
     {
         ArgumentNullException.ThrowIfNull(batch);
         var padding = batch.Mask.logical_not();
-        var history = forward(batch.HistoryItems.masked_fill(padding, 0), batch.HistoryCategories.masked_fill(padding, 0));
-        var target = forward(batch.TargetItems, batch.TargetCategories);
-        Tensor? negatives = null;
-        if (withNegatives && batch.NegativeItems is not null && batch.NegativeCategories is not null)
+        long size = batch.Size, width = batch.Width;
+        bool negatives = includeNegatives && batch.NegativeItems is not null && batch.NegativeCategories is not null;
+
+        // One lookup per table for history, target and negatives together: with a max-norm the lookup
+        // renormalises rows in place, which must not happen between two lookups of one forward pass.
+        var itemIds = new List<Tensor> { batch.HistoryItems.masked_fill(padding, 0).reshape(-1), batch.TargetItems };
+        var categoryIds = new List<Tensor> { batch.HistoryCategories.masked_fill(padding, 0).reshape(-1), batch.TargetCategories };
+        if (negatives)
         {
-            negatives = forward(batch.NegativeItems.masked_fill(padding, 0), batch.NegativeCategories.masked_fill(padding, 0));
+            itemIds.Add(batch.NegativeItems!.masked_fill(padding, 0).reshape(-1));
+            categoryIds.Add(batch.NegativeCategories!.masked_fill(padding, 0).reshape(-1));
         }
 
-        return new EmbeddedBatch(history, target, EmbedUser(batch.UserIds), EmbedExtraFields(batch.ExtraFields), negatives);
+        var all = forward(torch.cat(itemIds, 0), torch.cat(categoryIds, 0));
+        var history = all.narrow(0, 0, size * width).reshape(size, width, BehaviourSize);
+        var target = all.narrow(0, size * width, size);
+        var negative = negatives ? all.narrow(0, (size * width) + size, size * width).reshape(size, width, BehaviourSize) : null;
+        return new EmbeddedBatch(history, target, EmbedUser(batch.UserIds), EmbedExtraFields(batch.ExtraFields), negative);
     }
 
     /// <inheritdoc />
@@ -100,10 +118,10 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     {
         if (disposing)
         {
-            item.Dispose();
-            category.Dispose();
+            items.Dispose();
+            categories.Dispose();
             user.Dispose();
-            extra_fields.Dispose();
+            extras.Dispose();
         }
 
         base.Dispose(disposing);

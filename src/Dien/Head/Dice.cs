@@ -20,7 +20,7 @@ public sealed class Dice : nn.Module<Tensor, Tensor>
     /// <param name="features">Number of units.</param>
     /// <param name="eps">Added to the variance.</param>
     /// <param name="momentum">Weight of the newest batch in the running statistics.</param>
-    public Dice(int features, double eps = 1e-8, double momentum = 0.01)
+    public Dice(int features, double eps = 1e-8, double momentum = 0.1)
         : base(nameof(Dice))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
@@ -42,7 +42,7 @@ public sealed class Dice : nn.Module<Tensor, Tensor>
 
         if (training && input.shape[0] < 2)
         {
-            throw new ArgumentException($"Dice in training needs at least 2 rows for its batch statistics; got {input.shape[0]}. Use eval() for single rows.", nameof(input));
+            throw new ArgumentException($"Dice in training needs at least 2 rows for its batch statistics; got Size = {input.shape[0]}. Call eval() to score single rows.", nameof(input));
         }
 
         using var scope = NewDisposeScope();

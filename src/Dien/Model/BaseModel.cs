@@ -21,7 +21,7 @@ public sealed class BaseModel : CtrModel
         : base(nameof(BaseModel), options)
     {
         embedding = new BehaviourEmbedding(ModelOptions);
-        head = new MlpHead(embedding.UserSize + (3 * ModelOptions.BehaviourSize) + embedding.ExtraSize, ModelOptions);
+        head = MlpHeadFor(embedding.UserSize + (3 * ModelOptions.BehaviourSize) + embedding.ExtraSize);
         RegisterComponents();
     }
 
@@ -33,8 +33,8 @@ public sealed class BaseModel : CtrModel
     {
         CheckBatch(batch);
         using var scope = NewDisposeScope();
-        var embedded = embedding.Embed(batch, withNegatives: false);
-        return Finish(batch, head.ClickLogit(head.call(embedded.HeadInput())), null);
+        var embedded = embedding.Embed(batch, includeNegatives: false);
+        return Finish(batch, head.call(embedded.HeadInput()), null);
     }
 
     /// <inheritdoc />

@@ -27,6 +27,11 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     /// <summary>The options the model was built with, for derived models to read (never changed).</summary>
     protected DienOptions ModelOptions { get; }
 
+    /// <summary>The prediction head the options describe, for an input of <paramref name="inputSize"/> features.</summary>
+    /// <param name="inputSize">Width of the concatenated head input.</param>
+    private protected Dien.Head.MlpHead MlpHeadFor(int inputSize) => new(
+        inputSize, ModelOptions.HeadHiddenSizes, ModelOptions.HeadActivation, ModelOptions.HeadBatchNorm, ModelOptions.HeadDropout, ModelOptions.HeadOutput);
+
     /// <summary>
     /// Checks a batch before any native call: ids within their tables at every valid position, and the
     /// extra fields the model was built with.
@@ -36,6 +41,19 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     {
         ArgumentNullException.ThrowIfNull(batch);
         batch.Arrays.EnsureIdsInRange(ModelOptions);
+        bool batchStatistics = ModelOptions.HeadBatchNorm || ModelOptions.HeadActivation == HeadActivation.Dice;
+        if (training && batchStatistics && batch.Size < 2)
+        {
+            throw new ArgumentException(
+                $"A training batch needs at least 2 rows when the head uses BatchNorm or Dice (batch statistics); got Size = {batch.Size}. Call eval() to score single rows.",
+                nameof(batch));
+        }
+
+        var parameter = parameters().FirstOrDefault();
+        if (parameter is not null && (parameter.device_type != batch.Device.type || parameter.device_index != batch.Device.index))
+        {
+            throw new ArgumentException($"The batch is on {batch.Device} but the model is on {parameter.device}: build the batch on the model's device.", nameof(batch));
+        }
     }
 
     /// <summary>

@@ -49,7 +49,7 @@ public sealed class DienModel : CtrModel
         }
 
         int headInput = embedding.UserSize + (3 * o.BehaviourSize) + o.HiddenSize + embedding.ExtraSize;
-        head = new MlpHead(headInput, o);
+        head = MlpHeadFor(headInput);
         RegisterComponents();
     }
 
@@ -69,11 +69,11 @@ public sealed class DienModel : CtrModel
 
         using var scope = NewDisposeScope();
         int[] lengths = batch.Arrays.Lengths;
-        var embedded = embedding.Embed(batch, withNegatives: withAuxiliary && nextBehaviour);
+        var embedded = embedding.Embed(batch, includeNegatives: withAuxiliary && nextBehaviour);
         var states = extractor.call(embedded.History, batch.Mask, lengths);
         var weights = attention.call(states, embedded.Target, batch.Mask);
         var interest = evolution.call(states, weights, batch.Mask, lengths);
-        var logit = head.ClickLogit(head.call(embedded.HeadInput(interest)));
+        var logit = head.call(embedded.HeadInput(interest));
         Tensor? auxiliaryLoss = withAuxiliary
             ? auxiliary!.call(states, embedded.History, nextBehaviour ? embedded.Negatives! : batch.HistoryLabels!, batch.Mask)
             : null;
@@ -87,14 +87,14 @@ public sealed class DienModel : CtrModel
             throw new ArgumentException(
                 $"The batch has no {nameof(BatchArrays.NegativeItems)}: the next-behaviour auxiliary loss (alpha > 0) needs a sampled negative per history position in training. " +
                 $"Sample them in the data pipeline, set {nameof(DienOptions.Alpha)} = 0, or use {nameof(AuxiliaryLossForm)}.{nameof(AuxiliaryLossForm.LabelledHistory)}.",
-                nameof(batch));
+                nameof(BatchArrays.NegativeItems));
         }
 
         if (!nextBehaviour && batch.HistoryLabels is null)
         {
             throw new ArgumentException(
                 $"The batch has no {nameof(BatchArrays.HistoryLabels)}: the labelled-history auxiliary loss (alpha > 0) needs a 0/1 label per history position in training.",
-                nameof(batch));
+                nameof(BatchArrays.HistoryLabels));
         }
     }
 

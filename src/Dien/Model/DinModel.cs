@@ -28,7 +28,7 @@ public sealed class DinModel : CtrModel
         attention = o.Attention == AttentionForm.Bilinear
             ? new BilinearAttention(o.BehaviourSize, o.BehaviourSize)
             : new MlpAttention(o.BehaviourSize, o.BehaviourSize, o.AttentionHiddenSizes);
-        head = new MlpHead(embedding.UserSize + (4 * o.BehaviourSize) + embedding.ExtraSize, o);
+        head = MlpHeadFor(embedding.UserSize + (4 * o.BehaviourSize) + embedding.ExtraSize);
         RegisterComponents();
     }
 
@@ -40,10 +40,10 @@ public sealed class DinModel : CtrModel
     {
         CheckBatch(batch);
         using var scope = NewDisposeScope();
-        var embedded = embedding.Embed(batch, withNegatives: false);
+        var embedded = embedding.Embed(batch, includeNegatives: false);
         var weights = attention.call(embedded.History, embedded.Target, batch.Mask);
         var pooled = (weights.unsqueeze(-1) * embedded.History).sum(1);
-        return Finish(batch, head.ClickLogit(head.call(embedded.HeadInput(pooled))), null);
+        return Finish(batch, head.call(embedded.HeadInput(pooled)), null);
     }
 
     /// <inheritdoc />

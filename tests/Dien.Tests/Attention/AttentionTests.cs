@@ -1,0 +1,102 @@
+using Dien.Attention;
+using FluentAssertions;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Dien.Tests.Attention;
+
+[Collection("Sequential")]
+public sealed class AttentionTests
+{
+    private static void Set(nn.Module module, string name, params double[] values)
+    {
+        var parameter = module.named_parameters().Single(p => p.name == name).parameter;
+        using var guard = no_grad();
+        parameter.copy_(tensor(values, parameter.dtype).reshape(parameter.shape));
+    }
+
+    private static double[] Values(Tensor t) => t.detach().to_type(ScalarType.Float64).reshape(-1).data<double>().ToArray();
+
+    [Fact]
+    public void BilinearWeightsMatchEquationEightOverValidPositions()
+    {
+        using var scope = NewDisposeScope();
+        using var attention = new BilinearAttention(keySize: 2, querySize: 1);
+        Set(attention, "weight", 1, 2);                                   // W = [[1], [2]]
+        var states = tensor(new double[] { 1, 0, 0, 1, 1, 1, 5, 5, 5, 5, 5, 5 }, ScalarType.Float32).reshape(2, 3, 2);
+        var target = tensor(new float[] { 0.5f, 1f }).reshape(2, 1);
+        var mask = tensor(new[] { true, true, false, false, false, false }).reshape(2, 3);
+
+        var weights = Values(attention.call(states, target, mask));
+
+        // Row 0: W e_a = (0.5, 1); scores h_t . (0.5, 1) = 0.5, 1 (position 2 is padding).
+        double z = Math.Exp(0.5) + Math.Exp(1.0);
+        weights.Take(3).Should().Equal(new[] { Math.Exp(0.5) / z, Math.Exp(1.0) / z, 0.0 }, (a, b) => Math.Abs(a - b) < 1e-6);
+        weights[2].Should().Be(0.0, "a padded position gets exactly zero");
+        weights.Skip(3).Should().Equal(0.0, 0.0, 0.0);
+    }
+
+    [Fact]
+    public void MlpWeightsMatchAHandComputedCase()
+    {
+        using var scope = NewDisposeScope();
+        using var attention = new MlpAttention(keySize: 1, querySize: 1, hiddenSizes: Array.Empty<int>());
+        Set(attention, "query.weight", 2);
+        Set(attention, "query.bias", 0.5);
+        Set(attention, "score.weight", 1, -1, 0.5, 0.25);
+        Set(attention, "score.bias", 0.1);
+        var states = tensor(new float[] { 1, -2, 7 }).reshape(1, 3, 1);
+        var target = tensor(new float[] { 1 }).reshape(1, 1);
+        var mask = tensor(new[] { true, true, false }).reshape(1, 3);
+
+        var weights = Values(attention.call(states, target, mask));
+
+        double q = (2 * 1) + 0.5;
+        double Score(double h) => (1 * q) - h + (0.5 * (q - h)) + (0.25 * q * h) + 0.1;
+        double z = Math.Exp(Score(1)) + Math.Exp(Score(-2));
+        weights.Should().Equal(new[] { Math.Exp(Score(1)) / z, Math.Exp(Score(-2)) / z, 0.0 }, (a, b) => Math.Abs(a - b) < 1e-6);
+        weights[2].Should().Be(0.0);
+    }
+
+    public static TheoryData<string> Forms => new() { nameof(BilinearAttention), nameof(MlpAttention) };
+
+    [Theory]
+    [MemberData(nameof(Forms))]
+    public void EmptyRowsGetZeroWeightsAndNoNaNForwardOrBackward(string form)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        using nn.Module<Tensor, Tensor, Tensor, Tensor> attention = form == nameof(BilinearAttention)
+            ? new BilinearAttention(4, 3)
+            : new MlpAttention(4, 3, new[] { 5, 2 });
+        var states = randn(3, 5, 4).requires_grad_();
+        var target = randn(3, 3).requires_grad_();
+        var mask = tensor(new[] { true, true, true, false, false, false, false, false, false, false, true, false, false, false, false }).reshape(3, 5);
+
+        var weights = attention.call(states, target, mask);
+        var values = Values(weights);
+        values.Should().OnlyContain(v => double.IsFinite(v));
+        values.Skip(5).Take(5).Should().Equal(0.0, 0.0, 0.0, 0.0, 0.0);
+        values.Take(3).Sum().Should().BeApproximately(1.0, 1e-6);
+        values.Skip(10).Should().Equal(1.0, 0.0, 0.0, 0.0, 0.0);
+
+        (weights * randn(3, 5)).sum().backward();
+        Values(states.grad!).Should().OnlyContain(v => double.IsFinite(v));
+        Values(target.grad!).Should().OnlyContain(v => double.IsFinite(v));
+        attention.parameters().Should().OnlyContain(p => Values(p.grad!).All(double.IsFinite));
+        Values(states.grad!.narrow(0, 1, 1)).Should().OnlyContain(v => v == 0.0, "an empty row depends on nothing");
+    }
+
+    [Fact]
+    public void ShapesAreCheckedNamingTheArgument()
+    {
+        using var attention = new BilinearAttention(4, 3);
+        var act = () => attention.call(zeros(2, 5, 3), zeros(2, 3), ones(2, 5, ScalarType.Bool));
+        act.Should().Throw<ArgumentException>().Where(e => e.ParamName == "states");
+        act = () => attention.call(zeros(2, 5, 4), zeros(2, 4), ones(2, 5, ScalarType.Bool));
+        act.Should().Throw<ArgumentException>().Where(e => e.ParamName == "target");
+        act = () => attention.call(zeros(2, 5, 4), zeros(2, 3), ones(2, 5));
+        act.Should().Throw<ArgumentException>().Where(e => e.ParamName == "mask");
+    }
+}
