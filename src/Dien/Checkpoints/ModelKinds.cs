@@ -4,13 +4,21 @@ using Dien.Model;
 namespace Dien.Checkpoints;
 
 /// <summary>
-/// Names model types in checkpoints and builds them back from their options. Each model type registers a
-/// factory once (e.g. <c>ModelKinds.Register("DienModel", o => new DienModel(o))</c>); a checkpoint stores the kind.
+/// Names model types in checkpoints and builds them back from their options. <c>DienModel</c>, <c>BaseModel</c> and
+/// <c>DinModel</c> are registered under their type names; other models register a factory once
+/// (e.g. <c>ModelKinds.Register("MyModel", o => new MyModel(o))</c>). A checkpoint stores the kind.
 /// </summary>
 public static class ModelKinds
 {
     private static readonly ConcurrentDictionary<string, Func<DienOptions, CtrModel>> Factories = new(StringComparer.Ordinal);
     private static readonly ConcurrentDictionary<Type, string> Names = new();
+
+    static ModelKinds()
+    {
+        Register(nameof(DienModel), o => new DienModel(o));
+        Register(nameof(BaseModel), o => new BaseModel(o));
+        Register(nameof(DinModel), o => new DinModel(o));
+    }
 
     /// <summary>Registers (or replaces) the factory of <typeparamref name="TModel"/> under <paramref name="kind"/>.</summary>
     /// <typeparam name="TModel">The model type.</typeparam>

@@ -22,7 +22,7 @@ internal sealed class BatchPrefetcher : IDisposable
         _producer = Task.Factory.StartNew(() => Produce(source, device), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
-    /// <summary>The batches in order; rethrows a producer failure (e.g. invalid arrays) on the consumer's thread.</summary>
+    /// <summary>The batches in order; rethrows a producer failure (e.g. invalid arrays) on the consumer's thread, after the batches before it.</summary>
     public IEnumerable<DienBatch> Batches()
     {
         foreach (var batch in _queue.GetConsumingEnumerable())
@@ -32,7 +32,8 @@ internal sealed class BatchPrefetcher : IDisposable
 
         if (_error is not null)
         {
-            throw new InvalidOperationException("Preparing a batch failed: " + _error.Message, _error);
+            // The caller sees the original exception (e.g. ArgumentException naming the bad field), with its stack.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(_error).Throw();
         }
     }
 

@@ -155,6 +155,10 @@ public sealed class DienTrainer : IDisposable
         _bestEpoch = state.BestEpoch;
         _bestMetric = state.BestMetric;
         _epochsWithoutImprovement = state.EpochsWithoutImprovement;
+        if (state.Seed != _options.Seed)
+        {
+            _logger.LogWarning("Checkpoint {Path} was trained with seed {Stored}, this trainer uses {Seed}: the resumed run will not repeat the original.", path, state.Seed, _options.Seed);
+        }
         Vocabularies ??= Checkpoint.ReadVocabularies(path);
     }
 

@@ -105,6 +105,12 @@ public sealed class AuthorsFormatTests
         folder.File("reviews-info", "A1\tB1\t5.0\t1400000000\nA2\tB1\t4.0\t1400000001\nA2\tB2\t3.0\t1400000002\n");
         AuthorsSideFiles.ReadItemInfo(Path.Combine(folder.Path, "item-info")).Should().Equal(new Dictionary<string, string> { ["B1"] = "Nail", ["B2"] = "Lipstick" });
         AuthorsSideFiles.ReadReviewItems(Path.Combine(folder.Path, "reviews-info")).Should().Equal("B1", "B1", "B2");
+        var vocabularies = new AuthorsVocabularies(
+            new Vocabulary(new Dictionary<string, int> { ["A1"] = 1 }),
+            new Vocabulary(new Dictionary<string, int> { ["B2"] = 1, ["B1"] = 2 }),
+            new Vocabulary(new Dictionary<string, int> { ["Nail"] = 1, ["Lipstick"] = 2 }));
+        AuthorsSideFiles.ReadNegativePool(Path.Combine(folder.Path, "reviews-info"), Path.Combine(folder.Path, "item-info"), vocabularies)
+            .Should().Equal((2L, 1L), (2L, 1L), (1L, 2L));
         var act = () => AuthorsSideFiles.ReadItemInfo(folder.File("broken", "B1\tNail\nB2\n"));
         act.Should().Throw<DataFormatException>().WithMessage("*line 2*");
     }

@@ -27,13 +27,17 @@ public sealed class VocabularyTests
         act.Should().Throw<ArgumentException>().WithMessage("*'x' = -1*");
     }
 
-    // Reference bytes from CPython 3: pickle.dumps({'a':0,'Beauty':1,'é':300,'x':70000}, protocol=2) and protocol=4.
+    // Reference bytes from CPython 3: pickle.dumps({'a':0,'Beauty':1,'é':300,'x':70000}, protocol=p).
     private const string Protocol2 = "80027d71002858010000006171014b00580600000042656175747971024b015802000000c3a971034d2c0158010000007871044a70110100752e";
     private const string Protocol4 = "80049527000000000000007d94288c0161944b008c06426561757479944b018c02c3a9944d2c018c0178944a70110100752e";
 
     [Theory]
+    [InlineData("286470300a56610a70310a49300a73564265617574790a70320a49310a7356e90a70330a493330300a7356780a70340a4937303030300a732e")] // protocol 0
+    [InlineData("7d71002858010000006171014b00580600000042656175747971024b015802000000c3a971034d2c0158010000007871044a70110100752e")] // protocol 1
     [InlineData(Protocol2)]
+    [InlineData("80037d71002858010000006171014b00580600000042656175747971024b015802000000c3a971034d2c0158010000007871044a70110100752e")] // protocol 3
     [InlineData(Protocol4)]
+    [InlineData("80059527000000000000007d94288c0161944b008c06426561757479944b018c02c3a9944d2c018c0178944a70110100752e")] // protocol 5
     public void ReadsPicklesWrittenByPython(string hex)
     {
         var map = PickleVocabularyFormat.Read(Convert.FromHexString(hex));

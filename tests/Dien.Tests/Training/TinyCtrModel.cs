@@ -12,8 +12,8 @@ namespace Dien.Tests.Training;
 /// </summary>
 internal sealed class TinyCtrModel : CtrModel
 {
-    private readonly Embedding items;
-    private readonly Embedding categories;
+    private readonly TorchSharp.Modules.Embedding items;
+    private readonly TorchSharp.Modules.Embedding categories;
     private readonly Linear output;
 
     public TinyCtrModel(DienOptions options)

@@ -57,6 +57,15 @@ public sealed class NegativeSampler
         }
     }
 
+    /// <summary>A sampler over every history behaviour of <paramref name="samples"/> (popularity = how often an item occurs in histories).</summary>
+    /// <param name="samples">The (training) samples.</param>
+    /// <param name="mode">The weighting.</param>
+    public static NegativeSampler FromHistories(IEnumerable<Sample> samples, NegativeSampling mode = NegativeSampling.Popularity)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        return new NegativeSampler(samples.SelectMany(s => s.HistoryItems.Zip(s.HistoryCategories)), mode);
+    }
+
     /// <summary>The weighting in use.</summary>
     public NegativeSampling Mode { get; }
 

@@ -35,6 +35,32 @@ public static class AuthorsSideFiles
         return items;
     }
 
+    /// <summary>
+    /// The authors' negative pool in id space: every review's item from <c>reviews-info</c> with its category
+    /// from <c>item-info</c>, through the vocabularies (unknown strings -> 0; items mapping to 0 are left out).
+    /// Feed it to <see cref="Batching.NegativeSampler"/>.
+    /// </summary>
+    /// <param name="reviewsInfoPath"><c>reviews-info</c>.</param>
+    /// <param name="itemInfoPath"><c>item-info</c>.</param>
+    /// <param name="vocabularies">The id tables.</param>
+    /// <param name="options">Bad-line handling.</param>
+    public static List<(long Item, long Category)> ReadNegativePool(string reviewsInfoPath, string itemInfoPath, AuthorsVocabularies vocabularies, ReadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(vocabularies);
+        var categoryOf = ReadItemInfo(itemInfoPath, options);
+        var pool = new List<(long, long)>();
+        foreach (string asin in ReadReviewItems(reviewsInfoPath, options))
+        {
+            long item = vocabularies.Items.IdOf(asin);
+            if (item != 0)
+            {
+                pool.Add((item, vocabularies.Categories.IdOf(categoryOf.GetValueOrDefault(asin, string.Empty))));
+            }
+        }
+
+        return pool;
+    }
+
     private static IEnumerable<string[]> Fields(string path, int count, string layout, ReadOptions options)
     {
         long lineNumber = 0, skipped = 0, kept = 0;

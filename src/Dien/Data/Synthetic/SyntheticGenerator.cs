@@ -1,10 +1,5 @@
 namespace Dien.Data.Synthetic;
 
-/// <summary>A train/test pair of sample lists.</summary>
-/// <param name="Train">Training samples.</param>
-/// <param name="Test">Test samples.</param>
-public sealed record SampleSplit(IReadOnlyList<Sample> Train, IReadOnlyList<Sample> Test);
-
 /// <summary>
 /// Generates behaviour sequences with evolving interests, seeded and deterministic.
 /// </summary>
