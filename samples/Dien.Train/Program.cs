@@ -1,9 +1,107 @@
-using TorchSharp;
-using static TorchSharp.torch;
+using System.CommandLine;
+using System.Globalization;
+using Dien.Model;
+using Dien.Train;
 
-// Placeholder main job: one GRU step on random data, printed. Replaced by a DIEN training run.
-torch.manual_seed(42);
-using var gru = nn.GRU(4, 3, batchFirst: true);
-using var x = randn(2, 5, 4);
-var (y, h) = gru.call(x, null);
-Console.WriteLine($"GRU output shape [{string.Join(", ", y.shape)}], last state sum {h.sum().item<float>():F6}");
+// dotnet run -c Release --project samples/Dien.Train                 train DIEN on the synthetic workload
+// dotnet run -c Release --project samples/Dien.Train -- --help       every option
+// dotnet run -c Release --project samples/Dien.Train -- predict --checkpoint out/best.dien --user 7 --history 12,40,41
+var data = new Option<DataSource>("--data") { Description = "Data source: synthetic (default, the benchmark workload), authors (a folder in the DIEN authors' format), amazon, movielens or taobao (a folder with the raw files; see --path).", DefaultValueFactory = _ => DataSource.Synthetic };
+var path = new Option<string?>("--path") { Description = "The folder (or, for taobao, a file) of the data source; not used by synthetic." };
+var model = new Option<ModelKind>("--model") { Description = "dien (default), din or base.", DefaultValueFactory = _ => ModelKind.Dien };
+var evolution = new Option<EvolutionVariant>("--evolution") { Description = "Interest evolution: augru (paper, default), augruauthorscode, agru, aigru or gru.", DefaultValueFactory = _ => EvolutionVariant.Augru };
+var attention = new Option<AttentionForm>("--attention") { Description = "Attention: mlp (authors' code, default) or bilinear (paper eq. 8).", DefaultValueFactory = _ => AttentionForm.Mlp };
+var auxiliary = new Option<AuxiliaryLossForm>("--aux") { Description = "Auxiliary loss: nextbehaviour (paper, default) or labelledhistory (needs per-behaviour labels: taobao, movielens).", DefaultValueFactory = _ => AuxiliaryLossForm.NextBehaviour };
+var alpha = new Option<double>("--alpha") { Description = "Weight of the auxiliary loss; 0 switches it off.", DefaultValueFactory = _ => 1.0 };
+var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 4 };
+var batchSize = new Option<int>("--batch-size") { Description = "Samples per training batch.", DefaultValueFactory = _ => 128 };
+var learningRate = new Option<double>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => 1e-3 };
+var maxHistory = new Option<int>("--max-history") { Description = "Keep the most recent N behaviours of each history.", DefaultValueFactory = _ => 100 };
+var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads (the fused kernels use as many workers).", DefaultValueFactory = _ => 2 };
+var device = new Option<string>("--device") { Description = "cpu (default) or cuda (needs a CUDA build: -p:DienCuda=true).", DefaultValueFactory = _ => "cpu" };
+var output = new Option<string>("--output") { Description = "Folder for checkpoints, metrics.json and training-curve.png.", DefaultValueFactory = _ => "out" };
+var seed = new Option<int>("--seed") { Description = "Seed of every random source (data, shuffling, initialisation).", DefaultValueFactory = _ => 2019 };
+
+var root = new RootCommand("Trains DIEN (or the DIN and BaseModel baselines) and reports AUC, GAUC and logloss per epoch.")
+{
+    data, path, model, evolution, attention, auxiliary, alpha, epochs, batchSize, learningRate, maxHistory, threads, device, output, seed,
+};
+
+using var cancellation = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancellation.Cancel();
+};
+
+root.SetAction(result => Guard(() =>
+{
+    var settings = new TrainSettings
+    {
+        Data = result.GetValue(data),
+        DataPath = result.GetValue(path),
+        Model = result.GetValue(model),
+        Evolution = result.GetValue(evolution),
+        Attention = result.GetValue(attention),
+        Auxiliary = result.GetValue(auxiliary),
+        Alpha = result.GetValue(alpha),
+        Epochs = result.GetValue(epochs),
+        BatchSize = result.GetValue(batchSize),
+        LearningRate = result.GetValue(learningRate),
+        MaxHistory = result.GetValue(maxHistory),
+        Threads = result.GetValue(threads),
+        Device = result.GetValue(device)!,
+        Output = result.GetValue(output)!,
+        Seed = result.GetValue(seed),
+    };
+    var problems = settings.Problems();
+    if (problems.Count > 0)
+    {
+        throw new ArgumentException(string.Join(" ", problems));
+    }
+
+    return TrainRun.Run(settings, cancellation.Token);
+}));
+
+var checkpoint = new Option<string>("--checkpoint") { Description = "A checkpoint written by the train command (e.g. out/best.dien).", Required = true };
+var user = new Option<long>("--user") { Description = "The user id.", DefaultValueFactory = _ => 0 };
+var history = new Option<string>("--history") { Description = "The user's behaviour item ids, oldest first, comma-separated.", Required = true };
+var candidates = new Option<string?>("--candidates") { Description = "Candidate item ids, comma-separated; default: every item not in the history." };
+var top = new Option<int>("--top") { Description = "How many of the best candidates to print.", DefaultValueFactory = _ => 10 };
+var predict = new Command("predict", "Loads a checkpoint and ranks candidate items for one user.") { checkpoint, user, history, candidates, top };
+predict.SetAction(result => Guard(() => PredictRun.Run(
+    result.GetValue(checkpoint)!,
+    result.GetValue(user),
+    Ids(result.GetValue(history)!, "--history"),
+    result.GetValue(candidates) is { } list ? Ids(list, "--candidates") : null,
+    result.GetValue(top))));
+root.Subcommands.Add(predict);
+
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    Console.Error.WriteLine($"error: {parsed.Errors[0].Message} (see --help)");
+    return 2;
+}
+
+return parsed.Invoke();
+
+// Known failures become one line and a non-zero exit code, never a stack trace.
+static int Guard(Func<int> run)
+{
+    try
+    {
+        return run();
+    }
+    catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException or FormatException)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 1;
+    }
+}
+
+static long[] Ids(string text, string option) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+    .Select(part => long.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out long id) && id > 0
+        ? id
+        : throw new ArgumentException($"{option}: '{part}' is not a positive item id."))
+    .ToArray();

@@ -1,0 +1,114 @@
+using Dien.Data;
+using Dien.Data.Batching;
+using Dien.Data.Converters;
+using Dien.Data.Formats;
+using Dien.Data.Synthetic;
+
+namespace Dien.Train;
+
+/// <summary>Train and test samples with what a model and a checkpoint need to know about them.</summary>
+internal sealed record LoadedData(
+    string Description,
+    IReadOnlyList<Sample> Train,
+    IReadOnlyList<Sample> Test,
+    long ItemVocabularySize,
+    long CategoryVocabularySize,
+    long UserVocabularySize,
+    NegativeSampler Sampler,
+    IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> Vocabularies)
+{
+    /// <summary>The name of the stored item id -> category id map (the predict command reads it).</summary>
+    public const string ItemCategoryMap = "item_category";
+
+    /// <summary>Loads the data source the settings name.</summary>
+    /// <exception cref="FileNotFoundException">An expected file is missing from the folder.</exception>
+    public static LoadedData Load(TrainSettings settings) => settings.Data switch
+    {
+        DataSource.Synthetic => Synthetic(settings.Seed),
+        DataSource.Authors => Authors(settings.DataPath!),
+        DataSource.Amazon => Converted("Amazon", AmazonSequenceConverter.Convert(
+            Find(settings.DataPath!, "*.txt"), Find(settings.DataPath!, "*item2attributes.json"), new ConversionOptions { Seed = settings.Seed })),
+        DataSource.MovieLens => Converted("MovieLens", MovieLensConverter.Convert(
+            Find(settings.DataPath!, "ratings.csv"), Find(settings.DataPath!, "movies.csv"), new ConversionOptions { Seed = settings.Seed })),
+        DataSource.Taobao => Converted("Taobao", TaobaoConverter.Convert(
+            File.Exists(settings.DataPath) ? [settings.DataPath!] : Directory.GetFiles(settings.DataPath!, "*.csv").Order(StringComparer.Ordinal).ToArray(),
+            new ConversionOptions { Seed = settings.Seed })),
+        _ => throw new ArgumentOutOfRangeException(nameof(settings), settings.Data, "Unknown data source."),
+    };
+
+    private static LoadedData Synthetic(int seed)
+    {
+        var options = new SyntheticOptions { Seed = seed };
+        var split = SyntheticGenerator.Generate(options);
+        var itemCategories = Enumerable.Range(1, options.Items)
+            .ToDictionary(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture), i => SyntheticGenerator.CategoryOf(i, options));
+        return new LoadedData(
+            $"synthetic: {options.Samples:N0} samples, {options.Items:N0} items, {options.Categories} categories, history {options.MinHistoryLength}..{options.MaxHistoryLength}",
+            split.Train, split.Test, options.Items + 1, options.Categories + 1, options.Users + 1,
+            NegativeSampler.FromHistories(split.Train),
+            new Dictionary<string, IReadOnlyDictionary<string, long>> { [ItemCategoryMap] = itemCategories });
+    }
+
+    private static LoadedData Converted(string name, ConvertedDataset data)
+    {
+        var itemCategories = new Dictionary<string, long>();
+        for (int item = 1; item < data.ItemCategories.Length; item++)
+        {
+            itemCategories[item.ToString(System.Globalization.CultureInfo.InvariantCulture)] = data.ItemCategories[item];
+        }
+
+        return new LoadedData(
+            $"{name}: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {data.Items.Count:N0} items, {data.Categories.Count:N0} categories",
+            data.Train, data.Test, data.Items.Size, data.Categories.Size, data.Users.Size,
+            data.CreateNegativeSampler(),
+            new Dictionary<string, IReadOnlyDictionary<string, long>>
+            {
+                [ItemCategoryMap] = itemCategories,
+                ["items"] = Widen(data.Items),
+                ["categories"] = Widen(data.Categories),
+                ["users"] = Widen(data.Users),
+            });
+    }
+
+    private static LoadedData Authors(string folder)
+    {
+        string train = Find(folder, "local_train_splitByUser");
+        string test = Find(folder, "local_test_splitByUser");
+        var vocabularies = AuthorsVocabularies.Load(folder, train);
+        var trainSamples = new AuthorsFormatReader(train, vocabularies).Read().ToList();
+        var testSamples = new AuthorsFormatReader(test, vocabularies).Read().ToList();
+        string reviews = Path.Combine(folder, "reviews-info"), items = Path.Combine(folder, "item-info");
+        var sampler = File.Exists(reviews) && File.Exists(items)
+            ? new NegativeSampler(AuthorsSideFiles.ReadNegativePool(reviews, items, vocabularies))
+            : NegativeSampler.FromHistories(trainSamples);
+        var itemCategories = new Dictionary<string, long>();
+        foreach (var sample in trainSamples.Concat(testSamples))
+        {
+            itemCategories[sample.TargetItem.ToString(System.Globalization.CultureInfo.InvariantCulture)] = sample.TargetCategory;
+            for (int t = 0; t < sample.HistoryLength; t++)
+            {
+                itemCategories[sample.HistoryItems[t].ToString(System.Globalization.CultureInfo.InvariantCulture)] = sample.HistoryCategories[t];
+            }
+        }
+
+        return new LoadedData(
+            $"authors' files in {folder}: {trainSamples.Count:N0} train / {testSamples.Count:N0} test samples (vocabularies: {vocabularies.Sources})",
+            trainSamples, testSamples, vocabularies.Items.Size, vocabularies.Categories.Size, vocabularies.Users.Size, sampler,
+            new Dictionary<string, IReadOnlyDictionary<string, long>>
+            {
+                [ItemCategoryMap] = itemCategories,
+                ["items"] = Widen(vocabularies.Items),
+                ["categories"] = Widen(vocabularies.Categories),
+                ["users"] = Widen(vocabularies.Users),
+            });
+    }
+
+    private static IReadOnlyDictionary<string, long> Widen(Vocabulary vocabulary)
+        => vocabulary.Entries.ToDictionary(e => e.Key, e => (long)e.Value);
+
+    private static string Find(string folder, string pattern)
+    {
+        var match = Directory.Exists(folder) ? Directory.GetFiles(folder, pattern).Order(StringComparer.Ordinal).FirstOrDefault() : null;
+        return match ?? throw new FileNotFoundException($"--path {folder}: no file matching '{pattern}' there.");
+    }
+}

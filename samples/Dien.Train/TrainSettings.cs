@@ -1,0 +1,85 @@
+using Dien.Model;
+
+namespace Dien.Train;
+
+/// <summary>Where the samples come from.</summary>
+internal enum DataSource
+{
+    /// <summary>The seeded generator with evolving interests (the benchmark workload).</summary>
+    Synthetic,
+
+    /// <summary>A folder in the DIEN authors' format (local_train_splitByUser, local_test_splitByUser, vocabularies).</summary>
+    Authors,
+
+    /// <summary>Amazon per-user sequences with item attributes (Beauty.txt + Beauty_item2attributes.json).</summary>
+    Amazon,
+
+    /// <summary>MovieLens ratings.csv + movies.csv.</summary>
+    MovieLens,
+
+    /// <summary>Taobao UserBehavior CSV files.</summary>
+    Taobao,
+}
+
+/// <summary>Which model to train.</summary>
+internal enum ModelKind
+{
+    /// <summary>DIEN.</summary>
+    Dien,
+
+    /// <summary>DIN: attention over the behaviours, no GRU.</summary>
+    Din,
+
+    /// <summary>Embedding and MLP with sum pooling.</summary>
+    Base,
+}
+
+/// <summary>Everything the train command was asked for.</summary>
+internal sealed record TrainSettings
+{
+    public DataSource Data { get; init; } = DataSource.Synthetic;
+
+    public string? DataPath { get; init; }
+
+    public ModelKind Model { get; init; } = ModelKind.Dien;
+
+    public EvolutionVariant Evolution { get; init; } = EvolutionVariant.Augru;
+
+    public AttentionForm Attention { get; init; } = AttentionForm.Mlp;
+
+    public AuxiliaryLossForm Auxiliary { get; init; } = AuxiliaryLossForm.NextBehaviour;
+
+    public double Alpha { get; init; } = 1.0;
+
+    public int Epochs { get; init; } = 4;
+
+    public int BatchSize { get; init; } = 128;
+
+    public double LearningRate { get; init; } = 1e-3;
+
+    public int MaxHistory { get; init; } = 100;
+
+    public int Threads { get; init; } = 2;
+
+    public string Device { get; init; } = "cpu";
+
+    public string Output { get; init; } = "out";
+
+    public int Seed { get; init; } = 2019;
+
+    /// <summary>Every problem with the settings, each naming its option.</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        if (Epochs < 1) problems.Add($"--epochs {Epochs}: must be at least 1.");
+        if (BatchSize < 2) problems.Add($"--batch-size {BatchSize}: must be at least 2 (BatchNorm needs two rows).");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) problems.Add($"--lr {LearningRate}: must be positive.");
+        if (Alpha < 0 || double.IsNaN(Alpha) || double.IsInfinity(Alpha)) problems.Add($"--alpha {Alpha}: must be zero or positive.");
+        if (MaxHistory < 1) problems.Add($"--max-history {MaxHistory}: must be at least 1.");
+        if (Threads < 1) problems.Add($"--threads {Threads}: must be at least 1.");
+        if (Device is not ("cpu" or "cuda")) problems.Add($"--device {Device}: must be cpu or cuda.");
+        if (Data != DataSource.Synthetic && string.IsNullOrWhiteSpace(DataPath)) problems.Add($"--data {Data.ToString().ToLowerInvariant()} needs --path (a folder).");
+        if (DataPath is not null && !Directory.Exists(DataPath) && !File.Exists(DataPath)) problems.Add($"--path {DataPath}: no such file or folder.");
+        return problems;
+    }
+}
