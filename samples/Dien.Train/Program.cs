@@ -13,7 +13,7 @@ var evolution = new Option<EvolutionVariant>("--evolution") { Description = "Int
 var attention = new Option<AttentionForm>("--attention") { Description = "Attention: mlp (authors' code, default) or bilinear (paper eq. 8).", DefaultValueFactory = _ => AttentionForm.Mlp };
 var auxiliary = new Option<AuxiliaryLossForm>("--aux") { Description = "Auxiliary loss: nextbehaviour (paper, default) or labelledhistory (needs per-behaviour labels: taobao, movielens).", DefaultValueFactory = _ => AuxiliaryLossForm.NextBehaviour };
 var alpha = new Option<double>("--alpha") { Description = "Weight of the auxiliary loss; 0 switches it off.", DefaultValueFactory = _ => 1.0 };
-var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 4 };
+var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 10 };
 var batchSize = new Option<int>("--batch-size") { Description = "Samples per training batch.", DefaultValueFactory = _ => 128 };
 var learningRate = new Option<double>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => 1e-3 };
 var maxHistory = new Option<int>("--max-history") { Description = "Keep the most recent N behaviours of each history.", DefaultValueFactory = _ => 100 };

@@ -51,7 +51,7 @@ internal sealed record TrainSettings
 
     public double Alpha { get; init; } = 1.0;
 
-    public int Epochs { get; init; } = 4;
+    public int Epochs { get; init; } = 10;
 
     public int BatchSize { get; init; } = 128;
 

@@ -11,7 +11,7 @@ internal static class TrainingCurve
         double[] epochs = result.Epochs.Select(e => (double)(e.Epoch + 1)).ToArray();
         var plot = new ScottPlot.Plot();
         var train = plot.Add.Scatter(epochs, result.Epochs.Select(e => e.TrainingLoss).ToArray());
-        train.LegendText = "train loss";
+        train.LegendText = "train loss (target + alpha * aux)";
         var test = plot.Add.Scatter(epochs, result.Epochs.Select(e => e.Validation?.LogLoss ?? double.NaN).ToArray());
         test.LegendText = "test logloss";
         var auc = plot.Add.Scatter(epochs, result.Epochs.Select(e => e.Validation?.Auc ?? double.NaN).ToArray());
