@@ -21,8 +21,8 @@ public sealed class FusedPathTests
     [InlineData(EvolutionVariant.Gru)]
     public void FusedAndStepwiseModelsAgreeOnOutputsLossesAndGradients(EvolutionVariant variant)
     {
-        var fusedOptions = TestBatches.TinyOptions(variant);
-        var stepwiseOptions = TestBatches.TinyOptions(variant);
+        var fusedOptions = ModelTestKit.TinyOptions(evolution: variant);
+        var stepwiseOptions = ModelTestKit.TinyOptions(evolution: variant);
         stepwiseOptions.UseFusedKernels = false;
         torch.manual_seed(11);
         using var fused = new DienModel(fusedOptions);
@@ -30,7 +30,7 @@ public sealed class FusedPathTests
         stepwise.load_state_dict(fused.state_dict());
         fused.to(ScalarType.Float64);
         stepwise.to(ScalarType.Float64);
-        using var batch = new DienBatch(TestBatches.Random(fusedOptions, [4, 1, 0, 6, 2], 7, seed: 3));
+        using var batch = new DienBatch(ModelTestKit.Arrays([4, 1, 0, 6, 2], 7, seed: 3));
 
         using var a = fused.call(batch);
         using var b = stepwise.call(batch);
