@@ -2,6 +2,7 @@ using Dien.Attention;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
+using static Dien.Tests.TestKit;
 using static TorchSharp.torch;
 
 namespace Dien.Tests.Attention;
@@ -9,21 +10,13 @@ namespace Dien.Tests.Attention;
 [Collection("Sequential")]
 public sealed class AttentionTests
 {
-    private static void Set(nn.Module module, string name, params double[] values)
-    {
-        var parameter = module.named_parameters().Single(p => p.name == name).parameter;
-        using var guard = no_grad();
-        parameter.copy_(tensor(values, parameter.dtype).reshape(parameter.shape));
-    }
-
-    private static double[] Values(Tensor t) => t.detach().to_type(ScalarType.Float64).reshape(-1).data<double>().ToArray();
 
     [Fact]
     public void BilinearWeightsMatchEquationEightOverValidPositions()
     {
         using var scope = NewDisposeScope();
         using var attention = new BilinearAttention(keySize: 2, querySize: 1);
-        Set(attention, "weight", 1, 2);                                   // W = [[1], [2]]
+        SetParameter(attention, "weight", 1, 2);                                   // W = [[1], [2]]
         var states = tensor(new double[] { 1, 0, 0, 1, 1, 1, 5, 5, 5, 5, 5, 5 }, ScalarType.Float32).reshape(2, 3, 2);
         var target = tensor(new float[] { 0.5f, 1f }).reshape(2, 1);
         var mask = tensor(new[] { true, true, false, false, false, false }).reshape(2, 3);
@@ -42,10 +35,10 @@ public sealed class AttentionTests
     {
         using var scope = NewDisposeScope();
         using var attention = new MlpAttention(keySize: 1, querySize: 1, hiddenSizes: Array.Empty<int>());
-        Set(attention, "query.weight", 2);
-        Set(attention, "query.bias", 0.5);
-        Set(attention, "score.weight", 1, -1, 0.5, 0.25);
-        Set(attention, "score.bias", 0.1);
+        SetParameter(attention, "query.weight", 2);
+        SetParameter(attention, "query.bias", 0.5);
+        SetParameter(attention, "score.weight", 1, -1, 0.5, 0.25);
+        SetParameter(attention, "score.bias", 0.1);
         var states = tensor(new float[] { 1, -2, 7 }).reshape(1, 3, 1);
         var target = tensor(new float[] { 1 }).reshape(1, 1);
         var mask = tensor(new[] { true, true, false }).reshape(1, 3);

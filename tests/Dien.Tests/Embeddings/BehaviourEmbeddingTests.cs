@@ -4,6 +4,7 @@ using Dien.Tests.Model;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
+using static Dien.Tests.TestKit;
 using static TorchSharp.torch;
 
 namespace Dien.Tests.Embeddings;

@@ -2,7 +2,7 @@ using Dien.Extractor;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
-using static Dien.Tests.Extractor.RecurrentTestKit;
+using static Dien.Tests.TestKit;
 using static TorchSharp.torch;
 
 namespace Dien.Tests.Extractor;

@@ -5,7 +5,7 @@ using Dien.Model;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
-using static Dien.Tests.Extractor.RecurrentTestKit;
+using static Dien.Tests.TestKit;
 using static TorchSharp.torch;
 
 namespace Dien.Tests.Extractor;

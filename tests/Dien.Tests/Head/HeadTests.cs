@@ -3,6 +3,7 @@ using Dien.Model;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
+using static Dien.Tests.TestKit;
 using static TorchSharp.torch;
 
 namespace Dien.Tests.Head;
@@ -10,23 +11,13 @@ namespace Dien.Tests.Head;
 [Collection("Sequential")]
 public sealed class HeadTests
 {
-    private static void Set(nn.Module module, string name, params double[] values)
-    {
-        var parameter = module.named_parameters().Single(p => p.name == name).parameter;
-        using var guard = no_grad();
-        parameter.copy_(tensor(values, parameter.dtype).reshape(parameter.shape));
-    }
-
-    private static double[] Values(Tensor t) => t.detach().to_type(ScalarType.Float64).reshape(-1).data<double>().ToArray();
-
-    private static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
 
     [Fact]
     public void DiceUsesBatchStatisticsInTrainingAndRunningStatisticsInEvaluation()
     {
         using var scope = NewDisposeScope();
         using var dice = new Dice(2, eps: 1e-8, momentum: 0.1);
-        Set(dice, "alpha", 0.0, 0.5);
+        SetParameter(dice, "alpha", 0.0, 0.5);
         double[] column0 = { 1, 2, 4, 9 };
         double[] column1 = { -1, 0, 3, -2 };
         var input = tensor(column0.Zip(column1, (a, b) => new[] { a, b }).SelectMany(x => x).ToArray(), ScalarType.Float32).reshape(4, 2);
@@ -97,11 +88,11 @@ public sealed class HeadTests
     {
         using var scope = NewDisposeScope();
         using var head = new MlpHead(1, new[] { 1 }, HeadActivation.PRelu, batchNorm: false, dropout: 0, HeadOutput.Sigmoid);
-        Set(head, "layers.0.weight", 2);
-        Set(head, "layers.0.bias", 0);
-        Set(head, "activations.0.weight", 0.25);
-        Set(head, "output.weight", 1);
-        Set(head, "output.bias", 0.5);
+        SetParameter(head, "layers.0.weight", 2);
+        SetParameter(head, "layers.0.bias", 0);
+        SetParameter(head, "activations.0.weight", 0.25);
+        SetParameter(head, "output.weight", 1);
+        SetParameter(head, "output.bias", 0.5);
         var logits = Values(head.call(tensor(new float[] { -1, 3 }).reshape(2, 1)));
         logits.Should().Equal(new[] { (0.25 * -2) + 0.5, 6 + 0.5 }, (a, b) => Math.Abs(a - b) < 1e-6);
     }
@@ -111,8 +102,8 @@ public sealed class HeadTests
     {
         using var scope = NewDisposeScope();
         using var head = new MlpHead(2, Array.Empty<int>(), HeadActivation.PRelu, batchNorm: false, dropout: 0, HeadOutput.Softmax);
-        Set(head, "output.weight", 1, 2, 3, -1);
-        Set(head, "output.bias", 0.5, -0.5);
+        SetParameter(head, "output.weight", 1, 2, 3, -1);
+        SetParameter(head, "output.bias", 0.5, -0.5);
         var logit = Values(head.call(tensor(new float[] { 1, 1 }).reshape(1, 2)));
         double l0 = 1 + 2 + 0.5;
         double l1 = 3 - 1 - 0.5;

@@ -2,6 +2,7 @@ using Dien.Model;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
+using static Dien.Tests.TestKit;
 using static Dien.Tests.Model.ModelTestKit;
 using static TorchSharp.torch;
 

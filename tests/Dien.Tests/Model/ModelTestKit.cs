@@ -135,9 +135,7 @@ internal static class ModelTestKit
         output.Loss!.backward();
         var gradients = model.named_parameters().ToDictionary(
             p => p.name,
-            p => p.parameter.grad is null ? new double[p.parameter.numel()] : Values(p.parameter.grad));
-        return (Values(output.Logit), output.Loss.to_type(ScalarType.Float64).item<double>(), gradients);
+            p => p.parameter.grad is null ? new double[p.parameter.numel()] : TestKit.Values(p.parameter.grad));
+        return (TestKit.Values(output.Logit), output.Loss.to_type(ScalarType.Float64).item<double>(), gradients);
     }
-
-    internal static double[] Values(Tensor value) => value.detach().to_type(ScalarType.Float64).reshape(-1).data<double>().ToArray();
 }

@@ -2,10 +2,10 @@ using FluentAssertions;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dien.Tests.Extractor;
+namespace Dien.Tests;
 
-/// <summary>Helpers shared by the tests of the recurrent parts.</summary>
-internal static class RecurrentTestKit
+/// <summary>Tensor helpers shared by the tests: set parameters by name, read values, finite differences.</summary>
+internal static class TestKit
 {
     /// <summary>Sets a named parameter of a module to the given values (row-major).</summary>
     internal static void SetParameter(nn.Module module, string name, params double[] values)
