@@ -28,16 +28,10 @@ public sealed class LabelledHistoryAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
         AuxiliaryGuard.Check(states, behaviours, mask, states.dim() == 3 ? states.shape[2] : -1, states.dim() == 3 ? states.shape[2] : -1);
         AuxiliaryGuard.RequireSameShape(historyLabels, mask, nameof(historyLabels));
         using var scope = NewDisposeScope();
-        long batch = states.shape[0], steps = states.shape[1];
-        var index = ValidPositions.All(mask);
-        if (index.shape[0] == 0)
-        {
-            return (states.sum() * 0).MoveToOuterDisposeScope();
-        }
-
-        var h = states.reshape(batch * steps, -1).index_select(0, index);
-        var e = behaviours.reshape(batch * steps, -1).index_select(0, index);
-        var y = historyLabels.reshape(batch * steps).index_select(0, index).to_type(h.dtype);
-        return nn.functional.binary_cross_entropy_with_logits((h * e).sum(-1), y).MoveToOuterDisposeScope();
+        var valid = mask.to_type(states.dtype);
+        var logits = (states * behaviours).sum(-1);
+        // Padded positions are weighted by exactly 0 (no gather: its backward is a slow scatter).
+        var loss = nn.functional.binary_cross_entropy_with_logits(logits, historyLabels.to_type(states.dtype), reduction: nn.Reduction.None) * valid;
+        return (loss.sum() / valid.sum().clamp_min(1)).MoveToOuterDisposeScope();
     }
 }

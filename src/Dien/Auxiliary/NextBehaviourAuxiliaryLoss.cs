@@ -79,38 +79,51 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
         AuxiliaryGuard.Check(states, behaviours, mask, _hiddenSize, _behaviourSize);
         AuxiliaryGuard.RequireSameShape(negatives, behaviours, nameof(negatives));
         using var scope = NewDisposeScope();
-        long batch = states.shape[0], steps = states.shape[1];
-        var current = ValidPositions.WithNext(mask);
-        if (current.shape[0] == 0)
+        long steps = states.shape[1];
+        if (steps < 2)
         {
             return (states.sum() * 0).MoveToOuterDisposeScope();
         }
 
-        var next = current + 1;
-        var h = states.reshape(batch * steps, -1).index_select(0, current);
-        var positive = behaviours.reshape(batch * steps, -1).index_select(0, next);
-        var negative = negatives.reshape(batch * steps, -1).index_select(0, next);
+        // Pair (h_t, e_{t+1}) counts when both positions are valid. Every pair of the padded width is
+        // scored (slices, no gather) and the padded ones are weighted by exactly 0: with length-bucketed
+        // batches the padding is small, and this avoids a gather whose backward is a slow scatter.
+        var h = states.narrow(1, 0, steps - 1);
+        var pairs = mask.narrow(1, 0, steps - 1).logical_and(mask.narrow(1, 1, steps - 1)).to_type(states.dtype);
+        var (positive, negative) = Scores(h, behaviours.narrow(1, 1, steps - 1), negatives.narrow(1, 1, steps - 1));
 
         // -log s(f) = softplus(-f) and -log(1 - s(f)) = softplus(f): stable for any logit.
-        var loss = nn.functional.softplus(-Score(h, positive)) + nn.functional.softplus(Score(h, negative));
-        return loss.mean().MoveToOuterDisposeScope();
+        var loss = (nn.functional.softplus(-positive) + nn.functional.softplus(negative)) * pairs;
+        return (loss.sum() / pairs.sum().clamp_min(1)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The logit f(h, e) for paired rows, [N].</summary>
-    private Tensor Score(Tensor h, Tensor e)
+    /// <summary>The logits f(h, e) of the positive and the negative behaviours, [B, T - 1] each.</summary>
+    private (Tensor Positive, Tensor Negative) Scores(Tensor h, Tensor positive, Tensor negative)
     {
         if (output is null)
         {
-            return (h * e).sum(-1);
+            return ((h * positive).sum(-1), (h * negative).sum(-1));
         }
 
-        var x = torch.cat(new[] { h, e }, -1);
-        foreach (var layer in layers)
+        // The first layer on [h ; e] is W_h h + W_e e + b: its state part is shared by both behaviours.
+        var first = layers.Count > 0 ? layers[0] : output;
+        var stateWeight = first.weight!.narrow(1, 0, _hiddenSize);
+        var behaviourWeight = first.weight!.narrow(1, _hiddenSize, _behaviourSize);
+        var shared = nn.functional.linear(h, stateWeight, first.bias);
+        var x = torch.cat(new[] { shared + nn.functional.linear(positive, behaviourWeight), shared + nn.functional.linear(negative, behaviourWeight) }, 0);
+        if (layers.Count > 0)
         {
-            x = torch.sigmoid(layer.call(x));
+            x = torch.sigmoid(x);
+            for (int i = 1; i < layers.Count; i++)
+            {
+                x = torch.sigmoid(layers[i].call(x));
+            }
+
+            x = output.call(x);
         }
 
-        return output.call(x).squeeze(-1);
+        var logits = x.squeeze(-1).chunk(2, 0);
+        return (logits[0], logits[1]);
     }
 
     /// <inheritdoc />
