@@ -46,15 +46,27 @@ public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     {
         AttentionGuard.Check(states, target, mask, _keySize, _querySize);
         using var scope = NewDisposeScope();
-        var q = query.call(target).unsqueeze(1).expand_as(states);
-        var x = torch.cat(new[] { q, states, q - states, q * states }, -1);
-        foreach (var layer in layers)
+        var q = query.call(target); // [B, H]
+        var x = layers.Count > 0 ? torch.sigmoid(FirstLayer(layers[0], q, states)) : null;
+        for (int i = 1; i < layers.Count; i++)
         {
-            x = torch.sigmoid(layer.call(x));
+            x = torch.sigmoid(layers[i].call(x!));
         }
 
-        var scores = score.call(x).squeeze(-1);
+        var scores = (x is null ? FirstLayer(score, q, states) : score.call(x)).squeeze(-1);
         return MaskedSoftmax.Apply(scores, mask).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The first layer on [q, h, q - h, q * h] without building that [B, T, 4H] input: with W = [A | B | C | D],
+    /// W x + b = (A + C) q + (B - C) h + D (q * h) + b, and the q part is computed once per row.
+    /// </summary>
+    private Tensor FirstLayer(Linear layer, Tensor q, Tensor states)
+    {
+        var w = layer.weight!.chunk(4, 1);
+        var perRow = nn.functional.linear(q, w[0] + w[2], layer.bias).unsqueeze(1); // [B, 1, out]
+        var perStep = nn.functional.linear(states, w[1] - w[2]) + nn.functional.linear(q.unsqueeze(1) * states, w[3]);
+        return perStep + perRow;
     }
 
     /// <inheritdoc />
