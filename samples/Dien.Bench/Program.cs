@@ -9,6 +9,24 @@ using TorchSharp;
 //   dotnet run -c Release --project samples/Dien.Bench -- --repeat 50  more timed calls per cell
 //   dotnet run -c Release --project samples/Dien.Bench -- --kernel     the raw kernels alone
 //   dotnet run -c Release --project samples/Dien.Bench -- --bdn [BenchmarkDotNet args]
+//   dotnet run -c Release --project samples/Dien.Bench -- workload [--samples 20000 --items 1000 --categories 50
+//       --min-history 5 --max-history 50 --embedding 18 --hidden 36 --batch 128 --lr 0.001 --evolution augru
+//       --attention mlp --alpha 1 --epochs 3 --threads 2 --seed 2019]    end-to-end figures on workload W
+if (args.Length > 0 && args[0] == "workload")
+{
+    try
+    {
+        WorkloadBenchmark.Run(args);
+    }
+    catch (ArgumentException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        Environment.ExitCode = 1;
+    }
+
+    return;
+}
+
 if (args.Length > 0 && args[0] == "--bdn")
 {
     BenchmarkSwitcher.FromAssembly(typeof(RecurrenceBenchmarks).Assembly).Run(args[1..]);

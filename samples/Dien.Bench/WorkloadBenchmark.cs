@@ -1,0 +1,221 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Dien.Data;
+using Dien.Data.Batching;
+using Dien.Data.Synthetic;
+using Dien.Metrics;
+using Dien.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Dien.Bench;
+
+/// <summary>
+/// End-to-end figures on workload W (the performance issue): DIEN trained on the synthetic generator's
+/// default workload, then scored. Every parameter of W is a flag; the defaults are W.
+/// </summary>
+internal static class WorkloadBenchmark
+{
+    private const int WarmUpBatches = 10;
+    private const int LatencyCalls = 200;
+
+    public static void Run(string[] args)
+    {
+        var w = WorkloadOptions.Parse(args);
+        torch.set_num_threads(w.Threads);
+        torch.manual_seed(w.Seed);
+        var synthetic = new SyntheticOptions
+        {
+            Samples = w.Samples, Items = w.Items, Categories = w.Categories,
+            MinHistoryLength = w.MinHistory, MaxHistoryLength = w.MaxHistory, Seed = w.Seed,
+        };
+        var data = SyntheticGenerator.Generate(synthetic);
+        var sampler = NegativeSampler.FromHistories(data.Train);
+        var options = new DienOptions
+        {
+            ItemVocabularySize = w.Items + 1, CategoryVocabularySize = w.Categories + 1, UserVocabularySize = synthetic.Users + 1,
+            ItemEmbeddingSize = w.Embedding, CategoryEmbeddingSize = w.Embedding, UserEmbeddingSize = w.Embedding,
+            HiddenSize = w.Hidden, Evolution = w.Evolution, Attention = w.Attention, Alpha = w.Alpha,
+        };
+        Console.WriteLine($"W: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {w.Items} items, {w.Categories} categories, history {w.MinHistory}..{w.MaxHistory}, " +
+                          $"E = {options.BehaviourSize}, H = {w.Hidden}, batch {w.Batch}, {w.Evolution}, {w.Attention} attention, alpha {w.Alpha}, {w.Threads} thread(s)");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {CpuModel()}, .NET {Environment.Version}");
+
+        using var model = new DienModel(options);
+        var optimizer = optim.Adam(model.parameters(), w.LearningRate);
+        var figures = new Dictionary<string, object?>();
+        double trainSeconds = 0, trainFlops = 0;
+        long trainSamples = 0;
+        int batchIndex = 0;
+        for (int epoch = 1; epoch <= w.Epochs; epoch++)
+        {
+            model.train();
+            var batches = new Batcher(new BatcherOptions { BatchSize = w.Batch, Shuffle = true, BucketByLength = true, Seed = w.Seed + epoch, NegativeSampler = w.Alpha > 0 ? sampler : null })
+                .Batches(data.Train).Where(b => b.Size >= 2);
+            foreach (var arrays in batches)
+            {
+                var clock = Stopwatch.StartNew();
+                using (NewDisposeScope())
+                {
+                    using var batch = new DienBatch(arrays);
+                    optimizer.zero_grad();
+                    using var output = model.call(batch);
+                    output.Loss!.backward();
+                    optimizer.step();
+                }
+
+                // Timed after the warm-up batches (JIT tiers, allocator, thread pool).
+                if (++batchIndex > WarmUpBatches)
+                {
+                    trainSeconds += clock.Elapsed.TotalSeconds;
+                    trainSamples += arrays.Size;
+                    trainFlops += FlopCount.TrainingStep(arrays, options);
+                }
+            }
+
+            if (epoch == 1 || epoch == 3 || epoch == w.Epochs)
+            {
+                figures[$"auc_epoch_{epoch}"] = Math.Round(TestAuc(model, data.Test), 4);
+            }
+
+            if (epoch == 2 || epoch == 10)
+            {
+                figures[$"rss_mib_after_epoch_{epoch}"] = Math.Round(Memory.RssMiB(), 1);
+            }
+
+            Console.WriteLine($"epoch {epoch}: {string.Join(", ", figures.Where(f => f.Key.EndsWith($"_{epoch}", StringComparison.Ordinal)).Select(f => $"{f.Key} {f.Value}"))}");
+        }
+
+        figures["train_samples_per_s"] = Math.Round(trainSamples / trainSeconds);
+        figures["train_gflops_per_s"] = Math.Round(trainFlops / trainSeconds / 1e9, 2);
+        figures["train_mflop_per_sample"] = Math.Round(trainFlops / trainSamples / 1e6, 2);
+        figures["infer_samples_per_s_batch_128"] = Math.Round(InferenceThroughput(model, data.Test));
+        var (median, p90) = Latency(model, data.Test);
+        figures["latency_batch1_median_ms"] = Math.Round(median, 3);
+        figures["latency_batch1_p90_ms"] = Math.Round(p90, 3);
+        figures["matmul_1024_gflops_per_s"] = Math.Round(MatmulGflops(), 1);
+        figures["peak_rss_mib"] = Math.Round(Memory.PeakRssMiB(), 1);
+
+        Console.WriteLine();
+        Console.WriteLine("| figure | value |");
+        Console.WriteLine("|---|---|");
+        foreach (var (key, value) in figures)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {key} | {value} |"));
+        }
+
+        var summary = new Dictionary<string, object?>(figures)
+        {
+            ["samples"] = w.Samples, ["max_history"] = w.MaxHistory, ["batch"] = w.Batch, ["threads"] = w.Threads,
+            ["evolution"] = w.Evolution.ToString(), ["epochs"] = w.Epochs,
+        };
+        Console.WriteLine(JsonSerializer.Serialize(summary));
+    }
+
+    private static IEnumerable<BatchArrays> TestBatches(IReadOnlyList<Sample> test, int size)
+        => new Batcher(new BatcherOptions { BatchSize = size }).Batches(test);
+
+    private static double TestAuc(DienModel model, IReadOnlyList<Sample> test)
+    {
+        var scores = new List<float>();
+        var labels = new List<float>();
+        model.eval();
+        using (no_grad())
+        {
+            foreach (var arrays in TestBatches(test, 512))
+            {
+                using var scope = NewDisposeScope();
+                using var batch = new DienBatch(arrays);
+                using var output = model.call(batch);
+                scores.AddRange(output.Probability.data<float>().ToArray());
+                labels.AddRange(arrays.Labels!);
+            }
+        }
+
+        model.train();
+        return ClickMetrics.Auc(scores.ToArray(), labels.ToArray());
+    }
+
+    private static double InferenceThroughput(DienModel model, IReadOnlyList<Sample> test)
+    {
+        var batches = TestBatches(test, 128).ToList();
+        model.eval();
+        using var noGrad = no_grad();
+        for (int pass = 0; pass < 2; pass++)
+        {
+            var clock = Stopwatch.StartNew();
+            long samples = 0;
+            foreach (var arrays in batches)
+            {
+                using var scope = NewDisposeScope();
+                using var batch = new DienBatch(arrays);
+                using var output = model.call(batch);
+                _ = output.Probability.data<float>()[0];
+                samples += arrays.Size;
+            }
+
+            if (pass == 1)
+            {
+                return samples / clock.Elapsed.TotalSeconds;
+            }
+        }
+
+        return 0;
+    }
+
+    private static (double Median, double P90) Latency(DienModel model, IReadOnlyList<Sample> test)
+    {
+        var batcher = new Batcher(new BatcherOptions { BatchSize = 1 });
+        var singles = batcher.Batches(test.Take(LatencyCalls + 20)).ToList();
+        model.eval();
+        using var noGrad = no_grad();
+        var times = new List<double>();
+        for (int i = 0; i < singles.Count; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using (NewDisposeScope())
+            {
+                using var batch = new DienBatch(singles[i]);
+                using var output = model.call(batch);
+                _ = output.Probability.data<float>()[0];
+            }
+
+            if (i >= 20)
+            {
+                times.Add(clock.Elapsed.TotalMilliseconds);
+            }
+        }
+
+        times.Sort();
+        return (times[times.Count / 2], times[(int)(times.Count * 0.9)]);
+    }
+
+    private static double MatmulGflops()
+    {
+        using var scope = NewDisposeScope();
+        var a = randn(1024, 1024);
+        var b = randn(1024, 1024);
+        for (int i = 0; i < 3; i++)
+        {
+            a.matmul(b).Dispose();
+        }
+
+        const int calls = 10;
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < calls; i++)
+        {
+            a.matmul(b).Dispose();
+        }
+
+        return calls * 2.0 * 1024 * 1024 * 1024 / clock.Elapsed.TotalSeconds / 1e9;
+    }
+
+    private static string CpuModel()
+    {
+        const string file = "/proc/cpuinfo";
+        return File.Exists(file)
+            ? File.ReadLines(file).FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU"
+            : "unknown CPU";
+    }
+}

@@ -1,0 +1,59 @@
+using System.Globalization;
+using Dien.Model;
+
+namespace Dien.Bench;
+
+/// <summary>The parameters of workload W, each a flag; the defaults are W.</summary>
+internal sealed record WorkloadOptions
+{
+    public int Samples { get; init; } = 20_000;
+    public int Items { get; init; } = 1_000;
+    public int Categories { get; init; } = 50;
+    public int MinHistory { get; init; } = 5;
+    public int MaxHistory { get; init; } = 50;
+    public int Embedding { get; init; } = 18;
+    public int Hidden { get; init; } = 36;
+    public int Batch { get; init; } = 128;
+    public double LearningRate { get; init; } = 1e-3;
+    public EvolutionVariant Evolution { get; init; } = EvolutionVariant.Augru;
+    public AttentionForm Attention { get; init; } = AttentionForm.Mlp;
+    public double Alpha { get; init; } = 1.0;
+    public int Epochs { get; init; } = 3;
+    public int Threads { get; init; } = 2;
+    public int Seed { get; init; } = 2019;
+
+    /// <summary>Reads <c>--name value</c> pairs after the mode word.</summary>
+    /// <exception cref="ArgumentException">An unknown flag or a value that does not parse; the message names it.</exception>
+    public static WorkloadOptions Parse(IReadOnlyList<string> args)
+    {
+        var o = new WorkloadOptions();
+        for (int i = 1; i < args.Count; i += 2)
+        {
+            string flag = args[i];
+            string value = i + 1 < args.Count ? args[i + 1] : throw new ArgumentException($"{flag} needs a value.");
+            int Int() => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v > 0 ? v : throw new ArgumentException($"{flag} {value}: expected a positive whole number.");
+            double Real() => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v >= 0 ? v : throw new ArgumentException($"{flag} {value}: expected a number >= 0.");
+            o = flag switch
+            {
+                "--samples" => o with { Samples = Int() },
+                "--items" => o with { Items = Int() },
+                "--categories" => o with { Categories = Int() },
+                "--min-history" => o with { MinHistory = Int() },
+                "--max-history" => o with { MaxHistory = Int() },
+                "--embedding" => o with { Embedding = Int() },
+                "--hidden" => o with { Hidden = Int() },
+                "--batch" => o with { Batch = Int() },
+                "--lr" => o with { LearningRate = Real() },
+                "--evolution" => o with { Evolution = Enum.Parse<EvolutionVariant>(value, ignoreCase: true) },
+                "--attention" => o with { Attention = Enum.Parse<AttentionForm>(value, ignoreCase: true) },
+                "--alpha" => o with { Alpha = Real() },
+                "--epochs" => o with { Epochs = Int() },
+                "--threads" => o with { Threads = Int() },
+                "--seed" => o with { Seed = Int() },
+                _ => throw new ArgumentException($"{flag}: unknown flag (see the usage at the top of Program.cs)."),
+            };
+        }
+
+        return o;
+    }
+}
