@@ -63,6 +63,7 @@ public sealed class DienTrainer : IDisposable
     /// <param name="progress">Receives <see cref="TrainingProgress"/>; may be null.</param>
     /// <param name="cancellationToken">Stops training after the current batch; the last checkpoint is then written and stays valid.</param>
     /// <returns>Per-epoch summaries and how training ended.</returns>
+    /// <exception cref="InvalidOperationException">A batch's loss is NaN or infinite; training stops before that step.</exception>
     public TrainingResult Fit(
         Func<int, IEnumerable<BatchArrays>> trainingBatches,
         Func<IEnumerable<BatchArrays>>? validationBatches = null,
@@ -204,6 +205,14 @@ public sealed class DienTrainer : IDisposable
                 _optimizer.zero_grad();
                 using var output = _model.call(batch);
                 var loss = output.Loss ?? throw new InvalidOperationException($"{_model.GetType().Name} returned no loss for a labelled batch.");
+                float value = loss.item<float>();
+                if (!float.IsFinite(value))
+                {
+                    // Stop before the step, so the weights (and the last checkpoint) stay as they were.
+                    throw new InvalidOperationException(
+                        $"The loss is {value} at epoch {epoch}, batch {index}; no step was taken. Lower the learning rate, clip gradients, or check the batch's inputs.");
+                }
+
                 loss.backward();
                 if (_options.GradientClipNorm is { } clip)
                 {
@@ -211,7 +220,7 @@ public sealed class DienTrainer : IDisposable
                 }
 
                 _optimizer.step();
-                lossSum += loss.item<float>() * batch.Size;
+                lossSum += value * batch.Size;
                 samples += batch.Size;
             }
 

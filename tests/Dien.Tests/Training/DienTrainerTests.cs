@@ -21,6 +21,27 @@ public class DienTrainerTests
         model.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray();
 
     [Fact]
+    public void A_non_finite_loss_stops_training_before_the_step_and_names_the_batch()
+    {
+        var train = TinyData.Batches(1, 3);
+        var (model, trainer) = Build(new TrainerOptions { Epochs = 1 });
+        using var _m = model;
+        using var _t = trainer;
+        var output = model.named_parameters().Single(p => p.name == "output.weight").parameter;
+        using (torch.no_grad())
+        {
+            output.fill_(float.NaN);
+        }
+
+        var before = Weights(model);
+
+        var act = () => trainer.Fit(TinyData.Epochs(train, 1));
+
+        act.Should().Throw<InvalidOperationException>().WithMessage("*NaN at epoch 0, batch 0*no step was taken*");
+        Weights(model).Select(w => float.IsNaN(w) ? 0 : w).Should().Equal(before.Select(w => float.IsNaN(w) ? 0 : w), "no optimizer step ran");
+    }
+
+    [Fact]
     public void Training_learns_the_signal_and_reports_progress()
     {
         var train = TinyData.Batches(1, 20);
