@@ -82,6 +82,8 @@ internal static class WorkloadBenchmark
             if (epoch == 2 || epoch == 10)
             {
                 figures[$"rss_mib_after_epoch_{epoch}"] = Math.Round(Memory.RssMiB(), 1);
+                // The managed heap is part of RSS: tells native growth from managed growth.
+                figures[$"managed_heap_mib_after_epoch_{epoch}"] = Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, 1);
             }
 
             Console.WriteLine($"epoch {epoch}: {string.Join(", ", figures.Where(f => f.Key.EndsWith($"_{epoch}", StringComparison.Ordinal)).Select(f => $"{f.Key} {f.Value}"))}");
