@@ -1,3 +1,4 @@
+using Dien.Checkpoints;
 using Dien.Model;
 using FluentAssertions;
 using TorchSharp;
@@ -13,12 +14,7 @@ public sealed class DienModelTests
 {
     public static TheoryData<string> Models => new() { nameof(DienModel), nameof(BaseModel), nameof(DinModel) };
 
-    private static CtrModel Build(string name, DienOptions options) => name switch
-    {
-        nameof(DienModel) => new DienModel(options),
-        nameof(BaseModel) => new BaseModel(options),
-        _ => new DinModel(options),
-    };
+    private static CtrModel Build(string name, DienOptions options) => ModelKinds.Create(name, options);
 
     [Theory]
     [MemberData(nameof(Models))]

@@ -1,3 +1,4 @@
+using Dien.Checkpoints;
 using System.Text.RegularExpressions;
 using Dien.Model;
 using FluentAssertions;
@@ -36,13 +37,7 @@ public sealed partial class StateDictTests
         UserVocabularySize = 500,
     };
 
-    internal static CtrModel Build(string kind, DienOptions options) => kind switch
-    {
-        "DienModel" => new DienModel(options),
-        "BaseModel" => new BaseModel(options),
-        "DinModel" => new DinModel(options),
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown model"),
-    };
+    internal static CtrModel Build(string kind, DienOptions options) => ModelKinds.Create(kind, options);
 
     private static Dictionary<string, string> Documented(string kind)
     {
