@@ -84,6 +84,24 @@ public sealed class ConverterTests
     }
 
     [Fact]
+    public void ConvertersReportTheirSummaryThroughCompletedOnceAndCountBadLinesAcrossFiles()
+    {
+        using var folder = new TempFolder();
+        string first = folder.File("a.csv", "1,100,10,pv,5\n1,101,11,pv,6\noops\n");
+        string second = folder.File("b.csv", "2,100,10,pv,1\n2,102,12,pv,2\n2,103,12,view,3\n");
+        var summaries = new List<ReadSummary>();
+        var options = new ConversionOptions { TestUserFraction = 0, Read = new ReadOptions { SkipBadLines = true, Completed = summaries.Add } };
+
+        var data = TaobaoConverter.Convert([first, second], options);
+
+        summaries.Should().ContainSingle().Which.Should().Be(data.Summary);
+        data.Summary.Lines.Should().Be(6);
+        data.Summary.SkippedLines.Should().Be(2, "one bad line in each file");
+        data.Summary.FirstProblem.Should().StartWith("a.csv line 3");
+        data.Summary.Samples.Should().Be(data.Train.Count + data.Test.Count);
+    }
+
+    [Fact]
     public void UserSplitIsDeterministicAndDisjoint()
     {
         using var folder = new TempFolder();

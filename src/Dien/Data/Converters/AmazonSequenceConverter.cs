@@ -95,21 +95,11 @@ public static class AmazonSequenceConverter
             pool.AddRange(items);
         }
 
-        return new ConvertedDataset
-        {
-            Train = builder.Train,
-            Test = builder.Test,
-            Users = Identity(sequences.Select(s => s.User)),
-            Items = Identity(Enumerable.Range(1, itemCategories.Length - 1).Select(i => (long)i)),
-            Categories = Identity(itemCategories.Where(c => c > 0).Distinct()),
-            ItemCategories = itemCategories,
-            InteractionPool = pool.ToArray(),
-            Summary = new ReadSummary
-            {
-                Source = sequencesPath, Lines = lineNumber, Samples = builder.Train.Count + builder.Test.Count,
-                SkippedLines = bad.Skipped, FirstProblem = bad.First, DroppedEmptyHistories = builder.DroppedEmpty,
-            },
-        };
+        return builder.ToDataset(
+            Identity(sequences.Select(s => s.User)),
+            Identity(Enumerable.Range(1, itemCategories.Length - 1).Select(i => (long)i)),
+            Identity(itemCategories.Where(c => c > 0).Distinct()),
+            pool.ToArray(), sequencesPath, lineNumber, bad);
     }
 
     private static Vocabulary Identity(IEnumerable<long> ids) =>

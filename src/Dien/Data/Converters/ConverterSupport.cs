@@ -84,9 +84,19 @@ internal static class ConverterSupport
         return fields;
     }
 
-    /// <summary>Collects bad lines: throws unless skipping, counts otherwise.</summary>
-    public sealed class BadLines(string path, ReadOptions options)
+    /// <summary>Collects bad lines, over one file or several read in turn: throws unless skipping, counts otherwise.</summary>
+    public sealed class BadLines(ReadOptions options)
     {
+        /// <summary>Creates the collector for one file.</summary>
+        public BadLines(string path, ReadOptions options)
+            : this(options)
+        {
+            Path = path;
+        }
+
+        /// <summary>The file being read, named in exceptions and in the first problem.</summary>
+        public string Path { get; set; } = string.Empty;
+
         public long Skipped { get; private set; }
 
         public string? First { get; private set; }
@@ -95,11 +105,11 @@ internal static class ConverterSupport
         {
             if (!options.SkipBadLines)
             {
-                throw new DataFormatException(path, lineNumber, problem);
+                throw new DataFormatException(Path, lineNumber, problem);
             }
 
             Skipped++;
-            First ??= $"{Path.GetFileName(path)} line {lineNumber}: {problem}";
+            First ??= $"{System.IO.Path.GetFileName(Path)} line {lineNumber}: {problem}";
         }
     }
 }

@@ -84,21 +84,7 @@ public static class MovieLensConverter
             builder.Add(users.IdOf(group.Key), items, cats, labels, items.Length - 1);
         }
 
-        return new ConvertedDataset
-        {
-            Train = builder.Train,
-            Test = builder.Test,
-            Users = users,
-            Items = movies,
-            Categories = genres,
-            ItemCategories = itemCategories,
-            InteractionPool = rows.Select(r => (long)movies.IdOf(r.Movie)).ToArray(),
-            Summary = new ReadSummary
-            {
-                Source = ratingsPath, Lines = lineNumber, Samples = builder.Train.Count + builder.Test.Count,
-                SkippedLines = bad.Skipped, FirstProblem = bad.First, DroppedEmptyHistories = builder.DroppedEmpty,
-            },
-        };
+        return builder.ToDataset(users, movies, genres, rows.Select(r => (long)movies.IdOf(r.Movie)).ToArray(), ratingsPath, lineNumber, bad);
     }
 
     /// <summary>Reads <c>movies.csv</c> into movieId -> first genre.</summary>

@@ -48,4 +48,32 @@ internal sealed class PairBuilder(long[] itemCategories, ConversionOptions optio
             HistoryItems = historyItems, HistoryCategories = historyCats, HistoryLabels = historyLabels,
         });
     }
+
+    /// <summary>
+    /// The data set of the pairs built so far, with its read summary; calls <see cref="ReadOptions.Completed"/>
+    /// once with that summary, as every reader does.
+    /// </summary>
+    /// <param name="users">The user vocabulary.</param>
+    /// <param name="items">The item vocabulary.</param>
+    /// <param name="categories">The category vocabulary.</param>
+    /// <param name="interactionPool">Every interaction's item id (the pool for popularity-weighted negatives).</param>
+    /// <param name="source">The file(s) read, for the summary.</param>
+    /// <param name="lines">Lines read.</param>
+    /// <param name="bad">The bad lines seen.</param>
+    /// <param name="otherDropped">Users or samples the converter dropped for its own reasons (counted with the empty histories).</param>
+    public ConvertedDataset ToDataset(
+        Vocabulary users, Vocabulary items, Vocabulary categories, long[] interactionPool, string source, long lines, ConverterSupport.BadLines bad, long otherDropped = 0)
+    {
+        var summary = new ReadSummary
+        {
+            Source = source, Lines = lines, Samples = Train.Count + Test.Count,
+            SkippedLines = bad.Skipped, FirstProblem = bad.First, DroppedEmptyHistories = DroppedEmpty + otherDropped,
+        };
+        options.Read.Completed?.Invoke(summary);
+        return new ConvertedDataset
+        {
+            Train = Train, Test = Test, Users = users, Items = items, Categories = categories,
+            ItemCategories = itemCategories, InteractionPool = interactionPool, Summary = summary,
+        };
+    }
 }

@@ -32,12 +32,12 @@ public static class TaobaoConverter
         ArgumentNullException.ThrowIfNull(paths);
         options ??= new ConversionOptions();
         var rows = new List<(string User, string Item, long ItemKey, string Category, bool Engaged, long Time, long Order)>();
-        long lines = 0, skipped = 0;
-        string? first = null;
+        long lines = 0;
         var pathList = paths.ToList();
+        var bad = new ConverterSupport.BadLines(options.Read);
         foreach (string path in pathList)
         {
-            var bad = new ConverterSupport.BadLines(path, options.Read);
+            bad.Path = path;
             long lineNumber = 0;
             foreach (string raw in File.ReadLines(path))
             {
@@ -72,8 +72,6 @@ public static class TaobaoConverter
             }
 
             lines += lineNumber;
-            skipped += bad.Skipped;
-            first ??= bad.First;
         }
 
         var users = Vocabulary.FromFrequencies(rows.Select(r => r.User));
@@ -108,20 +106,7 @@ public static class TaobaoConverter
             builder.Add(users.IdOf(group.Key), ids, cats, labels, target);
         }
 
-        return new ConvertedDataset
-        {
-            Train = builder.Train,
-            Test = builder.Test,
-            Users = users,
-            Items = items,
-            Categories = categories,
-            ItemCategories = itemCategories,
-            InteractionPool = rows.Select(r => (long)items.IdOf(r.Item)).ToArray(),
-            Summary = new ReadSummary
-            {
-                Source = string.Join(", ", pathList), Lines = lines, Samples = builder.Train.Count + builder.Test.Count,
-                SkippedLines = skipped, FirstProblem = first, DroppedEmptyHistories = builder.DroppedEmpty + withoutView,
-            },
-        };
+        return builder.ToDataset(
+            users, items, categories, rows.Select(r => (long)items.IdOf(r.Item)).ToArray(), string.Join(", ", pathList), lines, bad, otherDropped: withoutView);
     }
 }
