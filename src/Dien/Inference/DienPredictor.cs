@@ -60,6 +60,7 @@ public sealed class DienPredictor : IDisposable
     public float[] Score(BatchArrays batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        // Checked here too: a registered model kind need not check its batches (ours do, in CtrModel.CheckBatch).
         batch.Validate();
         batch.EnsureIdsInRange(_model.Options);
         var unlabelled = new BatchArrays

@@ -12,16 +12,14 @@ namespace Dien.Tests.Model;
 [Collection("Sequential")]
 public sealed class DienModelTests
 {
-    public static TheoryData<string> Models => new() { nameof(DienModel), nameof(BaseModel), nameof(DinModel) };
-
-    private static CtrModel Build(string name, DienOptions options) => ModelKinds.Create(name, options);
+    public static TheoryData<string> Models => ModelTestKit.Kinds;
 
     [Theory]
     [MemberData(nameof(Models))]
     public void OutputsHaveTheBatchShapeAndTheLossIsTargetPlusAlphaTimesAuxiliary(string name)
     {
         manual_seed(1);
-        using var model = Build(name, TinyOptions());
+        using var model = ModelKinds.Create(name, TinyOptions());
         model.train();
         using var batch = new DienBatch(Arrays(new[] { 3, 1, 0, 2 }, 3, seed: 5));
         using var output = model.call(batch);
@@ -56,7 +54,7 @@ public sealed class DienModelTests
         manual_seed(2);
         var options = TinyOptions();
         options.ItemMaxNorm = 1.0;
-        using var model = Build(name, options);
+        using var model = ModelKinds.Create(name, options);
         CheckPaddingInvariance(model, Arrays(new[] { 3, 1, 0, 2 }, 3, seed: 9));
     }
 
@@ -127,7 +125,7 @@ public sealed class DienModelTests
         manual_seed(4);
         var options = TinyOptions(attention);
         options.HeadActivation = HeadActivation.Dice;
-        using var model = Build(name, options);
+        using var model = ModelKinds.Create(name, options);
         CheckDirectionalDerivatives(model, expectAuxiliary: false);
     }
 
@@ -206,7 +204,7 @@ public sealed class DienModelTests
     public void ATinyModelOverfitsASmallFixedBatch(string name)
     {
         manual_seed(4);
-        using var model = Build(name, TinyOptions());
+        using var model = ModelKinds.Create(name, TinyOptions());
         model.train();
         var arrays = Arrays(new[] { 4, 3, 2, 4, 1, 3, 4, 2 }, 4, seed: 13);
         using var batch = new DienBatch(arrays);
@@ -286,7 +284,7 @@ public sealed class DienModelTests
     [MemberData(nameof(Models))]
     public void ATrainingBatchOfOneWithBatchNormIsRejectedClearly(string name)
     {
-        using var model = Build(name, TinyOptions());
+        using var model = ModelKinds.Create(name, TinyOptions());
         model.train();
         using var batch = new DienBatch(Arrays(new[] { 2 }, 3, seed: 3));
         var act = () => model.call(batch);
@@ -362,7 +360,7 @@ public sealed class DienModelTests
         options.HiddenSize = 0;
         options.HeadDropout = 1.5;
         options.HeadHiddenSizes = new List<int> { 8, -2 };
-        var act = () => Build(name, options);
+        var act = () => ModelKinds.Create(name, options);
         var error = act.Should().Throw<DienOptionsException>().Which;
         error.Errors.Should().HaveCount(4);
         foreach (var option in new[] { "ItemVocabularySize", "HiddenSize", "HeadDropout", "HeadHiddenSizes[1]" })

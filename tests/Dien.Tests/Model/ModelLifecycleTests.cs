@@ -13,9 +13,7 @@ namespace Dien.Tests.Model;
 [Collection("Sequential")]
 public sealed class ModelLifecycleTests
 {
-    public static TheoryData<string> Models => new() { nameof(DienModel), nameof(BaseModel), nameof(DinModel) };
-
-    private static CtrModel Build(string name, DienOptions options) => ModelKinds.Create(name, options);
+    public static TheoryData<string> Models => ModelTestKit.Kinds;
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -28,7 +26,7 @@ public sealed class ModelLifecycleTests
         {
             using var scope = NewDisposeScope();
             manual_seed(21);
-            using var model = Build(name, options);
+            using var model = ModelKinds.Create(name, options);
             using var batch = new DienBatch(Arrays(new[] { 3, 1, 0, 2 }, 3, seed: 8));
 
             // One training step so that the running statistics differ from their initial values.
@@ -40,7 +38,7 @@ public sealed class ModelLifecycleTests
             model.save(path);
 
             manual_seed(99);
-            using var loaded = Build(name, options);
+            using var loaded = ModelKinds.Create(name, options);
             loaded.load(path);
             loaded.eval();
             Values(loaded.call(batch).Logit).Should().Equal(expected);
@@ -56,7 +54,7 @@ public sealed class ModelLifecycleTests
     public void LiveTensorCountStaysFlatAcrossTrainingSteps(string name)
     {
         manual_seed(22);
-        using var model = Build(name, TinyOptions());
+        using var model = ModelKinds.Create(name, TinyOptions());
         model.train();
         var optimizer = optim.Adam(model.parameters(), 0.01);
         var counts = new List<long>();

@@ -1,3 +1,4 @@
+using Xunit;
 using Dien.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,6 +8,9 @@ namespace Dien.Tests.Model;
 /// <summary>Tiny options and batches for the model tests.</summary>
 internal static class ModelTestKit
 {
+    /// <summary>The registered model kinds every model test runs on.</summary>
+    public static TheoryData<string> Kinds => new() { nameof(DienModel), nameof(BaseModel), nameof(DinModel) };
+
     internal const long Items = 12;
     internal const long Categories = 5;
     internal const long Users = 6;
