@@ -21,7 +21,8 @@ internal static unsafe class TensorMemory
 
         if (!tensor.is_contiguous())
         {
-            throw new InvalidOperationException("A fused kernel was handed a non-contiguous tensor; call contiguous() first.");
+            throw new InvalidOperationException(
+                $"A fused kernel was handed a non-contiguous tensor (shape [{string.Join(", ", tensor.shape)}], strides [{string.Join(", ", tensor.stride())}]); call contiguous() first.");
         }
 
         Span<byte> bytes = tensor.bytes;
