@@ -90,27 +90,31 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
         // batches the padding is small, and this avoids a gather whose backward is a slow scatter.
         var h = states.narrow(1, 0, steps - 1);
         var pairs = mask.narrow(1, 0, steps - 1).logical_and(mask.narrow(1, 1, steps - 1)).to_type(states.dtype);
-        var (positive, negative) = Scores(h, behaviours.narrow(1, 1, steps - 1), negatives.narrow(1, 1, steps - 1));
+        var logits = Scores(h, torch.stack(new[] { behaviours.narrow(1, 1, steps - 1), negatives.narrow(1, 1, steps - 1) }));
 
-        // -log s(f) = softplus(-f) and -log(1 - s(f)) = softplus(f): stable for any logit.
-        var loss = (nn.functional.softplus(-positive) + nn.functional.softplus(negative)) * pairs;
+        // -log s(f) = softplus(-f) for the real behaviour and -log(1 - s(f)) = softplus(f) for the negative:
+        // one softplus over both, stable for any logit.
+        var sign = torch.tensor(new[] { -1.0, 1.0 }, dtype: logits.dtype, device: logits.device).view(2, 1, 1);
+        var loss = nn.functional.softplus(logits * sign) * pairs;
         return (loss.sum() / pairs.sum().clamp_min(1)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The logits f(h, e) of the positive and the negative behaviours, [B, T - 1] each.</summary>
-    private (Tensor Positive, Tensor Negative) Scores(Tensor h, Tensor positive, Tensor negative)
+    /// <summary>The logits f(h_t, e) of the real (index 0) and the sampled (index 1) behaviours, [2, B, T - 1].</summary>
+    /// <param name="h">States h_t, [B, T - 1, H].</param>
+    /// <param name="candidates">The next real behaviour and its negative, stacked: [2, B, T - 1, E].</param>
+    private Tensor Scores(Tensor h, Tensor candidates)
     {
         if (output is null)
         {
-            return ((h * positive).sum(-1), (h * negative).sum(-1));
+            return (h * candidates).sum(-1);
         }
 
-        // The first layer on [h ; e] is W_h h + W_e e + b: its state part is shared by both behaviours.
+        // The first layer on [h ; e] is W_h h + W_e e + b: its state part is computed once and added to both
+        // behaviours by broadcasting, and their behaviour part is one product over the stacked pair.
         var first = layers.Count > 0 ? layers[0] : output;
         var stateWeight = first.weight!.narrow(1, 0, _hiddenSize);
         var behaviourWeight = first.weight!.narrow(1, _hiddenSize, _behaviourSize);
-        var shared = nn.functional.linear(h, stateWeight, first.bias);
-        var x = torch.cat(new[] { shared + nn.functional.linear(positive, behaviourWeight), shared + nn.functional.linear(negative, behaviourWeight) }, 0);
+        var x = nn.functional.linear(candidates, behaviourWeight) + nn.functional.linear(h, stateWeight, first.bias);
         if (layers.Count > 0)
         {
             x = torch.sigmoid(x);
@@ -122,8 +126,7 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
             x = output.call(x);
         }
 
-        var logits = x.squeeze(-1).chunk(2, 0);
-        return (logits[0], logits[1]);
+        return x.squeeze(-1);
     }
 
     /// <inheritdoc />
