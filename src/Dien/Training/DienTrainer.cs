@@ -93,7 +93,14 @@ public sealed class DienTrainer : IDisposable
             }
 
             CompletedEpochs = epoch + 1;
-            EvaluationResult? validation = validationBatches is null ? null : Evaluate(validationBatches());
+            ReleaseMemory();
+            EvaluationResult? validation = null;
+            if (validationBatches is not null)
+            {
+                validation = Evaluate(validationBatches());
+                ReleaseMemory();
+            }
+
             summaries.Add(new EpochSummary(epoch, loss, learningRate, validation));
             _logger.LogInformation(
                 "Epoch {Epoch}: loss {Loss:F5}, lr {LearningRate:G3}, AUC {Auc:F5}, GAUC {Gauc:F5}, log loss {LogLoss:F5}",
@@ -165,6 +172,15 @@ public sealed class DienTrainer : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _optimizer.Dispose();
+
+    /// <summary>Around evaluation, so that its differently shaped batches do not add to training's heap.</summary>
+    private void ReleaseMemory()
+    {
+        if (_options.ReleaseMemoryBetweenEpochs)
+        {
+            ProcessMemory.Release();
+        }
+    }
 
     private bool UpdateBest(int epoch, double value)
     {
