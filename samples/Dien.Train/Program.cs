@@ -1,11 +1,14 @@
 using System.CommandLine;
 using System.Globalization;
 using Dien.Model;
+using Dien.Runtime;
 using Dien.Train;
 
 // dotnet run -c Release --project samples/Dien.Train                 train DIEN on the synthetic workload
 // dotnet run -c Release --project samples/Dien.Train -- --help       every option
 // dotnet run -c Release --project samples/Dien.Train -- predict --checkpoint out/best.dien --user 7 --history 12,40,41
+// Before the first TorchSharp call: shorter OpenMP spinning leaves the cores to the fused kernels (docs/performance.md).
+OpenMpSpin.Shorten();
 var data = new Option<DataSource>("--data") { Description = "Data source: synthetic (default, the benchmark workload), authors (a folder in the DIEN authors' format), amazon, movielens or taobao (a folder with the raw files; see --path).", DefaultValueFactory = _ => DataSource.Synthetic };
 var path = new Option<string?>("--path") { Description = "The folder (or, for taobao, a file) of the data source; not used by synthetic." };
 var model = new Option<ModelKind>("--model") { Description = "dien (default), din or base.", DefaultValueFactory = _ => ModelKind.Dien };
