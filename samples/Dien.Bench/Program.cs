@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using BenchmarkDotNet.Running;
 using Dien.Bench;
+using Dien.Runtime;
 using TorchSharp;
 
 // Usage:
@@ -12,11 +13,14 @@ using TorchSharp;
 //   dotnet run -c Release --project samples/Dien.Bench -- workload [--samples 20000 --items 1000 --categories 50
 //       --min-history 5 --max-history 50 --embedding 18 --hidden 36 --batch 128 --lr 0.001 --evolution augru
 //       --attention mlp --alpha 1 --epochs 3 --threads 2 --seed 2019]    end-to-end figures on workload W
+// Before the first TorchSharp call: libgomp reads its spin count when libtorch loads (docs/performance.md).
+// GOMP_SPINCOUNT=300000 in the environment restores libgomp's default for a comparison.
+var openMpSpin = OpenMpSpin.Shorten();
 if (args.Length > 0 && args[0] == "workload")
 {
     try
     {
-        WorkloadBenchmark.Run(args);
+        WorkloadBenchmark.Run(args, openMpSpin);
     }
     catch (ArgumentException e)
     {

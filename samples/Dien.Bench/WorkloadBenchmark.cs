@@ -6,6 +6,8 @@ using Dien.Data.Batching;
 using Dien.Data.Synthetic;
 using Dien.Metrics;
 using Dien.Model;
+using Dien.Runtime;
+using Dien.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,8 +22,14 @@ internal static class WorkloadBenchmark
     private const int WarmUpBatches = 10;
     private const int LatencyCalls = 200;
 
-    public static void Run(string[] args)
+    public static void Run(string[] args, OpenMpSpinResult openMpSpin)
     {
+        if (args.Contains("--profile"))
+        {
+            StepProfile.Run(WorkloadOptions.Parse(args.Where(a => a != "--profile").ToArray()));
+            return;
+        }
+
         var w = WorkloadOptions.Parse(args);
         torch.set_num_threads(w.Threads);
         torch.manual_seed(w.Seed);
@@ -40,7 +48,7 @@ internal static class WorkloadBenchmark
         };
         Console.WriteLine($"W: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {w.Items} items, {w.Categories} categories, history {w.MinHistory}..{w.MaxHistory}, " +
                           $"E = {options.BehaviourSize}, H = {w.Hidden}, batch {w.Batch}, {w.Evolution}, {w.Attention} attention, alpha {w.Alpha}, {w.Threads} thread(s)");
-        Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {CpuModel()}, .NET {Environment.Version}");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {CpuModel()}, .NET {Environment.Version}; OpenMP spin count: {Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") ?? "libgomp default"} ({openMpSpin})");
 
         using var model = new DienModel(options);
         var optimizer = optim.Adam(model.parameters(), w.LearningRate);
@@ -74,9 +82,12 @@ internal static class WorkloadBenchmark
                 }
             }
 
+            // As DienTrainer does around each epoch's evaluation (TrainerOptions.ReleaseMemoryBetweenEpochs).
+            ReleaseMemory(w);
             if (epoch == 1 || epoch == 3 || epoch == w.Epochs)
             {
                 figures[$"auc_epoch_{epoch}"] = Math.Round(TestAuc(model, data.Test), 4);
+                ReleaseMemory(w);
             }
 
             if (epoch == 2 || epoch == 10)
@@ -110,9 +121,18 @@ internal static class WorkloadBenchmark
         var summary = new Dictionary<string, object?>(figures)
         {
             ["samples"] = w.Samples, ["max_history"] = w.MaxHistory, ["batch"] = w.Batch, ["threads"] = w.Threads,
-            ["evolution"] = w.Evolution.ToString(), ["epochs"] = w.Epochs,
+            ["evolution"] = w.Evolution.ToString(), ["epochs"] = w.Epochs, ["release_memory"] = w.ReleaseMemory,
+            ["gomp_spincount"] = Environment.GetEnvironmentVariable("GOMP_SPINCOUNT"),
         };
         Console.WriteLine(JsonSerializer.Serialize(summary));
+    }
+
+    private static void ReleaseMemory(WorkloadOptions w)
+    {
+        if (w.ReleaseMemory)
+        {
+            ProcessMemory.Release();
+        }
     }
 
     private static IEnumerable<BatchArrays> TestBatches(IReadOnlyList<Sample> test, int size)

@@ -21,6 +21,7 @@ internal sealed record WorkloadOptions
     public int Epochs { get; init; } = 3;
     public int Threads { get; init; } = 2;
     public int Seed { get; init; } = 2019;
+    public bool ReleaseMemory { get; init; } = true;
 
     /// <summary>Reads <c>--name value</c> pairs after the mode word.</summary>
     /// <exception cref="ArgumentException">An unknown flag or a value that does not parse; the message names it.</exception>
@@ -50,6 +51,7 @@ internal sealed record WorkloadOptions
                 "--epochs" => o with { Epochs = Int() },
                 "--threads" => o with { Threads = Int() },
                 "--seed" => o with { Seed = Int() },
+                "--release-memory" => o with { ReleaseMemory = bool.TryParse(value, out bool b) ? b : throw new ArgumentException($"{flag} {value}: expected true or false.") },
                 _ => throw new ArgumentException($"{flag}: unknown flag (see the usage at the top of Program.cs)."),
             };
         }

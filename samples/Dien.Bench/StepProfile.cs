@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using Dien.Attention;
+using Dien.Auxiliary;
+using Dien.Data.Batching;
+using Dien.Data.Synthetic;
+using Dien.Embeddings;
+using Dien.Evolution;
+using Dien.Extractor;
+using Dien.Head;
+using Dien.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Dien.Bench;
+
+/// <summary>
+/// Where a training step on W goes (<c>workload --profile</c>): the whole step split into forward, backward
+/// and optimizer, then each part of DIEN alone, forward and backward, on leaf copies of the inputs it gets
+/// in the real model. Medians over the timed batches, in ms.
+/// </summary>
+internal static class StepProfile
+{
+    private const int WarmUp = 10;
+    private const int Timed = 60;
+
+    public static void Run(WorkloadOptions w)
+    {
+        torch.set_num_threads(w.Threads);
+        torch.manual_seed(w.Seed);
+        var synthetic = new SyntheticOptions
+        {
+            Samples = w.Samples, Items = w.Items, Categories = w.Categories,
+            MinHistoryLength = w.MinHistory, MaxHistoryLength = w.MaxHistory, Seed = w.Seed,
+        };
+        var data = SyntheticGenerator.Generate(synthetic);
+        var sampler = NegativeSampler.FromHistories(data.Train);
+        var options = new DienOptions
+        {
+            ItemVocabularySize = w.Items + 1, CategoryVocabularySize = w.Categories + 1, UserVocabularySize = synthetic.Users + 1,
+            ItemEmbeddingSize = w.Embedding, CategoryEmbeddingSize = w.Embedding, UserEmbeddingSize = w.Embedding,
+            HiddenSize = w.Hidden, Evolution = w.Evolution, Attention = w.Attention, Alpha = w.Alpha,
+        };
+        int e = options.BehaviourSize, h = options.HiddenSize;
+        using var model = new DienModel(options);
+        var optimizer = optim.Adam(model.parameters(), w.LearningRate);
+        using var embedding = new BehaviourEmbedding(options);
+        using var extractor = new InterestExtractor(e, h);
+        using var attention = new MlpAttention(h, e, options.AttentionHiddenSizes);
+        using var evolution = new InterestEvolution(h, h, options.Evolution);
+        using var auxiliary = new NextBehaviourAuxiliaryLoss(h, e, options.AuxiliaryScorer, options.AuxiliaryHiddenSizes);
+        int headInput = embedding.UserSize + (3 * e) + h;
+        using var head = new MlpHead(headInput, options.HeadHiddenSizes, options.HeadActivation, options.HeadBatchNorm, options.HeadDropout, options.HeadOutput);
+
+        var times = new Dictionary<string, List<double>>();
+        void Add(string name, double ms)
+        {
+            if (!times.TryGetValue(name, out var list))
+            {
+                times[name] = list = new List<double>();
+            }
+
+            list.Add(ms);
+        }
+
+        var batches = new Batcher(new BatcherOptions { BatchSize = w.Batch, Shuffle = true, BucketByLength = true, Seed = w.Seed, NegativeSampler = sampler })
+            .Batches(data.Train).Where(b => b.Size >= 2).Take(WarmUp + Timed).ToList();
+        for (int i = 0; i < batches.Count; i++)
+        {
+            bool record = i >= WarmUp;
+            using var scope = NewDisposeScope();
+            var clock = Stopwatch.StartNew();
+            using var batch = new DienBatch(batches[i]);
+            double build = clock.Elapsed.TotalMilliseconds;
+            optimizer.zero_grad();
+            clock.Restart();
+            var output = model.call(batch);
+            double forward = clock.Elapsed.TotalMilliseconds;
+            clock.Restart();
+            output.Loss!.backward();
+            double backward = clock.Elapsed.TotalMilliseconds;
+            clock.Restart();
+            optimizer.step();
+            double step = clock.Elapsed.TotalMilliseconds;
+
+            // Each part alone, on leaf inputs shaped as in the model.
+            int[] lengths = batch.Arrays.Lengths;
+            var embedded = embedding.Embed(batch, includeNegatives: true);
+            double embed = Time(() => embedding.Embed(batch, includeNegatives: true).History.sum().backward());
+            var history = embedded.History.detach().requires_grad_();
+            var states = extractor.call(history, batch.Mask, lengths).detach().requires_grad_();
+            var target = embedded.Target.detach().requires_grad_();
+            var weights = attention.call(states, target, batch.Mask).detach().requires_grad_();
+            var negatives = embedded.Negatives!.detach().requires_grad_();
+            var interest = evolution.call(states, weights, batch.Mask, lengths).detach();
+            var headIn = embedded.HeadInput(interest).detach().requires_grad_();
+            double ext = Time(() => extractor.call(history, batch.Mask, lengths).sum().backward());
+            double att = Time(() => attention.call(states, target, batch.Mask).sum().backward());
+            double evo = Time(() => evolution.call(states, weights, batch.Mask, lengths).sum().backward());
+            double aux = Time(() => auxiliary.call(states, history, negatives, batch.Mask).backward());
+            double hd = Time(() => head.call(headIn).sum().backward());
+            if (record)
+            {
+                Add("batch tensors", build);
+                Add("step: forward", forward);
+                Add("step: backward", backward);
+                Add("step: Adam", step);
+                Add("step: total", build + forward + backward + step);
+                Add("embedding fwd+bwd", embed);
+                Add("extractor fwd+bwd", ext);
+                Add("attention fwd+bwd", att);
+                Add("evolution fwd+bwd", evo);
+                Add("auxiliary fwd+bwd", aux);
+                Add("head fwd+bwd", hd);
+                Add("rows x width", batches[i].Size * batch.Width);
+            }
+        }
+
+        Console.WriteLine($"Training step on W, {Timed} batches after {WarmUp} warm-up, {w.Threads} thread(s); median ms");
+        Console.WriteLine("| part | median | min |");
+        Console.WriteLine("|---|---|---|");
+        foreach (var (name, list) in times)
+        {
+            list.Sort();
+            Console.WriteLine($"| {name} | {list[list.Count / 2]:F2} | {list[0]:F2} |");
+        }
+    }
+
+    private static double Time(Action action)
+    {
+        using var scope = NewDisposeScope();
+        var clock = Stopwatch.StartNew();
+        action();
+        return clock.Elapsed.TotalMilliseconds;
+    }
+}
