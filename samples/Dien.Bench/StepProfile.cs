@@ -8,6 +8,7 @@ using Dien.Evolution;
 using Dien.Extractor;
 using Dien.Head;
 using Dien.Model;
+using Dien.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -42,7 +43,7 @@ internal static class StepProfile
         };
         int e = options.BehaviourSize, h = options.HiddenSize;
         using var model = new DienModel(options);
-        var optimizer = optim.Adam(model.parameters(), w.LearningRate);
+        var optimizer = new Dien.Training.Fused.Adam(model.parameters(), w.LearningRate);
         using var embedding = new BehaviourEmbedding(options);
         using var extractor = new InterestExtractor(e, h);
         using var attention = new MlpAttention(h, e, options.AttentionHiddenSizes);
