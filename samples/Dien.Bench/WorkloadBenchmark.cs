@@ -143,7 +143,7 @@ internal static class WorkloadBenchmark
         var scores = new List<float>();
         var labels = new List<float>();
         model.eval();
-        using (no_grad())
+        using (inference_mode(true))
         {
             foreach (var arrays in TestBatches(test, 512))
             {
@@ -163,7 +163,7 @@ internal static class WorkloadBenchmark
     {
         var batches = TestBatches(test, 128).ToList();
         model.eval();
-        using var noGrad = no_grad();
+        using var inference = inference_mode(true);
         for (int pass = 0; pass < 2; pass++)
         {
             var clock = Stopwatch.StartNew();
@@ -191,7 +191,7 @@ internal static class WorkloadBenchmark
         var batcher = new Batcher(new BatcherOptions { BatchSize = 1 });
         var singles = batcher.Batches(test.Take(LatencyCalls + 20)).ToList();
         model.eval();
-        using var noGrad = no_grad();
+        using var inference = inference_mode(true);
         var times = new List<double>();
         for (int i = 0; i < singles.Count; i++)
         {

@@ -18,7 +18,8 @@ internal static class Evaluator
         model.eval();
         try
         {
-            using var noGrad = torch.no_grad();
+            // Inference mode: no autograd bookkeeping at all; the scores leave as arrays.
+            using var inference = torch.inference_mode(true);
             using var prefetcher = new Training.BatchPrefetcher(batches, device, prefetchDepth);
             int index = 0;
             foreach (var batch in prefetcher.Batches())
