@@ -9,7 +9,7 @@ using TorchSharp;
 //   dotnet run -c Release --project samples/Dien.Bench                 Stopwatch table (1 and 2 threads)
 //   dotnet run -c Release --project samples/Dien.Bench -- --repeat 50  more timed calls per cell
 //   dotnet run -c Release --project samples/Dien.Bench -- --kernel     the raw kernels alone
-//   dotnet run -c Release --project samples/Dien.Bench -- --bdn [BenchmarkDotNet args]
+//   dotnet run -c Release --project samples/Dien.Bench -- --bdn [BenchmarkDotNet args]   e.g. --filter '*StepPart*'
 //   dotnet run -c Release --project samples/Dien.Bench -- workload [--samples 20000 --items 1000 --categories 50
 //       --min-history 5 --max-history 50 --embedding 18 --hidden 36 --batch 128 --lr 0.001 --evolution augru
 //       --attention mlp --alpha 1 --epochs 3 --threads 2 --seed 2019]    end-to-end figures on workload W
