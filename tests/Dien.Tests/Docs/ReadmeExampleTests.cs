@@ -2,6 +2,7 @@ using Dien.Data.Batching;
 using Dien.Data.Synthetic;
 using Dien.Inference;
 using Dien.Model;
+using Dien.Runtime;
 using Dien.Training;
 using FluentAssertions;
 using TorchSharp;
@@ -20,6 +21,8 @@ public sealed class ReadmeExampleTests : IDisposable
     [Fact]
     public void TheReadmeExampleTrainsSavesAndScores()
     {
+        // In this test process libtorch is already loaded, so this reports TooLate and changes nothing.
+        OpenMpSpin.Shorten();
         torch.manual_seed(3);
         var data = SyntheticGenerator.Generate(new SyntheticOptions { Samples = 600, MaxHistoryLength = 12 });
         var options = new DienOptions { ItemVocabularySize = 1001, CategoryVocabularySize = 51, UserVocabularySize = 2001, HeadHiddenSizes = [32, 16] };
