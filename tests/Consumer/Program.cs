@@ -1,8 +1,21 @@
 // A fresh application that uses the packed Dien package with the CPU backend (tests/Consumer/run.sh):
-// it trains one step of DIEN and scores one user's candidates.
+// it shortens libtorch's OpenMP spin before libtorch loads, trains one step of DIEN and scores one user's candidates.
 using Dien.Inference;
 using Dien.Model;
+using Dien.Runtime;
 using TorchSharp;
+
+// First call of a fresh process on Linux: libtorch is not loaded yet, so this must apply (unless the
+// environment already sets the variable). libgomp then reads it when libtorch loads below.
+bool preset = Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") is not null || Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null;
+var expectedSpin = !OperatingSystem.IsLinux() ? OpenMpSpinResult.NotLinux : preset ? OpenMpSpinResult.AlreadySet : OpenMpSpinResult.Applied;
+var spin = OpenMpSpin.Shorten();
+Console.WriteLine($"OpenMP spin: {spin}, GOMP_SPINCOUNT={Environment.GetEnvironmentVariable("GOMP_SPINCOUNT")}");
+if (spin != expectedSpin)
+{
+    Console.WriteLine($"consumer: OpenMpSpin.Shorten returned {spin}, expected {expectedSpin}");
+    return 1;
+}
 
 torch.manual_seed(1);
 var options = new DienOptions { ItemVocabularySize = 20, CategoryVocabularySize = 5, UserVocabularySize = 4 };
