@@ -28,19 +28,10 @@ internal static class StepProfile
     {
         torch.set_num_threads(w.Threads);
         torch.manual_seed(w.Seed);
-        var synthetic = new SyntheticOptions
-        {
-            Samples = w.Samples, Items = w.Items, Categories = w.Categories,
-            MinHistoryLength = w.MinHistory, MaxHistoryLength = w.MaxHistory, Seed = w.Seed,
-        };
+        var synthetic = w.GeneratorOptions();
         var data = SyntheticGenerator.Generate(synthetic);
         var sampler = NegativeSampler.FromHistories(data.Train);
-        var options = new DienOptions
-        {
-            ItemVocabularySize = w.Items + 1, CategoryVocabularySize = w.Categories + 1, UserVocabularySize = synthetic.Users + 1,
-            ItemEmbeddingSize = w.Embedding, CategoryEmbeddingSize = w.Embedding, UserEmbeddingSize = w.Embedding,
-            HiddenSize = w.Hidden, Evolution = w.Evolution, Attention = w.Attention, Alpha = w.Alpha,
-        };
+        var options = w.ModelOptions(synthetic);
         int e = options.BehaviourSize, h = options.HiddenSize;
         using var model = new DienModel(options);
         var optimizer = new Dien.Training.Fused.Adam(model.parameters(), w.LearningRate);

@@ -33,19 +33,10 @@ internal static class WorkloadBenchmark
         var w = WorkloadOptions.Parse(args);
         torch.set_num_threads(w.Threads);
         torch.manual_seed(w.Seed);
-        var synthetic = new SyntheticOptions
-        {
-            Samples = w.Samples, Items = w.Items, Categories = w.Categories,
-            MinHistoryLength = w.MinHistory, MaxHistoryLength = w.MaxHistory, Seed = w.Seed,
-        };
+        var synthetic = w.GeneratorOptions();
         var data = SyntheticGenerator.Generate(synthetic);
         var sampler = NegativeSampler.FromHistories(data.Train);
-        var options = new DienOptions
-        {
-            ItemVocabularySize = w.Items + 1, CategoryVocabularySize = w.Categories + 1, UserVocabularySize = synthetic.Users + 1,
-            ItemEmbeddingSize = w.Embedding, CategoryEmbeddingSize = w.Embedding, UserEmbeddingSize = w.Embedding,
-            HiddenSize = w.Hidden, Evolution = w.Evolution, Attention = w.Attention, Alpha = w.Alpha,
-        };
+        var options = w.ModelOptions(synthetic);
         Console.WriteLine($"W: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {w.Items} items, {w.Categories} categories, history {w.MinHistory}..{w.MaxHistory}, " +
                           $"E = {options.BehaviourSize}, H = {w.Hidden}, batch {w.Batch}, {w.Evolution}, {w.Attention} attention, alpha {w.Alpha}, {w.Threads} thread(s)");
         Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {CpuModel()}, .NET {Environment.Version}; OpenMP spin count: {Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") ?? "libgomp default"} ({openMpSpin})");

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Dien.Data.Synthetic;
 using Dien.Model;
 
 namespace Dien.Bench;
@@ -22,6 +23,21 @@ internal sealed record WorkloadOptions
     public int Threads { get; init; } = 2;
     public int Seed { get; init; } = 2019;
     public bool ReleaseMemory { get; init; } = true;
+
+    /// <summary>The synthetic generator's settings for W.</summary>
+    public SyntheticOptions GeneratorOptions() => new()
+    {
+        Samples = Samples, Items = Items, Categories = Categories,
+        MinHistoryLength = MinHistory, MaxHistoryLength = MaxHistory, Seed = Seed,
+    };
+
+    /// <summary>DIEN as W defines it, with vocabularies sized for the generated data.</summary>
+    public DienOptions ModelOptions(SyntheticOptions synthetic) => new()
+    {
+        ItemVocabularySize = Items + 1, CategoryVocabularySize = Categories + 1, UserVocabularySize = synthetic.Users + 1,
+        ItemEmbeddingSize = Embedding, CategoryEmbeddingSize = Embedding, UserEmbeddingSize = Embedding,
+        HiddenSize = Hidden, Evolution = Evolution, Attention = Attention, Alpha = Alpha,
+    };
 
     /// <summary>Reads <c>--name value</c> pairs after the mode word.</summary>
     /// <exception cref="ArgumentException">An unknown flag or a value that does not parse; the message names it.</exception>

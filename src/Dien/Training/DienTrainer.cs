@@ -45,7 +45,7 @@ public sealed class DienTrainer : IDisposable
         _options = options;
         _logger = logger ?? NullLogger.Instance;
         _device = device ?? CPU;
-        _optimizer = new Dien.Training.Fused.Adam(model.parameters(), options.LearningRate, options.WeightDecay);
+        _optimizer = new Fused.Adam(model.parameters(), options.LearningRate, options.WeightDecay);
     }
 
     /// <summary>Epochs completed so far (including those restored from a checkpoint); the next <see cref="Fit"/> starts here.</summary>

@@ -20,6 +20,8 @@ namespace Dien.Training.Fused;
 /// The fused pass runs when every parameter with a gradient is a contiguous float32 CPU tensor and the group
 /// uses neither AMSGrad nor maximize; otherwise (or with a closure) the step is TorchSharp's own.
 /// Results agree with TorchSharp's Adam to float32 rounding (the order of operations differs slightly).
+/// The update writes the parameters' memory directly, without bumping autograd's version counter: like any
+/// optimizer step it belongs after a backward pass, never between a forward pass and its backward.
 /// </remarks>
 internal sealed class Adam : TorchSharp.Modules.Adam
 {
