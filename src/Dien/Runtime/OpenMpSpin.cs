@@ -44,7 +44,14 @@ public static partial class OpenMpSpin
         string value = spinCount.ToString(System.Globalization.CultureInfo.InvariantCulture);
         // The native environment (what libgomp's getenv sees); Environment.SetEnvironmentVariable alone
         // changes only .NET's copy on Unix.
-        if (SetEnv("GOMP_SPINCOUNT", value, 1) != 0)
+        try
+        {
+            if (SetEnv("GOMP_SPINCOUNT", value, 1) != 0)
+            {
+                return OpenMpSpinResult.Failed;
+            }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             return OpenMpSpinResult.Failed;
         }

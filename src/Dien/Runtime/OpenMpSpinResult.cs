@@ -15,6 +15,6 @@ public enum OpenMpSpinResult
     /// <summary>Not Linux: libtorch uses another OpenMP runtime there; nothing was changed.</summary>
     NotLinux,
 
-    /// <summary>The C library refused to set the variable.</summary>
+    /// <summary>The C library could not be reached or refused to set the variable; nothing was changed.</summary>
     Failed,
 }
