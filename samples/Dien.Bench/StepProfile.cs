@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Dien.Attention;
 using Dien.Auxiliary;
 using Dien.Data.Batching;
-using Dien.Data.Synthetic;
 using Dien.Embeddings;
 using Dien.Evolution;
 using Dien.Extractor;
@@ -26,12 +25,7 @@ internal static class StepProfile
 
     public static void Run(WorkloadOptions w)
     {
-        torch.set_num_threads(w.Threads);
-        torch.manual_seed(w.Seed);
-        var synthetic = w.GeneratorOptions();
-        var data = SyntheticGenerator.Generate(synthetic);
-        var sampler = NegativeSampler.FromHistories(data.Train);
-        var options = w.ModelOptions(synthetic);
+        var (data, sampler, options) = w.Prepare();
         int e = options.BehaviourSize, h = options.HiddenSize;
         using var model = new DienModel(options);
         var optimizer = new Dien.Training.Fused.Adam(model.parameters(), w.LearningRate);

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using Dien.Data;
 using Dien.Data.Batching;
-using Dien.Data.Synthetic;
 using Dien.Metrics;
 using Dien.Model;
 using Dien.Runtime;
@@ -31,12 +30,7 @@ internal static class WorkloadBenchmark
         }
 
         var w = WorkloadOptions.Parse(args);
-        torch.set_num_threads(w.Threads);
-        torch.manual_seed(w.Seed);
-        var synthetic = w.GeneratorOptions();
-        var data = SyntheticGenerator.Generate(synthetic);
-        var sampler = NegativeSampler.FromHistories(data.Train);
-        var options = w.ModelOptions(synthetic);
+        var (data, sampler, options) = w.Prepare();
         Console.WriteLine($"W: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {w.Items} items, {w.Categories} categories, history {w.MinHistory}..{w.MaxHistory}, " +
                           $"E = {options.BehaviourSize}, H = {w.Hidden}, batch {w.Batch}, {w.Evolution}, {w.Attention} attention, alpha {w.Alpha}, {w.Threads} thread(s)");
         Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {CpuModel()}, .NET {Environment.Version}; OpenMP spin count: {Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") ?? "libgomp default"} ({openMpSpin})");

@@ -1,6 +1,9 @@
 using System.Globalization;
+using Dien.Data;
+using Dien.Data.Batching;
 using Dien.Data.Synthetic;
 using Dien.Model;
+using TorchSharp;
 
 namespace Dien.Bench;
 
@@ -23,6 +26,19 @@ internal sealed record WorkloadOptions
     public int Threads { get; init; } = 2;
     public int Seed { get; init; } = 2019;
     public bool ReleaseMemory { get; init; } = true;
+
+    /// <summary>
+    /// Sets libtorch's thread count and seed, generates W's data and returns it with the negative sampler
+    /// and the model options every W run uses.
+    /// </summary>
+    public (SampleSplit Data, NegativeSampler Sampler, DienOptions Options) Prepare()
+    {
+        torch.set_num_threads(Threads);
+        torch.manual_seed(Seed);
+        var synthetic = GeneratorOptions();
+        var data = SyntheticGenerator.Generate(synthetic);
+        return (data, NegativeSampler.FromHistories(data.Train), ModelOptions(synthetic));
+    }
 
     /// <summary>The synthetic generator's settings for W.</summary>
     public SyntheticOptions GeneratorOptions() => new()
