@@ -1,3 +1,4 @@
+using Dien.Kernels;
 using Dien.Model;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -67,6 +68,12 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
     /// <summary>The scorer in use.</summary>
     public AuxiliaryScorer Scorer { get; }
 
+    /// <summary>
+    /// Whether the MLP scorer may run as the fused CPU kernel (<see cref="FusedNextBehaviourLoss"/>); false
+    /// forces the libtorch composition, the reference the kernel is tested against.
+    /// </summary>
+    internal bool UseFusedKernel { get; set; } = true;
+
     /// <summary>Computes L_aux.</summary>
     /// <param name="states">Extractor states h_t, [B, T, H].</param>
     /// <param name="behaviours">Real behaviours e_t, [B, T, E].</param>
@@ -78,6 +85,12 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
     {
         AuxiliaryGuard.Check(states, behaviours, mask, _hiddenSize, _behaviourSize);
         AuxiliaryGuard.RequireSameShape(negatives, behaviours, nameof(negatives));
+        if (Fused(states))
+        {
+            var (weights, biases) = ScorerParameters();
+            return FusedNextBehaviourLoss.Compute(states, behaviours, negatives, mask, weights, biases);
+        }
+
         using var scope = NewDisposeScope();
         long steps = states.shape[1];
         if (steps < 2)
@@ -97,6 +110,15 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
         var sign = torch.tensor(new[] { -1.0, 1.0 }, dtype: logits.dtype, device: logits.device).view(2, 1, 1);
         var loss = nn.functional.softplus(logits * sign) * pairs;
         return (loss.sum() / pairs.sum().clamp_min(1)).MoveToOuterDisposeScope();
+    }
+
+    private bool Fused(Tensor states)
+        => UseFusedKernel && output?.bias is not null && layers.All(l => l.bias is not null) && FusedNextBehaviourLoss.Supports(states);
+
+    private (List<Tensor> Weights, List<Tensor> Biases) ScorerParameters()
+    {
+        var linear = layers.Append(output!).ToList();
+        return (linear.Select(l => (Tensor)l.weight!).ToList(), linear.Select(l => (Tensor)l.bias!).ToList());
     }
 
     /// <summary>The logits f(h_t, e) of the real (index 0) and the sampled (index 1) behaviours, [2, B, T - 1].</summary>

@@ -1,0 +1,136 @@
+using Dien.Auxiliary;
+using Dien.Kernels;
+using Dien.Model;
+using FluentAssertions;
+using TorchSharp;
+using Xunit;
+using static Dien.Tests.TestKit;
+using static TorchSharp.torch;
+
+namespace Dien.Tests.Kernels;
+
+/// <summary>The fused next-behaviour loss against the libtorch composition of the same module: value and every gradient.</summary>
+[Collection("Sequential")]
+public sealed class FusedNextBehaviourLossTests
+{
+    public static TheoryData<int[]> Scorers() => new() { new[] { 100, 50 }, new[] { 7 }, Array.Empty<int>(), new[] { 9, 3, 5 } };
+
+    [Theory]
+    [MemberData(nameof(Scorers))]
+    public void Float64MatchesTheCompositionValueAndGradients(int[] hidden)
+    {
+        // Lengths 0 and 1 (no pair), a full row, and enough rows for several tiles with a remainder.
+        int[] lengths = [9, 0, 1, 2, 5, 9, 3, 7, 8, 4, 6, 9, 1, 2, 9, 5];
+        Compare(hidden, lengths, steps: 9, hiddenSize: 5, behaviourSize: 6, ScalarType.Float64, seed: 3, tolerance: 1e-11);
+    }
+
+    [Fact]
+    public void Float32MatchesTheCompositionOnTheBenchShapeWithTwoWorkers()
+    {
+        // W's shape: 36-wide states and behaviours, scorer 100-50, enough pairs (> 2 x 256) for two workers.
+        var random = new Random(5);
+        int[] lengths = Enumerable.Range(0, 64).Select(_ => random.Next(0, 31)).ToArray();
+        Compare([100, 50], lengths, steps: 30, hiddenSize: 36, behaviourSize: 36, ScalarType.Float32, seed: 8, tolerance: 2e-5);
+    }
+
+    [Fact]
+    public void ValueWithoutGradientsEqualsTheValueWithThem()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(12);
+        using var loss = new NextBehaviourAuxiliaryLoss(4, 3, AuxiliaryScorer.Mlp, new List<int> { 6, 5 });
+        loss.to(ScalarType.Float64);
+        var (states, behaviours, negatives, mask) = Inputs([3, 5, 0, 4], 5, 4, 3, ScalarType.Float64);
+        double withGraph = loss.call(states.requires_grad_(), behaviours, negatives, mask).item<double>();
+        double inference;
+        using (torch.no_grad())
+        {
+            var value = loss.call(states, behaviours, negatives, mask);
+            value.requires_grad.Should().BeFalse();
+            inference = value.item<double>();
+        }
+
+        inference.Should().Be(withGraph);
+    }
+
+    [Fact]
+    public void GradientsScaleWithTheIncomingGradientAndSurviveARetainedGraph()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(13);
+        using var loss = new NextBehaviourAuxiliaryLoss(4, 3, AuxiliaryScorer.Mlp, new List<int> { 6 });
+        loss.to(ScalarType.Float64);
+        var (states, behaviours, negatives, mask) = Inputs([3, 5, 2, 4], 5, 4, 3, ScalarType.Float64);
+        states.requires_grad_();
+        var value = loss.call(states, behaviours, negatives, mask);
+
+        (value * 0.5).backward(retain_graph: true);
+        var half = states.grad!.clone();
+        var weightHalf = loss.parameters().First().grad!.clone();
+        states.grad!.zero_();
+        loss.zero_grad();
+        (value * 2.0).backward();
+
+        states.grad!.allclose(half * 4, 1e-12, 1e-14).Should().BeTrue();
+        loss.parameters().First().grad!.allclose(weightHalf * 4, 1e-12, 1e-14).Should().BeTrue();
+        half.abs().sum().item<double>().Should().BeGreaterThan(0);
+    }
+
+    [Fact]
+    public void BadShapesAreRejectedWithTheirName()
+    {
+        using var scope = NewDisposeScope();
+        var (states, behaviours, negatives, mask) = Inputs([2, 3], 3, 2, 2, ScalarType.Float32);
+        var weights = new List<Tensor> { randn(4, 4), randn(2, 4) };
+        var biases = new List<Tensor> { randn(4), randn(2) };
+        FluentActions.Invoking(() => FusedNextBehaviourLoss.Compute(states, behaviours, negatives, mask, weights, biases))
+            .Should().Throw<ArgumentException>().WithMessage("*last layer has 2 outputs*");
+        weights[1] = randn(1, 5);
+        FluentActions.Invoking(() => FusedNextBehaviourLoss.Compute(states, behaviours, negatives, mask, weights, biases))
+            .Should().Throw<ArgumentException>().WithMessage("*layer 1*");
+        FluentActions.Invoking(() => FusedNextBehaviourLoss.Compute(states.to(ScalarType.Float64), behaviours, negatives, mask, weights, biases))
+            .Should().Throw<ArgumentException>().WithMessage("*behaviours is Float32*");
+    }
+
+    private static void Compare(int[] hidden, int[] lengths, int steps, int hiddenSize, int behaviourSize, ScalarType dtype, int seed, double tolerance)
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(seed);
+        using var fused = new NextBehaviourAuxiliaryLoss(hiddenSize, behaviourSize, AuxiliaryScorer.Mlp, hidden.ToList());
+        using var reference = new NextBehaviourAuxiliaryLoss(hiddenSize, behaviourSize, AuxiliaryScorer.Mlp, hidden.ToList()) { UseFusedKernel = false };
+        fused.to(dtype);
+        reference.to(dtype);
+        reference.load_state_dict(fused.state_dict());
+        var (states, behaviours, negatives, mask) = Inputs(lengths, steps, hiddenSize, behaviourSize, dtype);
+
+        var (value, grads) = Run(fused, states, behaviours, negatives, mask);
+        var (expected, expectedGrads) = Run(reference, states, behaviours, negatives, mask);
+
+        value.Should().BeApproximately(expected, tolerance * Math.Max(1, Math.Abs(expected)));
+        grads.Length.Should().Be(expectedGrads.Length);
+        for (int i = 0; i < grads.Length; i++)
+        {
+            double scale = Math.Max(1e-3, expectedGrads[i].abs().max().item<double>());
+            double error = (grads[i] - expectedGrads[i]).abs().max().item<double>();
+            error.Should().BeLessThanOrEqualTo(tolerance * scale, $"gradient {i} (inputs, then each layer's weight and bias) differs");
+        }
+
+        expectedGrads[0].abs().sum().item<double>().Should().BeGreaterThan(0, "the states must get a gradient");
+    }
+
+    private static (double Value, Tensor[] Grads) Run(NextBehaviourAuxiliaryLoss loss, Tensor states, Tensor behaviours, Tensor negatives, Tensor mask)
+    {
+        var inputs = new[] { states, behaviours, negatives }.Select(t => t.detach().clone().requires_grad_()).ToArray();
+        loss.zero_grad();
+        var value = loss.call(inputs[0], inputs[1], inputs[2], mask);
+        value.backward();
+        var grads = inputs.Select(t => t.grad!.to_type(ScalarType.Float64))
+            .Concat(loss.parameters().Select(p => p.grad!.to_type(ScalarType.Float64)))
+            .ToArray();
+        return (value.to_type(ScalarType.Float64).item<double>(), grads);
+    }
+
+    private static (Tensor States, Tensor Behaviours, Tensor Negatives, Tensor Mask) Inputs(int[] lengths, int steps, int hiddenSize, int behaviourSize, ScalarType dtype)
+        => (randn(lengths.Length, steps, hiddenSize, dtype), randn(lengths.Length, steps, behaviourSize, dtype),
+            randn(lengths.Length, steps, behaviourSize, dtype), Mask(lengths, steps));
+}
