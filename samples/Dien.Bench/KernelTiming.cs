@@ -88,6 +88,64 @@ internal static class KernelTiming
         }
     }
 
+    /// <summary>The fused auxiliary loss at W's median batch: 128 rows of 28 steps, scorer 72-100-50-1.</summary>
+    public static unsafe void RunAuxiliary(int repeat)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        const int B = 128, T = 28, H = 36, E = 36;
+        int[] widths = [100, 50, 1];
+        var states = randn(B, T, H);
+        var behaviours = randn(B, T, E);
+        var negatives = randn(B, T, E);
+        var mask = ones(B, T, dtype: ScalarType.Bool);
+        var weights = new List<Tensor>();
+        var biases = new List<Tensor>();
+        int input = H + E;
+        foreach (int n in widths)
+        {
+            weights.Add(randn(n, input) * 0.1);
+            biases.Add(randn(n) * 0.1);
+            input = n;
+        }
+
+        var problem = new NextBehaviourKernel<float>.Problem
+        {
+            Batch = B, Steps = T, Hidden = H, Behaviour = E,
+            States = TensorMemory.Pointer<float>(states), Behaviours = TensorMemory.Pointer<float>(behaviours), Negatives = TensorMemory.Pointer<float>(negatives),
+            Mask = TensorMemory.Pointer<byte>(mask), Widths = widths,
+            Weights = Addresses(weights), Biases = Addresses(biases),
+        };
+        var gradTensors = new[] { states, behaviours, negatives }.Select(t => zeros_like(t)).Concat(weights.Concat(biases).Select(t => empty_like(t))).ToArray();
+        var gradients = new NextBehaviourKernel<float>.Gradients
+        {
+            States = TensorMemory.Pointer<float>(gradTensors[0]), Behaviours = TensorMemory.Pointer<float>(gradTensors[1]), Negatives = TensorMemory.Pointer<float>(gradTensors[2]),
+            Weights = Addresses(gradTensors.Skip(3).Take(3)),
+            Biases = Addresses(gradTensors.Skip(6)),
+        };
+        double mflop = B * (T - 1) * 2.0 * 2 * ((72 * 100) + (100 * 50) + 50) * 3 / 1e6;
+        foreach (int workers in new[] { 1, 2 })
+        {
+            double fwd = Median($"auxiliary kernel, value only, {workers} worker(s)", repeat, () => NextBehaviourKernel<float>.Run(problem, null, workers, out _));
+            double all = Median($"auxiliary kernel, value and gradients, {workers} worker(s)", repeat, () => NextBehaviourKernel<float>.Run(problem, gradients, workers, out _));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {mflop:F0} MFLOP with gradients: {mflop / all:F1} GFLOP/s; forward {mflop / 3 / fwd:F1} GFLOP/s"));
+        }
+
+        var a = randn(32, 72);
+        var m = randn(72, 104);
+        var y = zeros(32, 104);
+        double gemm = Median("100 x MultiplyAccumulate 32 x 72 x 104", repeat, () =>
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                VectorOps<float>.MultiplyAccumulate(TensorMemory.Pointer<float>(a), 72, 1, 32, 72, TensorMemory.Pointer<float>(m), 104, TensorMemory.Pointer<float>(y), 104);
+            }
+        });
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {100 * 2.0 * 32 * 72 * 104 / 1e6 / gemm:F1} GFLOP/s on one thread"));
+    }
+
+    private static unsafe nint[] Addresses(IEnumerable<Tensor> tensors) => tensors.Select(t => (nint)TensorMemory.Pointer<float>(t)).ToArray();
+
     private static double Median(string label, int repeat, Action action)
     {
         for (int i = 0; i < 40; i++)

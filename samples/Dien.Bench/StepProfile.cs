@@ -102,12 +102,56 @@ internal static class StepProfile
         }
 
         Console.WriteLine($"Training step on W, {Timed} batches after {WarmUp} warm-up, {w.Threads} thread(s); median ms");
-        Console.WriteLine("| part | median | min |");
-        Console.WriteLine("|---|---|---|");
+        Print(times);
+        Console.WriteLine();
+        CompareVariants(model, optimizer, batches);
+    }
+
+    /// <summary>
+    /// Whole training steps (forward, backward, Adam) under each way of running the auxiliary loss, taking
+    /// turns on every batch in a rotating order, so that the machine's drifting load hits all alike.
+    /// </summary>
+    private static void CompareVariants(DienModel model, Dien.Training.Fused.Adam optimizer, List<BatchArrays> batches)
+    {
+        var auxiliary = model.modules().OfType<NextBehaviourAuxiliaryLoss>().Single();
+        var variants = new (string Name, bool Fused)[]
+        {
+            ("auxiliary: fused kernel", true),
+            ("auxiliary: libtorch composition", false),
+        };
+        var times = new Dictionary<string, List<double>>();
+        for (int i = 0; i < batches.Count; i++)
+        {
+            for (int k = 0; k < variants.Length; k++)
+            {
+                var (name, fused) = variants[(i + k) % variants.Length];
+                auxiliary.UseFusedKernel = fused;
+                using var scope = NewDisposeScope();
+                var clock = Stopwatch.StartNew();
+                using var batch = new DienBatch(batches[i]);
+                optimizer.zero_grad();
+                model.call(batch).Loss!.backward();
+                optimizer.step();
+                if (i >= WarmUp)
+                {
+                    (times.TryGetValue(name, out var list) ? list : times[name] = new List<double>()).Add(clock.Elapsed.TotalMilliseconds);
+                }
+            }
+        }
+
+        auxiliary.UseFusedKernel = true;
+        Console.WriteLine($"Whole step by auxiliary-loss variant, taking turns on each of {Timed} batches; ms");
+        Print(times);
+    }
+
+    private static void Print(Dictionary<string, List<double>> times)
+    {
+        Console.WriteLine("| part | median | mean | min |");
+        Console.WriteLine("|---|---|---|---|");
         foreach (var (name, list) in times)
         {
             list.Sort();
-            Console.WriteLine($"| {name} | {list[list.Count / 2]:F2} | {list[0]:F2} |");
+            Console.WriteLine($"| {name} | {list[list.Count / 2]:F2} | {list.Average():F2} | {list[0]:F2} |");
         }
     }
 
