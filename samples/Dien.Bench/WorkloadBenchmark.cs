@@ -40,6 +40,7 @@ internal static class WorkloadBenchmark
         var figures = new Dictionary<string, object?>();
         double trainSeconds = 0, trainFlops = 0;
         long trainSamples = 0;
+        var stepMs = new List<double>();
         int batchIndex = 0;
         for (int epoch = 1; epoch <= w.Epochs; epoch++)
         {
@@ -62,6 +63,7 @@ internal static class WorkloadBenchmark
                 if (++batchIndex > WarmUpBatches)
                 {
                     trainSeconds += clock.Elapsed.TotalSeconds;
+                    stepMs.Add(clock.Elapsed.TotalMilliseconds);
                     trainSamples += arrays.Size;
                     trainFlops += FlopCount.TrainingStep(arrays, options);
                 }
@@ -85,6 +87,11 @@ internal static class WorkloadBenchmark
             Console.WriteLine($"epoch {epoch}: {string.Join(", ", figures.Where(f => f.Key.EndsWith($"_{epoch}", StringComparison.Ordinal)).Select(f => $"{f.Key} {f.Value}"))}");
         }
 
+        // The spread tells steady cost (median) from stalls (p90, max): JIT, page faults, the machine's other load.
+        stepMs.Sort();
+        figures["train_step_ms_median"] = Math.Round(stepMs[stepMs.Count / 2], 2);
+        figures["train_step_ms_p90"] = Math.Round(stepMs[stepMs.Count * 9 / 10], 2);
+        figures["train_step_ms_max"] = Math.Round(stepMs[^1], 2);
         figures["train_samples_per_s"] = Math.Round(trainSamples / trainSeconds);
         figures["train_gflops_per_s"] = Math.Round(trainFlops / trainSeconds / 1e9, 2);
         figures["train_mflop_per_sample"] = Math.Round(trainFlops / trainSamples / 1e6, 2);
