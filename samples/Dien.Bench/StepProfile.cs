@@ -114,18 +114,20 @@ internal static class StepProfile
     private static void CompareVariants(DienModel model, Dien.Training.Fused.Adam optimizer, List<BatchArrays> batches)
     {
         var auxiliary = model.modules().OfType<NextBehaviourAuxiliaryLoss>().Single();
-        var variants = new (string Name, bool Fused)[]
+        var variants = new (string Name, bool Fused, int Chunks)[]
         {
-            ("auxiliary: fused kernel", true),
-            ("auxiliary: libtorch composition", false),
+            ("auxiliary: fused kernel", true, 4),
+            ("auxiliary: libtorch composition", false, 4),
+            ("auxiliary: fused kernel, one chunk per worker", true, 1),
         };
         var times = new Dictionary<string, List<double>>();
         for (int i = 0; i < batches.Count; i++)
         {
             for (int k = 0; k < variants.Length; k++)
             {
-                var (name, fused) = variants[(i + k) % variants.Length];
+                var (name, fused, chunks) = variants[(i + k) % variants.Length];
                 auxiliary.UseFusedKernel = fused;
+                Dien.Kernels.KernelWorkers.ChunksPerWorker = chunks;
                 using var scope = NewDisposeScope();
                 var clock = Stopwatch.StartNew();
                 using var batch = new DienBatch(batches[i]);
@@ -140,6 +142,7 @@ internal static class StepProfile
         }
 
         auxiliary.UseFusedKernel = true;
+        Dien.Kernels.KernelWorkers.ChunksPerWorker = 4;
         Console.WriteLine($"Whole step by auxiliary-loss variant, taking turns on each of {Timed} batches; ms");
         Print(times);
     }

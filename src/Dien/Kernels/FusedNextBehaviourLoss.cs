@@ -34,7 +34,7 @@ internal static class FusedNextBehaviourLoss
     public static Tensor Compute(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases)
     {
         var prepared = Prepare(states, behaviours, negatives, mask, weights, biases);
-        prepared.Run(RecurrenceSpec.Parallelism);
+        prepared.Run(KernelWorkers.Count);
         return prepared.Finish();
     }
 

@@ -16,8 +16,9 @@ namespace Dien.Kernels;
 /// <see cref="TileRows"/> whose activations stay in cache from the forward through the backward, and the
 /// state half of the first layer is computed once for both behaviours. Because the loss is a scalar, its
 /// gradients are known as soon as the forward is: they are computed here, scaled by 1/N, and the autograd
-/// node only multiplies them by the incoming gradient. Workers take contiguous ranges of pairs and sum their
-/// weight gradients at the end in a fixed order, so a result does not depend on scheduling.
+/// node only multiplies them by the incoming gradient. The pairs are cut into contiguous chunks
+/// (<see cref="KernelWorkers"/>) whose weight gradients are summed at the end in chunk order, so a result
+/// does not depend on scheduling.
 /// Layout: states [B, T, H], behaviours and negatives [B, T, E], mask [B, T] (one byte per flag); layer j has
 /// weight [N_j, K_j] (row-major, K_0 = H + E with the state columns first) and bias [N_j]; the last layer has
 /// N = 1. Internally every width is padded to whole vectors with zero weights.
@@ -28,8 +29,8 @@ internal static unsafe class NextBehaviourKernel<T>
     /// <summary>Pairs per tile: 32 rows keep a tile's activations (about 60 KB at widths 100-50) in L2.</summary>
     public const int TileRows = 32;
 
-    /// <summary>Below this many pairs per worker a second worker costs more than it saves.</summary>
-    private const int MinPairsPerWorker = 256;
+    /// <summary>Below this many pairs per chunk, splitting further costs more than it saves.</summary>
+    private const int MinPairsPerChunk = 128;
 
     /// <summary>
     /// Runs the loss. Returns its value, the mean over <paramref name="pairCount"/> pairs (0 when there are none).
@@ -46,18 +47,11 @@ internal static unsafe class NextBehaviourKernel<T>
             return 0;
         }
 
-        int chunks = Math.Clamp(Math.Min(parallelism, pairCount / MinPairsPerWorker), 1, pairCount);
+        int chunks = Math.Clamp(Math.Min(KernelWorkers.Chunks(parallelism), pairCount / MinPairsPerChunk), 1, pairCount);
         try
         {
             job.Prepare(chunks);
-            if (chunks == 1)
-            {
-                job.RunChunk(0);
-            }
-            else
-            {
-                Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, job.RunChunk);
-            }
+            KernelWorkers.Run(job.RunChunk, chunks, parallelism);
 
             double loss = 0;
             for (int c = 0; c < chunks; c++)

@@ -98,7 +98,7 @@ internal sealed class RecurrenceFunction : torch.autograd.SingleTensorFunction<R
         RecurrenceKernel<T>.Forward(
             spec.Cell, spec.Batch, spec.Steps, spec.Hidden,
             TensorMemory.Pointer<T>(x), TensorMemory.Pointer<T>(attention), TensorMemory.Pointer<T>(w), TensorMemory.Pointer<T>(bias), spec.Lengths,
-            TensorMemory.Pointer<T>(states), TensorMemory.Pointer<T>(final), TensorMemory.Pointer<T>(gates), RecurrenceSpec.Parallelism);
+            TensorMemory.Pointer<T>(states), TensorMemory.Pointer<T>(final), TensorMemory.Pointer<T>(gates), KernelWorkers.Count);
     }
 
     private static unsafe void Backward<T>(RecurrenceSpec spec, Tensor grad, Tensor? attention, Tensor w, Tensor states, Tensor gates, Tensor dX, Tensor? dA, Tensor dW, Tensor dB)
@@ -110,6 +110,6 @@ internal sealed class RecurrenceFunction : torch.autograd.SingleTensorFunction<R
             spec.Cell, spec.Batch, spec.Steps, spec.Hidden,
             allStates ? g : null, allStates ? null : g, TensorMemory.Pointer<T>(attention), TensorMemory.Pointer<T>(w), spec.Lengths,
             TensorMemory.Pointer<T>(states), TensorMemory.Pointer<T>(gates),
-            TensorMemory.Pointer<T>(dX), TensorMemory.Pointer<T>(dA), TensorMemory.Pointer<T>(dW), TensorMemory.Pointer<T>(dB), RecurrenceSpec.Parallelism);
+            TensorMemory.Pointer<T>(dX), TensorMemory.Pointer<T>(dA), TensorMemory.Pointer<T>(dW), TensorMemory.Pointer<T>(dB), KernelWorkers.Count);
     }
 }

@@ -6,8 +6,9 @@ namespace Dien.Kernels;
 
 /// <summary>
 /// Forward and backward (BPTT) of a GRU-shaped recurrence over all time steps of a batch, on CPU memory.
-/// Rows are independent, so each worker takes a contiguous range of rows (balanced by their lengths) and
-/// runs its rows' whole sequences; only the weight gradients are summed across workers at the end.
+/// Rows are independent, so the batch is cut into contiguous ranges of rows (balanced by their lengths), each
+/// run whole by one worker (<see cref="KernelWorkers"/>); only the weight gradients are summed across ranges
+/// at the end, in range order.
 /// </summary>
 /// <remarks>
 /// The hot loops are compiled fully optimised at first call (AggressiveOptimization): a training run calls
@@ -57,7 +58,7 @@ internal static unsafe class RecurrenceKernel<T>
                 }
             }
 
-            Run(job.RunChunk, Partition(lengths, batch, hidden, parallelism, out job.Bounds));
+            KernelWorkers.Run(job.RunChunk, Partition(lengths, batch, hidden, parallelism, out job.Bounds), parallelism);
         }
         finally
         {
@@ -101,7 +102,7 @@ internal static unsafe class RecurrenceKernel<T>
             }
 
             Clear(job.Accumulators, chunks * accStride);
-            Run(job.RunChunk, chunks);
+            KernelWorkers.Run(job.RunChunk, chunks, parallelism);
 
             // Sum the workers' weight and bias gradients and drop the padding.
             T* total = job.Accumulators;
@@ -404,8 +405,8 @@ internal static unsafe class RecurrenceKernel<T>
     }
 
     /// <summary>
-    /// Splits rows 0 .. batch into at most <paramref name="parallelism"/> contiguous ranges of about equal
-    /// work (the sum of their lengths). Small batches stay on one worker: a fork costs more than it saves.
+    /// Splits rows 0 .. batch into at most <see cref="KernelWorkers.Chunks"/> contiguous ranges of about equal
+    /// work (the sum of their lengths). Small batches stay in one chunk: a fork costs more than it saves.
     /// </summary>
     private static int Partition(int[] lengths, int batch, int hidden, int parallelism, out int[] bounds)
     {
@@ -416,7 +417,7 @@ internal static unsafe class RecurrenceKernel<T>
         }
 
         // About 3 H^2 multiply-adds per row-step; below ~200k of them one worker is faster.
-        int chunks = (int)Math.Clamp(Math.Min(parallelism, work * 3 * hidden * hidden / 200_000), 1, Math.Max(1, batch));
+        int chunks = (int)Math.Clamp(Math.Min(KernelWorkers.Chunks(parallelism), work * 3 * hidden * hidden / 200_000), 1, Math.Max(1, batch));
         bounds = new int[chunks + 1];
         bounds[chunks] = batch;
         long done = 0;
@@ -436,18 +437,6 @@ internal static unsafe class RecurrenceKernel<T>
         }
 
         return chunks;
-    }
-
-    private static void Run(Action<int> chunk, int chunks)
-    {
-        if (chunks == 1)
-        {
-            chunk(0);
-        }
-        else
-        {
-            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, chunk);
-        }
     }
 
     private static T* Alloc(long count) => (T*)NativeMemory.AlignedAlloc((nuint)(Math.Max(1, count) * sizeof(T)), 64);

@@ -32,9 +32,6 @@ internal sealed class RecurrenceSpec
 
     public ScalarType DType { get; }
 
-    /// <summary>Workers for the kernel: libtorch's intra-op thread count, so one setting governs both.</summary>
-    public static int Parallelism => Math.Max(1, Math.Min(torch.get_num_threads(), Environment.ProcessorCount));
-
     /// <exception cref="ArgumentException">A shape, device, dtype or length does not fit.</exception>
     public static RecurrenceSpec Validate(RecurrentCell cell, RecurrentOutput output, Tensor inputProjection, Tensor? attention, Tensor weightHh, Tensor? biasHh, int[] lengths)
     {

@@ -34,6 +34,24 @@ public sealed class FusedNextBehaviourLossTests
     }
 
     [Fact]
+    public void RepeatedCallsGiveBitwiseEqualGradientsWhoeverRunsEachChunk()
+    {
+        // Chunks go to whichever worker is free; per-chunk accumulators summed in chunk order keep the sums fixed.
+        using var scope = NewDisposeScope();
+        torch.manual_seed(21);
+        using var loss = new NextBehaviourAuxiliaryLoss(36, 36, AuxiliaryScorer.Mlp, new List<int> { 100, 50 });
+        var random = new Random(2);
+        var (states, behaviours, negatives, mask) = Inputs(Enumerable.Range(0, 128).Select(_ => random.Next(20, 29)).ToArray(), 28, 36, 36, ScalarType.Float32);
+        var (value, grads) = Run(loss, states, behaviours, negatives, mask);
+        for (int i = 0; i < 5; i++)
+        {
+            var (again, againGrads) = Run(loss, states, behaviours, negatives, mask);
+            again.Should().Be(value);
+            againGrads.Zip(grads).Should().OnlyContain(p => p.First.eq(p.Second).all().item<bool>());
+        }
+    }
+
+    [Fact]
     public void ValueWithoutGradientsEqualsTheValueWithThem()
     {
         using var scope = NewDisposeScope();
