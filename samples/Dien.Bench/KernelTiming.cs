@@ -88,7 +88,10 @@ internal static class KernelTiming
         }
     }
 
-    /// <summary>The fused auxiliary loss at W's median batch: 128 rows of 28 steps, scorer 72-100-50-1.</summary>
+    /// <summary>
+    /// The fused auxiliary loss and attention kernels at W's median batch (128 rows of 28 steps; scorer 72-100-50-1,
+    /// attention 80-40), and the matrix product they run on.
+    /// </summary>
     public static unsafe void RunAuxiliary(int repeat)
     {
         using var scope = NewDisposeScope();
@@ -129,6 +132,39 @@ internal static class KernelTiming
             double fwd = Median($"auxiliary kernel, value only, {workers} worker(s)", repeat, () => NextBehaviourKernel<float>.Run(problem, null, workers, out _));
             double all = Median($"auxiliary kernel, value and gradients, {workers} worker(s)", repeat, () => NextBehaviourKernel<float>.Run(problem, gradients, workers, out _));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {mflop:F0} MFLOP with gradients: {mflop / all:F1} GFLOP/s; forward {mflop / 3 / fwd:F1} GFLOP/s"));
+        }
+
+        var keys = randn(B, T, H);
+        var query = randn(B, H);
+        int[] attentionWidths = [80, 40, 1];
+        var attentionWeights = new List<Tensor>();
+        var attentionBiases = new List<Tensor>();
+        int attentionInput = 4 * H;
+        foreach (int n in attentionWidths)
+        {
+            attentionWeights.Add(randn(n, attentionInput) * 0.1);
+            attentionBiases.Add(randn(n) * 0.1);
+            attentionInput = n;
+        }
+
+        var attention = new AttentionMlpKernel<float>.Problem
+        {
+            Batch = B, Steps = T, Hidden = H, Keys = TensorMemory.Pointer<float>(keys), Query = TensorMemory.Pointer<float>(query),
+            Mask = TensorMemory.Pointer<byte>(mask), Widths = attentionWidths, Weights = Addresses(attentionWeights), Biases = Addresses(attentionBiases),
+        };
+        var scores = empty(B, T);
+        var saved = empty(B, T, AttentionMlpKernel<float>.SavedWidth(attentionWidths));
+        var dKeys = zeros(B, T, H);
+        var dQuery = empty(B, H);
+        var dAttentionWeights = attentionWeights.Select(t => empty_like(t)).ToList();
+        var dAttentionBiases = attentionBiases.Select(t => empty_like(t)).ToList();
+        double attentionMflop = B * T * 2.0 * ((H * 80) + (80 * 40) + 40) * 3 / 1e6;
+        foreach (int workers in new[] { 1, 2 })
+        {
+            double f = Median($"attention kernel forward, {workers} worker(s)", repeat, () => AttentionMlpKernel<float>.Forward(attention, TensorMemory.Pointer<float>(scores), TensorMemory.Pointer<float>(saved), workers));
+            double b = Median($"attention kernel backward, {workers} worker(s)", repeat, () => AttentionMlpKernel<float>.Backward(attention, TensorMemory.Pointer<float>(scores), TensorMemory.Pointer<float>(saved),
+                TensorMemory.Pointer<float>(dKeys), TensorMemory.Pointer<float>(dQuery), Addresses(dAttentionWeights), Addresses(dAttentionBiases), workers));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {attentionMflop:F0} MFLOP forward and backward: {attentionMflop / (f + b):F1} GFLOP/s"));
         }
 
         var a = randn(32, 72);

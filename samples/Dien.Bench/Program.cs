@@ -9,7 +9,7 @@ using TorchSharp;
 //   dotnet run -c Release --project samples/Dien.Bench                 Stopwatch table (1 and 2 threads)
 //   dotnet run -c Release --project samples/Dien.Bench -- --repeat 50  more timed calls per cell
 //   dotnet run -c Release --project samples/Dien.Bench -- --kernel     the raw kernels alone
-//   dotnet run -c Release --project samples/Dien.Bench -- --aux-kernel the fused auxiliary loss alone, and its matrix product
+//   dotnet run -c Release --project samples/Dien.Bench -- --aux-kernel the fused auxiliary-loss and attention kernels alone, and their matrix product
 //   dotnet run -c Release --project samples/Dien.Bench -- --bdn [BenchmarkDotNet args]   e.g. --filter '*StepPart*'
 //   dotnet run -c Release --project samples/Dien.Bench -- workload [--samples 20000 --items 1000 --categories 50
 //       --min-history 5 --max-history 50 --embedding 18 --hidden 36 --batch 128 --lr 0.001 --evolution augru

@@ -108,25 +108,28 @@ internal static class StepProfile
     }
 
     /// <summary>
-    /// Whole training steps (forward, backward, Adam) under each way of running the auxiliary loss, taking
-    /// turns on every batch in a rotating order, so that the machine's drifting load hits all alike.
+    /// Whole training steps (forward, backward, Adam) with each fused kernel switched on or off, taking turns
+    /// on every batch in a rotating order, so that the machine's drifting load hits all variants alike.
     /// </summary>
     private static void CompareVariants(DienModel model, Dien.Training.Fused.Adam optimizer, List<BatchArrays> batches)
     {
         var auxiliary = model.modules().OfType<NextBehaviourAuxiliaryLoss>().Single();
-        var variants = new (string Name, bool Fused, int Chunks)[]
+        var attention = model.modules().OfType<MlpAttention>().Single();
+        var variants = new (string Name, bool Auxiliary, bool Attention, int Chunks)[]
         {
-            ("auxiliary: fused kernel", true, 4),
-            ("auxiliary: libtorch composition", false, 4),
-            ("auxiliary: fused kernel, one chunk per worker", true, 1),
+            ("all fused kernels", true, true, 4),
+            ("attention: libtorch composition", true, false, 4),
+            ("auxiliary loss: libtorch composition", false, true, 4),
+            ("kernels: one chunk per worker", true, true, 1),
         };
         var times = new Dictionary<string, List<double>>();
         for (int i = 0; i < batches.Count; i++)
         {
             for (int k = 0; k < variants.Length; k++)
             {
-                var (name, fused, chunks) = variants[(i + k) % variants.Length];
-                auxiliary.UseFusedKernel = fused;
+                var (name, fusedAuxiliary, fusedAttention, chunks) = variants[(i + k) % variants.Length];
+                auxiliary.UseFusedKernel = fusedAuxiliary;
+                attention.UseFusedKernel = fusedAttention;
                 Dien.Kernels.KernelWorkers.ChunksPerWorker = chunks;
                 using var scope = NewDisposeScope();
                 var clock = Stopwatch.StartNew();
@@ -142,8 +145,9 @@ internal static class StepProfile
         }
 
         auxiliary.UseFusedKernel = true;
+        attention.UseFusedKernel = true;
         Dien.Kernels.KernelWorkers.ChunksPerWorker = 4;
-        Console.WriteLine($"Whole step by auxiliary-loss variant, taking turns on each of {Timed} batches; ms");
+        Console.WriteLine($"Whole step per variant, taking turns on each of {Timed} batches; ms");
         Print(times);
     }
 

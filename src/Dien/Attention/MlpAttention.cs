@@ -1,3 +1,4 @@
+using Dien.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -37,6 +38,12 @@ public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// Whether the scores may run as the fused CPU kernels (<see cref="FusedMlpAttention"/>); false forces the
+    /// libtorch composition, the reference the kernels are tested against.
+    /// </summary>
+    internal bool UseFusedKernel { get; set; } = true;
+
     /// <summary>Attention weights of each position.</summary>
     /// <param name="states">States h_t, [B, T, H].</param>
     /// <param name="target">Target ad e_a, [B, E].</param>
@@ -47,6 +54,13 @@ public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         AttentionGuard.Check(states, target, mask, _keySize, _querySize);
         using var scope = NewDisposeScope();
         var q = query.call(target); // [B, H]
+        if (UseFusedKernel && FusedMlpAttention.Supports(states) && score.bias is not null && layers.All(l => l.bias is not null))
+        {
+            var linear = layers.Append(score).ToList();
+            var fused = FusedMlpAttention.Scores(states, q, mask, linear.Select(l => (Tensor)l.weight!).ToList(), linear.Select(l => (Tensor)l.bias!).ToList());
+            return MaskedSoftmax.Apply(fused, mask).MoveToOuterDisposeScope();
+        }
+
         var x = layers.Count > 0 ? torch.sigmoid(FirstLayer(layers[0], q, states)) : null;
         for (int i = 1; i < layers.Count; i++)
         {

@@ -154,19 +154,19 @@ internal static unsafe class NextBehaviourKernel<T>
             {
                 T* w = (T*)p.Weights[j];
                 int k = In(j);
-                bias[j] = AllocClear(np[j]);
+                bias[j] = PackedMatrix<T>.AllocClear(np[j]);
                 new ReadOnlySpan<T>((T*)p.Biases[j], n[j]).CopyTo(new Span<T>(bias[j], n[j]));
                 if (j == 0)
                 {
-                    forwardState = Transposed(w, n[0], k, 0, h, np[0]);
-                    forwardBehaviour = Transposed(w, n[0], k, h, e, np[0]);
-                    backwardState = Padded(w, n[0], k, 0, h, hp);
-                    backwardBehaviour = Padded(w, n[0], k, h, e, ep);
+                    forwardState = PackedMatrix<T>.Transposed(w, n[0], k, 0, h, np[0]);
+                    forwardBehaviour = PackedMatrix<T>.Transposed(w, n[0], k, h, e, np[0]);
+                    backwardState = PackedMatrix<T>.Padded(w, n[0], k, 0, h, hp);
+                    backwardBehaviour = PackedMatrix<T>.Padded(w, n[0], k, h, e, ep);
                 }
                 else
                 {
-                    forwardW[j] = Transposed(w, n[j], k, 0, k, np[j]);
-                    backwardW[j] = Padded(w, n[j], k, 0, k, np[j - 1]);
+                    forwardW[j] = PackedMatrix<T>.Transposed(w, n[j], k, 0, k, np[j]);
+                    backwardW[j] = PackedMatrix<T>.Padded(w, n[j], k, 0, k, np[j - 1]);
                 }
             }
 
@@ -191,7 +191,7 @@ internal static unsafe class NextBehaviourKernel<T>
             }
 
             accumulatorStride = offset;
-            accumulators = AllocClear(chunks * offset);
+            accumulators = PackedMatrix<T>.AllocClear(chunks * offset);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -210,7 +210,7 @@ internal static unsafe class NextBehaviourKernel<T>
             }
 
             long size = (P * hp) + (2L * P * ep) + (P * np[0]) + (2 * activationSize) + (3L * P * maxWidth) + (P * maxWidth);
-            T* scratch = AllocClear(size);
+            T* scratch = PackedMatrix<T>.AllocClear(size);
             try
             {
                 T* hT = scratch, shared = hT + (P * hp), dA = shared + (P * np[0]), dB = dA + (P * maxWidth);
@@ -442,41 +442,6 @@ internal static unsafe class NextBehaviourKernel<T>
             NativeMemory.AlignedFree(backwardState);
             NativeMemory.AlignedFree(backwardBehaviour);
             NativeMemory.AlignedFree(accumulators);
-        }
-
-        /// <summary>Columns [from, from + count) of w [rows, cols], transposed to [count, paddedRows].</summary>
-        private static T* Transposed(T* w, int rows, int cols, int from, int count, int paddedRows)
-        {
-            T* t = AllocClear((long)count * paddedRows);
-            for (int r = 0; r < rows; r++)
-            {
-                for (int k = 0; k < count; k++)
-                {
-                    t[((long)k * paddedRows) + r] = w[((long)r * cols) + from + k];
-                }
-            }
-
-            return t;
-        }
-
-        /// <summary>Columns [from, from + count) of w [rows, cols], each row padded to paddedCount.</summary>
-        private static T* Padded(T* w, int rows, int cols, int from, int count, int paddedCount)
-        {
-            T* t = AllocClear((long)rows * paddedCount);
-            for (int r = 0; r < rows; r++)
-            {
-                new ReadOnlySpan<T>(w + ((long)r * cols) + from, count).CopyTo(new Span<T>(t + ((long)r * paddedCount), count));
-            }
-
-            return t;
-        }
-
-        private static T* AllocClear(long count)
-        {
-            var bytes = (nuint)(Math.Max(1, count) * sizeof(T));
-            T* m = (T*)NativeMemory.AlignedAlloc(bytes, 64);
-            NativeMemory.Clear(m, bytes);
-            return m;
         }
     }
 }

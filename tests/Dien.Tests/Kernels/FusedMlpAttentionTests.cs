@@ -1,0 +1,121 @@
+using Dien.Attention;
+using Dien.Kernels;
+using FluentAssertions;
+using TorchSharp;
+using Xunit;
+using static Dien.Tests.TestKit;
+using static TorchSharp.torch;
+
+namespace Dien.Tests.Kernels;
+
+/// <summary>The fused MLP attention against the libtorch composition of the same module: weights and every gradient.</summary>
+[Collection("Sequential")]
+public sealed class FusedMlpAttentionTests
+{
+    public static TheoryData<int[]> HiddenLayers() => new() { new[] { 80, 40 }, new[] { 7 }, Array.Empty<int>(), new[] { 9, 3, 5 } };
+
+    [Theory]
+    [MemberData(nameof(HiddenLayers))]
+    public void Float64MatchesTheCompositionWeightsAndGradients(int[] hidden)
+    {
+        // Lengths 0 and 1, full rows, and more than one tile of 32 positions.
+        int[] lengths = [40, 0, 1, 2, 33, 40, 3, 17, 8, 4, 6, 40, 1, 2, 39, 5];
+        Compare(hidden, Mask(lengths, 40), keySize: 5, querySize: 6, ScalarType.Float64, seed: 4, tolerance: 1e-11);
+    }
+
+    [Fact]
+    public void Float64MatchesOnAMaskWithHoles()
+    {
+        // Not a prefix mask: the kernel must score exactly the flagged positions.
+        var mask = tensor(new[] { true, false, true, true, false, false, true, false, false, true, false, true }).reshape(3, 4);
+        Compare([6, 4], mask, keySize: 3, querySize: 2, ScalarType.Float64, seed: 6, tolerance: 1e-11);
+    }
+
+    [Fact]
+    public void Float32MatchesTheCompositionOnTheBenchShapeWithSeveralChunks()
+    {
+        var random = new Random(9);
+        int[] lengths = Enumerable.Range(0, 64).Select(_ => random.Next(0, 29)).ToArray();
+        Compare([80, 40], Mask(lengths, 28), keySize: 36, querySize: 36, ScalarType.Float32, seed: 10, tolerance: 2e-5);
+    }
+
+    [Fact]
+    public void InferenceGivesTheTrainingForward()
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(14);
+        using var attention = new MlpAttention(4, 3, new List<int> { 6, 5 });
+        attention.to(ScalarType.Float64);
+        var states = randn(5, 7, 4, ScalarType.Float64).requires_grad_();
+        var target = randn(5, 3, ScalarType.Float64);
+        var mask = Mask([7, 3, 0, 5, 1], 7);
+        var withGraph = attention.call(states, target, mask);
+        using (torch.no_grad())
+        {
+            var inference = attention.call(states, target, mask);
+            inference.requires_grad.Should().BeFalse();
+            inference.equal(withGraph.detach()).all().item<bool>().Should().BeTrue();
+        }
+    }
+
+    [Fact]
+    public void BadShapesAreRejectedWithTheirName()
+    {
+        using var scope = NewDisposeScope();
+        var keys = randn(2, 3, 4);
+        var mask = Mask([2, 3], 3);
+        var weights = new List<Tensor> { randn(5, 16), randn(2, 5) };
+        var biases = new List<Tensor> { randn(5), randn(2) };
+        FluentActions.Invoking(() => FusedMlpAttention.Scores(keys, randn(2, 4), mask, weights, biases))
+            .Should().Throw<ArgumentException>().WithMessage("*last layer has 2 outputs*");
+        weights[1] = randn(1, 5);
+        biases[1] = randn(1);
+        FluentActions.Invoking(() => FusedMlpAttention.Scores(keys, randn(2, 5), mask, weights, biases))
+            .Should().Throw<ArgumentException>().WithMessage("*query*");
+        FluentActions.Invoking(() => FusedMlpAttention.Scores(keys, randn(2, 4), mask, new List<Tensor> { randn(5, 12), weights[1] }, biases))
+            .Should().Throw<ArgumentException>().WithMessage("*layer 0*");
+    }
+
+    private static void Compare(int[] hidden, Tensor mask, int keySize, int querySize, ScalarType dtype, int seed, double tolerance)
+    {
+        using var scope = NewDisposeScope();
+        torch.manual_seed(seed);
+        using var fused = new MlpAttention(keySize, querySize, hidden.ToList());
+        using var reference = new MlpAttention(keySize, querySize, hidden.ToList()) { UseFusedKernel = false };
+        fused.to(dtype);
+        reference.to(dtype);
+        reference.load_state_dict(fused.state_dict());
+        long batch = mask.shape[0], steps = mask.shape[1];
+        var states = randn(batch, steps, keySize, dtype) * mask.unsqueeze(-1).to_type(dtype);
+        var target = randn(batch, querySize, dtype);
+        var upstream = randn(batch, steps, dtype);
+
+        var (weights, grads) = Run(fused, states, target, mask, upstream);
+        var (expected, expectedGrads) = Run(reference, states, target, mask, upstream);
+
+        (weights - expected).abs().max().item<double>().Should().BeLessThanOrEqualTo(tolerance);
+        grads.Length.Should().Be(expectedGrads.Length);
+        for (int i = 0; i < grads.Length; i++)
+        {
+            // The score bias's gradient is a sum of softmax gradients, near 0 by cancellation: in float32 it is
+            // compared at the scale of its terms, not of its result.
+            double floor = dtype == ScalarType.Float32 ? 1e-2 : 1e-3;
+            double scale = Math.Max(floor, expectedGrads[i].abs().max().item<double>());
+            double error = (grads[i] - expectedGrads[i]).abs().max().item<double>();
+            error.Should().BeLessThanOrEqualTo(tolerance * scale, $"gradient {i} (states, target, then each parameter) differs");
+        }
+
+        expectedGrads[0].abs().sum().item<double>().Should().BeGreaterThan(0, "the states must get a gradient");
+    }
+
+    private static (Tensor Weights, Tensor[] Grads) Run(MlpAttention attention, Tensor states, Tensor target, Tensor mask, Tensor upstream)
+    {
+        var s = states.detach().clone().requires_grad_();
+        var q = target.detach().clone().requires_grad_();
+        attention.zero_grad();
+        var weights = attention.call(s, q, mask);
+        (weights * upstream).sum().backward();
+        var grads = new[] { s.grad!, q.grad! }.Concat(attention.parameters().Select(p => p.grad!)).Select(g => g.to_type(ScalarType.Float64)).ToArray();
+        return (weights.detach().to_type(ScalarType.Float64), grads);
+    }
+}
