@@ -19,17 +19,18 @@ public class ProcessMemoryTests
         // threshold: after this, 1 MiB blocks come from the heap, as a training step's tensors do.
         ones(4 * 1024 * 1024).Dispose();
 
-        // 1 MiB blocks with a small live tensor after each: freed, they are holes glibc keeps (it only trims
-        // the top of a heap by itself), as the differently shaped tensors of training steps leave them.
-        var pins = new List<TorchSharp.torch.Tensor>();
+        // 320 blocks of 1 MiB, then every other one freed: a freed block lies between two live ones, so it
+        // can neither merge into the top of the heap (which glibc trims by itself) nor be taken by small
+        // allocations, and stays a resident hole, as the differently shaped tensors of training steps leave them.
+        // (Small pins after each block were not enough: they could land in holes earlier tests had left.)
         var blocks = new List<TorchSharp.torch.Tensor>();
-        for (int i = 0; i < 160; i++)
+        for (int i = 0; i < 320; i++)
         {
             blocks.Add(ones(256 * 1024));
-            pins.Add(ones(16));
         }
 
-        blocks.ForEach(b => b.Dispose());
+        var pins = blocks.Where((_, i) => i % 2 == 1).ToList();
+        blocks.Where((_, i) => i % 2 == 0).ToList().ForEach(b => b.Dispose());
         double held = ResidentMiB();
         ProcessMemory.Release();
         double after = ResidentMiB();
