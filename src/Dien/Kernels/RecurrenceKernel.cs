@@ -260,16 +260,16 @@ internal static unsafe class RecurrenceKernel<T>
             int gateStride = 4 * ph;
             T* dW = Accumulators + (chunk * AccumulatorStride);
             T* dBias = dW + (3 * ph * ph);
-            // Scratch: dh, next dh, gradient of the gate pre-activations as seen by x (3 PH) and by U h (3 PH);
-            // per row, every step's h_prev (T x PH, row 0 stays zero: h_0) and U-side gradient, transposed
-            // (3 PH x T), so that the row's weight gradient is one register-blocked product after its BPTT
-            // instead of a rank-1 read-modify-write of the whole [3 PH, PH] accumulator at every step.
-            long scratchSize = (9 * ph) + ((long)Steps * ph) + (3L * ph * Steps);
+            // Scratch: dh, next dh, gradient of the gate pre-activations as seen by x (3 PH); per row, every
+            // step's h_prev (T x PH, row 0 stays zero: h_0) and gradient as seen by U h (T x 3 PH), so that the
+            // row's weight gradient is one register-blocked product after its BPTT instead of a rank-1
+            // read-modify-write of the whole [3 PH, PH] accumulator at every step.
+            long scratchSize = (6 * ph) + ((long)Steps * ph) + (3L * ph * Steps);
             T* scratch = Alloc(scratchSize);
             try
             {
-                T* dh = scratch, dhn = scratch + ph, dx = scratch + (3 * ph), dgh = scratch + (6 * ph);
-                T* hps = scratch + (9 * ph), dghT = hps + ((long)Steps * ph);
+                T* dh = scratch, dhn = scratch + ph, dx = scratch + (3 * ph);
+                T* hps = scratch + (6 * ph), dghRows = hps + ((long)Steps * ph);
                 Clear(scratch, scratchSize);
                 var one = Vector<T>.One;
                 for (int b = Bounds[chunk]; b < Bounds[chunk + 1]; b++)
@@ -295,6 +295,7 @@ internal static unsafe class RecurrenceKernel<T>
                         }
 
                         T* hp = hps + ((long)t * ph);
+                        T* dgh = dghRows + ((long)t * 3 * ph);
                         if (t > 0)
                         {
                             new ReadOnlySpan<T>(States + ((row - 1) * h), h).CopyTo(new Span<T>(hp, h));
@@ -366,10 +367,6 @@ internal static unsafe class RecurrenceKernel<T>
                         }
 
                         VectorOps<T>.AddInPlace(dBias, dgh, 3 * ph);
-                        for (int j = 0; j < 3 * ph; j++)
-                        {
-                            dghT[((long)j * Steps) + t] = dgh[j];
-                        }
 
                         // dh_prev = dh * (1 - m) + U^T dgh.
                         VectorOps<T>.AccumulateRows(dgh, 3 * ph, Weight, ph, dhn);
@@ -378,13 +375,11 @@ internal static unsafe class RecurrenceKernel<T>
                         dhn = swap;
                     }
 
-                    // dW[j, :] += sum over steps t >= 1 of dgh_t[j] * h_prev_t (h_prev_0 = 0 adds nothing).
+                    // dW[j, :] += sum over steps t >= 1 of dgh_t[j] * h_prev_t (h_prev_0 = 0 adds nothing): the
+                    // [3 PH, T - 1] x [T - 1, PH] product, its left factor read transposed from the rows of dgh.
                     if (length > 1)
                     {
-                        for (int j = 0; j < 3 * ph; j++)
-                        {
-                            VectorOps<T>.AccumulateRows(dghT + ((long)j * Steps) + 1, length - 1, hps + ph, ph, dW + ((long)j * ph));
-                        }
+                        VectorOps<T>.MultiplyAccumulate(dghRows + (3 * ph), 1, 3 * ph, 3 * ph, length - 1, hps + ph, ph, dW, ph);
                     }
 
                     if (length < Steps)
