@@ -97,23 +97,22 @@ internal static unsafe class AttentionMlpKernel<T>
         private readonly int[] n, np, savedOffset;
 
         // Layer 0: A = W_k - W_d and W_p, transposed [H, N0p] for forward and padded [N0, Hp] for backward;
-        // C = W_q + W_d likewise. Layers j >= 1: W_j^T [K_j, Np_j] (forward) and W_j [N_j, K_jp] (backward).
+        // C = W_q + W_d likewise. Layers 1 .. L and every bias: the stack. Layer 0's gradient rows hold the
+        // four column blocks (q, k, q - k, q * k), each padded to Hp.
         private T* aT, pT, cT, aRows, pRows, cRows;
-        private readonly T*[] forwardW, backwardW, bias;
-
+        private readonly MlpStack<T> stack;
         private T* accumulators;
-        private long accumulatorStride;
-        private long[] weightOffset = [], biasOffset = [];
 
         public Job(Problem problem)
         {
             p = problem;
-            layers = problem.Widths.Length;
-            last = layers - 1;
             h = problem.Hidden;
             hp = VectorOps<T>.Pad(h);
-            n = problem.Widths;
-            np = n.Select(VectorOps<T>.Pad).ToArray();
+            stack = new MlpStack<T>(problem.Widths, problem.Weights, problem.Biases, 4 * hp);
+            layers = stack.Layers;
+            last = layers - 1;
+            n = stack.N;
+            np = stack.Np;
             maxWidth = Math.Max(np.Max(), hp);
             savedWidth = SavedWidth(n);
             savedOffset = new int[layers];
@@ -121,10 +120,6 @@ internal static unsafe class AttentionMlpKernel<T>
             {
                 savedOffset[j] = savedOffset[j - 1] + np[j - 1];
             }
-
-            forwardW = new T*[layers];
-            backwardW = new T*[layers];
-            bias = new T*[layers];
         }
 
         public int Chunks { get; private set; }
@@ -163,39 +158,10 @@ internal static unsafe class AttentionMlpKernel<T>
 
             pT = PackedMatrix<T>.Transposed(w0, n[0], k0, 3 * h, h, np[0]);
             pRows = PackedMatrix<T>.Padded(w0, n[0], k0, 3 * h, h, hp);
-            for (int j = 0; j < layers; j++)
+            if (gradients)
             {
-                bias[j] = PackedMatrix<T>.AllocClear(np[j]);
-                new ReadOnlySpan<T>((T*)p.Biases[j], n[j]).CopyTo(new Span<T>(bias[j], n[j]));
-                if (j > 0)
-                {
-                    forwardW[j] = PackedMatrix<T>.Transposed((T*)p.Weights[j], n[j], n[j - 1], 0, n[j - 1], np[j]);
-                    backwardW[j] = PackedMatrix<T>.Padded((T*)p.Weights[j], n[j], n[j - 1], 0, n[j - 1], np[j - 1]);
-                }
+                accumulators = PackedMatrix<T>.AllocClear(Chunks * stack.AccumulatorSize);
             }
-
-            if (!gradients)
-            {
-                return;
-            }
-
-            weightOffset = new long[layers];
-            biasOffset = new long[layers];
-            long offset = 0;
-            for (int j = 0; j < layers; j++)
-            {
-                weightOffset[j] = offset;
-                offset += (long)n[j] * (j == 0 ? 4 * hp : np[j - 1]);
-            }
-
-            for (int j = 0; j < layers; j++)
-            {
-                biasOffset[j] = offset;
-                offset += np[j];
-            }
-
-            accumulatorStride = offset;
-            accumulators = PackedMatrix<T>.AllocClear(Chunks * offset);
         }
 
         private (int Start, int End) Rows(int chunk) => ((int)((long)p.Batch * chunk / Chunks), (int)((long)p.Batch * (chunk + 1) / Chunks));
@@ -205,23 +171,12 @@ internal static unsafe class AttentionMlpKernel<T>
         {
             const int P = TileRows;
             int lanes = Vector<T>.Count;
-            long activationSize = 0;
-            for (int j = 0; j < layers; j++)
-            {
-                activationSize += (long)P * np[j];
-            }
-
-            T* scratch = PackedMatrix<T>.AllocClear(((long)h * np[0]) + np[0] + ((long)P * hp) + activationSize);
+            T* scratch = PackedMatrix<T>.AllocClear(((long)h * np[0]) + np[0] + ((long)P * hp) + stack.ActivationSize(P, layers));
             int* positions = stackalloc int[P];
             try
             {
                 T* mT = scratch, r = mT + ((long)h * np[0]), kT = r + np[0];
-                var act = new T*[layers];
-                act[0] = kT + (P * hp);
-                for (int j = 1; j < layers; j++)
-                {
-                    act[j] = act[j - 1] + (P * np[j - 1]);
-                }
+                var act = stack.Activations(kT + (P * hp), P, layers);
 
                 var (start, end) = Rows(chunk);
                 for (int b = start; b < end; b++)
@@ -245,21 +200,11 @@ internal static unsafe class AttentionMlpKernel<T>
                         }
 
                         VectorOps<T>.MultiplyAccumulate(kT, hp, 1, rows, h, mT, np[0], act[0], np[0]);
-                        for (int j = 1; j < layers; j++)
-                        {
-                            VectorOps<T>.SigmoidInPlace(act[j - 1], rows * np[j - 1]);
-                            for (int i = 0; i < rows; i++)
-                            {
-                                new ReadOnlySpan<T>(bias[j], np[j]).CopyTo(new Span<T>(act[j] + (i * np[j]), np[j]));
-                            }
-
-                            VectorOps<T>.MultiplyAccumulate(act[j - 1], np[j - 1], 1, rows, n[j - 1], forwardW[j], np[j], act[j], np[j]);
-                        }
-
+                        T* logits = stack.Forward(rows, act);
                         for (int i = 0; i < rows; i++)
                         {
                             long at = rowStart + positions[i];
-                            Scores[at] = act[last][i * np[last]];
+                            Scores[at] = logits[i * np[last]];
                             if (Saved != null)
                             {
                                 for (int j = 0; j < last; j++)
@@ -290,27 +235,16 @@ internal static unsafe class AttentionMlpKernel<T>
         {
             const int P = TileRows;
             int lanes = Vector<T>.Count;
-            long activationSize = 0;
-            for (int j = 0; j < last; j++)
-            {
-                activationSize += (long)P * np[j];
-            }
-
-            long size = (2L * n[0] * hp) + np[0] + hp + hp + ((long)P * hp) + activationSize + (3L * P * maxWidth);
+            long size = (2L * n[0] * hp) + np[0] + hp + hp + ((long)P * hp) + stack.ActivationSize(P, last) + (3L * P * maxWidth);
             T* scratch = PackedMatrix<T>.AllocClear(size);
             int* positions = stackalloc int[P];
             try
             {
                 T* m = scratch, dM = m + ((long)n[0] * hp), dr = dM + ((long)n[0] * hp), qPad = dr + np[0], dq = qPad + hp;
                 T* kT = dq + hp, dA = kT + (P * hp), dB = dA + (P * maxWidth), dIn = dB + (P * maxWidth);
-                var act = new T*[Math.Max(1, last)];
-                act[0] = dIn + (P * maxWidth);
-                for (int j = 1; j < last; j++)
-                {
-                    act[j] = act[j - 1] + (P * np[j - 1]);
-                }
+                var act = stack.Activations(dIn + (P * maxWidth), P, last);
 
-                T* acc = accumulators + (chunk * accumulatorStride);
+                T* acc = accumulators + (chunk * stack.AccumulatorSize);
                 var (start, end) = Rows(chunk);
                 for (int b = start; b < end; b++)
                 {
@@ -352,28 +286,10 @@ internal static unsafe class AttentionMlpKernel<T>
                             dA[i * lastWidth] = DScores[at];
                         }
 
-                        T* dz = dA, dPrev = dB;
-                        for (int j = last; j >= 1; j--)
-                        {
-                            int kp = np[j - 1];
-                            T* input = act[j - 1];
-                            VectorOps<T>.MultiplyAccumulate(dz, 1, np[j], n[j], rows, input, kp, acc + weightOffset[j], kp);
-                            SumRows(dz, rows, np[j], acc + biasOffset[j]);
-                            NativeMemory.Clear(dPrev, (nuint)((long)rows * kp * sizeof(T)));
-                            VectorOps<T>.MultiplyAccumulate(dz, np[j], 1, rows, n[j], backwardW[j], kp, dPrev, kp);
-                            for (long k = 0; k < (long)rows * kp; k += lanes)
-                            {
-                                var a = VectorOps<T>.Load(input + k);
-                                VectorOps<T>.Store(dPrev + k, VectorOps<T>.Load(dPrev + k) * a * (Vector<T>.One - a));
-                            }
-
-                            T* swap = dz;
-                            dz = dPrev;
-                            dPrev = swap;
-                        }
+                        T* dz = stack.Backward(rows, dA, dB, act, acc);
 
                         // Layer 0 through M_b k + r_b: dr += sum dz, dM += dz^T k, dk = dz M_b.
-                        SumRows(dz, rows, np[0], dr);
+                        MlpStack<T>.SumRows(dz, rows, np[0], dr);
                         VectorOps<T>.MultiplyAccumulate(dz, 1, np[0], n[0], rows, kT, hp, dM, hp);
                         NativeMemory.Clear(dIn, (nuint)((long)rows * hp * sizeof(T)));
                         VectorOps<T>.MultiplyAccumulate(dz, np[0], 1, rows, n[0], m, hp, dIn, hp);
@@ -396,7 +312,7 @@ internal static unsafe class AttentionMlpKernel<T>
         /// <summary>r = C q + b_0 and M^T = A^T + diag(q) W_p^T for one row.</summary>
         private void RowParts(T* q, T* r, T* mT, int lanes)
         {
-            new ReadOnlySpan<T>(bias[0], np[0]).CopyTo(new Span<T>(r, np[0]));
+            stack.FillBias(0, r, 1);
             VectorOps<T>.MultiplyAccumulate(q, h, 1, 1, h, cT, np[0], r, np[0]);
             for (int k = 0; k < h; k++)
             {
@@ -415,8 +331,8 @@ internal static unsafe class AttentionMlpKernel<T>
         /// </summary>
         private void RowGradients(T* acc, T* dr, T* dM, T* qPad, T* dq, int lanes)
         {
-            VectorOps<T>.AddInPlace(acc + biasOffset[0], dr, np[0]);
-            T* w0 = acc + weightOffset[0];
+            VectorOps<T>.AddInPlace(acc + stack.BiasOffset[0], dr, np[0]);
+            T* w0 = acc + stack.WeightOffset[0];
             NativeMemory.Clear(dq, (nuint)(hp * sizeof(T)));
             VectorOps<T>.MultiplyAccumulate(dr, np[0], 1, 1, n[0], cRows, hp, dq, hp);
             for (int i = 0; i < n[0]; i++)
@@ -452,61 +368,27 @@ internal static unsafe class AttentionMlpKernel<T>
             return rows;
         }
 
-        private static void SumRows(T* m, int rows, int width, T* sum)
-        {
-            for (int i = 0; i < rows; i++)
-            {
-                VectorOps<T>.AddInPlace(sum, m + ((long)i * width), width);
-            }
-        }
-
         /// <summary>Sums the chunks' gradients in chunk order and writes them in the tensors' layout.</summary>
         public void WriteWeightGradients(nint[] dWeights, nint[] dBiases)
         {
-            T* total = accumulators;
-            for (int c = 1; c < Chunks; c++)
+            stack.SumChunks(accumulators, Chunks);
+            stack.WriteGradients(accumulators, dWeights, dBiases);
+            T* w = (T*)dWeights[0];
+            for (int i = 0; i < n[0]; i++)
             {
-                VectorOps<T>.AddInPlace(total, accumulators + (c * accumulatorStride), (int)accumulatorStride);
-            }
-
-            for (int j = 0; j < layers; j++)
-            {
-                T* w = (T*)dWeights[j];
-                if (j == 0)
+                for (int block = 0; block < 4; block++)
                 {
-                    for (int i = 0; i < n[0]; i++)
-                    {
-                        for (int block = 0; block < 4; block++)
-                        {
-                            new ReadOnlySpan<T>(total + ((long)i * 4 * hp) + (block * hp), h).CopyTo(new Span<T>(w + ((long)i * 4 * h) + (block * h), h));
-                        }
-                    }
+                    new ReadOnlySpan<T>(accumulators + ((long)i * 4 * hp) + (block * hp), h).CopyTo(new Span<T>(w + ((long)i * 4 * h) + (block * h), h));
                 }
-                else
-                {
-                    int k = n[j - 1];
-                    for (int i = 0; i < n[j]; i++)
-                    {
-                        new ReadOnlySpan<T>(total + weightOffset[j] + ((long)i * np[j - 1]), k).CopyTo(new Span<T>(w + ((long)i * k), k));
-                    }
-                }
-
-                new ReadOnlySpan<T>(total + biasOffset[j], n[j]).CopyTo(new Span<T>((T*)dBiases[j], n[j]));
             }
         }
 
         public void Free()
         {
+            stack.Dispose();
             foreach (var ptr in new[] { (nint)aT, (nint)pT, (nint)cT, (nint)aRows, (nint)pRows, (nint)cRows, (nint)accumulators })
             {
                 NativeMemory.AlignedFree((void*)ptr);
-            }
-
-            for (int j = 0; j < layers; j++)
-            {
-                NativeMemory.AlignedFree(forwardW[j]);
-                NativeMemory.AlignedFree(backwardW[j]);
-                NativeMemory.AlignedFree(bias[j]);
             }
         }
     }

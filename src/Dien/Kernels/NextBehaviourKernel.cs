@@ -107,34 +107,26 @@ internal static unsafe class NextBehaviourKernel<T>
     {
         private readonly Problem p;
         private readonly Gradients? grads;
-        private readonly int layers, h, e, hp, ep, maxWidth;
-        private readonly int[] n, np;
+        private readonly int h, e, hp, ep, maxWidth;
 
-        // Packed weights. Forward: W^T padded, [K, Np] (layer 0 split into its state and behaviour columns).
-        // Backward: W padded, [N, Kp]. Bias padded to Np.
-        private readonly T*[] forwardW, backwardW, bias;
+        // Layers 1 .. L and every bias; layer 0 is split into its state and behaviour columns, packed
+        // transposed [K, Np] for forward and padded [N, Kp] for backward.
+        private readonly MlpStack<T> stack;
         private T* forwardState, forwardBehaviour, backwardState, backwardBehaviour;
 
-        // Per worker: the weight gradients in the backward layout, then the bias gradients.
+        // Per chunk: the gradients in the stack's accumulator layout (layer 0's rows hold state then behaviour columns).
         private T* accumulators;
-        private long accumulatorStride;
-        private long[] weightOffset = [], biasOffset = [];
 
         public Job(Problem problem, Gradients? gradients)
         {
             p = problem;
             grads = gradients;
-            layers = problem.Widths.Length;
             h = problem.Hidden;
             e = problem.Behaviour;
             hp = VectorOps<T>.Pad(h);
             ep = VectorOps<T>.Pad(e);
-            n = problem.Widths;
-            np = n.Select(VectorOps<T>.Pad).ToArray();
-            maxWidth = Math.Max(np.Max(), Math.Max(hp, ep));
-            forwardW = new T*[layers];
-            backwardW = new T*[layers];
-            bias = new T*[layers];
+            stack = new MlpStack<T>(problem.Widths, problem.Weights, problem.Biases, hp + ep);
+            maxWidth = Math.Max(stack.Np.Max(), Math.Max(hp, ep));
             Pairs = FindPairs();
         }
 
@@ -143,55 +135,19 @@ internal static unsafe class NextBehaviourKernel<T>
 
         public double[] Losses { get; private set; } = [];
 
-        private int In(int j) => j == 0 ? h + e : n[j - 1];
-
-        private int InPadded(int j) => j == 0 ? 0 : np[j - 1];
-
         public void Prepare(int chunks)
         {
             Losses = new double[chunks];
-            for (int j = 0; j < layers; j++)
+            T* w = (T*)p.Weights[0];
+            int n0 = stack.N[0], np0 = stack.Np[0];
+            forwardState = PackedMatrix<T>.Transposed(w, n0, h + e, 0, h, np0);
+            forwardBehaviour = PackedMatrix<T>.Transposed(w, n0, h + e, h, e, np0);
+            backwardState = PackedMatrix<T>.Padded(w, n0, h + e, 0, h, hp);
+            backwardBehaviour = PackedMatrix<T>.Padded(w, n0, h + e, h, e, ep);
+            if (grads is not null)
             {
-                T* w = (T*)p.Weights[j];
-                int k = In(j);
-                bias[j] = PackedMatrix<T>.AllocClear(np[j]);
-                new ReadOnlySpan<T>((T*)p.Biases[j], n[j]).CopyTo(new Span<T>(bias[j], n[j]));
-                if (j == 0)
-                {
-                    forwardState = PackedMatrix<T>.Transposed(w, n[0], k, 0, h, np[0]);
-                    forwardBehaviour = PackedMatrix<T>.Transposed(w, n[0], k, h, e, np[0]);
-                    backwardState = PackedMatrix<T>.Padded(w, n[0], k, 0, h, hp);
-                    backwardBehaviour = PackedMatrix<T>.Padded(w, n[0], k, h, e, ep);
-                }
-                else
-                {
-                    forwardW[j] = PackedMatrix<T>.Transposed(w, n[j], k, 0, k, np[j]);
-                    backwardW[j] = PackedMatrix<T>.Padded(w, n[j], k, 0, k, np[j - 1]);
-                }
+                accumulators = PackedMatrix<T>.AllocClear(chunks * stack.AccumulatorSize);
             }
-
-            if (grads is null)
-            {
-                return;
-            }
-
-            weightOffset = new long[layers];
-            biasOffset = new long[layers];
-            long offset = 0;
-            for (int j = 0; j < layers; j++)
-            {
-                weightOffset[j] = offset;
-                offset += (long)n[j] * (j == 0 ? hp + ep : np[j - 1]);
-            }
-
-            for (int j = 0; j < layers; j++)
-            {
-                biasOffset[j] = offset;
-                offset += np[j];
-            }
-
-            accumulatorStride = offset;
-            accumulators = PackedMatrix<T>.AllocClear(chunks * offset);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -200,34 +156,21 @@ internal static unsafe class NextBehaviourKernel<T>
             int chunks = Losses.Length;
             int start = (int)((long)Pairs.Length * chunk / chunks), end = (int)((long)Pairs.Length * (chunk + 1) / chunks);
             const int P = TileRows;
+            int layers = stack.Layers, n0 = stack.N[0], np0 = stack.Np[0];
 
             // Tile scratch: states, both behaviours, the shared state part of layer 0, the activations of every
             // layer for both behaviours, two gradient buffers, the summed layer-0 gradient and an input gradient.
-            long activationSize = 0;
-            for (int j = 0; j < layers; j++)
-            {
-                activationSize += (long)P * np[j];
-            }
-
-            long size = (P * hp) + (2L * P * ep) + (P * np[0]) + (2 * activationSize) + (3L * P * maxWidth) + (P * maxWidth);
+            long size = (P * hp) + (2L * P * ep) + (P * np0) + (2 * stack.ActivationSize(P, layers)) + (4L * P * maxWidth);
             T* scratch = PackedMatrix<T>.AllocClear(size);
             try
             {
-                T* hT = scratch, shared = hT + (P * hp), dA = shared + (P * np[0]), dB = dA + (P * maxWidth);
+                T* hT = scratch, shared = hT + (P * hp), dA = shared + (P * np0), dB = dA + (P * maxWidth);
                 T* dSum = dB + (P * maxWidth), dIn = dSum + (P * maxWidth);
                 T*[] eT = new T*[] { dIn + (P * maxWidth), dIn + (P * maxWidth) + (P * ep) };
-                var act = new T*[2, layers];
-                T* next = eT[1] + (P * ep);
-                for (int c = 0; c < 2; c++)
-                {
-                    for (int j = 0; j < layers; j++)
-                    {
-                        act[c, j] = next;
-                        next += P * np[j];
-                    }
-                }
+                T* first = eT[1] + (P * ep);
+                var act = new[] { stack.Activations(first, P, layers), stack.Activations(first + stack.ActivationSize(P, layers), P, layers) };
 
-                T* acc = grads is null ? null : accumulators + (chunk * accumulatorStride);
+                T* acc = grads is null ? null : accumulators + (chunk * stack.AccumulatorSize);
                 double loss = 0;
                 T scale = T.One / T.CreateChecked(Pairs.Length);
                 for (int tile = start; tile < end; tile += P)
@@ -236,18 +179,17 @@ internal static unsafe class NextBehaviourKernel<T>
                     Gather(tile, rows, hT, eT);
 
                     // Layer 0's state part plus bias, once for both behaviours.
-                    for (int i = 0; i < rows; i++)
-                    {
-                        new ReadOnlySpan<T>(bias[0], np[0]).CopyTo(new Span<T>(shared + (i * np[0]), np[0]));
-                    }
-
-                    VectorOps<T>.MultiplyAccumulate(hT, hp, 1, rows, h, forwardState, np[0], shared, np[0]);
+                    stack.FillBias(0, shared, rows);
+                    VectorOps<T>.MultiplyAccumulate(hT, hp, 1, rows, h, forwardState, np0, shared, np0);
                     for (int c = 0; c < 2; c++)
                     {
-                        T* logits = Forward(rows, shared, eT[c], act, c);
+                        new ReadOnlySpan<T>(shared, rows * np0).CopyTo(new Span<T>(act[c][0], rows * np0));
+                        VectorOps<T>.MultiplyAccumulate(eT[c], ep, 1, rows, e, forwardBehaviour, np0, act[c][0], np0);
+                        T* logits = stack.Forward(rows, act[c]);
+
                         // Real behaviour (c = 0): -log s(f) = softplus(-f); sampled one: -log(1 - s(f)) = softplus(f).
                         T sign = c == 0 ? -T.One : T.One;
-                        int lastWidth = np[layers - 1];
+                        int lastWidth = stack.Np[layers - 1];
                         if (acc != null)
                         {
                             NativeMemory.Clear(dA, (nuint)((long)rows * lastWidth * sizeof(T)));
@@ -266,16 +208,16 @@ internal static unsafe class NextBehaviourKernel<T>
 
                         if (acc != null)
                         {
-                            Backward(rows, dA, dB, dSum, dIn, hT, eT[c], act, c, acc, tile);
+                            BackwardFirstLayer(rows, stack.Backward(rows, dA, dB, act[c], acc), dSum, dIn, eT[c], c, acc, tile);
                         }
                     }
 
                     if (acc != null)
                     {
                         // Layer 0's state columns and the states get the gradient summed over both behaviours.
-                        VectorOps<T>.MultiplyAccumulate(dSum, 1, np[0], n[0], rows, hT, hp, acc + weightOffset[0], hp + ep);
+                        VectorOps<T>.MultiplyAccumulate(dSum, 1, np0, n0, rows, hT, hp, acc + stack.WeightOffset[0], hp + ep);
                         NativeMemory.Clear(dIn, (nuint)((long)rows * hp * sizeof(T)));
-                        VectorOps<T>.MultiplyAccumulate(dSum, np[0], 1, rows, n[0], backwardState, hp, dIn, hp);
+                        VectorOps<T>.MultiplyAccumulate(dSum, np0, 1, rows, n0, backwardState, hp, dIn, hp);
                         for (int i = 0; i < rows; i++)
                         {
                             new ReadOnlySpan<T>(dIn + (i * hp), h).CopyTo(new Span<T>(grads!.States + ((long)Pairs[tile + i] * h), h));
@@ -291,66 +233,23 @@ internal static unsafe class NextBehaviourKernel<T>
             }
         }
 
-        /// <summary>Layers 0 .. L for one behaviour; returns the logits (lane 0 of each row of the last layer).</summary>
-        private T* Forward(int rows, T* shared, T* behaviour, T*[,] act, int c)
+        /// <summary>Layer 0 for one behaviour: its behaviour columns and the behaviour; the state part waits for both.</summary>
+        private void BackwardFirstLayer(int rows, T* dz, T* dSum, T* dIn, T* behaviour, int c, T* acc, int tile)
         {
-            T* z = act[c, 0];
-            new ReadOnlySpan<T>(shared, rows * np[0]).CopyTo(new Span<T>(z, rows * np[0]));
-            VectorOps<T>.MultiplyAccumulate(behaviour, ep, 1, rows, e, forwardBehaviour, np[0], z, np[0]);
-            for (int j = 1; j < layers; j++)
-            {
-                VectorOps<T>.SigmoidInPlace(act[c, j - 1], rows * np[j - 1]);
-                z = act[c, j];
-                for (int i = 0; i < rows; i++)
-                {
-                    new ReadOnlySpan<T>(bias[j], np[j]).CopyTo(new Span<T>(z + (i * np[j]), np[j]));
-                }
-
-                VectorOps<T>.MultiplyAccumulate(act[c, j - 1], np[j - 1], 1, rows, n[j - 1], forwardW[j], np[j], z, np[j]);
-            }
-
-            return z;
-        }
-
-        /// <summary>Back from the logit gradient in <paramref name="dz"/> to layer 0, for one behaviour.</summary>
-        private void Backward(int rows, T* dz, T* dPrev, T* dSum, T* dIn, T* hT, T* behaviour, T*[,] act, int c, T* acc, int tile)
-        {
-            int lanes = Vector<T>.Count;
-            for (int j = layers - 1; j >= 1; j--)
-            {
-                int kp = np[j - 1];
-                T* input = act[c, j - 1];
-                VectorOps<T>.MultiplyAccumulate(dz, 1, np[j], n[j], rows, input, kp, acc + weightOffset[j], kp);
-                SumRows(dz, rows, np[j], acc + biasOffset[j]);
-                NativeMemory.Clear(dPrev, (nuint)((long)rows * kp * sizeof(T)));
-                VectorOps<T>.MultiplyAccumulate(dz, np[j], 1, rows, n[j], backwardW[j], kp, dPrev, kp);
-
-                // Through the sigmoid: da * a (1 - a).
-                for (long k = 0; k < (long)rows * kp; k += lanes)
-                {
-                    var a = VectorOps<T>.Load(input + k);
-                    VectorOps<T>.Store(dPrev + k, VectorOps<T>.Load(dPrev + k) * a * (Vector<T>.One - a));
-                }
-
-                T* swap = dz;
-                dz = dPrev;
-                dPrev = swap;
-            }
-
-            // Layer 0: its behaviour columns and the behaviour itself; the state part waits for both behaviours.
-            VectorOps<T>.MultiplyAccumulate(dz, 1, np[0], n[0], rows, behaviour, ep, acc + weightOffset[0] + hp, hp + ep);
-            SumRows(dz, rows, np[0], acc + biasOffset[0]);
+            int n0 = stack.N[0], np0 = stack.Np[0];
+            VectorOps<T>.MultiplyAccumulate(dz, 1, np0, n0, rows, behaviour, ep, acc + stack.WeightOffset[0] + hp, hp + ep);
+            MlpStack<T>.SumRows(dz, rows, np0, acc + stack.BiasOffset[0]);
             if (c == 0)
             {
-                new ReadOnlySpan<T>(dz, rows * np[0]).CopyTo(new Span<T>(dSum, rows * np[0]));
+                new ReadOnlySpan<T>(dz, rows * np0).CopyTo(new Span<T>(dSum, rows * np0));
             }
             else
             {
-                VectorOps<T>.AddInPlace(dSum, dz, rows * np[0]);
+                VectorOps<T>.AddInPlace(dSum, dz, rows * np0);
             }
 
             NativeMemory.Clear(dIn, (nuint)((long)rows * ep * sizeof(T)));
-            VectorOps<T>.MultiplyAccumulate(dz, np[0], 1, rows, n[0], backwardBehaviour, ep, dIn, ep);
+            VectorOps<T>.MultiplyAccumulate(dz, np0, 1, rows, n0, backwardBehaviour, ep, dIn, ep);
             T* target = c == 0 ? grads!.Behaviours : grads!.Negatives;
             for (int i = 0; i < rows; i++)
             {
@@ -366,14 +265,6 @@ internal static unsafe class NextBehaviourKernel<T>
                 new ReadOnlySpan<T>(p.States + (at * h), h).CopyTo(new Span<T>(hT + (i * hp), h));
                 new ReadOnlySpan<T>(p.Behaviours + ((at + 1) * e), e).CopyTo(new Span<T>(eT[0] + (i * ep), e));
                 new ReadOnlySpan<T>(p.Negatives + ((at + 1) * e), e).CopyTo(new Span<T>(eT[1] + (i * ep), e));
-            }
-        }
-
-        private static void SumRows(T* m, int rows, int width, T* sum)
-        {
-            for (int i = 0; i < rows; i++)
-            {
-                VectorOps<T>.AddInPlace(sum, m + ((long)i * width), width);
             }
         }
 
@@ -395,48 +286,23 @@ internal static unsafe class NextBehaviourKernel<T>
             return pairs.ToArray();
         }
 
-        /// <summary>Sums the workers' gradients in worker order and writes them in the tensors' layout.</summary>
+        /// <summary>Sums the chunks' gradients in chunk order and writes them in the tensors' layout.</summary>
         public void WriteWeightGradients(Gradients g)
         {
-            T* total = accumulators;
-            for (int c = 1; c < Losses.Length; c++)
+            stack.SumChunks(accumulators, Losses.Length);
+            stack.WriteGradients(accumulators, g.Weights, g.Biases);
+            T* w = (T*)g.Weights[0];
+            for (int row = 0; row < stack.N[0]; row++)
             {
-                VectorOps<T>.AddInPlace(total, accumulators + (c * accumulatorStride), (int)accumulatorStride);
-            }
-
-            for (int j = 0; j < layers; j++)
-            {
-                int k = In(j);
-                T* w = (T*)g.Weights[j];
-                T* source = total + weightOffset[j];
-                int stride = j == 0 ? hp + ep : np[j - 1];
-                for (int row = 0; row < n[j]; row++)
-                {
-                    T* s = source + ((long)row * stride);
-                    if (j == 0)
-                    {
-                        new ReadOnlySpan<T>(s, h).CopyTo(new Span<T>(w + ((long)row * k), h));
-                        new ReadOnlySpan<T>(s + hp, e).CopyTo(new Span<T>(w + ((long)row * k) + h, e));
-                    }
-                    else
-                    {
-                        new ReadOnlySpan<T>(s, k).CopyTo(new Span<T>(w + ((long)row * k), k));
-                    }
-                }
-
-                new ReadOnlySpan<T>(total + biasOffset[j], n[j]).CopyTo(new Span<T>((T*)g.Biases[j], n[j]));
+                T* s = accumulators + ((long)row * (hp + ep));
+                new ReadOnlySpan<T>(s, h).CopyTo(new Span<T>(w + ((long)row * (h + e)), h));
+                new ReadOnlySpan<T>(s + hp, e).CopyTo(new Span<T>(w + ((long)row * (h + e)) + h, e));
             }
         }
 
         public void Free()
         {
-            for (int j = 0; j < layers; j++)
-            {
-                NativeMemory.AlignedFree(forwardW[j]);
-                NativeMemory.AlignedFree(backwardW[j]);
-                NativeMemory.AlignedFree(bias[j]);
-            }
-
+            stack.Dispose();
             NativeMemory.AlignedFree(forwardState);
             NativeMemory.AlignedFree(forwardBehaviour);
             NativeMemory.AlignedFree(backwardState);
