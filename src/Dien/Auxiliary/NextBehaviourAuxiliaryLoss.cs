@@ -85,13 +85,13 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
     {
         AuxiliaryGuard.Check(states, behaviours, mask, _hiddenSize, _behaviourSize);
         AuxiliaryGuard.RequireSameShape(negatives, behaviours, nameof(negatives));
+        using var scope = NewDisposeScope();
         if (Fused(states))
         {
             var (weights, biases) = ScorerParameters();
-            return FusedNextBehaviourLoss.Compute(states, behaviours, negatives, mask, weights, biases);
+            return FusedNextBehaviourLoss.Compute(states, behaviours, negatives, mask, weights, biases).MoveToOuterDisposeScope();
         }
 
-        using var scope = NewDisposeScope();
         long steps = states.shape[1];
         if (steps < 2)
         {

@@ -41,15 +41,15 @@ internal static unsafe class NextBehaviourKernel<T>
     {
         var job = new Job(problem, gradients);
         pairCount = job.Pairs.Length;
-        if (pairCount == 0)
-        {
-            gradients?.ClearWeights(problem.Widths, problem.Hidden + problem.Behaviour);
-            return 0;
-        }
-
-        int chunks = Math.Clamp(Math.Min(KernelWorkers.Chunks(parallelism), pairCount / MinPairsPerChunk), 1, pairCount);
         try
         {
+            if (pairCount == 0)
+            {
+                gradients?.ClearWeights(problem.Widths, problem.Hidden + problem.Behaviour);
+                return 0;
+            }
+
+            int chunks = Math.Clamp(Math.Min(KernelWorkers.Chunks(parallelism), pairCount / MinPairsPerChunk), 1, pairCount);
             job.Prepare(chunks);
             KernelWorkers.Run(job.RunChunk, chunks, parallelism);
 
