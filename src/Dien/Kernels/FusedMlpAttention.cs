@@ -51,48 +51,20 @@ internal static class FusedMlpAttention
 
         if (keys.dim() != 3 || query.dim() != 2 || query.shape[0] != keys.shape[0] || query.shape[1] != keys.shape[2])
         {
-            throw new ArgumentException($"keys [{Shape(keys)}] and query [{Shape(query)}] must be [B, T, H] and [B, H].", nameof(query));
+            throw new ArgumentException($"keys [{MlpLayersGuard.Shape(keys)}] and query [{MlpLayersGuard.Shape(query)}] must be [B, T, H] and [B, H].", nameof(query));
         }
 
         if (mask.dtype != ScalarType.Bool || mask.device_type != DeviceType.CPU || mask.dim() != 2 || mask.shape[0] != keys.shape[0] || mask.shape[1] != keys.shape[1])
         {
-            throw new ArgumentException($"mask is {mask.dtype} [{Shape(mask)}] on {mask.device}: expected Bool [{keys.shape[0]}, {keys.shape[1]}] on CPU.", nameof(mask));
+            throw new ArgumentException($"mask is {mask.dtype} [{MlpLayersGuard.Shape(mask)}] on {mask.device}: expected Bool [{keys.shape[0]}, {keys.shape[1]}] on CPU.", nameof(mask));
         }
 
         if (keys.numel() > int.MaxValue / 4)
         {
-            throw new ArgumentException($"keys [{Shape(keys)}] are too large for the fused kernel.", nameof(keys));
+            throw new ArgumentException($"keys [{MlpLayersGuard.Shape(keys)}] are too large for the fused kernel.", nameof(keys));
         }
 
-        foreach (var (t, name) in new[] { (query, nameof(query)) }.Concat(weights.Select((w, j) => (w, $"weights[{j}]"))).Concat(biases.Select((b, j) => (b, $"biases[{j}]"))))
-        {
-            if (t.dtype != keys.dtype || t.device_type != DeviceType.CPU)
-            {
-                throw new ArgumentException($"{name} is {t.dtype} on {t.device}: expected {keys.dtype} on CPU like the keys.", name);
-            }
-        }
-
-        if (weights.Count == 0 || weights.Count != biases.Count)
-        {
-            throw new ArgumentException($"{weights.Count} weights and {biases.Count} biases: expected one of each per layer, at least one layer.", nameof(weights));
-        }
-
-        long input = 4 * keys.shape[2];
-        for (int j = 0; j < weights.Count; j++)
-        {
-            if (weights[j].dim() != 2 || weights[j].shape[1] != input || biases[j].dim() != 1 || biases[j].shape[0] != weights[j].shape[0])
-            {
-                throw new ArgumentException($"layer {j}: weight [{Shape(weights[j])}] and bias [{Shape(biases[j])}] do not fit an input of width {input}.", nameof(weights));
-            }
-
-            input = weights[j].shape[0];
-        }
-
-        if (input != 1)
-        {
-            throw new ArgumentException($"the last layer has {input} outputs: the scorer ends in one score.", nameof(weights));
-        }
+        MlpLayersGuard.RequireCpu(new[] { (query, nameof(query)) }, keys.dtype, "the keys");
+        MlpLayersGuard.Check(weights, biases, 4 * keys.shape[2], keys.dtype);
     }
-
-    private static string Shape(Tensor t) => string.Join(", ", t.shape);
 }

@@ -119,50 +119,20 @@ internal static class FusedNextBehaviourLoss
             || behaviours.shape[0] != states.shape[0] || behaviours.shape[1] != states.shape[1])
         {
             throw new ArgumentException(
-                $"states [{Shape(states)}], behaviours [{Shape(behaviours)}] and negatives [{Shape(negatives)}] must be [B, T, H], [B, T, E] and [B, T, E].", nameof(behaviours));
+                $"states [{MlpLayersGuard.Shape(states)}], behaviours [{MlpLayersGuard.Shape(behaviours)}] and negatives [{MlpLayersGuard.Shape(negatives)}] must be [B, T, H], [B, T, E] and [B, T, E].", nameof(behaviours));
         }
 
         if (mask.dtype != ScalarType.Bool || mask.device_type != DeviceType.CPU || mask.dim() != 2 || mask.shape[0] != states.shape[0] || mask.shape[1] != states.shape[1])
         {
-            throw new ArgumentException($"mask is {mask.dtype} [{Shape(mask)}] on {mask.device}: expected Bool [{states.shape[0]}, {states.shape[1]}] on CPU.", nameof(mask));
+            throw new ArgumentException($"mask is {mask.dtype} [{MlpLayersGuard.Shape(mask)}] on {mask.device}: expected Bool [{states.shape[0]}, {states.shape[1]}] on CPU.", nameof(mask));
         }
 
         if (states.numel() > int.MaxValue || behaviours.numel() > int.MaxValue)
         {
-            throw new ArgumentException($"states [{Shape(states)}] or behaviours [{Shape(behaviours)}] exceed {int.MaxValue} elements, the fused kernel's limit.", nameof(states));
+            throw new ArgumentException($"states [{MlpLayersGuard.Shape(states)}] or behaviours [{MlpLayersGuard.Shape(behaviours)}] exceed {int.MaxValue} elements, the fused kernel's limit.", nameof(states));
         }
 
-        foreach (var (t, name) in new[] { (behaviours, nameof(behaviours)), (negatives, nameof(negatives)) }.Concat(
-                     weights.Select((w, j) => (w, $"weights[{j}]"))).Concat(biases.Select((b, j) => (b, $"biases[{j}]"))))
-        {
-            if (t.dtype != states.dtype || t.device_type != DeviceType.CPU)
-            {
-                throw new ArgumentException($"{name} is {t.dtype} on {t.device}: expected {states.dtype} on CPU like the states.", name);
-            }
-        }
-
-        if (weights.Count == 0 || weights.Count != biases.Count)
-        {
-            throw new ArgumentException($"{weights.Count} weights and {biases.Count} biases: expected one of each per layer, at least one layer.", nameof(weights));
-        }
-
-        long input = states.shape[2] + behaviours.shape[2];
-        for (int j = 0; j < weights.Count; j++)
-        {
-            if (weights[j].dim() != 2 || weights[j].shape[1] != input || biases[j].dim() != 1 || biases[j].shape[0] != weights[j].shape[0])
-            {
-                throw new ArgumentException(
-                    $"layer {j}: weight [{Shape(weights[j])}] and bias [{Shape(biases[j])}] do not fit an input of width {input}.", nameof(weights));
-            }
-
-            input = weights[j].shape[0];
-        }
-
-        if (input != 1)
-        {
-            throw new ArgumentException($"the last layer has {input} outputs: the scorer ends in one logit.", nameof(weights));
-        }
+        MlpLayersGuard.RequireCpu(new[] { (behaviours, nameof(behaviours)), (negatives, nameof(negatives)) }, states.dtype, "the states");
+        MlpLayersGuard.Check(weights, biases, states.shape[2] + behaviours.shape[2], states.dtype);
     }
-
-    private static string Shape(Tensor t) => string.Join(", ", t.shape);
 }
