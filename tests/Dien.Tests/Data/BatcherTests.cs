@@ -85,8 +85,26 @@ public sealed class BatcherTests
         again.SelectMany(b => b.UserIds).Should().Equal(bucketed.SelectMany(b => b.UserIds));
         var other = new Batcher(options with { Seed = 4 }).Batches(samples).ToList();
         other.SelectMany(b => b.UserIds).Should().NotEqual(bucketed.SelectMany(b => b.UserIds));
-        // Bounded buffer: the first batch only holds users from the first 80 samples.
-        bucketed[0].UserIds.Should().OnlyContain(u => u <= 80);
+        // A lazy stream is shuffled inside the bounded buffer only: the first batch holds users from the first 80 samples.
+        var streamed = new Batcher(options).Batches(samples.Select(s => s)).ToList();
+        streamed[0].UserIds.Should().OnlyContain(u => u <= 80);
+    }
+
+    [Fact]
+    public void AListIsShuffledWholeSoABatchMixesUsersFromAcrossIt()
+    {
+        // Sorted by user, as the authors' files are: ten samples per user, 100 users.
+        var samples = Enumerable.Range(0, 1000).Select(i => Make(1 + (i / 10), 3)).ToList();
+        var options = new BatcherOptions { BatchSize = 50, BufferBatches = 2, Shuffle = true, Seed = 7 };
+        var batches = new Batcher(options).Batches(samples).ToList();
+
+        batches.SelectMany(b => b.UserIds).Should().BeEquivalentTo(samples.Select(s => s.User), "every sample once");
+        // A buffer of 100 samples from a sorted stream spans 10 users; the whole list spans 100.
+        batches[0].UserIds.Distinct().Count().Should().BeGreaterThan(30);
+        batches[0].UserIds.Max().Should().BeGreaterThan(50);
+        new Batcher(options).Batches(samples).SelectMany(b => b.UserIds).Should().Equal(batches.SelectMany(b => b.UserIds), "seeded");
+        new Batcher(options with { Seed = 8 }).Batches(samples).SelectMany(b => b.UserIds).Should().NotEqual(batches.SelectMany(b => b.UserIds));
+        new Batcher(options with { Shuffle = false }).Batches(samples).First().UserIds.Should().OnlyContain(u => u <= 5, "no shuffle keeps the order");
     }
 
     [Fact]

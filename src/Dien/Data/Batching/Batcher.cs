@@ -30,8 +30,12 @@ public sealed class Batcher
     /// <summary>Samples dropped for an empty history so far (when <see cref="BatcherOptions.KeepEmptyHistories"/> is false).</summary>
     public long DroppedEmptyHistories { get; private set; }
 
-    /// <summary>Cuts <paramref name="samples"/> into batches.</summary>
-    /// <param name="samples">Any stream of samples (read lazily).</param>
+    /// <summary>
+    /// Cuts <paramref name="samples"/> into batches. With <see cref="BatcherOptions.Shuffle"/>, a list held in
+    /// memory (<see cref="IReadOnlyList{T}"/>) is first read in a seeded random order over the whole list, as
+    /// the authors shuffle their whole training file every epoch; a lazy stream is shuffled only inside the buffer.
+    /// </summary>
+    /// <param name="samples">A list, or any stream of samples (read lazily).</param>
     /// <exception cref="ArgumentException">A sample whose item and category histories differ in length, or whose extra-field count differs from the first sample's.</exception>
     public IEnumerable<BatchArrays> Batches(IEnumerable<Sample> samples)
     {
@@ -39,7 +43,7 @@ public sealed class Batcher
         var random = new Random(_options.Seed);
         int capacity = _options.BufferBatches * _options.BatchSize;
         var buffer = new List<Sample>(Math.Min(capacity, 1 << 16));
-        foreach (var sample in samples)
+        foreach (var sample in _options.Shuffle && samples is IReadOnlyList<Sample> list ? InRandomOrder(list, random) : samples)
         {
             if (sample.HistoryLength == 0 && !_options.KeepEmptyHistories)
             {
@@ -60,6 +64,26 @@ public sealed class Batcher
         foreach (var batch in Flush(buffer, random))
         {
             yield return batch;
+        }
+    }
+
+    /// <summary>
+    /// The list in a seeded random order. Files like the authors' list each user's samples together, so a
+    /// shuffle inside a buffer of a few thousand samples would leave every batch to a handful of users: their
+    /// correlated gradients cost 0.03-0.06 test AUC on Amazon Beauty (docs/results.md).
+    /// </summary>
+    private static IEnumerable<Sample> InRandomOrder(IReadOnlyList<Sample> list, Random random)
+    {
+        var order = new int[list.Count];
+        for (int i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        random.Shuffle(order);
+        foreach (int i in order)
+        {
+            yield return list[i];
         }
     }
 

@@ -16,7 +16,10 @@ public sealed record BatcherOptions
     /// </summary>
     public int BufferBatches { get; init; } = 20;
 
-    /// <summary>Shuffle samples inside the buffer and the order of the cut batches (seeded by <see cref="Seed"/>).</summary>
+    /// <summary>
+    /// Shuffle (seeded by <see cref="Seed"/>): an in-memory list is read in a random order over the whole list, a lazy
+    /// stream is shuffled inside the buffer; the order of the cut batches is shuffled too.
+    /// </summary>
     public bool Shuffle { get; init; }
 
     /// <summary>Sort the buffer by history length before cutting batches (the authors' bucketing), so rows of a batch have similar lengths and padding is small.</summary>
