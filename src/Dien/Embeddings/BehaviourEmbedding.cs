@@ -14,22 +14,22 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
 {
     private readonly Embedding items;
     private readonly Embedding categories;
-    private readonly Embedding user;
+    private readonly Embedding? user;
     private readonly ModuleList<Embedding> extras;
 
-    /// <summary>Creates the tables from the vocabulary sizes and widths in <paramref name="options"/>.</summary>
+    /// <summary>Creates the tables from the vocabulary sizes, widths and initialisation in <paramref name="options"/>.</summary>
     /// <param name="options">Validated model options.</param>
     public BehaviourEmbedding(DienOptions options)
         : base(nameof(BehaviourEmbedding))
     {
         ArgumentNullException.ThrowIfNull(options);
-        items = nn.Embedding(options.ItemVocabularySize, options.ItemEmbeddingSize, padding_idx: 0, max_norm: options.ItemMaxNorm);
-        categories = nn.Embedding(options.CategoryVocabularySize, options.CategoryEmbeddingSize, padding_idx: 0);
-        user = nn.Embedding(options.UserVocabularySize, options.UserEmbeddingSize, padding_idx: 0);
+        items = Table(options.ItemVocabularySize, options.ItemEmbeddingSize, options, options.ItemMaxNorm);
+        categories = Table(options.CategoryVocabularySize, options.CategoryEmbeddingSize, options);
+        user = options.UseUserField ? Table(options.UserVocabularySize, options.UserEmbeddingSize, options) : null;
         extras = nn.ModuleList(options.ExtraFieldVocabularySizes
-            .Select(size => nn.Embedding(size, options.UserEmbeddingSize, padding_idx: 0)).ToArray());
+            .Select(size => Table(size, options.UserEmbeddingSize, options)).ToArray());
         BehaviourSize = options.BehaviourSize;
-        UserSize = options.UserEmbeddingSize;
+        UserSize = user is null ? 0 : options.UserEmbeddingSize;
         ExtraSize = options.UserEmbeddingSize * options.ExtraFieldVocabularySizes.Count;
         RegisterComponents();
     }
@@ -37,7 +37,7 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>Width E of a behaviour vector.</summary>
     public int BehaviourSize { get; }
 
-    /// <summary>Width of the user vector.</summary>
+    /// <summary>Width of the user vector; 0 when the model does not use the user field.</summary>
     public int UserSize { get; }
 
     /// <summary>Width of all extra field vectors side by side.</summary>
@@ -59,10 +59,10 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
         return torch.cat(new[] { items.call(itemIds), categories.call(categoryIds) }, -1);
     }
 
-    /// <summary>User vectors.</summary>
+    /// <summary>User vectors, or null when the model does not use the user field (<see cref="DienOptions.UseUserField"/>).</summary>
     /// <param name="users">User ids, int64 [B].</param>
-    /// <returns>[B, user width].</returns>
-    public Tensor EmbedUser(Tensor users) => user.call(users);
+    /// <returns>[B, user width], or null.</returns>
+    public Tensor? EmbedUser(Tensor users) => user?.call(users);
 
     /// <summary>Extra field vectors side by side, or null when there are no extra fields.</summary>
     /// <param name="fields">Ids, int64 [B, F].</param>
@@ -113,6 +113,71 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
         return new EmbeddedBatch(history, target, EmbedUser(batch.UserIds), EmbedExtraFields(batch.ExtraFields), negative);
     }
 
+    /// <summary>
+    /// The mini-batch-aware L2 penalty: the sum of ||w_j||^2 over the distinct rows j that <paramref name="batch"/>
+    /// looks up in each table (padding row 0 is zero and adds nothing). Rows the batch does not use get no gradient.
+    /// </summary>
+    /// <param name="batch">The batch.</param>
+    /// <param name="includeNegatives">Count the rows of the sampled negatives too (when the model embeds them).</param>
+    /// <returns>A scalar.</returns>
+    internal Tensor SquaredNormOfUsedRows(DienBatch batch, bool includeNegatives)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var padding = batch.Mask.logical_not();
+        bool negatives = includeNegatives && batch.NegativeItems is not null && batch.NegativeCategories is not null;
+        var itemIds = new List<Tensor> { batch.HistoryItems.masked_fill(padding, 0).reshape(-1), batch.TargetItems };
+        var categoryIds = new List<Tensor> { batch.HistoryCategories.masked_fill(padding, 0).reshape(-1), batch.TargetCategories };
+        if (negatives)
+        {
+            itemIds.Add(batch.NegativeItems!.masked_fill(padding, 0).reshape(-1));
+            categoryIds.Add(batch.NegativeCategories!.masked_fill(padding, 0).reshape(-1));
+        }
+
+        var total = UsedRows(items, torch.cat(itemIds, 0)) + UsedRows(categories, torch.cat(categoryIds, 0));
+        if (user is not null)
+        {
+            total += UsedRows(user, batch.UserIds);
+        }
+
+        if (batch.ExtraFields is not null)
+        {
+            for (int f = 0; f < extras.Count; f++)
+            {
+                total += UsedRows(extras[f], batch.ExtraFields.select(1, f));
+            }
+        }
+
+        return total;
+    }
+
+    private static Tensor UsedRows(Embedding table, Tensor ids)
+    {
+        var (rows, _, _) = torch.unique(ids.reshape(-1));
+        return table.weight!.index_select(0, rows).pow(2).sum();
+    }
+
+    /// <summary>A table initialised as the options say, its padding row zero.</summary>
+    private static Embedding Table(long rows, int width, DienOptions options, double? maxNorm = null)
+    {
+        var table = nn.Embedding(rows, width, padding_idx: 0, max_norm: maxNorm);
+        using (torch.no_grad())
+        {
+            var weight = table.weight!;
+            if (options.EmbeddingInit == EmbeddingInitialization.Uniform)
+            {
+                nn.init.uniform_(weight, -options.EmbeddingInitScale, options.EmbeddingInitScale);
+            }
+            else
+            {
+                nn.init.normal_(weight, 0, options.EmbeddingInitScale);
+            }
+
+            weight[0].zero_();
+        }
+
+        return table;
+    }
+
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
     {
@@ -120,7 +185,7 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
         {
             items.Dispose();
             categories.Dispose();
-            user.Dispose();
+            user?.Dispose();
             extras.Dispose();
         }
 

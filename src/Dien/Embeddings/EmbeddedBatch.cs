@@ -5,22 +5,36 @@ namespace Dien.Embeddings;
 /// <summary>The embedded tensors of one batch, as every model reads them.</summary>
 /// <param name="History">Behaviours e_t, [B, T, E]; exactly zero at padded positions.</param>
 /// <param name="Target">The target ad e_a, [B, E].</param>
-/// <param name="User">The user vector, [B, user width].</param>
+/// <param name="User">The user vector, [B, user width]; null when the model does not use the user field.</param>
 /// <param name="Extras">Extra field vectors side by side, [B, F * width]; null without extra fields.</param>
 /// <param name="Negatives">Sampled negative behaviours e'_t, [B, T, E]; null unless asked for and present.</param>
-internal sealed record EmbeddedBatch(Tensor History, Tensor Target, Tensor User, Tensor? Extras, Tensor? Negatives)
+internal sealed record EmbeddedBatch(Tensor History, Tensor Target, Tensor? User, Tensor? Extras, Tensor? Negatives)
 {
     /// <summary>Sum of the valid behaviours, [B, E] (padding vectors are zero, so a plain sum).</summary>
     public Tensor HistorySum() => History.sum(1);
 
     /// <summary>
-    /// The head input shared by every model: [user, e_a, sum e_t, e_a * sum e_t, model-specific parts..., extras].
+    /// The head input shared by every model: [user, e_a, sum e_t, e_a * sum e_t, model-specific parts..., extras],
+    /// where the user is left out when the model does not use it and the two sum terms when <paramref name="sumTerms"/> is false.
     /// </summary>
-    /// <param name="interests">What the model adds after the pooled history (DIEN: h'_T; DIN: the attention pooling).</param>
-    public Tensor HeadInput(params Tensor[] interests)
+    /// <param name="sumTerms">Include [sum e_t ; e_a * sum e_t].</param>
+    /// <param name="interests">What the model adds after the pooled history (DIEN: h'_T; DIN: the attention pooling; BaseModel: sum e_t).</param>
+    public Tensor HeadInput(bool sumTerms, params Tensor[] interests)
     {
-        var sum = HistorySum();
-        var parts = new List<Tensor> { User, Target, sum, Target * sum };
+        var parts = new List<Tensor>();
+        if (User is not null)
+        {
+            parts.Add(User);
+        }
+
+        parts.Add(Target);
+        if (sumTerms)
+        {
+            var sum = HistorySum();
+            parts.Add(sum);
+            parts.Add(Target * sum);
+        }
+
         parts.AddRange(interests);
         if (Extras is not null)
         {

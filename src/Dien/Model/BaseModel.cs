@@ -7,7 +7,8 @@ namespace Dien.Model;
 
 /// <summary>
 /// The paper's BaseModel (Embedding &amp; MLP): the history is sum-pooled, no sequence modelling.
-/// Head input [user, e_a, sum e_t, e_a * sum e_t, extras]. Built from the same parts as <see cref="DienModel"/>.
+/// Head input [e_a, sum e_t, extras], with the user and e_a * sum e_t when the options ask for them
+/// (<see cref="DienOptions.UseUserField"/>, <see cref="DienOptions.HeadSumTerms"/>). Built from the same parts as <see cref="DienModel"/>.
 /// </summary>
 public sealed class BaseModel : CtrModel
 {
@@ -21,7 +22,8 @@ public sealed class BaseModel : CtrModel
         : base(nameof(BaseModel), options)
     {
         embedding = new BehaviourEmbedding(ModelOptions);
-        head = MlpHeadFor(embedding.UserSize + (3 * ModelOptions.BehaviourSize) + embedding.ExtraSize);
+        int behaviours = ModelOptions.HeadSumTerms ? 3 : 2;
+        head = MlpHeadFor(embedding.UserSize + (behaviours * ModelOptions.BehaviourSize) + embedding.ExtraSize);
         RegisterComponents();
     }
 
@@ -34,7 +36,9 @@ public sealed class BaseModel : CtrModel
         CheckBatch(batch);
         using var scope = NewDisposeScope();
         var embedded = embedding.Embed(batch, includeNegatives: false);
-        return Finish(batch, head.call(embedded.HeadInput()), null);
+        // The sum is BaseModel's interest: with the sum terms it is already there, beside e_a * sum.
+        var input = ModelOptions.HeadSumTerms ? embedded.HeadInput(sumTerms: true) : embedded.HeadInput(sumTerms: false, embedded.HistorySum());
+        return Finish(batch, head.call(input), null, EmbeddingPenalty(embedding, batch, includeNegatives: false));
     }
 
     /// <inheritdoc />

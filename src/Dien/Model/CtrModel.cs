@@ -57,14 +57,33 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     }
 
     /// <summary>
+    /// The embedding penalty of a training step, <c>EmbeddingL2 * sum ||w_j||^2</c> over the rows the batch uses;
+    /// null in evaluation mode, for unlabelled batches and when <see cref="DienOptions.EmbeddingL2"/> is 0.
+    /// </summary>
+    /// <param name="embedding">The model's tables.</param>
+    /// <param name="batch">The batch.</param>
+    /// <param name="includeNegatives">Whether the step also looks up the sampled negatives.</param>
+    private protected Tensor? EmbeddingPenalty(Dien.Embeddings.BehaviourEmbedding embedding, DienBatch batch, bool includeNegatives)
+    {
+        ArgumentNullException.ThrowIfNull(embedding);
+        if (!training || batch.Labels is null || ModelOptions.EmbeddingL2 == 0)
+        {
+            return null;
+        }
+
+        return ModelOptions.EmbeddingL2 * embedding.SquaredNormOfUsedRows(batch, includeNegatives);
+    }
+
+    /// <summary>
     /// Builds the output from the click logit: probability = sigmoid(logit), the target loss (mean binary
     /// cross-entropy from the logit, stable for any value) when the batch has labels, and
-    /// loss = L_target + alpha * L_aux. Moves every tensor out of the caller's dispose scope.
+    /// loss = L_target + alpha * L_aux + the embedding penalty. Moves every tensor out of the caller's dispose scope.
     /// </summary>
     /// <param name="batch">The batch (for its labels).</param>
     /// <param name="logit">Click logits, [B].</param>
     /// <param name="auxiliaryLoss">L_aux, or null when it is not computed.</param>
-    protected DienOutput Finish(DienBatch batch, Tensor logit, Tensor? auxiliaryLoss)
+    /// <param name="penalty">The embedding penalty (already scaled), or null.</param>
+    protected DienOutput Finish(DienBatch batch, Tensor logit, Tensor? auxiliaryLoss, Tensor? penalty = null)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(logit);
@@ -75,6 +94,10 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
         {
             target = nn.functional.binary_cross_entropy_with_logits(logit, batch.Labels.to_type(logit.dtype));
             loss = auxiliaryLoss is null ? target.alias() : target + (ModelOptions.Alpha * auxiliaryLoss);
+            if (penalty is not null)
+            {
+                loss = loss + penalty;
+            }
         }
 
         return new DienOutput(

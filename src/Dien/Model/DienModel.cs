@@ -48,7 +48,7 @@ public sealed class DienModel : CtrModel
                 : new LabelledHistoryAuxiliaryLoss();
         }
 
-        int headInput = embedding.UserSize + (3 * o.BehaviourSize) + o.HiddenSize + embedding.ExtraSize;
+        int headInput = embedding.UserSize + ((o.HeadSumTerms ? 3 : 1) * o.BehaviourSize) + o.HiddenSize + embedding.ExtraSize;
         head = MlpHeadFor(headInput);
         RegisterComponents();
     }
@@ -73,11 +73,11 @@ public sealed class DienModel : CtrModel
         var states = extractor.call(embedded.History, batch.Mask, lengths);
         var weights = attention.call(states, embedded.Target, batch.Mask);
         var interest = evolution.call(states, weights, batch.Mask, lengths);
-        var logit = head.call(embedded.HeadInput(interest));
+        var logit = head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
         Tensor? auxiliaryLoss = withAuxiliary
             ? auxiliary!.call(states, embedded.History, nextBehaviour ? embedded.Negatives! : batch.HistoryLabels!, batch.Mask)
             : null;
-        return Finish(batch, logit, auxiliaryLoss);
+        return Finish(batch, logit, auxiliaryLoss, EmbeddingPenalty(embedding, batch, includeNegatives: withAuxiliary && nextBehaviour));
     }
 
     private static void RequireAuxiliaryInputs(DienBatch batch, bool nextBehaviour)

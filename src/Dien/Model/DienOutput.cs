@@ -13,7 +13,7 @@ public sealed class DienOutput : IDisposable
     /// <param name="probability">Click probability, float [B].</param>
     /// <param name="targetLoss">Mean binary cross-entropy against the labels, a scalar; null without labels.</param>
     /// <param name="auxiliaryLoss">The auxiliary loss L_aux, a scalar; null when alpha is 0, the model has none, or the batch lacks its inputs.</param>
-    /// <param name="loss">L_target + alpha * L_aux, a scalar; null without labels.</param>
+    /// <param name="loss">L_target + alpha * L_aux (+ the embedding penalty in training, when <c>DienOptions.EmbeddingL2</c> &gt; 0), a scalar; null without labels.</param>
     public DienOutput(Tensor logit, Tensor probability, Tensor? targetLoss, Tensor? auxiliaryLoss, Tensor? loss)
     {
         Logit = logit;
@@ -35,7 +35,10 @@ public sealed class DienOutput : IDisposable
     /// <summary>The auxiliary loss, scalar; null when it is switched off or not computed.</summary>
     public Tensor? AuxiliaryLoss { get; }
 
-    /// <summary>The training objective L_target + alpha * L_aux, scalar; null without labels.</summary>
+    /// <summary>
+    /// The training objective L_target + alpha * L_aux, plus in training mode <c>DienOptions.EmbeddingL2</c> times the
+    /// squared norms of the embedding rows the batch uses; scalar; null without labels.
+    /// </summary>
     public Tensor? Loss { get; }
 
     /// <inheritdoc />

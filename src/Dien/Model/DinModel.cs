@@ -8,8 +8,9 @@ namespace Dien.Model;
 
 /// <summary>
 /// DIN (Zhou et al., KDD 2018) as the DIEN paper compares it: attention of the target ad over the behaviour
-/// embeddings themselves (no GRU), pooled into sum_t a_t e_t. Head input
-/// [user, e_a, sum e_t, e_a * sum e_t, sum a_t e_t, extras]. Built from the same parts as <see cref="DienModel"/>.
+/// embeddings themselves (no GRU), pooled into sum_t a_t e_t. Head input [e_a, sum a_t e_t, extras], with the
+/// user and [sum e_t, e_a * sum e_t] when the options ask for them (<see cref="DienOptions.UseUserField"/>,
+/// <see cref="DienOptions.HeadSumTerms"/>). Built from the same parts as <see cref="DienModel"/>.
 /// </summary>
 public sealed class DinModel : CtrModel
 {
@@ -28,7 +29,8 @@ public sealed class DinModel : CtrModel
         attention = o.Attention == AttentionForm.Bilinear
             ? new BilinearAttention(o.BehaviourSize, o.BehaviourSize)
             : new MlpAttention(o.BehaviourSize, o.BehaviourSize, o.AttentionHiddenSizes);
-        head = MlpHeadFor(embedding.UserSize + (4 * o.BehaviourSize) + embedding.ExtraSize);
+        int behaviours = o.HeadSumTerms ? 4 : 2;
+        head = MlpHeadFor(embedding.UserSize + (behaviours * o.BehaviourSize) + embedding.ExtraSize);
         RegisterComponents();
     }
 
@@ -43,7 +45,7 @@ public sealed class DinModel : CtrModel
         var embedded = embedding.Embed(batch, includeNegatives: false);
         var weights = attention.call(embedded.History, embedded.Target, batch.Mask);
         var pooled = (weights.unsqueeze(-1) * embedded.History).sum(1);
-        return Finish(batch, head.call(embedded.HeadInput(pooled)), null);
+        return Finish(batch, head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, pooled)), null, EmbeddingPenalty(embedding, batch, includeNegatives: false));
     }
 
     /// <inheritdoc />

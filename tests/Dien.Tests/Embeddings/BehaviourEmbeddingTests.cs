@@ -30,7 +30,7 @@ public sealed class BehaviourEmbeddingTests
         embedded.Target.shape.Should().Equal(2, 5);
         embedded.History.shape.Should().Equal(2, 3, 5);
         embedded.Negatives!.shape.Should().Equal(2, 3, 5);
-        embedded.User.shape.Should().Equal(2, 2);
+        embedded.User!.shape.Should().Equal(2, 2);
         embedded.Extras!.shape.Should().Equal(2, 2);
         Values(embedded.History[0, 1]).Should().Equal(Values(embedded.Target[0]), "history and target use the same tables");
         Values(embedded.History[0, 2]).Should().OnlyContain(v => v == 0, "padded position (id 9 there) is ignored");

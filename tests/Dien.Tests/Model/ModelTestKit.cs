@@ -31,6 +31,12 @@ internal static class ModelTestKit
         AttentionHiddenSizes = new List<int> { 5, 3 },
         AuxiliaryHiddenSizes = new List<int> { 4 },
         HeadHiddenSizes = new List<int> { 6, 4 },
+        // Every input path on, and unit-scale tables, so that the equation tests exercise each part with
+        // values far from zero; the library's defaults are tested on their own (LearningDefaultsTests).
+        UseUserField = true,
+        HeadSumTerms = true,
+        HeadBatchNorm = true,
+        EmbeddingInitScale = 1,
     };
 
     /// <summary>
