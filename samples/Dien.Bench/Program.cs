@@ -14,6 +14,9 @@ using TorchSharp;
 //   dotnet run -c Release --project samples/Dien.Bench -- workload [--samples 20000 --items 1000 --categories 50
 //       --min-history 5 --max-history 50 --embedding 18 --hidden 36 --batch 128 --lr 0.001 --evolution augru
 //       --attention mlp --alpha 1 --epochs 3 --threads 2 --seed 2019]    end-to-end figures on workload W
+//   dotnet run -c Release --project samples/Dien.Bench -- quality [--path ../shared/data/amazon-beauty-dien --models base,din,dien
+//       --seeds 1,2,3 --epochs 8 --patience 2 --validation-fraction 0.1 --output docs/results.md --set Option=value ...]
+//       test figures of the three models on a folder in the authors' format (docs/results.md)
 // Before the first TorchSharp call: libgomp reads its spin count when libtorch loads (docs/performance.md).
 // GOMP_SPINCOUNT=300000 in the environment restores libgomp's default for a comparison.
 var openMpSpin = OpenMpSpin.Shorten();
@@ -24,6 +27,21 @@ if (args.Length > 0 && args[0] == "workload")
         WorkloadBenchmark.Run(args, openMpSpin);
     }
     catch (ArgumentException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        Environment.ExitCode = 1;
+    }
+
+    return;
+}
+
+if (args.Length > 0 && args[0] == "quality")
+{
+    try
+    {
+        QualityBenchmark.Run(args);
+    }
+    catch (Exception e) when (e is ArgumentException or FormatException or IOException)
     {
         Console.Error.WriteLine($"error: {e.Message}");
         Environment.ExitCode = 1;

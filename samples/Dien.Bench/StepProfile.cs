@@ -34,7 +34,7 @@ internal static class StepProfile
         using var attention = new MlpAttention(h, e, options.AttentionHiddenSizes);
         using var evolution = new InterestEvolution(h, h, options.Evolution);
         using var auxiliary = new NextBehaviourAuxiliaryLoss(h, e, options.AuxiliaryScorer, options.AuxiliaryHiddenSizes);
-        int headInput = embedding.UserSize + (3 * e) + h;
+        int headInput = embedding.UserSize + ((options.HeadSumTerms ? 3 : 1) * e) + h;
         using var head = new MlpHead(headInput, options.HeadHiddenSizes, options.HeadActivation, options.HeadBatchNorm, options.HeadDropout, options.HeadOutput);
 
         var times = new Dictionary<string, List<double>>();
@@ -78,7 +78,7 @@ internal static class StepProfile
             var weights = attention.call(states, target, batch.Mask).detach().requires_grad_();
             var negatives = embedded.Negatives!.detach().requires_grad_();
             var interest = evolution.call(states, weights, batch.Mask, lengths).detach();
-            var headIn = embedded.HeadInput(interest).detach().requires_grad_();
+            var headIn = embedded.HeadInput(options.HeadSumTerms, interest).detach().requires_grad_();
             double ext = Time(() => extractor.call(history, batch.Mask, lengths).sum().backward());
             double att = Time(() => attention.call(states, target, batch.Mask).sum().backward());
             double evo = Time(() => evolution.call(states, weights, batch.Mask, lengths).sum().backward());

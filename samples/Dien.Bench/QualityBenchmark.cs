@@ -1,0 +1,231 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using Dien.Checkpoints;
+using Dien.Data;
+using Dien.Data.Batching;
+using Dien.Data.Formats;
+using Dien.Model;
+using Dien.Training;
+using TorchSharp;
+
+namespace Dien.Bench;
+
+/// <summary>
+/// The quality benchmark: trains BaseModel, DIN and DIEN on a folder in the authors' format for several seeds,
+/// each on the library's defaults (plus any <c>--set Option=value</c>), picks the epoch on a validation split of
+/// the training users, scores the test file once with that epoch's weights, and reports mean and standard error.
+/// </summary>
+internal static class QualityBenchmark
+{
+    private static readonly string[] AllModels = ["base", "din", "dien"];
+
+    public static void Run(string[] args)
+    {
+        var settings = QualitySettings.Parse(args);
+        torch.set_num_threads(settings.Threads);
+        Console.WriteLine($"quality: {settings.Path}, models {string.Join(",", settings.Models)}, seeds {string.Join(",", settings.Seeds)}, " +
+                          $"up to {settings.Epochs} epochs (patience {settings.Patience}), validation {settings.ValidationFraction:P0} of the training users" +
+                          (settings.Overrides.Count > 0 ? $", set {string.Join(" ", settings.Overrides.Select(o => $"{o.Key}={o.Value}"))}" : string.Empty));
+        var clock = Stopwatch.StartNew();
+        var data = AuthorsDataset.Load(settings.Path);
+        Console.WriteLine($"data: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {data.Vocabularies.Items.Size:N0} items, read in {clock.Elapsed.TotalSeconds:F1} s");
+        var runs = new List<QualityRun>();
+        foreach (int seed in settings.Seeds)
+        {
+            var split = ValidationSplit.ByUser(data.Train, settings.ValidationFraction, seed);
+            foreach (string model in settings.Models)
+            {
+                var run = TrainOne(settings, data, split, model, seed);
+                runs.Add(run);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{settings.Label} {model} seed {seed}: epoch {run.ChosenEpoch} (validation AUC {run.ValidationAuc:F4}), test AUC {run.TestAuc:F4}, GAUC {run.TestGauc:F4}, logloss {run.TestLogLoss:F4}, {run.SecondsPerEpoch:F0} s/epoch; " +
+                    $"validation AUC by epoch {string.Join(" ", run.ValidationAucs.Select(a => a.ToString("F4", CultureInfo.InvariantCulture)))}"));
+                if (settings.JsonLines is { } jsonl)
+                {
+                    File.AppendAllText(jsonl, JsonSerializer.Serialize(run) + Environment.NewLine);
+                }
+            }
+        }
+
+        var summary = QualitySummary.From(settings, runs);
+        Console.WriteLine();
+        Console.WriteLine(summary.Table());
+        if (settings.Output is { } output)
+        {
+            File.WriteAllText(output, summary.Markdown());
+            Console.WriteLine($"wrote {Path.GetFullPath(output)}");
+        }
+    }
+
+    private static QualityRun TrainOne(QualitySettings settings, AuthorsDataset data, ValidationSplit split, string kind, int seed)
+    {
+        torch.manual_seed(seed);
+        var options = new DienOptions
+        {
+            ItemVocabularySize = data.Vocabularies.Items.Size,
+            CategoryVocabularySize = data.Vocabularies.Categories.Size,
+            UserVocabularySize = data.Vocabularies.Users.Size,
+        };
+        var trainerOptions = new TrainerOptions { Epochs = settings.Epochs, Patience = settings.Patience, Seed = seed };
+        settings.Apply(options, trainerOptions);
+        if (kind != "dien")
+        {
+            options.Alpha = 0;
+        }
+
+        using CtrModel model = kind switch
+        {
+            "base" => new BaseModel(options),
+            "din" => new DinModel(options),
+            _ => new DienModel(options),
+        };
+        string best = Path.Combine(Path.GetTempPath(), $"dien-quality-{Environment.ProcessId}-{kind}-{seed}.dien");
+        trainerOptions.BestCheckpointPath = best;
+        var sampler = options.Alpha > 0 ? data.CreateNegativeSampler(settings.Negatives) : null;
+        try
+        {
+            using var trainer = new DienTrainer(model, trainerOptions);
+            var clock = Stopwatch.StartNew();
+            var result = trainer.Fit(
+                epoch => new Batcher(new BatcherOptions
+                {
+                    Shuffle = true,
+                    BucketByLength = settings.Bucket,
+                    Seed = seed + epoch,
+                    NegativeSampler = sampler,
+                }).Batches(split.Train).Where(b => b.Size >= 2),
+                () => new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(split.Validation));
+            double seconds = clock.Elapsed.TotalSeconds;
+
+            // The test file is scored once, with the weights of the epoch the validation split chose.
+            Checkpoint.LoadInto(best, model, null);
+            var test = trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(data.Test));
+            return new QualityRun(
+                settings.Label, kind, seed, result.BestEpoch + 1, result.BestMetric,
+                result.Epochs.Select(e => e.Validation!.Auc).ToArray(),
+                result.Epochs.Select(e => e.Validation!.LogLoss).ToArray(),
+                test.Auc, test.GroupAuc, test.LogLoss, seconds / Math.Max(1, result.Epochs.Count));
+        }
+        finally
+        {
+            File.Delete(best);
+        }
+    }
+
+    /// <summary>What the quality command was asked for.</summary>
+    internal sealed record QualitySettings
+    {
+        public string Path { get; init; } = "../shared/data/amazon-beauty-dien";
+        public IReadOnlyList<string> Models { get; init; } = AllModels;
+        public IReadOnlyList<int> Seeds { get; init; } = [1, 2, 3];
+        public int Epochs { get; init; } = 8;
+        public int Patience { get; init; } = 2;
+        public double ValidationFraction { get; init; } = 0.1;
+        public bool Bucket { get; init; } = true;
+        public NegativeSampling Negatives { get; init; } = NegativeSampling.Popularity;
+        public int Threads { get; init; } = 2;
+        public string Label { get; init; } = "defaults";
+        public string? Output { get; init; }
+        public string? JsonLines { get; init; }
+        public IReadOnlyList<KeyValuePair<string, string>> Overrides { get; init; } = [];
+
+        public static QualitySettings Parse(string[] args)
+        {
+            var s = new QualitySettings();
+            var overrides = new List<KeyValuePair<string, string>>();
+            for (int i = 1; i < args.Length; i++)
+            {
+                string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+                if (args[i] == "--set")
+                {
+                    string pair = Value();
+                    int eq = pair.IndexOf('=', StringComparison.Ordinal);
+                    overrides.Add(eq > 0 ? new(pair[..eq], pair[(eq + 1)..]) : throw new ArgumentException($"--set {pair}: expected Option=value."));
+                    continue;
+                }
+
+                s = args[i] switch
+                {
+                    "--path" => s with { Path = Value() },
+                    "--models" => s with { Models = List(Value(), m => AllModels.Contains(m) ? m : throw new ArgumentException($"--models: '{m}' is not base, din or dien.")) },
+                    "--seeds" => s with { Seeds = List(Value(), v => int.Parse(v, CultureInfo.InvariantCulture)) },
+                    "--epochs" => s with { Epochs = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                    "--patience" => s with { Patience = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                    "--validation-fraction" => s with { ValidationFraction = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                    "--bucket" => s with { Bucket = bool.Parse(Value()) },
+                    "--negatives" => s with { Negatives = Enum.Parse<NegativeSampling>(Value(), ignoreCase: true) },
+                    "--threads" => s with { Threads = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                    "--label" => s with { Label = Value() },
+                    "--output" => s with { Output = Value() },
+                    "--jsonl" => s with { JsonLines = Value() },
+                    _ => throw new ArgumentException($"quality: unknown argument '{args[i]}'."),
+                };
+            }
+
+            return s with { Overrides = overrides };
+        }
+
+        /// <summary>Sets each <c>--set</c> option on the model's or the trainer's options, by property name.</summary>
+        public void Apply(DienOptions model, TrainerOptions trainer)
+        {
+            foreach (var (name, text) in Overrides)
+            {
+                object target = model;
+                var property = typeof(DienOptions).GetProperty(name, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+                if (property is null)
+                {
+                    target = trainer;
+                    property = typeof(TrainerOptions).GetProperty(name, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+                }
+
+                if (property is null || !property.CanWrite)
+                {
+                    throw new ArgumentException($"--set {name}: no settable option of that name in DienOptions or TrainerOptions.");
+                }
+
+                property.SetValue(target, Convert(text, property.PropertyType, name));
+            }
+        }
+
+        private static object? Convert(string text, Type type, string name)
+        {
+            var inner = Nullable.GetUnderlyingType(type);
+            if (inner is not null)
+            {
+                return text == "null" ? null : Convert(text, inner, name);
+            }
+
+            if (type.IsEnum)
+            {
+                return Enum.Parse(type, text, ignoreCase: true);
+            }
+
+            if (type == typeof(IList<int>))
+            {
+                return text.Length == 0 ? new List<int>() : List(text, v => int.Parse(v, CultureInfo.InvariantCulture)).ToList();
+            }
+
+            return System.Convert.ChangeType(text, type, CultureInfo.InvariantCulture)
+                ?? throw new ArgumentException($"--set {name}={text}: cannot read that as {type.Name}.");
+        }
+
+        private static IReadOnlyList<T> List<T>(string text, Func<string, T> parse)
+            => text.Split([',', '-'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(parse).ToArray();
+    }
+}
+
+/// <summary>One model trained with one seed.</summary>
+internal sealed record QualityRun(
+    string Label,
+    string Model,
+    int Seed,
+    int ChosenEpoch,
+    double ValidationAuc,
+    double[] ValidationAucs,
+    double[] ValidationLogLosses,
+    double TestAuc,
+    double TestGauc,
+    double TestLogLoss,
+    double SecondsPerEpoch);
