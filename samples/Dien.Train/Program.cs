@@ -23,11 +23,13 @@ var maxHistory = new Option<int>("--max-history") { Description = "Keep the most
 var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads (the fused kernels use as many workers).", DefaultValueFactory = _ => 2 };
 var device = new Option<string>("--device") { Description = "cpu (default) or cuda (needs a CUDA build: -p:DienCuda=true).", DefaultValueFactory = _ => "cpu" };
 var output = new Option<string>("--output") { Description = "Folder for checkpoints, metrics.json and training-curve.png.", DefaultValueFactory = _ => "out" };
+var validationFraction = new Option<double>("--validation-fraction") { Description = "Share of the training users held out as validation data, which picks the epoch (early stopping, best checkpoint); the test file is then scored once. 0 picks the epoch on the test file instead (reported as such).", DefaultValueFactory = _ => 0.1 };
+var patience = new Option<int>("--patience") { Description = "Stop after this many epochs without improvement of validation AUC; 0 never stops early.", DefaultValueFactory = _ => 2 };
 var seed = new Option<int>("--seed") { Description = "Seed of every random source (data, shuffling, initialisation).", DefaultValueFactory = _ => 2019 };
 
-var root = new RootCommand("Trains DIEN (or the DIN and BaseModel baselines) and reports AUC, GAUC and logloss per epoch.")
+var root = new RootCommand("Trains DIEN (or the DIN and BaseModel baselines), picks the epoch on validation users held out of training, and reports validation AUC, GAUC and logloss per epoch and the test figures of the chosen epoch.")
 {
-    data, path, model, evolution, attention, auxiliary, alpha, epochs, batchSize, learningRate, maxHistory, threads, device, output, seed,
+    data, path, model, evolution, attention, auxiliary, alpha, epochs, batchSize, learningRate, maxHistory, threads, device, output, seed, validationFraction, patience,
 };
 
 using var cancellation = new CancellationTokenSource();
@@ -56,6 +58,8 @@ root.SetAction(result => Guard(() =>
         Device = result.GetValue(device)!,
         Output = result.GetValue(output)!,
         Seed = result.GetValue(seed),
+        ValidationFraction = result.GetValue(validationFraction),
+        Patience = result.GetValue(patience),
     };
     var problems = settings.Problems();
     if (problems.Count > 0)

@@ -1,9 +1,17 @@
 using System.Globalization;
 using System.Text.Json;
+using Dien.Metrics;
 using Dien.Training;
 using Spectre.Console;
 
 namespace Dien.Train;
+
+/// <summary>Which data picked the epoch, and how the training file was divided for it.</summary>
+/// <param name="SelectedOn">"validation" (held-out training users) or "test" (no validation split: the test file picked the epoch).</param>
+/// <param name="ValidationUsers">Users held out for validation.</param>
+/// <param name="ValidationSamples">Their samples.</param>
+/// <param name="TrainSamples">Samples trained on.</param>
+internal sealed record SelectionFigures(string SelectedOn, int ValidationUsers, int ValidationSamples, int TrainSamples);
 
 /// <summary>What a training run measured, as a console table and as metrics.json.</summary>
 internal sealed record RunReport(
@@ -13,11 +21,16 @@ internal sealed record RunReport(
     IReadOnlyDictionary<int, double> SamplesPerSecond,
     IReadOnlyDictionary<int, double> Seconds,
     TimeSpan Elapsed,
-    string Checkpoint)
+    string Checkpoint,
+    SelectionFigures Selection,
+    EvaluationResult? Test)
 {
     public void WriteTable()
     {
-        var table = new Table().Title("per epoch").AddColumns("epoch", "train loss", "lr", "AUC", "GAUC", "logloss", "samples/s", "seconds");
+        // Short headers, so that the table fits 80 columns; the title says what "val" is.
+        var (on, prefix) = Selection.SelectedOn == "test" ? ("the test file", "test") : ("validation users", "val");
+        var table = new Table().Title($"per epoch (AUC, GAUC, logloss on {on})")
+            .AddColumns("epoch", "train loss", "lr", $"{prefix} AUC", $"{prefix} GAUC", $"{prefix} logloss", "samples/s", "seconds");
         foreach (var epoch in Result.Epochs)
         {
             var v = epoch.Validation;
@@ -40,8 +53,16 @@ internal sealed record RunReport(
             settings = Settings,
             data = Data,
             elapsedSeconds = Math.Round(Elapsed.TotalSeconds, 1),
+            selectedOn = Selection.SelectedOn,
+            validationUsers = Selection.ValidationUsers,
+            validationSamples = Selection.ValidationSamples,
+            trainSamples = Selection.TrainSamples,
             bestEpoch = Result.BestEpoch + 1,
-            bestAuc = Result.BestMetric,
+            bestValidationAuc = Result.BestMetric,
+            restoredBestWeights = Result.RestoredBestWeights,
+            testAuc = Test?.Auc,
+            testGauc = Test?.GroupAuc,
+            testLogLoss = Test?.LogLoss,
             stoppedEarly = Result.StoppedEarly,
             cancelled = Result.Cancelled,
             checkpoint = Path.GetFullPath(Checkpoint),
@@ -50,9 +71,9 @@ internal sealed record RunReport(
                 epoch = e.Epoch + 1,
                 trainLoss = e.TrainingLoss,
                 learningRate = e.LearningRate,
-                auc = e.Validation?.Auc,
-                gauc = e.Validation?.GroupAuc,
-                logLoss = e.Validation?.LogLoss,
+                validationAuc = e.Validation?.Auc,
+                validationGauc = e.Validation?.GroupAuc,
+                validationLogLoss = e.Validation?.LogLoss,
                 samplesPerSecond = SamplesPerSecond.TryGetValue(e.Epoch, out double s) ? s : (double?)null,
                 seconds = Seconds.TryGetValue(e.Epoch, out double t) ? t : (double?)null,
             }),

@@ -9,7 +9,10 @@ using TorchSharp;
 
 namespace Dien.Train;
 
-/// <summary>The train command: data, model, trainer, live progress, then the table, metrics.json and the curve.</summary>
+/// <summary>
+/// The train command: data, a validation split by user, model, trainer, live progress, then the table, the test
+/// figures of the chosen epoch (the test file is scored once), metrics.json and the curve.
+/// </summary>
 internal static class TrainRun
 {
     public static int Run(TrainSettings settings, CancellationToken cancellationToken)
@@ -26,6 +29,24 @@ internal static class TrainRun
         if (historyLabels && data.Train.All(s => s.HistoryLabels is null))
         {
             throw new ArgumentException($"--aux labelled needs per-behaviour labels, which the {settings.Data.ToString().ToLowerInvariant()} data does not have (Taobao and MovieLens do); use --aux next.");
+        }
+
+        // Model selection (early stopping, best checkpoint) on training users held out by user, as the test users are;
+        // the vocabularies and the negative sampler stay as loaded. Without a fraction the test file picks the epoch.
+        var split = ValidationSplit.ByUser(data.Train, settings.ValidationFraction, settings.Seed);
+        bool selectOnTest = split.Validation.Count == 0;
+        var selection = new SelectionFigures(
+            selectOnTest ? "test" : "validation",
+            split.Validation.Select(s => s.User).Distinct().Count(),
+            split.Validation.Count,
+            split.Train.Count);
+        if (selectOnTest)
+        {
+            AnsiConsole.MarkupLine("[yellow]no validation split[/] (--validation-fraction 0): the epoch is picked on the [yellow]test file[/], so its test figures are optimistic.");
+        }
+        else
+        {
+            AnsiConsole.MarkupLineInterpolated($"validation: {selection.ValidationUsers:N0} users ({settings.ValidationFraction:P0}) with {selection.ValidationSamples:N0} samples held out of training; training on {selection.TrainSamples:N0} samples");
         }
 
         var options = new DienOptions
@@ -60,6 +81,8 @@ internal static class TrainRun
             GradientClipNorm = 5,
             MonitorMetric = MetricKind.Auc,
             Seed = settings.Seed,
+            Patience = settings.Patience == 0 ? null : settings.Patience,
+            RestoreBestWeights = true,
             BestCheckpointPath = best,
             LastCheckpointPath = Path.Combine(settings.Output, "last.dien"),
         };
@@ -74,14 +97,15 @@ internal static class TrainRun
             Seed = settings.Seed + epoch,
             NegativeSampler = settings.Alpha > 0 ? data.Sampler : null,
             IncludeHistoryLabels = historyLabels,
-        }).Batches(data.Train).Where(b => b.Size >= 2); // BatchNorm needs two rows to train on
-        IEnumerable<BatchArrays> TestBatches() => new Batcher(new BatcherOptions
+        }).Batches(split.Train).Where(b => b.Size >= 2); // BatchNorm needs two rows to train on
+        IEnumerable<BatchArrays> EvaluationBatches(IReadOnlyList<Sample> samples) => new Batcher(new BatcherOptions
         {
             BatchSize = 512,
             MaxHistoryLength = settings.MaxHistory,
-        }).Batches(data.Test);
+        }).Batches(samples);
+        var selectionSamples = selectOnTest ? data.Test : split.Validation;
 
-        int batchesPerEpoch = (data.Train.Count + settings.BatchSize - 1) / settings.BatchSize;
+        int batchesPerEpoch = (split.Train.Count + settings.BatchSize - 1) / settings.BatchSize;
         var speed = new Dictionary<int, double>();
         var seconds = new Dictionary<int, double>();
         var watch = Stopwatch.StartNew();
@@ -106,7 +130,7 @@ internal static class TrainRun
                     speed[p.Epoch] = p.SamplesPerSecond;
                     seconds[p.Epoch] = epochClock.Elapsed.TotalSeconds;
                 });
-                result = trainer.Fit(TrainBatches, TestBatches, progress, cancellationToken);
+                result = trainer.Fit(TrainBatches, () => EvaluationBatches(selectionSamples), progress, cancellationToken);
                 if (task is not null)
                 {
                     task.Value = task.MaxValue;
@@ -114,11 +138,25 @@ internal static class TrainRun
                 }
             });
 
-        var report = new RunReport(settings, data.Description, result, speed, seconds, watch.Elapsed, best);
+        // The model now holds the chosen epoch's weights (RestoreBestWeights); the test file is scored once, with them.
+        EvaluationResult? test = result.Cancelled ? null : trainer.Evaluate(EvaluationBatches(data.Test));
+        var report = new RunReport(settings, data.Description, result, speed, seconds, watch.Elapsed, best, selection, test);
         report.WriteTable();
+        if (result.StoppedEarly)
+        {
+            AnsiConsole.MarkupLineInterpolated($"stopped early after epoch {result.Epochs[^1].Epoch + 1}: {selection.SelectedOn} AUC did not improve for {settings.Patience} epochs (--patience).");
+        }
+
+        if (test is not null)
+        {
+            string chosen = selectOnTest ? "chosen on the test file itself" : "chosen on validation";
+            AnsiConsole.MarkupLineInterpolated(
+                $"test (scored once, epoch {result.BestEpoch + 1} {chosen}): AUC [green]{test.Auc:F4}[/], GAUC {test.GroupAuc:F4}, logloss {test.LogLoss:F4}");
+        }
+
         string metrics = report.WriteJson(Path.Combine(settings.Output, "metrics.json"));
-        string curve = TrainingCurve.Write(result, Path.Combine(settings.Output, "training-curve.png"));
-        AnsiConsole.MarkupLineInterpolated($"best checkpoint: [green]{Path.GetFullPath(best)}[/] (epoch {result.BestEpoch + 1}, AUC {result.BestMetric:F4})");
+        string curve = TrainingCurve.Write(result, Path.Combine(settings.Output, "training-curve.png"), selection.SelectedOn);
+        AnsiConsole.MarkupLineInterpolated($"best checkpoint: [green]{Path.GetFullPath(best)}[/] (epoch {result.BestEpoch + 1}, {selection.SelectedOn} AUC {result.BestMetric:F4})");
         AnsiConsole.MarkupLineInterpolated($"metrics: {Path.GetFullPath(metrics)}");
         AnsiConsole.MarkupLineInterpolated($"training curve: {Path.GetFullPath(curve)}");
         if (result.Cancelled)

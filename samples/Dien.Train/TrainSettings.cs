@@ -67,6 +67,12 @@ internal sealed record TrainSettings
 
     public int Seed { get; init; } = 2019;
 
+    /// <summary>Share of the training users held out to pick the epoch; 0 picks it on the test file (and says so).</summary>
+    public double ValidationFraction { get; init; } = 0.1;
+
+    /// <summary>Epochs without improvement of validation AUC before stopping; 0 never stops early.</summary>
+    public int Patience { get; init; } = 2;
+
     /// <summary>Every problem with the settings, each naming its option.</summary>
     public IReadOnlyList<string> Problems()
     {
@@ -76,6 +82,8 @@ internal sealed record TrainSettings
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) problems.Add($"--lr {LearningRate}: must be positive.");
         if (Alpha < 0 || double.IsNaN(Alpha) || double.IsInfinity(Alpha)) problems.Add($"--alpha {Alpha}: must be zero or positive.");
         if (MaxHistory < 1) problems.Add($"--max-history {MaxHistory}: must be at least 1.");
+        if (!(ValidationFraction >= 0 && ValidationFraction < 1)) problems.Add($"--validation-fraction {ValidationFraction}: must be in [0, 1) (0 selects the epoch on the test file).");
+        if (Patience < 0) problems.Add($"--patience {Patience}: must be zero (never stop early) or positive.");
         if (Threads < 1) problems.Add($"--threads {Threads}: must be at least 1.");
         if (Device is not ("cpu" or "cuda")) problems.Add($"--device {Device}: must be cpu or cuda.");
         if (Data != DataSource.Synthetic && string.IsNullOrWhiteSpace(DataPath)) problems.Add($"--data {Data.ToString().ToLowerInvariant()} needs --path (a folder).");

@@ -62,6 +62,16 @@ public static class Checkpoint
         return maps.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, long>)p.Value);
     }
 
+    /// <summary>Reads the training state of a checkpoint without touching a model.</summary>
+    /// <param name="path">The checkpoint.</param>
+    /// <returns>The training state, or null when the checkpoint was written for inference only.</returns>
+    /// <exception cref="CheckpointException">The file is missing, truncated or of another format version.</exception>
+    internal static TrainingState? ReadTrainingState(string path)
+    {
+        var entries = ReadVerified(path);
+        return entries.ContainsKey(TrainingEntry) ? Deserialize<TrainingState>(path, entries, TrainingEntry) : null;
+    }
+
     /// <summary>Builds the model a checkpoint describes (through <see cref="ModelKinds"/>) and loads its weights, on CPU.</summary>
     /// <param name="path">The checkpoint.</param>
     /// <returns>The model, in eval mode.</returns>

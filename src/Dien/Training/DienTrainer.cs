@@ -11,10 +11,17 @@ using static TorchSharp.torch;
 namespace Dien.Training;
 
 /// <summary>
-/// Trains a <see cref="CtrModel"/> with Adam: per-epoch evaluation (AUC, GAUC, log loss), early stopping,
-/// best/last checkpoints, progress, cancellation, and resumption from a checkpoint.
+/// Trains a <see cref="CtrModel"/> with Adam: per-epoch evaluation (AUC, GAUC, log loss) on validation data,
+/// early stopping, restoring the best epoch's weights, best/last checkpoints, progress, cancellation, and
+/// resumption from a checkpoint.
 /// </summary>
 /// <remarks>
+/// <para>
+/// Model selection: pass held-out validation batches to <see cref="Fit"/> (for example the users
+/// <see cref="Data.ValidationSplit.ByUser"/> holds out), never the test file. After <see cref="Fit"/> the model
+/// holds the best validation epoch's weights (<see cref="TrainerOptions.RestoreBestWeights"/>); score the test
+/// file once, then, with <see cref="Evaluate"/>.
+/// </para>
 /// Not thread-safe: one <see cref="Fit"/> at a time. The trainer does not own the model.
 /// Determinism: epoch e reseeds torch with <see cref="TrainerOptions.Seed"/> + e, so two CPU runs with one
 /// seed, and a run resumed from an epoch-end checkpoint, repeat each other exactly.
@@ -29,6 +36,10 @@ public sealed class DienTrainer : IDisposable
     private double _bestMetric = double.NaN;
     private int _bestEpoch = -1;
     private int _epochsWithoutImprovement;
+
+    // The model's state dict (parameters and buffers) at _bestEpoch, detached clones on the model's device;
+    // null before the first improvement of this trainer (also after LoadCheckpoint).
+    private Dictionary<string, Tensor>? _bestWeights;
 
     /// <summary>Creates a trainer; the model must already be on <paramref name="device"/> (the optimizer binds its parameters now).</summary>
     /// <param name="model">The model to train.</param>
@@ -63,6 +74,12 @@ public sealed class DienTrainer : IDisposable
     /// <param name="progress">Receives <see cref="TrainingProgress"/>; may be null.</param>
     /// <param name="cancellationToken">Stops training after the current batch; the last checkpoint is then written and stays valid.</param>
     /// <returns>Per-epoch summaries and how training ended.</returns>
+    /// <remarks>
+    /// With <see cref="TrainerOptions.RestoreBestWeights"/> the model ends with the best epoch's weights while the
+    /// optimizer and <see cref="CompletedEpochs"/> stay at the last epoch: a further <see cref="Fit"/> on this trainer
+    /// continues from the best weights. To continue exactly where training stopped, resume from
+    /// <see cref="TrainerOptions.LastCheckpointPath"/> (written before the weights are restored).
+    /// </remarks>
     /// <exception cref="InvalidOperationException">A batch's loss is NaN or infinite; training stops before that step.</exception>
     public TrainingResult Fit(
         Func<int, IEnumerable<BatchArrays>> trainingBatches,
@@ -108,6 +125,11 @@ public sealed class DienTrainer : IDisposable
 
             if (validation is not null && UpdateBest(epoch, validation.Get(_options.MonitorMetric)))
             {
+                if (_options.RestoreBestWeights)
+                {
+                    KeepBestWeights();
+                }
+
                 if (_options.BestCheckpointPath is { } best)
                 {
                     SaveCheckpoint(best);
@@ -127,16 +149,24 @@ public sealed class DienTrainer : IDisposable
             }
         }
 
-        return new TrainingResult(summaries, _bestEpoch, _bestMetric, stoppedEarly, cancelled);
+        bool restored = !cancelled && _options.RestoreBestWeights && RestoreBestWeights();
+        return new TrainingResult(summaries, _bestEpoch, _bestMetric, stoppedEarly, cancelled, restored);
     }
 
-    /// <summary>Scores <paramref name="batches"/> in eval mode without gradients (the model returns to train mode after).</summary>
+    /// <summary>
+    /// Scores <paramref name="batches"/> in eval mode without gradients (the model returns to train mode after).
+    /// After <see cref="Fit"/> this scores the restored best model (<see cref="TrainerOptions.RestoreBestWeights"/>):
+    /// the way to score the test file once, at the end.
+    /// </summary>
     /// <param name="batches">Labelled batches.</param>
     /// <returns>AUC, GAUC and log loss over all rows.</returns>
     /// <exception cref="ArgumentException">A batch has no labels.</exception>
     public EvaluationResult Evaluate(IEnumerable<BatchArrays> batches) => Evaluator.Evaluate(_model, batches, _device, _options.PrefetchDepth);
 
-    /// <summary>Writes a checkpoint with the model, its options, <see cref="Vocabularies"/> and the training state (atomically).</summary>
+    /// <summary>
+    /// Writes a checkpoint with the model, its options, <see cref="Vocabularies"/> and the training state (atomically).
+    /// After <see cref="Fit"/> restored the best weights, these are what it writes, with the training state of the last epoch.
+    /// </summary>
     /// <param name="path">The checkpoint file.</param>
     public void SaveCheckpoint(string path)
     {
@@ -163,6 +193,7 @@ public sealed class DienTrainer : IDisposable
         _bestEpoch = state.BestEpoch;
         _bestMetric = state.BestMetric;
         _epochsWithoutImprovement = state.EpochsWithoutImprovement;
+        DisposeBestWeights(); // they belonged to the run before the checkpoint
         if (state.Seed != _options.Seed)
         {
             _logger.LogWarning("Checkpoint {Path} was trained with seed {Stored}, this trainer uses {Seed}: the resumed run will not repeat the original.", path, state.Seed, _options.Seed);
@@ -170,8 +201,82 @@ public sealed class DienTrainer : IDisposable
         Vocabularies ??= Checkpoint.ReadVocabularies(path);
     }
 
-    /// <inheritdoc />
-    public void Dispose() => _optimizer.Dispose();
+    /// <summary>Frees the optimizer's state and the in-memory copy of the best weights; the model is not disposed.</summary>
+    public void Dispose()
+    {
+        DisposeBestWeights();
+        _optimizer.Dispose();
+    }
+
+    /// <summary>Replaces the copy of the best weights with the model's current state dict.</summary>
+    private void KeepBestWeights()
+    {
+        DisposeBestWeights();
+        var copy = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        using (torch.no_grad())
+        {
+            foreach (var (name, tensor) in _model.state_dict())
+            {
+                // Out of any caller's dispose scope: the copy lives until replaced or until Dispose.
+                copy[name] = tensor.detach().clone().DetachFromDisposeScope();
+            }
+        }
+
+        _bestWeights = copy;
+    }
+
+    /// <summary>Loads the best epoch's weights into the model; false when they are not at hand.</summary>
+    private bool RestoreBestWeights()
+    {
+        if (_bestEpoch < 0)
+        {
+            return false; // nothing was evaluated
+        }
+
+        if (_bestWeights is not null)
+        {
+            using var noGrad = torch.no_grad();
+            foreach (var (name, tensor) in _model.state_dict())
+            {
+                tensor.copy_(_bestWeights[name]);
+            }
+
+            _logger.LogInformation("Restored the weights of epoch {Epoch} ({Metric} {Value:F5}).", _bestEpoch, _options.MonitorMetric, _bestMetric);
+            return true;
+        }
+
+        if (_bestEpoch == CompletedEpochs - 1)
+        {
+            return true; // the last epoch, whose weights the model holds, is the best
+        }
+
+        // A resumed trainer whose best epoch came before the checkpoint it resumed from.
+        if (_options.BestCheckpointPath is { } path && File.Exists(path)
+            && Checkpoint.ReadTrainingState(path) is { } state && state.CompletedEpochs == _bestEpoch + 1)
+        {
+            Checkpoint.LoadInto(path, _model, null);
+            _logger.LogInformation("Restored the weights of epoch {Epoch} ({Metric} {Value:F5}) from {Path}.", _bestEpoch, _options.MonitorMetric, _bestMetric, path);
+            return true;
+        }
+
+        _logger.LogWarning(
+            "The best epoch {Epoch} came before this trainer resumed and {Path} does not hold it: the model keeps the weights of the last epoch {Last}.",
+            _bestEpoch, _options.BestCheckpointPath ?? "(no BestCheckpointPath)", CompletedEpochs - 1);
+        return false;
+    }
+
+    private void DisposeBestWeights()
+    {
+        if (_bestWeights is not null)
+        {
+            foreach (var tensor in _bestWeights.Values)
+            {
+                tensor.Dispose();
+            }
+
+            _bestWeights = null;
+        }
+    }
 
     /// <summary>Around evaluation, so that its differently shaped batches do not add to training's heap.</summary>
     private void ReleaseMemory()

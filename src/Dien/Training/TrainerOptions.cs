@@ -23,8 +23,27 @@ public sealed class TrainerOptions
     /// <summary>The metric watched for early stopping and the best checkpoint. <value>Default AUC.</value></summary>
     public MetricKind MonitorMetric { get; set; } = MetricKind.Auc;
 
-    /// <summary>Stop after this many epochs without improvement of <see cref="MonitorMetric"/>; null never stops early. <value>Default null.</value></summary>
-    public int? Patience { get; set; }
+    /// <summary>
+    /// Stop after this many epochs without improvement of the validation metric (<see cref="MonitorMetric"/>);
+    /// null never stops early. Needs validation batches in <see cref="DienTrainer.Fit"/>; without them nothing stops early.
+    /// <value>Default 2: stop after 2 epochs without improvement of the validation metric. One flat epoch can be noise
+    /// of the validation sample, two in a row rarely are; and with <see cref="RestoreBestWeights"/> stopping loses
+    /// nothing but the chance of a late recovery.</value>
+    /// </summary>
+    public int? Patience { get; set; } = 2;
+
+    /// <summary>
+    /// When <see cref="DienTrainer.Fit"/> ends after its last epoch or an early stop (not on cancellation, not on an
+    /// exception), the model holds the weights (parameters and buffers) of the epoch with the best validation
+    /// <see cref="MonitorMetric"/>, not those of the last epoch. The trainer keeps a copy of the best weights in memory,
+    /// on the model's device, independent of <see cref="BestCheckpointPath"/>. A trainer resumed with
+    /// <see cref="DienTrainer.LoadCheckpoint"/> whose best epoch lies before the resume, and that finds no better
+    /// epoch, restores from <see cref="BestCheckpointPath"/> when that file holds the best epoch; otherwise it keeps the
+    /// last weights and logs a warning. <see cref="TrainingResult.RestoredBestWeights"/> tells which happened.
+    /// <value>Default true: the last epoch is often not the best once training overfits, and the model a caller keeps
+    /// (and scores on the test file once) should be the one validation chose.</value>
+    /// </summary>
+    public bool RestoreBestWeights { get; set; } = true;
 
     /// <summary>Seed of every random source; epoch e reseeds torch with Seed + e, so a resumed run repeats an uninterrupted one. <value>Default 42.</value></summary>
     public long Seed { get; set; } = 42;

@@ -6,4 +6,9 @@ namespace Dien.Training;
 /// <param name="BestMetric">Its value, NaN when none.</param>
 /// <param name="StoppedEarly">True when patience ran out.</param>
 /// <param name="Cancelled">True when the cancellation token stopped training (after a whole batch).</param>
-public sealed record TrainingResult(IReadOnlyList<EpochSummary> Epochs, int BestEpoch, double BestMetric, bool StoppedEarly, bool Cancelled);
+/// <param name="RestoredBestWeights">
+/// True when, after <see cref="DienTrainer.Fit"/>, the model holds the weights of <paramref name="BestEpoch"/>
+/// (<see cref="TrainerOptions.RestoreBestWeights"/>; also when the last epoch was the best). False when the option is
+/// off, nothing was evaluated, training was cancelled, or a resumed trainer could not find the best weights.
+/// </param>
+public sealed record TrainingResult(IReadOnlyList<EpochSummary> Epochs, int BestEpoch, double BestMetric, bool StoppedEarly, bool Cancelled, bool RestoredBestWeights);

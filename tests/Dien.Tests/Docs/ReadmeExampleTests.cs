@@ -1,3 +1,4 @@
+using Dien.Data;
 using Dien.Data.Batching;
 using Dien.Data.Synthetic;
 using Dien.Inference;
@@ -28,14 +29,21 @@ public sealed class ReadmeExampleTests : IDisposable
         var options = new DienOptions { ItemVocabularySize = 1001, CategoryVocabularySize = 51, UserVocabularySize = 2001, HeadHiddenSizes = [32, 16] };
         using var model = new DienModel(options);
         var sampler = NegativeSampler.FromHistories(data.Train);
+        var split = ValidationSplit.ByUser(data.Train, fraction: 0.1, seed: 2019);
 
         using var trainer = new DienTrainer(model, new TrainerOptions { Epochs = 2, BestCheckpointPath = _checkpoint });
         var result = trainer.Fit(
-            epoch => new Batcher(new BatcherOptions { Shuffle = true, BucketByLength = true, Seed = epoch, NegativeSampler = sampler }).Batches(data.Train),
-            () => new Batcher().Batches(data.Test));
+            epoch => new Batcher(new BatcherOptions { Shuffle = true, BucketByLength = true, Seed = epoch, NegativeSampler = sampler }).Batches(split.Train),
+            () => new Batcher().Batches(split.Validation));
+        var test = trainer.Evaluate(new Batcher().Batches(data.Test));
 
+        split.Validation.Should().NotBeEmpty();
+        split.Validation.Select(s => s.User).Should().NotIntersectWith(split.Train.Select(s => s.User));
         result.Epochs.Should().HaveCount(2);
         result.BestMetric.Should().BeInRange(0, 1);
+        result.RestoredBestWeights.Should().BeTrue();
+        trainer.Evaluate(new Batcher().Batches(split.Validation)).Auc.Should().Be(result.BestMetric, "the model holds the chosen epoch's weights");
+        test.Auc.Should().BeInRange(0, 1);
         File.Exists(_checkpoint).Should().BeTrue();
 
         using var predictor = DienPredictor.Load(_checkpoint);

@@ -1,5 +1,6 @@
 using Dien.Checkpoints;
 using Dien.Metrics;
+using Dien.Model;
 using Dien.Training;
 using FluentAssertions;
 using TorchSharp;
@@ -19,6 +20,169 @@ public class DienTrainerTests
 
     private static float[] Weights(TinyCtrModel model) =>
         model.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray();
+
+    private static float[] CheckpointWeights(string path)
+    {
+        using var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
+        Checkpoint.LoadInto(path, model, null);
+        return Weights(model);
+    }
+
+    private static string TempPath(string kind) => Path.Combine(Path.GetTempPath(), $"dien-{kind}-{Guid.NewGuid():N}.dien");
+
+    /// <summary>
+    /// Validation batches with their true labels at epoch <paramref name="best"/> and flipped labels at every other
+    /// epoch: a model that learns has its best validation AUC at that epoch whatever its training curve.
+    /// </summary>
+    private static Func<IEnumerable<BatchArrays>> BestAt(List<BatchArrays> valid, int best, int firstEpoch = 0)
+    {
+        var flipped = valid.Select(b => new BatchArrays
+        {
+            Size = b.Size,
+            Width = b.Width,
+            UserIds = b.UserIds,
+            TargetItems = b.TargetItems,
+            TargetCategories = b.TargetCategories,
+            HistoryItems = b.HistoryItems,
+            HistoryCategories = b.HistoryCategories,
+            Lengths = b.Lengths,
+            Labels = b.Labels!.Select(l => 1 - l).ToArray(),
+        }).ToList();
+        int epoch = firstEpoch;
+        return () => epoch++ == best ? valid : flipped;
+    }
+
+    [Fact]
+    public void The_defaults_stop_after_two_epochs_without_improvement_and_restore_the_best_weights()
+    {
+        var options = new TrainerOptions();
+        options.Patience.Should().Be(2);
+        options.RestoreBestWeights.Should().BeTrue();
+    }
+
+    [Fact]
+    public void After_fit_the_model_holds_the_weights_of_the_best_validation_epoch()
+    {
+        var train = TinyData.Batches(1, 10);
+        var valid = TinyData.Batches(2, 4);
+        string best = TempPath("best"), last = TempPath("last");
+        try
+        {
+            var (model, trainer) = Build(new TrainerOptions { Epochs = 4, LearningRate = 0.05, Patience = null, BestCheckpointPath = best, LastCheckpointPath = last });
+            using var _m = model;
+            using var _t = trainer;
+
+            var result = trainer.Fit(TinyData.Epochs(train, 3), BestAt(valid, 1));
+
+            result.Epochs.Should().HaveCount(4);
+            result.BestEpoch.Should().Be(1);
+            result.RestoredBestWeights.Should().BeTrue();
+            var bestWeights = CheckpointWeights(best);
+            bestWeights.Should().NotEqual(CheckpointWeights(last), "training went on for two epochs after the best one");
+            Weights(model).Should().Equal(bestWeights);
+            trainer.Evaluate(valid).Should().Be(result.Epochs[1].Validation, "scoring the validation data again gives the best epoch's figures");
+            trainer.Evaluate(valid).Auc.Should().Be(result.BestMetric);
+            model.training.Should().BeTrue();
+        }
+        finally
+        {
+            File.Delete(best);
+            File.Delete(last);
+        }
+    }
+
+    [Fact]
+    public void Without_RestoreBestWeights_the_model_keeps_the_last_epoch_weights()
+    {
+        var train = TinyData.Batches(1, 10);
+        var valid = TinyData.Batches(2, 4);
+        string best = TempPath("best"), last = TempPath("last");
+        try
+        {
+            var (model, trainer) = Build(new TrainerOptions { Epochs = 4, LearningRate = 0.05, Patience = null, RestoreBestWeights = false, BestCheckpointPath = best, LastCheckpointPath = last });
+            using var _m = model;
+            using var _t = trainer;
+
+            var result = trainer.Fit(TinyData.Epochs(train, 3), BestAt(valid, 1));
+
+            result.BestEpoch.Should().Be(1);
+            result.RestoredBestWeights.Should().BeFalse();
+            Weights(model).Should().Equal(CheckpointWeights(last)).And.NotEqual(CheckpointWeights(best));
+        }
+        finally
+        {
+            File.Delete(best);
+            File.Delete(last);
+        }
+    }
+
+    [Fact]
+    public void Patience_stops_two_epochs_after_the_best_and_the_best_weights_come_back()
+    {
+        var train = TinyData.Batches(1, 10);
+        var valid = TinyData.Batches(2, 4);
+        var (model, trainer) = Build(new TrainerOptions { Epochs = 10, LearningRate = 0.05 }); // default patience 2
+        using var _m = model;
+        using var _t = trainer;
+
+        var result = trainer.Fit(TinyData.Epochs(train, 3), BestAt(valid, 0));
+
+        result.StoppedEarly.Should().BeTrue();
+        result.Epochs.Should().HaveCount(3, "epochs 1 and 2 did not improve on epoch 0");
+        trainer.CompletedEpochs.Should().Be(3);
+        result.BestEpoch.Should().Be(0);
+        result.RestoredBestWeights.Should().BeTrue();
+        trainer.Evaluate(valid).Should().Be(result.Epochs[0].Validation);
+    }
+
+    [Fact]
+    public void A_resumed_trainer_restores_the_best_epoch_from_the_best_checkpoint_or_warns_without_it()
+    {
+        var train = TinyData.Batches(1, 10);
+        var valid = TinyData.Batches(2, 4);
+        string best = TempPath("best"), last = TempPath("last");
+        try
+        {
+            var (firstModel, first) = Build(new TrainerOptions { Epochs = 2, LearningRate = 0.05, BestCheckpointPath = best, LastCheckpointPath = last });
+            using (firstModel)
+            using (first)
+            {
+                first.Fit(TinyData.Epochs(train, 3), BestAt(valid, 0)).BestEpoch.Should().Be(0);
+            }
+
+            var bestWeights = CheckpointWeights(best);
+            foreach (string? bestPath in new[] { best, null })
+            {
+                torch.manual_seed(999);
+                using var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
+                var logger = new ListLogger();
+                using var resumed = new DienTrainer(model, new TrainerOptions { Epochs = 3, LearningRate = 0.05, BestCheckpointPath = bestPath }, logger);
+                resumed.LoadCheckpoint(last);
+
+                // Epoch 2 sees flipped labels, so epoch 0 (before the resume) stays the best.
+                var result = resumed.Fit(TinyData.Epochs(train, 3), BestAt(valid, 0, firstEpoch: 2));
+
+                result.Epochs.Should().ContainSingle().Which.Epoch.Should().Be(2);
+                result.BestEpoch.Should().Be(0);
+                if (bestPath is not null)
+                {
+                    result.RestoredBestWeights.Should().BeTrue();
+                    Weights(model).Should().Equal(bestWeights);
+                }
+                else
+                {
+                    result.RestoredBestWeights.Should().BeFalse();
+                    Weights(model).Should().NotEqual(bestWeights);
+                    logger.Warnings.Should().ContainSingle().Which.Should().Contain("best epoch 0").And.Contain("last epoch 2");
+                }
+            }
+        }
+        finally
+        {
+            File.Delete(best);
+            File.Delete(last);
+        }
+    }
 
     [Fact]
     public void A_non_finite_loss_stops_training_before_the_step_and_names_the_batch()
@@ -46,7 +210,7 @@ public class DienTrainerTests
     {
         var train = TinyData.Batches(1, 20);
         var valid = TinyData.Batches(2, 5);
-        var (model, trainer) = Build(new TrainerOptions { Epochs = 4, LearningRate = 0.05, LearningRateDecayPerEpoch = 0.5, GradientClipNorm = 5 });
+        var (model, trainer) = Build(new TrainerOptions { Epochs = 4, LearningRate = 0.05, LearningRateDecayPerEpoch = 0.5, GradientClipNorm = 5, Patience = null });
         using var _m = model;
         using var _t = trainer;
         var before = trainer.Evaluate(valid);
@@ -90,12 +254,12 @@ public class DienTrainerTests
         string path = Path.Combine(Path.GetTempPath(), $"dien-resume-{Guid.NewGuid():N}.dien");
         try
         {
-            var (straightModel, straight) = Build(new TrainerOptions { Epochs = 2, LearningRate = 0.02, LearningRateDecayPerEpoch = 0.5 });
+            var (straightModel, straight) = Build(new TrainerOptions { Epochs = 2, LearningRate = 0.02, LearningRateDecayPerEpoch = 0.5, RestoreBestWeights = false });
             using var _a = straightModel;
             using var _b = straight;
             var full = straight.Fit(TinyData.Epochs(train, 3), () => valid);
 
-            var (firstModel, first) = Build(new TrainerOptions { Epochs = 1, LearningRate = 0.02, LearningRateDecayPerEpoch = 0.5 });
+            var (firstModel, first) = Build(new TrainerOptions { Epochs = 1, LearningRate = 0.02, LearningRateDecayPerEpoch = 0.5, RestoreBestWeights = false });
             using (firstModel)
             using (first)
             {
@@ -105,11 +269,12 @@ public class DienTrainerTests
 
             torch.manual_seed(999); // a different fresh model: everything must come from the checkpoint
             using var resumedModel = new TinyCtrModel(TinyCtrModel.SmallOptions());
-            using var resumed = new DienTrainer(resumedModel, new TrainerOptions { Epochs = 2, LearningRate = 0.02, LearningRateDecayPerEpoch = 0.5 });
+            using var resumed = new DienTrainer(resumedModel, new TrainerOptions { Epochs = 2, LearningRate = 0.02, LearningRateDecayPerEpoch = 0.5, RestoreBestWeights = false });
             resumed.LoadCheckpoint(path);
             resumed.CompletedEpochs.Should().Be(1);
             var rest = resumed.Fit(TinyData.Epochs(train, 3), () => valid);
 
+            // Without restoring, both end with the last epoch's weights (restoring is tested below).
             rest.Epochs.Should().ContainSingle().Which.Epoch.Should().Be(1);
             rest.Epochs[0].Validation.Should().Be(full.Epochs[1].Validation);
             Weights(resumedModel).Should().Equal(Weights(straightModel));
@@ -206,7 +371,7 @@ public class DienTrainerTests
         var logger = new EpochLogger(() => counts.Add(torch.Tensor.TotalCount));
         torch.manual_seed(1);
         using var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
-        using var trainer = new DienTrainer(model, new TrainerOptions { Epochs = 5, GradientClipNorm = 1 }, logger);
+        using var trainer = new DienTrainer(model, new TrainerOptions { Epochs = 5, GradientClipNorm = 1, Patience = null }, logger);
         trainer.Fit(TinyData.Epochs(train, 3), () => valid);
 
         counts.Should().HaveCount(5);
@@ -240,6 +405,24 @@ public class DienTrainerTests
             if (formatter(state, exception).StartsWith("Epoch ", StringComparison.Ordinal))
             {
                 onEpoch();
+            }
+        }
+    }
+
+    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Warnings { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel == Microsoft.Extensions.Logging.LogLevel.Warning)
+            {
+                Warnings.Add(formatter(state, exception));
             }
         }
     }
