@@ -72,17 +72,10 @@ internal sealed record LoadedData(
 
     private static LoadedData Authors(string folder)
     {
-        string train = Find(folder, "local_train_splitByUser");
-        string test = Find(folder, "local_test_splitByUser");
-        var vocabularies = AuthorsVocabularies.Load(folder, train);
-        var trainSamples = new AuthorsFormatReader(train, vocabularies).Read().ToList();
-        var testSamples = new AuthorsFormatReader(test, vocabularies).Read().ToList();
-        string reviews = Path.Combine(folder, "reviews-info"), items = Path.Combine(folder, "item-info");
-        var sampler = File.Exists(reviews) && File.Exists(items)
-            ? new NegativeSampler(AuthorsSideFiles.ReadNegativePool(reviews, items, vocabularies))
-            : NegativeSampler.FromHistories(trainSamples);
+        var data = AuthorsDataset.Load(folder);
+        var vocabularies = data.Vocabularies;
         var itemCategories = new Dictionary<string, long>();
-        foreach (var sample in trainSamples.Concat(testSamples))
+        foreach (var sample in data.Train.Concat(data.Test))
         {
             itemCategories[sample.TargetItem.ToString(System.Globalization.CultureInfo.InvariantCulture)] = sample.TargetCategory;
             for (int t = 0; t < sample.HistoryLength; t++)
@@ -92,8 +85,9 @@ internal sealed record LoadedData(
         }
 
         return new LoadedData(
-            $"authors' files in {folder}: {trainSamples.Count:N0} train / {testSamples.Count:N0} test samples (vocabularies: {vocabularies.Sources})",
-            trainSamples, testSamples, vocabularies.Items.Size, vocabularies.Categories.Size, vocabularies.Users.Size, sampler,
+            $"authors' files in {folder}: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples (vocabularies: {vocabularies.Sources})",
+            data.Train, data.Test, vocabularies.Items.Size, vocabularies.Categories.Size, vocabularies.Users.Size,
+            data.CreateNegativeSampler(NegativeSampling.Popularity),
             new Dictionary<string, IReadOnlyDictionary<string, long>>
             {
                 [ItemCategoryMap] = itemCategories,

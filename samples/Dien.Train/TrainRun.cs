@@ -78,7 +78,6 @@ internal static class TrainRun
         {
             Epochs = settings.Epochs,
             LearningRate = settings.LearningRate,
-            GradientClipNorm = 5,
             MonitorMetric = MetricKind.Auc,
             Seed = settings.Seed,
             Patience = settings.Patience == 0 ? null : settings.Patience,
