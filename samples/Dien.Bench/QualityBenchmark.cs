@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
-using Dien.Checkpoints;
 using Dien.Data;
 using Dien.Data.Batching;
 using Dien.Data.Formats;
@@ -81,37 +80,43 @@ internal static class QualityBenchmark
             "din" => new DinModel(options),
             _ => new DienModel(options),
         };
-        string best = Path.Combine(Path.GetTempPath(), $"dien-quality-{Environment.ProcessId}-{kind}-{seed}.dien");
-        trainerOptions.BestCheckpointPath = best;
         var sampler = options.Alpha > 0 ? data.CreateNegativeSampler(settings.Negatives) : null;
-        try
+        using var trainer = new DienTrainer(model, trainerOptions, new EpochLog($"{settings.Label} {kind} seed {seed}"));
+        var clock = Stopwatch.StartNew();
+        var result = trainer.Fit(
+            epoch => new Batcher(new BatcherOptions
+            {
+                Shuffle = true,
+                BucketByLength = settings.Bucket,
+                Seed = seed + epoch,
+                NegativeSampler = sampler,
+            }).Batches(split.Train).Where(b => b.Size >= 2),
+            () => new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(split.Validation));
+        double seconds = clock.Elapsed.TotalSeconds;
+        if (!result.RestoredBestWeights)
         {
-            using var trainer = new DienTrainer(model, trainerOptions);
-            var clock = Stopwatch.StartNew();
-            var result = trainer.Fit(
-                epoch => new Batcher(new BatcherOptions
-                {
-                    Shuffle = true,
-                    BucketByLength = settings.Bucket,
-                    Seed = seed + epoch,
-                    NegativeSampler = sampler,
-                }).Batches(split.Train).Where(b => b.Size >= 2),
-                () => new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(split.Validation));
-            double seconds = clock.Elapsed.TotalSeconds;
+            throw new InvalidOperationException($"{kind} seed {seed}: the trainer did not restore the best epoch's weights.");
+        }
 
-            // The test file is scored once, with the weights of the epoch the validation split chose.
-            Checkpoint.LoadInto(best, model, null);
-            var test = trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(data.Test));
-            return new QualityRun(
-                settings.Label, kind, seed, result.BestEpoch + 1, result.BestMetric,
-                result.Epochs.Select(e => e.Validation!.Auc).ToArray(),
-                result.Epochs.Select(e => e.Validation!.LogLoss).ToArray(),
-                test.Auc, test.GroupAuc, test.LogLoss, seconds / Math.Max(1, result.Epochs.Count));
-        }
-        finally
-        {
-            File.Delete(best);
-        }
+        // The test file is scored once, with the weights of the epoch the validation split chose.
+        var test = trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(data.Test));
+        return new QualityRun(
+            settings.Label, kind, seed, result.BestEpoch + 1, result.BestMetric,
+            result.Epochs.Select(e => e.Validation!.Auc).ToArray(),
+            result.Epochs.Select(e => e.Validation!.LogLoss).ToArray(),
+            test.Auc, test.GroupAuc, test.LogLoss, seconds / Math.Max(1, result.Epochs.Count));
+    }
+
+    /// <summary>Prints the trainer's one line per epoch, so that a long benchmark shows its progress.</summary>
+    private sealed class EpochLog(string prefix) : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Information;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            => Console.WriteLine($"  {prefix}: {formatter(state, exception)}");
     }
 
     /// <summary>What the quality command was asked for.</summary>
