@@ -128,7 +128,7 @@ internal static class QualityBenchmark
         public int Epochs { get; init; } = 8;
         public int Patience { get; init; } = 2;
         public double ValidationFraction { get; init; } = 0.1;
-        public bool Bucket { get; init; } = true;
+        public bool Bucket { get; init; }
         public NegativeSampling Negatives { get; init; } = NegativeSampling.Popularity;
         public int Threads { get; init; } = 2;
         public string Label { get; init; } = "defaults";

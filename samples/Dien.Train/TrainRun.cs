@@ -92,7 +92,6 @@ internal static class TrainRun
             BatchSize = settings.BatchSize,
             MaxHistoryLength = settings.MaxHistory,
             Shuffle = true,
-            BucketByLength = true,
             Seed = settings.Seed + epoch,
             NegativeSampler = settings.Alpha > 0 ? data.Sampler : null,
             IncludeHistoryLabels = historyLabels,

@@ -33,7 +33,7 @@ public sealed class ReadmeExampleTests : IDisposable
 
         using var trainer = new DienTrainer(model, new TrainerOptions { Epochs = 2, BestCheckpointPath = _checkpoint });
         var result = trainer.Fit(
-            epoch => new Batcher(new BatcherOptions { Shuffle = true, BucketByLength = true, Seed = epoch, NegativeSampler = sampler }).Batches(split.Train),
+            epoch => new Batcher(new BatcherOptions { Shuffle = true, Seed = epoch, NegativeSampler = sampler }).Batches(split.Train),
             () => new Batcher().Batches(split.Validation));
         var test = trainer.Evaluate(new Batcher().Batches(data.Test));
 
