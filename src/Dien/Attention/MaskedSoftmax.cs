@@ -1,3 +1,4 @@
+using Dien.Runtime;
 using static TorchSharp.torch;
 
 namespace Dien.Attention;
@@ -5,14 +6,12 @@ namespace Dien.Attention;
 /// <summary>Softmax over the valid positions of each row (DESIGN.md section 4).</summary>
 internal static class MaskedSoftmax
 {
-    // Far below any real score, so exp underflows to exactly 0 at masked positions; unlike -inf it keeps
-    // a row with no valid position finite (uniform, then zeroed by the mask) instead of NaN.
-    private const double Masked = -1e9;
-
     /// <summary>Softmax of <paramref name="scores"/> over positions where <paramref name="mask"/> is true.</summary>
     /// <param name="scores">[B, T].</param>
     /// <param name="mask">bool [B, T].</param>
     /// <returns>[B, T]: each row sums to 1 over its valid positions, exactly 0 elsewhere; all zero for a row without valid positions.</returns>
     public static Tensor Apply(Tensor scores, Tensor mask)
-        => scores.masked_fill(mask.logical_not(), Masked).softmax(-1) * mask.to_type(scores.dtype);
+        // Far below any real score, so exp underflows to exactly 0 at masked positions; unlike -inf it keeps
+        // a row with no valid position finite (uniform, then zeroed by the mask) instead of NaN.
+        => scores.masked_fill(mask.logical_not(), HeldScalars.MaskedScore).softmax(-1) * mask.to_type(scores.dtype);
 }

@@ -1,3 +1,4 @@
+using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,6 +33,6 @@ public sealed class LabelledHistoryAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
         var logits = (states * behaviours).sum(-1);
         // Padded positions are weighted by exactly 0 (no gather: its backward is a slow scatter).
         var loss = nn.functional.binary_cross_entropy_with_logits(logits, historyLabels.to_type(states.dtype), reduction: nn.Reduction.None) * valid;
-        return (loss.sum() / valid.sum().clamp_min(1)).MoveToOuterDisposeScope();
+        return (loss.sum() / valid.sum().clamp_min(HeldScalars.One)).MoveToOuterDisposeScope();
     }
 }

@@ -1,5 +1,6 @@
 using Dien.Kernels;
 using Dien.Model;
+using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -95,7 +96,7 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
         long steps = states.shape[1];
         if (steps < 2)
         {
-            return (states.sum() * 0).MoveToOuterDisposeScope();
+            return (states.sum() * HeldScalars.Zero).MoveToOuterDisposeScope();
         }
 
         // Pair (h_t, e_{t+1}) counts when both positions are valid. Every pair of the padded width is
@@ -109,7 +110,7 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
         // one softplus over both, stable for any logit.
         var sign = torch.tensor(new[] { -1.0, 1.0 }, dtype: logits.dtype, device: logits.device).view(2, 1, 1);
         var loss = nn.functional.softplus(logits * sign) * pairs;
-        return (loss.sum() / pairs.sum().clamp_min(1)).MoveToOuterDisposeScope();
+        return (loss.sum() / pairs.sum().clamp_min(HeldScalars.One)).MoveToOuterDisposeScope();
     }
 
     private bool Fused(Tensor states)

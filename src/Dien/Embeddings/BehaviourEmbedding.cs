@@ -1,4 +1,5 @@
 using Dien.Model;
+using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -98,12 +99,12 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
 
         // One lookup per table for history, target and negatives together: with a max-norm the lookup
         // renormalises rows in place, which must not happen between two lookups of one forward pass.
-        var itemIds = new List<Tensor> { batch.HistoryItems.masked_fill(padding, 0).reshape(-1), batch.TargetItems };
-        var categoryIds = new List<Tensor> { batch.HistoryCategories.masked_fill(padding, 0).reshape(-1), batch.TargetCategories };
+        var itemIds = new List<Tensor> { batch.HistoryItems.masked_fill(padding, HeldScalars.Zero).reshape(-1), batch.TargetItems };
+        var categoryIds = new List<Tensor> { batch.HistoryCategories.masked_fill(padding, HeldScalars.Zero).reshape(-1), batch.TargetCategories };
         if (negatives)
         {
-            itemIds.Add(batch.NegativeItems!.masked_fill(padding, 0).reshape(-1));
-            categoryIds.Add(batch.NegativeCategories!.masked_fill(padding, 0).reshape(-1));
+            itemIds.Add(batch.NegativeItems!.masked_fill(padding, HeldScalars.Zero).reshape(-1));
+            categoryIds.Add(batch.NegativeCategories!.masked_fill(padding, HeldScalars.Zero).reshape(-1));
         }
 
         var all = forward(torch.cat(itemIds, 0), torch.cat(categoryIds, 0));
@@ -125,12 +126,12 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(batch);
         var padding = batch.Mask.logical_not();
         bool negatives = includeNegatives && batch.NegativeItems is not null && batch.NegativeCategories is not null;
-        var itemIds = new List<Tensor> { batch.HistoryItems.masked_fill(padding, 0).reshape(-1), batch.TargetItems };
-        var categoryIds = new List<Tensor> { batch.HistoryCategories.masked_fill(padding, 0).reshape(-1), batch.TargetCategories };
+        var itemIds = new List<Tensor> { batch.HistoryItems.masked_fill(padding, HeldScalars.Zero).reshape(-1), batch.TargetItems };
+        var categoryIds = new List<Tensor> { batch.HistoryCategories.masked_fill(padding, HeldScalars.Zero).reshape(-1), batch.TargetCategories };
         if (negatives)
         {
-            itemIds.Add(batch.NegativeItems!.masked_fill(padding, 0).reshape(-1));
-            categoryIds.Add(batch.NegativeCategories!.masked_fill(padding, 0).reshape(-1));
+            itemIds.Add(batch.NegativeItems!.masked_fill(padding, HeldScalars.Zero).reshape(-1));
+            categoryIds.Add(batch.NegativeCategories!.masked_fill(padding, HeldScalars.Zero).reshape(-1));
         }
 
         var total = UsedRows(items, torch.cat(itemIds, 0)) + UsedRows(categories, torch.cat(categoryIds, 0));
@@ -153,7 +154,8 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     private static Tensor UsedRows(Embedding table, Tensor ids)
     {
         var (rows, _, _) = torch.unique(ids.reshape(-1));
-        return table.weight!.index_select(0, rows).pow(2).sum();
+        var used = table.weight!.index_select(0, rows);
+        return (used * used).sum();
     }
 
     /// <summary>A table initialised as the options say, its padding row zero.</summary>

@@ -13,7 +13,7 @@ namespace Dien.Head;
 /// <remarks>Training needs at least two rows per batch (a variance of one value is undefined); evaluation takes any batch size.</remarks>
 public sealed class Dice : nn.Module<Tensor, Tensor>
 {
-    private readonly BatchNorm1d norm;
+    private readonly RunningBatchNorm norm;
     private readonly Parameter alpha;
 
     /// <summary>Creates Dice for <paramref name="features"/> units.</summary>
@@ -24,7 +24,7 @@ public sealed class Dice : nn.Module<Tensor, Tensor>
         : base(nameof(Dice))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
-        norm = nn.BatchNorm1d(features, eps: eps, momentum: momentum, affine: false);
+        norm = new RunningBatchNorm(features, eps, momentum, affine: false);
         alpha = new Parameter(zeros(features));
         RegisterComponents();
     }

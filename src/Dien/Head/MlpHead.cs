@@ -35,7 +35,7 @@ public sealed class MlpHead : nn.Module<Tensor, Tensor>
             throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "Dropout must be in [0, 1).");
         }
 
-        norm = batchNorm ? nn.BatchNorm1d(inputSize) : nn.Identity();
+        norm = batchNorm ? new RunningBatchNorm(inputSize) : nn.Identity();
         var widths = new List<int> { inputSize };
         widths.AddRange(hiddenSizes);
         layers = nn.ModuleList(Enumerable.Range(0, widths.Count - 1).Select(i => nn.Linear(widths[i], widths[i + 1])).ToArray());

@@ -9,6 +9,10 @@ namespace Dien.Model;
 /// </summary>
 public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
 {
+    // Held for the model's life: an implicit scalar may be freed by its finalizer during the native call (Runtime/HeldScalars).
+    private readonly Scalar alpha;
+    private readonly Scalar embeddingL2;
+
     /// <summary>Validates the options and keeps a private copy of them.</summary>
     /// <param name="name">The module name.</param>
     /// <param name="options">The model's options.</param>
@@ -19,6 +23,8 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
         ArgumentNullException.ThrowIfNull(options);
         options.EnsureValid();
         ModelOptions = options.Clone();
+        alpha = ModelOptions.Alpha.ToScalar();
+        embeddingL2 = ModelOptions.EmbeddingL2.ToScalar();
     }
 
     /// <summary>A copy of the options the model was built with (changing it changes nothing).</summary>
@@ -71,7 +77,7 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
             return null;
         }
 
-        return ModelOptions.EmbeddingL2 * embedding.SquaredNormOfUsedRows(batch, includeNegatives);
+        return embedding.SquaredNormOfUsedRows(batch, includeNegatives).mul(embeddingL2);
     }
 
     /// <summary>
@@ -93,7 +99,7 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
         if (batch.Labels is not null)
         {
             target = nn.functional.binary_cross_entropy_with_logits(logit, batch.Labels.to_type(logit.dtype));
-            loss = auxiliaryLoss is null ? target.alias() : target + (ModelOptions.Alpha * auxiliaryLoss);
+            loss = auxiliaryLoss is null ? target.alias() : target + auxiliaryLoss.mul(alpha);
             if (penalty is not null)
             {
                 loss = loss + penalty;
@@ -106,5 +112,17 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
             target?.MoveToOuterDisposeScope(),
             auxiliaryLoss?.MoveToOuterDisposeScope(),
             loss?.MoveToOuterDisposeScope());
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            alpha.Dispose();
+            embeddingL2.Dispose();
+        }
+
+        base.Dispose(disposing);
     }
 }
