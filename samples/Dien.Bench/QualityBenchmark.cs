@@ -129,7 +129,7 @@ internal static class QualityBenchmark
         public int Patience { get; init; } = 2;
         public double ValidationFraction { get; init; } = 0.1;
         public bool Bucket { get; init; }
-        public NegativeSampling Negatives { get; init; } = NegativeSampling.Popularity;
+        public NegativeSampling Negatives { get; init; } = NegativeSampling.Uniform;
         public int Threads { get; init; } = 2;
         public string Label { get; init; } = "defaults";
         public string? Output { get; init; }

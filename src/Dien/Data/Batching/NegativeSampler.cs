@@ -3,7 +3,10 @@ namespace Dien.Data.Batching;
 /// <summary>How <see cref="NegativeSampler"/> weighs the pool.</summary>
 public enum NegativeSampling
 {
-    /// <summary>Every distinct item of the pool equally likely.</summary>
+    /// <summary>
+    /// Every distinct item of the pool equally likely: the default, as the PyTorch reference draws. On Amazon Beauty
+    /// it gave DIEN a validation AUC of 0.8556 against 0.8458 by popularity (seed 1, docs/results.md).
+    /// </summary>
     Uniform,
 
     /// <summary>Items in proportion to how often they occur in the pool (the authors draw from the review log, which is this).</summary>
@@ -27,7 +30,7 @@ public sealed class NegativeSampler
     /// <param name="pool">(item, category) occurrences; an item may repeat (its count is its popularity).</param>
     /// <param name="mode">Uniform over distinct items, or by popularity.</param>
     /// <exception cref="ArgumentException">The pool has fewer than 2 distinct items (no negative could differ from every positive).</exception>
-    public NegativeSampler(IEnumerable<(long Item, long Category)> pool, NegativeSampling mode = NegativeSampling.Popularity)
+    public NegativeSampler(IEnumerable<(long Item, long Category)> pool, NegativeSampling mode = NegativeSampling.Uniform)
     {
         ArgumentNullException.ThrowIfNull(pool);
         var counts = new Dictionary<long, (long Category, long Count)>();
@@ -60,7 +63,7 @@ public sealed class NegativeSampler
     /// <summary>A sampler over every history behaviour of <paramref name="samples"/> (popularity = how often an item occurs in histories).</summary>
     /// <param name="samples">The (training) samples.</param>
     /// <param name="mode">The weighting.</param>
-    public static NegativeSampler FromHistories(IEnumerable<Sample> samples, NegativeSampling mode = NegativeSampling.Popularity)
+    public static NegativeSampler FromHistories(IEnumerable<Sample> samples, NegativeSampling mode = NegativeSampling.Uniform)
     {
         ArgumentNullException.ThrowIfNull(samples);
         return new NegativeSampler(samples.SelectMany(s => s.HistoryItems.Zip(s.HistoryCategories)), mode);

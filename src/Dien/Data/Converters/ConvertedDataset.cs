@@ -31,6 +31,6 @@ public sealed record ConvertedDataset
 
     /// <summary>A popularity- or uniform-weighted sampler over <see cref="InteractionPool"/>.</summary>
     /// <param name="mode">The weighting.</param>
-    public NegativeSampler CreateNegativeSampler(NegativeSampling mode = NegativeSampling.Popularity) =>
+    public NegativeSampler CreateNegativeSampler(NegativeSampling mode = NegativeSampling.Uniform) =>
         new(InteractionPool.Select(item => (item, ItemCategories[item])), mode);
 }
