@@ -15,7 +15,8 @@ using TorchSharp;
 //       --min-history 5 --max-history 50 --embedding 18 --hidden 36 --batch 128 --lr 0.001 --evolution augru
 //       --attention mlp --alpha 1 --epochs 3 --threads 2 --seed 2019]    end-to-end figures on workload W
 //   dotnet run -c Release --project samples/Dien.Bench -- quality [--path ../shared/data/amazon-beauty-dien --models base,din,dien
-//       --seeds 1,2,3 --epochs 8 --patience 2 --validation-fraction 0.1 --output docs/results.md --set Option=value ...]
+//       --seeds 1,2,3 --epochs 8 --patience 2 --validation-fraction 0.1 --output docs/results.md --set Option=value ...
+//       --bucket false --negatives uniform --shuffle whole --label NAME --jsonl runs.jsonl --threads 2]
 //       test figures of the three models on a folder in the authors' format (docs/results.md)
 // Before the first TorchSharp call: libgomp reads its spin count when libtorch loads (docs/performance.md).
 // GOMP_SPINCOUNT=300000 in the environment restores libgomp's default for a comparison.

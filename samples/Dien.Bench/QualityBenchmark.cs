@@ -90,7 +90,7 @@ internal static class QualityBenchmark
                 BucketByLength = settings.Bucket,
                 Seed = seed + epoch,
                 NegativeSampler = sampler,
-            }).Batches(split.Train).Where(b => b.Size >= 2),
+            }).Batches(settings.BufferShuffleOnly ? split.Train.Select(sample => sample) : split.Train).Where(b => b.Size >= 2),
             () => new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(split.Validation));
         double seconds = clock.Elapsed.TotalSeconds;
         if (!result.RestoredBestWeights)
@@ -129,6 +129,9 @@ internal static class QualityBenchmark
         public int Patience { get; init; } = 2;
         public double ValidationFraction { get; init; } = 0.1;
         public bool Bucket { get; init; }
+
+        /// <summary>Hand the batcher a lazy stream, which it shuffles only inside its buffer (the first release's behaviour), for the ablation.</summary>
+        public bool BufferShuffleOnly { get; init; }
         public NegativeSampling Negatives { get; init; } = NegativeSampling.Uniform;
         public int Threads { get; init; } = 2;
         public string Label { get; init; } = "defaults";
@@ -160,6 +163,7 @@ internal static class QualityBenchmark
                     "--patience" => s with { Patience = int.Parse(Value(), CultureInfo.InvariantCulture) },
                     "--validation-fraction" => s with { ValidationFraction = double.Parse(Value(), CultureInfo.InvariantCulture) },
                     "--bucket" => s with { Bucket = bool.Parse(Value()) },
+                    "--shuffle" => s with { BufferShuffleOnly = Value() switch { "buffer" => true, "whole" => false, var v => throw new ArgumentException($"--shuffle {v}: expected whole or buffer.") } },
                     "--negatives" => s with { Negatives = Enum.Parse<NegativeSampling>(Value(), ignoreCase: true) },
                     "--threads" => s with { Threads = int.Parse(Value(), CultureInfo.InvariantCulture) },
                     "--label" => s with { Label = Value() },
