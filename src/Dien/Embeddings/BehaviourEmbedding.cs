@@ -93,21 +93,12 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     internal EmbeddedBatch Embed(DienBatch batch, bool includeNegatives)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var padding = batch.Mask.logical_not();
         long size = batch.Size, width = batch.Width;
-        bool negatives = includeNegatives && batch.NegativeItems is not null && batch.NegativeCategories is not null;
+        var (itemIds, categoryIds, negatives) = BehaviourIds(batch, includeNegatives);
 
         // One lookup per table for history, target and negatives together: with a max-norm the lookup
         // renormalises rows in place, which must not happen between two lookups of one forward pass.
-        var itemIds = new List<Tensor> { batch.HistoryItems.masked_fill(padding, HeldScalars.Zero).reshape(-1), batch.TargetItems };
-        var categoryIds = new List<Tensor> { batch.HistoryCategories.masked_fill(padding, HeldScalars.Zero).reshape(-1), batch.TargetCategories };
-        if (negatives)
-        {
-            itemIds.Add(batch.NegativeItems!.masked_fill(padding, HeldScalars.Zero).reshape(-1));
-            categoryIds.Add(batch.NegativeCategories!.masked_fill(padding, HeldScalars.Zero).reshape(-1));
-        }
-
-        var all = forward(torch.cat(itemIds, 0), torch.cat(categoryIds, 0));
+        var all = forward(itemIds, categoryIds);
         var history = all.narrow(0, 0, size * width).reshape(size, width, BehaviourSize);
         var target = all.narrow(0, size * width, size);
         var negative = negatives ? all.narrow(0, (size * width) + size, size * width).reshape(size, width, BehaviourSize) : null;
@@ -124,17 +115,8 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     internal Tensor SquaredNormOfUsedRows(DienBatch batch, bool includeNegatives)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var padding = batch.Mask.logical_not();
-        bool negatives = includeNegatives && batch.NegativeItems is not null && batch.NegativeCategories is not null;
-        var itemIds = new List<Tensor> { batch.HistoryItems.masked_fill(padding, HeldScalars.Zero).reshape(-1), batch.TargetItems };
-        var categoryIds = new List<Tensor> { batch.HistoryCategories.masked_fill(padding, HeldScalars.Zero).reshape(-1), batch.TargetCategories };
-        if (negatives)
-        {
-            itemIds.Add(batch.NegativeItems!.masked_fill(padding, HeldScalars.Zero).reshape(-1));
-            categoryIds.Add(batch.NegativeCategories!.masked_fill(padding, HeldScalars.Zero).reshape(-1));
-        }
-
-        var total = UsedRows(items, torch.cat(itemIds, 0)) + UsedRows(categories, torch.cat(categoryIds, 0));
+        var (itemIds, categoryIds, _) = BehaviourIds(batch, includeNegatives);
+        var total = UsedRows(items, itemIds) + UsedRows(categories, categoryIds);
         if (user is not null)
         {
             total += UsedRows(user, batch.UserIds);
@@ -149,6 +131,25 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
         }
 
         return total;
+    }
+
+    /// <summary>
+    /// The item and category ids a batch looks up, flat: history (padded positions set to the padding id, so
+    /// whatever they held is never read), target, then the sampled negatives when asked for and present.
+    /// </summary>
+    private static (Tensor Items, Tensor Categories, bool Negatives) BehaviourIds(DienBatch batch, bool includeNegatives)
+    {
+        var padding = batch.Mask.logical_not();
+        bool negatives = includeNegatives && batch.NegativeItems is not null && batch.NegativeCategories is not null;
+        var itemIds = new List<Tensor> { batch.HistoryItems.masked_fill(padding, HeldScalars.Zero).reshape(-1), batch.TargetItems };
+        var categoryIds = new List<Tensor> { batch.HistoryCategories.masked_fill(padding, HeldScalars.Zero).reshape(-1), batch.TargetCategories };
+        if (negatives)
+        {
+            itemIds.Add(batch.NegativeItems!.masked_fill(padding, HeldScalars.Zero).reshape(-1));
+            categoryIds.Add(batch.NegativeCategories!.masked_fill(padding, HeldScalars.Zero).reshape(-1));
+        }
+
+        return (torch.cat(itemIds, 0), torch.cat(categoryIds, 0), negatives);
     }
 
     private static Tensor UsedRows(Embedding table, Tensor ids)
