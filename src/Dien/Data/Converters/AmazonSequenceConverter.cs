@@ -67,7 +67,7 @@ public static class AmazonSequenceConverter
 
             if (badToken >= 0)
             {
-                bad.Report(lineNumber, $"token {badToken + 1} '{tokens[badToken]}' is not a positive integer id");
+                bad.Report(lineNumber, $"token {badToken + 1} {Quote.Of(tokens[badToken])} is not a positive integer id");
                 continue;
             }
 

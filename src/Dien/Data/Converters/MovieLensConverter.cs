@@ -56,7 +56,7 @@ public static class MovieLensConverter
                 || !double.TryParse(f[2], NumberStyles.Float, CultureInfo.InvariantCulture, out double rating)
                 || !long.TryParse(f[3], NumberStyles.Integer, CultureInfo.InvariantCulture, out long time) || f[0].Length == 0)
             {
-                bad.Report(lineNumber, $"userId '{f[0]}', movieId '{f[1]}', rating '{f[2]}' or timestamp '{f[3]}' is not a number");
+                bad.Report(lineNumber, $"userId {Quote.Of(f[0])}, movieId {Quote.Of(f[1])}, rating {Quote.Of(f[2])} or timestamp {Quote.Of(f[3])} is not a number");
                 continue;
             }
 

@@ -57,14 +57,14 @@ public static class TaobaoConverter
 
                 if (!Behaviours.Contains(f[3]))
                 {
-                    bad.Report(lineNumber, $"behavior '{f[3]}' is not pv, buy, cart or fav");
+                    bad.Report(lineNumber, $"behavior {Quote.Of(f[3])} is not pv, buy, cart or fav");
                     continue;
                 }
 
                 if (!long.TryParse(f[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out long itemKey)
                     || !long.TryParse(f[4], NumberStyles.Integer, CultureInfo.InvariantCulture, out long time) || f[0].Length == 0 || f[2].Length == 0)
                 {
-                    bad.Report(lineNumber, $"user '{f[0]}', item '{f[1]}', category '{f[2]}' or timestamp '{f[4]}' is not valid");
+                    bad.Report(lineNumber, $"user {Quote.Of(f[0])}, item {Quote.Of(f[1])}, category {Quote.Of(f[2])} or timestamp {Quote.Of(f[4])} is not valid");
                     continue;
                 }
 

@@ -8,14 +8,17 @@ namespace Dien.Data.Formats;
 /// histories joined by the byte 0x02, oldest first.
 /// </summary>
 /// <remarks>
-/// Strings map to ids through <see cref="AuthorsVocabularies"/>; unknown strings map to 0. An empty
+/// Strings map to ids through <see cref="AuthorsVocabularies"/>; unknown (non-empty) strings map to 0. An empty
 /// history field is an empty history. A line is malformed when it has other than 6 fields, a label
-/// other than 0/1, or item and category histories of different lengths.
+/// other than 0/1, an empty uid, mid or cat, an empty history entry (a leading, trailing or doubled 0x02),
+/// or item and category histories of different lengths.
 /// </remarks>
 public sealed class AuthorsFormatReader
 {
     /// <summary>The separator of history entries, the byte 0x02.</summary>
     public const char HistorySeparator = '\u0002';
+
+    private static readonly string[] FieldNames = ["label", "uid", "mid", "cat", "mid_history", "cat_history"];
 
     private readonly string _path;
     private readonly AuthorsVocabularies _vocabularies;
@@ -95,12 +98,17 @@ public sealed class AuthorsFormatReader
 
         if (!TryParseLabel(fields[0], out float label))
         {
-            problem = $"label '{fields[0]}' is not 0 or 1";
+            problem = $"label {Quote.Of(fields[0])} is not 0 or 1";
             return null;
         }
 
-        string[] items = SplitHistory(fields[4]);
-        string[] cats = SplitHistory(fields[5]);
+        string[]? items = SplitHistory(fields, 4, out problem);
+        string[]? cats = items is null ? null : SplitHistory(fields, 5, out problem);
+        if (items is null || cats is null)
+        {
+            return null;
+        }
+
         if (items.Length != cats.Length)
         {
             problem = $"the item history has {items.Length} entries but the category history has {cats.Length}";
@@ -151,15 +159,27 @@ public sealed class AuthorsFormatReader
                 throw new DataFormatException(path, lineNumber, problem!);
             }
 
+            string[]? items = SplitHistory(fields, 4, out problem);
+            string[]? cats = items is null ? null : SplitHistory(fields, 5, out problem);
+            if (items is null || cats is null)
+            {
+                if (options.SkipBadLines)
+                {
+                    continue;
+                }
+
+                throw new DataFormatException(path, lineNumber, problem!);
+            }
+
             Add(0, fields[1]);
             Add(1, fields[2]);
             Add(2, fields[3]);
-            foreach (string item in SplitHistory(fields[4]))
+            foreach (string item in items)
             {
                 Add(1, item);
             }
 
-            foreach (string cat in SplitHistory(fields[5]))
+            foreach (string cat in cats)
             {
                 Add(2, cat);
             }
@@ -177,6 +197,15 @@ public sealed class AuthorsFormatReader
             return null;
         }
 
+        for (int i = 1; i <= 3; i++)
+        {
+            if (fields[i].Length == 0)
+            {
+                problem = $"field {i + 1} ({FieldNames[i]}) is empty";
+                return null;
+            }
+        }
+
         problem = null;
         return fields;
     }
@@ -188,5 +217,24 @@ public sealed class AuthorsFormatReader
         return ok;
     }
 
-    private static string[] SplitHistory(string field) => field.Length == 0 ? [] : field.Split(HistorySeparator);
+    /// <summary>The entries of history field <paramref name="index"/>; null (with the problem) when an entry is empty.</summary>
+    private static string[]? SplitHistory(string[] fields, int index, out string? problem)
+    {
+        problem = null;
+        string field = fields[index];
+        if (field.Length == 0)
+        {
+            return [];
+        }
+
+        string[] entries = field.Split(HistorySeparator);
+        int empty = Array.FindIndex(entries, e => e.Length == 0);
+        if (empty >= 0)
+        {
+            problem = $"field {index + 1} ({FieldNames[index]}) has an empty entry at position {empty + 1} of {entries.Length} (a leading, trailing or doubled 0x02)";
+            return null;
+        }
+
+        return entries;
+    }
 }
