@@ -12,9 +12,9 @@ public sealed class Vocabulary
 {
     private readonly Dictionary<string, int> _ids;
 
-    /// <summary>Wraps an existing map (ids must not be negative).</summary>
+    /// <summary>Wraps an existing map (ids must not be negative, nor <see cref="int.MaxValue"/>, whose table size would overflow).</summary>
     /// <param name="ids">string -> id.</param>
-    /// <exception cref="ArgumentException">An id is negative.</exception>
+    /// <exception cref="ArgumentException">An id is negative or <see cref="int.MaxValue"/>.</exception>
     public Vocabulary(IReadOnlyDictionary<string, int> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
@@ -22,9 +22,9 @@ public sealed class Vocabulary
         int max = 0;
         foreach (var (key, id) in _ids)
         {
-            if (id < 0)
+            if (id < 0 || id == int.MaxValue)
             {
-                throw new ArgumentException($"Vocabulary entry '{key}' = {id}: ids must not be negative.", nameof(ids));
+                throw new ArgumentException($"Vocabulary entry {Quote.Of(key)} = {id}: ids must be in 0 .. {int.MaxValue - 1}.", nameof(ids));
             }
 
             max = Math.Max(max, id);

@@ -67,7 +67,7 @@ public sealed class VocabularyTests
     {
         // pickle.dumps([1], protocol=2): a list, not a dict.
         var act = () => PickleVocabularyFormat.Read(Convert.FromHexString("80025d71004b01612e"), "list.pkl");
-        act.Should().Throw<InvalidDataException>().WithMessage("list.pkl, byte 2: opcode 0x5d*");
+        act.Should().Throw<VocabularyFormatException>().WithMessage("list.pkl: byte 2: opcode 0x5d*");
     }
 
     [Fact]

@@ -16,7 +16,10 @@ public static class PickleVocabularyFormat
 {
     /// <summary>Reads a pickled <c>str -> int</c> dict.</summary>
     /// <param name="path">The .pkl file.</param>
-    /// <exception cref="InvalidDataException">The file is not such a pickle; the message names the file, the offset and the opcode.</exception>
+    /// <returns>The dict, as pickled (ids are not checked here; <see cref="VocabularyFiles.Read"/> checks them).</returns>
+    /// <exception cref="VocabularyFormatException">The file is not such a pickle (truncated, damaged, another object, a key
+    /// repeated); the message names the file, the byte offset and the problem.</exception>
+    /// <exception cref="IOException">The file cannot be opened.</exception>
     public static Dictionary<string, int> Read(string path)
     {
         byte[] bytes = File.ReadAllBytes(path);
@@ -26,7 +29,26 @@ public static class PickleVocabularyFormat
     /// <summary>Reads a pickled <c>str -> int</c> dict from bytes.</summary>
     /// <param name="bytes">The pickle.</param>
     /// <param name="source">Named in error messages.</param>
+    /// <returns>The dict, as pickled.</returns>
+    /// <exception cref="VocabularyFormatException">The bytes are not such a pickle; the message names the source, the byte offset and the problem.</exception>
     public static Dictionary<string, int> Read(ReadOnlySpan<byte> bytes, string source = "pickle")
+    {
+        int at = 0;
+        try
+        {
+            return Parse(bytes, source, ref at);
+        }
+        catch (Exception e) when (e is IndexOutOfRangeException or ArgumentOutOfRangeException or InvalidOperationException
+            or (FormatException and not VocabularyFormatException) or OverflowException or KeyNotFoundException or ArgumentException)
+        {
+            // A length or operand running past the end, a MARK or memo slot that is not there, a number or
+            // UTF-8 string that does not decode: the bytes are truncated or damaged.
+            string what = at < bytes.Length ? $"opcode 0x{bytes[at]:x2}" : "the end";
+            throw new VocabularyFormatException(source, $"byte {at}: {what} is truncated or malformed (the pickle is cut short or damaged: {e.GetType().Name})", e);
+        }
+    }
+
+    private static Dictionary<string, int> Parse(ReadOnlySpan<byte> bytes, string source, ref int at)
     {
         var stack = new List<object?>();
         var marks = new Stack<int>();
@@ -40,7 +62,7 @@ public static class PickleVocabularyFormat
                 throw Bad(source, pos, "ends before the STOP opcode");
             }
 
-            int at = pos;
+            at = pos;
             byte op = bytes[pos++];
             switch (op)
             {
@@ -61,7 +83,7 @@ public static class PickleVocabularyFormat
                     {
                         int n = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes[pos..]);
                         pos += 4;
-                        stack.Add(Encoding.UTF8.GetString(bytes.Slice(pos, n)));
+                        stack.Add(StrictUtf8.GetString(bytes.Slice(pos, n)));
                         pos += n;
                         break;
                     }
@@ -69,7 +91,7 @@ public static class PickleVocabularyFormat
                 case 0x8c: // SHORT_BINUNICODE
                     {
                         int n = bytes[pos++];
-                        stack.Add(Encoding.UTF8.GetString(bytes.Slice(pos, n)));
+                        stack.Add(StrictUtf8.GetString(bytes.Slice(pos, n)));
                         pos += n;
                         break;
                     }
@@ -78,7 +100,7 @@ public static class PickleVocabularyFormat
                     {
                         int n = checked((int)BinaryPrimitives.ReadUInt64LittleEndian(bytes[pos..]));
                         pos += 8;
-                        stack.Add(Encoding.UTF8.GetString(bytes.Slice(pos, n)));
+                        stack.Add(StrictUtf8.GetString(bytes.Slice(pos, n)));
                         pos += n;
                         break;
                     }
@@ -96,6 +118,11 @@ public static class PickleVocabularyFormat
                 case 0x8a: // LONG1
                     {
                         int n = bytes[pos++];
+                        if (n > 8)
+                        {
+                            throw Bad(source, at, $"an integer of {n} bytes is out of range");
+                        }
+
                         long value = 0;
                         for (int i = n - 1; i >= 0; i--)
                         {
@@ -220,6 +247,8 @@ public static class PickleVocabularyFormat
         }
     }
 
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     private static void AddPairs(Dictionary<string, int> dict, List<object?> stack, int start, string source, int at)
     {
         if ((stack.Count - start) % 2 != 0)
@@ -234,7 +263,10 @@ public static class PickleVocabularyFormat
                 throw Bad(source, at, $"entry {(i - start) / 2} is not a str -> int pair ({stack[i]?.GetType().Name ?? "None"} -> {stack[i + 1]?.GetType().Name ?? "None"})");
             }
 
-            dict[key] = (int)value;
+            if (!dict.TryAdd(key, (int)value))
+            {
+                throw Bad(source, at, $"key {Quote.Of(key)} is set twice");
+            }
         }
 
         stack.RemoveRange(start, stack.Count - start);
@@ -267,6 +299,6 @@ public static class PickleVocabularyFormat
         return sb.ToString();
     }
 
-    private static InvalidDataException Bad(string source, int offset, string problem) =>
-        new($"{source}, byte {offset}: {problem}.");
+    private static VocabularyFormatException Bad(string source, int offset, string problem) =>
+        new(source, $"byte {offset}: {problem}.");
 }
