@@ -30,15 +30,24 @@ public static class AmazonSequenceConverter
     /// <param name="sequencesPath">e.g. <c>Beauty.txt</c>.</param>
     /// <param name="attributesPath">e.g. <c>Beauty_item2attributes.json</c>.</param>
     /// <param name="options">Split, seed, bad lines.</param>
-    /// <exception cref="DataFormatException">A malformed line (not integers, or no item), unless skipped.</exception>
+    /// <returns>The samples, vocabularies and negative pool.</returns>
+    /// <remarks>
+    /// Ids are kept as the files give them, so they size the embedding tables: a user, item or category id larger
+    /// than 16 x the number of distinct ones of its kind + 1024 is a malformed line (of the sequences, or of the
+    /// attributes JSON for an item key or an attribute), as is an attribute entry whose key is not a positive
+    /// integer or whose value is not an array of non-negative integers.
+    /// </remarks>
+    /// <exception cref="DataFormatException">A malformed line or entry (not integers, no item, an id far beyond the
+    /// others), unless skipped; or an attributes file that is not complete JSON (never skipped). The message names the
+    /// file, the line and the reason.</exception>
     public static ConvertedDataset Convert(string sequencesPath, string attributesPath, ConversionOptions? options = null)
     {
         options ??= new ConversionOptions();
-        var attributes = JsonSerializer.Deserialize<Dictionary<string, long[]>>(File.ReadAllText(attributesPath))
-            ?? throw new DataFormatException(attributesPath, 1, "not a JSON object of item -> [attribute ids]");
-        var bad = new ConverterSupport.BadLines(sequencesPath, options.Read);
-        var sequences = new List<(long User, long[] Items)>();
-        long lineNumber = 0, maxItem = 0;
+        var bad = new ConverterSupport.BadLines(attributesPath, options.Read);
+        var attributes = ReadAttributes(attributesPath, bad);
+        bad.Path = sequencesPath;
+        var sequences = new List<(long User, long[] Items, long Line)>();
+        long lineNumber = 0;
         foreach (string raw in File.ReadLines(sequencesPath))
         {
             lineNumber++;
@@ -71,24 +80,56 @@ public static class AmazonSequenceConverter
                 continue;
             }
 
-            sequences.Add((ids[0], ids[1..]));
-            maxItem = Math.Max(maxItem, ids[1..].Max());
+            sequences.Add((ids[0], ids[1..], lineNumber));
         }
 
-        long maxAttributeItem = attributes.Keys.Select(k => long.TryParse(k, out long v) ? v : 0).DefaultIfEmpty(0).Max();
-        var itemCategories = new long[Math.Max(maxItem, maxAttributeItem) + 1];
-        foreach (var (key, attrs) in attributes)
+        // Ids size the tables: bound each kind by how many distinct ids of it there are.
+        long maxUser = IdBound.Max(sequences.Select(s => s.User).Distinct().LongCount());
+        long maxItem = IdBound.Max(sequences.SelectMany(s => s.Items).Concat(attributes.Select(a => a.Item)).Distinct().LongCount());
+        long maxCategory = IdBound.Max(attributes.Where(a => a.Attributes.Length > 0).Select(a => a.Attributes[^1]).Distinct().LongCount());
+        bad.Path = attributesPath;
+        var itemCategory = new Dictionary<long, long>();
+        foreach (var (item, attrs, line) in attributes)
         {
-            if (long.TryParse(key, out long item) && item > 0 && attrs.Length > 0)
+            long category = attrs.Length > 0 ? attrs[^1] : 0;
+            if (item > maxItem || category > maxCategory)
             {
-                itemCategories[item] = attrs[^1];
+                bad.Report(line, item > maxItem
+                    ? $"item {item} is far beyond the {maxItem} the file's item count allows (16 x the distinct items + 1024)"
+                    : $"attribute {category} of item {item} is far beyond the {maxCategory} the file's category count allows (16 x the distinct categories + 1024)");
+                continue;
             }
+
+            itemCategory[item] = category;
+        }
+
+        bad.Path = sequencesPath;
+        var kept = new List<(long User, long[] Items)>(sequences.Count);
+        foreach (var (user, items, line) in sequences)
+        {
+            long far = items.Where(i => i > maxItem).DefaultIfEmpty(0).Max();
+            if (user > maxUser || far > 0)
+            {
+                bad.Report(line, user > maxUser
+                    ? $"user {user} is far beyond the {maxUser} the file's user count allows (16 x the distinct users + 1024)"
+                    : $"item {far} is far beyond the {maxItem} the file's item count allows (16 x the distinct items + 1024)");
+                continue;
+            }
+
+            kept.Add((user, items));
+        }
+
+        long tableSize = kept.SelectMany(s => s.Items).Concat(itemCategory.Keys).DefaultIfEmpty(0).Max() + 1;
+        var itemCategories = new long[tableSize];
+        foreach (var (item, category) in itemCategory)
+        {
+            itemCategories[item] = category;
         }
 
         var builder = new PairBuilder(itemCategories, options);
-        builder.SetTestUsers(ConverterSupport.TestUsers(sequences.Select(s => s.User), options.TestUserFraction, options.Seed));
+        builder.SetTestUsers(ConverterSupport.TestUsers(kept.Select(s => s.User), options.TestUserFraction, options.Seed));
         var pool = new List<long>();
-        foreach (var (user, items) in sequences)
+        foreach (var (user, items) in kept)
         {
             var cats = items.Select(i => itemCategories[i]).ToArray();
             builder.Add(user, items, cats, null, items.Length - 1);
@@ -96,10 +137,84 @@ public static class AmazonSequenceConverter
         }
 
         return builder.ToDataset(
-            Identity(sequences.Select(s => s.User)),
+            Identity(kept.Select(s => s.User)),
             Identity(Enumerable.Range(1, itemCategories.Length - 1).Select(i => (long)i)),
             Identity(itemCategories.Where(c => c > 0).Distinct()),
             pool.ToArray(), sequencesPath, lineNumber, bad);
+    }
+
+    /// <summary>Reads item -> [attribute ids]; bad entries go to <paramref name="bad"/>, incomplete JSON always throws.</summary>
+    private static List<(long Item, long[] Attributes, long Line)> ReadAttributes(string path, ConverterSupport.BadLines bad)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        ReadOnlySpan<byte> json = bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? bytes.AsSpan(3) : bytes;
+        var result = new List<(long, long[], long)>();
+        var reader = new Utf8JsonReader(json);
+        int bom = bytes.Length - json.Length;
+        long LineAt(long offset) => bytes.AsSpan(0, (int)Math.Min(offset + bom, bytes.Length)).Count((byte)'\n') + 1;
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                throw new DataFormatException(path, 1, "not a JSON object of item -> [attribute ids]");
+            }
+
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+            {
+                long line = LineAt(reader.TokenStartIndex);
+                string key = reader.GetString()!;
+                reader.Read();
+                var values = new List<long>();
+                bool valid = reader.TokenType == JsonTokenType.StartArray;
+                if (valid)
+                {
+                    while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        valid &= reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out long v) && v >= 0 && v < int.MaxValue;
+                        if (valid)
+                        {
+                            values.Add(reader.GetInt64());
+                        }
+                        else
+                        {
+                            reader.Skip();
+                        }
+                    }
+                }
+                else
+                {
+                    reader.Skip();
+                }
+
+                if (!long.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out long item) || item < 1 || item > int.MaxValue - 1)
+                {
+                    bad.Report(line, $"key {Quote.Of(key)} is not a positive integer item id");
+                }
+                else if (!valid)
+                {
+                    bad.Report(line, $"the attributes of item {item} are not an array of non-negative integers");
+                }
+                else
+                {
+                    result.Add((item, values.ToArray(), line));
+                }
+            }
+
+            if (reader.TokenType != JsonTokenType.EndObject || reader.CurrentDepth != 0 || reader.Read())
+            {
+                throw new DataFormatException(path, LineAt(reader.TokenStartIndex), "the JSON object is not closed, or content follows it (truncated or damaged)");
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new DataFormatException(path, (e.LineNumber ?? 0) + 1, $"the JSON is truncated or malformed ({e.Message})");
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new DataFormatException(path, LineAt(reader.TokenStartIndex), $"a key is not valid UTF-8 text ({e.Message})");
+        }
+
+        return result;
     }
 
     private static Vocabulary Identity(IEnumerable<long> ids) =>
