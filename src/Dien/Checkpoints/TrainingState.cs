@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Dien.Metrics;
 
 namespace Dien.Checkpoints;
@@ -22,4 +23,22 @@ public sealed class TrainingState
 
     /// <summary>The monitored metric.</summary>
     public MetricKind MonitorMetric { get; set; }
+
+    /// <summary>
+    /// Batches of epoch <see cref="CompletedEpochs"/> already taken when training was cancelled inside it (0 at an
+    /// epoch's end); a resumed trainer continues with the next one.
+    /// </summary>
+    public int BatchesIntoEpoch { get; set; }
+
+    /// <summary>Sum of batch loss x batch size over those batches (for the epoch's mean loss).</summary>
+    [JsonInclude]
+    internal double PartialLossSum { get; set; }
+
+    /// <summary>Samples in those batches.</summary>
+    [JsonInclude]
+    internal long PartialSamples { get; set; }
+
+    /// <summary>torch's default generator state when training was cancelled inside an epoch (null otherwise).</summary>
+    [JsonInclude]
+    internal byte[]? GeneratorState { get; set; }
 }

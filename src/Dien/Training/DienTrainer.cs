@@ -41,6 +41,10 @@ public sealed class DienTrainer : IDisposable
     // null before the first improvement of this trainer (also after LoadCheckpoint).
     private Dictionary<string, Tensor>? _bestWeights;
 
+    // Where a cancelled epoch stopped (batches taken, their loss sum and samples, torch's generator state), so that the
+    // next Fit, or a trainer resumed from the checkpoint written on cancellation, continues inside that epoch.
+    private PartialEpoch? _partial;
+
     /// <summary>Creates a trainer; the model must already be on <paramref name="device"/> (the optimizer binds its parameters now).</summary>
     /// <param name="model">The model to train.</param>
     /// <param name="options">Training options (validated here).</param>
@@ -72,13 +76,16 @@ public sealed class DienTrainer : IDisposable
     /// <param name="trainingBatches">The training batches of an epoch (the data layer shuffles by epoch, seeded).</param>
     /// <param name="validationBatches">The validation batches, evaluated after each epoch; null to skip evaluation.</param>
     /// <param name="progress">Receives <see cref="TrainingProgress"/>; may be null.</param>
-    /// <param name="cancellationToken">Stops training after the current batch; the last checkpoint is then written and stays valid.</param>
+    /// <param name="cancellationToken">Stops training after the current batch. The model then keeps the weights of that
+    /// batch (the best weights are not restored), <see cref="TrainerOptions.LastCheckpointPath"/> (when set) is written with
+    /// them and with how far the epoch got, and a further <see cref="Fit"/>, or a trainer resumed from that checkpoint,
+    /// continues with the next batch of the same epoch, giving the same weights as a run never cancelled.</param>
     /// <returns>Per-epoch summaries and how training ended.</returns>
     /// <remarks>
     /// With <see cref="TrainerOptions.RestoreBestWeights"/> the model ends with the best epoch's weights while the
     /// optimizer and <see cref="CompletedEpochs"/> stay at the last epoch: a further <see cref="Fit"/> on this trainer
     /// continues from the best weights. To continue exactly where training stopped, resume from
-    /// <see cref="TrainerOptions.LastCheckpointPath"/> (written before the weights are restored).
+    /// <see cref="TrainerOptions.LastCheckpointPath"/> (written before the weights are restored, and on cancellation).
     /// </remarks>
     /// <exception cref="InvalidOperationException">A batch's loss is NaN or infinite; training stops before that step.</exception>
     public TrainingResult Fit(
@@ -100,12 +107,25 @@ public sealed class DienTrainer : IDisposable
             }
 
             torch.manual_seed(_options.Seed + epoch);
-            var (loss, completed) = TrainEpoch(epoch, trainingBatches(epoch), progress, cancellationToken);
+            var start = _partial is { } partial && epoch == CompletedEpochs ? partial : null;
+            _partial = null;
+            if (start?.GeneratorState is { } generatorState)
+            {
+                using var state = torch.tensor(generatorState);
+                torch.Generator.Default.set_state(state);
+            }
+
+            var (loss, completed) = TrainEpoch(epoch, trainingBatches(epoch), start, progress, cancellationToken);
             if (!completed)
             {
-                // A partial epoch is not counted: resuming repeats it from its start.
+                // The epoch is not counted; where it stopped is kept, and written with the last checkpoint.
                 cancelled = true;
-                _logger.LogInformation("Training cancelled during epoch {Epoch}.", epoch);
+                _logger.LogInformation("Training cancelled during epoch {Epoch} after batch {Batch}.", epoch, _partial!.Batches - 1);
+                if (_options.LastCheckpointPath is { } lastOnCancel)
+                {
+                    SaveCheckpoint(lastOnCancel);
+                }
+
                 break;
             }
 
@@ -178,6 +198,10 @@ public sealed class DienTrainer : IDisposable
             EpochsWithoutImprovement = _epochsWithoutImprovement,
             Seed = _options.Seed,
             MonitorMetric = _options.MonitorMetric,
+            BatchesIntoEpoch = _partial?.Batches ?? 0,
+            PartialLossSum = _partial?.LossSum ?? 0,
+            PartialSamples = _partial?.Samples ?? 0,
+            GeneratorState = _partial?.GeneratorState,
         };
         Checkpoint.Save(path, _model, Vocabularies, state, _optimizer);
     }
@@ -190,6 +214,7 @@ public sealed class DienTrainer : IDisposable
         var state = Checkpoint.LoadInto(path, _model, _optimizer)
             ?? throw new CheckpointException(path, "it holds no training state (it was written for inference only).");
         CompletedEpochs = state.CompletedEpochs;
+        _partial = state.BatchesIntoEpoch > 0 ? new PartialEpoch(state.BatchesIntoEpoch, state.PartialLossSum, state.PartialSamples, state.GeneratorState) : null;
         _bestEpoch = state.BestEpoch;
         _bestMetric = state.BestMetric;
         _epochsWithoutImprovement = state.EpochsWithoutImprovement;
@@ -305,14 +330,15 @@ public sealed class DienTrainer : IDisposable
         return better;
     }
 
-    private (double Loss, bool Completed) TrainEpoch(int epoch, IEnumerable<BatchArrays> source, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    private (double Loss, bool Completed) TrainEpoch(
+        int epoch, IEnumerable<BatchArrays> source, PartialEpoch? start, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
     {
         _model.train();
         var clock = Stopwatch.StartNew();
-        double lossSum = 0;
-        long samples = 0;
-        int index = 0;
-        using var prefetcher = new BatchPrefetcher(source, _device, _options.PrefetchDepth);
+        double lossSum = start?.LossSum ?? 0;
+        long samples = start?.Samples ?? 0;
+        int index = start?.Batches ?? 0;
+        using var prefetcher = new BatchPrefetcher(index == 0 ? source : source.Skip(index), _device, _options.PrefetchDepth);
         foreach (var batch in prefetcher.Batches())
         {
             using (batch)
@@ -353,10 +379,15 @@ public sealed class DienTrainer : IDisposable
             index++;
             if (cancellationToken.IsCancellationRequested)
             {
+                using var generator = torch.Generator.Default.get_state();
+                _partial = new PartialEpoch(index, lossSum, samples, generator.data<byte>().ToArray());
                 return (lossSum / Math.Max(1, samples), false);
             }
         }
 
         return (samples == 0 ? double.NaN : lossSum / samples, true);
     }
+
+    /// <summary>How far a cancelled epoch got.</summary>
+    private sealed record PartialEpoch(int Batches, double LossSum, long Samples, byte[]? GeneratorState);
 }

@@ -324,40 +324,95 @@ public class DienTrainerTests
     }
 
     [Fact]
-    public void Cancellation_stops_after_the_current_batch_and_leaves_the_last_checkpoint_valid()
+    public void Cancellation_writes_the_last_checkpoint_and_resuming_from_it_equals_never_cancelling()
     {
         var train = TinyData.Batches(1, 10);
-        string last = Path.Combine(Path.GetTempPath(), $"dien-last-{Guid.NewGuid():N}.dien");
+        var valid = TinyData.Batches(2, 3);
+        string last = TempPath("last");
+        string straightLast = TempPath("straight");
         try
         {
-            var (model, trainer) = Build(new TrainerOptions { Epochs = 3, LastCheckpointPath = last });
-            using var _m = model;
-            using var _t = trainer;
-            using var cts = new CancellationTokenSource();
-            int batches = 0;
-            var progress = new SynchronousProgress<TrainingProgress>(p =>
+            float[] straight;
             {
-                batches++;
-                if (p.Epoch == 1 && p.Batch == 3)
+                var (model, trainer) = Build(new TrainerOptions { Epochs = 3, LearningRate = 0.05, Patience = null, RestoreBestWeights = false });
+                using var _m = model;
+                using var _t = trainer;
+                trainer.Fit(TinyData.Epochs(train, 3), () => valid);
+                straight = Weights(model);
+            }
+
+            float[] atCancel;
+            {
+                var (model, trainer) = Build(new TrainerOptions { Epochs = 3, LearningRate = 0.05, Patience = null, RestoreBestWeights = false, LastCheckpointPath = last });
+                using var _m = model;
+                using var _t = trainer;
+                using var cts = new CancellationTokenSource();
+                int batches = 0;
+                var progress = new SynchronousProgress<TrainingProgress>(p =>
                 {
-                    cts.Cancel();
-                }
-            });
+                    batches++;
+                    if (p.Epoch == 1 && p.Batch == 3)
+                    {
+                        cts.Cancel();
+                    }
+                });
 
-            var result = trainer.Fit(TinyData.Epochs(train, 3), null, progress, cts.Token);
+                var result = trainer.Fit(TinyData.Epochs(train, 3), () => valid, progress, cts.Token);
 
-            result.Cancelled.Should().BeTrue();
-            batches.Should().Be(14);
-            trainer.CompletedEpochs.Should().Be(1);
+                result.Cancelled.Should().BeTrue();
+                result.RestoredBestWeights.Should().BeFalse();
+                batches.Should().Be(14);
+                trainer.CompletedEpochs.Should().Be(1);
+                atCancel = Weights(model);
+                CheckpointWeights(last).Should().Equal(atCancel, "the checkpoint written on cancellation holds the weights after the last batch taken");
+            }
+
+            // A fresh trainer resumed from the cancellation checkpoint continues with batch 4 of epoch 1.
+            torch.manual_seed(12345);
             using var reloaded = new TinyCtrModel(TinyCtrModel.SmallOptions());
-            using var again = new DienTrainer(reloaded, new TrainerOptions { Epochs = 3 });
+            using var again = new DienTrainer(reloaded, new TrainerOptions { Epochs = 3, LearningRate = 0.05, Patience = null, RestoreBestWeights = false });
             again.LoadCheckpoint(last);
             again.CompletedEpochs.Should().Be(1);
+            Checkpoint.LoadInto(last, reloaded, null)!.BatchesIntoEpoch.Should().Be(4);
+            var resumed = again.Fit(TinyData.Epochs(train, 3), () => valid);
+            resumed.Epochs.Select(e => e.Epoch).Should().Equal(1, 2);
+            Weights(reloaded).Should().Equal(straight, "resuming inside the cancelled epoch repeats the uncancelled run exactly");
         }
         finally
         {
             File.Delete(last);
+            File.Delete(straightLast);
         }
+    }
+
+    [Fact]
+    public void A_further_Fit_after_cancellation_continues_inside_the_epoch()
+    {
+        var train = TinyData.Batches(1, 6);
+        float[] straight;
+        {
+            var (model, trainer) = Build(new TrainerOptions { Epochs = 2, LearningRate = 0.05 });
+            using var _m = model;
+            using var _t = trainer;
+            trainer.Fit(TinyData.Epochs(train, 3));
+            straight = Weights(model);
+        }
+
+        var (m, t) = Build(new TrainerOptions { Epochs = 2, LearningRate = 0.05 });
+        using var _m2 = m;
+        using var _t2 = t;
+        using var cts = new CancellationTokenSource();
+        var progress = new SynchronousProgress<TrainingProgress>(p =>
+        {
+            if (p.Epoch == 0 && p.Batch == 2)
+            {
+                cts.Cancel();
+            }
+        });
+        t.Fit(TinyData.Epochs(train, 3), null, progress, cts.Token).Cancelled.Should().BeTrue();
+        var result = t.Fit(TinyData.Epochs(train, 3));
+        result.Epochs.Should().HaveCount(2);
+        Weights(m).Should().Equal(straight);
     }
 
     [Fact]
