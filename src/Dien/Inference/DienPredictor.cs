@@ -42,15 +42,19 @@ public sealed class DienPredictor : IDisposable
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> Vocabularies { get; private init; } =
         new Dictionary<string, IReadOnlyDictionary<string, long>>();
 
-    /// <summary>Loads a checkpoint, building its model through <see cref="ModelKinds"/>.</summary>
+    /// <summary>
+    /// Loads a checkpoint, building its model through <see cref="ModelKinds"/>. The file is read and verified once, and
+    /// the weights and the vocabularies come from that one read, so a trainer replacing the file meanwhile cannot mix
+    /// two versions.
+    /// </summary>
     /// <param name="path">The checkpoint.</param>
     /// <returns>A predictor that owns its model.</returns>
     /// <exception cref="CheckpointException">The file cannot be used.</exception>
     /// <exception cref="ArgumentException">Its model kind is not registered.</exception>
     public static DienPredictor Load(string path)
     {
-        var model = Checkpoint.LoadModel(path);
-        return new DienPredictor(model, ownsModel: true) { Vocabularies = Checkpoint.ReadVocabularies(path) };
+        var model = Checkpoint.LoadModel(Checkpoint.Open(path), out var vocabularies);
+        return new DienPredictor(model, ownsModel: true) { Vocabularies = vocabularies };
     }
 
     /// <summary>Click probabilities of every row of a batch (labels, if any, are ignored).</summary>

@@ -208,11 +208,15 @@ public sealed class DienTrainer : IDisposable
 
     /// <summary>Restores weights, optimizer moments and training state from a checkpoint written by <see cref="SaveCheckpoint"/>; <see cref="Fit"/> then continues after its last epoch.</summary>
     /// <param name="path">The checkpoint file.</param>
-    /// <exception cref="CheckpointException">The file is missing, truncated, of another format version, for other options, or has no training state.</exception>
+    /// <remarks>The file is read once and checked whole before anything changes: when it cannot be used, the model, the
+    /// optimizer and this trainer are left exactly as they were.</remarks>
+    /// <exception cref="CheckpointException">The file is missing, truncated, damaged, of another format version, for other
+    /// options, or has no training state; the message names the file, the entry and the reason.</exception>
     public void LoadCheckpoint(string path)
     {
-        var state = Checkpoint.LoadInto(path, _model, _optimizer)
-            ?? throw new CheckpointException(path, "it holds no training state (it was written for inference only).");
+        var contents = Checkpoint.Open(path);
+        var vocabularies = Vocabularies is null ? Checkpoint.VocabulariesOf(contents) : null;
+        var state = Checkpoint.LoadInto(contents, _model, _optimizer, requireTraining: true)!;
         CompletedEpochs = state.CompletedEpochs;
         _partial = state.BatchesIntoEpoch > 0 ? new PartialEpoch(state.BatchesIntoEpoch, state.PartialLossSum, state.PartialSamples, state.GeneratorState) : null;
         _bestEpoch = state.BestEpoch;
@@ -223,7 +227,7 @@ public sealed class DienTrainer : IDisposable
         {
             _logger.LogWarning("Checkpoint {Path} was trained with seed {Stored}, this trainer uses {Seed}: the resumed run will not repeat the original.", path, state.Seed, _options.Seed);
         }
-        Vocabularies ??= Checkpoint.ReadVocabularies(path);
+        Vocabularies ??= vocabularies;
     }
 
     /// <summary>Frees the optimizer's state and the in-memory copy of the best weights; the model is not disposed.</summary>
@@ -277,9 +281,9 @@ public sealed class DienTrainer : IDisposable
 
         // A resumed trainer whose best epoch came before the checkpoint it resumed from.
         if (_options.BestCheckpointPath is { } path && File.Exists(path)
-            && Checkpoint.ReadTrainingState(path) is { } state && state.CompletedEpochs == _bestEpoch + 1)
+            && Checkpoint.Open(path) is var contents && Checkpoint.TrainingStateOf(contents) is { } state && state.CompletedEpochs == _bestEpoch + 1)
         {
-            Checkpoint.LoadInto(path, _model, null);
+            Checkpoint.LoadInto(contents, _model, null, requireTraining: false);
             _logger.LogInformation("Restored the weights of epoch {Epoch} ({Metric} {Value:F5}) from {Path}.", _bestEpoch, _options.MonitorMetric, _bestMetric, path);
             return true;
         }
