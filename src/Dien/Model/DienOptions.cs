@@ -85,8 +85,12 @@ public sealed class DienOptions
     /// [sum e_t ; e_a * sum e_t], beside each model's own interest (the authors' code feeds both). BaseModel's
     /// interest is the sum itself, so there this adds only the product.
     /// </summary>
-    /// <value>false (see docs/results.md).</value>
-    public bool HeadSumTerms { get; set; }
+    /// <value>
+    /// true. On Amazon Beauty (unbucketed batches, seed 1) they raised the validation AUC of BaseModel from 0.8400
+    /// to 0.8492, of DIN from 0.8563 to 0.8574 and of DIEN from 0.8556 to 0.8563 (docs/results.md). With batches
+    /// bucketed by length and BatchNorm they had hurt DIN and DIEN, through the skewed batch statistics of the sum.
+    /// </value>
+    public bool HeadSumTerms { get; set; } = true;
 
     /// <summary>Hidden width H of the interest extractor and the interest-evolution GRU.</summary>
     /// <value>36.</value>

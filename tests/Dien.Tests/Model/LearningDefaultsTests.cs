@@ -16,13 +16,13 @@ public sealed class LearningDefaultsTests
     private static TorchSharp.Modules.Parameter Table(nn.Module module, string name) => module.named_parameters().Single(p => p.name == name).parameter;
 
     [Fact]
-    public void DefaultsStartTablesNearZeroWithoutUserFieldOrSumTerms()
+    public void DefaultsStartTablesNearZeroWithSumTermsWithoutUserField()
     {
         var options = new DienOptions();
         options.EmbeddingInit.Should().Be(EmbeddingInitialization.Normal);
         options.EmbeddingInitScale.Should().Be(0.01);
         options.UseUserField.Should().BeFalse();
-        options.HeadSumTerms.Should().BeFalse();
+        options.HeadSumTerms.Should().BeTrue();
         options.HeadBatchNorm.Should().BeTrue();
     }
 
