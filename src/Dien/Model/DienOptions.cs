@@ -139,8 +139,9 @@ public sealed class DienOptions
     /// to batch and evaluation, with the running averages, sees inputs no training batch looked like.
     /// </summary>
     /// <value>
-    /// true. On Amazon Beauty (unbucketed batches, seed 1) it raised the validation AUC of BaseModel from 0.8377 to
-    /// 0.8400 and of DIN from 0.8482 to 0.8563; with bucketed batches it cost BaseModel 0.04 (docs/results.md).
+    /// true. On Amazon Beauty (seed 1, validation AUC, without the sum terms) BaseModel and DIN reached 0.8400 and
+    /// 0.8563 with it and unbucketed batches; without it (bucketed batches) 0.8377 and 0.8482; with it and bucketed
+    /// batches BaseModel fell to 0.7999 (docs/results.md).
     /// </value>
     public bool HeadBatchNorm { get; set; } = true;
 
