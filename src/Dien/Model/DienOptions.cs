@@ -65,7 +65,10 @@ public sealed class DienOptions
     /// that the batch looks up (history, target, sampled negatives, user and extra fields). Rows a batch does
     /// not use are neither read nor changed, so the cost follows the batch, not the table size. 0 turns it off.
     /// </summary>
-    /// <value>0 (see docs/results.md).</value>
+    /// <value>
+    /// 0. Not yet measured on real data at a strength that matters: with Adam, 1e-6 (the reference's value, on its
+    /// whole tables) hardly changes a step; try 1e-4 to 1e-2 on a validation split.
+    /// </value>
     public double EmbeddingL2 { get; set; }
 
     /// <summary>
