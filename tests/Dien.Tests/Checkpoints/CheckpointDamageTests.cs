@@ -103,7 +103,9 @@ public sealed class CheckpointDamageTests : IDisposable
             File.Delete(copy);
         }
 
-        failures.Should().BeGreaterThanOrEqualTo(compressed - 2, "every flip that changes the manifest is caught");
+        // Every flip not caught decoded to the identical manifest (asserted above). How many flips are harmless depends
+        // on the deflate stream (padding bits, code lengths of unused symbols), so only their share is bounded here.
+        failures.Should().BeGreaterThan(compressed * 9 / 10, "nearly every flip changes the manifest, and each of those is caught");
     }
 
     [Theory]
