@@ -158,14 +158,14 @@ internal static class QualityBenchmark
                 {
                     "--path" => s with { Path = Value() },
                     "--models" => s with { Models = List(Value(), m => AllModels.Contains(m) ? m : throw new ArgumentException($"--models: '{m}' is not base, din or dien.")) },
-                    "--seeds" => s with { Seeds = List(Value(), v => int.Parse(v, CultureInfo.InvariantCulture)) },
-                    "--epochs" => s with { Epochs = int.Parse(Value(), CultureInfo.InvariantCulture) },
-                    "--patience" => s with { Patience = int.Parse(Value(), CultureInfo.InvariantCulture) },
-                    "--validation-fraction" => s with { ValidationFraction = double.Parse(Value(), CultureInfo.InvariantCulture) },
-                    "--bucket" => s with { Bucket = bool.Parse(Value()) },
+                    "--seeds" => s with { Seeds = List(Value(), v => Read<int>(args[i - 1], v)) },
+                    "--epochs" => s with { Epochs = Read<int>(args[i], Value()) },
+                    "--patience" => s with { Patience = Read<int>(args[i], Value()) },
+                    "--validation-fraction" => s with { ValidationFraction = Read<double>(args[i], Value()) },
+                    "--bucket" => s with { Bucket = Read<bool>(args[i], Value()) },
                     "--shuffle" => s with { BufferShuffleOnly = Value() switch { "buffer" => true, "whole" => false, var v => throw new ArgumentException($"--shuffle {v}: expected whole or buffer.") } },
-                    "--negatives" => s with { Negatives = Enum.Parse<NegativeSampling>(Value(), ignoreCase: true) },
-                    "--threads" => s with { Threads = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                    "--negatives" => s with { Negatives = Read<NegativeSampling>(args[i], Value()) },
+                    "--threads" => s with { Threads = Read<int>(args[i], Value()) },
                     "--label" => s with { Label = Value() },
                     "--output" => s with { Output = Value() },
                     "--jsonl" => s with { JsonLines = Value() },
@@ -194,30 +194,40 @@ internal static class QualityBenchmark
                     throw new ArgumentException($"--set {name}: no settable option of that name in DienOptions or TrainerOptions.");
                 }
 
-                property.SetValue(target, Convert(text, property.PropertyType, name));
+                property.SetValue(target, Convert(text, property.PropertyType, $"--set {name}"));
             }
         }
 
-        private static object? Convert(string text, Type type, string name)
+        private static T Read<T>(string flag, string text) => (T)Convert(text, typeof(T), flag)!;
+
+        /// <summary>Reads <paramref name="text"/> as <paramref name="type"/>; a value that does not read names the flag and the value.</summary>
+        private static object? Convert(string text, Type type, string flag)
         {
             var inner = Nullable.GetUnderlyingType(type);
             if (inner is not null)
             {
-                return text == "null" ? null : Convert(text, inner, name);
+                return text == "null" ? null : Convert(text, inner, flag);
             }
 
-            if (type.IsEnum)
+            try
             {
-                return Enum.Parse(type, text, ignoreCase: true);
-            }
+                if (type.IsEnum)
+                {
+                    return Enum.Parse(type, text, ignoreCase: true);
+                }
 
-            if (type == typeof(IList<int>))
+                if (type == typeof(IList<int>))
+                {
+                    return text.Length == 0 ? new List<int>() : List(text, v => int.Parse(v, CultureInfo.InvariantCulture)).ToList();
+                }
+
+                return System.Convert.ChangeType(text, type, CultureInfo.InvariantCulture);
+            }
+            catch (Exception e) when (e is FormatException or InvalidCastException or OverflowException or ArgumentException)
             {
-                return text.Length == 0 ? new List<int>() : List(text, v => int.Parse(v, CultureInfo.InvariantCulture)).ToList();
+                string expected = type.IsEnum ? string.Join(", ", Enum.GetNames(type)) : type == typeof(IList<int>) ? "whole numbers separated by , or -" : type.Name;
+                throw new ArgumentException($"{flag} '{text}': expected {expected}.", e);
             }
-
-            return System.Convert.ChangeType(text, type, CultureInfo.InvariantCulture)
-                ?? throw new ArgumentException($"--set {name}={text}: cannot read that as {type.Name}.");
         }
 
         private static IReadOnlyList<T> List<T>(string text, Func<string, T> parse)

@@ -102,21 +102,21 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
         var history = all.narrow(0, 0, size * width).reshape(size, width, BehaviourSize);
         var target = all.narrow(0, size * width, size);
         var negative = negatives ? all.narrow(0, (size * width) + size, size * width).reshape(size, width, BehaviourSize) : null;
-        return new EmbeddedBatch(history, target, EmbedUser(batch.UserIds), EmbedExtraFields(batch.ExtraFields), negative);
+        return new EmbeddedBatch(history, target, EmbedUser(batch.UserIds), EmbedExtraFields(batch.ExtraFields), negative, itemIds, categoryIds);
     }
 
     /// <summary>
-    /// The mini-batch-aware L2 penalty: the sum of ||w_j||^2 over the distinct rows j that <paramref name="batch"/>
-    /// looks up in each table (padding row 0 is zero and adds nothing). Rows the batch does not use get no gradient.
+    /// The mini-batch-aware L2 penalty: the sum of ||w_j||^2 over the distinct rows j that a batch looked up in each
+    /// table (padding row 0 is zero and adds nothing). Rows the batch does not use get no gradient.
     /// </summary>
-    /// <param name="batch">The batch.</param>
-    /// <param name="includeNegatives">Count the rows of the sampled negatives too (when the model embeds them).</param>
+    /// <param name="embedded">What <see cref="Embed"/> returned for the batch (its looked-up item and category ids).</param>
+    /// <param name="batch">The batch (its user and extra-field ids).</param>
     /// <returns>A scalar.</returns>
-    internal Tensor SquaredNormOfUsedRows(DienBatch batch, bool includeNegatives)
+    internal Tensor SquaredNormOfUsedRows(EmbeddedBatch embedded, DienBatch batch)
     {
+        ArgumentNullException.ThrowIfNull(embedded);
         ArgumentNullException.ThrowIfNull(batch);
-        var (itemIds, categoryIds, _) = BehaviourIds(batch, includeNegatives);
-        var total = UsedRows(items, itemIds) + UsedRows(categories, categoryIds);
+        var total = UsedRows(items, embedded.ItemIds) + UsedRows(categories, embedded.CategoryIds);
         if (user is not null)
         {
             total += UsedRows(user, batch.UserIds);
@@ -175,7 +175,8 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
                 nn.init.normal_(weight, 0, options.EmbeddingInitScale);
             }
 
-            weight[0].zero_();
+            using var padding = weight[0];
+            padding.zero_();
         }
 
         return table;

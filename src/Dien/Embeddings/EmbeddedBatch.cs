@@ -8,7 +8,9 @@ namespace Dien.Embeddings;
 /// <param name="User">The user vector, [B, user width]; null when the model does not use the user field.</param>
 /// <param name="Extras">Extra field vectors side by side, [B, F * width]; null without extra fields.</param>
 /// <param name="Negatives">Sampled negative behaviours e'_t, [B, T, E]; null unless asked for and present.</param>
-internal sealed record EmbeddedBatch(Tensor History, Tensor Target, Tensor? User, Tensor? Extras, Tensor? Negatives)
+/// <param name="ItemIds">Every item id the lookup read, flat (history with padding as 0, target, negatives).</param>
+/// <param name="CategoryIds">Every category id the lookup read, in the same order.</param>
+internal sealed record EmbeddedBatch(Tensor History, Tensor Target, Tensor? User, Tensor? Extras, Tensor? Negatives, Tensor ItemIds, Tensor CategoryIds)
 {
     /// <summary>Sum of the valid behaviours, [B, E] (padding vectors are zero, so a plain sum).</summary>
     public Tensor HistorySum() => History.sum(1);

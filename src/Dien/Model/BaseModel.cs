@@ -38,7 +38,7 @@ public sealed class BaseModel : CtrModel
         var embedded = embedding.Embed(batch, includeNegatives: false);
         // The sum is BaseModel's interest: with the sum terms it is already there, beside e_a * sum.
         var input = ModelOptions.HeadSumTerms ? embedded.HeadInput(sumTerms: true) : embedded.HeadInput(sumTerms: false, embedded.HistorySum());
-        return Finish(batch, head.call(input), null, EmbeddingPenalty(embedding, batch, includeNegatives: false));
+        return Finish(batch, head.call(input), null, EmbeddingPenalty(embedding, embedded, batch));
     }
 
     /// <inheritdoc />

@@ -67,9 +67,9 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     /// null in evaluation mode, for unlabelled batches and when <see cref="DienOptions.EmbeddingL2"/> is 0.
     /// </summary>
     /// <param name="embedding">The model's tables.</param>
+    /// <param name="embedded">What the tables returned for this batch (the ids it looked up).</param>
     /// <param name="batch">The batch.</param>
-    /// <param name="includeNegatives">Whether the step also looks up the sampled negatives.</param>
-    private protected Tensor? EmbeddingPenalty(Dien.Embeddings.BehaviourEmbedding embedding, DienBatch batch, bool includeNegatives)
+    private protected Tensor? EmbeddingPenalty(Dien.Embeddings.BehaviourEmbedding embedding, Dien.Embeddings.EmbeddedBatch embedded, DienBatch batch)
     {
         ArgumentNullException.ThrowIfNull(embedding);
         if (!training || batch.Labels is null || ModelOptions.EmbeddingL2 == 0)
@@ -77,7 +77,7 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
             return null;
         }
 
-        return embedding.SquaredNormOfUsedRows(batch, includeNegatives).mul(embeddingL2);
+        return embedding.SquaredNormOfUsedRows(embedded, batch).mul(embeddingL2);
     }
 
     /// <summary>

@@ -77,7 +77,7 @@ public sealed class DienModel : CtrModel
         Tensor? auxiliaryLoss = withAuxiliary
             ? auxiliary!.call(states, embedded.History, nextBehaviour ? embedded.Negatives! : batch.HistoryLabels!, batch.Mask)
             : null;
-        return Finish(batch, logit, auxiliaryLoss, EmbeddingPenalty(embedding, batch, includeNegatives: withAuxiliary && nextBehaviour));
+        return Finish(batch, logit, auxiliaryLoss, EmbeddingPenalty(embedding, embedded, batch));
     }
 
     private static void RequireAuxiliaryInputs(DienBatch batch, bool nextBehaviour)

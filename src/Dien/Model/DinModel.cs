@@ -45,7 +45,7 @@ public sealed class DinModel : CtrModel
         var embedded = embedding.Embed(batch, includeNegatives: false);
         var weights = attention.call(embedded.History, embedded.Target, batch.Mask);
         var pooled = (weights.unsqueeze(-1) * embedded.History).sum(1);
-        return Finish(batch, head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, pooled)), null, EmbeddingPenalty(embedding, batch, includeNegatives: false));
+        return Finish(batch, head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, pooled)), null, EmbeddingPenalty(embedding, embedded, batch));
     }
 
     /// <inheritdoc />

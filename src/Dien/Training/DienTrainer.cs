@@ -247,7 +247,8 @@ public sealed class DienTrainer : IDisposable
             foreach (var (name, tensor) in _model.state_dict())
             {
                 // Out of any caller's dispose scope: the copy lives until replaced or until Dispose.
-                copy[name] = tensor.detach().clone().DetachFromDisposeScope();
+                using var detached = tensor.detach();
+                copy[name] = detached.clone().DetachFromDisposeScope();
             }
         }
 
