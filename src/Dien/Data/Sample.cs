@@ -25,6 +25,13 @@ public sealed record Sample
     /// <summary>History category ids, oldest first; same length as <see cref="HistoryItems"/>.</summary>
     public required long[] HistoryCategories { get; init; }
 
+    /// <summary>
+    /// The key that groups this sample with the other impressions of its user for GAUC, when the user id
+    /// cannot: users outside the vocabulary all share id 0 (in a file split by user, every test user does).
+    /// Null groups by <see cref="User"/>. Readers of raw user strings set it from the string itself.
+    /// </summary>
+    public long? Group { get; init; }
+
     /// <summary>Optional per-behaviour 0/1 labels (e.g. 1 for buy/cart/fav), same length as <see cref="HistoryItems"/>.</summary>
     public float[]? HistoryLabels { get; init; }
 

@@ -20,6 +20,12 @@ public sealed class BatchArrays
     /// <summary>User ids, [B].</summary>
     public required long[] UserIds { get; init; }
 
+    /// <summary>
+    /// The key grouping each row's impressions per user for GAUC, [B] (<see cref="Data.Sample.Group"/>, or the
+    /// user id where a sample has none); null groups by <see cref="UserIds"/>. The model never reads it.
+    /// </summary>
+    public long[]? GroupIds { get; init; }
+
     /// <summary>Target item ids, [B].</summary>
     public required long[] TargetItems { get; init; }
 
@@ -80,6 +86,7 @@ public sealed class BatchArrays
 
         long cells = (long)Size * Width;
         RequireLength(nameof(UserIds), UserIds, Size);
+        RequireLength(nameof(GroupIds), GroupIds, Size);
         RequireLength(nameof(TargetItems), TargetItems, Size);
         RequireLength(nameof(TargetCategories), TargetCategories, Size);
         RequireLength(nameof(Lengths), Lengths, Size);

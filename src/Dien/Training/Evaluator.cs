@@ -31,7 +31,8 @@ internal static class Evaluator
                     using var output = model.call(batch);
                     scores.AddRange(output.Probability.to(torch.float32).cpu().data<float>().ToArray());
                     labels.AddRange(batchLabels);
-                    users.AddRange(batch.Arrays.UserIds);
+                    // GAUC groups by the raw user where the data knows it: unseen users all share id 0.
+                    users.AddRange(batch.Arrays.GroupIds ?? batch.Arrays.UserIds);
                 }
 
                 index++;

@@ -58,6 +58,22 @@ public sealed class AuthorsFormatTests
     }
 
     [Fact]
+    public void UsersOutsideTheVocabularyShareIdZeroButKeepTheirOwnGroup()
+    {
+        using var folder = new TempFolder();
+        string test = folder.File("test", Fixture().Replace("A1", "U7").Replace("A2", "U8"));
+        var vocabularies = new AuthorsVocabularies(
+            new Vocabulary(new Dictionary<string, int> { ["A1"] = 1, ["A2"] = 2 }),
+            new Vocabulary(new Dictionary<string, int> { ["B1"] = 1 }),
+            new Vocabulary(new Dictionary<string, int> { ["Nail"] = 1 }));
+        var samples = new AuthorsFormatReader(test, vocabularies).Read().ToList();
+        samples.Select(s => s.User).Should().OnlyContain(u => u == 0, "neither test user is in the vocabulary");
+        samples[0].Group.Should().Be(samples[1].Group).And.NotBe(samples[2].Group, "GAUC must still tell U7 from U8");
+        samples[2].Group.Should().Be(samples[3].Group);
+        new AuthorsFormatReader(test, vocabularies).Read().Select(s => s.Group).Should().Equal(samples.Select(s => s.Group), "the key is stable");
+    }
+
+    [Fact]
     public void WriterOutputReadsBackToTheSameSamples()
     {
         using var folder = new TempFolder();

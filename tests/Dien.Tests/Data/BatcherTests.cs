@@ -30,9 +30,18 @@ public sealed class BatcherTests
         batch.HistoryCategories.Should().Equal(1, 2, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0);
         batch.HistoryLabels.Should().Equal(1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0);
         batch.UserIds.Should().Equal(1, 2, 3);
+        batch.GroupIds.Should().Equal(1, 2, 3);
         batch.TargetItems.Should().Equal(1001, 1002, 1003);
         batch.Labels.Should().Equal(1, 1, 1);
         batch.NegativeItems.Should().BeNull();
+    }
+
+    [Fact]
+    public void GroupIdsComeFromTheSampleGroupAndFallBackToTheUser()
+    {
+        var batch = new Batcher(new BatcherOptions { BatchSize = 3 }).Batches([Make(0, 1) with { Group = -17 }, Make(0, 1) with { Group = 5 }, Make(4, 1)]).Single();
+        batch.UserIds.Should().Equal(0, 0, 4);
+        batch.GroupIds.Should().Equal(-17, 5, 4);
     }
 
     [Fact]

@@ -117,6 +117,29 @@ public class DienTrainerTests
     }
 
     [Fact]
+    public void Gauc_groups_by_the_batch_group_ids_where_user_ids_cannot_tell_users_apart()
+    {
+        var byUser = TinyData.Batches(5, 6);
+        static BatchArrays Unseen(BatchArrays b, bool keepGroups) => new()
+        {
+            Size = b.Size, Width = b.Width, UserIds = new long[b.Size], GroupIds = keepGroups ? b.UserIds : null,
+            TargetItems = b.TargetItems, TargetCategories = b.TargetCategories, HistoryItems = b.HistoryItems,
+            HistoryCategories = b.HistoryCategories, Lengths = b.Lengths, Labels = b.Labels,
+        };
+        var (model, trainer) = Build(new TrainerOptions());
+        using var _m = model;
+        using var _t = trainer;
+
+        var seen = trainer.Evaluate(byUser);
+        var grouped = trainer.Evaluate(byUser.Select(b => Unseen(b, keepGroups: true)).ToList());
+        var oneGroup = trainer.Evaluate(byUser.Select(b => Unseen(b, keepGroups: false)).ToList());
+
+        grouped.Should().Be(seen, "the group ids carry the users the ids lost");
+        oneGroup.GroupAuc.Should().Be(oneGroup.Auc, "without group ids every unseen user is one group");
+        grouped.GroupAuc.Should().NotBe(grouped.Auc);
+    }
+
+    [Fact]
     public void Patience_stops_two_epochs_after_the_best_and_the_best_weights_come_back()
     {
         var train = TinyData.Batches(1, 10);

@@ -127,6 +127,7 @@ public sealed class Batcher
         }
 
         var users = new long[size];
+        var groups = new long[size];
         var targets = new long[size];
         var targetCats = new long[size];
         var labels = new float[size];
@@ -139,6 +140,7 @@ public sealed class Batcher
         {
             var s = rows[b];
             users[b] = s.User;
+            groups[b] = s.Group ?? s.User;
             targets[b] = s.TargetItem;
             targetCats[b] = s.TargetCategory;
             labels[b] = s.Label;
@@ -171,6 +173,7 @@ public sealed class Batcher
             Size = size,
             Width = width,
             UserIds = users,
+            GroupIds = groups,
             TargetItems = targets,
             TargetCategories = targetCats,
             HistoryItems = items,

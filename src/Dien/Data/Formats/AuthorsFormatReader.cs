@@ -127,6 +127,7 @@ public sealed class AuthorsFormatReader
         {
             Label = label,
             User = _vocabularies.Users.IdOf(fields[1]),
+            Group = GroupKey.Of(fields[1]),
             TargetItem = _vocabularies.Items.IdOf(fields[2]),
             TargetCategory = _vocabularies.Categories.IdOf(fields[3]),
             HistoryItems = itemIds,
