@@ -139,7 +139,6 @@ public sealed class ModelHost : IHostedService, IDisposable
         _stop.Cancel();
         Scorer.Dispose();
         _current?.Retire();
-        _stop.Dispose();
     }
 
     private void Signal()

@@ -13,6 +13,7 @@ public static class ServeApp
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
+        UseSettingsBesideTheApp(builder);
         configure?.Invoke(builder);
         builder.Services.AddOptions<ServeOptions>().Bind(builder.Configuration.GetSection(ServeOptions.Section)).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ServeOptions>, ServeOptionsValidator>();
@@ -31,6 +32,34 @@ public static class ServeApp
         app.UseStatusCodePages();
         Endpoints.Map(app);
         return app;
+    }
+
+    /// <summary>
+    /// The content root is the current folder (the repository, so the default checkpoint path out/best.dien resolves
+    /// there); appsettings.json is read from beside the app when the content root has none. Its place among the sources
+    /// is kept, so environment variables and the command line still override it.
+    /// </summary>
+    private static void UseSettingsBesideTheApp(WebApplicationBuilder builder)
+    {
+        if (File.Exists(Path.Combine(builder.Environment.ContentRootPath, "appsettings.json")))
+        {
+            return;
+        }
+
+        var sources = ((IConfigurationBuilder)builder.Configuration).Sources;
+        for (int i = 0; i < sources.Count; i++)
+        {
+            if (sources[i] is Microsoft.Extensions.Configuration.Json.JsonConfigurationSource { Path: "appsettings.json" })
+            {
+                sources[i] = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
+                {
+                    Path = "appsettings.json",
+                    Optional = true,
+                    FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(AppContext.BaseDirectory),
+                };
+                return;
+            }
+        }
     }
 
     private sealed class ServeOptionsValidator : IValidateOptions<ServeOptions>
