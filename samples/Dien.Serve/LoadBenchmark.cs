@@ -16,7 +16,8 @@ namespace Dien.Serve;
 internal static class LoadBenchmark
 {
     private const string Usage = """
-        load [--checkpoint out/best.dien] [--clients 32] [--requests 6000] [--candidates 100] [--history 50] [--modes on,off] [--threads 0]
+        load [--checkpoint out/best.dien] [--clients 32] [--requests 2000] [--candidates 100] [--history 25] [--modes on,off] [--threads 0]
+             [--max-batch-rows 1024] [--max-wait-ms 1]
           Sends --requests POST /rank requests (after a warm-up) from --clients concurrent clients to the service on
           127.0.0.1, each one user with --history behaviours and --candidates candidates, for each batching mode.
         """;
@@ -25,8 +26,8 @@ internal static class LoadBenchmark
     {
         var settings = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            ["--checkpoint"] = "out/best.dien", ["--clients"] = "32", ["--requests"] = "6000", ["--candidates"] = "100",
-            ["--history"] = "50", ["--modes"] = "on,off", ["--threads"] = "0",
+            ["--checkpoint"] = "out/best.dien", ["--clients"] = "32", ["--requests"] = "2000", ["--candidates"] = "100",
+            ["--history"] = "25", ["--modes"] = "on,off", ["--threads"] = "0", ["--max-batch-rows"] = "1024", ["--max-wait-ms"] = "1",
         };
         for (int i = 0; i < args.Length; i++)
         {
@@ -53,15 +54,17 @@ internal static class LoadBenchmark
         }
 
         int clients = Int("--clients", 1), requests = Int("--requests", 1), candidates = Int("--candidates", 1), history = Int("--history", 1), threads = Int("--threads", 0);
+        int maxBatchRows = Int("--max-batch-rows", 1);
+        string maxWait = settings["--max-wait-ms"];
         var modes = settings["--modes"].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Console.WriteLine($"load: {requests} POST /rank requests per mode from {clients} clients, 1 user x {candidates} candidates, history {history}; " +
-            $"{Environment.ProcessorCount} cores, checkpoint {checkpoint}");
+            $"batches of at most {maxBatchRows} rows after at most {maxWait} ms; {Environment.ProcessorCount} cores, checkpoint {checkpoint}");
         Console.WriteLine("| batching | requests/s | candidates/s | p50 ms | p99 ms | p99.9 ms | max ms | failed | requests per model call |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         var throughput = new Dictionary<string, double>();
         foreach (string mode in modes)
         {
-            var result = await RunModeAsync(checkpoint, mode == "on", clients, requests, candidates, history, threads);
+            var result = await RunModeAsync(checkpoint, mode == "on", clients, requests, candidates, history, threads, maxBatchRows, maxWait);
             throughput[mode] = result.Throughput;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {mode} | {result.Throughput:F0} | {result.Throughput * candidates:F0} | {result.P50:F2} | {result.P99:F2} | {result.P999:F2} | {result.Max:F2} | {result.Failed} | {result.RequestsPerCall:F1} |"));
@@ -77,7 +80,7 @@ internal static class LoadBenchmark
 
     private sealed record ModeResult(double Throughput, double P50, double P99, double P999, double Max, int Failed, double RequestsPerCall);
 
-    private static async Task<ModeResult> RunModeAsync(string checkpoint, bool batching, int clients, int requests, int candidates, int history, int threads)
+    private static async Task<ModeResult> RunModeAsync(string checkpoint, bool batching, int clients, int requests, int candidates, int history, int threads, int maxBatchRows, string maxWait)
     {
         var app = ServeApp.Build([], builder =>
         {
@@ -88,6 +91,8 @@ internal static class LoadBenchmark
                 ["Serve:Batching:Enabled"] = batching ? "true" : "false",
                 ["Serve:Threads"] = threads.ToString(CultureInfo.InvariantCulture),
                 ["Serve:ReloadPollSeconds"] = "0",
+                ["Serve:Batching:MaxBatchRows"] = maxBatchRows.ToString(CultureInfo.InvariantCulture),
+                ["Serve:Batching:MaxWaitMilliseconds"] = maxWait,
                 ["Logging:LogLevel:Default"] = "Warning",
             });
         });
