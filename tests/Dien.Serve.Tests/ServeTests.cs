@@ -226,6 +226,43 @@ public class ServeTests
         (await Json(shed)).GetProperty("detail").GetString().Should().Contain("queue is full");
     }
 
+    [Fact]
+    public async Task Request_latency_model_calls_batch_sizes_and_unknown_ids_are_published_as_metrics()
+    {
+        var seen = new System.Collections.Concurrent.ConcurrentDictionary<string, double>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name is ServeMetrics.MeterName or Dien.Inference.BatchingScorer.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => seen.AddOrUpdate(instrument.Name, value, (_, sum) => sum + value));
+        listener.SetMeasurementEventCallback<int>((instrument, value, _, _) => seen.AddOrUpdate(instrument.Name, value, (_, sum) => sum + value));
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => seen.AddOrUpdate(instrument.Name, value, (_, sum) => sum + value));
+        listener.Start();
+        using var serve = new ServeFixture();
+
+        var response = await serve.Client.PostAsJsonAsync("/rank", Body(History, Candidates, user: "nobody"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        // The request's duration is recorded when its pipeline ends, which may be just after the client has the answer.
+        for (int i = 0; i < 200 && !seen.ContainsKey("dien.serve.request.duration"); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        seen.Should().ContainKey("dien.serve.request.duration");
+        seen.Should().ContainKey("dien.scorer.model_call.duration");
+        seen.Should().ContainKey("dien.scorer.queue.duration");
+        seen["dien.scorer.batch.rows"].Should().Be(Candidates.Length);
+        seen["dien.scorer.batch.requests"].Should().Be(1);
+        seen["dien.serve.request.candidates"].Should().Be(Candidates.Length);
+        seen["dien.serve.unknown_ids"].Should().Be(1, "the user is unknown");
+        seen["dien.serve.reloads"].Should().Be(1, "the first load counts as loaded");
+    }
+
     private static async Task WaitForCount<T>(System.Collections.Concurrent.ConcurrentBag<T> bag, int count)
     {
         for (int i = 0; i < 1200 && bag.Count < count; i++)
