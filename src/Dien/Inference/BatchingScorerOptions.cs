@@ -1,0 +1,49 @@
+namespace Dien.Inference;
+
+/// <summary>
+/// How a <see cref="BatchingScorer"/> gathers concurrent requests into one model call, and how much it lets wait.
+/// </summary>
+/// <remarks>
+/// A model call on many rows costs much less per row than one on a few (docs/performance.md), so under many concurrent
+/// small requests the scorer waits a little for company. It never waits when nothing else is queued behind the first
+/// request's deadline, and it never waits once <see cref="MaxBatchRows"/> rows are gathered. With
+/// <see cref="MaxBatchRows"/> = 1 every request gets a model call of its own (batching off), still serialised and
+/// still bounded by <see cref="MaxQueuedRows"/>.
+/// </remarks>
+public sealed class BatchingScorerOptions
+{
+    /// <summary>Longest time the oldest queued request waits for others before its model call starts.</summary>
+    /// <value>1 ms. Zero takes whatever is queued when the worker is free, without waiting.</value>
+    public TimeSpan MaxWait { get; set; } = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Most rows (candidates, summed over requests) in one model call; a single larger request still gets a call of its own.</summary>
+    /// <value>1024.</value>
+    public int MaxBatchRows { get; set; } = 1024;
+
+    /// <summary>Most rows waiting for a model call; a request that would go beyond is refused with <see cref="ScorerOverloadedException"/>.</summary>
+    /// <value>8192.</value>
+    public int MaxQueuedRows { get; set; } = 8192;
+
+    /// <summary>The problems with these options, each a sentence naming the property; empty when they are usable.</summary>
+    /// <returns>The problems found.</returns>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (MaxWait < TimeSpan.Zero || MaxWait > TimeSpan.FromSeconds(1))
+        {
+            problems.Add($"{nameof(MaxWait)} = {MaxWait}: must be in 0 .. 1 s.");
+        }
+
+        if (MaxBatchRows < 1)
+        {
+            problems.Add($"{nameof(MaxBatchRows)} = {MaxBatchRows}: must be at least 1.");
+        }
+
+        if (MaxQueuedRows < 1)
+        {
+            problems.Add($"{nameof(MaxQueuedRows)} = {MaxQueuedRows}: must be at least 1.");
+        }
+
+        return problems;
+    }
+}
