@@ -1,4 +1,4 @@
-using Dien.Kernels;
+using Dien.Kernels.Attention;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,5 +1,4 @@
-using Dien.Kernels;
-using Dien.Model;
+using Dien.Kernels.NextBehaviour;
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;

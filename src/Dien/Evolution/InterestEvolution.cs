@@ -1,6 +1,5 @@
 using Dien.Extractor;
-using Dien.Kernels;
-using Dien.Model;
+using Dien.Kernels.Recurrence;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -97,10 +96,19 @@ public sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[],
         {
             EvolutionVariant.Aigru => Run(RecurrentCell.UpdateGateGru, RecurrentOutput.FinalState, x * a.unsqueeze(-1), null, lengths),
             EvolutionVariant.Gru => (Run(RecurrentCell.UpdateGateGru, RecurrentOutput.AllStates, x, null, lengths) * a.unsqueeze(-1)).sum(1),
-            _ => Run(FusedRecurrence.CellFor(Variant)!.Value, RecurrentOutput.FinalState, x, a, lengths),
+            _ => Run(AttentionalCell(Variant), RecurrentOutput.FinalState, x, a, lengths),
         };
         return result.MoveToOuterDisposeScope();
     }
+
+    /// <summary>The recurrent cell of an attentional variant (AUGRU in either form, AGRU).</summary>
+    private static RecurrentCell AttentionalCell(EvolutionVariant variant) => variant switch
+    {
+        EvolutionVariant.Augru => RecurrentCell.AugruPaper,
+        EvolutionVariant.AugruAuthorsCode => RecurrentCell.AugruAuthorsCode,
+        EvolutionVariant.Agru => RecurrentCell.Agru,
+        _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, "Not an attentional evolution variant."),
+    };
 
     private Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor x, Tensor? a, int[] lengths)
     {

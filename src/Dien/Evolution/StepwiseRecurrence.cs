@@ -1,4 +1,4 @@
-using Dien.Kernels;
+using Dien.Kernels.Recurrence;
 using TorchSharp;
 using static TorchSharp.torch;
 

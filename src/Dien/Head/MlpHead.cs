@@ -1,4 +1,3 @@
-using Dien.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,4 +1,5 @@
 using Dien.Checkpoints;
+using Dien.Data.Batching;
 using Dien.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -66,7 +67,7 @@ public sealed class DienPredictor : IDisposable
         ArgumentNullException.ThrowIfNull(batch);
         // Checked here too: a registered model kind need not check its batches (ours do, in CtrModel.CheckBatch).
         batch.Validate();
-        batch.EnsureIdsInRange(_model.Options);
+        batch.EnsureIdsInRange(_model.Options.ToVocabularySizes());
         var unlabelled = new BatchArrays
         {
             Size = batch.Size,

@@ -1,3 +1,4 @@
+using Dien.Data.Batching;
 using Dien.Embeddings;
 using Dien.Head;
 using TorchSharp;
@@ -21,7 +22,7 @@ public sealed class BaseModel : CtrModel
     public BaseModel(DienOptions options)
         : base(nameof(BaseModel), options)
     {
-        embedding = new BehaviourEmbedding(ModelOptions);
+        embedding = new BehaviourEmbedding(ModelOptions.ToEmbeddingOptions());
         int behaviours = ModelOptions.HeadSumTerms ? 3 : 2;
         head = MlpHeadFor(embedding.UserSize + (behaviours * ModelOptions.BehaviourSize) + embedding.ExtraSize);
         RegisterComponents();

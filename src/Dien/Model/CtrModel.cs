@@ -1,3 +1,5 @@
+using Dien.Data.Batching;
+using Dien.Head;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,6 +14,7 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     // Held for the model's life: an implicit scalar may be freed by its finalizer during the native call (Runtime/HeldScalars).
     private readonly Scalar alpha;
     private readonly Scalar embeddingL2;
+    private readonly VocabularySizes _vocabularies;
 
     /// <summary>Validates the options and keeps a private copy of them.</summary>
     /// <param name="name">The module name.</param>
@@ -25,6 +28,7 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
         ModelOptions = options.Clone();
         alpha = ModelOptions.Alpha.ToScalar();
         embeddingL2 = ModelOptions.EmbeddingL2.ToScalar();
+        _vocabularies = ModelOptions.ToVocabularySizes();
     }
 
     /// <summary>A copy of the options the model was built with (changing it changes nothing).</summary>
@@ -46,7 +50,7 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     protected void CheckBatch(DienBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        batch.Arrays.EnsureIdsInRange(ModelOptions);
+        batch.Arrays.EnsureIdsInRange(_vocabularies);
         bool batchStatistics = ModelOptions.HeadBatchNorm || ModelOptions.HeadActivation == HeadActivation.Dice;
         if (training && batchStatistics && batch.Size < 2)
         {

@@ -1,4 +1,5 @@
 using Dien.Attention;
+using Dien.Data.Batching;
 using Dien.Auxiliary;
 using Dien.Embeddings;
 using Dien.Evolution;
@@ -35,7 +36,7 @@ public sealed class DienModel : CtrModel
         : base(nameof(DienModel), options)
     {
         var o = ModelOptions;
-        embedding = new BehaviourEmbedding(o);
+        embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
         extractor = new InterestExtractor(o.BehaviourSize, o.HiddenSize, o.UseFusedKernels);
         attention = o.Attention == AttentionForm.Bilinear
             ? new BilinearAttention(o.HiddenSize, o.BehaviourSize)

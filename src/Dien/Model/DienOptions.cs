@@ -1,4 +1,9 @@
+using Dien.Attention;
+using Dien.Auxiliary;
+using Dien.Data.Batching;
 using Dien.Embeddings;
+using Dien.Evolution;
+using Dien.Head;
 
 namespace Dien.Model;
 
@@ -166,6 +171,26 @@ public sealed class DienOptions
 
     /// <summary>Width E of a behaviour: item plus category embedding.</summary>
     public int BehaviourSize => ItemEmbeddingSize + CategoryEmbeddingSize;
+
+    /// <summary>The embedding tables these options describe.</summary>
+    internal EmbeddingOptions ToEmbeddingOptions() => new()
+    {
+        ItemVocabularySize = ItemVocabularySize,
+        CategoryVocabularySize = CategoryVocabularySize,
+        UserVocabularySize = UserVocabularySize,
+        ExtraFieldVocabularySizes = ExtraFieldVocabularySizes.ToArray(),
+        ItemEmbeddingSize = ItemEmbeddingSize,
+        CategoryEmbeddingSize = CategoryEmbeddingSize,
+        UserEmbeddingSize = UserEmbeddingSize,
+        ItemMaxNorm = ItemMaxNorm,
+        Init = EmbeddingInit,
+        InitScale = EmbeddingInitScale,
+        UseUserField = UseUserField,
+    };
+
+    /// <summary>The table sizes a batch's ids are checked against.</summary>
+    internal VocabularySizes ToVocabularySizes() =>
+        new(ItemVocabularySize, CategoryVocabularySize, UserVocabularySize, ExtraFieldVocabularySizes.ToArray());
 
     /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>
     public IReadOnlyList<string> Validate()

@@ -1,4 +1,5 @@
 using Dien.Attention;
+using Dien.Data.Batching;
 using Dien.Embeddings;
 using Dien.Head;
 using TorchSharp;
@@ -25,7 +26,7 @@ public sealed class DinModel : CtrModel
         : base(nameof(DinModel), options)
     {
         var o = ModelOptions;
-        embedding = new BehaviourEmbedding(o);
+        embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
         attention = o.Attention == AttentionForm.Bilinear
             ? new BilinearAttention(o.BehaviourSize, o.BehaviourSize)
             : new MlpAttention(o.BehaviourSize, o.BehaviourSize, o.AttentionHiddenSizes);

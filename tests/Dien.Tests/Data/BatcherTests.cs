@@ -68,7 +68,7 @@ public sealed class BatcherTests
     {
         var random = new Random(5);
         var samples = Enumerable.Range(1, 400).Select(u => Make(u, random.Next(1, 60))).ToList();
-        static long Cells(IEnumerable<Dien.Model.BatchArrays> batches) => batches.Sum(b => (long)b.Size * b.Width);
+        static long Cells(IEnumerable<Dien.Data.Batching.BatchArrays> batches) => batches.Sum(b => (long)b.Size * b.Width);
         var plain = new Batcher(new BatcherOptions { BatchSize = 16, BufferBatches = 5 }).Batches(samples).ToList();
         var options = new BatcherOptions { BatchSize = 16, BufferBatches = 5, Shuffle = true, BucketByLength = true, Seed = 3 };
         var bucketed = new Batcher(options).Batches(samples).ToList();

@@ -1,5 +1,5 @@
 using Dien.Attention;
-using Dien.Kernels;
+using Dien.Kernels.Attention;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;

@@ -1,5 +1,5 @@
 using Dien.Auxiliary;
-using Dien.Kernels;
+using Dien.Kernels.NextBehaviour;
 using Dien.Model;
 using FluentAssertions;
 using TorchSharp;

@@ -1,3 +1,5 @@
+using Dien.Data.Batching;
+using Dien.Evolution;
 using Dien.Model;
 using FluentAssertions;
 using TorchSharp;

@@ -1,3 +1,4 @@
+using Dien.Runtime;
 using Dien.Training;
 using FluentAssertions;
 using Xunit;

@@ -1,3 +1,4 @@
+using Dien.Data.Batching;
 using Dien.Model;
 using TorchSharp;
 using TorchSharp.Modules;

@@ -1,5 +1,3 @@
-using Dien.Model;
-
 namespace Dien.Data.Batching;
 
 /// <summary>

@@ -1,11 +1,12 @@
 using System.Numerics;
+using Dien.Kernels.Primitives;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.NextBehaviour;
 
 /// <summary>
-/// The autograd node of the fused next-behaviour loss. The kernel (<see cref="NextBehaviourKernel{T}"/>)
+/// The autograd node of the fused next-behaviour loss. The kernel (<see cref="NextBehaviourLossKernel{T}"/>)
 /// returns the gradients with the value and runs before the node is built; forward hands its value on,
 /// backward scales its gradients by the incoming gradient.
 /// Arguments, in order: states, behaviours, negatives, mask, the weight and bias of each scorer layer, then
@@ -49,7 +50,7 @@ internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFun
     private static unsafe double Kernel<T>(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, IReadOnlyList<Tensor>? gradients, int parallelism)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var problem = new NextBehaviourKernel<T>.Problem
+        var problem = new NextBehaviourLossKernel<T>.Problem
         {
             Batch = (int)states.shape[0], Steps = (int)states.shape[1], Hidden = (int)states.shape[2], Behaviour = (int)behaviours.shape[2],
             States = TensorMemory.Pointer<T>(states), Behaviours = TensorMemory.Pointer<T>(behaviours), Negatives = TensorMemory.Pointer<T>(negatives),
@@ -58,12 +59,12 @@ internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFun
             Weights = weights.Select(t => (nint)TensorMemory.Pointer<T>(t)).ToArray(),
             Biases = biases.Select(t => (nint)TensorMemory.Pointer<T>(t)).ToArray(),
         };
-        NextBehaviourKernel<T>.Gradients? target = gradients is null ? null : new NextBehaviourKernel<T>.Gradients
+        NextBehaviourLossKernel<T>.Gradients? target = gradients is null ? null : new NextBehaviourLossKernel<T>.Gradients
         {
             States = TensorMemory.Pointer<T>(gradients[0]), Behaviours = TensorMemory.Pointer<T>(gradients[1]), Negatives = TensorMemory.Pointer<T>(gradients[2]),
             Weights = Enumerable.Range(0, weights.Count).Select(j => (nint)TensorMemory.Pointer<T>(gradients[3 + (2 * j)])).ToArray(),
             Biases = Enumerable.Range(0, weights.Count).Select(j => (nint)TensorMemory.Pointer<T>(gradients[4 + (2 * j)])).ToArray(),
         };
-        return NextBehaviourKernel<T>.Run(problem, target, parallelism, out _);
+        return NextBehaviourLossKernel<T>.Run(problem, target, parallelism, out _);
     }
 }

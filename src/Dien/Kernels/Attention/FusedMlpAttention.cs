@@ -1,10 +1,11 @@
+using Dien.Kernels.Primitives;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.Attention;
 
 /// <summary>
-/// The MLP attention's scores as fused CPU kernels (<see cref="AttentionMlpKernel{T}"/>): the same values and
+/// The MLP attention's scores as fused CPU kernels (<see cref="MlpAttentionKernel{T}"/>): the same values and
 /// gradients as the libtorch composition in <c>MlpAttention</c>, which stays the reference and the path on
 /// other devices. The masked softmax that follows stays in libtorch.
 /// </summary>
@@ -29,7 +30,7 @@ internal static class FusedMlpAttention
             && (keys.requires_grad || query.requires_grad || weights.Any(w => w.requires_grad) || biases.Any(b => b.requires_grad));
         if (!needsGrad)
         {
-            return AttentionMlpFunction.Inference(keys, query, mask, weights, biases);
+            return MlpAttentionFunction.Inference(keys, query, mask, weights, biases);
         }
 
         var vars = new List<object> { keys, query, mask };
@@ -39,7 +40,7 @@ internal static class FusedMlpAttention
             vars.Add(biases[j]);
         }
 
-        return AttentionMlpFunction.apply(vars.ToArray());
+        return MlpAttentionFunction.apply(vars.ToArray());
     }
 
     private static void Validate(Tensor keys, Tensor query, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases)

@@ -1,19 +1,20 @@
 using System.Numerics;
+using Dien.Kernels.Primitives;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.Attention;
 
 /// <summary>
-/// The autograd node of the fused MLP attention scores: forward runs <see cref="AttentionMlpKernel{T}.Forward"/>
+/// The autograd node of the fused MLP attention scores: forward runs <see cref="MlpAttentionKernel{T}.Forward"/>
 /// and keeps the hidden activations; backward runs the hand-written backward kernel. Arguments, in order:
 /// keys, query, mask, then the weight and bias of each layer.
 /// </summary>
 /// <remarks>Stateless: libtorch keeps one instance; per-call state travels in the context.</remarks>
-internal sealed class AttentionMlpFunction : torch.autograd.SingleTensorFunction<AttentionMlpFunction>
+internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction<MlpAttentionFunction>
 {
     /// <inheritdoc/>
-    public override string Name => nameof(AttentionMlpFunction);
+    public override string Name => nameof(MlpAttentionFunction);
 
     /// <summary>The scores without a graph node or saved activations.</summary>
     public static Tensor Inference(Tensor keys, Tensor query, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases)
@@ -32,7 +33,7 @@ internal sealed class AttentionMlpFunction : torch.autograd.SingleTensorFunction
         var inputs = Inputs.Of((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], weights, biases);
         var keys = inputs.Keys;
         var scores = empty(keys.shape[0], keys.shape[1], dtype: keys.dtype);
-        int width = keys.dtype == ScalarType.Float32 ? AttentionMlpKernel<float>.SavedWidth(inputs.Widths) : AttentionMlpKernel<double>.SavedWidth(inputs.Widths);
+        int width = keys.dtype == ScalarType.Float32 ? MlpAttentionKernel<float>.SavedWidth(inputs.Widths) : MlpAttentionKernel<double>.SavedWidth(inputs.Widths);
         var saved = empty(keys.shape[0], keys.shape[1], width, dtype: keys.dtype);
         inputs.Forward(scores, saved);
         ctx.save_for_backward([inputs.Keys, inputs.Query, inputs.Mask, saved, .. inputs.Weights, .. inputs.Biases]);
@@ -131,15 +132,15 @@ internal sealed class AttentionMlpFunction : torch.autograd.SingleTensorFunction
 
         private unsafe void Forward<T>(Tensor scores, Tensor? saved)
             where T : unmanaged, IFloatingPointIeee754<T>
-            => AttentionMlpKernel<T>.Forward(Problem<T>(), TensorMemory.Pointer<T>(scores), TensorMemory.Pointer<T>(saved), KernelWorkers.Count);
+            => MlpAttentionKernel<T>.Forward(Problem<T>(), TensorMemory.Pointer<T>(scores), TensorMemory.Pointer<T>(saved), KernelWorkers.Count);
 
         private unsafe void Backward<T>(Tensor dScores, Tensor saved, Tensor dKeys, Tensor dQuery, List<Tensor> dWeights, List<Tensor> dBiases)
             where T : unmanaged, IFloatingPointIeee754<T>
-            => AttentionMlpKernel<T>.Backward(
+            => MlpAttentionKernel<T>.Backward(
                 Problem<T>(), TensorMemory.Pointer<T>(dScores), TensorMemory.Pointer<T>(saved), TensorMemory.Pointer<T>(dKeys), TensorMemory.Pointer<T>(dQuery),
                 Addresses<T>(dWeights), Addresses<T>(dBiases), KernelWorkers.Count);
 
-        private unsafe AttentionMlpKernel<T>.Problem Problem<T>()
+        private unsafe MlpAttentionKernel<T>.Problem Problem<T>()
             where T : unmanaged, IFloatingPointIeee754<T>
             => new()
             {

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.Primitives;
 
 /// <summary>Raw access to the memory of contiguous CPU tensors, without copying.</summary>
 internal static unsafe class TensorMemory

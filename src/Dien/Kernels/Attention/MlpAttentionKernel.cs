@@ -1,8 +1,9 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Dien.Kernels.Primitives;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.Attention;
 
 /// <summary>
 /// The MLP attention's scores (DESIGN.md section 4) forward and backward on CPU memory: for every valid
@@ -18,7 +19,7 @@ namespace Dien.Kernels;
 /// their gradient [B, T] (0 at masked positions), layer j weight [N_j, K_j] row-major (K_0 = 4H), bias [N_j],
 /// the last N = 1; saved activations [B, T, <see cref="SavedWidth"/>].
 /// </remarks>
-internal static unsafe class AttentionMlpKernel<T>
+internal static unsafe class MlpAttentionKernel<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Positions per tile.</summary>

@@ -1,8 +1,9 @@
 using System.Numerics;
+using Dien.Kernels.Primitives;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.Recurrence;
 
 /// <summary>
 /// The autograd node of a fused recurrence: forward runs <see cref="RecurrenceKernel{T}.Forward"/> and

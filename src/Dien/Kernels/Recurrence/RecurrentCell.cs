@@ -1,4 +1,4 @@
-namespace Dien.Kernels;
+namespace Dien.Kernels.Recurrence;
 
 /// <summary>
 /// The recurrences the fused kernels run. Every one is written h = h_prev + m * (c - h_prev) with the

@@ -1,6 +1,6 @@
 using TorchSharp;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.Primitives;
 
 /// <summary>How the fused kernels spread their work over threads.</summary>
 /// <remarks>

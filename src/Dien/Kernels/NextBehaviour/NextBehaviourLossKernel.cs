@@ -1,8 +1,9 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Dien.Kernels.Primitives;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.NextBehaviour;
 
 /// <summary>
 /// The next-behaviour auxiliary loss with the MLP scorer (DESIGN.md section 3), its value and all its
@@ -23,7 +24,7 @@ namespace Dien.Kernels;
 /// weight [N_j, K_j] (row-major, K_0 = H + E with the state columns first) and bias [N_j]; the last layer has
 /// N = 1. Internally every width is padded to whole vectors with zero weights.
 /// </remarks>
-internal static unsafe class NextBehaviourKernel<T>
+internal static unsafe class NextBehaviourLossKernel<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Pairs per tile: 32 rows keep a tile's activations (about 60 KB at widths 100-50) in L2.</summary>

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dien.Model;
+namespace Dien.Data.Batching;
 
 /// <summary>
 /// A batch on a device: the tensors a model reads, built once from <see cref="BatchArrays"/>, which it

@@ -1,8 +1,9 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Dien.Kernels.Primitives;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.Recurrence;
 
 /// <summary>
 /// Forward and backward (BPTT) of a GRU-shaped recurrence over all time steps of a batch, on CPU memory.

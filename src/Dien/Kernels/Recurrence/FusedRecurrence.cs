@@ -1,8 +1,7 @@
-using Dien.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.Recurrence;
 
 /// <summary>
 /// GRU-shaped recurrences whose forward and backward over all time steps each run as one fused CPU
@@ -56,15 +55,6 @@ internal static class FusedRecurrence
     /// <returns>[B, H]; zero for a row with L_b = 0.</returns>
     public static Tensor AttentionalFinalState(Tensor inputProjection, Tensor attention, Tensor weightHh, Tensor? biasHh, int[] lengths, RecurrentCell cell)
         => Run(RequireAttentional(cell), RecurrentOutput.FinalState, inputProjection, attention, weightHh, biasHh, lengths);
-
-    /// <summary>The fused cell for an evolution variant, or null for those that run a plain GRU (AIGRU, GRU).</summary>
-    public static RecurrentCell? CellFor(EvolutionVariant variant) => variant switch
-    {
-        EvolutionVariant.Augru => RecurrentCell.AugruPaper,
-        EvolutionVariant.AugruAuthorsCode => RecurrentCell.AugruAuthorsCode,
-        EvolutionVariant.Agru => RecurrentCell.Agru,
-        _ => null,
-    };
 
     /// <summary>Whether the fused kernels can take these tensors (CPU, float32/float64); otherwise use the libtorch composition.</summary>
     public static bool Supports(Tensor inputProjection)

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Dien.Training;
+namespace Dien.Runtime;
 
 /// <summary>
 /// Hands memory that training has freed back to the operating system, between epochs. A training step

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 #endif
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.Primitives;
 
 /// <summary>Small register-blocked vector loops over pointers, generic over float and double.</summary>
 internal static unsafe class VectorOps<T>

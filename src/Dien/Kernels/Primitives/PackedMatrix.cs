@@ -1,7 +1,7 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.Primitives;
 
 /// <summary>
 /// Weight layouts for <see cref="VectorOps{T}.MultiplyAccumulate"/>: row-major copies padded with zeros to whole

@@ -1,10 +1,10 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.Primitives;
 
 /// <summary>
-/// The part the MLP kernels (<see cref="NextBehaviourKernel{T}"/>, <see cref="AttentionMlpKernel{T}"/>) share: a
+/// The part the MLP kernels (<c>NextBehaviourLossKernel</c>, <c>MlpAttentionKernel</c>) share: a
 /// chain of linear layers with sigmoid between them and one output, run over tiles of rows. Layer 0 is each
 /// kernel's own (its input is built differently); this class packs every layer's bias and layers 1 .. L
 /// (W^T [K, Np] for forward, W [N, Kp] for backward), runs them forward and backward over a tile, lays out

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.Recurrence;
 
 /// <summary>The checked, non-tensor description of one fused recurrence call.</summary>
 internal sealed class RecurrenceSpec

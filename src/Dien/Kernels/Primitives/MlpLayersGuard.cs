@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.Primitives;
 
 /// <summary>The checks the fused MLP kernels make of their layer tensors, so a bad call fails with a message naming the tensor.</summary>
 internal static class MlpLayersGuard

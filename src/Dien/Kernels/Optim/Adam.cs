@@ -1,10 +1,10 @@
 using System.Numerics;
-using Dien.Kernels;
+using Dien.Kernels.Primitives;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Dien.Training.Fused;
+namespace Dien.Kernels.Optim;
 
 /// <summary>
 /// TorchSharp's Adam with its update done in one C# pass per parameter instead of about seven libtorch

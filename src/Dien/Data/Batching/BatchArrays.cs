@@ -1,4 +1,4 @@
-namespace Dien.Model;
+namespace Dien.Data.Batching;
 
 /// <summary>
 /// The host-side form of a batch: flat, row-major arrays as the data pipeline builds them (on any
@@ -142,38 +142,39 @@ public sealed class BatchArrays
     }
 
     /// <summary>Checks every id at a valid position against its table size.</summary>
+    /// <param name="sizes">The table sizes of the model that will read the batch.</param>
     /// <exception cref="ArgumentException">An id is at or beyond its table size; the message names the field, row, position and value.</exception>
-    public void EnsureIdsInRange(DienOptions options)
+    internal void EnsureIdsInRange(VocabularySizes sizes)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        if (ExtraFieldCount != options.ExtraFieldVocabularySizes.Count)
+        ArgumentNullException.ThrowIfNull(sizes);
+        if (ExtraFieldCount != sizes.ExtraFieldVocabularySizes.Count)
         {
             throw new ArgumentException(
-                $"{nameof(ExtraFieldCount)} = {ExtraFieldCount}, but the model was built with {options.ExtraFieldVocabularySizes.Count} extra field(s).",
+                $"{nameof(ExtraFieldCount)} = {ExtraFieldCount}, but the model was built with {sizes.ExtraFieldVocabularySizes.Count} extra field(s).",
                 nameof(ExtraFieldCount));
         }
 
         for (int b = 0; b < Size; b++)
         {
-            RequireBelow(nameof(UserIds), b, -1, UserIds[b], options.UserVocabularySize, nameof(options.UserVocabularySize));
-            RequireBelow(nameof(TargetItems), b, -1, TargetItems[b], options.ItemVocabularySize, nameof(options.ItemVocabularySize));
-            RequireBelow(nameof(TargetCategories), b, -1, TargetCategories[b], options.CategoryVocabularySize, nameof(options.CategoryVocabularySize));
+            RequireBelow(nameof(UserIds), b, -1, UserIds[b], sizes.UserVocabularySize, nameof(sizes.UserVocabularySize));
+            RequireBelow(nameof(TargetItems), b, -1, TargetItems[b], sizes.ItemVocabularySize, nameof(sizes.ItemVocabularySize));
+            RequireBelow(nameof(TargetCategories), b, -1, TargetCategories[b], sizes.CategoryVocabularySize, nameof(sizes.CategoryVocabularySize));
             for (int t = 0; t < Lengths[b]; t++)
             {
                 int i = (b * Width) + t;
-                RequireBelow(nameof(HistoryItems), b, t, HistoryItems[i], options.ItemVocabularySize, nameof(options.ItemVocabularySize));
-                RequireBelow(nameof(HistoryCategories), b, t, HistoryCategories[i], options.CategoryVocabularySize, nameof(options.CategoryVocabularySize));
+                RequireBelow(nameof(HistoryItems), b, t, HistoryItems[i], sizes.ItemVocabularySize, nameof(sizes.ItemVocabularySize));
+                RequireBelow(nameof(HistoryCategories), b, t, HistoryCategories[i], sizes.CategoryVocabularySize, nameof(sizes.CategoryVocabularySize));
                 if (NegativeItems is not null)
                 {
-                    RequireBelow(nameof(NegativeItems), b, t, NegativeItems[i], options.ItemVocabularySize, nameof(options.ItemVocabularySize));
-                    RequireBelow(nameof(NegativeCategories), b, t, NegativeCategories![i], options.CategoryVocabularySize, nameof(options.CategoryVocabularySize));
+                    RequireBelow(nameof(NegativeItems), b, t, NegativeItems[i], sizes.ItemVocabularySize, nameof(sizes.ItemVocabularySize));
+                    RequireBelow(nameof(NegativeCategories), b, t, NegativeCategories![i], sizes.CategoryVocabularySize, nameof(sizes.CategoryVocabularySize));
                 }
             }
 
             for (int f = 0; f < ExtraFieldCount; f++)
             {
                 RequireBelow($"{nameof(ExtraFields)}[field {f}]", b, -1, ExtraFields![(b * ExtraFieldCount) + f],
-                    options.ExtraFieldVocabularySizes[f], $"{nameof(options.ExtraFieldVocabularySizes)}[{f}]");
+                    sizes.ExtraFieldVocabularySizes[f], $"{nameof(sizes.ExtraFieldVocabularySizes)}[{f}]");
             }
         }
     }

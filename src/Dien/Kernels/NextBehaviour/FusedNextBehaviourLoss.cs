@@ -1,11 +1,12 @@
+using Dien.Kernels.Primitives;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dien.Kernels;
+namespace Dien.Kernels.NextBehaviour;
 
 /// <summary>
 /// The next-behaviour auxiliary loss with the MLP scorer as one fused CPU kernel
-/// (<see cref="NextBehaviourKernel{T}"/>): the same value and gradients as the libtorch composition in
+/// (<see cref="NextBehaviourLossKernel{T}"/>): the same value and gradients as the libtorch composition in
 /// <c>NextBehaviourAuxiliaryLoss</c>, which stays the reference and the path on other devices.
 /// </summary>
 /// <remarks>
