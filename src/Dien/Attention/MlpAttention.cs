@@ -1,4 +1,5 @@
 using Dien.Kernels.Attention;
+using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -51,7 +52,9 @@ public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     /// <returns>[B, T]; zero at padded positions and for empty rows.</returns>
     public override Tensor forward(Tensor states, Tensor target, Tensor mask)
     {
-        AttentionGuard.Check(states, target, mask, _keySize, _querySize);
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, (long)_keySize });
+        Guard.Shape(target, new[] { states.shape[0], (long)_querySize });
+        Guard.Mask(mask, states.shape[0], states.shape[1]);
         using var scope = NewDisposeScope();
         var q = query.call(target); // [B, H]
         if (UseFusedKernel && FusedMlpAttention.Supports(states) && score.bias is not null && layers.All(l => l.bias is not null))

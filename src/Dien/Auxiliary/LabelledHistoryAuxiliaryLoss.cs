@@ -26,8 +26,10 @@ public sealed class LabelledHistoryAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
     /// <exception cref="ArgumentException">A shape does not fit, or the state and behaviour widths differ.</exception>
     public override Tensor forward(Tensor states, Tensor behaviours, Tensor historyLabels, Tensor mask)
     {
-        AuxiliaryGuard.Check(states, behaviours, mask, states.dim() == 3 ? states.shape[2] : -1, states.dim() == 3 ? states.shape[2] : -1);
-        AuxiliaryGuard.RequireSameShape(historyLabels, mask, nameof(historyLabels));
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, Guard.Any });
+        Guard.Shape(behaviours, new[] { states.shape[0], states.shape[1], states.shape[2] }, "the inner product needs the width of the states");
+        Guard.Mask(mask, states.shape[0], states.shape[1]);
+        Guard.SameShape(historyLabels, mask);
         using var scope = NewDisposeScope();
         var valid = mask.to_type(states.dtype);
         var logits = (states * behaviours).sum(-1);

@@ -83,8 +83,10 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
     /// <exception cref="ArgumentException">A shape does not fit; the message names the tensor.</exception>
     public override Tensor forward(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask)
     {
-        AuxiliaryGuard.Check(states, behaviours, mask, _hiddenSize, _behaviourSize);
-        AuxiliaryGuard.RequireSameShape(negatives, behaviours, nameof(negatives));
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, (long)_hiddenSize });
+        Guard.Shape(behaviours, new[] { states.shape[0], states.shape[1], (long)_behaviourSize });
+        Guard.Mask(mask, states.shape[0], states.shape[1]);
+        Guard.SameShape(negatives, behaviours);
         using var scope = NewDisposeScope();
         if (Fused(states))
         {

@@ -51,11 +51,7 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     /// <exception cref="ArgumentException">The two id tensors differ in shape.</exception>
     public override Tensor forward(Tensor itemIds, Tensor categoryIds)
     {
-        if (!itemIds.shape.SequenceEqual(categoryIds.shape))
-        {
-            throw new ArgumentException(
-                $"itemIds [{string.Join(", ", itemIds.shape)}] and categoryIds [{string.Join(", ", categoryIds.shape)}] must have the same shape.", nameof(categoryIds));
-        }
+        Guard.SameShape(categoryIds, itemIds);
 
         return torch.cat(new[] { items.call(itemIds), categories.call(categoryIds) }, -1);
     }

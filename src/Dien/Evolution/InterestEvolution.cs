@@ -1,5 +1,6 @@
 using Dien.Extractor;
 using Dien.Kernels.Recurrence;
+using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -77,11 +78,10 @@ public sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[],
     /// <exception cref="ArgumentException">A shape or length does not fit.</exception>
     public override Tensor forward(Tensor states, Tensor attention, Tensor mask, int[] lengths)
     {
-        SequenceGuard.Check(states, mask, lengths, weight_ih.shape[1], nameof(states));
-        if (attention.dim() != 2 || attention.shape[0] != states.shape[0] || attention.shape[1] != states.shape[1])
-        {
-            throw new ArgumentException($"attention has shape [{string.Join(", ", attention.shape)}]: expected [{states.shape[0]}, {states.shape[1]}].", nameof(attention));
-        }
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, weight_ih.shape[1] });
+        Guard.Mask(mask, states.shape[0], states.shape[1]);
+        Guard.Lengths(lengths, states.shape[0], states.shape[1]);
+        Guard.Shape(attention, new[] { states.shape[0], states.shape[1] });
 
         using var scope = NewDisposeScope();
         int last = lengths.Length == 0 ? 0 : lengths.Max();

@@ -1,3 +1,4 @@
+using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -35,10 +36,7 @@ public sealed class Dice : nn.Module<Tensor, Tensor>
     /// <exception cref="ArgumentException">The input is not [B, features].</exception>
     public override Tensor forward(Tensor input)
     {
-        if (input.dim() != 2 || input.shape[1] != alpha.shape[0])
-        {
-            throw new ArgumentException($"input has shape [{string.Join(", ", input.shape)}]: expected [B, {alpha.shape[0]}].", nameof(input));
-        }
+        Guard.Shape(input, new[] { Guard.Any, alpha.shape[0] });
 
         if (training && input.shape[0] < 2)
         {

@@ -65,9 +65,7 @@ public sealed class DienPredictor : IDisposable
     public float[] Score(BatchArrays batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        // Checked here too: a registered model kind need not check its batches (ours do, in CtrModel.CheckBatch).
-        batch.Validate();
-        batch.EnsureIdsInRange(_model.Options.ToVocabularySizes());
+        // Not checked here: building the DienBatch below checks the arrays, and the model checks the ids (CtrModel.forward).
         var unlabelled = new BatchArrays
         {
             Size = batch.Size,

@@ -54,13 +54,10 @@ public sealed class DienModel : CtrModel
         RegisterComponents();
     }
 
-    /// <summary>Scores a batch.</summary>
-    /// <param name="batch">The batch; see <see cref="DienBatch"/> for the tensor shapes.</param>
-    /// <returns>Click logits and probabilities [B], and the losses when the batch has labels.</returns>
-    /// <exception cref="ArgumentException">An id is out of range, or the batch lacks an input the auxiliary loss needs in training.</exception>
-    public override DienOutput forward(DienBatch batch)
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">The batch lacks an input the auxiliary loss needs in training.</exception>
+    protected override DienOutput Score(DienBatch batch)
     {
-        CheckBatch(batch);
         bool withAuxiliary = auxiliary is not null && training && batch.Labels is not null;
         bool nextBehaviour = ModelOptions.AuxiliaryLoss == AuxiliaryLossForm.NextBehaviour;
         if (withAuxiliary)

@@ -35,13 +35,9 @@ public sealed class DinModel : CtrModel
         RegisterComponents();
     }
 
-    /// <summary>Scores a batch.</summary>
-    /// <param name="batch">The batch.</param>
-    /// <returns>Click logits, probabilities and, with labels, the target loss (the loss is the target loss).</returns>
-    /// <exception cref="ArgumentException">An id is out of range.</exception>
-    public override DienOutput forward(DienBatch batch)
+    /// <inheritdoc />
+    protected override DienOutput Score(DienBatch batch)
     {
-        CheckBatch(batch);
         using var scope = NewDisposeScope();
         var embedded = embedding.Embed(batch, includeNegatives: false);
         var weights = attention.call(embedded.History, embedded.Target, batch.Mask);

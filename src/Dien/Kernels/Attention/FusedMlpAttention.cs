@@ -1,4 +1,5 @@
 using Dien.Kernels.Primitives;
+using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -50,22 +51,11 @@ internal static class FusedMlpAttention
             throw new ArgumentException($"keys are {keys.dtype} on {keys.device}: the fused attention takes Float32 or Float64 on CPU.", nameof(keys));
         }
 
-        if (keys.dim() != 3 || query.dim() != 2 || query.shape[0] != keys.shape[0] || query.shape[1] != keys.shape[2])
-        {
-            throw new ArgumentException($"keys [{MlpLayersGuard.Shape(keys)}] and query [{MlpLayersGuard.Shape(query)}] must be [B, T, H] and [B, H].", nameof(query));
-        }
-
-        if (mask.dtype != ScalarType.Bool || mask.device_type != DeviceType.CPU || mask.dim() != 2 || mask.shape[0] != keys.shape[0] || mask.shape[1] != keys.shape[1])
-        {
-            throw new ArgumentException($"mask is {mask.dtype} [{MlpLayersGuard.Shape(mask)}] on {mask.device}: expected Bool [{keys.shape[0]}, {keys.shape[1]}] on CPU.", nameof(mask));
-        }
-
-        if (keys.numel() > int.MaxValue / 4)
-        {
-            throw new ArgumentException($"keys [{MlpLayersGuard.Shape(keys)}] are too large for the fused kernel.", nameof(keys));
-        }
-
-        MlpLayersGuard.RequireCpu(new[] { (query, nameof(query)) }, keys.dtype, "the keys");
-        MlpLayersGuard.Check(weights, biases, 4 * keys.shape[2], keys.dtype);
+        Guard.Shape(keys, new[] { Guard.Any, Guard.Any, Guard.Any });
+        Guard.Shape(query, new[] { keys.shape[0], keys.shape[2] });
+        Guard.Mask(mask, keys.shape[0], keys.shape[1], onCpu: true);
+        Guard.That(keys.numel() <= int.MaxValue / 4, $"keys {Guard.ShapeOf(keys)} are too large for the fused kernel.", nameof(keys));
+        Guard.CpuLike(query, keys.dtype, "the keys");
+        MlpStack.CheckLayers(weights, biases, 4 * keys.shape[2], keys.dtype);
     }
 }

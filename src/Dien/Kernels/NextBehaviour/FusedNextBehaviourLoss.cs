@@ -1,4 +1,5 @@
 using Dien.Kernels.Primitives;
+using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -116,24 +117,14 @@ internal static class FusedNextBehaviourLoss
             throw new ArgumentException($"states are {states.dtype} on {states.device}: the fused loss takes Float32 or Float64 on CPU.", nameof(states));
         }
 
-        if (states.dim() != 3 || behaviours.dim() != 3 || !negatives.shape.SequenceEqual(behaviours.shape)
-            || behaviours.shape[0] != states.shape[0] || behaviours.shape[1] != states.shape[1])
-        {
-            throw new ArgumentException(
-                $"states [{MlpLayersGuard.Shape(states)}], behaviours [{MlpLayersGuard.Shape(behaviours)}] and negatives [{MlpLayersGuard.Shape(negatives)}] must be [B, T, H], [B, T, E] and [B, T, E].", nameof(behaviours));
-        }
-
-        if (mask.dtype != ScalarType.Bool || mask.device_type != DeviceType.CPU || mask.dim() != 2 || mask.shape[0] != states.shape[0] || mask.shape[1] != states.shape[1])
-        {
-            throw new ArgumentException($"mask is {mask.dtype} [{MlpLayersGuard.Shape(mask)}] on {mask.device}: expected Bool [{states.shape[0]}, {states.shape[1]}] on CPU.", nameof(mask));
-        }
-
-        if (states.numel() > int.MaxValue || behaviours.numel() > int.MaxValue)
-        {
-            throw new ArgumentException($"states [{MlpLayersGuard.Shape(states)}] or behaviours [{MlpLayersGuard.Shape(behaviours)}] exceed {int.MaxValue} elements, the fused kernel's limit.", nameof(states));
-        }
-
-        MlpLayersGuard.RequireCpu(new[] { (behaviours, nameof(behaviours)), (negatives, nameof(negatives)) }, states.dtype, "the states");
-        MlpLayersGuard.Check(weights, biases, states.shape[2] + behaviours.shape[2], states.dtype);
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, Guard.Any });
+        Guard.Shape(behaviours, new[] { states.shape[0], states.shape[1], Guard.Any });
+        Guard.SameShape(negatives, behaviours);
+        Guard.Mask(mask, states.shape[0], states.shape[1], onCpu: true);
+        Guard.That(states.numel() <= int.MaxValue && behaviours.numel() <= int.MaxValue,
+            $"states {Guard.ShapeOf(states)} or behaviours {Guard.ShapeOf(behaviours)} exceed {int.MaxValue} elements, the fused kernel's limit.", nameof(states));
+        Guard.CpuLike(behaviours, states.dtype, "the states");
+        Guard.CpuLike(negatives, states.dtype, "the states");
+        MlpStack.CheckLayers(weights, biases, states.shape[2] + behaviours.shape[2], states.dtype);
     }
 }

@@ -1,5 +1,8 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
+using Dien.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Dien.Kernels.Primitives;
 
@@ -204,5 +207,34 @@ internal sealed unsafe class MlpStack<T> : IDisposable
             NativeMemory.AlignedFree(backwardW[j]);
             NativeMemory.AlignedFree(bias[j]);
         }
+    }
+}
+
+/// <summary>What the fused MLP kernels require of their layer tensors.</summary>
+internal static class MlpStack
+{
+    /// <summary>
+    /// Weights [N_j, K_j] and biases [N_j] form a chain from an input of width <paramref name="input"/> to one
+    /// output, each of <paramref name="dtype"/> on CPU.
+    /// </summary>
+    /// <exception cref="ArgumentException">A layer does not fit; the message names it.</exception>
+    public static void CheckLayers(IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, long input, ScalarType dtype)
+    {
+        Guard.That(weights.Count > 0 && weights.Count == biases.Count,
+            $"{weights.Count} weights and {biases.Count} biases: expected one of each per layer, at least one layer.", nameof(weights));
+        for (int j = 0; j < weights.Count; j++)
+        {
+            Guard.CpuLike(weights[j], dtype, "the inputs", $"weights[{j}]");
+            Guard.CpuLike(biases[j], dtype, "the inputs", $"biases[{j}]");
+        }
+
+        for (int j = 0; j < weights.Count; j++)
+        {
+            Guard.That(weights[j].dim() == 2 && weights[j].shape[1] == input && biases[j].dim() == 1 && biases[j].shape[0] == weights[j].shape[0],
+                $"layer {j}: weight {Guard.ShapeOf(weights[j])} and bias {Guard.ShapeOf(biases[j])} do not fit an input of width {input}.", nameof(weights));
+            input = weights[j].shape[0];
+        }
+
+        Guard.That(input == 1, $"the last layer has {input} outputs: the scorer ends in one output.", nameof(weights));
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Dien.Runtime;
 using static TorchSharp.torch;
 
 namespace Dien.Kernels.Primitives;
@@ -22,7 +23,7 @@ internal static unsafe class TensorMemory
         if (!tensor.is_contiguous())
         {
             throw new InvalidOperationException(
-                $"A fused kernel was handed a non-contiguous tensor (shape [{string.Join(", ", tensor.shape)}], strides [{string.Join(", ", tensor.stride())}]); call contiguous() first.");
+                $"A fused kernel was handed a non-contiguous tensor (shape {Guard.ShapeOf(tensor)}, strides [{string.Join(", ", tensor.stride())}]); call contiguous() first.");
         }
 
         Span<byte> bytes = tensor.bytes;

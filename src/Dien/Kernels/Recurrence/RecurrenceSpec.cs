@@ -1,3 +1,4 @@
+using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -50,18 +51,18 @@ internal sealed class RecurrenceSpec
 
         if (inputProjection.dim() != 3)
         {
-            throw new ArgumentException($"inputProjection has shape [{string.Join(", ", inputProjection.shape)}]: expected [B, T, 3H].", nameof(inputProjection));
+            throw new ArgumentException($"inputProjection has shape {Guard.ShapeOf(inputProjection)}: expected [B, T, 3H].", nameof(inputProjection));
         }
 
         if (weightHh.dim() != 2 || weightHh.shape[0] != 3 * weightHh.shape[1] || weightHh.shape[1] == 0)
         {
-            throw new ArgumentException($"weightHh has shape [{string.Join(", ", weightHh.shape)}]: expected [3H, H] with H > 0.", nameof(weightHh));
+            throw new ArgumentException($"weightHh has shape {Guard.ShapeOf(weightHh)}: expected [3H, H] with H > 0.", nameof(weightHh));
         }
 
         long batch = inputProjection.shape[0], steps = inputProjection.shape[1], hidden = weightHh.shape[1];
         if (inputProjection.shape[2] != 3 * hidden)
         {
-            throw new ArgumentException($"inputProjection has shape [{string.Join(", ", inputProjection.shape)}]: its last dimension must be 3H = {3 * hidden} (H from weightHh).", nameof(inputProjection));
+            throw new ArgumentException($"inputProjection has shape {Guard.ShapeOf(inputProjection)}: its last dimension must be 3H = {3 * hidden} (H from weightHh).", nameof(inputProjection));
         }
 
         RequireCpu(inputProjection, nameof(inputProjection), inputProjection.dtype);
@@ -71,7 +72,7 @@ internal sealed class RecurrenceSpec
             RequireCpu(biasHh, nameof(biasHh), inputProjection.dtype);
             if (biasHh.dim() != 1 || biasHh.shape[0] != 3 * hidden)
             {
-                throw new ArgumentException($"biasHh has shape [{string.Join(", ", biasHh.shape)}]: expected [{3 * hidden}].", nameof(biasHh));
+                throw new ArgumentException($"biasHh has shape {Guard.ShapeOf(biasHh)}: expected [{3 * hidden}].", nameof(biasHh));
             }
         }
 
@@ -90,24 +91,11 @@ internal sealed class RecurrenceSpec
             }
 
             RequireCpu(attention, nameof(attention), inputProjection.dtype);
-            if (attention.dim() != 2 || attention.shape[0] != batch || attention.shape[1] != steps)
-            {
-                throw new ArgumentException($"attention has shape [{string.Join(", ", attention.shape)}]: expected [B, T] = [{batch}, {steps}].", nameof(attention));
-            }
+            Guard.Shape(attention, new[] { batch, steps });
         }
 
-        if (lengths.Length != batch)
-        {
-            throw new ArgumentException($"lengths has {lengths.Length} entries: expected one per row, B = {batch}.", nameof(lengths));
-        }
-
-        for (int b = 0; b < lengths.Length; b++)
-        {
-            if (lengths[b] < 0 || lengths[b] > steps)
-            {
-                throw new ArgumentException($"lengths[{b}] = {lengths[b]}: must be in 0 .. T = {steps}.", nameof(lengths));
-            }
-        }
+        // Checked here although callers check too: the kernels index memory by these lengths.
+        Guard.Lengths(lengths, batch, steps);
 
         if (batch * steps * 3 * hidden > int.MaxValue)
         {
