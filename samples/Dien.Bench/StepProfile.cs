@@ -128,8 +128,8 @@ internal static class StepProfile
             for (int k = 0; k < variants.Length; k++)
             {
                 var (name, fusedAuxiliary, fusedAttention, chunks) = variants[(i + k) % variants.Length];
-                auxiliary.UseFusedKernel = fusedAuxiliary;
-                attention.UseFusedKernel = fusedAttention;
+                auxiliary.UseFusedKernels = fusedAuxiliary;
+                attention.UseFusedKernels = fusedAttention;
                 Dien.Kernels.Primitives.KernelWorkers.ChunksPerWorker = chunks;
                 using var scope = NewDisposeScope();
                 var clock = Stopwatch.StartNew();
@@ -144,8 +144,8 @@ internal static class StepProfile
             }
         }
 
-        auxiliary.UseFusedKernel = true;
-        attention.UseFusedKernel = true;
+        auxiliary.UseFusedKernels = true;
+        attention.UseFusedKernels = true;
         Dien.Kernels.Primitives.KernelWorkers.ChunksPerWorker = 4;
         Console.WriteLine($"Whole step per variant, taking turns on each of {Timed} batches; ms");
         Print(times);

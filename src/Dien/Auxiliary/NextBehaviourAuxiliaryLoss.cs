@@ -29,8 +29,9 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
     /// <param name="behaviourSize">Width E of a behaviour.</param>
     /// <param name="scorer">The scorer f.</param>
     /// <param name="hiddenSizes">Hidden layers of the MLP scorer (ignored by the inner product).</param>
+    /// <param name="useFusedKernels">Run the MLP scorer as the fused CPU kernel when the input is on CPU.</param>
     /// <exception cref="ArgumentException">The inner product needs <paramref name="hiddenSize"/> = <paramref name="behaviourSize"/>.</exception>
-    public NextBehaviourAuxiliaryLoss(int hiddenSize, int behaviourSize, AuxiliaryScorer scorer, IList<int> hiddenSizes)
+    public NextBehaviourAuxiliaryLoss(int hiddenSize, int behaviourSize, AuxiliaryScorer scorer, IList<int> hiddenSizes, bool useFusedKernels = true)
         : base(nameof(NextBehaviourAuxiliaryLoss))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hiddenSize);
@@ -42,6 +43,7 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
         }
 
         Scorer = scorer;
+        UseFusedKernels = useFusedKernels;
         _hiddenSize = hiddenSize;
         _behaviourSize = behaviourSize;
         if (scorer == AuxiliaryScorer.InnerProduct)
@@ -69,10 +71,10 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
     public AuxiliaryScorer Scorer { get; }
 
     /// <summary>
-    /// Whether the MLP scorer may run as the fused CPU kernel (<see cref="FusedNextBehaviourLoss"/>); false
-    /// forces the libtorch composition, the reference the kernel is tested against.
+    /// Whether the MLP scorer runs as the fused CPU kernel when it can; false forces the libtorch composition,
+    /// the reference the kernel is tested against.
     /// </summary>
-    internal bool UseFusedKernel { get; set; } = true;
+    public bool UseFusedKernels { get; set; }
 
     /// <summary>Computes L_aux.</summary>
     /// <param name="states">Extractor states h_t, [B, T, H].</param>
@@ -115,7 +117,7 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
     }
 
     private bool Fused(Tensor states)
-        => UseFusedKernel && output?.bias is not null && layers.All(l => l.bias is not null) && FusedNextBehaviourLoss.Supports(states);
+        => UseFusedKernels && output?.bias is not null && layers.All(l => l.bias is not null) && FusedNextBehaviourLoss.Supports(states);
 
     private (List<Tensor> Weights, List<Tensor> Biases) ScorerParameters()
     {

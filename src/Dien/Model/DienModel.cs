@@ -40,12 +40,12 @@ public sealed class DienModel : CtrModel
         extractor = new InterestExtractor(o.BehaviourSize, o.HiddenSize, o.UseFusedKernels);
         attention = o.Attention == AttentionForm.Bilinear
             ? new BilinearAttention(o.HiddenSize, o.BehaviourSize)
-            : new MlpAttention(o.HiddenSize, o.BehaviourSize, o.AttentionHiddenSizes);
+            : new MlpAttention(o.HiddenSize, o.BehaviourSize, o.AttentionHiddenSizes, o.UseFusedKernels);
         evolution = new InterestEvolution(o.HiddenSize, o.HiddenSize, o.Evolution, o.UseFusedKernels);
         if (o.Alpha > 0)
         {
             auxiliary = o.AuxiliaryLoss == AuxiliaryLossForm.NextBehaviour
-                ? new NextBehaviourAuxiliaryLoss(o.HiddenSize, o.BehaviourSize, o.AuxiliaryScorer, o.AuxiliaryHiddenSizes)
+                ? new NextBehaviourAuxiliaryLoss(o.HiddenSize, o.BehaviourSize, o.AuxiliaryScorer, o.AuxiliaryHiddenSizes, o.UseFusedKernels)
                 : new LabelledHistoryAuxiliaryLoss();
         }
 

@@ -162,9 +162,10 @@ public sealed class DienOptions
     public HeadOutput HeadOutput { get; set; } = HeadOutput.Sigmoid;
 
     /// <summary>
-    /// Whether the recurrent layers run as fused C# kernels on CPU (forward and backward over all steps in
-    /// one call). Off, or on another device, they run as the step-by-step libtorch composition, which is
-    /// the reference the kernels are tested against.
+    /// Whether the fused C# kernels run on CPU: the two recurrences (forward and backward over all steps in one
+    /// call), the MLP attention, the next-behaviour auxiliary scorer and, in <c>DienTrainer</c>, the Adam update.
+    /// Off, or on another device, every one of them runs as the libtorch composition, which is the reference the
+    /// kernels are tested against.
     /// </summary>
     /// <value>true.</value>
     public bool UseFusedKernels { get; set; } = true;

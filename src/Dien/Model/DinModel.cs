@@ -29,7 +29,7 @@ public sealed class DinModel : CtrModel
         embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
         attention = o.Attention == AttentionForm.Bilinear
             ? new BilinearAttention(o.BehaviourSize, o.BehaviourSize)
-            : new MlpAttention(o.BehaviourSize, o.BehaviourSize, o.AttentionHiddenSizes);
+            : new MlpAttention(o.BehaviourSize, o.BehaviourSize, o.AttentionHiddenSizes, o.UseFusedKernels);
         int behaviours = o.HeadSumTerms ? 4 : 2;
         head = MlpHeadFor(embedding.UserSize + (behaviours * o.BehaviourSize) + embedding.ExtraSize);
         RegisterComponents();
