@@ -1,6 +1,6 @@
 namespace Dien.Attention;
 
-/// <summary>How the target ad scores each extractor state (DESIGN.md section 4).</summary>
+/// <summary>How the target ad scores each extractor state (the paper's interest evolving layer, eq. 8, or the authors' code).</summary>
 public enum AttentionForm
 {
     /// <summary>Paper eq. 8: score_t = h_t W e_a.</summary>

@@ -1,6 +1,6 @@
 namespace Dien.Auxiliary;
 
-/// <summary>Which auxiliary loss supervises the interest extractor (DESIGN.md section 3).</summary>
+/// <summary>Which auxiliary loss supervises the interest extractor (the paper's interest extractor layer).</summary>
 public enum AuxiliaryLossForm
 {
     /// <summary>The paper's form: h_t must tell the next real behaviour from a sampled negative.</summary>

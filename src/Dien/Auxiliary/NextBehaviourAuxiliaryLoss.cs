@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Dien.Auxiliary;
 
 /// <summary>
-/// The paper's auxiliary loss (DESIGN.md section 3): each extractor state h_t must tell the next real
+/// The paper's auxiliary loss (of its interest extractor layer): each extractor state h_t must tell the next real
 /// behaviour e_{t+1} from a sampled negative e'_{t+1}.
 /// L_aux = -(1/N) * sum over valid (b, t) of [log s(h_t, e_{t+1}) + log(1 - s(h_t, e'_{t+1}))],
 /// t = 0 .. L_b - 2, N the number of such pairs. Padded steps contribute nothing.

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Dien.Embeddings;
 
 /// <summary>
-/// The embedding tables of DESIGN.md section 1: items, categories, the user and any extra categorical
+/// The embedding tables (the paper's embedding layer): items, categories, the user and any extra categorical
 /// fields. Id 0 is padding everywhere: its vector is zero and gets no gradient. A behaviour is
 /// e = [item_emb(i) ; cat_emb(c)]; the history and the target share the tables.
 /// </summary>

@@ -1,6 +1,6 @@
 namespace Dien.Evolution;
 
-/// <summary>How the interest-evolution layer combines attention with the GRU (DESIGN.md section 5).</summary>
+/// <summary>How the interest-evolution layer combines attention with the GRU (the paper's interest evolving layer).</summary>
 public enum EvolutionVariant
 {
     /// <summary>AUGRU, paper form (default): the attention score scales the update gate, u~ = a * u.</summary>

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Dien.Evolution;
 
 /// <summary>
-/// The interest-evolution layer (DESIGN.md section 5): a GRU over the extractor states driven by the
+/// The interest-evolution layer (the paper's interest evolving layer): a GRU over the extractor states driven by the
 /// attention of the target ad, returning the final interest h'_T, the state at each row's last valid step.
 /// </summary>
 /// <remarks>

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Dien.Extractor;
 
 /// <summary>
-/// The interest extractor (DESIGN.md section 2): a GRU over the valid behaviours of each row,
+/// The interest extractor (the paper's interest extractor layer): a GRU over the valid behaviours of each row,
 /// h_t = GRU(e_t, h_{t-1}), h_0 = 0, with zero states at padded positions.
 /// </summary>
 /// <remarks>

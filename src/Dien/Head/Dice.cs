@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace Dien.Head;
 
 /// <summary>
-/// Dice (DIN; DESIGN.md section 6): p(s) = sigmoid((s - E[s]) / sqrt(Var[s] + eps)),
+/// Dice (the DIN paper, Zhou et al., KDD 2018): p(s) = sigmoid((s - E[s]) / sqrt(Var[s] + eps)),
 /// f(s) = p(s) * s + (1 - p(s)) * alpha * s, with a learnable alpha per unit (initialised to 0).
 /// The statistics are the batch's in training and running averages in evaluation, kept in an
 /// affine-free BatchNorm (<c>norm.running_mean</c>, <c>norm.running_var</c>); alpha is <c>alpha</c>.

@@ -82,8 +82,8 @@ public sealed class DienPredictor : IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            // Inference mode, not just no_grad: no autograd bookkeeping at all (version counters, view tracking),
-            // about 12 % less time per batch-1 call on the benchmark machine.
+            // Inference mode, not just no_grad: no autograd bookkeeping at all (version counters, view tracking);
+            // its effect on latency is measured in docs/performance.md.
             using var inference = torch.inference_mode(true);
             using var scope = torch.NewDisposeScope();
             using var tensors = new DienBatch(unlabelled, _device);

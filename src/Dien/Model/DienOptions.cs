@@ -9,7 +9,7 @@ namespace Dien.Model;
 
 /// <summary>
 /// Everything that shapes a DIEN model (and the BaseModel and DIN baselines built from the same parts).
-/// Defaults follow the authors' runs (DESIGN.md section 7). <see cref="Validate"/> runs once when a
+/// Defaults follow the authors' runs unless the figures next to a default say otherwise. <see cref="Validate"/> runs once when a
 /// model is built and reports every problem together, each naming its option.
 /// </summary>
 public sealed class DienOptions

@@ -15,8 +15,8 @@ internal static partial class ProcessMemory
     /// <summary>
     /// A full .NET collection (finalizers included, so tensors dropped without Dispose free their native
     /// memory), then glibc's <c>malloc_trim(0)</c>, which returns the free pages of every malloc arena.
-    /// Costs 20-45 ms on the benchmark workload; not meant for every batch (pages handed back are faulted
-    /// in again).
+    /// Costs tens of milliseconds (docs/performance.md); not meant for every batch (pages handed back are
+    /// faulted in again).
     /// </summary>
     public static void Release()
     {

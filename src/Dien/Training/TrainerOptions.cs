@@ -63,7 +63,7 @@ public sealed class TrainerOptions
     /// <summary>
     /// After each epoch, collect the .NET heap and hand the native heap's free pages back to the operating
     /// system (glibc <c>malloc_trim</c> on Linux), so the resident size stays flat from epoch to epoch.
-    /// Costs 20-45 ms twice per epoch on the benchmark workload (about 1 % of an epoch). <value>Default true.</value>
+    /// Its cost is a small share of an epoch (docs/performance.md). <value>Default true.</value>
     /// </summary>
     public bool ReleaseMemoryBetweenEpochs { get; set; } = true;
 

@@ -6,7 +6,7 @@ using Dien.Kernels.Primitives;
 namespace Dien.Kernels.Attention;
 
 /// <summary>
-/// The MLP attention's scores (DESIGN.md section 4) forward and backward on CPU memory: for every valid
+/// The MLP attention's scores (the authors' code) forward and backward on CPU memory: for every valid
 /// position, f(q, k_t) = MLP([q ; k_t ; q - k_t ; q * k_t]) with sigmoid hidden layers and one output.
 /// </summary>
 /// <remarks>

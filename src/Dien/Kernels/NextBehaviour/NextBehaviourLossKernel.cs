@@ -6,7 +6,7 @@ using Dien.Kernels.Primitives;
 namespace Dien.Kernels.NextBehaviour;
 
 /// <summary>
-/// The next-behaviour auxiliary loss with the MLP scorer (DESIGN.md section 3), its value and all its
+/// The next-behaviour auxiliary loss with the MLP scorer (the paper's interest extractor layer), its value and all its
 /// gradients in one pass over the valid pairs, on CPU memory. Each pair (h_t, e_{t+1}, e'_{t+1}) is scored
 /// twice through the MLP [h ; e] -> sigmoid layers -> 1 logit; the loss is the mean over pairs of
 /// softplus(-f(h, e)) + softplus(f(h, e')).

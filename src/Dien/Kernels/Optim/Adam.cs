@@ -8,8 +8,8 @@ namespace Dien.Kernels.Optim;
 
 /// <summary>
 /// TorchSharp's Adam with its update done in one C# pass per parameter instead of about seven libtorch
-/// operations (each 8-20 us on CPU whatever its size): for DIEN's ~30 small parameter tensors the optimizer
-/// step drops from ~2.7 ms to a fraction of that. Same algorithm, options and state as TorchSharp's Adam
+/// operations, each with a fixed cost on CPU whatever its size, which dominates for DIEN's ~30 small parameter
+/// tensors (figures in docs/performance.md). Same algorithm, options and state as TorchSharp's Adam
 /// (L2 weight decay added to the gradient, bias-corrected moments), kept in the base class's state, so
 /// checkpoints written and read through <c>save_state_dict</c> / <c>load_state_dict</c> are unchanged.
 /// </summary>
