@@ -4,6 +4,7 @@ using Dien.Data.Batching;
 using Dien.Embeddings;
 using Dien.Evolution;
 using Dien.Head;
+using Dien.Runtime;
 
 namespace Dien.Model;
 
@@ -196,14 +197,8 @@ public sealed class DienOptions
     /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>
     public IReadOnlyList<string> Validate()
     {
-        var errors = new List<string>();
-        void Require(bool ok, string option, object? value, string rule)
-        {
-            if (!ok)
-            {
-                errors.Add($"{option} = {Format(value)}: {rule}.");
-            }
-        }
+        var errors = new OptionErrors();
+        void Require(bool ok, string option, object? value, string rule) => errors.Require(ok, option, value, rule);
 
         Require(ItemVocabularySize >= 2, nameof(ItemVocabularySize), ItemVocabularySize, "must be at least 2 (id 0 is padding)");
         Require(CategoryVocabularySize >= 2, nameof(CategoryVocabularySize), CategoryVocabularySize, "must be at least 2 (id 0 is padding)");
@@ -243,7 +238,7 @@ public sealed class DienOptions
         bool innerProductAux = Alpha > 0 && (AuxiliaryLoss == AuxiliaryLossForm.LabelledHistory || AuxiliaryScorer == AuxiliaryScorer.InnerProduct);
         Require(!innerProductAux || HiddenSize == BehaviourSize, nameof(HiddenSize), HiddenSize,
             $"must equal the behaviour width {nameof(ItemEmbeddingSize)} + {nameof(CategoryEmbeddingSize)} = {BehaviourSize} when the auxiliary loss uses the inner product h_t . e");
-        return errors;
+        return errors.Errors;
     }
 
     /// <summary>Throws when <see cref="Validate"/> finds any problem.</summary>
@@ -268,7 +263,7 @@ public sealed class DienOptions
         return copy;
     }
 
-    private static void RequireSizes(List<string> errors, string option, IList<int>? sizes, bool allowEmpty)
+    private static void RequireSizes(OptionErrors errors, string option, IList<int>? sizes, bool allowEmpty)
     {
         if (sizes is null)
         {
@@ -289,27 +284,15 @@ public sealed class DienOptions
             }
         }
     }
-
-    private static string Format(object? value) => value switch
-    {
-        null => "null",
-        double d => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-        _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "null",
-    };
 }
 
-/// <summary>Thrown when <see cref="DienOptions"/> are invalid; <see cref="Errors"/> lists every problem.</summary>
-public sealed class DienOptionsException : ArgumentException
+/// <summary>Thrown when <see cref="DienOptions"/> are invalid; <see cref="OptionsException.Errors"/> lists every problem.</summary>
+public sealed class DienOptionsException : OptionsException
 {
     /// <summary>Creates the exception from the list of problems.</summary>
     /// <param name="errors">One sentence per problem, each naming its option.</param>
     public DienOptionsException(IReadOnlyList<string> errors)
-        : base($"Invalid DienOptions ({errors.Count} problem{(errors.Count == 1 ? string.Empty : "s")}):{Environment.NewLine}  " +
-               string.Join(Environment.NewLine + "  ", errors))
+        : base(nameof(DienOptions), errors)
     {
-        Errors = errors;
     }
-
-    /// <summary>One sentence per problem, each naming its option.</summary>
-    public IReadOnlyList<string> Errors { get; }
 }

@@ -138,8 +138,9 @@ public sealed class BatcherTests
         var bad = Make(9, 3) with { HistoryCategories = [1, 2] };
         var act = () => new Batcher().Batches([bad]).ToList();
         act.Should().Throw<ArgumentException>().WithMessage("*user 9*3 history items but 2 history categories*");
-        var options = () => new Batcher(new BatcherOptions { BatchSize = 0 });
-        options.Should().Throw<ArgumentException>().WithMessage("BatchSize = 0*");
+        var options = () => new Batcher(new BatcherOptions { BatchSize = 0, BufferBatches = 0 });
+        options.Should().Throw<DataOptionsException>().WithMessage("*BatchSize = 0*")
+            .Which.Errors.Should().HaveCount(2, "every problem is reported at once");
     }
 }
 

@@ -19,7 +19,7 @@ public sealed class Batcher
     public Batcher(BatcherOptions? options = null)
     {
         _options = options ?? new BatcherOptions();
-        _options.Validate();
+        _options.EnsureValid();
     }
 
     /// <summary>Samples whose history was truncated so far.</summary>
