@@ -38,14 +38,14 @@ public sealed class BatcherTests
     [Fact]
     public void TruncatesToTheMostRecentAndSaysSoOnce()
     {
-        var log = new List<string>();
-        var batcher = new Batcher(new BatcherOptions { BatchSize = 2, MaxHistoryLength = 3, Log = log.Add });
+        var log = new MessageLogger();
+        var batcher = new Batcher(new BatcherOptions { BatchSize = 2, MaxHistoryLength = 3, Logger = log });
         var batches = batcher.Batches([Make(1, 5), Make(2, 6), Make(3, 2), Make(4, 9)]).ToList();
         batches[0].Width.Should().Be(3);
         batches[0].HistoryItems.Should().Equal(103, 104, 105, 204, 205, 206);
         batches[1].HistoryItems.Should().Equal(301, 302, 0, 407, 408, 409);
         batcher.TruncatedSamples.Should().Be(3);
-        log.Should().ContainSingle().Which.Should().Contain("3 most recent");
+        log.Messages.Should().ContainSingle().Which.Should().Contain("3 most recent");
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Dien.Runtime;
+using Microsoft.Extensions.Logging;
 
 namespace Dien.Data.Batching;
 
@@ -8,7 +9,7 @@ public sealed record BatcherOptions
     /// <summary>Rows per batch (the authors use 128). The last batch of a stream may be smaller.</summary>
     public int BatchSize { get; init; } = 128;
 
-    /// <summary>Histories longer than this keep only their most recent behaviours (default 100, as the authors). Reported once through <see cref="Log"/>.</summary>
+    /// <summary>Histories longer than this keep only their most recent behaviours (default 100, as the authors). Reported once through <see cref="Logger"/>.</summary>
     public int MaxHistoryLength { get; init; } = 100;
 
     /// <summary>
@@ -44,8 +45,8 @@ public sealed record BatcherOptions
     /// <summary>When set, fills <c>NegativeItems</c>/<c>NegativeCategories</c> for the auxiliary loss.</summary>
     public NegativeSampler? NegativeSampler { get; init; }
 
-    /// <summary>Receives one-off notices (e.g. the first truncation); null to stay quiet.</summary>
-    public Action<string>? Log { get; init; }
+    /// <summary>Receives one-off notices (e.g. the first truncation, as information); null to stay quiet.</summary>
+    public ILogger? Logger { get; init; }
 
     /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>
     public IReadOnlyList<string> Validate()
