@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
-using Dien.Kernels;
+using Dien.Kernels.Attention;
+using Dien.Kernels.NextBehaviour;
+using Dien.Kernels.Primitives;
+using Dien.Kernels.Recurrence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -112,7 +115,7 @@ internal static class KernelTiming
             input = n;
         }
 
-        var problem = new NextBehaviourKernel<float>.Problem
+        var problem = new NextBehaviourLossKernel<float>.Problem
         {
             Batch = B, Steps = T, Hidden = H, Behaviour = E,
             States = TensorMemory.Pointer<float>(states), Behaviours = TensorMemory.Pointer<float>(behaviours), Negatives = TensorMemory.Pointer<float>(negatives),
@@ -120,7 +123,7 @@ internal static class KernelTiming
             Weights = Addresses(weights), Biases = Addresses(biases),
         };
         var gradTensors = new[] { states, behaviours, negatives }.Select(t => zeros_like(t)).Concat(weights.Concat(biases).Select(t => empty_like(t))).ToArray();
-        var gradients = new NextBehaviourKernel<float>.Gradients
+        var gradients = new NextBehaviourLossKernel<float>.Gradients
         {
             States = TensorMemory.Pointer<float>(gradTensors[0]), Behaviours = TensorMemory.Pointer<float>(gradTensors[1]), Negatives = TensorMemory.Pointer<float>(gradTensors[2]),
             Weights = Addresses(gradTensors.Skip(3).Take(3)),
@@ -129,8 +132,8 @@ internal static class KernelTiming
         double mflop = B * (T - 1) * 2.0 * 2 * ((72 * 100) + (100 * 50) + 50) * 3 / 1e6;
         foreach (int workers in new[] { 1, 2 })
         {
-            double fwd = Median($"auxiliary kernel, value only, {workers} worker(s)", repeat, () => NextBehaviourKernel<float>.Run(problem, null, workers, out _));
-            double all = Median($"auxiliary kernel, value and gradients, {workers} worker(s)", repeat, () => NextBehaviourKernel<float>.Run(problem, gradients, workers, out _));
+            double fwd = Median($"auxiliary kernel, value only, {workers} worker(s)", repeat, () => NextBehaviourLossKernel<float>.Run(problem, null, workers, out _));
+            double all = Median($"auxiliary kernel, value and gradients, {workers} worker(s)", repeat, () => NextBehaviourLossKernel<float>.Run(problem, gradients, workers, out _));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {mflop:F0} MFLOP with gradients: {mflop / all:F1} GFLOP/s; forward {mflop / 3 / fwd:F1} GFLOP/s"));
         }
 
@@ -147,13 +150,13 @@ internal static class KernelTiming
             attentionInput = n;
         }
 
-        var attention = new AttentionMlpKernel<float>.Problem
+        var attention = new MlpAttentionKernel<float>.Problem
         {
             Batch = B, Steps = T, Hidden = H, Keys = TensorMemory.Pointer<float>(keys), Query = TensorMemory.Pointer<float>(query),
             Mask = TensorMemory.Pointer<byte>(mask), Widths = attentionWidths, Weights = Addresses(attentionWeights), Biases = Addresses(attentionBiases),
         };
         var scores = empty(B, T);
-        var saved = empty(B, T, AttentionMlpKernel<float>.SavedWidth(attentionWidths));
+        var saved = empty(B, T, MlpAttentionKernel<float>.SavedWidth(attentionWidths));
         var dKeys = zeros(B, T, H);
         var dQuery = empty(B, H);
         var dAttentionWeights = attentionWeights.Select(t => empty_like(t)).ToList();
@@ -161,8 +164,8 @@ internal static class KernelTiming
         double attentionMflop = B * T * 2.0 * ((H * 80) + (80 * 40) + 40) * 3 / 1e6;
         foreach (int workers in new[] { 1, 2 })
         {
-            double f = Median($"attention kernel forward, {workers} worker(s)", repeat, () => AttentionMlpKernel<float>.Forward(attention, TensorMemory.Pointer<float>(scores), TensorMemory.Pointer<float>(saved), workers));
-            double b = Median($"attention kernel backward, {workers} worker(s)", repeat, () => AttentionMlpKernel<float>.Backward(attention, TensorMemory.Pointer<float>(scores), TensorMemory.Pointer<float>(saved),
+            double f = Median($"attention kernel forward, {workers} worker(s)", repeat, () => MlpAttentionKernel<float>.Forward(attention, TensorMemory.Pointer<float>(scores), TensorMemory.Pointer<float>(saved), workers));
+            double b = Median($"attention kernel backward, {workers} worker(s)", repeat, () => MlpAttentionKernel<float>.Backward(attention, TensorMemory.Pointer<float>(scores), TensorMemory.Pointer<float>(saved),
                 TensorMemory.Pointer<float>(dKeys), TensorMemory.Pointer<float>(dQuery), Addresses(dAttentionWeights), Addresses(dAttentionBiases), workers));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {attentionMflop:F0} MFLOP forward and backward: {attentionMflop / (f + b):F1} GFLOP/s"));
         }

@@ -61,7 +61,7 @@ public class StepPartBenchmarks
 
         _optimizer = Part == "AdamTorchSharp"
             ? optim.Adam(_model.parameters(), 1e-3)
-            : new Dien.Training.Fused.Adam(_model.parameters(), 1e-3);
+            : new Dien.Kernels.Optim.Adam(_model.parameters(), 1e-3);
         _owned.AddRange(new IDisposable[] { _attention, _auxiliary, _head, _model, _optimizer });
     }
 

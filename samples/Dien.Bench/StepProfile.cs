@@ -28,8 +28,8 @@ internal static class StepProfile
         var (data, sampler, options) = w.Prepare();
         int e = options.BehaviourSize, h = options.HiddenSize;
         using var model = new DienModel(options);
-        var optimizer = new Dien.Training.Fused.Adam(model.parameters(), w.LearningRate);
-        using var embedding = new BehaviourEmbedding(options);
+        var optimizer = new Dien.Kernels.Optim.Adam(model.parameters(), w.LearningRate);
+        using var embedding = new BehaviourEmbedding(options.ToEmbeddingOptions());
         using var extractor = new InterestExtractor(e, h);
         using var attention = new MlpAttention(h, e, options.AttentionHiddenSizes);
         using var evolution = new InterestEvolution(h, h, options.Evolution);
@@ -111,7 +111,7 @@ internal static class StepProfile
     /// Whole training steps (forward, backward, Adam) with each fused kernel switched on or off, taking turns
     /// on every batch in a rotating order, so that the machine's drifting load hits all variants alike.
     /// </summary>
-    private static void CompareVariants(DienModel model, Dien.Training.Fused.Adam optimizer, List<BatchArrays> batches)
+    private static void CompareVariants(DienModel model, Dien.Kernels.Optim.Adam optimizer, List<BatchArrays> batches)
     {
         var auxiliary = model.modules().OfType<NextBehaviourAuxiliaryLoss>().Single();
         var attention = model.modules().OfType<MlpAttention>().Single();
@@ -128,9 +128,9 @@ internal static class StepProfile
             for (int k = 0; k < variants.Length; k++)
             {
                 var (name, fusedAuxiliary, fusedAttention, chunks) = variants[(i + k) % variants.Length];
-                auxiliary.UseFusedKernel = fusedAuxiliary;
-                attention.UseFusedKernel = fusedAttention;
-                Dien.Kernels.KernelWorkers.ChunksPerWorker = chunks;
+                auxiliary.UseFusedKernels = fusedAuxiliary;
+                attention.UseFusedKernels = fusedAttention;
+                Dien.Kernels.Primitives.KernelWorkers.ChunksPerWorker = chunks;
                 using var scope = NewDisposeScope();
                 var clock = Stopwatch.StartNew();
                 using var batch = new DienBatch(batches[i]);
@@ -144,9 +144,9 @@ internal static class StepProfile
             }
         }
 
-        auxiliary.UseFusedKernel = true;
-        attention.UseFusedKernel = true;
-        Dien.Kernels.KernelWorkers.ChunksPerWorker = 4;
+        auxiliary.UseFusedKernels = true;
+        attention.UseFusedKernels = true;
+        Dien.Kernels.Primitives.KernelWorkers.ChunksPerWorker = 4;
         Console.WriteLine($"Whole step per variant, taking turns on each of {Timed} batches; ms");
         Print(times);
     }

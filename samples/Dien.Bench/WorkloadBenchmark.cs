@@ -36,7 +36,7 @@ internal static class WorkloadBenchmark
         Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {CpuModel()}, .NET {Environment.Version}; OpenMP spin count: {Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") ?? "libgomp default"} ({openMpSpin})");
 
         using var model = new DienModel(options);
-        var optimizer = new Dien.Training.Fused.Adam(model.parameters(), w.LearningRate);
+        var optimizer = new Dien.Kernels.Optim.Adam(model.parameters(), w.LearningRate);
         var figures = new Dictionary<string, object?>();
         double trainSeconds = 0, trainFlops = 0;
         long trainSamples = 0;

@@ -1,7 +1,9 @@
 using System.Globalization;
+using Dien.Attention;
 using Dien.Data;
 using Dien.Data.Batching;
 using Dien.Data.Synthetic;
+using Dien.Evolution;
 using Dien.Model;
 using TorchSharp;
 

@@ -1,5 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using Dien.Attention;
+using Dien.Auxiliary;
+using Dien.Evolution;
 using Dien.Model;
 using Dien.Runtime;
 using Dien.Train;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Dien.Auxiliary;
 using Dien.Data;
 using Dien.Data.Batching;
 using Dien.Metrics;

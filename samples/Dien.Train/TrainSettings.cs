@@ -1,3 +1,6 @@
+using Dien.Attention;
+using Dien.Auxiliary;
+using Dien.Evolution;
 using Dien.Model;
 
 namespace Dien.Train;

@@ -1,5 +1,6 @@
 // A fresh application that uses the packed Dien package with the CPU backend (tests/Consumer/run.sh):
 // it shortens libtorch's OpenMP spin before libtorch loads, trains one step of DIEN and scores one user's candidates.
+using Dien.Data.Batching;
 using Dien.Inference;
 using Dien.Model;
 using Dien.Runtime;

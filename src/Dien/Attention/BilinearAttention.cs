@@ -1,3 +1,4 @@
+using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -32,7 +33,9 @@ public sealed class BilinearAttention : nn.Module<Tensor, Tensor, Tensor, Tensor
     /// <returns>[B, T]; zero at padded positions and for empty rows.</returns>
     public override Tensor forward(Tensor states, Tensor target, Tensor mask)
     {
-        AttentionGuard.Check(states, target, mask, weight.shape[0], weight.shape[1]);
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, weight.shape[0] });
+        Guard.Shape(target, new[] { states.shape[0], weight.shape[1] });
+        Guard.Mask(mask, states.shape[0], states.shape[1]);
         using var scope = NewDisposeScope();
         var projected = nn.functional.linear(target, weight); // W e_a: [B, H]
         var scores = states.matmul(projected.unsqueeze(-1)).squeeze(-1); // h_t . (W e_a): [B, T]

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace Dien.Attention;
 
-/// <summary>Softmax over the valid positions of each row (DESIGN.md section 4).</summary>
+/// <summary>Softmax over the valid positions of each row.</summary>
 internal static class MaskedSoftmax
 {
     /// <summary>Softmax of <paramref name="scores"/> over positions where <paramref name="mask"/> is true.</summary>

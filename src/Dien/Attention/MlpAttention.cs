@@ -1,4 +1,5 @@
-using Dien.Kernels;
+using Dien.Kernels.Attention;
+using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -22,7 +23,8 @@ public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     /// <param name="keySize">Width of the attended states (H, or E for DIN).</param>
     /// <param name="querySize">Width of the target ad (E).</param>
     /// <param name="hiddenSizes">Hidden layer widths of the scoring MLP.</param>
-    public MlpAttention(int keySize, int querySize, IList<int> hiddenSizes)
+    /// <param name="useFusedKernels">Run the fused CPU kernel when the input is on CPU.</param>
+    public MlpAttention(int keySize, int querySize, IList<int> hiddenSizes, bool useFusedKernels = true)
         : base(nameof(MlpAttention))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(keySize);
@@ -30,6 +32,7 @@ public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(hiddenSizes);
         _keySize = keySize;
         _querySize = querySize;
+        UseFusedKernels = useFusedKernels;
         query = nn.Linear(querySize, keySize);
         var widths = new List<int> { 4 * keySize };
         widths.AddRange(hiddenSizes);
@@ -39,10 +42,10 @@ public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     }
 
     /// <summary>
-    /// Whether the scores may run as the fused CPU kernels (<see cref="FusedMlpAttention"/>); false forces the
-    /// libtorch composition, the reference the kernels are tested against.
+    /// Whether the scores run as the fused CPU kernel when they can; false forces the libtorch composition,
+    /// the reference the kernel is tested against.
     /// </summary>
-    internal bool UseFusedKernel { get; set; } = true;
+    public bool UseFusedKernels { get; set; }
 
     /// <summary>Attention weights of each position.</summary>
     /// <param name="states">States h_t, [B, T, H].</param>
@@ -51,10 +54,12 @@ public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     /// <returns>[B, T]; zero at padded positions and for empty rows.</returns>
     public override Tensor forward(Tensor states, Tensor target, Tensor mask)
     {
-        AttentionGuard.Check(states, target, mask, _keySize, _querySize);
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, (long)_keySize });
+        Guard.Shape(target, new[] { states.shape[0], (long)_querySize });
+        Guard.Mask(mask, states.shape[0], states.shape[1]);
         using var scope = NewDisposeScope();
         var q = query.call(target); // [B, H]
-        if (UseFusedKernel && FusedMlpAttention.Supports(states) && score.bias is not null && layers.All(l => l.bias is not null))
+        if (UseFusedKernels && FusedMlpAttention.Supports(states) && score.bias is not null && layers.All(l => l.bias is not null))
         {
             var linear = layers.Append(score).ToList();
             var fused = FusedMlpAttention.Scores(states, q, mask, linear.Select(l => (Tensor)l.weight!).ToList(), linear.Select(l => (Tensor)l.bias!).ToList());

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Dien.Auxiliary;
 
 /// <summary>
-/// The labelled-history auxiliary loss (DESIGN.md section 3): every valid history position carries a
+/// The labelled-history auxiliary loss (the paper's interest extractor layer): every valid history position carries a
 /// 0/1 label y_t, and L_aux = BCE(sigmoid(h_t . e_t), y_t) averaged over the valid positions. No parameters.
 /// </summary>
 public sealed class LabelledHistoryAuxiliaryLoss : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
@@ -26,8 +26,10 @@ public sealed class LabelledHistoryAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
     /// <exception cref="ArgumentException">A shape does not fit, or the state and behaviour widths differ.</exception>
     public override Tensor forward(Tensor states, Tensor behaviours, Tensor historyLabels, Tensor mask)
     {
-        AuxiliaryGuard.Check(states, behaviours, mask, states.dim() == 3 ? states.shape[2] : -1, states.dim() == 3 ? states.shape[2] : -1);
-        AuxiliaryGuard.RequireSameShape(historyLabels, mask, nameof(historyLabels));
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, Guard.Any });
+        Guard.Shape(behaviours, new[] { states.shape[0], states.shape[1], states.shape[2] }, "the inner product needs the width of the states");
+        Guard.Mask(mask, states.shape[0], states.shape[1]);
+        Guard.SameShape(historyLabels, mask);
         using var scope = NewDisposeScope();
         var valid = mask.to_type(states.dtype);
         var logits = (states * behaviours).sum(-1);

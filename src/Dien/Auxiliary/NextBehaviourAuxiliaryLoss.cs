@@ -1,5 +1,4 @@
-using Dien.Kernels;
-using Dien.Model;
+using Dien.Kernels.NextBehaviour;
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -8,7 +7,7 @@ using static TorchSharp.torch;
 namespace Dien.Auxiliary;
 
 /// <summary>
-/// The paper's auxiliary loss (DESIGN.md section 3): each extractor state h_t must tell the next real
+/// The paper's auxiliary loss (of its interest extractor layer): each extractor state h_t must tell the next real
 /// behaviour e_{t+1} from a sampled negative e'_{t+1}.
 /// L_aux = -(1/N) * sum over valid (b, t) of [log s(h_t, e_{t+1}) + log(1 - s(h_t, e'_{t+1}))],
 /// t = 0 .. L_b - 2, N the number of such pairs. Padded steps contribute nothing.
@@ -30,8 +29,9 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
     /// <param name="behaviourSize">Width E of a behaviour.</param>
     /// <param name="scorer">The scorer f.</param>
     /// <param name="hiddenSizes">Hidden layers of the MLP scorer (ignored by the inner product).</param>
+    /// <param name="useFusedKernels">Run the MLP scorer as the fused CPU kernel when the input is on CPU.</param>
     /// <exception cref="ArgumentException">The inner product needs <paramref name="hiddenSize"/> = <paramref name="behaviourSize"/>.</exception>
-    public NextBehaviourAuxiliaryLoss(int hiddenSize, int behaviourSize, AuxiliaryScorer scorer, IList<int> hiddenSizes)
+    public NextBehaviourAuxiliaryLoss(int hiddenSize, int behaviourSize, AuxiliaryScorer scorer, IList<int> hiddenSizes, bool useFusedKernels = true)
         : base(nameof(NextBehaviourAuxiliaryLoss))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hiddenSize);
@@ -43,6 +43,7 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
         }
 
         Scorer = scorer;
+        UseFusedKernels = useFusedKernels;
         _hiddenSize = hiddenSize;
         _behaviourSize = behaviourSize;
         if (scorer == AuxiliaryScorer.InnerProduct)
@@ -70,10 +71,10 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
     public AuxiliaryScorer Scorer { get; }
 
     /// <summary>
-    /// Whether the MLP scorer may run as the fused CPU kernel (<see cref="FusedNextBehaviourLoss"/>); false
-    /// forces the libtorch composition, the reference the kernel is tested against.
+    /// Whether the MLP scorer runs as the fused CPU kernel when it can; false forces the libtorch composition,
+    /// the reference the kernel is tested against.
     /// </summary>
-    internal bool UseFusedKernel { get; set; } = true;
+    public bool UseFusedKernels { get; set; }
 
     /// <summary>Computes L_aux.</summary>
     /// <param name="states">Extractor states h_t, [B, T, H].</param>
@@ -84,8 +85,10 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
     /// <exception cref="ArgumentException">A shape does not fit; the message names the tensor.</exception>
     public override Tensor forward(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask)
     {
-        AuxiliaryGuard.Check(states, behaviours, mask, _hiddenSize, _behaviourSize);
-        AuxiliaryGuard.RequireSameShape(negatives, behaviours, nameof(negatives));
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, (long)_hiddenSize });
+        Guard.Shape(behaviours, new[] { states.shape[0], states.shape[1], (long)_behaviourSize });
+        Guard.Mask(mask, states.shape[0], states.shape[1]);
+        Guard.SameShape(negatives, behaviours);
         using var scope = NewDisposeScope();
         if (Fused(states))
         {
@@ -114,7 +117,7 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
     }
 
     private bool Fused(Tensor states)
-        => UseFusedKernel && output?.bias is not null && layers.All(l => l.bias is not null) && FusedNextBehaviourLoss.Supports(states);
+        => UseFusedKernels && output?.bias is not null && layers.All(l => l.bias is not null) && FusedNextBehaviourLoss.Supports(states);
 
     private (List<Tensor> Weights, List<Tensor> Biases) ScorerParameters()
     {

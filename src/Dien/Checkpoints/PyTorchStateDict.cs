@@ -1,4 +1,5 @@
 using Dien.Model;
+using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
@@ -72,7 +73,7 @@ public static class PyTorchStateDict
                 if (!source.shape.SequenceEqual(target.shape) || source.dtype != target.dtype)
                 {
                     throw new CheckpointException(path,
-                        $"'{key}' is {source.dtype} [{string.Join(", ", source.shape)}] in the file but {target.dtype} [{string.Join(", ", target.shape)}] in the model.");
+                        $"'{key}' is {source.dtype} {Guard.ShapeOf(source)} in the file but {target.dtype} {Guard.ShapeOf(target)} in the model.");
                 }
             }
 

@@ -15,6 +15,9 @@ public sealed record ReadOptions
     /// </summary>
     public bool KeepEmptyHistories { get; init; } = true;
 
-    /// <summary>Called once at the end of a read with its summary (also available from the reader).</summary>
-    public Action<ReadSummary>? Completed { get; init; }
+    /// <summary>
+    /// Receives the summary once at the end of each read (also available from the reader), for a UI that shows
+    /// the numbers; messages go to an <c>ILogger</c>. Reported on the reading thread.
+    /// </summary>
+    public IProgress<ReadSummary>? Completed { get; init; }
 }

@@ -1,4 +1,4 @@
-using Dien.Model;
+using Dien.Data.Batching;
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Dien.Embeddings;
 
 /// <summary>
-/// The embedding tables of DESIGN.md section 1: items, categories, the user and any extra categorical
+/// The embedding tables (the paper's embedding layer): items, categories, the user and any extra categorical
 /// fields. Id 0 is padding everywhere: its vector is zero and gets no gradient. A behaviour is
 /// e = [item_emb(i) ; cat_emb(c)]; the history and the target share the tables.
 /// </summary>
@@ -19,8 +19,8 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     private readonly ModuleList<Embedding> extras;
 
     /// <summary>Creates the tables from the vocabulary sizes, widths and initialisation in <paramref name="options"/>.</summary>
-    /// <param name="options">Validated model options.</param>
-    public BehaviourEmbedding(DienOptions options)
+    /// <param name="options">The tables' sizes, widths and initialisation.</param>
+    public BehaviourEmbedding(EmbeddingOptions options)
         : base(nameof(BehaviourEmbedding))
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -51,16 +51,12 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     /// <exception cref="ArgumentException">The two id tensors differ in shape.</exception>
     public override Tensor forward(Tensor itemIds, Tensor categoryIds)
     {
-        if (!itemIds.shape.SequenceEqual(categoryIds.shape))
-        {
-            throw new ArgumentException(
-                $"itemIds [{string.Join(", ", itemIds.shape)}] and categoryIds [{string.Join(", ", categoryIds.shape)}] must have the same shape.", nameof(categoryIds));
-        }
+        Guard.SameShape(categoryIds, itemIds);
 
         return torch.cat(new[] { items.call(itemIds), categories.call(categoryIds) }, -1);
     }
 
-    /// <summary>User vectors, or null when the model does not use the user field (<see cref="DienOptions.UseUserField"/>).</summary>
+    /// <summary>User vectors, or null when the model does not use the user field (<see cref="EmbeddingOptions.UseUserField"/>).</summary>
     /// <param name="users">User ids, int64 [B].</param>
     /// <returns>[B, user width], or null.</returns>
     public Tensor? EmbedUser(Tensor users) => user?.call(users);
@@ -160,19 +156,19 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>A table initialised as the options say, its padding row zero.</summary>
-    private static Embedding Table(long rows, int width, DienOptions options, double? maxNorm = null)
+    private static Embedding Table(long rows, int width, EmbeddingOptions options, double? maxNorm = null)
     {
         var table = nn.Embedding(rows, width, padding_idx: 0, max_norm: maxNorm);
         using (torch.no_grad())
         {
             var weight = table.weight!;
-            if (options.EmbeddingInit == EmbeddingInitialization.Uniform)
+            if (options.Init == EmbeddingInitialization.Uniform)
             {
-                nn.init.uniform_(weight, -options.EmbeddingInitScale, options.EmbeddingInitScale);
+                nn.init.uniform_(weight, -options.InitScale, options.InitScale);
             }
             else
             {
-                nn.init.normal_(weight, 0, options.EmbeddingInitScale);
+                nn.init.normal_(weight, 0, options.InitScale);
             }
 
             using var padding = weight[0];

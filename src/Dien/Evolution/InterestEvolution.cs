@@ -1,6 +1,6 @@
 using Dien.Extractor;
-using Dien.Kernels;
-using Dien.Model;
+using Dien.Kernels.Recurrence;
+using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Dien.Evolution;
 
 /// <summary>
-/// The interest-evolution layer (DESIGN.md section 5): a GRU over the extractor states driven by the
+/// The interest-evolution layer (the paper's interest evolving layer): a GRU over the extractor states driven by the
 /// attention of the target ad, returning the final interest h'_T, the state at each row's last valid step.
 /// </summary>
 /// <remarks>
@@ -78,11 +78,10 @@ public sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[],
     /// <exception cref="ArgumentException">A shape or length does not fit.</exception>
     public override Tensor forward(Tensor states, Tensor attention, Tensor mask, int[] lengths)
     {
-        SequenceGuard.Check(states, mask, lengths, weight_ih.shape[1], nameof(states));
-        if (attention.dim() != 2 || attention.shape[0] != states.shape[0] || attention.shape[1] != states.shape[1])
-        {
-            throw new ArgumentException($"attention has shape [{string.Join(", ", attention.shape)}]: expected [{states.shape[0]}, {states.shape[1]}].", nameof(attention));
-        }
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, weight_ih.shape[1] });
+        Guard.Mask(mask, states.shape[0], states.shape[1]);
+        Guard.Lengths(lengths, states.shape[0], states.shape[1]);
+        Guard.Shape(attention, new[] { states.shape[0], states.shape[1] });
 
         using var scope = NewDisposeScope();
         int last = lengths.Length == 0 ? 0 : lengths.Max();
@@ -97,10 +96,19 @@ public sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[],
         {
             EvolutionVariant.Aigru => Run(RecurrentCell.UpdateGateGru, RecurrentOutput.FinalState, x * a.unsqueeze(-1), null, lengths),
             EvolutionVariant.Gru => (Run(RecurrentCell.UpdateGateGru, RecurrentOutput.AllStates, x, null, lengths) * a.unsqueeze(-1)).sum(1),
-            _ => Run(FusedRecurrence.CellFor(Variant)!.Value, RecurrentOutput.FinalState, x, a, lengths),
+            _ => Run(AttentionalCell(Variant), RecurrentOutput.FinalState, x, a, lengths),
         };
         return result.MoveToOuterDisposeScope();
     }
+
+    /// <summary>The recurrent cell of an attentional variant (AUGRU in either form, AGRU).</summary>
+    private static RecurrentCell AttentionalCell(EvolutionVariant variant) => variant switch
+    {
+        EvolutionVariant.Augru => RecurrentCell.AugruPaper,
+        EvolutionVariant.AugruAuthorsCode => RecurrentCell.AugruAuthorsCode,
+        EvolutionVariant.Agru => RecurrentCell.Agru,
+        _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, "Not an attentional evolution variant."),
+    };
 
     private Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor x, Tensor? a, int[] lengths)
     {

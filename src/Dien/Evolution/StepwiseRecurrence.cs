@@ -1,4 +1,4 @@
-using Dien.Kernels;
+using Dien.Kernels.Recurrence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -6,7 +6,7 @@ namespace Dien.Evolution;
 
 /// <summary>
 /// The libtorch composition of every recurrence, one time step at a time, written from the equations of
-/// DESIGN.md section 5. It runs on any device (it is the CUDA path) and is the reference the fused CPU
+/// the paper's interest evolving layer (see <see cref="InterestEvolution"/>). It runs on any device (it is the CUDA path) and is the reference the fused CPU
 /// kernels (<see cref="FusedRecurrence"/>) are tested against.
 /// </summary>
 internal static class StepwiseRecurrence

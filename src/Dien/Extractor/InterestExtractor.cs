@@ -1,4 +1,5 @@
-using Dien.Kernels;
+using Dien.Kernels.Recurrence;
+using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -6,7 +7,7 @@ using static TorchSharp.torch;
 namespace Dien.Extractor;
 
 /// <summary>
-/// The interest extractor (DESIGN.md section 2): a GRU over the valid behaviours of each row,
+/// The interest extractor (the paper's interest extractor layer): a GRU over the valid behaviours of each row,
 /// h_t = GRU(e_t, h_{t-1}), h_0 = 0, with zero states at padded positions.
 /// </summary>
 /// <remarks>
@@ -53,7 +54,9 @@ public sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tensor>
     /// <exception cref="ArgumentException">A shape or length does not fit.</exception>
     public override Tensor forward(Tensor behaviours, Tensor mask, int[] lengths)
     {
-        SequenceGuard.Check(behaviours, mask, lengths, InputSize, nameof(behaviours));
+        Guard.Shape(behaviours, new[] { Guard.Any, Guard.Any, (long)InputSize });
+        Guard.Mask(mask, behaviours.shape[0], behaviours.shape[1]);
+        Guard.Lengths(lengths, behaviours.shape[0], behaviours.shape[1]);
         using var scope = NewDisposeScope();
         long batch = behaviours.shape[0], steps = behaviours.shape[1];
         int last = lengths.Length == 0 ? 0 : lengths.Max();

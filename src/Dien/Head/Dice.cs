@@ -1,3 +1,4 @@
+using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -5,7 +6,7 @@ using static TorchSharp.torch;
 namespace Dien.Head;
 
 /// <summary>
-/// Dice (DIN; DESIGN.md section 6): p(s) = sigmoid((s - E[s]) / sqrt(Var[s] + eps)),
+/// Dice (the DIN paper, Zhou et al., KDD 2018): p(s) = sigmoid((s - E[s]) / sqrt(Var[s] + eps)),
 /// f(s) = p(s) * s + (1 - p(s)) * alpha * s, with a learnable alpha per unit (initialised to 0).
 /// The statistics are the batch's in training and running averages in evaluation, kept in an
 /// affine-free BatchNorm (<c>norm.running_mean</c>, <c>norm.running_var</c>); alpha is <c>alpha</c>.
@@ -35,10 +36,7 @@ public sealed class Dice : nn.Module<Tensor, Tensor>
     /// <exception cref="ArgumentException">The input is not [B, features].</exception>
     public override Tensor forward(Tensor input)
     {
-        if (input.dim() != 2 || input.shape[1] != alpha.shape[0])
-        {
-            throw new ArgumentException($"input has shape [{string.Join(", ", input.shape)}]: expected [B, {alpha.shape[0]}].", nameof(input));
-        }
+        Guard.Shape(input, new[] { Guard.Any, alpha.shape[0] });
 
         if (training && input.shape[0] < 2)
         {

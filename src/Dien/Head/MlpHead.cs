@@ -1,4 +1,3 @@
-using Dien.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -6,7 +5,7 @@ using static TorchSharp.torch;
 namespace Dien.Head;
 
 /// <summary>
-/// The prediction head (DESIGN.md section 6): optional BatchNorm on the input (<c>norm</c>), hidden
+/// The prediction head (docs/architecture.md): optional BatchNorm on the input (<c>norm</c>), hidden
 /// layers (<c>layers.i</c>) each followed by PReLU or Dice (<c>activations.i</c>) and optional dropout,
 /// then <c>output</c>: one logit (sigmoid) or two (softmax).
 /// </summary>

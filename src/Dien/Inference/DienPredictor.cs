@@ -1,4 +1,5 @@
 using Dien.Checkpoints;
+using Dien.Data.Batching;
 using Dien.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -64,9 +65,7 @@ public sealed class DienPredictor : IDisposable
     public float[] Score(BatchArrays batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        // Checked here too: a registered model kind need not check its batches (ours do, in CtrModel.CheckBatch).
-        batch.Validate();
-        batch.EnsureIdsInRange(_model.Options);
+        // Not checked here: building the DienBatch below checks the arrays, and the model checks the ids (CtrModel.forward).
         var unlabelled = new BatchArrays
         {
             Size = batch.Size,
@@ -83,8 +82,8 @@ public sealed class DienPredictor : IDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            // Inference mode, not just no_grad: no autograd bookkeeping at all (version counters, view tracking),
-            // about 12 % less time per batch-1 call on the benchmark machine.
+            // Inference mode, not just no_grad: no autograd bookkeeping at all (version counters, view tracking);
+            // its effect on latency is measured in docs/performance.md.
             using var inference = torch.inference_mode(true);
             using var scope = torch.NewDisposeScope();
             using var tensors = new DienBatch(unlabelled, _device);

@@ -1,3 +1,4 @@
+using Dien.Data.Batching;
 using Dien.Embeddings;
 using Dien.Head;
 using TorchSharp;
@@ -21,19 +22,15 @@ public sealed class BaseModel : CtrModel
     public BaseModel(DienOptions options)
         : base(nameof(BaseModel), options)
     {
-        embedding = new BehaviourEmbedding(ModelOptions);
+        embedding = new BehaviourEmbedding(ModelOptions.ToEmbeddingOptions());
         int behaviours = ModelOptions.HeadSumTerms ? 3 : 2;
         head = MlpHeadFor(embedding.UserSize + (behaviours * ModelOptions.BehaviourSize) + embedding.ExtraSize);
         RegisterComponents();
     }
 
-    /// <summary>Scores a batch.</summary>
-    /// <param name="batch">The batch.</param>
-    /// <returns>Click logits, probabilities and, with labels, the target loss (the loss is the target loss).</returns>
-    /// <exception cref="ArgumentException">An id is out of range.</exception>
-    public override DienOutput forward(DienBatch batch)
+    /// <inheritdoc />
+    protected override DienOutput Score(DienBatch batch)
     {
-        CheckBatch(batch);
         using var scope = NewDisposeScope();
         var embedded = embedding.Embed(batch, includeNegatives: false);
         // The sum is BaseModel's interest: with the sum terms it is already there, beside e_a * sum.

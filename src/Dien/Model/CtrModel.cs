@@ -1,3 +1,5 @@
+using Dien.Data.Batching;
+using Dien.Head;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,6 +14,7 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     // Held for the model's life: an implicit scalar may be freed by its finalizer during the native call (Runtime/HeldScalars).
     private readonly Scalar alpha;
     private readonly Scalar embeddingL2;
+    private readonly VocabularySizes _vocabularies;
 
     /// <summary>Validates the options and keeps a private copy of them.</summary>
     /// <param name="name">The module name.</param>
@@ -25,6 +28,7 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
         ModelOptions = options.Clone();
         alpha = ModelOptions.Alpha.ToScalar();
         embeddingL2 = ModelOptions.EmbeddingL2.ToScalar();
+        _vocabularies = ModelOptions.ToVocabularySizes();
     }
 
     /// <summary>A copy of the options the model was built with (changing it changes nothing).</summary>
@@ -39,14 +43,28 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
         inputSize, ModelOptions.HeadHiddenSizes, ModelOptions.HeadActivation, ModelOptions.HeadBatchNorm, ModelOptions.HeadDropout, ModelOptions.HeadOutput);
 
     /// <summary>
-    /// Checks a batch before any native call: ids within their tables at every valid position, and the
-    /// extra fields the model was built with.
+    /// Scores a batch: checks what the batch cannot know about this model, once (every id against this model's
+    /// tables, the extra fields it was built with, the device, and two rows in training when the head uses batch
+    /// statistics), then runs <see cref="Score"/>. The batch's own structure was checked when it was built.
     /// </summary>
-    /// <exception cref="ArgumentException">The message names the field, the row and the value.</exception>
-    protected void CheckBatch(DienBatch batch)
+    /// <param name="batch">The batch; see <see cref="DienBatch"/> for the tensor shapes.</param>
+    /// <returns>Click logits and probabilities [B], and the losses when the batch has labels.</returns>
+    /// <exception cref="ArgumentException">An id is out of range or the batch does not fit the model; the message names the field, the row and the value.</exception>
+    public sealed override DienOutput forward(DienBatch batch)
+    {
+        CheckBatch(batch);
+        return Score(batch);
+    }
+
+    /// <summary>Scores a batch that <see cref="forward"/> has checked against this model.</summary>
+    /// <param name="batch">The batch.</param>
+    /// <returns>Click logits and probabilities [B], and the losses when the batch has labels (build it with <see cref="Finish"/>).</returns>
+    protected abstract DienOutput Score(DienBatch batch);
+
+    private void CheckBatch(DienBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        batch.Arrays.EnsureIdsInRange(ModelOptions);
+        batch.Arrays.EnsureIdsInRange(_vocabularies);
         bool batchStatistics = ModelOptions.HeadBatchNorm || ModelOptions.HeadActivation == HeadActivation.Dice;
         if (training && batchStatistics && batch.Size < 2)
         {

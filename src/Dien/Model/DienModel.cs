@@ -1,4 +1,5 @@
 using Dien.Attention;
+using Dien.Data.Batching;
 using Dien.Auxiliary;
 using Dien.Embeddings;
 using Dien.Evolution;
@@ -35,16 +36,16 @@ public sealed class DienModel : CtrModel
         : base(nameof(DienModel), options)
     {
         var o = ModelOptions;
-        embedding = new BehaviourEmbedding(o);
+        embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
         extractor = new InterestExtractor(o.BehaviourSize, o.HiddenSize, o.UseFusedKernels);
         attention = o.Attention == AttentionForm.Bilinear
             ? new BilinearAttention(o.HiddenSize, o.BehaviourSize)
-            : new MlpAttention(o.HiddenSize, o.BehaviourSize, o.AttentionHiddenSizes);
+            : new MlpAttention(o.HiddenSize, o.BehaviourSize, o.AttentionHiddenSizes, o.UseFusedKernels);
         evolution = new InterestEvolution(o.HiddenSize, o.HiddenSize, o.Evolution, o.UseFusedKernels);
         if (o.Alpha > 0)
         {
             auxiliary = o.AuxiliaryLoss == AuxiliaryLossForm.NextBehaviour
-                ? new NextBehaviourAuxiliaryLoss(o.HiddenSize, o.BehaviourSize, o.AuxiliaryScorer, o.AuxiliaryHiddenSizes)
+                ? new NextBehaviourAuxiliaryLoss(o.HiddenSize, o.BehaviourSize, o.AuxiliaryScorer, o.AuxiliaryHiddenSizes, o.UseFusedKernels)
                 : new LabelledHistoryAuxiliaryLoss();
         }
 
@@ -53,13 +54,10 @@ public sealed class DienModel : CtrModel
         RegisterComponents();
     }
 
-    /// <summary>Scores a batch.</summary>
-    /// <param name="batch">The batch; see <see cref="DienBatch"/> for the tensor shapes.</param>
-    /// <returns>Click logits and probabilities [B], and the losses when the batch has labels.</returns>
-    /// <exception cref="ArgumentException">An id is out of range, or the batch lacks an input the auxiliary loss needs in training.</exception>
-    public override DienOutput forward(DienBatch batch)
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">The batch lacks an input the auxiliary loss needs in training.</exception>
+    protected override DienOutput Score(DienBatch batch)
     {
-        CheckBatch(batch);
         bool withAuxiliary = auxiliary is not null && training && batch.Labels is not null;
         bool nextBehaviour = ModelOptions.AuxiliaryLoss == AuxiliaryLossForm.NextBehaviour;
         if (withAuxiliary)

@@ -1,10 +1,16 @@
+using Dien.Attention;
+using Dien.Auxiliary;
+using Dien.Data.Batching;
 using Dien.Embeddings;
+using Dien.Evolution;
+using Dien.Head;
+using Dien.Runtime;
 
 namespace Dien.Model;
 
 /// <summary>
 /// Everything that shapes a DIEN model (and the BaseModel and DIN baselines built from the same parts).
-/// Defaults follow the authors' runs (DESIGN.md section 7). <see cref="Validate"/> runs once when a
+/// Defaults follow the authors' runs unless the figures next to a default say otherwise. <see cref="Validate"/> runs once when a
 /// model is built and reports every problem together, each naming its option.
 /// </summary>
 public sealed class DienOptions
@@ -157,9 +163,10 @@ public sealed class DienOptions
     public HeadOutput HeadOutput { get; set; } = HeadOutput.Sigmoid;
 
     /// <summary>
-    /// Whether the recurrent layers run as fused C# kernels on CPU (forward and backward over all steps in
-    /// one call). Off, or on another device, they run as the step-by-step libtorch composition, which is
-    /// the reference the kernels are tested against.
+    /// Whether the fused C# kernels run on CPU: the two recurrences (forward and backward over all steps in one
+    /// call), the MLP attention, the next-behaviour auxiliary scorer and, in <c>DienTrainer</c>, the Adam update.
+    /// Off, or on another device, every one of them runs as the libtorch composition, which is the reference the
+    /// kernels are tested against.
     /// </summary>
     /// <value>true.</value>
     public bool UseFusedKernels { get; set; } = true;
@@ -167,17 +174,31 @@ public sealed class DienOptions
     /// <summary>Width E of a behaviour: item plus category embedding.</summary>
     public int BehaviourSize => ItemEmbeddingSize + CategoryEmbeddingSize;
 
+    /// <summary>The embedding tables these options describe.</summary>
+    internal EmbeddingOptions ToEmbeddingOptions() => new()
+    {
+        ItemVocabularySize = ItemVocabularySize,
+        CategoryVocabularySize = CategoryVocabularySize,
+        UserVocabularySize = UserVocabularySize,
+        ExtraFieldVocabularySizes = ExtraFieldVocabularySizes.ToArray(),
+        ItemEmbeddingSize = ItemEmbeddingSize,
+        CategoryEmbeddingSize = CategoryEmbeddingSize,
+        UserEmbeddingSize = UserEmbeddingSize,
+        ItemMaxNorm = ItemMaxNorm,
+        Init = EmbeddingInit,
+        InitScale = EmbeddingInitScale,
+        UseUserField = UseUserField,
+    };
+
+    /// <summary>The table sizes a batch's ids are checked against.</summary>
+    internal VocabularySizes ToVocabularySizes() =>
+        new(ItemVocabularySize, CategoryVocabularySize, UserVocabularySize, ExtraFieldVocabularySizes.ToArray());
+
     /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>
     public IReadOnlyList<string> Validate()
     {
-        var errors = new List<string>();
-        void Require(bool ok, string option, object? value, string rule)
-        {
-            if (!ok)
-            {
-                errors.Add($"{option} = {Format(value)}: {rule}.");
-            }
-        }
+        var errors = new OptionErrors();
+        void Require(bool ok, string option, object? value, string rule) => errors.Require(ok, option, value, rule);
 
         Require(ItemVocabularySize >= 2, nameof(ItemVocabularySize), ItemVocabularySize, "must be at least 2 (id 0 is padding)");
         Require(CategoryVocabularySize >= 2, nameof(CategoryVocabularySize), CategoryVocabularySize, "must be at least 2 (id 0 is padding)");
@@ -217,7 +238,7 @@ public sealed class DienOptions
         bool innerProductAux = Alpha > 0 && (AuxiliaryLoss == AuxiliaryLossForm.LabelledHistory || AuxiliaryScorer == AuxiliaryScorer.InnerProduct);
         Require(!innerProductAux || HiddenSize == BehaviourSize, nameof(HiddenSize), HiddenSize,
             $"must equal the behaviour width {nameof(ItemEmbeddingSize)} + {nameof(CategoryEmbeddingSize)} = {BehaviourSize} when the auxiliary loss uses the inner product h_t . e");
-        return errors;
+        return errors.Errors;
     }
 
     /// <summary>Throws when <see cref="Validate"/> finds any problem.</summary>
@@ -242,7 +263,7 @@ public sealed class DienOptions
         return copy;
     }
 
-    private static void RequireSizes(List<string> errors, string option, IList<int>? sizes, bool allowEmpty)
+    private static void RequireSizes(OptionErrors errors, string option, IList<int>? sizes, bool allowEmpty)
     {
         if (sizes is null)
         {
@@ -263,27 +284,15 @@ public sealed class DienOptions
             }
         }
     }
-
-    private static string Format(object? value) => value switch
-    {
-        null => "null",
-        double d => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-        _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "null",
-    };
 }
 
-/// <summary>Thrown when <see cref="DienOptions"/> are invalid; <see cref="Errors"/> lists every problem.</summary>
-public sealed class DienOptionsException : ArgumentException
+/// <summary>Thrown when <see cref="DienOptions"/> are invalid; <see cref="OptionsException.Errors"/> lists every problem.</summary>
+public sealed class DienOptionsException : OptionsException
 {
     /// <summary>Creates the exception from the list of problems.</summary>
     /// <param name="errors">One sentence per problem, each naming its option.</param>
     public DienOptionsException(IReadOnlyList<string> errors)
-        : base($"Invalid DienOptions ({errors.Count} problem{(errors.Count == 1 ? string.Empty : "s")}):{Environment.NewLine}  " +
-               string.Join(Environment.NewLine + "  ", errors))
+        : base(nameof(DienOptions), errors)
     {
-        Errors = errors;
     }
-
-    /// <summary>One sentence per problem, each naming its option.</summary>
-    public IReadOnlyList<string> Errors { get; }
 }

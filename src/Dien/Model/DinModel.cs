@@ -1,4 +1,5 @@
 using Dien.Attention;
+using Dien.Data.Batching;
 using Dien.Embeddings;
 using Dien.Head;
 using TorchSharp;
@@ -25,22 +26,18 @@ public sealed class DinModel : CtrModel
         : base(nameof(DinModel), options)
     {
         var o = ModelOptions;
-        embedding = new BehaviourEmbedding(o);
+        embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
         attention = o.Attention == AttentionForm.Bilinear
             ? new BilinearAttention(o.BehaviourSize, o.BehaviourSize)
-            : new MlpAttention(o.BehaviourSize, o.BehaviourSize, o.AttentionHiddenSizes);
+            : new MlpAttention(o.BehaviourSize, o.BehaviourSize, o.AttentionHiddenSizes, o.UseFusedKernels);
         int behaviours = o.HeadSumTerms ? 4 : 2;
         head = MlpHeadFor(embedding.UserSize + (behaviours * o.BehaviourSize) + embedding.ExtraSize);
         RegisterComponents();
     }
 
-    /// <summary>Scores a batch.</summary>
-    /// <param name="batch">The batch.</param>
-    /// <returns>Click logits, probabilities and, with labels, the target loss (the loss is the target loss).</returns>
-    /// <exception cref="ArgumentException">An id is out of range.</exception>
-    public override DienOutput forward(DienBatch batch)
+    /// <inheritdoc />
+    protected override DienOutput Score(DienBatch batch)
     {
-        CheckBatch(batch);
         using var scope = NewDisposeScope();
         var embedded = embedding.Embed(batch, includeNegatives: false);
         var weights = attention.call(embedded.History, embedded.Target, batch.Mask);

@@ -6,8 +6,8 @@ namespace Dien.Runtime;
 /// Shortens how long libtorch's OpenMP worker threads (GNU libgomp on Linux) spin after each parallel
 /// operation before they sleep. By default they spin for about 300,000 iterations; in a DIEN training step
 /// the fused recurrence kernels run on .NET threads right after libtorch operations, and on a small machine
-/// the spinning workers take the cores those kernels need. On the 2-core benchmark machine a spin count of
-/// 10,000 trained about 13 % faster (docs/performance.md).
+/// the spinning workers take the cores those kernels need. What a shorter spin gains is measured in
+/// docs/performance.md.
 /// </summary>
 /// <remarks>
 /// libgomp reads <c>GOMP_SPINCOUNT</c> once, when libtorch is loaded (the first TorchSharp call), so call

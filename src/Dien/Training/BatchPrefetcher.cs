@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Dien.Data.Batching;
 using Dien.Model;
 using TorchSharp;
 

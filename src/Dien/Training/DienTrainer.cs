@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using Dien.Checkpoints;
+using Dien.Data.Batching;
 using Dien.Metrics;
 using Dien.Model;
+using Dien.Runtime;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TorchSharp;
@@ -32,7 +34,7 @@ public sealed class DienTrainer : IDisposable
     private readonly TrainerOptions _options;
     private readonly ILogger _logger;
     private readonly Device _device;
-    private readonly Adam _optimizer;
+    private readonly TorchSharp.Modules.Adam _optimizer;
     private double _bestMetric = double.NaN;
     private int _bestEpoch = -1;
     private int _epochsWithoutImprovement;
@@ -60,7 +62,10 @@ public sealed class DienTrainer : IDisposable
         _options = options;
         _logger = logger ?? NullLogger.Instance;
         _device = device ?? CPU;
-        _optimizer = new Fused.Adam(model.parameters(), options.LearningRate, options.WeightDecay);
+        // The fused update is one of the fused kernels: DienOptions.UseFusedKernels = false switches it off with the rest.
+        _optimizer = model.Options.UseFusedKernels
+            ? new Kernels.Optim.Adam(model.parameters(), options.LearningRate, options.WeightDecay)
+            : torch.optim.Adam(model.parameters(), options.LearningRate, weight_decay: options.WeightDecay);
     }
 
     /// <summary>Epochs completed so far (including those restored from a checkpoint); the next <see cref="Fit"/> starts here.</summary>

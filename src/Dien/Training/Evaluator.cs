@@ -1,4 +1,5 @@
 using Dien.Metrics;
+using Dien.Data.Batching;
 using Dien.Model;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,4 +1,5 @@
 using Dien.Metrics;
+using Dien.Runtime;
 
 namespace Dien.Training;
 
@@ -63,26 +64,44 @@ public sealed class TrainerOptions
     /// <summary>
     /// After each epoch, collect the .NET heap and hand the native heap's free pages back to the operating
     /// system (glibc <c>malloc_trim</c> on Linux), so the resident size stays flat from epoch to epoch.
-    /// Costs 20-45 ms twice per epoch on the benchmark workload (about 1 % of an epoch). <value>Default true.</value>
+    /// Its cost is a small share of an epoch (docs/performance.md). <value>Default true.</value>
     /// </summary>
     public bool ReleaseMemoryBetweenEpochs { get; set; } = true;
 
-    /// <summary>Checks the options; every problem in one exception.</summary>
-    /// <exception cref="ArgumentException">Lists each bad value.</exception>
+    /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new OptionErrors();
+        errors.Require(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
+        errors.Require(LearningRate > 0, nameof(LearningRate), LearningRate, "must be positive");
+        errors.Require(LearningRateDecayPerEpoch > 0 && LearningRateDecayPerEpoch <= 1, nameof(LearningRateDecayPerEpoch), LearningRateDecayPerEpoch, "must be in (0, 1]");
+        errors.Require(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "must not be negative");
+        errors.Require(GradientClipNorm is not { } c || c > 0, nameof(GradientClipNorm), GradientClipNorm, "must be positive or null");
+        errors.Require(Patience is not { } p || p >= 1, nameof(Patience), Patience, "must be at least 1 or null");
+        errors.Require(ProgressInterval >= 1, nameof(ProgressInterval), ProgressInterval, "must be at least 1");
+        errors.Require(PrefetchDepth >= 1, nameof(PrefetchDepth), PrefetchDepth, "must be at least 1");
+        return errors.Errors;
+    }
+
+    /// <summary>Throws when <see cref="Validate"/> finds any problem.</summary>
+    /// <exception cref="TrainerOptionsException">One or more options are invalid; the message lists them all.</exception>
     public void EnsureValid()
     {
-        var errors = new List<string>();
-        if (Epochs < 1) errors.Add($"{nameof(Epochs)} = {Epochs}: must be at least 1.");
-        if (!(LearningRate > 0)) errors.Add($"{nameof(LearningRate)} = {LearningRate}: must be positive.");
-        if (!(LearningRateDecayPerEpoch > 0 && LearningRateDecayPerEpoch <= 1)) errors.Add($"{nameof(LearningRateDecayPerEpoch)} = {LearningRateDecayPerEpoch}: must be in (0, 1].");
-        if (WeightDecay < 0) errors.Add($"{nameof(WeightDecay)} = {WeightDecay}: must not be negative.");
-        if (GradientClipNorm is { } c && !(c > 0)) errors.Add($"{nameof(GradientClipNorm)} = {c}: must be positive or null.");
-        if (Patience is { } p && p < 1) errors.Add($"{nameof(Patience)} = {p}: must be at least 1 or null.");
-        if (ProgressInterval < 1) errors.Add($"{nameof(ProgressInterval)} = {ProgressInterval}: must be at least 1.");
-        if (PrefetchDepth < 1) errors.Add($"{nameof(PrefetchDepth)} = {PrefetchDepth}: must be at least 1.");
+        var errors = Validate();
         if (errors.Count > 0)
         {
-            throw new ArgumentException("Invalid TrainerOptions: " + string.Join(" ", errors));
+            throw new TrainerOptionsException(errors);
         }
+    }
+}
+
+/// <summary>Thrown when <see cref="TrainerOptions"/> are invalid; <see cref="OptionsException.Errors"/> lists every problem.</summary>
+public sealed class TrainerOptionsException : OptionsException
+{
+    /// <summary>Creates the exception from the list of problems.</summary>
+    /// <param name="errors">One sentence per problem, each naming its option.</param>
+    public TrainerOptionsException(IReadOnlyList<string> errors)
+        : base(nameof(TrainerOptions), errors)
+    {
     }
 }

@@ -101,7 +101,7 @@ public sealed class AuthorsFormatTests
             .WithMessage("*bad, line 5: expected 6 tab-separated fields*found 5");
 
         ReadSummary? seen = null;
-        var reader = new AuthorsFormatReader(path, vocabularies, new ReadOptions { SkipBadLines = true, KeepEmptyHistories = false, Completed = s => seen = s });
+        var reader = new AuthorsFormatReader(path, vocabularies, new ReadOptions { SkipBadLines = true, KeepEmptyHistories = false, Completed = new CallbackProgress<ReadSummary>(s => seen = s) });
         reader.Read().Should().HaveCount(2);
         seen.Should().NotBeNull();
         seen!.SkippedLines.Should().Be(3);

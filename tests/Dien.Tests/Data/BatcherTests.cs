@@ -47,14 +47,14 @@ public sealed class BatcherTests
     [Fact]
     public void TruncatesToTheMostRecentAndSaysSoOnce()
     {
-        var log = new List<string>();
-        var batcher = new Batcher(new BatcherOptions { BatchSize = 2, MaxHistoryLength = 3, Log = log.Add });
+        var log = new MessageLogger();
+        var batcher = new Batcher(new BatcherOptions { BatchSize = 2, MaxHistoryLength = 3, Logger = log });
         var batches = batcher.Batches([Make(1, 5), Make(2, 6), Make(3, 2), Make(4, 9)]).ToList();
         batches[0].Width.Should().Be(3);
         batches[0].HistoryItems.Should().Equal(103, 104, 105, 204, 205, 206);
         batches[1].HistoryItems.Should().Equal(301, 302, 0, 407, 408, 409);
         batcher.TruncatedSamples.Should().Be(3);
-        log.Should().ContainSingle().Which.Should().Contain("3 most recent");
+        log.Messages.Should().ContainSingle().Which.Should().Contain("3 most recent");
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public sealed class BatcherTests
     {
         var random = new Random(5);
         var samples = Enumerable.Range(1, 400).Select(u => Make(u, random.Next(1, 60))).ToList();
-        static long Cells(IEnumerable<Dien.Model.BatchArrays> batches) => batches.Sum(b => (long)b.Size * b.Width);
+        static long Cells(IEnumerable<Dien.Data.Batching.BatchArrays> batches) => batches.Sum(b => (long)b.Size * b.Width);
         var plain = new Batcher(new BatcherOptions { BatchSize = 16, BufferBatches = 5 }).Batches(samples).ToList();
         var options = new BatcherOptions { BatchSize = 16, BufferBatches = 5, Shuffle = true, BucketByLength = true, Seed = 3 };
         var bucketed = new Batcher(options).Batches(samples).ToList();
@@ -147,8 +147,9 @@ public sealed class BatcherTests
         var bad = Make(9, 3) with { HistoryCategories = [1, 2] };
         var act = () => new Batcher().Batches([bad]).ToList();
         act.Should().Throw<ArgumentException>().WithMessage("*user 9*3 history items but 2 history categories*");
-        var options = () => new Batcher(new BatcherOptions { BatchSize = 0 });
-        options.Should().Throw<ArgumentException>().WithMessage("BatchSize = 0*");
+        var options = () => new Batcher(new BatcherOptions { BatchSize = 0, BufferBatches = 0 });
+        options.Should().Throw<DataOptionsException>().WithMessage("*BatchSize = 0*")
+            .Which.Errors.Should().HaveCount(2, "every problem is reported at once");
     }
 }
 

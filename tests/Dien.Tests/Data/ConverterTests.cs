@@ -90,7 +90,7 @@ public sealed class ConverterTests
         string first = folder.File("a.csv", "1,100,10,pv,5\n1,101,11,pv,6\noops\n");
         string second = folder.File("b.csv", "2,100,10,pv,1\n2,102,12,pv,2\n2,103,12,view,3\n");
         var summaries = new List<ReadSummary>();
-        var options = new ConversionOptions { TestUserFraction = 0, Read = new ReadOptions { SkipBadLines = true, Completed = summaries.Add } };
+        var options = new ConversionOptions { TestUserFraction = 0, Read = new ReadOptions { SkipBadLines = true, Completed = new CallbackProgress<ReadSummary>(summaries.Add) } };
 
         var data = TaobaoConverter.Convert([first, second], options);
 

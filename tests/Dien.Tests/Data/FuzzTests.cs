@@ -88,7 +88,7 @@ public sealed class FuzzTests
 
             // With SkipBadLines nothing throws, and every bad line is counted.
             ReadSummary? summary = null;
-            var kept = new AuthorsFormatReader(path, vocabularies, new ReadOptions { SkipBadLines = true, Completed = s => summary = s }).Read().ToList();
+            var kept = new AuthorsFormatReader(path, vocabularies, new ReadOptions { SkipBadLines = true, Completed = new CallbackProgress<ReadSummary>(s => summary = s) }).Read().ToList();
             (kept.Count + summary!.SkippedLines).Should().BeLessThanOrEqualTo(summary.Lines, name);
         }
 

@@ -31,7 +31,7 @@ public sealed class MalformedInputTests
             .WithMessage($"*field {field} (*_history) has an empty entry at position {position} of {of}*");
 
         ReadSummary? summary = null;
-        var samples = new AuthorsFormatReader(path, Vocabularies(), new ReadOptions { SkipBadLines = true, Completed = s => summary = s }).Read().ToList();
+        var samples = new AuthorsFormatReader(path, Vocabularies(), new ReadOptions { SkipBadLines = true, Completed = new CallbackProgress<ReadSummary>(s => summary = s) }).Read().ToList();
         samples.Should().ContainSingle().Which.HistoryItems.Should().Equal(2, 3);
         summary!.SkippedLines.Should().Be(1);
         summary.FirstProblem.Should().StartWith("line 2: field");

@@ -32,7 +32,7 @@ public sealed class PipelineTests
         foreach (var batch in batcher.Batches(reader.Read()))
         {
             batch.Validate();
-            batch.EnsureIdsInRange(model);
+            batch.EnsureIdsInRange(model.ToVocabularySizes());
             batch.HistoryItems.Take(batch.Lengths[0]).Should().NotContain(0);
             rows += batch.Size;
         }

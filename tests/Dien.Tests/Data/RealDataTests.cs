@@ -11,30 +11,22 @@ namespace Dien.Tests.Data;
 /// <summary>Converters, writer, reader, batcher and sampler on the small real data sets in ../shared/data.</summary>
 public sealed class RealDataTests(ITestOutputHelper output)
 {
-    [Fact]
+    [SkippableFact]
     public void AmazonBeauty()
     {
         string? folder = SharedData.Folder("amazon-beauty-s3rec", out string reason);
-        if (folder is null)
-        {
-            output.WriteLine(reason);
-            return;
-        }
+        Skip.If(folder is null, reason);
 
         var data = AmazonSequenceConverter.Convert(Path.Combine(folder, "Beauty.txt"), Path.Combine(folder, "Beauty_item2attributes.json"));
         Check(data, "Amazon Beauty", expectedUsers: 22_363);
         data.ItemCategories.Skip(1).Should().OnlyContain(c => c > 0, "every Beauty item has attributes");
     }
 
-    [Fact]
+    [SkippableFact]
     public void MovieLensLatestSmall()
     {
         string? folder = SharedData.Folder("movielens-latest-small", out string reason);
-        if (folder is null)
-        {
-            output.WriteLine(reason);
-            return;
-        }
+        Skip.If(folder is null, reason);
 
         var data = MovieLensConverter.Convert(Path.Combine(folder, "ratings.csv"), Path.Combine(folder, "movies.csv"));
         Check(data, "MovieLens latest-small", expectedUsers: 610);
@@ -42,15 +34,11 @@ public sealed class RealDataTests(ITestOutputHelper output)
         data.Items.Count.Should().Be(9724);
     }
 
-    [Fact]
+    [SkippableFact]
     public void TaobaoSlices()
     {
         string? folder = SharedData.Folder("taobao-userbehavior-slices", out string reason);
-        if (folder is null)
-        {
-            output.WriteLine(reason);
-            return;
-        }
+        Skip.If(folder is null, reason);
 
         var data = TaobaoConverter.Convert([Path.Combine(folder, "UserBehavior_part_head.csv"), Path.Combine(folder, "UserBehavior_part_tail.csv")]);
         Check(data, "Taobao UserBehavior slices", expectedUsers: null);

@@ -102,6 +102,6 @@ public sealed class SyntheticGeneratorTests(Xunit.Abstractions.ITestOutputHelper
     public void BadOptionsAreNamed()
     {
         var act = () => SyntheticGenerator.Generate(new SyntheticOptions { MinHistoryLength = 10, MaxHistoryLength = 5 });
-        act.Should().Throw<ArgumentException>().WithMessage("MaxHistoryLength = 5*");
+        act.Should().Throw<DataOptionsException>().WithMessage("*MaxHistoryLength = 5*");
     }
 }

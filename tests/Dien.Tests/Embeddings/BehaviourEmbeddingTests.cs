@@ -1,3 +1,4 @@
+using Dien.Data.Batching;
 using Dien.Embeddings;
 using Dien.Model;
 using Dien.Tests.Model;
@@ -20,7 +21,7 @@ public sealed class BehaviourEmbeddingTests
         using var scope = NewDisposeScope();
         manual_seed(2);
         var options = ModelTestKit.TinyOptions();
-        using var embedding = new BehaviourEmbedding(options);
+        using var embedding = new BehaviourEmbedding(options.ToEmbeddingOptions());
         var arrays = ModelTestKit.Arrays(new[] { 2, 0 }, 3, seed: 1, paddingId: 9);
         arrays.HistoryItems[1] = arrays.TargetItems[0];
         arrays.HistoryCategories[1] = arrays.TargetCategories[0];
@@ -52,7 +53,7 @@ public sealed class BehaviourEmbeddingTests
         var options = ModelTestKit.TinyOptions();
         options.ItemEmbeddingSize = 8;
         options.ItemMaxNorm = 0.5;
-        using var embedding = new BehaviourEmbedding(options);
+        using var embedding = new BehaviourEmbedding(options.ToEmbeddingOptions());
         var items = tensor(new long[] { 1, 2, 3, 4 });
         var vectors = embedding.call(items, tensor(new long[] { 1, 1, 2, 2 })).narrow(1, 0, 8);
         Values(vectors.norm(1)).Should().OnlyContain(n => n <= 0.5 + 1e-5);
@@ -62,7 +63,7 @@ public sealed class BehaviourEmbeddingTests
     [Fact]
     public void MismatchedIdShapesAreRejected()
     {
-        using var embedding = new BehaviourEmbedding(ModelTestKit.TinyOptions());
+        using var embedding = new BehaviourEmbedding(ModelTestKit.TinyOptions().ToEmbeddingOptions());
         var act = () => embedding.call(zeros(2, 3, ScalarType.Int64), zeros(2, 4, ScalarType.Int64));
         act.Should().Throw<ArgumentException>().Where(e => e.ParamName == "categoryIds");
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Dien.Data.Batching;
 using Dien.Inference;
 using Dien.Model;
 using FluentAssertions;
@@ -33,7 +34,7 @@ public class BatchingScorerTests
             RegisterComponents();
         }
 
-        public override DienOutput forward(DienBatch batch)
+        protected override DienOutput Score(DienBatch batch)
         {
             using var scope = torch.NewDisposeScope();
             var last = batch.HistoryItems.gather(1, (batch.Lengths.to(torch.int64) - 1).clamp_min(0).unsqueeze(1)).squeeze(1);

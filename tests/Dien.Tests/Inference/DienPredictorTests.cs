@@ -24,7 +24,7 @@ public class DienPredictorTests
             float[] expected;
             model.eval();
             using (torch.no_grad())
-            using (var tensors = new Dien.Model.DienBatch(batch))
+            using (var tensors = new Dien.Data.Batching.DienBatch(batch))
             using (var output = model.call(tensors))
             {
                 expected = output.Probability.data<float>().ToArray();

@@ -1,5 +1,5 @@
 using Dien.Attention;
-using Dien.Kernels;
+using Dien.Kernels.Attention;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
@@ -81,7 +81,7 @@ public sealed class FusedMlpAttentionTests
         using var scope = NewDisposeScope();
         torch.manual_seed(seed);
         using var fused = new MlpAttention(keySize, querySize, hidden.ToList());
-        using var reference = new MlpAttention(keySize, querySize, hidden.ToList()) { UseFusedKernel = false };
+        using var reference = new MlpAttention(keySize, querySize, hidden.ToList()) { UseFusedKernels = false };
         fused.to(dtype);
         reference.to(dtype);
         reference.load_state_dict(fused.state_dict());

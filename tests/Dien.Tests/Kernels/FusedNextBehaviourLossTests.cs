@@ -1,5 +1,5 @@
 using Dien.Auxiliary;
-using Dien.Kernels;
+using Dien.Kernels.NextBehaviour;
 using Dien.Model;
 using FluentAssertions;
 using TorchSharp;
@@ -115,7 +115,7 @@ public sealed class FusedNextBehaviourLossTests
         using var scope = NewDisposeScope();
         torch.manual_seed(seed);
         using var fused = new NextBehaviourAuxiliaryLoss(hiddenSize, behaviourSize, AuxiliaryScorer.Mlp, hidden.ToList());
-        using var reference = new NextBehaviourAuxiliaryLoss(hiddenSize, behaviourSize, AuxiliaryScorer.Mlp, hidden.ToList()) { UseFusedKernel = false };
+        using var reference = new NextBehaviourAuxiliaryLoss(hiddenSize, behaviourSize, AuxiliaryScorer.Mlp, hidden.ToList()) { UseFusedKernels = false };
         fused.to(dtype);
         reference.to(dtype);
         reference.load_state_dict(fused.state_dict());

@@ -1,5 +1,5 @@
 using Dien.Evolution;
-using Dien.Kernels;
+using Dien.Kernels.Recurrence;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;

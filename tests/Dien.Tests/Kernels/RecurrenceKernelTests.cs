@@ -1,4 +1,5 @@
-using Dien.Kernels;
+using Dien.Kernels.Primitives;
+using Dien.Kernels.Recurrence;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;

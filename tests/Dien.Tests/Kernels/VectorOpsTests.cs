@@ -1,5 +1,5 @@
 using System.Numerics;
-using Dien.Kernels;
+using Dien.Kernels.Primitives;
 using FluentAssertions;
 using Xunit;
 

@@ -1,10 +1,15 @@
+using Dien.Attention;
+using Dien.Auxiliary;
 using Dien.Checkpoints;
+using Dien.Data.Batching;
+using Dien.Evolution;
+using Dien.Head;
 using Dien.Model;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
-using static Dien.Tests.TestKit;
 using static Dien.Tests.Model.ModelTestKit;
+using static Dien.Tests.TestKit;
 using static TorchSharp.torch;
 
 namespace Dien.Tests.Model;

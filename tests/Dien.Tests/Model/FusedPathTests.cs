@@ -1,3 +1,8 @@
+using Dien.Attention;
+using Dien.Auxiliary;
+using Dien.Data.Batching;
+using Dien.Evolution;
+using Dien.Extractor;
 using Dien.Model;
 using FluentAssertions;
 using TorchSharp;
@@ -7,8 +12,9 @@ using static TorchSharp.torch;
 namespace Dien.Tests.Model;
 
 /// <summary>
-/// The fused CPU kernels and the step-by-step libtorch composition are two routes to the same model:
-/// the same weights must give the same outputs, losses and gradients through either.
+/// The fused CPU kernels and the libtorch composition are two routes to the same model: the same weights must
+/// give the same outputs, losses and gradients through either. <see cref="DienOptions.UseFusedKernels"/> is the
+/// one switch: off, no module of the model may take a fused route (recurrences, MLP attention, auxiliary scorer).
 /// </summary>
 [Collection("Sequential")]
 public sealed class FusedPathTests
@@ -21,25 +27,62 @@ public sealed class FusedPathTests
     [InlineData(EvolutionVariant.Gru)]
     public void FusedAndStepwiseModelsAgreeOnOutputsLossesAndGradients(EvolutionVariant variant)
     {
-        var fusedOptions = ModelTestKit.TinyOptions(evolution: variant);
-        var stepwiseOptions = ModelTestKit.TinyOptions(evolution: variant);
-        stepwiseOptions.UseFusedKernels = false;
+        // The MLP attention and the MLP auxiliary scorer, so that all four fused kernels are on the fused route.
+        var options = ModelTestKit.TinyOptions(AttentionForm.Mlp, variant);
+        options.AuxiliaryScorer.Should().Be(AuxiliaryScorer.Mlp);
+        Compare(o => new DienModel(o), options, expectAuxiliary: true);
+    }
+
+    [Fact]
+    public void FusedAndLibtorchDinModelsAgreeOnOutputsLossesAndGradients() =>
+        Compare(o => new DinModel(o), ModelTestKit.TinyOptions(AttentionForm.Mlp), expectAuxiliary: false);
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_one_switch_reaches_every_module_that_has_a_fused_route(bool useFusedKernels)
+    {
+        var options = ModelTestKit.TinyOptions(AttentionForm.Mlp);
+        options.UseFusedKernels = useFusedKernels;
+        using var model = new DienModel(options);
+
+        var switches = model.modules()
+            .Select(m => (Module: m, Switch: m.GetType().GetProperty("UseFusedKernels")))
+            .Where(x => x.Switch is not null)
+            .ToList();
+
+        switches.Select(x => x.Module.GetType()).Should().BeEquivalentTo(
+            new[] { typeof(InterestExtractor), typeof(MlpAttention), typeof(InterestEvolution), typeof(NextBehaviourAuxiliaryLoss) });
+        switches.Should().OnlyContain(x => (bool)x.Switch!.GetValue(x.Module)! == useFusedKernels);
+    }
+
+    private static void Compare(Func<DienOptions, CtrModel> build, DienOptions options, bool expectAuxiliary)
+    {
+        var libtorchOptions = options.Clone();
+        libtorchOptions.UseFusedKernels = false;
         torch.manual_seed(11);
-        using var fused = new DienModel(fusedOptions);
-        using var stepwise = new DienModel(stepwiseOptions);
-        stepwise.load_state_dict(fused.state_dict());
+        using var fused = build(options);
+        using var libtorch = build(libtorchOptions);
+        libtorch.load_state_dict(fused.state_dict());
         fused.to(ScalarType.Float64);
-        stepwise.to(ScalarType.Float64);
+        libtorch.to(ScalarType.Float64);
         using var batch = new DienBatch(ModelTestKit.Arrays([4, 1, 0, 6, 2], 7, seed: 3));
 
         using var a = fused.call(batch);
-        using var b = stepwise.call(batch);
+        using var b = libtorch.call(batch);
         a.Loss!.backward();
         b.Loss!.backward();
 
+        a.Logit.allclose(b.Logit, rtol: 1e-10, atol: 1e-12).Should().BeTrue();
         a.Probability.allclose(b.Probability, rtol: 1e-10, atol: 1e-12).Should().BeTrue();
-        a.AuxiliaryLoss!.item<double>().Should().BeApproximately(b.AuxiliaryLoss!.item<double>(), 1e-12);
-        var gradsB = stepwise.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad);
+        a.TargetLoss!.item<double>().Should().BeApproximately(b.TargetLoss!.item<double>(), 1e-12);
+        a.Loss.item<double>().Should().BeApproximately(b.Loss.item<double>(), 1e-12);
+        if (expectAuxiliary)
+        {
+            a.AuxiliaryLoss!.item<double>().Should().BeApproximately(b.AuxiliaryLoss!.item<double>(), 1e-12);
+        }
+
+        var gradsB = libtorch.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad);
         foreach (var (name, parameter) in fused.named_parameters())
         {
             var ga = parameter.grad;

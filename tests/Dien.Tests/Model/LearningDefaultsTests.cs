@@ -1,3 +1,4 @@
+using Dien.Data.Batching;
 using Dien.Embeddings;
 using Dien.Model;
 using FluentAssertions;
@@ -38,7 +39,7 @@ public sealed class LearningDefaultsTests
             ItemVocabularySize = 4001, CategoryVocabularySize = 3, UserVocabularySize = 2,
             UseUserField = true, EmbeddingInit = init, EmbeddingInitScale = scale,
         };
-        using var embedding = new BehaviourEmbedding(options);
+        using var embedding = new BehaviourEmbedding(options.ToEmbeddingOptions());
         var items = Table(embedding, "items.weight");
         Values(items[0]).Should().OnlyContain(v => v == 0, "row 0 is padding");
         var rows = Values(items.narrow(0, 1, 4000));

@@ -1,6 +1,9 @@
-using Xunit;
+using Dien.Attention;
+using Dien.Data.Batching;
+using Dien.Evolution;
 using Dien.Model;
 using TorchSharp;
+using Xunit;
 using static TorchSharp.torch;
 
 namespace Dien.Tests.Model;

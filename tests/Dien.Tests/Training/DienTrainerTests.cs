@@ -1,4 +1,5 @@
 using Dien.Checkpoints;
+using Dien.Data.Batching;
 using Dien.Metrics;
 using Dien.Model;
 using Dien.Training;

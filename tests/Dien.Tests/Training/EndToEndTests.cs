@@ -1,4 +1,5 @@
 using Dien.Checkpoints;
+using Dien.Data.Batching;
 using Dien.Inference;
 using Dien.Model;
 using Dien.Tests.Model;

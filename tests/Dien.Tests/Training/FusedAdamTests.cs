@@ -37,7 +37,7 @@ public class FusedAdamTests
     {
         var (a, b) = Twins(ScalarType.Float32);
         using var reference = optim.Adam(a, 1e-2, weight_decay: weightDecay);
-        using var fused = new Dien.Training.Fused.Adam(b, 1e-2, weightDecay);
+        using var fused = new Dien.Kernels.Optim.Adam(b, 1e-2, weightDecay);
         for (int step = 0; step < 6; step++)
         {
             if (step == 3)
@@ -66,7 +66,7 @@ public class FusedAdamTests
     public void ItsStateIsAdamsStateSoCheckpointsReadEitherWay()
     {
         var (a, b) = Twins(ScalarType.Float32);
-        using var fused = new Dien.Training.Fused.Adam(a, 1e-2);
+        using var fused = new Dien.Kernels.Optim.Adam(a, 1e-2);
         for (int step = 0; step < 3; step++)
         {
             SetGradients(a, b, step);
@@ -110,7 +110,7 @@ public class FusedAdamTests
     {
         var (a, b) = Twins(ScalarType.Float64);
         using var reference = optim.Adam(a, 1e-2);
-        using var fused = new Dien.Training.Fused.Adam(b, 1e-2);
+        using var fused = new Dien.Kernels.Optim.Adam(b, 1e-2);
         for (int step = 0; step < 3; step++)
         {
             SetGradients(a, b, step);

@@ -1,3 +1,4 @@
+using Dien.Runtime;
 using Dien.Training;
 using FluentAssertions;
 using Xunit;
@@ -7,13 +8,10 @@ namespace Dien.Tests.Training;
 
 public class ProcessMemoryTests
 {
-    [Fact]
+    [SkippableFact]
     public void ReleaseHandsFreedTensorMemoryBackToTheSystem()
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            return; // Reads /proc/self/status; the release itself is glibc's.
-        }
+        Skip.IfNot(OperatingSystem.IsLinux(), "reads /proc/self/status, and the release itself is glibc's: Linux only");
 
         // glibc serves a block from mmap (handed back at once on free) until a freed mmap block raises its
         // threshold: after this, 1 MiB blocks come from the heap, as a training step's tensors do.

@@ -1,3 +1,4 @@
+using Dien.Data.Batching;
 using Dien.Model;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -36,7 +37,7 @@ internal sealed class TinyCtrModel : CtrModel
         Alpha = 0.1,
     };
 
-    public override DienOutput forward(DienBatch batch)
+    protected override DienOutput Score(DienBatch batch)
     {
         using var scope = torch.NewDisposeScope();
         var target = items.call(batch.TargetItems);

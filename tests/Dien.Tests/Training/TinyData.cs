@@ -1,3 +1,4 @@
+using Dien.Data.Batching;
 using Dien.Model;
 
 namespace Dien.Tests.Training;

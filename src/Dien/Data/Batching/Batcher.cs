@@ -1,4 +1,4 @@
-using Dien.Model;
+using Microsoft.Extensions.Logging;
 
 namespace Dien.Data.Batching;
 
@@ -21,7 +21,7 @@ public sealed class Batcher
     public Batcher(BatcherOptions? options = null)
     {
         _options = options ?? new BatcherOptions();
-        _options.Validate();
+        _options.EnsureValid();
     }
 
     /// <summary>Samples whose history was truncated so far.</summary>
@@ -118,8 +118,9 @@ public sealed class Batcher
                 if (!_truncationReported)
                 {
                     _truncationReported = true;
-                    _options.Log?.Invoke(
-                        $"History of user {s.User} has {s.HistoryLength} behaviours; histories longer than {max} keep their {max} most recent (reported once; see {nameof(TruncatedSamples)}).");
+                    _options.Logger?.LogInformation(
+                        "History of user {User} has {Length} behaviours; histories longer than {Max} keep their {Max} most recent (reported once; see {Counter}).",
+                        s.User, s.HistoryLength, max, max, nameof(TruncatedSamples));
                 }
             }
 

@@ -1,3 +1,6 @@
+using Dien.Runtime;
+using Microsoft.Extensions.Logging;
+
 namespace Dien.Data.Batching;
 
 /// <summary>Options of <see cref="Batcher"/>.</summary>
@@ -6,7 +9,7 @@ public sealed record BatcherOptions
     /// <summary>Rows per batch (the authors use 128). The last batch of a stream may be smaller.</summary>
     public int BatchSize { get; init; } = 128;
 
-    /// <summary>Histories longer than this keep only their most recent behaviours (default 100, as the authors). Reported once through <see cref="Log"/>.</summary>
+    /// <summary>Histories longer than this keep only their most recent behaviours (default 100, as the authors). Reported once through <see cref="Logger"/>.</summary>
     public int MaxHistoryLength { get; init; } = 100;
 
     /// <summary>
@@ -42,26 +45,20 @@ public sealed record BatcherOptions
     /// <summary>When set, fills <c>NegativeItems</c>/<c>NegativeCategories</c> for the auxiliary loss.</summary>
     public NegativeSampler? NegativeSampler { get; init; }
 
-    /// <summary>Receives one-off notices (e.g. the first truncation); null to stay quiet.</summary>
-    public Action<string>? Log { get; init; }
+    /// <summary>Receives one-off notices (e.g. the first truncation, as information); null to stay quiet.</summary>
+    public ILogger? Logger { get; init; }
 
-    /// <summary>Checks the options.</summary>
-    /// <exception cref="ArgumentException">A size is not positive.</exception>
-    public void Validate()
+    /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>
+    public IReadOnlyList<string> Validate()
     {
-        if (BatchSize < 1)
-        {
-            throw new ArgumentException($"{nameof(BatchSize)} = {BatchSize}: must be at least 1.", nameof(BatchSize));
-        }
-
-        if (MaxHistoryLength < 1)
-        {
-            throw new ArgumentException($"{nameof(MaxHistoryLength)} = {MaxHistoryLength}: must be at least 1.", nameof(MaxHistoryLength));
-        }
-
-        if (BufferBatches < 1)
-        {
-            throw new ArgumentException($"{nameof(BufferBatches)} = {BufferBatches}: must be at least 1.", nameof(BufferBatches));
-        }
+        var errors = new OptionErrors();
+        errors.Require(BatchSize >= 1, nameof(BatchSize), BatchSize, "must be at least 1");
+        errors.Require(MaxHistoryLength >= 1, nameof(MaxHistoryLength), MaxHistoryLength, "must be at least 1");
+        errors.Require(BufferBatches >= 1, nameof(BufferBatches), BufferBatches, "must be at least 1");
+        return errors.Errors;
     }
+
+    /// <summary>Throws when <see cref="Validate"/> finds any problem.</summary>
+    /// <exception cref="DataOptionsException">One or more options are invalid; the message lists them all.</exception>
+    public void EnsureValid() => DataOptionsException.ThrowIfAny(nameof(BatcherOptions), Validate());
 }

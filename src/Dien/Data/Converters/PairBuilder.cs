@@ -69,7 +69,7 @@ internal sealed class PairBuilder(long[] itemCategories, ConversionOptions optio
             Source = source, Lines = lines, Samples = Train.Count + Test.Count,
             SkippedLines = bad.Skipped, FirstProblem = bad.First, DroppedEmptyHistories = DroppedEmpty + otherDropped,
         };
-        options.Read.Completed?.Invoke(summary);
+        options.Read.Completed?.Report(summary);
         return new ConvertedDataset
         {
             Train = Train, Test = Test, Users = users, Items = items, Categories = categories,

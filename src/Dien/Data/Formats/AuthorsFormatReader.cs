@@ -85,7 +85,7 @@ public sealed class AuthorsFormatReader
         {
             Source = _path, Lines = lines, Samples = samples, SkippedLines = skipped, FirstProblem = firstProblem, DroppedEmptyHistories = dropped,
         };
-        _options.Completed?.Invoke(Summary);
+        _options.Completed?.Report(Summary);
     }
 
     private Sample? Parse(string line, out string? problem)

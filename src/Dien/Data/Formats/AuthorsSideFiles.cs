@@ -92,6 +92,6 @@ public static class AuthorsSideFiles
             yield return fields;
         }
 
-        options.Completed?.Invoke(new ReadSummary { Source = path, Lines = lineNumber, Samples = kept, SkippedLines = skipped, FirstProblem = first });
+        options.Completed?.Report(new ReadSummary { Source = path, Lines = lineNumber, Samples = kept, SkippedLines = skipped, FirstProblem = first });
     }
 }

@@ -20,7 +20,7 @@ public static class SyntheticGenerator
     public static SampleSplit Generate(SyntheticOptions? options = null)
     {
         options ??= new SyntheticOptions();
-        options.Validate();
+        options.EnsureValid();
         var random = new Random(options.Seed);
         var samples = new List<Sample>(options.Samples);
         int itemsPerCategory = options.Items / options.Categories;

@@ -1,3 +1,5 @@
+using Dien.Runtime;
+
 namespace Dien.Data.Synthetic;
 
 /// <summary>Options of <see cref="SyntheticGenerator"/>. The defaults are the benchmark workload.</summary>
@@ -39,17 +41,11 @@ public sealed record SyntheticOptions
     /// <summary>Seed; the same seed gives the same samples.</summary>
     public int Seed { get; init; } = 2019;
 
-    /// <summary>Checks the options.</summary>
-    /// <exception cref="ArgumentException">A value out of range, naming it.</exception>
-    public void Validate()
+    /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>
+    public IReadOnlyList<string> Validate()
     {
-        static void Require(bool ok, string name, object value, string rule)
-        {
-            if (!ok)
-            {
-                throw new ArgumentException($"{name} = {value}: {rule}.", name);
-            }
-        }
+        var errors = new OptionErrors();
+        void Require(bool ok, string name, object value, string rule) => errors.Require(ok, name, value, rule);
 
         Require(Samples >= 1, nameof(Samples), Samples, "must be at least 1");
         Require(Users >= 1, nameof(Users), Users, "must be at least 1");
@@ -62,5 +58,10 @@ public sealed record SyntheticOptions
         Require(RecentWindow >= 1, nameof(RecentWindow), RecentWindow, "must be at least 1");
         Require(ClickProbabilityRecent is >= 0 and <= 1, nameof(ClickProbabilityRecent), ClickProbabilityRecent, "must be in [0, 1]");
         Require(ClickProbabilityOther is >= 0 and <= 1, nameof(ClickProbabilityOther), ClickProbabilityOther, "must be in [0, 1]");
+        return errors.Errors;
     }
+
+    /// <summary>Throws when <see cref="Validate"/> finds any problem.</summary>
+    /// <exception cref="DataOptionsException">One or more options are invalid; the message lists them all.</exception>
+    public void EnsureValid() => DataOptionsException.ThrowIfAny(nameof(SyntheticOptions), Validate());
 }

@@ -1,0 +1,130 @@
+using Dien.Kernels.Primitives;
+using Dien.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Dien.Kernels.NextBehaviour;
+
+/// <summary>
+/// The next-behaviour auxiliary loss with the MLP scorer as one fused CPU kernel
+/// (<see cref="NextBehaviourLossKernel{T}"/>): the same value and gradients as the libtorch composition in
+/// <c>NextBehaviourAuxiliaryLoss</c>, which stays the reference and the path on other devices.
+/// </summary>
+/// <remarks>
+/// The scorer is a chain of linear layers with sigmoid between them, the first on [h_t ; e] (state columns
+/// first), the last with one output. The gradients are computed with the value, so a forward under
+/// gradient mode costs about as much as a forward and backward; under <c>no_grad</c> only the value is
+/// computed. Second derivatives are not supported (the gradient is not itself differentiable).
+/// </remarks>
+internal static class FusedNextBehaviourLoss
+{
+    /// <summary>Whether the kernel can take these states (CPU, float32/float64).</summary>
+    public static bool Supports(Tensor states)
+        => states.device_type == DeviceType.CPU && (states.dtype == ScalarType.Float32 || states.dtype == ScalarType.Float64);
+
+    /// <summary>
+    /// L_aux = mean over valid pairs (t and t + 1 valid) of softplus(-f(h_t, e_{t+1})) + softplus(f(h_t, e'_{t+1})),
+    /// 0 when there is no pair.
+    /// </summary>
+    /// <param name="states">h_t, [B, T, H].</param>
+    /// <param name="behaviours">e_t, [B, T, E].</param>
+    /// <param name="negatives">e'_t, [B, T, E].</param>
+    /// <param name="mask">Bool [B, T], true at valid positions.</param>
+    /// <param name="weights">Weight of each scorer layer, [N_j, K_j]; K_0 = H + E, K_j = N_{j-1}, the last N = 1.</param>
+    /// <param name="biases">Bias of each layer, [N_j].</param>
+    /// <exception cref="ArgumentException">A device, dtype or shape does not fit; the message names the tensor.</exception>
+    public static Tensor Compute(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases)
+    {
+        var prepared = Prepare(states, behaviours, negatives, mask, weights, biases);
+        prepared.Run(KernelWorkers.Count);
+        return prepared.Finish();
+    }
+
+    private static Prepared Prepare(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases)
+    {
+        Validate(states, behaviours, negatives, mask, weights, biases);
+        bool needsGrad = torch.is_grad_enabled()
+            && (states.requires_grad || behaviours.requires_grad || negatives.requires_grad
+                || weights.Any(w => w.requires_grad) || biases.Any(b => b.requires_grad));
+        return new Prepared(states, behaviours, negatives, mask, weights, biases, needsGrad);
+    }
+
+    /// <summary>
+    /// One call's tensors: contiguous detached inputs, the scalar loss and, with gradients, their zero-filled
+    /// (inputs) or to-be-overwritten (weights) gradients. The kernel fills them in <see cref="Run"/>.
+    /// </summary>
+    internal sealed class Prepared
+    {
+        private readonly Tensor[] _inputs;
+        private readonly IReadOnlyList<Tensor> _weights, _biases, _originalWeights, _originalBiases;
+        private readonly Tensor _states, _behaviours, _negatives, _mask;
+        private double _loss;
+
+        public Prepared(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, bool withGradients)
+        {
+            _inputs = [states, behaviours, negatives, mask];
+            _originalWeights = weights;
+            _originalBiases = biases;
+            _states = states.detach().contiguous();
+            _behaviours = behaviours.detach().contiguous();
+            _negatives = negatives.detach().contiguous();
+            _mask = mask.detach().contiguous();
+            _weights = weights.Select(t => t.detach().contiguous()).ToList();
+            _biases = biases.Select(t => t.detach().contiguous()).ToList();
+            if (withGradients)
+            {
+                var gradients = new List<Tensor> { zeros_like(_states), zeros_like(_behaviours), zeros_like(_negatives) };
+                gradients.AddRange(_weights.SelectMany((t, j) => new[] { empty_like(t), empty_like(_biases[j]) }));
+                Gradients = gradients;
+            }
+        }
+
+        /// <summary>The gradients of the loss (states, behaviours, negatives, then each layer's weight and bias), or null.</summary>
+        public IReadOnlyList<Tensor>? Gradients { get; }
+
+        /// <summary>The loss as a scalar tensor, valid after <see cref="Run"/>.</summary>
+        public Tensor Loss { get; private set; } = null!;
+
+        /// <summary>Runs the kernel over the tensors allocated in the constructor.</summary>
+        public void Run(int parallelism)
+            => _loss = NextBehaviourLossFunction.Run(_states, _behaviours, _negatives, _mask, _weights, _biases, Gradients, parallelism);
+
+        /// <summary>The loss, with its autograd node when there are gradients.</summary>
+        public Tensor Finish()
+        {
+            Loss = torch.tensor(_loss, dtype: _states.dtype);
+            if (Gradients is null)
+            {
+                return Loss;
+            }
+
+            var vars = new List<object>(_inputs);
+            for (int j = 0; j < _originalWeights.Count; j++)
+            {
+                vars.Add(_originalWeights[j]);
+                vars.Add(_originalBiases[j]);
+            }
+
+            vars.Add(this);
+            return NextBehaviourLossFunction.apply(vars.ToArray());
+        }
+    }
+
+    private static void Validate(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases)
+    {
+        if (!Supports(states))
+        {
+            throw new ArgumentException($"states are {states.dtype} on {states.device}: the fused loss takes Float32 or Float64 on CPU.", nameof(states));
+        }
+
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, Guard.Any });
+        Guard.Shape(behaviours, new[] { states.shape[0], states.shape[1], Guard.Any });
+        Guard.SameShape(negatives, behaviours);
+        Guard.Mask(mask, states.shape[0], states.shape[1], onCpu: true);
+        Guard.That(states.numel() <= int.MaxValue && behaviours.numel() <= int.MaxValue,
+            $"states {Guard.ShapeOf(states)} or behaviours {Guard.ShapeOf(behaviours)} exceed {int.MaxValue} elements, the fused kernel's limit.", nameof(states));
+        Guard.CpuLike(behaviours, states.dtype, "the states");
+        Guard.CpuLike(negatives, states.dtype, "the states");
+        MlpStack.CheckLayers(weights, biases, states.shape[2] + behaviours.shape[2], states.dtype);
+    }
+}

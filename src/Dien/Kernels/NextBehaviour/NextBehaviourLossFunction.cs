@@ -1,0 +1,70 @@
+using System.Numerics;
+using Dien.Kernels.Primitives;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Dien.Kernels.NextBehaviour;
+
+/// <summary>
+/// The autograd node of the fused next-behaviour loss. The kernel (<see cref="NextBehaviourLossKernel{T}"/>)
+/// returns the gradients with the value and runs before the node is built; forward hands its value on,
+/// backward scales its gradients by the incoming gradient.
+/// Arguments, in order: states, behaviours, negatives, mask, the weight and bias of each scorer layer, then
+/// the <see cref="FusedNextBehaviourLoss.Prepared"/> call that holds the results.
+/// </summary>
+/// <remarks>Stateless: libtorch keeps one instance; per-call state travels in the context.</remarks>
+internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFunction<NextBehaviourLossFunction>
+{
+    /// <inheritdoc/>
+    public override string Name => nameof(NextBehaviourLossFunction);
+
+    /// <inheritdoc/>
+    public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
+    {
+        // The kernel has already run (FusedNextBehaviourLoss.Prepared); this node only carries its results.
+        var prepared = (FusedNextBehaviourLoss.Prepared)vars[^1];
+        ctx.save_for_backward(prepared.Gradients!.ToList());
+        return prepared.Loss;
+    }
+
+    /// <inheritdoc/>
+    public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
+    {
+        var saved = ctx.get_saved_variables();
+
+        // Always new tensors: autograd may accumulate into a returned gradient in place, and a retained graph
+        // must find its saved gradients unchanged.
+        var scaled = saved.Select(g => g.mul(grad_output)).ToList();
+        var result = new List<Tensor> { scaled[0], scaled[1], scaled[2], null! };
+        result.AddRange(scaled.Skip(3));
+        result.Add(null!);
+        return result;
+    }
+
+    /// <summary>Runs the kernel over prepared tensors: the loss into its scalar, the gradients (if any) into theirs.</summary>
+    public static double Run(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, IReadOnlyList<Tensor>? gradients, int parallelism)
+        => states.dtype == ScalarType.Float32
+            ? Kernel<float>(states, behaviours, negatives, mask, weights, biases, gradients, parallelism)
+            : Kernel<double>(states, behaviours, negatives, mask, weights, biases, gradients, parallelism);
+
+    private static unsafe double Kernel<T>(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, IReadOnlyList<Tensor>? gradients, int parallelism)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var problem = new NextBehaviourLossKernel<T>.Problem
+        {
+            Batch = (int)states.shape[0], Steps = (int)states.shape[1], Hidden = (int)states.shape[2], Behaviour = (int)behaviours.shape[2],
+            States = TensorMemory.Pointer<T>(states), Behaviours = TensorMemory.Pointer<T>(behaviours), Negatives = TensorMemory.Pointer<T>(negatives),
+            Mask = TensorMemory.Pointer<byte>(mask),
+            Widths = weights.Select(t => (int)t.shape[0]).ToArray(),
+            Weights = weights.Select(t => (nint)TensorMemory.Pointer<T>(t)).ToArray(),
+            Biases = biases.Select(t => (nint)TensorMemory.Pointer<T>(t)).ToArray(),
+        };
+        NextBehaviourLossKernel<T>.Gradients? target = gradients is null ? null : new NextBehaviourLossKernel<T>.Gradients
+        {
+            States = TensorMemory.Pointer<T>(gradients[0]), Behaviours = TensorMemory.Pointer<T>(gradients[1]), Negatives = TensorMemory.Pointer<T>(gradients[2]),
+            Weights = Enumerable.Range(0, weights.Count).Select(j => (nint)TensorMemory.Pointer<T>(gradients[3 + (2 * j)])).ToArray(),
+            Biases = Enumerable.Range(0, weights.Count).Select(j => (nint)TensorMemory.Pointer<T>(gradients[4 + (2 * j)])).ToArray(),
+        };
+        return NextBehaviourLossKernel<T>.Run(problem, target, parallelism, out _);
+    }
+}

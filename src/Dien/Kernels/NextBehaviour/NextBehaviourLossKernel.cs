@@ -1,0 +1,314 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Dien.Kernels.Primitives;
+
+namespace Dien.Kernels.NextBehaviour;
+
+/// <summary>
+/// The next-behaviour auxiliary loss with the MLP scorer (the paper's interest extractor layer), its value and all its
+/// gradients in one pass over the valid pairs, on CPU memory. Each pair (h_t, e_{t+1}, e'_{t+1}) is scored
+/// twice through the MLP [h ; e] -> sigmoid layers -> 1 logit; the loss is the mean over pairs of
+/// softplus(-f(h, e)) + softplus(f(h, e')).
+/// </summary>
+/// <remarks>
+/// Why one pass: in libtorch the scorer is a dozen tensor operations forward and two dozen backward over
+/// [2, B, T, 100]-sized activations, each a trip through memory. Here pairs go in tiles of
+/// <see cref="TileRows"/> whose activations stay in cache from the forward through the backward, and the
+/// state half of the first layer is computed once for both behaviours. Because the loss is a scalar, its
+/// gradients are known as soon as the forward is: they are computed here, scaled by 1/N, and the autograd
+/// node only multiplies them by the incoming gradient. The pairs are cut into contiguous chunks
+/// (<see cref="KernelWorkers"/>) whose weight gradients are summed at the end in chunk order, so a result
+/// does not depend on scheduling.
+/// Layout: states [B, T, H], behaviours and negatives [B, T, E], mask [B, T] (one byte per flag); layer j has
+/// weight [N_j, K_j] (row-major, K_0 = H + E with the state columns first) and bias [N_j]; the last layer has
+/// N = 1. Internally every width is padded to whole vectors with zero weights.
+/// </remarks>
+internal static unsafe class NextBehaviourLossKernel<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Pairs per tile: 32 rows keep a tile's activations (about 60 KB at widths 100-50) in L2.</summary>
+    public const int TileRows = 32;
+
+    /// <summary>Below this many pairs per chunk, splitting further costs more than it saves.</summary>
+    private const int MinPairsPerChunk = 128;
+
+    /// <summary>
+    /// Runs the loss. Returns its value, the mean over <paramref name="pairCount"/> pairs (0 when there are none).
+    /// When <paramref name="gradients"/> is given, its state and behaviour gradients must be zero-filled by the
+    /// caller (positions without a pair are not written) and its weight and bias gradients are overwritten.
+    /// </summary>
+    public static double Run(Problem problem, Gradients? gradients, int parallelism, out int pairCount)
+    {
+        var job = new Job(problem, gradients);
+        pairCount = job.Pairs.Length;
+        try
+        {
+            if (pairCount == 0)
+            {
+                gradients?.ClearWeights(problem.Widths, problem.Hidden + problem.Behaviour);
+                return 0;
+            }
+
+            int chunks = Math.Clamp(Math.Min(KernelWorkers.Chunks(parallelism), pairCount / MinPairsPerChunk), 1, pairCount);
+            job.Prepare(chunks);
+            KernelWorkers.Run(job.RunChunk, chunks, parallelism);
+
+            double loss = 0;
+            for (int c = 0; c < chunks; c++)
+            {
+                loss += job.Losses[c];
+            }
+
+            if (gradients is not null)
+            {
+                job.WriteWeightGradients(gradients);
+            }
+
+            return loss / pairCount;
+        }
+        finally
+        {
+            job.Free();
+        }
+    }
+
+    /// <summary>The inputs: pointers to contiguous memory that stays alive during the call.</summary>
+    internal sealed class Problem
+    {
+        public int Batch, Steps, Hidden, Behaviour;
+        public T* States, Behaviours, Negatives;
+        public byte* Mask;
+
+        /// <summary>Output width of each linear layer, the last one 1.</summary>
+        public int[] Widths = [];
+
+        /// <summary>Weight and bias of each layer (<see cref="Widths"/> order), as addresses of T.</summary>
+        public nint[] Weights = [], Biases = [];
+    }
+
+    /// <summary>Where the gradients of the mean loss go (same layouts as the inputs).</summary>
+    internal sealed class Gradients
+    {
+        public T* States, Behaviours, Negatives;
+        public nint[] Weights = [], Biases = [];
+
+        public void ClearWeights(int[] widths, int firstInput)
+        {
+            for (int j = 0; j < widths.Length; j++)
+            {
+                int input = j == 0 ? firstInput : widths[j - 1];
+                NativeMemory.Clear((void*)Weights[j], (nuint)((long)widths[j] * input * sizeof(T)));
+                NativeMemory.Clear((void*)Biases[j], (nuint)(widths[j] * sizeof(T)));
+            }
+        }
+    }
+
+    private sealed class Job
+    {
+        private readonly Problem p;
+        private readonly Gradients? grads;
+        private readonly int h, e, hp, ep, maxWidth;
+
+        // Layers 1 .. L and every bias; layer 0 is split into its state and behaviour columns, packed
+        // transposed [K, Np] for forward and padded [N, Kp] for backward.
+        private readonly MlpStack<T> stack;
+        private T* forwardState, forwardBehaviour, backwardState, backwardBehaviour;
+
+        // Per chunk: the gradients in the stack's accumulator layout (layer 0's rows hold state then behaviour columns).
+        private T* accumulators;
+
+        public Job(Problem problem, Gradients? gradients)
+        {
+            p = problem;
+            grads = gradients;
+            h = problem.Hidden;
+            e = problem.Behaviour;
+            hp = VectorOps<T>.Pad(h);
+            ep = VectorOps<T>.Pad(e);
+            stack = new MlpStack<T>(problem.Widths, problem.Weights, problem.Biases, hp + ep);
+            maxWidth = Math.Max(stack.Np.Max(), Math.Max(hp, ep));
+            Pairs = FindPairs();
+        }
+
+        /// <summary>Flat positions b * T + t of the valid pairs: t and t + 1 both valid.</summary>
+        public int[] Pairs { get; }
+
+        public double[] Losses { get; private set; } = [];
+
+        public void Prepare(int chunks)
+        {
+            Losses = new double[chunks];
+            T* w = (T*)p.Weights[0];
+            int n0 = stack.N[0], np0 = stack.Np[0];
+            forwardState = PackedMatrix<T>.Transposed(w, n0, h + e, 0, h, np0);
+            forwardBehaviour = PackedMatrix<T>.Transposed(w, n0, h + e, h, e, np0);
+            backwardState = PackedMatrix<T>.Padded(w, n0, h + e, 0, h, hp);
+            backwardBehaviour = PackedMatrix<T>.Padded(w, n0, h + e, h, e, ep);
+            if (grads is not null)
+            {
+                accumulators = PackedMatrix<T>.AllocClear(chunks * stack.AccumulatorSize);
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void RunChunk(int chunk)
+        {
+            int chunks = Losses.Length;
+            int start = (int)((long)Pairs.Length * chunk / chunks), end = (int)((long)Pairs.Length * (chunk + 1) / chunks);
+            const int P = TileRows;
+            int layers = stack.Layers, n0 = stack.N[0], np0 = stack.Np[0];
+
+            // Tile scratch: states, both behaviours, the shared state part of layer 0, the activations of every
+            // layer for both behaviours, two gradient buffers, the summed layer-0 gradient and an input gradient.
+            long size = (P * hp) + (2L * P * ep) + (P * np0) + (2 * stack.ActivationSize(P, layers)) + (4L * P * maxWidth);
+            T* scratch = PackedMatrix<T>.AllocClear(size);
+            try
+            {
+                T* hT = scratch, shared = hT + (P * hp), dA = shared + (P * np0), dB = dA + (P * maxWidth);
+                T* dSum = dB + (P * maxWidth), dIn = dSum + (P * maxWidth);
+                T*[] eT = new T*[] { dIn + (P * maxWidth), dIn + (P * maxWidth) + (P * ep) };
+                T* first = eT[1] + (P * ep);
+                var act = new[] { stack.Activations(first, P, layers), stack.Activations(first + stack.ActivationSize(P, layers), P, layers) };
+
+                T* acc = grads is null ? null : accumulators + (chunk * stack.AccumulatorSize);
+                double loss = 0;
+                T scale = T.One / T.CreateChecked(Pairs.Length);
+                for (int tile = start; tile < end; tile += P)
+                {
+                    int rows = Math.Min(P, end - tile);
+                    Gather(tile, rows, hT, eT);
+
+                    // Layer 0's state part plus bias, once for both behaviours.
+                    stack.FillBias(0, shared, rows);
+                    VectorOps<T>.MultiplyAccumulate(hT, hp, 1, rows, h, forwardState, np0, shared, np0);
+                    for (int c = 0; c < 2; c++)
+                    {
+                        new ReadOnlySpan<T>(shared, rows * np0).CopyTo(new Span<T>(act[c][0], rows * np0));
+                        VectorOps<T>.MultiplyAccumulate(eT[c], ep, 1, rows, e, forwardBehaviour, np0, act[c][0], np0);
+                        T* logits = stack.Forward(rows, act[c]);
+
+                        // Real behaviour (c = 0): -log s(f) = softplus(-f); sampled one: -log(1 - s(f)) = softplus(f).
+                        T sign = c == 0 ? -T.One : T.One;
+                        int lastWidth = stack.Np[layers - 1];
+                        if (acc != null)
+                        {
+                            NativeMemory.Clear(dA, (nuint)((long)rows * lastWidth * sizeof(T)));
+                        }
+
+                        for (int i = 0; i < rows; i++)
+                        {
+                            T x = sign * logits[i * lastWidth];
+                            loss += double.CreateChecked(T.Max(x, T.Zero) + T.Log(T.One + T.Exp(-T.Abs(x))));
+                            if (acc != null)
+                            {
+                                // d softplus(x) / dx = sigmoid(x).
+                                dA[i * lastWidth] = sign * scale / (T.One + T.Exp(-x));
+                            }
+                        }
+
+                        if (acc != null)
+                        {
+                            BackwardFirstLayer(rows, stack.Backward(rows, dA, dB, act[c], acc), dSum, dIn, eT[c], c, acc, tile);
+                        }
+                    }
+
+                    if (acc != null)
+                    {
+                        // Layer 0's state columns and the states get the gradient summed over both behaviours.
+                        VectorOps<T>.MultiplyAccumulate(dSum, 1, np0, n0, rows, hT, hp, acc + stack.WeightOffset[0], hp + ep);
+                        NativeMemory.Clear(dIn, (nuint)((long)rows * hp * sizeof(T)));
+                        VectorOps<T>.MultiplyAccumulate(dSum, np0, 1, rows, n0, backwardState, hp, dIn, hp);
+                        for (int i = 0; i < rows; i++)
+                        {
+                            new ReadOnlySpan<T>(dIn + (i * hp), h).CopyTo(new Span<T>(grads!.States + ((long)Pairs[tile + i] * h), h));
+                        }
+                    }
+                }
+
+                Losses[chunk] = loss;
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(scratch);
+            }
+        }
+
+        /// <summary>Layer 0 for one behaviour: its behaviour columns and the behaviour; the state part waits for both.</summary>
+        private void BackwardFirstLayer(int rows, T* dz, T* dSum, T* dIn, T* behaviour, int c, T* acc, int tile)
+        {
+            int n0 = stack.N[0], np0 = stack.Np[0];
+            VectorOps<T>.MultiplyAccumulate(dz, 1, np0, n0, rows, behaviour, ep, acc + stack.WeightOffset[0] + hp, hp + ep);
+            MlpStack<T>.SumRows(dz, rows, np0, acc + stack.BiasOffset[0]);
+            if (c == 0)
+            {
+                new ReadOnlySpan<T>(dz, rows * np0).CopyTo(new Span<T>(dSum, rows * np0));
+            }
+            else
+            {
+                VectorOps<T>.AddInPlace(dSum, dz, rows * np0);
+            }
+
+            NativeMemory.Clear(dIn, (nuint)((long)rows * ep * sizeof(T)));
+            VectorOps<T>.MultiplyAccumulate(dz, np0, 1, rows, n0, backwardBehaviour, ep, dIn, ep);
+            T* target = c == 0 ? grads!.Behaviours : grads!.Negatives;
+            for (int i = 0; i < rows; i++)
+            {
+                new ReadOnlySpan<T>(dIn + (i * ep), e).CopyTo(new Span<T>(target + (((long)Pairs[tile + i] + 1) * e), e));
+            }
+        }
+
+        private void Gather(int tile, int rows, T* hT, T*[] eT)
+        {
+            for (int i = 0; i < rows; i++)
+            {
+                long at = Pairs[tile + i];
+                new ReadOnlySpan<T>(p.States + (at * h), h).CopyTo(new Span<T>(hT + (i * hp), h));
+                new ReadOnlySpan<T>(p.Behaviours + ((at + 1) * e), e).CopyTo(new Span<T>(eT[0] + (i * ep), e));
+                new ReadOnlySpan<T>(p.Negatives + ((at + 1) * e), e).CopyTo(new Span<T>(eT[1] + (i * ep), e));
+            }
+        }
+
+        private int[] FindPairs()
+        {
+            var pairs = new List<int>();
+            for (int b = 0; b < p.Batch; b++)
+            {
+                byte* row = p.Mask + ((long)b * p.Steps);
+                for (int t = 0; t + 1 < p.Steps; t++)
+                {
+                    if (row[t] != 0 && row[t + 1] != 0)
+                    {
+                        pairs.Add((b * p.Steps) + t);
+                    }
+                }
+            }
+
+            return pairs.ToArray();
+        }
+
+        /// <summary>Sums the chunks' gradients in chunk order and writes them in the tensors' layout.</summary>
+        public void WriteWeightGradients(Gradients g)
+        {
+            stack.SumChunks(accumulators, Losses.Length);
+            stack.WriteGradients(accumulators, g.Weights, g.Biases);
+            T* w = (T*)g.Weights[0];
+            for (int row = 0; row < stack.N[0]; row++)
+            {
+                T* s = accumulators + ((long)row * (hp + ep));
+                new ReadOnlySpan<T>(s, h).CopyTo(new Span<T>(w + ((long)row * (h + e)), h));
+                new ReadOnlySpan<T>(s + hp, e).CopyTo(new Span<T>(w + ((long)row * (h + e)) + h, e));
+            }
+        }
+
+        public void Free()
+        {
+            stack.Dispose();
+            NativeMemory.AlignedFree(forwardState);
+            NativeMemory.AlignedFree(forwardBehaviour);
+            NativeMemory.AlignedFree(backwardState);
+            NativeMemory.AlignedFree(backwardBehaviour);
+            NativeMemory.AlignedFree(accumulators);
+        }
+    }
+}

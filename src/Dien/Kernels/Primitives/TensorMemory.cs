@@ -1,0 +1,32 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Dien.Runtime;
+using static TorchSharp.torch;
+
+namespace Dien.Kernels.Primitives;
+
+/// <summary>Raw access to the memory of contiguous CPU tensors, without copying.</summary>
+internal static unsafe class TensorMemory
+{
+    /// <summary>
+    /// The address of the first element. The tensor must be contiguous, on CPU, of element type T, and
+    /// stay alive while the pointer is used (libtorch's CPU allocator never moves memory).
+    /// </summary>
+    public static T* Pointer<T>(Tensor? tensor)
+        where T : unmanaged
+    {
+        if (tensor is null)
+        {
+            return null;
+        }
+
+        if (!tensor.is_contiguous())
+        {
+            throw new InvalidOperationException(
+                $"A fused kernel was handed a non-contiguous tensor (shape {Guard.ShapeOf(tensor)}, strides [{string.Join(", ", tensor.stride())}]); call contiguous() first.");
+        }
+
+        Span<byte> bytes = tensor.bytes;
+        return bytes.IsEmpty ? null : (T*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(bytes));
+    }
+}

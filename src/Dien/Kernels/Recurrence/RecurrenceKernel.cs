@@ -1,0 +1,441 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Dien.Kernels.Primitives;
+
+namespace Dien.Kernels.Recurrence;
+
+/// <summary>
+/// Forward and backward (BPTT) of a GRU-shaped recurrence over all time steps of a batch, on CPU memory.
+/// Rows are independent, so the batch is cut into contiguous ranges of rows (balanced by their lengths), each
+/// run whole by one worker (<see cref="KernelWorkers"/>); only the weight gradients are summed across ranges
+/// at the end, in range order.
+/// </summary>
+/// <remarks>
+/// The hot loops are compiled fully optimised at first call (AggressiveOptimization): a training run calls
+/// them only a few times per batch, too rarely for tiered compilation to promote them quickly.
+/// Shapes: xProj [B, T, 3H] (x W_ih^T + b_ih, gate rows (r, u|z, n|h~)), attention [B, T], weightHh [3H, H],
+/// biasHh [3H], states [B, T, H], final [B, H]. Internally each gate is padded to PH lanes (a whole number
+/// of vectors) so every inner loop runs on full vectors; the saved gates tensor is [B, T, 4 * PH] holding
+/// (r, u, c, U_c h_prev + b_hc) per step. All pointers address contiguous memory of element type T.
+/// </remarks>
+internal static unsafe class RecurrenceKernel<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Elements per step of the saved gates: four padded gate blocks.</summary>
+    public static int GateStride(int hidden) => 4 * VectorOps<T>.Pad(hidden);
+
+    /// <summary>
+    /// Runs the recurrence forward. Outputs: states [B, T, H] (null allowed when only final is wanted and
+    /// nothing is saved), final [B, H] (or null), gates [B, T, GateStride(H)] for backward (null at inference).
+    /// attention and biasHh may be null (no attention; no hidden bias).
+    /// </summary>
+    public static void Forward(
+        RecurrentCell cell, int batch, int steps, int hidden,
+        T* xProj, T* attention, T* weightHh, T* biasHh, int[] lengths,
+        T* states, T* final, T* gates, int parallelism)
+    {
+        var job = new ForwardJob
+        {
+            Cell = cell, Batch = batch, Steps = steps, Hidden = hidden, PaddedHidden = VectorOps<T>.Pad(hidden),
+            XProj = xProj, Attention = attention, BiasHh = biasHh, Lengths = lengths,
+            States = states, Final = final, Gates = gates,
+        };
+        int ph = job.PaddedHidden;
+        job.WeightT = Alloc(hidden * 3 * ph);
+        try
+        {
+            // W^T padded: row k holds column k of W_hh, each gate's block padded to PH with zeros.
+            Clear(job.WeightT, hidden * 3 * ph);
+            for (int g = 0; g < 3; g++)
+            {
+                for (int i = 0; i < hidden; i++)
+                {
+                    T* w = weightHh + (((g * hidden) + i) * hidden);
+                    for (int k = 0; k < hidden; k++)
+                    {
+                        job.WeightT[(k * 3 * ph) + (g * ph) + i] = w[k];
+                    }
+                }
+            }
+
+            KernelWorkers.Run(job.RunChunk, Partition(lengths, batch, hidden, parallelism, out job.Bounds), parallelism);
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(job.WeightT);
+        }
+    }
+
+    /// <summary>
+    /// Back-propagates through all steps. Inputs: dStates [B, T, H] and/or dFinal [B, H] (either may be null),
+    /// the states and gates the forward wrote. Outputs: dXProj [B, T, 3H] (zero at padding), dAttention [B, T]
+    /// (attentional cells, else null), dWeightHh [3H, H], dBiasHh [3H] (or null).
+    /// </summary>
+    public static void Backward(
+        RecurrentCell cell, int batch, int steps, int hidden,
+        T* dStates, T* dFinal, T* attention, T* weightHh, int[] lengths, T* states, T* gates,
+        T* dXProj, T* dAttention, T* dWeightHh, T* dBiasHh, int parallelism)
+    {
+        int ph = VectorOps<T>.Pad(hidden);
+        var job = new BackwardJob
+        {
+            Cell = cell, Batch = batch, Steps = steps, Hidden = hidden, PaddedHidden = ph,
+            DStates = dStates, DFinal = dFinal, Attention = attention, Lengths = lengths, States = states, Gates = gates,
+            DXProj = dXProj, DAttention = dAttention,
+        };
+        int chunks = Partition(lengths, batch, hidden, parallelism, out job.Bounds);
+        int accStride = (3 * ph * ph) + (3 * ph);
+        job.Weight = Alloc(3 * ph * ph);
+        job.Accumulators = Alloc(chunks * accStride);
+        job.AccumulatorStride = accStride;
+        try
+        {
+            // W_hh padded to [3 PH, PH]: gate rows and columns padded with zeros.
+            Clear(job.Weight, 3 * ph * ph);
+            for (int g = 0; g < 3; g++)
+            {
+                for (int i = 0; i < hidden; i++)
+                {
+                    new ReadOnlySpan<T>(weightHh + (((g * hidden) + i) * hidden), hidden)
+                        .CopyTo(new Span<T>(job.Weight + (((g * ph) + i) * ph), hidden));
+                }
+            }
+
+            Clear(job.Accumulators, chunks * accStride);
+            KernelWorkers.Run(job.RunChunk, chunks, parallelism);
+
+            // Sum the workers' weight and bias gradients and drop the padding.
+            T* total = job.Accumulators;
+            for (int c = 1; c < chunks; c++)
+            {
+                VectorOps<T>.AddInPlace(total, job.Accumulators + (c * accStride), accStride);
+            }
+
+            for (int g = 0; g < 3; g++)
+            {
+                for (int i = 0; i < hidden; i++)
+                {
+                    new ReadOnlySpan<T>(total + (((g * ph) + i) * ph), hidden)
+                        .CopyTo(new Span<T>(dWeightHh + (((g * hidden) + i) * hidden), hidden));
+                    if (dBiasHh != null)
+                    {
+                        dBiasHh[(g * hidden) + i] = total[(3 * ph * ph) + (g * ph) + i];
+                    }
+                }
+            }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(job.Weight);
+            NativeMemory.AlignedFree(job.Accumulators);
+        }
+    }
+
+    private sealed class ForwardJob
+    {
+        public RecurrentCell Cell;
+        public int Batch, Steps, Hidden, PaddedHidden;
+        public T* XProj, Attention, BiasHh, WeightT, States, Final, Gates;
+        public int[] Lengths = [];
+        public int[] Bounds = [];
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void RunChunk(int chunk)
+        {
+            int h = Hidden, ph = PaddedHidden, lanes = Vector<T>.Count;
+            int gateStride = 4 * ph;
+            // Scratch: previous and next state, hidden projection g (3 PH), padded input projection (3 PH), candidate.
+            T* scratch = Alloc(9 * ph);
+            try
+            {
+                T* hp = scratch, hn = scratch + ph, g = scratch + (2 * ph), xs = scratch + (5 * ph), c = scratch + (8 * ph);
+                Clear(scratch, 9 * ph);
+                for (int b = Bounds[chunk]; b < Bounds[chunk + 1]; b++)
+                {
+                    int length = Lengths[b];
+                    Clear(hp, ph);
+                    for (int t = 0; t < length; t++)
+                    {
+                        long row = ((long)b * Steps) + t;
+                        T* x = XProj + (row * 3 * h);
+                        for (int q = 0; q < 3; q++)
+                        {
+                            new ReadOnlySpan<T>(x + (q * h), h).CopyTo(new Span<T>(xs + (q * ph), h));
+                            if (BiasHh != null)
+                            {
+                                new ReadOnlySpan<T>(BiasHh + (q * h), h).CopyTo(new Span<T>(g + (q * ph), h));
+                            }
+                        }
+
+                        // g = U h_prev + b_hh (the padding lanes of g stay zero).
+                        VectorOps<T>.AccumulateRows(hp, h, WeightT, 3 * ph, g);
+
+                        // r, u = sigmoid(x + g) in place in g[0 .. 2 PH); c = tanh(x_c + r * g_c).
+                        VectorOps<T>.AddInPlace(g, xs, 2 * ph);
+                        VectorOps<T>.SigmoidInPlace(g, 2 * ph);
+                        T* r = g, u = g + ph, gc = g + (2 * ph);
+                        for (int k = 0; k < ph; k += lanes)
+                        {
+                            VectorOps<T>.Store(c + k, VectorOps<T>.MulAdd(VectorOps<T>.Load(r + k), VectorOps<T>.Load(gc + k), VectorOps<T>.Load(xs + (2 * ph) + k)));
+                        }
+
+                        VectorOps<T>.TanhInPlace(c, ph);
+
+                        T a = Attention != null ? Attention[row] : T.Zero;
+                        Step(Cell, a, u, c, hp, hn, ph);
+
+                        if (States != null)
+                        {
+                            new ReadOnlySpan<T>(hn, h).CopyTo(new Span<T>(States + (row * h), h));
+                        }
+
+                        if (Gates != null)
+                        {
+                            T* s = Gates + (row * gateStride);
+                            new ReadOnlySpan<T>(g, 3 * ph).CopyTo(new Span<T>(s, 3 * ph));
+                            // Saved order: r, u, c, g_c.
+                            new ReadOnlySpan<T>(gc, ph).CopyTo(new Span<T>(s + (3 * ph), ph));
+                            new ReadOnlySpan<T>(c, ph).CopyTo(new Span<T>(s + (2 * ph), ph));
+                        }
+
+                        T* swap = hp;
+                        hp = hn;
+                        hn = swap;
+                        Clear(g, 3 * ph);
+                    }
+
+                    if (States != null && length < Steps)
+                    {
+                        Clear(States + ((((long)b * Steps) + length) * h), (Steps - length) * h);
+                    }
+
+                    if (Final != null)
+                    {
+                        new ReadOnlySpan<T>(hp, h).CopyTo(new Span<T>(Final + ((long)b * h), h));
+                    }
+                }
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(scratch);
+            }
+        }
+
+        /// <summary>hn = hp + m * (c - hp) with the cell's move fraction m.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Step(RecurrentCell cell, T a, T* u, T* c, T* hp, T* hn, int ph)
+        {
+            int lanes = Vector<T>.Count;
+            var va = new Vector<T>(a);
+            var one = Vector<T>.One;
+            for (int k = 0; k < ph; k += lanes)
+            {
+                var uk = VectorOps<T>.Load(u + k);
+                var m = cell switch
+                {
+                    RecurrentCell.Gru => one - uk,
+                    RecurrentCell.UpdateGateGru => uk,
+                    RecurrentCell.AugruPaper => va * uk,
+                    RecurrentCell.AugruAuthorsCode => one - ((one - va) * (one - uk)),
+                    _ => va,
+                };
+                var h0 = VectorOps<T>.Load(hp + k);
+                VectorOps<T>.Store(hn + k, VectorOps<T>.MulAdd(m, VectorOps<T>.Load(c + k) - h0, h0));
+            }
+        }
+    }
+
+    private sealed class BackwardJob
+    {
+        public RecurrentCell Cell;
+        public int Batch, Steps, Hidden, PaddedHidden, AccumulatorStride;
+        public T* DStates, DFinal, Attention, States, Gates, DXProj, DAttention, Weight, Accumulators;
+        public int[] Lengths = [];
+        public int[] Bounds = [];
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void RunChunk(int chunk)
+        {
+            int h = Hidden, ph = PaddedHidden, lanes = Vector<T>.Count;
+            int gateStride = 4 * ph;
+            T* dW = Accumulators + (chunk * AccumulatorStride);
+            T* dBias = dW + (3 * ph * ph);
+            // Scratch: dh, next dh, gradient of the gate pre-activations as seen by x (3 PH); per row, every
+            // step's h_prev (T x PH, row 0 stays zero: h_0) and gradient as seen by U h (T x 3 PH), so that the
+            // row's weight gradient is one register-blocked product after its BPTT instead of a rank-1
+            // read-modify-write of the whole [3 PH, PH] accumulator at every step.
+            long scratchSize = (6 * ph) + ((long)Steps * ph) + (3L * ph * Steps);
+            T* scratch = Alloc(scratchSize);
+            try
+            {
+                T* dh = scratch, dhn = scratch + ph, dx = scratch + (3 * ph);
+                T* hps = scratch + (6 * ph), dghRows = hps + ((long)Steps * ph);
+                Clear(scratch, scratchSize);
+                var one = Vector<T>.One;
+                for (int b = Bounds[chunk]; b < Bounds[chunk + 1]; b++)
+                {
+                    int length = Lengths[b];
+                    long rowStart = (long)b * Steps;
+                    Clear(dh, ph);
+                    if (DFinal != null && length > 0)
+                    {
+                        new ReadOnlySpan<T>(DFinal + ((long)b * h), h).CopyTo(new Span<T>(dh, h));
+                    }
+
+                    for (int t = length - 1; t >= 0; t--)
+                    {
+                        long row = rowStart + t;
+                        if (DStates != null)
+                        {
+                            T* ds = DStates + (row * h);
+                            for (int k = 0; k < h; k++)
+                            {
+                                dh[k] += ds[k];
+                            }
+                        }
+
+                        T* hp = hps + ((long)t * ph);
+                        T* dgh = dghRows + ((long)t * 3 * ph);
+                        if (t > 0)
+                        {
+                            new ReadOnlySpan<T>(States + ((row - 1) * h), h).CopyTo(new Span<T>(hp, h));
+                        }
+
+                        T a = Attention != null ? Attention[row] : T.Zero;
+                        var va = new Vector<T>(a);
+                        var daSum = Vector<T>.Zero;
+                        T* s = Gates + (row * gateStride);
+                        for (int k = 0; k < ph; k += lanes)
+                        {
+                            var r = VectorOps<T>.Load(s + k);
+                            var u = VectorOps<T>.Load(s + ph + k);
+                            var c = VectorOps<T>.Load(s + (2 * ph) + k);
+                            var gc = VectorOps<T>.Load(s + (3 * ph) + k);
+                            var d = VectorOps<T>.Load(dh + k);
+                            var h0 = VectorOps<T>.Load(hp + k);
+
+                            Vector<T> m, du;
+                            var dm = d * (c - h0);
+                            switch (Cell)
+                            {
+                                case RecurrentCell.Gru:
+                                    m = one - u;
+                                    du = -dm;
+                                    break;
+                                case RecurrentCell.UpdateGateGru:
+                                    m = u;
+                                    du = dm;
+                                    break;
+                                case RecurrentCell.AugruPaper:
+                                    m = va * u;
+                                    du = dm * va;
+                                    daSum += dm * u;
+                                    break;
+                                case RecurrentCell.AugruAuthorsCode:
+                                    m = one - ((one - va) * (one - u));
+                                    du = dm * (one - va);
+                                    daSum += dm * (one - u);
+                                    break;
+                                default:
+                                    m = va;
+                                    du = Vector<T>.Zero;
+                                    daSum += dm;
+                                    break;
+                            }
+
+                            var dcPre = d * m * (one - (c * c));
+                            var drPre = dcPre * gc * r * (one - r);
+                            var duPre = du * u * (one - u);
+                            VectorOps<T>.Store(dx + k, drPre);
+                            VectorOps<T>.Store(dx + ph + k, duPre);
+                            VectorOps<T>.Store(dx + (2 * ph) + k, dcPre);
+                            VectorOps<T>.Store(dgh + k, drPre);
+                            VectorOps<T>.Store(dgh + ph + k, duPre);
+                            VectorOps<T>.Store(dgh + (2 * ph) + k, dcPre * r);
+                            VectorOps<T>.Store(dhn + k, d * (one - m));
+                        }
+
+                        if (DAttention != null)
+                        {
+                            DAttention[row] = Vector.Sum(daSum);
+                        }
+
+                        T* dxRow = DXProj + (row * 3 * h);
+                        for (int q = 0; q < 3; q++)
+                        {
+                            new ReadOnlySpan<T>(dx + (q * ph), h).CopyTo(new Span<T>(dxRow + (q * h), h));
+                        }
+
+                        VectorOps<T>.AddInPlace(dBias, dgh, 3 * ph);
+
+                        // dh_prev = dh * (1 - m) + U^T dgh.
+                        VectorOps<T>.AccumulateRows(dgh, 3 * ph, Weight, ph, dhn);
+                        T* swap = dh;
+                        dh = dhn;
+                        dhn = swap;
+                    }
+
+                    // dW[j, :] += sum over steps t >= 1 of dgh_t[j] * h_prev_t (h_prev_0 = 0 adds nothing): the
+                    // [3 PH, T - 1] x [T - 1, PH] product, its left factor read transposed from the rows of dgh.
+                    if (length > 1)
+                    {
+                        VectorOps<T>.MultiplyAccumulate(dghRows + (3 * ph), 1, 3 * ph, 3 * ph, length - 1, hps + ph, ph, dW, ph);
+                    }
+
+                    if (length < Steps)
+                    {
+                        Clear(DXProj + ((rowStart + length) * 3 * h), (Steps - length) * 3 * h);
+                        if (DAttention != null)
+                        {
+                            Clear(DAttention + rowStart + length, Steps - length);
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(scratch);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Splits rows 0 .. batch into at most <see cref="KernelWorkers.Chunks"/> contiguous ranges of about equal
+    /// work (the sum of their lengths). Small batches stay in one chunk: a fork costs more than it saves.
+    /// </summary>
+    private static int Partition(int[] lengths, int batch, int hidden, int parallelism, out int[] bounds)
+    {
+        long work = 0;
+        for (int b = 0; b < batch; b++)
+        {
+            work += lengths[b];
+        }
+
+        // About 3 H^2 multiply-adds per row-step; below ~200k of them one worker is faster.
+        int chunks = (int)Math.Clamp(Math.Min(KernelWorkers.Chunks(parallelism), work * 3 * hidden * hidden / 200_000), 1, Math.Max(1, batch));
+        bounds = new int[chunks + 1];
+        bounds[chunks] = batch;
+        long done = 0;
+        int next = 1;
+        for (int b = 0; b < batch && next < chunks; b++)
+        {
+            done += lengths[b];
+            if (done * chunks >= work * next)
+            {
+                bounds[next++] = b + 1;
+            }
+        }
+
+        for (; next < chunks; next++)
+        {
+            bounds[next] = batch;
+        }
+
+        return chunks;
+    }
+
+    private static T* Alloc(long count) => (T*)NativeMemory.AlignedAlloc((nuint)(Math.Max(1, count) * sizeof(T)), 64);
+
+    private static void Clear(T* p, long count) => NativeMemory.Clear(p, (nuint)(count * sizeof(T)));
+}

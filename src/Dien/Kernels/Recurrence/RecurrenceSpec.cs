@@ -1,0 +1,125 @@
+using Dien.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Dien.Kernels.Recurrence;
+
+/// <summary>The checked, non-tensor description of one fused recurrence call.</summary>
+internal sealed class RecurrenceSpec
+{
+    private RecurrenceSpec(RecurrentCell cell, RecurrentOutput output, int batch, int steps, int hidden, int[] lengths, ScalarType dtype)
+    {
+        Cell = cell;
+        Output = output;
+        Batch = batch;
+        Steps = steps;
+        Hidden = hidden;
+        Lengths = lengths;
+        DType = dtype;
+    }
+
+    public RecurrentCell Cell { get; }
+
+    public RecurrentOutput Output { get; }
+
+    public int Batch { get; }
+
+    public int Steps { get; }
+
+    public int Hidden { get; }
+
+    /// <summary>A private copy of the host lengths (the caller may reuse its array before backward runs).</summary>
+    public int[] Lengths { get; }
+
+    public ScalarType DType { get; }
+
+    /// <exception cref="ArgumentException">A shape, device, dtype or length does not fit.</exception>
+    public static RecurrenceSpec Validate(RecurrentCell cell, RecurrentOutput output, Tensor inputProjection, Tensor? attention, Tensor weightHh, Tensor? biasHh, int[] lengths)
+    {
+        ArgumentNullException.ThrowIfNull(inputProjection);
+        ArgumentNullException.ThrowIfNull(weightHh);
+        ArgumentNullException.ThrowIfNull(lengths);
+        if (!Enum.IsDefined(cell))
+        {
+            throw new ArgumentException($"cell = {cell}: not a defined cell.", nameof(cell));
+        }
+
+        if (!Enum.IsDefined(output))
+        {
+            throw new ArgumentException($"output = {output}: not a defined output.", nameof(output));
+        }
+
+        if (inputProjection.dim() != 3)
+        {
+            throw new ArgumentException($"inputProjection has shape {Guard.ShapeOf(inputProjection)}: expected [B, T, 3H].", nameof(inputProjection));
+        }
+
+        if (weightHh.dim() != 2 || weightHh.shape[0] != 3 * weightHh.shape[1] || weightHh.shape[1] == 0)
+        {
+            throw new ArgumentException($"weightHh has shape {Guard.ShapeOf(weightHh)}: expected [3H, H] with H > 0.", nameof(weightHh));
+        }
+
+        long batch = inputProjection.shape[0], steps = inputProjection.shape[1], hidden = weightHh.shape[1];
+        if (inputProjection.shape[2] != 3 * hidden)
+        {
+            throw new ArgumentException($"inputProjection has shape {Guard.ShapeOf(inputProjection)}: its last dimension must be 3H = {3 * hidden} (H from weightHh).", nameof(inputProjection));
+        }
+
+        RequireCpu(inputProjection, nameof(inputProjection), inputProjection.dtype);
+        RequireCpu(weightHh, nameof(weightHh), inputProjection.dtype);
+        if (biasHh is not null)
+        {
+            RequireCpu(biasHh, nameof(biasHh), inputProjection.dtype);
+            if (biasHh.dim() != 1 || biasHh.shape[0] != 3 * hidden)
+            {
+                throw new ArgumentException($"biasHh has shape {Guard.ShapeOf(biasHh)}: expected [{3 * hidden}].", nameof(biasHh));
+            }
+        }
+
+        if (cell is RecurrentCell.Gru or RecurrentCell.UpdateGateGru)
+        {
+            if (attention is not null)
+            {
+                throw new ArgumentException("attention was given to a plain GRU: only the attentional cells take it (AIGRU scales its inputs instead).", nameof(attention));
+            }
+        }
+        else
+        {
+            if (attention is null)
+            {
+                throw new ArgumentException($"attention is null: the {cell} cell needs attention scores [B, T].", nameof(attention));
+            }
+
+            RequireCpu(attention, nameof(attention), inputProjection.dtype);
+            Guard.Shape(attention, new[] { batch, steps });
+        }
+
+        // Checked here although callers check too: the kernels index memory by these lengths.
+        Guard.Lengths(lengths, batch, steps);
+
+        if (batch * steps * 3 * hidden > int.MaxValue)
+        {
+            throw new ArgumentException($"inputProjection has {batch * steps * 3 * hidden} elements: the fused kernels take at most {int.MaxValue}.", nameof(inputProjection));
+        }
+
+        return new RecurrenceSpec(cell, output, (int)batch, (int)steps, (int)hidden, (int[])lengths.Clone(), inputProjection.dtype);
+    }
+
+    private static void RequireCpu(Tensor tensor, string name, ScalarType dtype)
+    {
+        if (tensor.device_type != DeviceType.CPU)
+        {
+            throw new ArgumentException($"{name} is on {tensor.device}: the fused kernels run on CPU; use the libtorch composition on other devices (see FusedRecurrence.Supports).", name);
+        }
+
+        if (tensor.dtype != ScalarType.Float32 && tensor.dtype != ScalarType.Float64)
+        {
+            throw new ArgumentException($"{name} has dtype {tensor.dtype}: the fused kernels take Float32 or Float64.", name);
+        }
+
+        if (tensor.dtype != dtype)
+        {
+            throw new ArgumentException($"{name} has dtype {tensor.dtype}, unlike inputProjection ({dtype}): all tensors must share one dtype.", name);
+        }
+    }
+}
