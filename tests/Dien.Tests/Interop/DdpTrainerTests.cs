@@ -16,7 +16,7 @@ namespace Dien.Tests.Interop;
 /// <summary>
 /// The DDP trainer (<c>torchrun -m dien.train</c>): on a small synthetic file in the authors' format, two gloo
 /// processes reach the AUC of one process with the same global batch and steps (within noise), and the checkpoint
-/// rank 0 writes is served by <see cref="DienPredictor"/> with the AUC the trainer reported.
+/// rank 0 writes is served by <see cref="DienPredictor"/> with the AUC, GAUC and log loss the trainer reported.
 /// </summary>
 public sealed class DdpTrainerTests
 {
@@ -86,6 +86,7 @@ public sealed class DdpTrainerTests
         served.Should().BeApproximately(aucTwo, 1e-4);
         double gauc = ClickMetrics.GroupAuc(scores.ToArray(), labels, samples.Select(s => s.User).ToArray());
         gauc.Should().BeApproximately(two["gauc"]!.GetValue<double>(), 1e-4);
+        ClickMetrics.LogLoss(scores.ToArray(), labels).Should().BeApproximately(two["logloss"]!.GetValue<double>(), 1e-4);
     }
 
     private static Vocabulary Narrow(IReadOnlyDictionary<string, long> map) => new(map.ToDictionary(p => p.Key, p => (int)p.Value));
