@@ -16,6 +16,7 @@ namespace Dien.Tests.Interop;
 /// one trained on in Python, or built there from scratch, is served by <see cref="DienPredictor"/> with the
 /// scores Python computes; and the converter refuses a model whose options or vocabularies disagree.
 /// </summary>
+[Collection("Sequential")]
 public sealed class CheckpointInteropTests
 {
     private static readonly Dictionary<string, IReadOnlyDictionary<string, long>> Vocabularies = new()

@@ -18,6 +18,7 @@ namespace Dien.Tests.Interop;
 /// processes reach the AUC of one process with the same global batch and steps (within noise), and the checkpoint
 /// rank 0 writes is served by <see cref="DienPredictor"/> with the AUC, GAUC and log loss the trainer reported.
 /// </summary>
+[Collection("Sequential")]
 public sealed class DdpTrainerTests
 {
     private readonly ITestOutputHelper _output;

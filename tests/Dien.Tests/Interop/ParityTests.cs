@@ -16,6 +16,7 @@ namespace Dien.Tests.Interop;
 /// (BatchNorm statistics, max-norm renormalised rows) agree to 1e-9 relative, and the state-dict keys, shapes and
 /// options.json text are the same. The .NET side writes one fixture file; python/tests/parity.py reads it once.
 /// </summary>
+[Collection("Sequential")]
 public sealed class ParityTests
 {
     private const double Tolerance = 1e-9;
