@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dien.Checkpoints;
 using Dien.Data;
+using Dien.Data.Batching;
 using Dien.Data.Formats;
 using Dien.Data.Synthetic;
 using Dien.Inference;

@@ -1,6 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Dien.Attention;
+using Dien.Auxiliary;
 using Dien.Checkpoints;
+using Dien.Data.Batching;
+using Dien.Evolution;
+using Dien.Head;
 using Dien.Model;
 using FluentAssertions;
 using TorchSharp;
