@@ -136,19 +136,7 @@ public sealed class BatchingScorer : IDisposable
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(predictor);
-        ArgumentNullException.ThrowIfNull(historyItems);
-        ArgumentNullException.ThrowIfNull(historyCategories);
-        ArgumentNullException.ThrowIfNull(candidateItems);
-        ArgumentNullException.ThrowIfNull(candidateCategories);
-        if (historyItems.Count != historyCategories.Count)
-        {
-            throw new ArgumentException($"{nameof(historyCategories)} has {historyCategories.Count} entries but {nameof(historyItems)} has {historyItems.Count}.", nameof(historyCategories));
-        }
-
-        if (candidateItems.Count != candidateCategories.Count)
-        {
-            throw new ArgumentException($"{nameof(candidateCategories)} has {candidateCategories.Count} entries but {nameof(candidateItems)} has {candidateItems.Count}.", nameof(candidateCategories));
-        }
+        DienPredictor.CheckRequest(historyItems, historyCategories, candidateItems, candidateCategories);
 
         if (candidateItems.Count == 0)
         {

@@ -109,19 +109,7 @@ public sealed class DienPredictor : IDisposable
         IReadOnlyList<long> candidateCategories,
         IReadOnlyList<long>? extraFields = null)
     {
-        ArgumentNullException.ThrowIfNull(historyItems);
-        ArgumentNullException.ThrowIfNull(historyCategories);
-        ArgumentNullException.ThrowIfNull(candidateItems);
-        ArgumentNullException.ThrowIfNull(candidateCategories);
-        if (historyItems.Count != historyCategories.Count)
-        {
-            throw new ArgumentException($"{nameof(historyCategories)} has {historyCategories.Count} entries but {nameof(historyItems)} has {historyItems.Count}.", nameof(historyCategories));
-        }
-
-        if (candidateItems.Count != candidateCategories.Count)
-        {
-            throw new ArgumentException($"{nameof(candidateCategories)} has {candidateCategories.Count} entries but {nameof(candidateItems)} has {candidateItems.Count}.", nameof(candidateCategories));
-        }
+        CheckRequest(historyItems, historyCategories, candidateItems, candidateCategories);
 
         int b = candidateItems.Count;
         if (b == 0)
@@ -178,6 +166,28 @@ public sealed class DienPredictor : IDisposable
             {
                 _model.Dispose();
             }
+        }
+    }
+
+    /// <summary>The checks every scoring entry point makes on one request's lists, with the same messages.</summary>
+    internal static void CheckRequest(
+        IReadOnlyList<long> historyItems,
+        IReadOnlyList<long> historyCategories,
+        IReadOnlyList<long> candidateItems,
+        IReadOnlyList<long> candidateCategories)
+    {
+        ArgumentNullException.ThrowIfNull(historyItems);
+        ArgumentNullException.ThrowIfNull(historyCategories);
+        ArgumentNullException.ThrowIfNull(candidateItems);
+        ArgumentNullException.ThrowIfNull(candidateCategories);
+        if (historyItems.Count != historyCategories.Count)
+        {
+            throw new ArgumentException($"{nameof(historyCategories)} has {historyCategories.Count} entries but {nameof(historyItems)} has {historyItems.Count}.", nameof(historyCategories));
+        }
+
+        if (candidateItems.Count != candidateCategories.Count)
+        {
+            throw new ArgumentException($"{nameof(candidateCategories)} has {candidateCategories.Count} entries but {nameof(candidateItems)} has {candidateItems.Count}.", nameof(candidateCategories));
         }
     }
 }
