@@ -148,9 +148,7 @@ public sealed class BatchingScorer : IDisposable
             return Task.FromCanceled<float[]>(cancellationToken);
         }
 
-        var pending = new Pending(
-            predictor, userId, historyItems.ToArray(), historyCategories.ToArray(), candidateItems.ToArray(), candidateCategories.ToArray(),
-            extraFields?.ToArray() ?? Array.Empty<long>());
+        var pending = new Pending(predictor, CandidateRequest.From(userId, historyItems, historyCategories, candidateItems, candidateCategories, extraFields));
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_stopping, this);
@@ -285,7 +283,7 @@ public sealed class BatchingScorer : IDisposable
         _batchRows.Record(rows);
         _batchRequests.Record(batch.Count);
         var predictor = batch[0].Predictor;
-        bool sameFields = batch.TrueForAll(p => p.ExtraFields.Length == batch[0].ExtraFields.Length);
+        bool sameFields = batch.TrueForAll(p => p.Request.ExtraFields.Length == batch[0].Request.ExtraFields.Length);
         try
         {
             if (batch.Count == 1 || !sameFields)
@@ -301,7 +299,7 @@ public sealed class BatchingScorer : IDisposable
             float[] scores;
             try
             {
-                scores = predictor.Score(Combine(batch, rows));
+                scores = predictor.Score(CandidateRequest.ToBatch(batch.ConvertAll(p => p.Request)));
             }
             catch (ArgumentException e)
             {
@@ -340,8 +338,7 @@ public sealed class BatchingScorer : IDisposable
     {
         try
         {
-            p.Complete(p.Predictor.ScoreCandidates(p.UserId, p.HistoryItems, p.HistoryCategories, p.CandidateItems, p.CandidateCategories,
-                p.ExtraFields.Length == 0 ? null : p.ExtraFields));
+            p.Complete(p.Predictor.Score(CandidateRequest.ToBatch([p.Request])));
         }
         catch (Exception e)
         {
@@ -349,72 +346,13 @@ public sealed class BatchingScorer : IDisposable
         }
     }
 
-    /// <summary>
-    /// One batch of every request's rows, each row with its own user's history at its own length; rows of shorter
-    /// histories are padded to the longest (padding is ignored by the model).
-    /// </summary>
-    private static BatchArrays Combine(List<Pending> batch, int rows)
-    {
-        int width = batch.Max(p => p.HistoryItems.Length);
-        int f = batch[0].ExtraFields.Length;
-        var users = new long[rows];
-        var items = new long[rows];
-        var categories = new long[rows];
-        var historyItems = new long[rows * width];
-        var historyCategories = new long[rows * width];
-        var lengths = new int[rows];
-        var extras = f == 0 ? null : new long[rows * f];
-        int row = 0;
-        foreach (var p in batch)
-        {
-            for (int c = 0; c < p.Rows; c++, row++)
-            {
-                users[row] = p.UserId;
-                items[row] = p.CandidateItems[c];
-                categories[row] = p.CandidateCategories[c];
-                lengths[row] = p.HistoryItems.Length;
-                p.HistoryItems.CopyTo(historyItems, row * width);
-                p.HistoryCategories.CopyTo(historyCategories, row * width);
-                if (extras is not null)
-                {
-                    p.ExtraFields.CopyTo(extras, row * f);
-                }
-            }
-        }
-
-        return new BatchArrays
-        {
-            Size = rows,
-            Width = width,
-            UserIds = users,
-            TargetItems = items,
-            TargetCategories = categories,
-            HistoryItems = historyItems,
-            HistoryCategories = historyCategories,
-            Lengths = lengths,
-            ExtraFieldCount = f,
-            ExtraFields = extras,
-        };
-    }
-
-    private sealed class Pending(
-        DienPredictor predictor, long userId, long[] historyItems, long[] historyCategories, long[] candidateItems, long[] candidateCategories, long[] extraFields)
+    private sealed class Pending(DienPredictor predictor, CandidateRequest request)
     {
         public DienPredictor Predictor { get; } = predictor;
 
-        public long UserId { get; } = userId;
+        public CandidateRequest Request { get; } = request;
 
-        public long[] HistoryItems { get; } = historyItems;
-
-        public long[] HistoryCategories { get; } = historyCategories;
-
-        public long[] CandidateItems { get; } = candidateItems;
-
-        public long[] CandidateCategories { get; } = candidateCategories;
-
-        public long[] ExtraFields { get; } = extraFields;
-
-        public int Rows => CandidateItems.Length;
+        public int Rows => Request.Rows;
 
         public long Enqueued { get; set; }
 

@@ -111,44 +111,12 @@ public sealed class DienPredictor : IDisposable
     {
         CheckRequest(historyItems, historyCategories, candidateItems, candidateCategories);
 
-        int b = candidateItems.Count;
-        if (b == 0)
+        if (candidateItems.Count == 0)
         {
             return Array.Empty<float>();
         }
 
-        int t = historyItems.Count;
-        int f = extraFields?.Count ?? 0;
-        var items = new long[b * t];
-        var categories = new long[b * t];
-        var extras = f == 0 ? null : new long[b * f];
-        for (int row = 0; row < b; row++)
-        {
-            for (int i = 0; i < t; i++)
-            {
-                items[(row * t) + i] = historyItems[i];
-                categories[(row * t) + i] = historyCategories[i];
-            }
-
-            for (int i = 0; i < f; i++)
-            {
-                extras![(row * f) + i] = extraFields![i];
-            }
-        }
-
-        return Score(new BatchArrays
-        {
-            Size = b,
-            Width = t,
-            UserIds = Enumerable.Repeat(userId, b).ToArray(),
-            TargetItems = candidateItems.ToArray(),
-            TargetCategories = candidateCategories.ToArray(),
-            HistoryItems = items,
-            HistoryCategories = categories,
-            Lengths = Enumerable.Repeat(t, b).ToArray(),
-            ExtraFieldCount = f,
-            ExtraFields = extras,
-        });
+        return Score(CandidateRequest.ToBatch([CandidateRequest.From(userId, historyItems, historyCategories, candidateItems, candidateCategories, extraFields)]));
     }
 
     /// <inheritdoc />
