@@ -12,7 +12,8 @@ using TorchSharp;
 namespace Dien.Bench;
 
 /// <summary>
-/// The quality benchmark: trains BaseModel, DIN and DIEN on a folder in the authors' format for several seeds,
+/// The quality benchmark: trains BaseModel, DIN and DIEN on a folder in the authors' format (or, with
+/// <c>--path synthetic</c>, on the built-in synthetic workload the sample trains on) for several seeds,
 /// each on the library's defaults (plus any <c>--set Option=value</c>), picks the epoch on a validation split of
 /// the training users, scores the test file once with that epoch's weights, and reports mean and standard error.
 /// </summary>
@@ -28,8 +29,8 @@ internal static class QualityBenchmark
                           $"up to {settings.Epochs} epochs (patience {settings.Patience}), validation {settings.ValidationFraction:P0} of the training users" +
                           (settings.Overrides.Count > 0 ? $", set {string.Join(" ", settings.Overrides.Select(o => $"{o.Key}={o.Value}"))}" : string.Empty));
         var clock = Stopwatch.StartNew();
-        var data = AuthorsDataset.Load(settings.Path);
-        Console.WriteLine($"data: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {data.Vocabularies.Items.Size:N0} items, read in {clock.Elapsed.TotalSeconds:F1} s");
+        var data = QualityData.Load(settings.Path);
+        Console.WriteLine($"data: {data.Description}: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {data.Items:N0} item ids, read in {clock.Elapsed.TotalSeconds:F1} s");
         var runs = new List<QualityRun>();
         foreach (int seed in settings.Seeds)
         {
@@ -58,14 +59,14 @@ internal static class QualityBenchmark
         }
     }
 
-    private static QualityRun TrainOne(QualitySettings settings, AuthorsDataset data, ValidationSplit split, string kind, int seed)
+    private static QualityRun TrainOne(QualitySettings settings, QualityData data, ValidationSplit split, string kind, int seed)
     {
         torch.manual_seed(seed);
         var options = new DienOptions
         {
-            ItemVocabularySize = data.Vocabularies.Items.Size,
-            CategoryVocabularySize = data.Vocabularies.Categories.Size,
-            UserVocabularySize = data.Vocabularies.Users.Size,
+            ItemVocabularySize = data.Items,
+            CategoryVocabularySize = data.Categories,
+            UserVocabularySize = data.Users,
         };
         var trainerOptions = new TrainerOptions { Epochs = settings.Epochs, Patience = settings.Patience, Seed = seed };
         settings.Apply(options, trainerOptions);
@@ -80,7 +81,7 @@ internal static class QualityBenchmark
             "din" => new DinModel(options),
             _ => new DienModel(options),
         };
-        var sampler = options.Alpha > 0 ? data.CreateNegativeSampler(settings.Negatives) : null;
+        var sampler = options.Alpha > 0 ? data.Sampler(settings.Negatives) : null;
         using var trainer = new DienTrainer(model, trainerOptions, new EpochLog($"{settings.Label} {kind} seed {seed}"));
         var clock = Stopwatch.StartNew();
         var result = trainer.Fit(

@@ -24,6 +24,8 @@ namespace Dien.Training;
 /// holds the best validation epoch's weights (<see cref="TrainerOptions.RestoreBestWeights"/>); score the test
 /// file once, then, with <see cref="Evaluate"/>.
 /// </para>
+/// The log messages count epochs from 1, as a reader does; <see cref="EpochSummary.Epoch"/> and
+/// <see cref="TrainingResult"/> count from 0.
 /// Not thread-safe: one <see cref="Fit"/> at a time. The trainer does not own the model.
 /// Determinism: epoch e reseeds torch with <see cref="TrainerOptions.Seed"/> + e, so two CPU runs with one
 /// seed, and a run resumed from an epoch-end checkpoint, repeat each other exactly.
@@ -125,7 +127,7 @@ public sealed class DienTrainer : IDisposable
             {
                 // The epoch is not counted; where it stopped is kept, and written with the last checkpoint.
                 cancelled = true;
-                _logger.LogInformation("Training cancelled during epoch {Epoch} after batch {Batch}.", epoch, _partial!.Batches - 1);
+                _logger.LogInformation("Training cancelled during epoch {Epoch} after batch {Batch}.", epoch + 1, _partial!.Batches);
                 if (_options.LastCheckpointPath is { } lastOnCancel)
                 {
                     SaveCheckpoint(lastOnCancel);
@@ -146,7 +148,7 @@ public sealed class DienTrainer : IDisposable
             summaries.Add(new EpochSummary(epoch, loss, learningRate, validation));
             _logger.LogInformation(
                 "Epoch {Epoch}: loss {Loss:F5}, lr {LearningRate:G3}, AUC {Auc:F5}, GAUC {Gauc:F5}, log loss {LogLoss:F5}",
-                epoch, loss, learningRate, validation?.Auc ?? double.NaN, validation?.GroupAuc ?? double.NaN, validation?.LogLoss ?? double.NaN);
+                epoch + 1, loss, learningRate, validation?.Auc ?? double.NaN, validation?.GroupAuc ?? double.NaN, validation?.LogLoss ?? double.NaN);
 
             if (validation is not null && UpdateBest(epoch, validation.Get(_options.MonitorMetric)))
             {
@@ -169,7 +171,7 @@ public sealed class DienTrainer : IDisposable
             if (_options.Patience is { } patience && _epochsWithoutImprovement >= patience)
             {
                 stoppedEarly = true;
-                _logger.LogInformation("Early stop after epoch {Epoch}: {Metric} has not improved for {Patience} epochs.", epoch, _options.MonitorMetric, patience);
+                _logger.LogInformation("Early stop after epoch {Epoch}: {Metric} has not improved for {Patience} epochs.", epoch + 1, _options.MonitorMetric, patience);
                 break;
             }
         }
@@ -276,7 +278,7 @@ public sealed class DienTrainer : IDisposable
                 tensor.copy_(_bestWeights[name]);
             }
 
-            _logger.LogInformation("Restored the weights of epoch {Epoch} ({Metric} {Value:F5}).", _bestEpoch, _options.MonitorMetric, _bestMetric);
+            _logger.LogInformation("Restored the weights of epoch {Epoch} ({Metric} {Value:F5}).", _bestEpoch + 1, _options.MonitorMetric, _bestMetric);
             return true;
         }
 
@@ -290,13 +292,13 @@ public sealed class DienTrainer : IDisposable
             && Checkpoint.Open(path) is var contents && Checkpoint.TrainingStateOf(contents) is { } state && state.CompletedEpochs == _bestEpoch + 1)
         {
             Checkpoint.LoadInto(contents, _model, null, requireTraining: false);
-            _logger.LogInformation("Restored the weights of epoch {Epoch} ({Metric} {Value:F5}) from {Path}.", _bestEpoch, _options.MonitorMetric, _bestMetric, path);
+            _logger.LogInformation("Restored the weights of epoch {Epoch} ({Metric} {Value:F5}) from {Path}.", _bestEpoch + 1, _options.MonitorMetric, _bestMetric, path);
             return true;
         }
 
         _logger.LogWarning(
             "The best epoch {Epoch} came before this trainer resumed and {Path} does not hold it: the model keeps the weights of the last epoch {Last}.",
-            _bestEpoch, _options.BestCheckpointPath ?? "(no BestCheckpointPath)", CompletedEpochs - 1);
+            _bestEpoch + 1, _options.BestCheckpointPath ?? "(no BestCheckpointPath)", CompletedEpochs);
         return false;
     }
 

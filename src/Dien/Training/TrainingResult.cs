@@ -2,7 +2,7 @@ namespace Dien.Training;
 
 /// <summary>The outcome of <see cref="DienTrainer.Fit"/>.</summary>
 /// <param name="Epochs">One summary per completed epoch in this call.</param>
-/// <param name="BestEpoch">The epoch with the best monitored metric (across resumes), or -1 when none was evaluated.</param>
+/// <param name="BestEpoch">The epoch with the best monitored metric (across resumes), counted from 0, or -1 when none was evaluated.</param>
 /// <param name="BestMetric">Its value, NaN when none.</param>
 /// <param name="StoppedEarly">True when patience ran out.</param>
 /// <param name="Cancelled">True when the cancellation token stopped training (after a whole batch).</param>

@@ -197,7 +197,7 @@ public class DienTrainerTests
                 {
                     result.RestoredBestWeights.Should().BeFalse();
                     Weights(model).Should().NotEqual(bestWeights);
-                    logger.Warnings.Should().ContainSingle().Which.Should().Contain("best epoch 0").And.Contain("last epoch 2");
+                    logger.Warnings.Should().ContainSingle().Which.Should().Contain("best epoch 1 ").And.Contain("last epoch 3");
                 }
             }
         }

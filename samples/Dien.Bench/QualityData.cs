@@ -1,0 +1,48 @@
+using Dien.Data;
+using Dien.Data.Batching;
+using Dien.Data.Formats;
+using Dien.Data.Synthetic;
+
+namespace Dien.Bench;
+
+/// <summary>The train and test samples the quality benchmark runs on, with the vocabulary sizes a model needs.</summary>
+/// <param name="Description">What the data is, for the log.</param>
+/// <param name="Train">The training samples (the validation users are split off them).</param>
+/// <param name="Test">The test samples, scored once per run.</param>
+/// <param name="Items">Item vocabulary size, padding included.</param>
+/// <param name="Categories">Category vocabulary size, padding included.</param>
+/// <param name="Users">User vocabulary size, padding included.</param>
+/// <param name="Sampler">Builds the auxiliary loss's negative sampler in the given mode.</param>
+internal sealed record QualityData(
+    string Description,
+    IReadOnlyList<Sample> Train,
+    IReadOnlyList<Sample> Test,
+    long Items,
+    long Categories,
+    long Users,
+    Func<NegativeSampling, NegativeSampler> Sampler)
+{
+    /// <summary>The word <c>--path</c> takes for the built-in synthetic workload.</summary>
+    public const string SyntheticPath = "synthetic";
+
+    /// <summary>
+    /// Loads a folder in the authors' format, or the synthetic workload of the sample's first command (its default
+    /// options and data seed 2019, so that every model seed trains on the same samples).
+    /// </summary>
+    public static QualityData Load(string path)
+    {
+        if (path == SyntheticPath)
+        {
+            var options = new SyntheticOptions();
+            var split = SyntheticGenerator.Generate(options);
+            return new QualityData(
+                $"synthetic (seed {options.Seed})", split.Train, split.Test, options.Items + 1, options.Categories + 1, options.Users + 1,
+                mode => NegativeSampler.FromHistories(split.Train, mode));
+        }
+
+        var data = AuthorsDataset.Load(path);
+        return new QualityData(
+            $"authors' files in {path}", data.Train, data.Test, data.Vocabularies.Items.Size, data.Vocabularies.Categories.Size, data.Vocabularies.Users.Size,
+            data.CreateNegativeSampler);
+    }
+}
