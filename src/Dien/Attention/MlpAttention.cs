@@ -83,9 +83,9 @@ public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     private Tensor FirstLayer(Linear layer, Tensor q, Tensor states)
     {
         var w = layer.weight!.chunk(4, 1);
-        var perRow = nn.functional.linear(q, w[0] + w[2], layer.bias).unsqueeze(1); // [B, 1, out]
-        var perStep = nn.functional.linear(states, w[1] - w[2]) + nn.functional.linear(q.unsqueeze(1) * states, w[3]);
-        return perStep + perRow;
+        var perRow = nn.functional.linear(q, w[0].Plus(w[2]), layer.bias).unsqueeze(1); // [B, 1, out]
+        var perStep = nn.functional.linear(states, w[1].Minus(w[2])).Plus(nn.functional.linear(q.unsqueeze(1) * states, w[3]));
+        return perStep.Plus(perRow);
     }
 
     /// <inheritdoc />

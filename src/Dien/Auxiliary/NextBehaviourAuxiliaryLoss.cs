@@ -140,7 +140,7 @@ public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tenso
         var first = layers.Count > 0 ? layers[0] : output;
         var stateWeight = first.weight!.narrow(1, 0, _hiddenSize);
         var behaviourWeight = first.weight!.narrow(1, _hiddenSize, _behaviourSize);
-        var x = nn.functional.linear(candidates, behaviourWeight) + nn.functional.linear(h, stateWeight, first.bias);
+        var x = nn.functional.linear(candidates, behaviourWeight).Plus(nn.functional.linear(h, stateWeight, first.bias));
         if (layers.Count > 0)
         {
             x = torch.sigmoid(x);

@@ -112,17 +112,17 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(embedded);
         ArgumentNullException.ThrowIfNull(batch);
-        var total = UsedRows(items, embedded.ItemIds) + UsedRows(categories, embedded.CategoryIds);
+        var total = UsedRows(items, embedded.ItemIds).Plus(UsedRows(categories, embedded.CategoryIds));
         if (user is not null)
         {
-            total += UsedRows(user, batch.UserIds);
+            total = total.Plus(UsedRows(user, batch.UserIds));
         }
 
         if (batch.ExtraFields is not null)
         {
             for (int f = 0; f < extras.Count; f++)
             {
-                total += UsedRows(extras[f], batch.ExtraFields.select(1, f));
+                total = total.Plus(UsedRows(extras[f], batch.ExtraFields.select(1, f)));
             }
         }
 

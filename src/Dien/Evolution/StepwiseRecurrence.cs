@@ -1,4 +1,5 @@
 using Dien.Kernels.Recurrence;
+using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,26 +27,28 @@ internal static class StepwiseRecurrence
         long batch = inputProjection.shape[0], steps = inputProjection.shape[1], hidden = weightHh.shape[1];
         int last = lengths.Length == 0 ? 0 : (int)Math.Min(steps, lengths.Max());
         var lengthTensor = tensor(lengths.Select(l => (long)l).ToArray(), device: inputProjection.device);
-        var valid = arange(steps, device: inputProjection.device).unsqueeze(0).lt(lengthTensor.unsqueeze(1)); // [B, T]
+        // Positions from host longs: arange takes its bounds as temporary scalars (Runtime/HeldArithmetic).
+        var positions = tensor(Enumerable.Range(0, (int)steps).Select(i => (long)i).ToArray(), device: inputProjection.device);
+        var valid = positions.unsqueeze(0).lt(lengthTensor.unsqueeze(1)); // [B, T]
         var h = zeros(new[] { batch, hidden }, dtype: inputProjection.dtype, device: inputProjection.device);
         var states = new List<Tensor>();
         for (long t = 0; t < last; t++)
         {
             var projected = nn.functional.linear(h, weightHh, biasHh).chunk(3, -1);
             var x = inputProjection.select(1, t).chunk(3, -1);
-            var r = sigmoid(x[0] + projected[0]);
-            var second = sigmoid(x[1] + projected[1]);
-            var candidate = tanh(x[2] + (r * projected[2]));
+            var r = sigmoid(x[0].Plus(projected[0]));
+            var second = sigmoid(x[1].Plus(projected[1]));
+            var candidate = tanh(x[2].Plus(r * projected[2]));
             Tensor next;
             if (cell == RecurrentCell.Gru)
             {
                 // TorchSharp's GRU convention: the second gate z keeps the old state.
-                next = ((1 - second) * candidate) + (second * h);
+                next = (second.OneMinus() * candidate).Plus(second * h);
             }
             else if (cell == RecurrentCell.UpdateGateGru)
             {
                 // The evolution cell's convention: the second gate u moves towards the candidate.
-                next = ((1 - second) * h) + (second * candidate);
+                next = (second.OneMinus() * h).Plus(second * candidate);
             }
             else
             {
@@ -53,10 +56,10 @@ internal static class StepwiseRecurrence
                 next = cell switch
                 {
                     // Paper: the attention scales the update gate u.
-                    RecurrentCell.AugruPaper => ((1 - (a * second)) * h) + (a * second * candidate),
+                    RecurrentCell.AugruPaper => ((a * second).OneMinus() * h).Plus(a * second * candidate),
                     // Authors' code: the attention scales the keep gate k = 1 - u.
-                    RecurrentCell.AugruAuthorsCode => ((1 - a) * (1 - second) * h) + ((1 - ((1 - a) * (1 - second))) * candidate),
-                    _ => ((1 - a) * h) + (a * candidate),
+                    RecurrentCell.AugruAuthorsCode => (a.OneMinus() * second.OneMinus() * h).Plus((a.OneMinus() * second.OneMinus()).OneMinus() * candidate),
+                    _ => (a.OneMinus() * h).Plus(a * candidate),
                 };
             }
 

@@ -45,7 +45,7 @@ public sealed class Dice : nn.Module<Tensor, Tensor>
 
         using var scope = NewDisposeScope();
         var p = torch.sigmoid(norm.call(input));
-        return ((p * input) + ((1 - p) * alpha * input)).MoveToOuterDisposeScope();
+        return (p * input).Plus(p.OneMinus() * alpha * input).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />

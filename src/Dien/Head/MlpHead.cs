@@ -1,3 +1,4 @@
+using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -68,7 +69,7 @@ public sealed class MlpHead : nn.Module<Tensor, Tensor>
 
         var logits = output.call(x);
         // Two logits: softmax(l)_1 = sigmoid(l_1 - l_0), so the click logit is their difference.
-        var click = Output == HeadOutput.Softmax ? logits.select(1, 1) - logits.select(1, 0) : logits.squeeze(-1);
+        var click = Output == HeadOutput.Softmax ? logits.select(1, 1).Minus(logits.select(1, 0)) : logits.squeeze(-1);
         return click.MoveToOuterDisposeScope();
     }
 

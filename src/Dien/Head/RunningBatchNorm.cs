@@ -56,7 +56,7 @@ internal sealed class RunningBatchNorm : nn.Module<Tensor, Tensor>
         {
             using (no_grad())
             {
-                num_batches_tracked.add_(HeldScalars.One);
+                num_batches_tracked.add_(HeldScalars.One, HeldScalars.One);
             }
         }
 

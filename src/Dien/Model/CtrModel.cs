@@ -1,5 +1,6 @@
 using Dien.Data.Batching;
 using Dien.Head;
+using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -117,10 +118,10 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
         if (batch.Labels is not null)
         {
             target = nn.functional.binary_cross_entropy_with_logits(logit, batch.Labels.to_type(logit.dtype));
-            loss = auxiliaryLoss is null ? target.alias() : target + auxiliaryLoss.mul(alpha);
+            loss = auxiliaryLoss is null ? target.alias() : target.Plus(auxiliaryLoss.mul(alpha));
             if (penalty is not null)
             {
-                loss = loss + penalty;
+                loss = loss.Plus(penalty);
             }
         }
 

@@ -20,6 +20,9 @@ internal static class HeldScalars
     /// <summary>The integer 1.</summary>
     public static readonly Scalar One = 1.ToScalar();
 
+    /// <summary>The integer -1 (alpha of a difference: a - b is a + (-1) b, as libtorch computes sub).</summary>
+    public static readonly Scalar MinusOne = (-1).ToScalar();
+
     /// <summary>A score far below any real one, for masked softmax positions.</summary>
     public static readonly Scalar MaskedScore = (-1e9).ToScalar();
 }
