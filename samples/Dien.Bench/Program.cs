@@ -17,7 +17,8 @@ using TorchSharp;
 //   dotnet run -c Release --project samples/Dien.Bench -- quality [--path ../shared/data/amazon-beauty-dien --models base,din,dien
 //       --seeds 1,2,3 --epochs 8 --patience 2 --validation-fraction 0.1 --output docs/results.md --set Option=value ...
 //       --bucket false --negatives uniform --shuffle whole --label NAME --jsonl runs.jsonl --threads 2]
-//       test figures of the three models on a folder in the authors' format (docs/results.md)
+//       test figures of the three models on a folder in the authors' format (docs/results.md); --path synthetic
+//       (or synthetic:N for N samples) runs them on the built-in synthetic workload instead
 // Before the first TorchSharp call: libgomp reads its spin count when libtorch loads (docs/performance.md).
 // GOMP_SPINCOUNT=300000 in the environment restores libgomp's default for a comparison.
 var openMpSpin = OpenMpSpin.Shorten();

@@ -22,7 +22,7 @@ internal sealed record QualityData(
     long Users,
     Func<NegativeSampling, NegativeSampler> Sampler)
 {
-    /// <summary>The word <c>--path</c> takes for the built-in synthetic workload.</summary>
+    /// <summary>The word <c>--path</c> takes for the built-in synthetic workload (<c>synthetic:N</c> asks for N samples).</summary>
     public const string SyntheticPath = "synthetic";
 
     /// <summary>
@@ -31,12 +31,23 @@ internal sealed record QualityData(
     /// </summary>
     public static QualityData Load(string path)
     {
-        if (path == SyntheticPath)
+        if (path == SyntheticPath || path.StartsWith(SyntheticPath + ":", StringComparison.Ordinal))
         {
             var options = new SyntheticOptions();
+            if (path.Length > SyntheticPath.Length)
+            {
+                string count = path[(SyntheticPath.Length + 1)..];
+                options = options with
+                {
+                    Samples = int.TryParse(count, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int samples) && samples > 0
+                        ? samples
+                        : throw new ArgumentException($"--path {path}: expected synthetic or synthetic:N with N a positive number of samples."),
+                };
+            }
+
             var split = SyntheticGenerator.Generate(options);
             return new QualityData(
-                $"synthetic (seed {options.Seed})", split.Train, split.Test, options.Items + 1, options.Categories + 1, options.Users + 1,
+                $"synthetic ({options.Samples:N0} samples, seed {options.Seed})", split.Train, split.Test, options.Items + 1, options.Categories + 1, options.Users + 1,
                 mode => NegativeSampler.FromHistories(split.Train, mode));
         }
 
