@@ -88,43 +88,18 @@ internal static class LayerReferences
     }
 
     /// <summary>Every method or constructor a method's IL calls (call, callvirt, newobj, ldftn), in order.</summary>
-    public static IEnumerable<MethodBase> CalledBy(MethodBase method)
-    {
-        var il = method.GetMethodBody()?.GetILAsByteArray();
-        if (il is null)
-        {
-            yield break;
-        }
-
-        var module = method.Module;
-        var typeArguments = method.DeclaringType is { IsGenericType: true } d ? d.GetGenericArguments() : null;
-        var methodArguments = method.IsGenericMethod ? method.GetGenericArguments() : null;
-        int at = 0;
-        while (at < il.Length)
-        {
-            short value = il[at] == 0xFE ? (short)(0xFE00 | il[at + 1]) : il[at];
-            at += il[at] == 0xFE ? 2 : 1;
-            var opCode = OpCodesByValue[value];
-            if (opCode.OperandType == OperandType.InlineMethod && module.ResolveMember(BitConverter.ToInt32(il, at), typeArguments, methodArguments) is MethodBase called)
-            {
-                yield return called;
-            }
-
-            at += opCode.OperandType switch
-            {
-                OperandType.InlineSwitch => 4 + (4 * BitConverter.ToInt32(il, at)),
-                OperandType.InlineField or OperandType.InlineMethod or OperandType.InlineTok or OperandType.InlineType => 4,
-                var operand => OperandSize(operand),
-            };
-        }
-    }
+    public static IEnumerable<MethodBase> CalledBy(MethodBase method) =>
+        TokensOf(method).Where(t => t.Operand == OperandType.InlineMethod).Select(t => t.Member).OfType<MethodBase>();
 
     /// <summary>Every method, constructor and accessor a type declares, lambdas' and iterators' nested types left to the caller.</summary>
     public static IEnumerable<MethodBase> MethodsOf(Type type) =>
         type.GetMethods(Declared).Cast<MethodBase>().Concat(type.GetConstructors(Declared));
 
     /// <summary>The types a method's IL names: each type token, and the declaring and signature types of each field and method token.</summary>
-    private static IEnumerable<Type> UsedInBody(MethodBase method)
+    private static IEnumerable<Type> UsedInBody(MethodBase method) => TokensOf(method).SelectMany(t => TypesOf(t.Member));
+
+    /// <summary>The member each field, method, type or token operand of a method's IL resolves to, with its operand kind.</summary>
+    private static IEnumerable<(OperandType Operand, MemberInfo? Member)> TokensOf(MethodBase method)
     {
         var il = method.GetMethodBody()?.GetILAsByteArray();
         if (il is null)
@@ -140,26 +115,21 @@ internal static class LayerReferences
         {
             short value = il[at] == 0xFE ? (short)(0xFE00 | il[at + 1]) : il[at];
             at += il[at] == 0xFE ? 2 : 1;
-            var opCode = OpCodesByValue[value];
-            switch (opCode.OperandType)
+            var operand = OpCodesByValue[value].OperandType;
+            switch (operand)
             {
                 case OperandType.InlineField:
                 case OperandType.InlineMethod:
                 case OperandType.InlineTok:
                 case OperandType.InlineType:
-                    var member = module.ResolveMember(BitConverter.ToInt32(il, at), typeArguments, methodArguments);
-                    foreach (var t in TypesOf(member))
-                    {
-                        yield return t;
-                    }
-
+                    yield return (operand, module.ResolveMember(BitConverter.ToInt32(il, at), typeArguments, methodArguments));
                     at += 4;
                     break;
                 case OperandType.InlineSwitch:
                     at += 4 + (4 * BitConverter.ToInt32(il, at));
                     break;
                 default:
-                    at += OperandSize(opCode.OperandType);
+                    at += OperandSize(operand);
                     break;
             }
         }

@@ -65,11 +65,9 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
         options.CategoryVocabularySize = data.Vocabularies.Categories.Size;
         options.UserVocabularySize = data.Vocabularies.Users.Size;
         using var model = new BaseModel(options);
-        using var trainer = new DienTrainer(model, new TrainerOptions { Epochs = Epochs, Seed = seed, Patience = null, RestoreBestWeights = false });
         // The first release shuffled only inside the batcher's buffer (a lazy stream still is) and bucketed by length.
-        IEnumerable<Sample> Source() => firstReleaseBatching ? data.Train.Select(s => s) : data.Train;
-        var batcher = new BatcherOptions { Shuffle = true, BucketByLength = firstReleaseBatching, Seed = seed };
-        trainer.Fit(epoch => new Batcher(batcher with { Seed = seed + epoch }).Batches(Source()).Where(b => b.Size >= 2));
-        return trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(data.Test)).Auc;
+        var train = firstReleaseBatching ? data.Train.Select(s => s) : data.Train;
+        var batcher = new BatcherOptions { Shuffle = true, BucketByLength = firstReleaseBatching };
+        return LearningRun.TestAuc(model, train, data.Test, batcher, seed, Epochs);
     }
 }
