@@ -61,7 +61,7 @@ internal static class TrainRun
             Alpha = settings.Model == ModelKind.Dien ? settings.Alpha : 0,
             HeadSumTerms = settings.HeadSumTerms,
         };
-        AnsiConsole.MarkupLineInterpolated($"head sum terms: {(options.HeadSumTerms ? "on" : "off")}{(settings.SumTerms == SumTerms.Auto && options.HeadSumTerms != new DienOptions().HeadSumTerms ? " (--sum-terms auto: off for DIEN on the synthetic workload, see docs/results.md)" : string.Empty)}");
+        AnsiConsole.MarkupLineInterpolated($"head sum terms: {(options.HeadSumTerms ? "on" : "off")}{(settings.AutoTurnsSumTermsOff ? " (--sum-terms auto: off for DIEN on the synthetic workload, see docs/results.md)" : string.Empty)}");
         if (options.AuxiliaryLoss == AuxiliaryLossForm.LabelledHistory)
         {
             // The labelled-history loss scores h_t . e_t, so the state is as wide as a behaviour.

@@ -39,35 +39,26 @@ internal static class StepwiseRecurrence
             var r = sigmoid(x[0].Plus(projected[0]));
             var second = sigmoid(x[1].Plus(projected[1]));
             var candidate = tanh(x[2].Plus(r * projected[2]));
-            Tensor next;
-            if (cell == RecurrentCell.Gru)
+            // Every cell blends as next = k h + g c, with its own weight k on the old state and g on the candidate.
+            var (keepOld, takeNew) = cell switch
             {
                 // TorchSharp's GRU convention: the second gate z keeps the old state.
-                next = (second.OneMinus() * candidate).Plus(second * h);
-            }
-            else if (cell == RecurrentCell.UpdateGateGru)
-            {
+                RecurrentCell.Gru => Keep(second),
                 // The evolution cell's convention: the second gate u moves towards the candidate.
-                next = (second.OneMinus() * h).Plus(second * candidate);
-            }
-            else
-            {
-                var a = attention!.select(1, t).unsqueeze(1);
-                next = cell switch
-                {
-                    // Paper: the attention scales the update gate u.
-                    RecurrentCell.AugruPaper => ((a * second).OneMinus() * h).Plus(a * second * candidate),
-                    // Authors' code: the attention scales the keep gate k = 1 - u.
-                    RecurrentCell.AugruAuthorsCode => (a.OneMinus() * second.OneMinus() * h).Plus((a.OneMinus() * second.OneMinus()).OneMinus() * candidate),
-                    _ => (a.OneMinus() * h).Plus(a * candidate),
-                };
-            }
+                RecurrentCell.UpdateGateGru => Update(second),
+                // Paper: the attention scales the update gate u.
+                RecurrentCell.AugruPaper => Update(AttentionAt(t) * second),
+                // Authors' code: the attention scales the keep gate k = 1 - u.
+                RecurrentCell.AugruAuthorsCode => Keep(AttentionAt(t).OneMinus() * second.OneMinus()),
+                _ => Update(AttentionAt(t)),
+            };
+            var next = (keepOld * h).Plus(takeNew * candidate);
 
-            var keep = valid.select(1, t).unsqueeze(1);
-            h = where(keep, next, h);
+            var inRow = valid.select(1, t).unsqueeze(1);
+            h = where(inRow, next, h);
             if (output == RecurrentOutput.AllStates)
             {
-                states.Add(where(keep, next, zeros_like(next)));
+                states.Add(where(inRow, next, zeros_like(next)));
             }
         }
 
@@ -83,5 +74,13 @@ internal static class StepwiseRecurrence
         }
 
         return all.MoveToOuterDisposeScope();
+
+        Tensor AttentionAt(long t) => attention!.select(1, t).unsqueeze(1);
     }
+
+    /// <summary>The blend weights (k, g) of a cell whose weight on the candidate is <paramref name="update"/>: (1 - g, g).</summary>
+    private static (Tensor Keep, Tensor Update) Update(Tensor update) => (update.OneMinus(), update);
+
+    /// <summary>The blend weights (k, g) of a cell whose weight on the old state is <paramref name="keep"/>: (k, 1 - k).</summary>
+    private static (Tensor Keep, Tensor Update) Keep(Tensor keep) => (keep, keep.OneMinus());
 }

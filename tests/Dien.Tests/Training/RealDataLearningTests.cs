@@ -1,9 +1,7 @@
-using Dien.Data;
 using Dien.Data.Batching;
 using Dien.Data.Formats;
 using Dien.Model;
 using Dien.Tests.Data;
-using Dien.Training;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
