@@ -26,7 +26,7 @@ internal static class QualityBenchmark
         var settings = QualitySettings.Parse(args);
         torch.set_num_threads(settings.Threads);
         Console.WriteLine($"quality: {settings.Path}, models {string.Join(",", settings.Models)}, seeds {string.Join(",", settings.Seeds)}, " +
-                          $"up to {settings.Epochs} epochs (patience {settings.Patience}), validation {settings.ValidationFraction:P0} of the training users" +
+                          $"up to {settings.Epochs} epochs (patience {settings.Patience}), validation {settings.ValidationFraction:P0} of the training users{(settings.ValidateOnLastItems ? " (their last samples)" : string.Empty)}" +
                           (settings.Overrides.Count > 0 ? $", set {string.Join(" ", settings.Overrides.Select(o => $"{o.Key}={o.Value}"))}" : string.Empty));
         var clock = Stopwatch.StartNew();
         var data = QualityData.Load(settings.Path);
@@ -35,6 +35,11 @@ internal static class QualityBenchmark
         foreach (int seed in settings.Seeds)
         {
             var split = ValidationSplit.ByUser(data.Train, settings.ValidationFraction, seed);
+            if (settings.ValidateOnLastItems)
+            {
+                split = split.LastPerUser();
+            }
+
             foreach (string model in settings.Models)
             {
                 var run = TrainOne(settings, data, split, model, seed);
@@ -131,6 +136,9 @@ internal static class QualityBenchmark
         public double ValidationFraction { get; init; } = 0.1;
         public bool Bucket { get; init; }
 
+        /// <summary>Validate on each held-out user's last samples only (<see cref="ValidationSplit.LastPerUser"/>), as the test file holds.</summary>
+        public bool ValidateOnLastItems { get; init; }
+
         /// <summary>Hand the batcher a lazy stream, which it shuffles only inside its buffer (the first release's behaviour), for the ablation.</summary>
         public bool BufferShuffleOnly { get; init; }
         public NegativeSampling Negatives { get; init; } = NegativeSampling.Uniform;
@@ -163,6 +171,7 @@ internal static class QualityBenchmark
                     "--epochs" => s with { Epochs = Read<int>(args[i], Value()) },
                     "--patience" => s with { Patience = Read<int>(args[i], Value()) },
                     "--validation-fraction" => s with { ValidationFraction = Read<double>(args[i], Value()) },
+                    "--validation" => s with { ValidateOnLastItems = Value() switch { "last" => true, "all" => false, var v => throw new ArgumentException($"--validation {v}: expected all or last.") } },
                     "--bucket" => s with { Bucket = Read<bool>(args[i], Value()) },
                     "--shuffle" => s with { BufferShuffleOnly = Value() switch { "buffer" => true, "whole" => false, var v => throw new ArgumentException($"--shuffle {v}: expected whole or buffer.") } },
                     "--negatives" => s with { Negatives = Read<NegativeSampling>(args[i], Value()) },

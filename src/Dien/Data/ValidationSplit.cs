@@ -50,4 +50,21 @@ public sealed record ValidationSplit(IReadOnlyList<Sample> Train, IReadOnlyList<
 
         return new ValidationSplit(train, validation);
     }
+
+    /// <summary>
+    /// Keeps, of each held-out user, only the samples with that user's longest history: in the authors' files,
+    /// the user's final pair (the last item against its sampled negative), which is all a test file split by
+    /// user holds. Validation then measures what the test measures, on fewer samples; the training part is unchanged.
+    /// </summary>
+    /// <returns>A split with the same <see cref="Train"/> and the held-out users' last samples, in their original order.</returns>
+    public ValidationSplit LastPerUser()
+    {
+        var longest = new Dictionary<long, int>();
+        foreach (var sample in Validation)
+        {
+            longest[sample.User] = Math.Max(longest.GetValueOrDefault(sample.User), sample.HistoryItems.Length);
+        }
+
+        return new ValidationSplit(Train, Validation.Where(sample => sample.HistoryItems.Length == longest[sample.User]).ToList());
+    }
 }

@@ -120,4 +120,31 @@ public sealed class ValidationSplitTests
 
         act.Should().Throw<ArgumentNullException>().WithParameterName("samples");
     }
+
+    [Fact]
+    public void LastPerUserKeepsEachHeldOutUsersLongestHistorySamplesOnly()
+    {
+        // Two users in the authors' layout: prefix pairs with growing histories, the final pair last.
+        static Sample Line(long user, int length, float label) => new()
+        {
+            Label = label,
+            User = user,
+            TargetItem = (user * 100) + (length * 2) + (long)label,
+            TargetCategory = 1,
+            HistoryItems = Enumerable.Range(1, length).Select(i => (long)i).ToArray(),
+            HistoryCategories = Enumerable.Repeat(1L, length).ToArray(),
+        };
+        var train = new List<Sample> { Line(9, 2, 0), Line(9, 2, 1) };
+        var validation = new List<Sample>
+        {
+            Line(1, 2, 0), Line(1, 2, 1), Line(2, 2, 0), Line(2, 2, 1), Line(1, 3, 0), Line(1, 3, 1), Line(1, 4, 0), Line(1, 4, 1),
+        };
+
+        var last = new ValidationSplit(train, validation).LastPerUser();
+
+        last.Train.Should().BeSameAs(train);
+        last.Validation.Select(s => (s.User, s.HistoryItems.Length, s.Label)).Should().Equal(
+            [(2L, 2, 0f), (2L, 2, 1f), (1L, 4, 0f), (1L, 4, 1f)],
+            "user 1's longest history has 4 items and user 2's has 2, and the original order is kept");
+    }
 }
