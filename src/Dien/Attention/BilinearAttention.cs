@@ -26,6 +26,10 @@ public sealed class BilinearAttention : nn.Module<Tensor, Tensor, Tensor, Tensor
         RegisterComponents();
     }
 
+    /// <summary>How the scores become weights.</summary>
+    /// <value><see cref="AttentionNormalization.Softmax"/> over the valid positions.</value>
+    public AttentionNormalization Normalization { get; set; }
+
     /// <summary>Attention weights of each position.</summary>
     /// <param name="states">States h_t, [B, T, H].</param>
     /// <param name="target">Target ad e_a, [B, E].</param>
@@ -39,6 +43,6 @@ public sealed class BilinearAttention : nn.Module<Tensor, Tensor, Tensor, Tensor
         using var scope = NewDisposeScope();
         var projected = nn.functional.linear(target, weight); // W e_a: [B, H]
         var scores = states.matmul(projected.unsqueeze(-1)).squeeze(-1); // h_t . (W e_a): [B, T]
-        return MaskedSoftmax.Apply(scores, mask).MoveToOuterDisposeScope();
+        return AttentionWeights.Of(scores, mask, Normalization).MoveToOuterDisposeScope();
     }
 }

@@ -47,6 +47,10 @@ public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     /// </summary>
     public bool UseFusedKernels { get; set; }
 
+    /// <summary>How the scores become weights.</summary>
+    /// <value><see cref="AttentionNormalization.Softmax"/> over the valid positions.</value>
+    public AttentionNormalization Normalization { get; set; }
+
     /// <summary>Attention weights of each position.</summary>
     /// <param name="states">States h_t, [B, T, H].</param>
     /// <param name="target">Target ad e_a, [B, E].</param>
@@ -63,7 +67,7 @@ public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         {
             var linear = layers.Append(score).ToList();
             var fused = FusedMlpAttention.Scores(states, q, mask, linear.Select(l => (Tensor)l.weight!).ToList(), linear.Select(l => (Tensor)l.bias!).ToList());
-            return MaskedSoftmax.Apply(fused, mask).MoveToOuterDisposeScope();
+            return AttentionWeights.Of(fused, mask, Normalization).MoveToOuterDisposeScope();
         }
 
         var x = layers.Count > 0 ? torch.sigmoid(FirstLayer(layers[0], q, states)) : null;
@@ -73,7 +77,7 @@ public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         }
 
         var scores = (x is null ? FirstLayer(score, q, states) : score.call(x)).squeeze(-1);
-        return MaskedSoftmax.Apply(scores, mask).MoveToOuterDisposeScope();
+        return AttentionWeights.Of(scores, mask, Normalization).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -39,8 +39,8 @@ public sealed class DienModel : CtrModel
         embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
         extractor = new InterestExtractor(o.BehaviourSize, o.HiddenSize, o.UseFusedKernels);
         attention = o.Attention == AttentionForm.Bilinear
-            ? new BilinearAttention(o.HiddenSize, o.BehaviourSize)
-            : new MlpAttention(o.HiddenSize, o.BehaviourSize, o.AttentionHiddenSizes, o.UseFusedKernels);
+            ? new BilinearAttention(o.HiddenSize, o.BehaviourSize) { Normalization = o.AttentionNormalization }
+            : new MlpAttention(o.HiddenSize, o.BehaviourSize, o.AttentionHiddenSizes, o.UseFusedKernels) { Normalization = o.AttentionNormalization };
         evolution = new InterestEvolution(o.HiddenSize, o.HiddenSize, o.Evolution, o.UseFusedKernels);
         if (o.Alpha > 0)
         {

@@ -121,6 +121,10 @@ public sealed class DienOptions
     /// <value><see cref="AttentionForm.Mlp"/> (the authors' code and the benchmark workload).</value>
     public AttentionForm Attention { get; set; } = AttentionForm.Mlp;
 
+    /// <summary>How the attention's scores become weights (DIN's pooling and DIEN's evolution gates).</summary>
+    /// <value><see cref="AttentionNormalization.Softmax"/> (paper eq. 8 and the authors' code).</value>
+    public AttentionNormalization AttentionNormalization { get; set; } = AttentionNormalization.Softmax;
+
     /// <summary>Hidden layers of the MLP attention (sigmoid activations, as in the authors' code).</summary>
     /// <value>80, 40.</value>
     public IList<int> AttentionHiddenSizes { get; set; } = new List<int> { 80, 40 };

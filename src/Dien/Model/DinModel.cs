@@ -28,8 +28,8 @@ public sealed class DinModel : CtrModel
         var o = ModelOptions;
         embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
         attention = o.Attention == AttentionForm.Bilinear
-            ? new BilinearAttention(o.BehaviourSize, o.BehaviourSize)
-            : new MlpAttention(o.BehaviourSize, o.BehaviourSize, o.AttentionHiddenSizes, o.UseFusedKernels);
+            ? new BilinearAttention(o.BehaviourSize, o.BehaviourSize) { Normalization = o.AttentionNormalization }
+            : new MlpAttention(o.BehaviourSize, o.BehaviourSize, o.AttentionHiddenSizes, o.UseFusedKernels) { Normalization = o.AttentionNormalization };
         int behaviours = o.HeadSumTerms ? 4 : 2;
         head = MlpHeadFor(embedding.UserSize + (behaviours * o.BehaviourSize) + embedding.ExtraSize);
         RegisterComponents();

@@ -52,6 +52,46 @@ public sealed class AttentionTests
         weights[2].Should().Be(0.0);
     }
 
+    [Theory]
+    [MemberData(nameof(Forms))]
+    public void SigmoidWeightsAreEachScoresSigmoidAndIgnorePaddingAndLength(string form)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        using nn.Module<Tensor, Tensor, Tensor, Tensor> attention = form == nameof(BilinearAttention)
+            ? new BilinearAttention(4, 3) { Normalization = AttentionNormalization.Sigmoid }
+            : new MlpAttention(4, 3, new[] { 5, 2 }, useFusedKernels: false) { Normalization = AttentionNormalization.Sigmoid };
+        var states = randn(1, 4, 4);
+        var target = randn(1, 3);
+        var all = ones(1, 4, ScalarType.Bool);
+        var firstTwo = tensor(new[] { true, true, false, false }).reshape(1, 4);
+
+        // The same positions under softmax give the reference scores: log-softmax differences are score differences.
+        var sigmoid = Values(attention.call(states, target, all));
+        var shorter = Values(attention.call(states, target, firstTwo));
+        if (attention is BilinearAttention bilinear)
+        {
+            bilinear.Normalization = AttentionNormalization.Softmax;
+        }
+        else
+        {
+            ((MlpAttention)attention).Normalization = AttentionNormalization.Softmax;
+        }
+
+        var softmax = Values(attention.call(states, target, all));
+
+        sigmoid.Should().OnlyContain(w => w > 0 && w < 1);
+        sigmoid.Sum().Should().NotBeApproximately(1.0, 1e-3, "sigmoid weights are not normalised over the row");
+        for (int t = 1; t < 4; t++)
+        {
+            double logit(double w) => Math.Log(w / (1 - w));
+            (logit(sigmoid[t]) - logit(sigmoid[0])).Should().BeApproximately(Math.Log(softmax[t] / softmax[0]), 1e-4, "both read the same score at position {0}", t);
+        }
+
+        shorter.Take(2).Should().Equal(sigmoid.Take(2), "a weight depends only on its own score, not on the other positions");
+        shorter.Skip(2).Should().Equal(0.0, 0.0);
+    }
+
     public static TheoryData<string> Forms => new() { nameof(BilinearAttention), nameof(MlpAttention) };
 
     [Theory]
