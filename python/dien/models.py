@@ -38,6 +38,13 @@ def masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
     return scores.masked_fill(~mask, MASKED_SCORE).softmax(-1) * mask.to(scores.dtype)
 
 
+def attention_weights(scores: Tensor, mask: Tensor, normalization: str) -> Tensor:
+    """The .NET ``AttentionNormalization``: a masked softmax, or a sigmoid of each valid score; 0 at padding."""
+    if normalization == "Sigmoid":
+        return torch.sigmoid(scores) * mask.to(scores.dtype)
+    return masked_softmax(scores, mask)
+
+
 # ----------------------------------------------------------------------------------------------- embeddings
 class BehaviourEmbedding(nn.Module):
     """Items, categories, the optional user and the extra fields; id 0 is padding (zero, no gradient)."""
@@ -160,8 +167,9 @@ class InterestExtractor(nn.Module):
 class MlpAttention(nn.Module):
     """q = query(e_a); score_t = MLP([q, h_t, q - h_t, q * h_t]) with sigmoid hidden layers; masked softmax."""
 
-    def __init__(self, key_size: int, query_size: int, hidden_sizes: List[int]):
+    def __init__(self, key_size: int, query_size: int, hidden_sizes: List[int], normalization: str = "Softmax"):
         super().__init__()
+        self.normalization = normalization
         self.query = nn.Linear(query_size, key_size)
         widths = [4 * key_size] + list(hidden_sizes)
         self.layers = nn.ModuleList([nn.Linear(widths[i], widths[i + 1]) for i in range(len(widths) - 1)])
@@ -172,20 +180,21 @@ class MlpAttention(nn.Module):
         x = torch.cat([q, states, q - states, q * states], -1)
         for layer in self.layers:
             x = torch.sigmoid(layer(x))
-        return masked_softmax(self.score(x).squeeze(-1), mask)
+        return attention_weights(self.score(x).squeeze(-1), mask, self.normalization)
 
 
 class BilinearAttention(nn.Module):
     """Paper eq. 8: a_t = softmax_t(h_t W e_a) over the valid positions; W [key, query] (key ``weight``)."""
 
-    def __init__(self, key_size: int, query_size: int):
+    def __init__(self, key_size: int, query_size: int, normalization: str = "Softmax"):
         super().__init__()
+        self.normalization = normalization
         bound = 1.0 / math.sqrt(query_size)
         self.weight = nn.Parameter(torch.empty(key_size, query_size).uniform_(-bound, bound))
 
     def forward(self, states: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         projected = F.linear(target, self.weight)
-        return masked_softmax(states.matmul(projected.unsqueeze(-1)).squeeze(-1), mask)
+        return attention_weights(states.matmul(projected.unsqueeze(-1)).squeeze(-1), mask, self.normalization)
 
 
 # ------------------------------------------------------------------------------------------------ evolution
@@ -403,8 +412,8 @@ class DienModel(CtrModel):
         o = self.options
         self.embedding = BehaviourEmbedding(o)
         self.extractor = InterestExtractor(o.behaviour_size, o.hidden_size)
-        self.attention = (BilinearAttention(o.hidden_size, o.behaviour_size) if o.attention == "Bilinear"
-                          else MlpAttention(o.hidden_size, o.behaviour_size, o.attention_hidden_sizes))
+        self.attention = (BilinearAttention(o.hidden_size, o.behaviour_size, o.attention_normalization) if o.attention == "Bilinear"
+                          else MlpAttention(o.hidden_size, o.behaviour_size, o.attention_hidden_sizes, o.attention_normalization))
         self.evolution = InterestEvolution(o.hidden_size, o.hidden_size, o.evolution)
         if o.alpha > 0:
             self.auxiliary = (NextBehaviourAuxiliaryLoss(o.hidden_size, o.behaviour_size, o.auxiliary_scorer, o.auxiliary_hidden_sizes)
@@ -444,8 +453,8 @@ class DinModel(CtrModel):
         super().__init__(options)
         o = self.options
         self.embedding = BehaviourEmbedding(o)
-        self.attention = (BilinearAttention(o.behaviour_size, o.behaviour_size) if o.attention == "Bilinear"
-                          else MlpAttention(o.behaviour_size, o.behaviour_size, o.attention_hidden_sizes))
+        self.attention = (BilinearAttention(o.behaviour_size, o.behaviour_size, o.attention_normalization) if o.attention == "Bilinear"
+                          else MlpAttention(o.behaviour_size, o.behaviour_size, o.attention_hidden_sizes, o.attention_normalization))
         behaviours = 4 if o.head_sum_terms else 2
         self.head = MlpHead(self.embedding.user_size + behaviours * o.behaviour_size + self.embedding.extra_size, o)
 

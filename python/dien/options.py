@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 
 EVOLUTION = ("Augru", "AugruAuthorsCode", "Agru", "Aigru", "Gru")
 ATTENTION = ("Bilinear", "Mlp")
+ATTENTION_NORMALIZATION = ("Softmax", "Sigmoid")
 AUXILIARY_LOSS = ("NextBehaviour", "LabelledHistory")
 AUXILIARY_SCORER = ("Mlp", "InnerProduct")
 HEAD_ACTIVATION = ("PRelu", "Dice")
@@ -43,6 +44,7 @@ _SCHEMA = [
     ("hidden_size", "HiddenSize", "int"),
     ("evolution", "Evolution", EVOLUTION),
     ("attention", "Attention", ATTENTION),
+    ("attention_normalization", "AttentionNormalization", ATTENTION_NORMALIZATION),
     ("attention_hidden_sizes", "AttentionHiddenSizes", "ints"),
     ("auxiliary_loss", "AuxiliaryLoss", AUXILIARY_LOSS),
     ("auxiliary_scorer", "AuxiliaryScorer", AUXILIARY_SCORER),
@@ -77,6 +79,7 @@ class DienOptions:
     hidden_size: int = 36
     evolution: str = "Augru"
     attention: str = "Mlp"
+    attention_normalization: str = "Softmax"
     attention_hidden_sizes: List[int] = field(default_factory=lambda: [80, 40])
     auxiliary_loss: str = "NextBehaviour"
     auxiliary_scorer: str = "Mlp"

@@ -52,6 +52,8 @@ public sealed class ParityTests
         yield return ("dien-aigru", nameof(DienModel), Small(o => o.Evolution = EvolutionVariant.Aigru));
         yield return ("dien-gru", nameof(DienModel), Small(o => o.Evolution = EvolutionVariant.Gru));
         yield return ("dien-bilinear", nameof(DienModel), Small(o => o.Attention = AttentionForm.Bilinear));
+        yield return ("dien-sigmoid-attention", nameof(DienModel), Small(o => o.AttentionNormalization = AttentionNormalization.Sigmoid));
+        yield return ("dien-bilinear-sigmoid-fused-off", nameof(DienModel), Small(o => { o.Attention = AttentionForm.Bilinear; o.AttentionNormalization = AttentionNormalization.Sigmoid; o.UseFusedKernels = false; }));
         yield return ("dien-inner-product-scorer", nameof(DienModel), Small(o => o.AuxiliaryScorer = AuxiliaryScorer.InnerProduct));
         yield return ("dien-labelled-history", nameof(DienModel), Small(o => o.AuxiliaryLoss = AuxiliaryLossForm.LabelledHistory));
         yield return ("dien-alpha-0", nameof(DienModel), Small(o => o.Alpha = 0));
@@ -63,6 +65,7 @@ public sealed class ParityTests
         yield return ("dien-no-sum-terms-uniform", nameof(DienModel), Small(o => { o.HeadSumTerms = false; o.EmbeddingInit = global::Dien.Embeddings.EmbeddingInitialization.Uniform; }));
         yield return ("dien-widths", nameof(DienModel), Small(o => { o.ItemEmbeddingSize = 5; o.CategoryEmbeddingSize = 3; o.UserEmbeddingSize = 4; o.HiddenSize = 7; o.HeadHiddenSizes = new List<int> { 9 }; o.UseUserField = true; }));
         yield return ("din-defaults", nameof(DinModel), Small());
+        yield return ("din-sigmoid-attention", nameof(DinModel), Small(o => o.AttentionNormalization = AttentionNormalization.Sigmoid));
         yield return ("din-bilinear-dice-extras", nameof(DinModel), Small(o => { o.Attention = AttentionForm.Bilinear; o.HeadActivation = HeadActivation.Dice; o.ExtraFieldVocabularySizes = new List<long> { 3 }; }));
         yield return ("din-softmax-max-norm", nameof(DinModel), Small(o => { o.HeadOutput = HeadOutput.Softmax; o.ItemMaxNorm = 0.5; o.EmbeddingL2 = 0.1; }));
         yield return ("base-defaults", nameof(BaseModel), Small());
