@@ -27,13 +27,14 @@ var threads = new Option<int>("--threads") { Description = "libtorch intra-op th
 var device = new Option<string>("--device") { Description = "cpu (default) or cuda (needs a CUDA build: -p:DienCuda=true).", DefaultValueFactory = _ => "cpu" };
 var output = new Option<string>("--output") { Description = "Folder for checkpoints, metrics.json and training-curve.png.", DefaultValueFactory = _ => "out" };
 var validationFraction = new Option<double>("--validation-fraction") { Description = "Share of the training users held out as validation data, which picks the epoch (early stopping, best checkpoint); the test file is then scored once. 0 picks the epoch on the test file instead (reported as such).", DefaultValueFactory = _ => 0.1 };
+var validateOn = new Option<ValidationSamples>("--validate-on") { Description = "Which samples of the held-out users pick the epoch: all (default) or last (each user's last samples, as a test file split by user holds; fewer samples, noisier).", DefaultValueFactory = _ => ValidationSamples.All };
 var patience = new Option<int>("--patience") { Description = "Stop after this many epochs without improvement of validation AUC; 0 never stops early.", DefaultValueFactory = _ => 2 };
 var sumTerms = new Option<SumTerms>("--sum-terms") { Description = "Whether the head reads [sum e_t ; e_a * sum e_t]: auto (default: off for DIEN on the synthetic workload, whose small training set lets DIEN fit that shortcut instead of the recent interest; on otherwise, the library's default), on or off.", DefaultValueFactory = _ => SumTerms.Auto };
 var seed = new Option<int>("--seed") { Description = "Seed of every random source (data, shuffling, initialisation).", DefaultValueFactory = _ => 2019 };
 
 var root = new RootCommand("Trains DIEN (or the DIN and BaseModel baselines), picks the epoch on validation users held out of training, and reports validation AUC, GAUC and logloss per epoch and the test figures of the chosen epoch.")
 {
-    data, path, model, evolution, attention, auxiliary, alpha, sumTerms, epochs, batchSize, learningRate, maxHistory, threads, device, output, seed, validationFraction, patience,
+    data, path, model, evolution, attention, auxiliary, alpha, sumTerms, epochs, batchSize, learningRate, maxHistory, threads, device, output, seed, validationFraction, validateOn, patience,
 };
 
 using var cancellation = new CancellationTokenSource();
@@ -64,6 +65,7 @@ root.SetAction(result => Guard(() =>
         Output = result.GetValue(output)!,
         Seed = result.GetValue(seed),
         ValidationFraction = result.GetValue(validationFraction),
+        ValidateOn = result.GetValue(validateOn),
         Patience = result.GetValue(patience),
     };
     var problems = settings.Problems();

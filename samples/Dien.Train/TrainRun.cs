@@ -35,6 +35,11 @@ internal static class TrainRun
         // Model selection (early stopping, best checkpoint) on training users held out by user, as the test users are;
         // the vocabularies and the negative sampler stay as loaded. Without a fraction the test file picks the epoch.
         var split = ValidationSplit.ByUser(data.Train, settings.ValidationFraction, settings.Seed);
+        if (settings.ValidateOn == ValidationSamples.Last)
+        {
+            split = split.LastPerUser();
+        }
+
         bool selectOnTest = split.Validation.Count == 0;
         var selection = new SelectionFigures(
             selectOnTest ? "test" : "validation",
@@ -47,7 +52,7 @@ internal static class TrainRun
         }
         else
         {
-            AnsiConsole.MarkupLineInterpolated($"validation: {selection.ValidationUsers:N0} users ({settings.ValidationFraction:P0}) with {selection.ValidationSamples:N0} samples held out of training; training on {selection.TrainSamples:N0} samples");
+            AnsiConsole.MarkupLineInterpolated($"validation: {selection.ValidationUsers:N0} users ({settings.ValidationFraction:P0}) held out of training, scored on {selection.ValidationSamples:N0} of their samples ({(settings.ValidateOn == ValidationSamples.Last ? "each user's last" : "all")}); training on {selection.TrainSamples:N0} samples");
         }
 
         var options = new DienOptions

@@ -50,6 +50,16 @@ internal enum SumTerms
     Off,
 }
 
+/// <summary>Which samples of the held-out users score each epoch.</summary>
+internal enum ValidationSamples
+{
+    /// <summary>All of them (more samples, less noise in the epoch choice).</summary>
+    All,
+
+    /// <summary>Each held-out user's last samples only, the test file's distribution (<see cref="Dien.Data.ValidationSplit.LastPerUser"/>).</summary>
+    Last,
+}
+
 /// <summary>Everything the train command was asked for.</summary>
 internal sealed record TrainSettings
 {
@@ -85,6 +95,9 @@ internal sealed record TrainSettings
 
     /// <summary>Share of the training users held out to pick the epoch; 0 picks it on the test file (and says so).</summary>
     public double ValidationFraction { get; init; } = 0.1;
+
+    /// <summary>Which samples of the held-out users pick the epoch (--validate-on).</summary>
+    public ValidationSamples ValidateOn { get; init; } = ValidationSamples.All;
 
     /// <summary>Epochs without improvement of validation AUC before stopping; 0 never stops early.</summary>
     public int Patience { get; init; } = 2;
