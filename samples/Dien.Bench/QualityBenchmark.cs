@@ -21,6 +21,9 @@ internal static class QualityBenchmark
 {
     private static readonly string[] AllModels = ["base", "din", "dien"];
 
+    /// <summary>History lengths (inclusive) whose validation AUC each run reports separately.</summary>
+    private static readonly (int Low, int High)[] LengthBands = [(0, 4), (5, 9), (10, 19), (20, int.MaxValue)];
+
     public static void Run(string[] args)
     {
         var settings = QualitySettings.Parse(args);
@@ -46,7 +49,8 @@ internal static class QualityBenchmark
                 runs.Add(run);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{settings.Label} {model} seed {seed}: epoch {run.ChosenEpoch} (validation AUC {run.ValidationAuc:F4}, on last items {run.LastItemsValidationAuc:F4}), test AUC {run.TestAuc:F4}, GAUC {run.TestGauc:F4}, logloss {run.TestLogLoss:F4}, {run.SecondsPerEpoch:F0} s/epoch; " +
-                    $"validation AUC by epoch {string.Join(" ", run.ValidationAucs.Select(a => a.ToString("F4", CultureInfo.InvariantCulture)))}"));
+                    $"validation AUC by epoch {string.Join(" ", run.ValidationAucs.Select(a => a.ToString("F4", CultureInfo.InvariantCulture)))}; " +
+                    $"by history length {string.Join(", ", run.ValidationAucByLength)}"));
                 if (settings.JsonLines is { } jsonl)
                 {
                     File.AppendAllText(jsonl, JsonSerializer.Serialize(run) + Environment.NewLine);
@@ -108,6 +112,18 @@ internal static class QualityBenchmark
         // selecting one because it ranks the models as the test does (docs/results.md).
         var lastItems = trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(split.LastPerUser().Validation));
 
+        // Where a model wins: the chosen weights on the held-out samples grouped by history length.
+        var byLength = new List<LengthBand>();
+        foreach (var (low, high) in LengthBands)
+        {
+            var band = split.Validation.Where(sample => sample.HistoryItems.Length >= low && sample.HistoryItems.Length <= high).ToList();
+            if (band.Count > 0 && band.Select(sample => sample.Label).Distinct().Count() == 2)
+            {
+                var figures = trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(band));
+                byLength.Add(new LengthBand(low, high, band.Count, figures.Auc));
+            }
+        }
+
         // The test file is scored once, with the weights of the epoch the validation split chose.
         var test = trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(data.Test));
         return new QualityRun(
@@ -115,6 +131,7 @@ internal static class QualityBenchmark
             result.Epochs.Select(e => e.Validation!.Auc).ToArray(),
             result.Epochs.Select(e => e.Validation!.LogLoss).ToArray(),
             lastItems.Auc,
+            byLength,
             test.Auc, test.GroupAuc, test.LogLoss, seconds / Math.Max(1, result.Epochs.Count));
     }
 
@@ -260,7 +277,15 @@ internal sealed record QualityRun(
     double[] ValidationAucs,
     double[] ValidationLogLosses,
     double LastItemsValidationAuc,
+    IReadOnlyList<LengthBand> ValidationAucByLength,
     double TestAuc,
     double TestGauc,
     double TestLogLoss,
     double SecondsPerEpoch);
+
+/// <summary>The validation AUC of the samples whose history length is in [Low, High].</summary>
+internal sealed record LengthBand(int Low, int High, int Samples, double Auc)
+{
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{Low}{(High == int.MaxValue ? "+" : $"-{High}")}: {Auc:F4} ({Samples:N0})");
+}
