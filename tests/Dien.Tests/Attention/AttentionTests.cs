@@ -58,9 +58,7 @@ public sealed class AttentionTests
     {
         using var scope = NewDisposeScope();
         manual_seed(5);
-        using nn.Module<Tensor, Tensor, Tensor, Tensor> attention = form == nameof(BilinearAttention)
-            ? new BilinearAttention(4, 3) { Normalization = AttentionNormalization.Sigmoid }
-            : new MlpAttention(4, 3, new[] { 5, 2 }, useFusedKernels: false) { Normalization = AttentionNormalization.Sigmoid };
+        using var attention = Build(form, AttentionNormalization.Sigmoid);
         var states = randn(1, 4, 4);
         var target = randn(1, 3);
         var all = ones(1, 4, ScalarType.Bool);
@@ -69,14 +67,7 @@ public sealed class AttentionTests
         // The same positions under softmax give the reference scores: log-softmax differences are score differences.
         var sigmoid = Values(attention.call(states, target, all));
         var shorter = Values(attention.call(states, target, firstTwo));
-        if (attention is BilinearAttention bilinear)
-        {
-            bilinear.Normalization = AttentionNormalization.Softmax;
-        }
-        else
-        {
-            ((MlpAttention)attention).Normalization = AttentionNormalization.Softmax;
-        }
+        SetNormalization(attention, AttentionNormalization.Softmax);
 
         var softmax = Values(attention.call(states, target, all));
 
@@ -94,15 +85,35 @@ public sealed class AttentionTests
 
     public static TheoryData<string> Forms => new() { nameof(BilinearAttention), nameof(MlpAttention) };
 
+    /// <summary>An attention of the named form over keys of width 4 and queries of width 3 (MLP: hidden 5, 2).</summary>
+    private static nn.Module<Tensor, Tensor, Tensor, Tensor> Build(string form, AttentionNormalization normalization)
+    {
+        nn.Module<Tensor, Tensor, Tensor, Tensor> attention = form == nameof(BilinearAttention)
+            ? new BilinearAttention(4, 3)
+            : new MlpAttention(4, 3, new[] { 5, 2 });
+        SetNormalization(attention, normalization);
+        return attention;
+    }
+
+    private static void SetNormalization(nn.Module<Tensor, Tensor, Tensor, Tensor> attention, AttentionNormalization normalization)
+    {
+        if (attention is BilinearAttention bilinear)
+        {
+            bilinear.Normalization = normalization;
+        }
+        else
+        {
+            ((MlpAttention)attention).Normalization = normalization;
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Forms))]
     public void EmptyRowsGetZeroWeightsAndNoNaNForwardOrBackward(string form)
     {
         using var scope = NewDisposeScope();
         manual_seed(3);
-        using nn.Module<Tensor, Tensor, Tensor, Tensor> attention = form == nameof(BilinearAttention)
-            ? new BilinearAttention(4, 3)
-            : new MlpAttention(4, 3, new[] { 5, 2 });
+        using var attention = Build(form, AttentionNormalization.Softmax);
         var states = randn(3, 5, 4).requires_grad_();
         var target = randn(3, 3).requires_grad_();
         var mask = tensor(new[] { true, true, true, false, false, false, false, false, false, false, true, false, false, false, false }).reshape(3, 5);
