@@ -110,17 +110,17 @@ internal static class QualityBenchmark
 
         // The held-out users' last samples are the test file's distribution; their AUC is reported beside the
         // selecting one because it ranks the models as the test does (docs/results.md).
-        var lastItems = trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(split.LastPerUser().Validation));
+        double lastItemsAuc = AucOn(trainer, split.LastPerUser().Validation);
 
         // Where a model wins: the chosen weights on the held-out samples grouped by history length.
         var byLength = new List<LengthBand>();
         foreach (var (low, high) in LengthBands)
         {
             var band = split.Validation.Where(sample => sample.HistoryItems.Length >= low && sample.HistoryItems.Length <= high).ToList();
-            if (band.Count > 0 && band.Select(sample => sample.Label).Distinct().Count() == 2)
+            double auc = AucOn(trainer, band);
+            if (!double.IsNaN(auc))
             {
-                var figures = trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(band));
-                byLength.Add(new LengthBand(low, high, band.Count, figures.Auc));
+                byLength.Add(new LengthBand(low, high, band.Count, auc));
             }
         }
 
@@ -130,10 +130,16 @@ internal static class QualityBenchmark
             settings.Label, kind, seed, result.BestEpoch + 1, result.BestMetric,
             result.Epochs.Select(e => e.Validation!.Auc).ToArray(),
             result.Epochs.Select(e => e.Validation!.LogLoss).ToArray(),
-            lastItems.Auc,
+            lastItemsAuc,
             byLength,
             test.Auc, test.GroupAuc, test.LogLoss, seconds / Math.Max(1, result.Epochs.Count));
     }
+
+    /// <summary>The AUC of the trainer's model on <paramref name="samples"/>; NaN unless they hold both labels.</summary>
+    private static double AucOn(DienTrainer trainer, IReadOnlyList<Sample> samples)
+        => samples.Select(sample => sample.Label).Distinct().Count() == 2
+            ? trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(samples)).Auc
+            : double.NaN;
 
     /// <summary>Prints the trainer's one line per epoch, so that a long benchmark shows its progress.</summary>
     private sealed class EpochLog(string prefix) : Microsoft.Extensions.Logging.ILogger
