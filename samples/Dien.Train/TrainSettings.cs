@@ -75,7 +75,7 @@ internal sealed record TrainSettings
 
     public AuxiliaryLossForm Auxiliary { get; init; } = AuxiliaryLossForm.NextBehaviour;
 
-    public double Alpha { get; init; } = 1.0;
+    public double Alpha { get; init; } = new DienOptions().Alpha;
 
     public int Epochs { get; init; } = 10;
 
@@ -129,6 +129,7 @@ internal sealed record TrainSettings
         if (BatchSize < 2) problems.Add($"--batch-size {BatchSize}: must be at least 2 (BatchNorm needs two rows).");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) problems.Add($"--lr {LearningRate}: must be positive.");
         if (Alpha < 0 || double.IsNaN(Alpha) || double.IsInfinity(Alpha)) problems.Add($"--alpha {Alpha}: must be zero or positive.");
+        if (Auxiliary == AuxiliaryLossForm.LabelledHistory && Alpha == 0 && Model == ModelKind.Dien) problems.Add("--aux labelledhistory needs --alpha above 0: alpha 0, the default, switches the auxiliary loss off.");
         if (MaxHistory < 1) problems.Add($"--max-history {MaxHistory}: must be at least 1.");
         if (!(ValidationFraction >= 0 && ValidationFraction < 1)) problems.Add($"--validation-fraction {ValidationFraction}: must be in [0, 1) (0 selects the epoch on the test file).");
         if (Patience < 0) problems.Add($"--patience {Patience}: must be zero (never stop early) or positive.");

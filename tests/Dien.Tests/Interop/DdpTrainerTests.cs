@@ -41,6 +41,7 @@ public sealed class DdpTrainerTests
         {
             ItemVocabularySize = 2, CategoryVocabularySize = 2, UserVocabularySize = 1, ItemEmbeddingSize = 8, CategoryEmbeddingSize = 8, HiddenSize = 16,
             AttentionHiddenSizes = new List<int> { 16 }, AuxiliaryHiddenSizes = new List<int> { 16 }, HeadHiddenSizes = new List<int> { 32, 16 },
+            Alpha = 1, // the auxiliary loss and its sampled negatives under DDP too
         };
         string optionsPath = Path.Combine(folder.Path, "options.json");
         File.WriteAllText(optionsPath, JsonSerializer.Serialize(options, Checkpoint.Json));

@@ -32,9 +32,10 @@ public sealed class ParityTests
     internal static DienOptions Small(Action<DienOptions>? change = null)
     {
         // Narrower MLPs than the defaults keep the fixture small; "dien-defaults-full" runs the default widths.
+        // Alpha 1 (the paper's; the default is 0) so that every DIEN variant also checks the auxiliary loss.
         var o = new DienOptions
         {
-            ItemVocabularySize = 30, CategoryVocabularySize = 6, UserVocabularySize = 9, EmbeddingInitScale = 0.3,
+            ItemVocabularySize = 30, CategoryVocabularySize = 6, UserVocabularySize = 9, EmbeddingInitScale = 0.3, Alpha = 1,
             AttentionHiddenSizes = new List<int> { 16, 8 }, AuxiliaryHiddenSizes = new List<int> { 20, 10 }, HeadHiddenSizes = new List<int> { 24, 12 },
         };
         change?.Invoke(o);

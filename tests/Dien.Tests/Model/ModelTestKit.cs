@@ -38,6 +38,7 @@ internal static class ModelTestKit
         // values far from zero; the library's defaults are tested on their own (LearningDefaultsTests).
         UseUserField = true,
         HeadSumTerms = true,
+        Alpha = 1,
         HeadBatchNorm = true,
         EmbeddingInitScale = 1,
     };

@@ -29,12 +29,13 @@ public sealed partial class StateDictTests
             $"docs/state-dict.md must list every state-dict entry of {kind}; update it with the model. Actual:\n{string.Join("\n", actual.Select(p => $"| `{p.Key}` | [{p.Value}] |"))}");
     }
 
-    /// <summary>The options the document is written for: the defaults, with the vocabulary sizes it names.</summary>
+    /// <summary>The options the document is written for: the defaults, with the vocabulary sizes it names and alpha 1 (so that DIEN has its auxiliary scorer).</summary>
     internal static DienOptions DocumentedOptions() => new()
     {
         ItemVocabularySize = 1000,
         CategoryVocabularySize = 50,
         UserVocabularySize = 500,
+        Alpha = 1,
     };
 
     internal static CtrModel Build(string kind, DienOptions options) => ModelKinds.Create(kind, options);
