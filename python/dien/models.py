@@ -197,6 +197,13 @@ class BilinearAttention(nn.Module):
         return attention_weights(states.matmul(projected.unsqueeze(-1)).squeeze(-1), mask, self.normalization)
 
 
+def target_attention(key_size: int, o: DienOptions) -> nn.Module:
+    """The attention the options ask for, over keys of width ``key_size`` (DIEN: H; DIN: E); the .NET ``AttentionFor``."""
+    if o.attention == "Bilinear":
+        return BilinearAttention(key_size, o.behaviour_size, o.attention_normalization)
+    return MlpAttention(key_size, o.behaviour_size, o.attention_hidden_sizes, o.attention_normalization)
+
+
 # ------------------------------------------------------------------------------------------------ evolution
 class InterestEvolution(nn.Module):
     """The attentional GRU of DESIGN.md section 5; gate rows (r, u, h~), u the UPDATE gate.
@@ -412,8 +419,7 @@ class DienModel(CtrModel):
         o = self.options
         self.embedding = BehaviourEmbedding(o)
         self.extractor = InterestExtractor(o.behaviour_size, o.hidden_size)
-        self.attention = (BilinearAttention(o.hidden_size, o.behaviour_size, o.attention_normalization) if o.attention == "Bilinear"
-                          else MlpAttention(o.hidden_size, o.behaviour_size, o.attention_hidden_sizes, o.attention_normalization))
+        self.attention = target_attention(o.hidden_size, o)
         self.evolution = InterestEvolution(o.hidden_size, o.hidden_size, o.evolution)
         if o.alpha > 0:
             self.auxiliary = (NextBehaviourAuxiliaryLoss(o.hidden_size, o.behaviour_size, o.auxiliary_scorer, o.auxiliary_hidden_sizes)
@@ -453,8 +459,7 @@ class DinModel(CtrModel):
         super().__init__(options)
         o = self.options
         self.embedding = BehaviourEmbedding(o)
-        self.attention = (BilinearAttention(o.behaviour_size, o.behaviour_size, o.attention_normalization) if o.attention == "Bilinear"
-                          else MlpAttention(o.behaviour_size, o.behaviour_size, o.attention_hidden_sizes, o.attention_normalization))
+        self.attention = target_attention(o.behaviour_size, o)
         behaviours = 4 if o.head_sum_terms else 2
         self.head = MlpHead(self.embedding.user_size + behaviours * o.behaviour_size + self.embedding.extra_size, o)
 

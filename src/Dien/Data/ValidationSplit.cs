@@ -65,6 +65,6 @@ public sealed record ValidationSplit(IReadOnlyList<Sample> Train, IReadOnlyList<
             longest[sample.User] = Math.Max(longest.GetValueOrDefault(sample.User), sample.HistoryItems.Length);
         }
 
-        return new ValidationSplit(Train, Validation.Where(sample => sample.HistoryItems.Length == longest[sample.User]).ToList());
+        return this with { Validation = Validation.Where(sample => sample.HistoryItems.Length == longest[sample.User]).ToList() };
     }
 }

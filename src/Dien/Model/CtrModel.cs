@@ -1,3 +1,4 @@
+using Dien.Attention;
 using Dien.Data.Batching;
 using Dien.Head;
 using Dien.Runtime;
@@ -42,6 +43,15 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     /// <param name="inputSize">Width of the concatenated head input.</param>
     private protected Dien.Head.MlpHead MlpHeadFor(int inputSize) => new(
         inputSize, ModelOptions.HeadHiddenSizes, ModelOptions.HeadActivation, ModelOptions.HeadBatchNorm, ModelOptions.HeadDropout, ModelOptions.HeadOutput);
+
+    /// <summary>The target attention the options ask for, over keys of width <paramref name="keySize"/> (DIEN: H; DIN: E).</summary>
+    private protected nn.Module<Tensor, Tensor, Tensor, Tensor> AttentionFor(int keySize)
+    {
+        var o = ModelOptions;
+        return o.Attention == AttentionForm.Bilinear
+            ? new BilinearAttention(keySize, o.BehaviourSize) { Normalization = o.AttentionNormalization }
+            : new MlpAttention(keySize, o.BehaviourSize, o.AttentionHiddenSizes, o.UseFusedKernels) { Normalization = o.AttentionNormalization };
+    }
 
     /// <summary>
     /// Scores a batch: checks what the batch cannot know about this model, once (every id against this model's

@@ -1,4 +1,3 @@
-using Dien.Attention;
 using Dien.Data.Batching;
 using Dien.Auxiliary;
 using Dien.Embeddings;
@@ -38,9 +37,7 @@ public sealed class DienModel : CtrModel
         var o = ModelOptions;
         embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
         extractor = new InterestExtractor(o.BehaviourSize, o.HiddenSize, o.UseFusedKernels);
-        attention = o.Attention == AttentionForm.Bilinear
-            ? new BilinearAttention(o.HiddenSize, o.BehaviourSize) { Normalization = o.AttentionNormalization }
-            : new MlpAttention(o.HiddenSize, o.BehaviourSize, o.AttentionHiddenSizes, o.UseFusedKernels) { Normalization = o.AttentionNormalization };
+        attention = AttentionFor(o.HiddenSize);
         evolution = new InterestEvolution(o.HiddenSize, o.HiddenSize, o.Evolution, o.UseFusedKernels);
         if (o.Alpha > 0)
         {

@@ -255,6 +255,7 @@ public sealed class DienOptions
         Require(HiddenSize > 0, nameof(HiddenSize), HiddenSize, "must be positive");
         Require(Enum.IsDefined(Evolution), nameof(Evolution), Evolution, "is not a defined variant");
         Require(Enum.IsDefined(Attention), nameof(Attention), Attention, "is not a defined form");
+        Require(Enum.IsDefined(AttentionNormalization), nameof(AttentionNormalization), AttentionNormalization, "is not a defined normalisation");
         Require(Enum.IsDefined(AuxiliaryLoss), nameof(AuxiliaryLoss), AuxiliaryLoss, "is not a defined form");
         Require(Enum.IsDefined(AuxiliaryScorer), nameof(AuxiliaryScorer), AuxiliaryScorer, "is not a defined scorer");
         Require(Enum.IsDefined(HeadActivation), nameof(HeadActivation), HeadActivation, "is not a defined activation");

@@ -1,4 +1,3 @@
-using Dien.Attention;
 using Dien.Data.Batching;
 using Dien.Embeddings;
 using Dien.Head;
@@ -27,9 +26,7 @@ public sealed class DinModel : CtrModel
     {
         var o = ModelOptions;
         embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
-        attention = o.Attention == AttentionForm.Bilinear
-            ? new BilinearAttention(o.BehaviourSize, o.BehaviourSize) { Normalization = o.AttentionNormalization }
-            : new MlpAttention(o.BehaviourSize, o.BehaviourSize, o.AttentionHiddenSizes, o.UseFusedKernels) { Normalization = o.AttentionNormalization };
+        attention = AttentionFor(o.BehaviourSize);
         int behaviours = o.HeadSumTerms ? 4 : 2;
         head = MlpHeadFor(embedding.UserSize + (behaviours * o.BehaviourSize) + embedding.ExtraSize);
         RegisterComponents();

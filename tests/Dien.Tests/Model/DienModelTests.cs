@@ -376,6 +376,18 @@ public sealed class DienModelTests
     }
 
     [Fact]
+    public void AnUndefinedAttentionNormalizationIsReportedByNameAndValue()
+    {
+        var options = TinyOptions();
+        options.AttentionNormalization = (AttentionNormalization)7;
+
+        var act = () => new DinModel(options);
+
+        var error = act.Should().Throw<DienOptionsException>().Which;
+        error.Errors.Should().ContainSingle().Which.Should().StartWith("AttentionNormalization = 7").And.Contain("not a defined normalisation");
+    }
+
+    [Fact]
     public void TheModelKeepsACopyOfItsOptions()
     {
         var options = TinyOptions();
