@@ -19,6 +19,8 @@ using TorchSharp;
 //       --bucket false --negatives uniform --shuffle whole --label NAME --jsonl runs.jsonl --threads 2]
 //       test figures of the three models on a folder in the authors' format (docs/results.md); --path synthetic
 //       (or synthetic:N for N samples) runs them on the built-in synthetic workload instead
+//   dotnet run -c Release --project samples/Dien.Bench -- order [--path ../shared/data/amazon-beauty-dien --held-out 0.2 --seeds 1,2,3]
+//       how much the order of the training histories adds to a click model over their set (Dien.Diagnostics.OrderSignal)
 // Before the first TorchSharp call: libgomp reads its spin count when libtorch loads (docs/performance.md).
 // GOMP_SPINCOUNT=300000 in the environment restores libgomp's default for a comparison.
 var openMpSpin = OpenMpSpin.Shorten();
@@ -42,6 +44,21 @@ if (args.Length > 0 && args[0] == "quality")
     try
     {
         QualityBenchmark.Run(args);
+    }
+    catch (Exception e) when (e is ArgumentException or FormatException or IOException)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        Environment.ExitCode = 1;
+    }
+
+    return;
+}
+
+if (args.Length > 0 && args[0] == "order")
+{
+    try
+    {
+        OrderSignalRun.Run(args);
     }
     catch (Exception e) when (e is ArgumentException or FormatException or IOException)
     {
