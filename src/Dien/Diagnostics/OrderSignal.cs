@@ -28,6 +28,9 @@ public static class OrderSignal
 {
     private const int RecentWindow = 3;
 
+    // The first SetFeatureCount features of a row see the history as a set; the rest see its order.
+    private const int SetFeatureCount = 4;
+
     /// <summary>Measures the order signal of a data set's training samples.</summary>
     /// <param name="samples">Training samples (several users, with clicks and non-clicks).</param>
     /// <param name="heldOutFraction">Share of the users held out from the statistics, in (0, 1); half are fitted on, half scored.</param>
@@ -56,14 +59,13 @@ public static class OrderSignal
         var fitRows = fit.Select(s => Features(s, statistics)).ToList();
         var scoredRows = scored.Select(s => Features(s, statistics)).ToList();
         var fitLabels = fit.Select(s => s.Label).ToList();
-        var setFeatures = SetFeatureCount;
 
-        var setModel = LogisticRegression.Fit(fitRows.Select(r => r[..setFeatures]).ToList(), fitLabels);
+        var setModel = LogisticRegression.Fit(fitRows.Select(r => r[..SetFeatureCount]).ToList(), fitLabels);
         var orderedModel = LogisticRegression.Fit(fitRows, fitLabels);
         var labels = scored.Select(s => s.Label).ToArray();
         var isLast = scored.Select(last.Contains).ToArray();
         var popularity = scoredRows.Select(r => (float)r[0]).ToArray();
-        var setScores = scoredRows.Select(r => (float)setModel.Logit(r[..setFeatures])).ToArray();
+        var setScores = scoredRows.Select(r => (float)setModel.Logit(r[..SetFeatureCount])).ToArray();
         var orderedScores = scoredRows.Select(r => (float)orderedModel.Logit(r)).ToArray();
         return new OrderSignalReport(
             heldOut.Train.Count,
@@ -77,9 +79,6 @@ public static class OrderSignal
             ClickMetrics.Auc(Only(orderedScores, isLast), Only(labels, isLast)));
     }
 
-    private const int SetFeatureCount = 4;
-
-    // The first SetFeatureCount features see the history as a set; the rest see its order.
     private static double[] Features(Sample sample, ItemStatistics statistics)
     {
         long item = sample.TargetItem;
