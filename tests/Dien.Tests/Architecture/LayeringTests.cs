@@ -16,6 +16,7 @@ public sealed class LayeringTests
     {
         ("Dien.Training", 7),
         ("Dien.Inference", 7),
+        ("Dien.Diagnostics", 7),
         ("Dien.Checkpoints", 6),
         ("Dien.Model", 5),
         ("Dien.Embeddings", 4),
