@@ -21,12 +21,17 @@ internal static class OrderSignalRun
             switch (args[i])
             {
                 case "--path": path = value; break;
-                case "--held-out": heldOut = double.Parse(value, CultureInfo.InvariantCulture); break;
-                case "--seeds": seeds = value.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList(); break;
+                case "--held-out": heldOut = double.TryParse(value, CultureInfo.InvariantCulture, out double h) ? h : throw new ArgumentException($"--held-out {value}: expected a fraction in (0, 1)."); break;
+                case "--seeds": seeds = value.Split(',').Select(s => int.TryParse(s, CultureInfo.InvariantCulture, out int seed) ? seed : throw new ArgumentException($"--seeds {value}: expected whole numbers separated by commas.")).ToList(); break;
                 default: throw new ArgumentException($"{args[i]}: unknown option of the order mode (--path, --held-out, --seeds).");
             }
 
             i++;
+        }
+
+        if (!(heldOut > 0 && heldOut < 1))
+        {
+            throw new ArgumentException(FormattableString.Invariant($"--held-out {heldOut}: expected a fraction in (0, 1), the share of users the statistics do not see."));
         }
 
         var data = QualityData.Load(path);

@@ -24,41 +24,19 @@ using TorchSharp;
 // Before the first TorchSharp call: libgomp reads its spin count when libtorch loads (docs/performance.md).
 // GOMP_SPINCOUNT=300000 in the environment restores libgomp's default for a comparison.
 var openMpSpin = OpenMpSpin.Shorten();
-if (args.Length > 0 && args[0] == "workload")
+// The modes that read options from the command line: a bad option is one line on stderr and exit code 1.
+Action<string[]>? commandMode = args.Length == 0 ? null : args[0] switch
+{
+    "workload" => a => WorkloadBenchmark.Run(a, openMpSpin),
+    "quality" => QualityBenchmark.Run,
+    "order" => OrderSignalRun.Run,
+    _ => null,
+};
+if (commandMode is not null)
 {
     try
     {
-        WorkloadBenchmark.Run(args, openMpSpin);
-    }
-    catch (ArgumentException e)
-    {
-        Console.Error.WriteLine($"error: {e.Message}");
-        Environment.ExitCode = 1;
-    }
-
-    return;
-}
-
-if (args.Length > 0 && args[0] == "quality")
-{
-    try
-    {
-        QualityBenchmark.Run(args);
-    }
-    catch (Exception e) when (e is ArgumentException or FormatException or IOException)
-    {
-        Console.Error.WriteLine($"error: {e.Message}");
-        Environment.ExitCode = 1;
-    }
-
-    return;
-}
-
-if (args.Length > 0 && args[0] == "order")
-{
-    try
-    {
-        OrderSignalRun.Run(args);
+        commandMode(args);
     }
     catch (Exception e) when (e is ArgumentException or FormatException or IOException)
     {
