@@ -13,7 +13,7 @@ namespace Dien.Diagnostics;
 /// <param name="PopularityAuc">AUC of the target item's click count alone, on the scored samples.</param>
 /// <param name="SetAuc">AUC of the model on order-free features (popularity, category overlap, item co-occurrence with the history).</param>
 /// <param name="OrderedAuc">AUC of the model that adds order features (the last behaviours' category and item affinity, transitions from the last item, direction).</param>
-/// <param name="LastSetAuc"><see cref="SetAuc"/> on the users' last samples only.</param>
+/// <param name="LastSetAuc"><see cref="SetAuc"/> on the users' last samples only (NaN when those are all clicks or all non-clicks).</param>
 /// <param name="LastOrderedAuc"><see cref="OrderedAuc"/> on the users' last samples only.</param>
 public sealed record OrderSignalReport(
     int StatisticsSamples,
