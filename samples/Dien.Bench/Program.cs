@@ -18,7 +18,7 @@ using TorchSharp;
 //       --seeds 1,2,3 --epochs 8 --patience 2 --validation-fraction 0.1 --output docs/results.md --set Option=value ...
 //       --bucket false --negatives uniform --shuffle whole --label NAME --jsonl runs.jsonl --threads 2]
 //       test figures of the three models on a folder in the authors' format (docs/results.md); --path synthetic
-//       (or synthetic:N for N samples) runs them on the built-in synthetic workload instead
+//       (or synthetic:N for N samples) runs them on the built-in synthetic workload instead; it also prints the training file's order signal
 //   dotnet run -c Release --project samples/Dien.Bench -- order [--path ../shared/data/amazon-beauty-dien --held-out 0.2 --seeds 1,2,3]
 //       how much the order of the training histories adds to a click model over their set (Dien.Diagnostics.OrderSignal)
 // Before the first TorchSharp call: libgomp reads its spin count when libtorch loads (docs/performance.md).

@@ -1,3 +1,4 @@
+using Dien.Diagnostics;
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
@@ -34,6 +35,9 @@ internal static class QualityBenchmark
         var clock = Stopwatch.StartNew();
         var data = QualityData.Load(settings.Path);
         Console.WriteLine($"data: {data.Description}: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {data.Items:N0} item ids, read in {clock.Elapsed.TotalSeconds:F1} s");
+        // How much the histories' order tells beyond their set: the room DIEN's evolution has over DIN's pooling.
+        var order = OrderSignal.Measure(data.Train, seed: settings.Seeds[0]);
+        Console.WriteLine(QualitySummary.OrderSentence(order));
         var runs = new List<QualityRun>();
         foreach (int seed in settings.Seeds)
         {
@@ -58,7 +62,7 @@ internal static class QualityBenchmark
             }
         }
 
-        var summary = QualitySummary.From(settings, runs);
+        var summary = QualitySummary.From(settings, runs, order);
         Console.WriteLine();
         Console.WriteLine(summary.Table());
         if (settings.Output is { } output)

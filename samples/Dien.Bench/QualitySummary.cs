@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Dien.Diagnostics;
 
 namespace Dien.Bench;
 
@@ -8,14 +9,20 @@ internal sealed class QualitySummary
 {
     private readonly QualityBenchmark.QualitySettings _settings;
     private readonly IReadOnlyList<Row> _rows;
+    private readonly OrderSignalReport _order;
 
-    private QualitySummary(QualityBenchmark.QualitySettings settings, IReadOnlyList<Row> rows)
+    private QualitySummary(QualityBenchmark.QualitySettings settings, IReadOnlyList<Row> rows, OrderSignalReport order)
     {
         _settings = settings;
         _rows = rows;
+        _order = order;
     }
 
-    public static QualitySummary From(QualityBenchmark.QualitySettings settings, IReadOnlyList<QualityRun> runs)
+    /// <summary>One sentence on the training file's order signal (docs/results.md, "How much order there is to model").</summary>
+    public static string OrderSentence(OrderSignalReport order) => FormattableString.Invariant(
+        $"The training file's order signal (Dien.Diagnostics.OrderSignal): order features lift a logistic model on held-out users from {order.SetAuc:F4} to {order.OrderedAuc:F4} AUC ({order.Gain:+0.0000;-0.0000}; on their last samples {order.LastGain:+0.0000;-0.0000}): a simple measure of what DIEN's interest evolution can add over DIN's order-free pooling.");
+
+    public static QualitySummary From(QualityBenchmark.QualitySettings settings, IReadOnlyList<QualityRun> runs, OrderSignalReport order)
     {
         var rows = runs.GroupBy(r => r.Model).Select(g => new Row(
             g.Key,
@@ -27,7 +34,7 @@ internal sealed class QualitySummary
             Stat.Of(g.Select(r => r.TestLogLoss)),
             string.Join(", ", g.Select(r => r.ChosenEpoch.ToString(CultureInfo.InvariantCulture))),
             g.Average(r => r.SecondsPerEpoch))).ToList();
-        return new QualitySummary(settings, rows);
+        return new QualitySummary(settings, rows, order);
     }
 
     public string Table()
@@ -65,6 +72,8 @@ internal sealed class QualitySummary
             FormattableString.Invariant($"seconds per epoch on {Environment.ProcessorCount} cores with {s.Threads} torch threads, on {DateTime.UtcNow:yyyy-MM-dd}."));
         text.AppendLine();
         text.Append(Table());
+        text.AppendLine();
+        text.AppendLine(OrderSentence(_order));
         return text.ToString();
     }
 
