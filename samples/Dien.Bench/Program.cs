@@ -20,7 +20,8 @@ using TorchSharp;
 //       test figures of the three models on a folder in the authors' format (docs/results.md); --path synthetic
 //       (or synthetic:N for N samples) runs them on the built-in synthetic workload instead; it also prints the training file's order signal
 //   dotnet run -c Release --project samples/Dien.Bench -- order [--path ../shared/data/amazon-beauty-dien --held-out 0.2 --seeds 1,2,3]
-//       how much the order of the training histories adds to a click model over their set (Dien.Diagnostics.OrderSignal)
+//       how much the order of the training histories adds to a click model over their set (Dien.Diagnostics.OrderSignal);
+//       quality and order also take --path movielens:<folder> (MovieLens ratings as prefix pairs)
 // Before the first TorchSharp call: libgomp reads its spin count when libtorch loads (docs/performance.md).
 // GOMP_SPINCOUNT=300000 in the environment restores libgomp's default for a comparison.
 var openMpSpin = OpenMpSpin.Shorten();

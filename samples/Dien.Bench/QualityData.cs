@@ -1,5 +1,6 @@
 using Dien.Data;
 using Dien.Data.Batching;
+using Dien.Data.Converters;
 using Dien.Data.Formats;
 using Dien.Data.Synthetic;
 
@@ -25,8 +26,11 @@ internal sealed record QualityData(
     /// <summary>The word <c>--path</c> takes for the built-in synthetic workload (<c>synthetic:N</c> asks for N samples).</summary>
     public const string SyntheticPath = "synthetic";
 
+    /// <summary>The prefix of <c>--path</c> for a MovieLens folder (<c>ratings.csv</c>, <c>movies.csv</c>), converted with every rating as a target.</summary>
+    public const string MovieLensPrefix = "movielens:";
+
     /// <summary>
-    /// Loads a folder in the authors' format, or the synthetic workload of the sample's first command (its default
+    /// Loads a folder in the authors' format, a MovieLens folder (<c>movielens:</c>folder), or the synthetic workload of the sample's first command (its default
     /// options and data seed 2019, so that every model seed trains on the same samples).
     /// </summary>
     public static QualityData Load(string path)
@@ -49,6 +53,17 @@ internal sealed record QualityData(
             return new QualityData(
                 $"synthetic ({options.Samples:N0} samples, seed {options.Seed})", split.Train, split.Test, options.Items + 1, options.Categories + 1, options.Users + 1,
                 mode => NegativeSampler.FromHistories(split.Train, mode));
+        }
+
+        if (path.StartsWith(MovieLensPrefix, StringComparison.Ordinal))
+        {
+            // Every rating a target (prefix pairs, as the authors' training files), the most recent 100 as history.
+            string folder = path[MovieLensPrefix.Length..];
+            var options = new ConversionOptions { TestUserFraction = 0.1, TrainingTargets = TrainingTargets.EveryBehaviour, MaxHistoryLength = 100 };
+            var ratings = MovieLensConverter.Convert(Path.Combine(folder, "ratings.csv"), Path.Combine(folder, "movies.csv"), options);
+            return new QualityData(
+                $"MovieLens ratings in {folder} as prefix pairs (histories up to 100, 10 % of the users as the test file)", ratings.Train, ratings.Test,
+                ratings.Items.Size, ratings.Categories.Size, ratings.Users.Size, ratings.CreateNegativeSampler);
         }
 
         var data = AuthorsDataset.Load(path);

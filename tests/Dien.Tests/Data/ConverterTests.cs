@@ -115,4 +115,58 @@ public sealed class ConverterTests
         var c = AmazonSequenceConverter.Convert(seq, attrs, new ConversionOptions { Seed = 4 });
         c.Test.Select(s => s.User).Distinct().Should().NotBeEquivalentTo(a.Test.Select(s => s.User).Distinct());
     }
+
+    [Fact]
+    public void EveryBehaviourGivesATrainingUserAPairPerPositionWithItsPrefixAsHistory()
+    {
+        using var folder = new TempFolder();
+        string seq = folder.File("s.txt", string.Join("\n", Enumerable.Range(1, 10).Select(u => $"{u} {u} {u + 10} {u + 20} {u + 30}")));
+        string attrs = folder.File("a.json", "{}");
+        var options = new ConversionOptions { TestUserFraction = 0.2, Seed = 5, TrainingTargets = TrainingTargets.EveryBehaviour };
+
+        var data = AmazonSequenceConverter.Convert(seq, attrs, options);
+
+        var user = data.Train[0].User;
+        var positives = data.Train.Where(s => s.User == user && s.Label == 1).ToList();
+        positives.Select(s => s.TargetItem).Should().Equal(user, user + 10, user + 20, user + 30);
+        positives.Select(s => s.HistoryItems).Should().BeEquivalentTo(
+            new long[][] { [], [user], [user, user + 10], [user, user + 10, user + 20] }, o => o.WithStrictOrdering());
+        data.Train.Where(s => s.User == user && s.Label == 0).Select(s => s.HistoryLength).Should().Equal(0, 1, 2, 3);
+        data.Train.Should().HaveCount(8 * 4 * 2, "8 training users, 4 positions each, a negative for each");
+        data.Test.Should().HaveCount(2 * 2, "a test user keeps its last behaviour only");
+        data.Test.Should().OnlyContain(s => s.HistoryLength == 3);
+
+        var capped = AmazonSequenceConverter.Convert(seq, attrs, options with { MaxHistoryLength = 2 });
+        capped.Train.Where(s => s.User == user && s.Label == 1).Select(s => s.HistoryItems).Should().BeEquivalentTo(
+            new long[][] { [], [user], [user, user + 10], [user + 10, user + 20] }, o => o.WithStrictOrdering());
+        capped.Test.Should().OnlyContain(s => s.HistoryLength == 2, "the cap applies to test users too");
+
+        var withoutEmpty = AmazonSequenceConverter.Convert(seq, attrs, options with { Read = new ReadOptions { KeepEmptyHistories = false } });
+        withoutEmpty.Train.Should().HaveCount(8 * 3 * 2);
+        withoutEmpty.Summary.DroppedEmptyHistories.Should().Be(8);
+    }
+
+    [Fact]
+    public void EveryBehaviourOnTaobaoTargetsPageViewsOnly()
+    {
+        using var folder = new TempFolder();
+        string rows = folder.File("ub.csv", "1,100,10,pv,1\n1,101,11,cart,2\n1,102,10,pv,3\n1,103,12,pv,4\n1,104,12,buy,5\n");
+        var data = TaobaoConverter.Convert([rows], new ConversionOptions { TestUserFraction = 0, TrainingTargets = TrainingTargets.EveryBehaviour });
+
+        var positives = data.Train.Where(s => s.Label == 1).ToList();
+        positives.Select(s => s.TargetItem).Should().Equal(data.Items.IdOf("100"), data.Items.IdOf("102"), data.Items.IdOf("103"));
+        positives[2].HistoryLabels.Should().Equal(0, 1, 0);
+    }
+
+    [Fact]
+    public void InvalidConversionOptionsAreReportedByNameBeforeReading()
+    {
+        var options = new ConversionOptions { TestUserFraction = 1.5, MaxHistoryLength = 0, TrainingTargets = (TrainingTargets)9 };
+        var act = () => MovieLensConverter.Convert("/nonexistent/ratings.csv", "/nonexistent/movies.csv", options);
+        act.Should().Throw<DataOptionsException>()
+            .Which.Errors.Should().HaveCount(3)
+            .And.Contain(e => e.Contains("TestUserFraction") && e.Contains("1.5"))
+            .And.Contain(e => e.Contains("MaxHistoryLength") && e.Contains('0'))
+            .And.Contain(e => e.Contains("TrainingTargets") && e.Contains('9'));
+    }
 }

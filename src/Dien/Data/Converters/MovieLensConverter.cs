@@ -25,9 +25,11 @@ public static class MovieLensConverter
     /// <param name="moviesPath"><c>movies.csv</c>.</param>
     /// <param name="options">Split, seed, bad lines.</param>
     /// <exception cref="DataFormatException">A malformed line, unless skipped.</exception>
+    /// <exception cref="DataOptionsException">The options are invalid; every problem is listed.</exception>
     public static ConvertedDataset Convert(string ratingsPath, string moviesPath, ConversionOptions? options = null)
     {
         options ??= new ConversionOptions();
+        options.EnsureValid();
         var genreOf = ReadMovies(moviesPath, options.Read);
         var bad = new ConverterSupport.BadLines(ratingsPath, options.Read);
         var rows = new List<(string User, string Movie, long MovieKey, double Rating, long Time)>();

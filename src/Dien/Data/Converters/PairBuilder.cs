@@ -1,9 +1,10 @@
 namespace Dien.Data.Converters;
 
 /// <summary>
-/// Turns one user's ordered behaviours into the authors' negative/positive pair: the behaviour at
-/// <c>target</c> is the positive (label 1), a uniformly drawn item the user never had (with its
-/// category) is the negative (label 0), both with the history of behaviours before <c>target</c>.
+/// Turns one user's ordered behaviours into the authors' negative/positive pairs (one, or one per behaviour:
+/// <see cref="ConversionOptions.TrainingTargets"/>). The behaviour at a target position is the positive
+/// (label 1), a uniformly drawn item the user never had (with its category) is the negative (label 0), both with
+/// the behaviours before it as history (the most recent <see cref="ConversionOptions.MaxHistoryLength"/>).
 /// The negative comes first, as in the authors' files.
 /// </summary>
 internal sealed class PairBuilder(long[] itemCategories, ConversionOptions options)
@@ -19,7 +20,31 @@ internal sealed class PairBuilder(long[] itemCategories, ConversionOptions optio
 
     public void SetTestUsers(HashSet<long> users) => _testUsers.UnionWith(users);
 
-    public void Add(long user, IReadOnlyList<long> items, IReadOnlyList<long> categories, IReadOnlyList<float>? labels, int target)
+    /// <summary>
+    /// Adds the user's pairs: the one at <paramref name="target"/> for a test user or with
+    /// <see cref="TrainingTargets.LastBehaviour"/>; otherwise one at every position up to it that
+    /// <paramref name="canBeTarget"/> accepts (all of them when it is null).
+    /// </summary>
+    public void Add(long user, IReadOnlyList<long> items, IReadOnlyList<long> categories, IReadOnlyList<float>? labels, int target, Func<int, bool>? canBeTarget = null)
+    {
+        var seen = items.ToHashSet();
+        var list = _testUsers.Contains(user) ? Test : Train;
+        if (list == Test || options.TrainingTargets == TrainingTargets.LastBehaviour)
+        {
+            AddPair(list, user, items, categories, labels, seen, target);
+            return;
+        }
+
+        for (int t = 0; t <= target; t++)
+        {
+            if (canBeTarget?.Invoke(t) ?? true)
+            {
+                AddPair(list, user, items, categories, labels, seen, t);
+            }
+        }
+    }
+
+    private void AddPair(List<Sample> list, long user, IReadOnlyList<long> items, IReadOnlyList<long> categories, IReadOnlyList<float>? labels, HashSet<long> seen, int target)
     {
         if (target == 0 && !options.Read.KeepEmptyHistories)
         {
@@ -27,12 +52,11 @@ internal sealed class PairBuilder(long[] itemCategories, ConversionOptions optio
             return;
         }
 
-        var historyItems = items.Take(target).ToArray();
-        var historyCats = categories.Take(target).ToArray();
-        var historyLabels = labels?.Take(target).ToArray();
-        var seen = items.ToHashSet();
+        int start = options.MaxHistoryLength is int cap ? Math.Max(0, target - cap) : 0;
+        var historyItems = items.Skip(start).Take(target - start).ToArray();
+        var historyCats = categories.Skip(start).Take(target - start).ToArray();
+        var historyLabels = labels?.Skip(start).Take(target - start).ToArray();
         long negative = ConverterSupport.NegativeTarget(seen, itemCategories.Length, _random);
-        var list = _testUsers.Contains(user) ? Test : Train;
         if (negative != 0)
         {
             list.Add(new Sample

@@ -27,10 +27,12 @@ public static class TaobaoConverter
     /// <param name="paths">One or more UserBehavior slices.</param>
     /// <param name="options">Split, seed, bad lines.</param>
     /// <exception cref="DataFormatException">A malformed row, unless skipped.</exception>
+    /// <exception cref="DataOptionsException">The options are invalid; every problem is listed.</exception>
     public static ConvertedDataset Convert(IEnumerable<string> paths, ConversionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(paths);
         options ??= new ConversionOptions();
+        options.EnsureValid();
         var rows = new List<(string User, string Item, long ItemKey, string Category, bool Engaged, long Time, long Order)>();
         long lines = 0;
         var pathList = paths.ToList();
@@ -103,7 +105,7 @@ public static class TaobaoConverter
             var ids = ordered.Select(r => (long)items.IdOf(r.Item)).ToArray();
             var cats = ordered.Select(r => (long)categories.IdOf(r.Category)).ToArray();
             var labels = ordered.Select(r => r.Engaged ? 1f : 0f).ToArray();
-            builder.Add(users.IdOf(group.Key), ids, cats, labels, target);
+            builder.Add(users.IdOf(group.Key), ids, cats, labels, target, canBeTarget: t => !ordered[t].Engaged);
         }
 
         return builder.ToDataset(
