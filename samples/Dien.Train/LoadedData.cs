@@ -27,13 +27,21 @@ internal sealed record LoadedData(
         DataSource.Synthetic => Synthetic(settings.Seed),
         DataSource.Authors => Authors(settings.DataPath!),
         DataSource.Amazon => Converted("Amazon", AmazonSequenceConverter.Convert(
-            Find(settings.DataPath!, "*.txt"), Find(settings.DataPath!, "*item2attributes.json"), new ConversionOptions { Seed = settings.Seed })),
+            Find(settings.DataPath!, "*.txt"), Find(settings.DataPath!, "*item2attributes.json"), Conversion(settings))),
         DataSource.MovieLens => Converted("MovieLens", MovieLensConverter.Convert(
-            Find(settings.DataPath!, "ratings.csv"), Find(settings.DataPath!, "movies.csv"), new ConversionOptions { Seed = settings.Seed })),
+            Find(settings.DataPath!, "ratings.csv"), Find(settings.DataPath!, "movies.csv"), Conversion(settings))),
         DataSource.Taobao => Converted("Taobao", TaobaoConverter.Convert(
             File.Exists(settings.DataPath) ? [settings.DataPath!] : Directory.GetFiles(settings.DataPath!, "*.csv").Order(StringComparer.Ordinal).ToArray(),
-            new ConversionOptions { Seed = settings.Seed })),
+            Conversion(settings))),
         _ => throw new ArgumentOutOfRangeException(nameof(settings), settings.Data, "Unknown data source."),
+    };
+
+    // Every behaviour as a target multiplies the histories kept, so they are cut where the batcher would cut them.
+    private static ConversionOptions Conversion(TrainSettings settings) => new()
+    {
+        Seed = settings.Seed,
+        TrainingTargets = settings.Targets,
+        MaxHistoryLength = settings.Targets == TrainingTargets.EveryBehaviour ? settings.MaxHistory : null,
     };
 
     private static LoadedData Synthetic(int seed)

@@ -1,3 +1,4 @@
+using Dien.Data.Converters;
 using System.CommandLine;
 using System.Globalization;
 using Dien.Attention;
@@ -28,13 +29,14 @@ var device = new Option<string>("--device") { Description = "cpu (default) or cu
 var output = new Option<string>("--output") { Description = "Folder for checkpoints, metrics.json and training-curve.png.", DefaultValueFactory = _ => "out" };
 var validationFraction = new Option<double>("--validation-fraction") { Description = "Share of the training users held out as validation data, which picks the epoch (early stopping, best checkpoint); the test file is then scored once. 0 picks the epoch on the test file instead (reported as such).", DefaultValueFactory = _ => 0.1 };
 var validateOn = new Option<ValidationSamples>("--validate-on") { Description = "Which samples of the held-out users pick the epoch: all (default) or last (each user's last samples, as a test file split by user holds; fewer samples, noisier).", DefaultValueFactory = _ => ValidationSamples.All };
+var targets = new Option<TrainingTargets>("--targets") { Description = "For --data amazon, movielens or taobao: which behaviours of a training user become click pairs: lastbehaviour (default, one pair per user) or everybehaviour (one per behaviour, with the behaviours before it as history, as the authors' training files; histories cut to --max-history).", DefaultValueFactory = _ => TrainingTargets.LastBehaviour };
 var patience = new Option<int>("--patience") { Description = "Stop after this many epochs without improvement of validation AUC; 0 never stops early.", DefaultValueFactory = _ => 2 };
 var sumTerms = new Option<SumTerms>("--sum-terms") { Description = "Whether the head reads [sum e_t ; e_a * sum e_t]: auto (default: off for DIEN on the synthetic workload, whose small training set lets DIEN fit that shortcut instead of the recent interest; on otherwise, the library's default), on or off.", DefaultValueFactory = _ => SumTerms.Auto };
 var seed = new Option<int>("--seed") { Description = "Seed of every random source (data, shuffling, initialisation).", DefaultValueFactory = _ => 2019 };
 
 var root = new RootCommand("Trains DIEN (or the DIN and BaseModel baselines), picks the epoch on validation users held out of training, and reports validation AUC, GAUC and logloss per epoch and the test figures of the chosen epoch.")
 {
-    data, path, model, evolution, attention, auxiliary, alpha, sumTerms, epochs, batchSize, learningRate, maxHistory, threads, device, output, seed, validationFraction, validateOn, patience,
+    data, path, model, evolution, attention, auxiliary, alpha, sumTerms, epochs, batchSize, learningRate, maxHistory, threads, device, output, seed, validationFraction, validateOn, targets, patience,
 };
 
 using var cancellation = new CancellationTokenSource();
@@ -66,6 +68,7 @@ root.SetAction(result => Guard(() =>
         Seed = result.GetValue(seed),
         ValidationFraction = result.GetValue(validationFraction),
         ValidateOn = result.GetValue(validateOn),
+        Targets = result.GetValue(targets),
         Patience = result.GetValue(patience),
     };
     var problems = settings.Problems();
