@@ -57,9 +57,9 @@ internal sealed record QualityData(
 
         if (path.StartsWith(MovieLensPrefix, StringComparison.Ordinal))
         {
-            // Every rating a target (prefix pairs, as the authors' training files), the most recent 100 as history.
+            // The converter's defaults: every rating a target (prefix pairs, as the authors' training files), the most recent 100 as history.
             string folder = path[MovieLensPrefix.Length..];
-            var options = new ConversionOptions { TestUserFraction = 0.1, TrainingTargets = TrainingTargets.EveryBehaviour, MaxHistoryLength = 100 };
+            var options = new ConversionOptions { TestUserFraction = 0.1 };
             var ratings = MovieLensConverter.Convert(Path.Combine(folder, "ratings.csv"), Path.Combine(folder, "movies.csv"), options);
             return new QualityData(
                 $"MovieLens ratings in {folder} as prefix pairs (histories up to 100, 10 % of the users as the test file)", ratings.Train, ratings.Test,

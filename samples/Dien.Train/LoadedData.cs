@@ -36,13 +36,12 @@ internal sealed record LoadedData(
         _ => throw new ArgumentOutOfRangeException(nameof(settings), settings.Data, "Unknown data source."),
     };
 
-    // Every behaviour as a target multiplies the histories kept, so they are cut where the batcher would cut them.
-    private static ConversionOptions Conversion(TrainSettings settings) => new()
+    // Histories are cut where the batcher would cut them: every behaviour as a target multiplies what is kept.
+    private static ConversionOptions Conversion(TrainSettings settings)
     {
-        Seed = settings.Seed,
-        TrainingTargets = settings.Targets,
-        MaxHistoryLength = settings.Targets == TrainingTargets.EveryBehaviour ? settings.MaxHistory : null,
-    };
+        var defaults = new ConversionOptions();
+        return defaults with { Seed = settings.Seed, MaxHistoryLength = settings.MaxHistory, TrainingTargets = settings.Targets ?? defaults.TrainingTargets };
+    }
 
     private static LoadedData Synthetic(int seed)
     {

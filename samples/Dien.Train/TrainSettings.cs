@@ -99,8 +99,11 @@ internal sealed record TrainSettings
     /// <summary>Which samples of the held-out users pick the epoch (--validate-on).</summary>
     public ValidationSamples ValidateOn { get; init; } = ValidationSamples.All;
 
-    /// <summary>Which behaviours of a converted log's training users become pairs (--targets); the authors' files and the synthetic set have their own.</summary>
-    public Dien.Data.Converters.TrainingTargets Targets { get; init; } = Dien.Data.Converters.TrainingTargets.LastBehaviour;
+    /// <summary>
+    /// Which behaviours of a converted log's training users become pairs (--targets); null keeps the library's
+    /// default. The authors' files and the synthetic set have their own.
+    /// </summary>
+    public Dien.Data.Converters.TrainingTargets? Targets { get; init; }
 
     /// <summary>Epochs without improvement of validation AUC before stopping; 0 never stops early.</summary>
     public int Patience { get; init; } = 2;
@@ -134,7 +137,7 @@ internal sealed record TrainSettings
         if (Alpha < 0 || double.IsNaN(Alpha) || double.IsInfinity(Alpha)) problems.Add($"--alpha {Alpha}: must be zero or positive.");
         if (Auxiliary == AuxiliaryLossForm.LabelledHistory && Alpha == 0 && Model == ModelKind.Dien) problems.Add("--aux labelledhistory needs --alpha above 0: alpha 0, the default, switches the auxiliary loss off.");
         if (MaxHistory < 1) problems.Add($"--max-history {MaxHistory}: must be at least 1.");
-        if (Targets == Dien.Data.Converters.TrainingTargets.EveryBehaviour && Data is DataSource.Synthetic or DataSource.Authors)
+        if (Targets is not null && Data is DataSource.Synthetic or DataSource.Authors)
         {
             problems.Add($"--targets {Targets}: only --data amazon, movielens or taobao are converted from logs; --data {Data.ToString().ToLowerInvariant()} has its samples already.");
         }

@@ -15,7 +15,7 @@ public sealed class ConverterTests
         using var folder = new TempFolder();
         string seq = folder.File("Beauty.txt", "1 1 2 3\n2 4 1\n3 5\n");
         string attrs = folder.File("attrs.json", "{\"1\": [9, 3], \"2\": [4], \"3\": [7, 8, 2], \"4\": [1], \"5\": [], \"6\": [6]}");
-        var data = AmazonSequenceConverter.Convert(seq, attrs, new ConversionOptions { TestUserFraction = 0 });
+        var data = AmazonSequenceConverter.Convert(seq, attrs, new ConversionOptions { TestUserFraction = 0, TrainingTargets = TrainingTargets.LastBehaviour });
         data.ItemCategories.Should().Equal(0, 3, 4, 2, 1, 0, 6);
         data.Train.Should().HaveCount(6);
         var (negative, positive) = (data.Train[0], data.Train[1]);
@@ -25,7 +25,7 @@ public sealed class ConverterTests
         negative.TargetCategory.Should().Be(data.ItemCategories[negative.TargetItem]);
         negative.HistoryItems.Should().Equal(1, 2);
         data.Train[5].HistoryLength.Should().Be(0, "user 3 has one item: an empty history, kept by default");
-        var dropped = AmazonSequenceConverter.Convert(seq, attrs, new ConversionOptions { TestUserFraction = 0, Read = new ReadOptions { KeepEmptyHistories = false } });
+        var dropped = AmazonSequenceConverter.Convert(seq, attrs, new ConversionOptions { TestUserFraction = 0, TrainingTargets = TrainingTargets.LastBehaviour, Read = new ReadOptions { KeepEmptyHistories = false } });
         dropped.Train.Should().HaveCount(4);
         dropped.Summary.DroppedEmptyHistories.Should().Be(1);
         var bad = () => AmazonSequenceConverter.Convert(folder.File("bad.txt", "1 1 2\n2 x 3\n"), attrs);
@@ -43,7 +43,7 @@ public sealed class ConverterTests
             "userId,movieId,rating,timestamp\n7,3,4.5,100\n7,2,2.0,50\n7,1,4.0,50\n7,4,1.0,200\n8,1,3.0,10\n8,2,5.0,20\n");
         var genres = MovieLensConverter.ReadMovies(movies);
         genres.Should().Equal(new Dictionary<string, string> { ["1"] = "Adventure", ["2"] = "Comedy", ["3"] = "Drama", ["4"] = "(no genres listed)" });
-        var data = MovieLensConverter.Convert(ratings, movies, new ConversionOptions { TestUserFraction = 0 });
+        var data = MovieLensConverter.Convert(ratings, movies, new ConversionOptions { TestUserFraction = 0, TrainingTargets = TrainingTargets.LastBehaviour });
         var positive = data.Train.Single(s => s.Label == 1 && s.User == data.Users.IdOf("7"));
         // Time order 50 (movies 1 then 2, tie by movieId), 100 (3), 200 (4 = target).
         positive.TargetItem.Should().Be(data.Items.IdOf("4"));
@@ -56,7 +56,7 @@ public sealed class ConverterTests
         var bad = () => MovieLensConverter.Convert(folder.File("r2.csv", "userId,movieId,rating,timestamp\n1,1,4.0\n"), movies);
         bad.Should().Throw<DataFormatException>().WithMessage("*r2.csv, line 2: expected 4 fields*found 3");
         var skipped = MovieLensConverter.Convert(folder.File("r3.csv", "userId,movieId,rating,timestamp\n1,1,4.0\n1,2,3,5\n1,1,x,6\n1,3,1,9\n"), movies,
-            new ConversionOptions { TestUserFraction = 0, Read = new ReadOptions { SkipBadLines = true } });
+            new ConversionOptions { TestUserFraction = 0, TrainingTargets = TrainingTargets.LastBehaviour, Read = new ReadOptions { SkipBadLines = true } });
         skipped.Summary.SkippedLines.Should().Be(2);
         skipped.Summary.FirstProblem.Should().Contain("line 2");
         skipped.Train.Single(s => s.Label == 1).HistoryLength.Should().Be(1);
@@ -68,7 +68,7 @@ public sealed class ConverterTests
         using var folder = new TempFolder();
         string rows = folder.File("ub.csv",
             "1,100,10,pv,5\n1,101,11,cart,3\n1,102,10,pv,9\n1,103,12,buy,12\n1,100,10,fav,5\n2,100,10,buy,1\n3,104,11,pv,1\n3,105,11,pv,2\n");
-        var data = TaobaoConverter.Convert([rows], new ConversionOptions { TestUserFraction = 0 });
+        var data = TaobaoConverter.Convert([rows], new ConversionOptions { TestUserFraction = 0, TrainingTargets = TrainingTargets.LastBehaviour });
         var positive = data.Train.Single(s => s.Label == 1 && s.User == data.Users.IdOf("1"));
         positive.TargetItem.Should().Be(data.Items.IdOf("102"));
         // Order: 101@3, then 100 pv and 100 fav @5 (same item, file order), then target 102 @9; the buy @12 is after it.
