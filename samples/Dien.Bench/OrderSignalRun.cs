@@ -1,12 +1,11 @@
-using System.Globalization;
 using Dien.Diagnostics;
 
 namespace Dien.Bench;
 
 /// <summary>
 /// The <c>order</c> mode: how much the order of the training histories tells about the next click, beyond their
-/// set (<see cref="OrderSignal"/>), on a folder in the authors' format or the synthetic workload. Reads only the
-/// training samples.
+/// set (<see cref="OrderSignal"/>), on any data the quality mode reads (<see cref="QualityData.Load"/>: a folder in
+/// the authors' format, <c>movielens:</c>folder or the synthetic workload). Reads only the training samples.
 /// </summary>
 internal static class OrderSignalRun
 {
@@ -14,19 +13,18 @@ internal static class OrderSignalRun
     {
         string path = "../shared/data/amazon-beauty-dien";
         double heldOut = 0.2;
-        var seeds = new List<int> { 1 };
+        IReadOnlyList<int> seeds = [1];
         for (int i = 1; i < args.Length; i++)
         {
-            string value = i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{args[i]}: expected a value after it.");
-            switch (args[i])
+            string flag = args[i];
+            string value = i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{flag} needs a value.");
+            switch (flag)
             {
                 case "--path": path = value; break;
-                case "--held-out": heldOut = double.TryParse(value, CultureInfo.InvariantCulture, out double h) ? h : throw new ArgumentException($"--held-out {value}: expected a fraction in (0, 1)."); break;
-                case "--seeds": seeds = value.Split(',').Select(s => int.TryParse(s, CultureInfo.InvariantCulture, out int seed) ? seed : throw new ArgumentException($"--seeds {value}: expected whole numbers separated by commas.")).ToList(); break;
-                default: throw new ArgumentException($"{args[i]}: unknown option of the order mode (--path, --held-out, --seeds).");
+                case "--held-out": heldOut = QualityBenchmark.QualitySettings.Read<double>(flag, value); break;
+                case "--seeds": seeds = QualityBenchmark.QualitySettings.List(value, v => QualityBenchmark.QualitySettings.Read<int>(flag, v)); break;
+                default: throw new ArgumentException($"{flag}: unknown option of the order mode (--path, --held-out, --seeds).");
             }
-
-            i++;
         }
 
         if (!(heldOut > 0 && heldOut < 1))

@@ -240,7 +240,8 @@ internal static class QualityBenchmark
             }
         }
 
-        private static T Read<T>(string flag, string text) => (T)Convert(text, typeof(T), flag)!;
+        /// <summary>Reads a flag's value as <typeparamref name="T"/>; one that does not read names the flag and the value.</summary>
+        internal static T Read<T>(string flag, string text) => (T)Convert(text, typeof(T), flag)!;
 
         /// <summary>Reads <paramref name="text"/> as <paramref name="type"/>; a value that does not read names the flag and the value.</summary>
         private static object? Convert(string text, Type type, string flag)
@@ -272,7 +273,8 @@ internal static class QualityBenchmark
             }
         }
 
-        private static IReadOnlyList<T> List<T>(string text, Func<string, T> parse)
+        /// <summary>Reads a list separated by commas (or dashes), each element with <paramref name="parse"/>.</summary>
+        internal static IReadOnlyList<T> List<T>(string text, Func<string, T> parse)
             => text.Split([',', '-'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(parse).ToArray();
     }
 }

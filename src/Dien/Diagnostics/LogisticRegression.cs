@@ -48,14 +48,14 @@ internal sealed class LogisticRegression
         }
 
         var model = new LogisticRegression(mean, scale, new double[d + 1]);
-        var x = new double[d + 1];
+        var standardised = rows.Select(row => model.Standardise(row)).ToArray();
         for (int iteration = 0; iteration < Iterations; iteration++)
         {
             var gradient = new double[d + 1];
             var hessian = new double[d + 1, d + 1];
             for (int i = 0; i < rows.Count; i++)
             {
-                model.Standardise(rows[i], x);
+                var x = standardised[i];
                 double p = 1 / (1 + Math.Exp(-Dot(model.weights, x)));
                 double r = p - labels[i];
                 double w = p * (1 - p);
@@ -89,20 +89,19 @@ internal sealed class LogisticRegression
     }
 
     /// <summary>The model's logit for one row of features.</summary>
-    public double Logit(double[] row)
+    public double Logit(double[] row) => Dot(weights, Standardise(row));
+
+    // [1, standardised features]: the leading 1 carries the intercept.
+    private double[] Standardise(double[] row)
     {
         var x = new double[row.Length + 1];
-        Standardise(row, x);
-        return Dot(weights, x);
-    }
-
-    private void Standardise(double[] row, double[] x)
-    {
         x[0] = 1;
         for (int j = 0; j < row.Length; j++)
         {
             x[j + 1] = (row[j] - mean[j]) / scale[j];
         }
+
+        return x;
     }
 
     private static double Dot(double[] a, double[] b)
