@@ -84,7 +84,7 @@ class DienOptions:
     auxiliary_loss: str = "NextBehaviour"
     auxiliary_scorer: str = "Mlp"
     auxiliary_hidden_sizes: List[int] = field(default_factory=lambda: [100, 50])
-    alpha: float = 0.0
+    alpha: float = 1.0
     head_hidden_sizes: List[int] = field(default_factory=lambda: [200, 80])
     head_activation: str = "PRelu"
     head_batch_norm: bool = True

@@ -92,6 +92,33 @@ public sealed class ValidationChoiceTests
         act.Should().Throw<InvalidOperationException>().WithMessage("*validation*");
     }
 
+    [Fact]
+    public void A_real_trainer_chooses_between_learning_rates_on_held_out_batches()
+    {
+        var train = TinyData.Batches(seed: 1, count: 30);
+        var validation = TinyData.Batches(seed: 2, count: 8);
+        var grid = SettingGrid.Parse("LearningRate=1e-5,2e-2");
+
+        var choice = ValidationChoice.Choose(grid, candidate =>
+        {
+            var options = new DienOptions
+            {
+                ItemVocabularySize = 40, CategoryVocabularySize = 6, UserVocabularySize = 30,
+                ItemEmbeddingSize = 4, CategoryEmbeddingSize = 4, HiddenSize = 8, HeadHiddenSizes = new List<int> { 16 },
+            };
+            var trainerOptions = new TrainerOptions { Epochs = 2, Seed = 3 };
+            candidate.ApplyTo(options, trainerOptions);
+            TorchSharp.torch.manual_seed(3);
+            using var model = new DinModel(options);
+            using var trainer = new DienTrainer(model, trainerOptions);
+            return trainer.Fit(_ => train, () => validation);
+        });
+
+        choice.Outcomes.Should().HaveCount(2).And.OnlyContain(o => o.ValidationMetric > 0 && o.ValidationMetric <= 1);
+        choice.Best.Candidate.ToString().Should().Be("LearningRate=2e-2", "a learning rate of 1e-5 barely moves the weights in two epochs");
+        choice.Best.ValidationMetric.Should().BeGreaterThan(choice.Outcomes[0].ValidationMetric);
+    }
+
     private static TrainingResult Result(double metric) => new([], 0, metric, StoppedEarly: false, Cancelled: false, RestoredBestWeights: true);
 
     private sealed class SynchronousProgress(Action<CandidateOutcome> report) : IProgress<CandidateOutcome>
