@@ -68,7 +68,7 @@ public static class Endpoints
         {
             var model = host.Current;
             var o = options.Value;
-            var limits = new { maxCandidates = o.MaxCandidates, maxHistory = o.MaxHistory };
+            var limits = new { maxCandidates = o.MaxCandidates, maxHistory = o.MaxHistory, maxRequestBodyBytes = bodyLimit.Bytes };
             var batching = new { o.Batching.Enabled, o.Batching.MaxWaitMilliseconds, o.Batching.MaxBatchRows, o.Batching.MaxQueuedRows, queuedRows = host.Scorer.QueuedRows };
             if (model is null)
             {
@@ -81,6 +81,8 @@ public static class Endpoints
                 path = model.Path,
                 loaded = true,
                 kind = model.Kind,
+                formatVersion = model.Predictor.Contents!.FormatVersion,
+                historyCut = model.MaxHistoryLength,
                 version = model.Version,
                 sha256 = model.Sha256,
                 checkpointTime = model.FileTime,

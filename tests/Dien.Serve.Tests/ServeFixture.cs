@@ -16,10 +16,16 @@ internal sealed class ServeFixture : IDisposable
     private readonly string _folder = Path.Combine(Path.GetTempPath(), $"dien-serve-{Guid.NewGuid():N}");
 
     public ServeFixture(params (string Key, string Value)[] settings)
+        : this(fixture => fixture.Save(seed: 1), settings)
+    {
+    }
+
+    /// <summary>The service on the checkpoint <paramref name="write"/> puts at <see cref="CheckpointPath"/>.</summary>
+    public ServeFixture(Action<ServeFixture> write, params (string Key, string Value)[] settings)
     {
         Directory.CreateDirectory(_folder);
         CheckpointPath = Path.Combine(_folder, "model.dien");
-        Save(seed: 1);
+        write(this);
         Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
         {
             builder.UseSetting("Serve:Checkpoint", CheckpointPath);
@@ -76,6 +82,20 @@ internal sealed class ServeFixture : IDisposable
         string temporary = Path.Combine(_folder, "incoming.tmp");
         File.WriteAllBytes(temporary, bytes);
         File.Move(temporary, CheckpointPath, overwrite: true);
+    }
+
+    /// <summary>The repository's golden checkpoint of that name (tests/Dien.Tests/Checkpoints/Golden).</summary>
+    public static string Golden(string name)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Dien.sln")))
+            {
+                return Path.Combine(dir.FullName, "tests", "Dien.Tests", "Checkpoints", "Golden", name);
+            }
+        }
+
+        throw new InvalidOperationException($"No Dien.sln above {AppContext.BaseDirectory}.");
     }
 
     /// <summary>The scores the predictor gives alone (unbatched) for the same raw request.</summary>
