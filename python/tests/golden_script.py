@@ -1,10 +1,15 @@
 """Writes the Python golden checkpoint of this package's format version for tests/Dien.Tests/Checkpoints/GoldenFileTests.cs.
 
     python3 python/tests/golden_script.py tests/Dien.Tests/Checkpoints/Golden     (from the repository root)
+    python3 python/tests/golden_script.py --check tests/Dien.Tests/Checkpoints/Golden
 
-It writes ``python-v{N}-DienModel.dien`` and ``python-v{N}-DienModel.json`` (the inputs and the probabilities this
+
+The first writes ``python-v{N}-DienModel.dien`` and ``python-v{N}-DienModel.json`` (the inputs and the probabilities this
 package computes for them), N being ``dien.checkpoint.FORMAT_VERSION``. Run it with an older release's ``python/`` on
 PYTHONPATH to write that release's file (format version 1 was written so, from the package before format version 2).
+``--check`` reads every golden file (every version, .NET's and Python's) with this package, scores the pinned inputs
+(histories cut to the file's ``max_history``, as the .NET predictor cuts them) and prints one line per file with the
+largest difference from the pinned probabilities; it exits with 1 when one is over 2e-6 (float32 on both sides).
 """
 
 import json
@@ -16,7 +21,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from parity import batch_of  # noqa: E402
 
-from dien import DienModel, DienOptions, save_checkpoint  # noqa: E402
+from dien import DienModel, DienOptions, load_checkpoint, read_checkpoint, save_checkpoint  # noqa: E402
 from dien import checkpoint as ckpt  # noqa: E402
 
 # Histories no longer than the stored cut (4), so that these scores need no cut on this side.
@@ -28,7 +33,43 @@ BATCH = {
 }
 
 
+def cut(batch, max_history):
+    """The batch with each row's history cut to its ``max_history`` most recent behaviours (rows oldest first from column 0)."""
+    if max_history is None or batch["Width"] <= max_history:
+        return batch
+    width, rows = batch["Width"], batch["Size"]
+    out = dict(batch, Width=max_history, HistoryItems=[], HistoryCategories=[], Lengths=[])
+    for r in range(rows):
+        length = batch["Lengths"][r]
+        keep = min(length, max_history)
+        for name in ("HistoryItems", "HistoryCategories"):
+            row = batch[name][r * width:r * width + length][length - keep:]
+            out[name] += row + [0] * (max_history - keep)
+        out["Lengths"].append(keep)
+    return out
+
+
+def check(folder):
+    worst = 0.0
+    for name in sorted(n for n in os.listdir(folder) if n.endswith(".dien")):
+        path = os.path.join(folder, name)
+        with open(os.path.splitext(path)[0] + ".json", encoding="utf-8") as f:
+            pinned = json.load(f)
+        contents = read_checkpoint(path)
+        model, _ = load_checkpoint(path)
+        model.eval()
+        with torch.no_grad():
+            scores = model(batch_of(cut(pinned["Batch"], contents.max_history))).probability.to(torch.float32).tolist()
+        difference = max(abs(a - b) for a, b in zip(scores, pinned["Probabilities"]))
+        worst = max(worst, difference)
+        print(f"{name}: format version {contents.format_version}, {contents.kind}, cut {contents.max_history}, "
+              f"{len(contents.item_category)} item categories, largest difference {difference:.2e}")
+    return 0 if worst <= 2e-6 else 1
+
+
 def main():
+    if sys.argv[1] == "--check":
+        return check(sys.argv[2])
     folder = sys.argv[1]
     version = ckpt.FORMAT_VERSION
     torch.manual_seed(24)
@@ -65,7 +106,8 @@ def main():
         json.dump(pinned, f, indent=2)
         f.write("\n")
     print(f"wrote {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -187,6 +187,18 @@ public sealed class CheckpointInteropTests
         File.Exists(Path.Combine(folder.Path, "y.dien")).Should().BeFalse();
     }
 
+    [SkippableFact]
+    public void PythonReadsEveryGoldenFileAndGivesItsPinnedScores()
+    {
+        // The other direction of GoldenFileTests: every version's files, .NET's and Python's, read by schema in Python.
+        Skip.If(PythonSide.Unavailable is not null, PythonSide.Unavailable);
+        string folder = Path.Combine(RepoPaths.Root, "tests", "Dien.Tests", "Checkpoints", "Golden");
+        string report = PythonSide.RunScript("golden_script.py", "--check", folder);
+        var lines = report.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        lines.Should().HaveCount(Directory.GetFiles(folder, "*.dien").Length);
+        lines.Should().Contain(l => l.Contains("format version 1", StringComparison.Ordinal)).And.Contain(l => l.Contains("format version 2", StringComparison.Ordinal));
+    }
+
     private static Dictionary<string, byte[]> Entries(string path)
     {
         using var zip = ZipFile.OpenRead(path);
