@@ -72,7 +72,7 @@ public sealed class DienPredictor : IDisposable
         return new DienPredictor(model, ownsModel: true) { Contents = contents, MaxHistoryLength = contents.Data.MaxHistoryLength };
     }
 
-    /// <summary>Click probabilities of every row of a batch (labels, if any, are ignored).</summary>
+    /// <summary>Click probabilities of every row of a batch (labels, if any, are ignored; each history is cut to its <see cref="MaxHistoryLength"/> most recent behaviours).</summary>
     /// <param name="batch">The batch.</param>
     /// <returns>One probability per row.</returns>
     /// <exception cref="ArgumentException">The batch is inconsistent or an id is out of the model's range.</exception>
