@@ -20,7 +20,7 @@ namespace Dien.Tests.Checkpoints;
 /// (<see cref="Checkpoint.FormatVersion"/> raised) the test writes <c>dotnet-v{N}-{kind}.dien</c> for every kind and
 /// fails once, asking for them to be committed; the earlier versions' files stay and keep being checked. The Python
 /// files are written by <c>python3 python/tests/golden_script.py tests/Dien.Tests/Checkpoints/Golden</c> (from the
-/// repository root, with torch).
+/// repository root, with torch). Golden/README.md says which release wrote each file.
 /// </remarks>
 [Collection("Sequential")]
 public sealed class GoldenFileTests
@@ -56,6 +56,48 @@ public sealed class GoldenFileTests
             contents.Data.ItemCategories.Should().NotContainKey(0, "item 0 is the unknown item");
             contents.Data.Items.Count.Should().Be(pinned["Items"]!.GetValue<int>(), file);
             contents.Data.MaxHistoryLength.Should().Be(pinned["MaxHistoryLength"]?.GetValue<int>(), file);
+        }
+    }
+
+    [Fact]
+    public void A_training_checkpoint_of_format_version_1_resumes_training()
+    {
+        string path = Path.Combine(Folder, "dotnet-v1-DienModel-training.dien");
+        torch.manual_seed(1);
+        using var model = new DienModel(Options(nameof(DienModel)));
+        using var trainer = new Dien.Training.DienTrainer(model, new Dien.Training.TrainerOptions { Epochs = 2, LearningRate = 0.01, ReleaseMemoryBetweenEpochs = false });
+
+        trainer.LoadCheckpoint(path);
+
+        trainer.CompletedEpochs.Should().Be(1);
+        trainer.Data!.Items.Should().HaveCount(11);
+        trainer.Data.ItemCategories.Should().HaveCount(11).And.NotContainKey(0);
+        using (var predictor = new DienPredictor(model))
+        using (var stored = DienPredictor.Load(path))
+        {
+            predictor.Score(Inputs()).Should().Equal(stored.Score(Inputs()), "the weights are the file's");
+        }
+
+        var batch = Inputs();
+        var labelled = new BatchArrays
+        {
+            Size = batch.Size, Width = batch.Width, UserIds = batch.UserIds, TargetItems = batch.TargetItems, TargetCategories = batch.TargetCategories,
+            HistoryItems = batch.HistoryItems, HistoryCategories = batch.HistoryCategories, Lengths = batch.Lengths, Labels = [1, 0, 0, 1],
+            NegativeItems = batch.HistoryItems.Select(i => i == 0 ? 0L : 1 + (i % 11)).ToArray(), NegativeCategories = batch.HistoryCategories,
+        };
+        var result = trainer.Fit(_ => [labelled, labelled, labelled]);
+        result.Epochs.Should().ContainSingle().Which.Epoch.Should().Be(1, "training continues with the second epoch");
+        string resaved = Path.Combine(Path.GetTempPath(), $"dien-golden-{Guid.NewGuid():N}.dien");
+        try
+        {
+            trainer.SaveCheckpoint(resaved);
+            var contents = Checkpoint.Read(resaved);
+            contents.FormatVersion.Should().Be(Checkpoint.FormatVersion, "a resumed run writes today's format");
+            contents.Data.ItemCategories.Should().BeEquivalentTo(trainer.Data.ItemCategories);
+        }
+        finally
+        {
+            File.Delete(resaved);
         }
     }
 
