@@ -70,7 +70,9 @@ _VERSION_1_VALUES: Dict[str, Any] = {
     "HeadActivation": "PRelu", "HeadBatchNorm": True, "HeadDropout": 0.0, "HeadOutput": "Sigmoid",
     "UseFusedKernels": True,
 }
-RELEASE_VALUES: Dict[int, Dict[str, Any]] = {1: _VERSION_1_VALUES, 2: _VERSION_1_VALUES}
+# Version 2: the same options; Alpha defaults to 1 (the paper's weight) again.
+_VERSION_2_VALUES: Dict[str, Any] = {**_VERSION_1_VALUES, "Alpha": 1.0}
+RELEASE_VALUES: Dict[int, Dict[str, Any]] = {1: _VERSION_1_VALUES, 2: _VERSION_2_VALUES}
 
 
 @dataclass

@@ -30,11 +30,25 @@ internal static class OptionsBaselines
         }
         """;
 
-    // Format version 2 changed the layout (data.json), not the options: the same values.
+    // Format version 2 (from 2026-12-05): the same properties; Alpha defaults to 1 (the paper's weight) again.
+    private const string Version2 = """
+        {
+          "ItemVocabularySize": 0, "CategoryVocabularySize": 0, "UserVocabularySize": 0, "ExtraFieldVocabularySizes": [],
+          "ItemEmbeddingSize": 18, "CategoryEmbeddingSize": 18, "UserEmbeddingSize": 18, "ItemMaxNorm": null,
+          "EmbeddingInit": "Normal", "EmbeddingInitScale": 0.01, "EmbeddingL2": 0, "UseUserField": false,
+          "HeadSumTerms": true, "HiddenSize": 36, "Evolution": "Augru", "Attention": "Mlp",
+          "AttentionNormalization": "Softmax", "AttentionHiddenSizes": [80, 40], "AuxiliaryLoss": "NextBehaviour",
+          "AuxiliaryScorer": "Mlp", "AuxiliaryHiddenSizes": [100, 50], "Alpha": 1, "HeadHiddenSizes": [200, 80],
+          "HeadActivation": "PRelu", "HeadBatchNorm": true, "HeadDropout": 0, "HeadOutput": "Sigmoid",
+          "UseFusedKernels": true
+        }
+        """;
+
+    // Format version 2 also changed the layout (data.json).
     private static readonly Dictionary<int, string> Tables = new()
     {
         [1] = Version1,
-        [2] = Version1,
+        [2] = Version2,
     };
 
     /// <summary>The versions with a table.</summary>
