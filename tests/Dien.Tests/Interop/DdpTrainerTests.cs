@@ -57,8 +57,7 @@ public sealed class DdpTrainerTests
             };
             var (code, output, error) = processes == 1
                 ? PythonSide.Run(PythonSide.Python, new[] { "-m", "dien.train" }.Concat(common))
-                // --redirects 2 --tee 2: torch 1.13's torchrun cannot parse its default "0" under Python 3.11 (Debian 12's pair).
-                : PythonSide.Run(PythonSide.TorchRun, new[] { "--standalone", $"--nproc_per_node={processes}", "--redirects", "2", "--tee", "2", "-m", "dien.train" }.Concat(common));
+                : PythonSide.Run(PythonSide.TorchRun, PythonSide.TorchRunArguments(processes, "dien.train").Concat(common));
             code.Should().Be(0, $"the trainer must succeed:\n{output}\n{error}");
             var report = JsonNode.Parse(File.ReadAllText(Path.Combine(folder.Path, name + ".json")))!;
             _output.WriteLine($"{processes} process(es): AUC {report["auc"]} GAUC {report["gauc"]} logloss {report["logloss"]}, {report["samples_per_second"]} samples/s");
@@ -113,18 +112,17 @@ public sealed class DdpTrainerTests
         File.WriteAllText(optionsPath, JsonSerializer.Serialize(NarrowOptions(), Checkpoint.Json));
         string checkpoint = Path.Combine(folder.Path, "p2.dien"), reportPath = Path.Combine(folder.Path, "p2.json"), scoresPath = Path.Combine(folder.Path, "p2.scores");
 
-        var (code, output, error) = PythonSide.Run(PythonSide.TorchRun, new[]
+        var (code, output, error) = PythonSide.Run(PythonSide.TorchRun, PythonSide.TorchRunArguments(2, "dien.train").Concat(new[]
         {
-            "--standalone", "--nproc_per_node=2", "--redirects", "2", "--tee", "2", "-m", "dien.train",
             "--train", train, "--test", test, "--out", checkpoint, "--options", optionsPath, "--epochs", "1", "--batch-size", "128",
             "--seed", "1", "--threads", "1", "--log-every", "0", "--report", reportPath, "--scores", scoresPath,
-        });
+        }));
         code.Should().Be(0, $"the trainer must succeed:\n{output}\n{error}");
         var report = JsonNode.Parse(File.ReadAllText(reportPath))!;
         double auc = report["auc"]!.GetValue<double>();
         _output.WriteLine($"2 processes on Beauty: AUC {auc} GAUC {report["gauc"]} logloss {report["logloss"]}, validation AUC {report["epochs"]![0]!["validation_auc"]}");
-        // 1 and 2 processes gave AUC__FIGURES__ for seeds 1-3; line-k-mod-N sharding gave 0.50.
-        auc.Should().BeGreaterThan(0.64, "two processes that each see both labels learn the clicks");
+        // Seeds 1-3 gave 0.603-0.614 with 2 processes and 0.603-0.610 with 1 (docs/scale-out.md); line k mod N gave 0.442.
+        auc.Should().BeGreaterThan(0.57, "two processes that each see both labels learn the clicks");
         report["steps"]!.GetValue<int>().Should().Be(report["steps_per_epoch"]!.GetValue<int>());
 
         using var predictor = DienPredictor.Load(checkpoint);
