@@ -1,9 +1,11 @@
 """The authors' file format, streamed: ``label \\t uid \\t mid \\t cat \\t mid_history \\t cat_history`` (histories
 joined by the byte 0x02, oldest first), as the .NET ``AuthorsFormatReader`` reads it.
 
-Nothing but the current line and a bounded shuffle buffer is held: a reader given ``rank``/``world_size`` keeps
-only the lines whose number (counted over the whole file) is ``rank`` modulo ``world_size``, so every process
-of a DDP run reads its own disjoint shard of the same file.
+The training file is never held in memory: one pass (:func:`scan`) records where every line starts and whose
+user it is (16 bytes a line), and training reads its rows back by offset. Which rows a process trains on is decided
+by a seeded shuffle of the whole sample list, redrawn every epoch (:func:`epoch_order`), never by line numbers: the
+authors' files alternate negative and positive lines, so "line k to rank k mod N" gives each process of an even N
+one label only.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import pickle
 import random
+from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -56,18 +59,23 @@ def parse_line(path: str, number: int, line: str) -> Sample:
     return Sample(float(fields[0]), fields[1], fields[2], fields[3], items, cats)
 
 
-def read_samples(path: str, rank: int = 0, world_size: int = 1) -> Iterator[Sample]:
-    """Streams the samples of this rank's shard (line numbers congruent to rank modulo world_size)."""
+def read_samples(path: str) -> Iterator[Sample]:
+    """Streams every sample of the file, in file order (empty lines are skipped)."""
     with open(path, encoding="utf-8") as f:
-        number = 0
-        for line in f:
+        for number, line in enumerate(f, 1):
             line = line.rstrip("\n")
-            if not line:
-                continue
-            number += 1
-            if (number - 1) % world_size != rank:
-                continue
-            yield parse_line(path, number, line)
+            if line:
+                yield parse_line(path, number, line)
+
+
+def read_rows(path: str, offsets: "array", rows: List[int]) -> List[Sample]:
+    """The samples at the given row numbers (0-based over the non-empty lines), read back by their byte offsets."""
+    out: List[Optional[Sample]] = [None] * len(rows)
+    with open(path, "rb") as f:
+        for k in sorted(range(len(rows)), key=lambda k: offsets[rows[k]]):  # in file order, to read forward
+            f.seek(offsets[rows[k]])
+            out[k] = parse_line(path, rows[k] + 1, f.readline().decode("utf-8").rstrip("\n"))
+    return out  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------------------------- vocabularies
@@ -79,11 +87,15 @@ def vocabulary_from_counts(counts: Dict[str, int]) -> "OrderedDict[str, int]":
 
 @dataclass
 class Corpus:
-    """What one streaming pass over the training file learns: the vocabularies, the item -> category map and the line count."""
+    """What one streaming pass over the training file learns: the vocabularies, the item -> category map, and for
+    every sample (non-empty line) its byte offset and its user (numbered in order of first appearance)."""
 
     vocabularies: "OrderedDict[str, Dict[str, int]]"
     item_categories: Dict[int, int]
     lines: int
+    offsets: "array" = None  # type: ignore[assignment]
+    line_users: "array" = None  # type: ignore[assignment]
+    users: int = 0
 
 
 def scan(path: str, vocabularies: Optional[Dict[str, Dict[str, int]]] = None, folder: Optional[str] = None) -> Corpus:
@@ -95,8 +107,11 @@ def scan(path: str, vocabularies: Optional[Dict[str, Dict[str, int]]] = None, fo
     pairs: List[Tuple[str, str]] = []
     seen = set()
     lines = 0
-    for s in read_samples(path):
+    offsets, line_users, user_numbers = array("q"), array("q"), {}
+    for offset, s in _samples_with_offsets(path):
         lines += 1
+        offsets.append(offset)
+        line_users.append(user_numbers.setdefault(s.user, len(user_numbers)))
         for table, value in ((0, s.user), (1, s.item), (2, s.category)):
             counts[table][value] = counts[table].get(value, 0) + 1
         for item, cat in zip(s.history_items, s.history_categories):
@@ -111,7 +126,55 @@ def scan(path: str, vocabularies: Optional[Dict[str, Dict[str, int]]] = None, fo
                                     ("users", vocabulary_from_counts(counts[0]))])
     items, cats = vocabularies["items"], vocabularies["categories"]
     item_categories = {items.get(i, 0): cats.get(c, 0) for i, c in pairs if items.get(i, 0) > 0}
-    return Corpus(vocabularies, item_categories, lines)
+    return Corpus(vocabularies, item_categories, lines, offsets, line_users, len(user_numbers))
+
+
+def _samples_with_offsets(path: str) -> Iterator[Tuple[int, Sample]]:
+    offset = 0
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            line = raw.decode("utf-8").rstrip("\n")
+            if line:
+                yield offset, parse_line(path, number, line)
+            offset += len(raw)
+
+
+# ------------------------------------------------------------------------------------ sharding and splits
+def split_by_user(corpus: Corpus, fraction: float, seed: int) -> Tuple[List[int], List[int]]:
+    """Rows of the kept users and rows of a seeded ``fraction`` of the distinct users held out for validation, each
+    in file order: the rule of the .NET ``ValidationSplit.ByUser`` (users in order of first appearance, shuffled,
+    the first round(fraction * users) held out, at least one kept and one held out when there are two users)."""
+    if not (0 <= fraction < 1):
+        raise ValueError(f"--validation-fraction {fraction}: must be in [0, 1) (the share of training users held out).")
+    users = corpus.users
+    held = 0 if fraction == 0 or users < 2 else min(max(int(round(fraction * users)), 1), users - 1)
+    order = list(range(users))
+    random.Random(seed).shuffle(order)
+    validation_users = set(order[:held])
+    train, validation = [], []
+    for row, user in enumerate(corpus.line_users):
+        (validation if user in validation_users else train).append(row)
+    return train, validation
+
+
+def epoch_order(rows: List[int], seed: int, epoch: int) -> List[int]:
+    """The training rows in the order of one epoch: a shuffle seeded by ``seed`` and ``epoch``, the same in every process."""
+    order = list(rows)
+    random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    return order
+
+
+def rank_rows(order: List[int], step: int, global_batch: int, rank: int, world_size: int) -> List[int]:
+    """This process's share of global batch ``step`` of the epoch: the same global batch for every number of
+    processes, so each process sees both labels in the data's proportion and N processes follow one process."""
+    local = global_batch // world_size
+    start = step * global_batch + rank * local
+    return order[start:start + local]
+
+
+def sample_random(seed: int, epoch: int, row: int) -> random.Random:
+    """The generator of one sample's negatives in one epoch: the same draws whichever process trains on the row."""
+    return random.Random(((seed * 1_000_003 + epoch) << 40) + row)
 
 
 def _authors_vocabularies(folder: str) -> Optional["OrderedDict[str, Dict[str, int]]"]:
@@ -136,33 +199,35 @@ class NegativeSampler:
     """For each valid history position, an item (with its category) different from the behaviour there, uniform over the
     distinct items of the training file (as the .NET NegativeSampler in Uniform mode)."""
 
-    def __init__(self, item_categories: Dict[int, int], generator: random.Random):
+    def __init__(self, item_categories: Dict[int, int], generator: Optional[random.Random] = None):
         self.items = sorted(item_categories)
         self.categories = [item_categories[i] for i in self.items]
         if len(self.items) < 2:
             raise ValueError("The negative pool has fewer than 2 distinct items.")
-        self.random = generator
+        self.random = generator if generator is not None else random.Random(0)
 
-    def draw(self, positive: int) -> Tuple[int, int]:
+    def draw(self, positive: int, generator: Optional[random.Random] = None) -> Tuple[int, int]:
+        source = generator if generator is not None else self.random
         for _ in range(1000):
-            k = self.random.randrange(len(self.items))
+            k = source.randrange(len(self.items))
             if self.items[k] != positive:
                 return self.items[k], self.categories[k]
         raise RuntimeError("could not draw a negative different from the positive")
 
 
 def to_batch(samples: List[Sample], vocabularies: Dict[str, Dict[str, int]], max_history: int,
-             sampler: Optional[NegativeSampler] = None) -> Tuple[Batch, List[int]]:
-    """Ids through the vocabularies (unknown strings -> 0), each history cut to its ``max_history`` most recent behaviours."""
+             sampler: Optional[NegativeSampler] = None, generators: Optional[List[random.Random]] = None) -> Tuple[Batch, List[int]]:
+    """Ids through the vocabularies (unknown strings -> 0), each history cut to its ``max_history`` most recent behaviours.
+    Negatives come from ``sampler``, drawn with ``generators[k]`` for sample k when given (else the sampler's own)."""
     items, cats, users = vocabularies["items"], vocabularies["categories"], vocabularies["users"]
     rows_i, rows_c, neg_i, neg_c = [], [], [], []
-    for s in samples:
+    for k, s in enumerate(samples):
         hi = [items.get(x, 0) for x in s.history_items[-max_history:]]
         hc = [cats.get(x, 0) for x in s.history_categories[-max_history:]]
         rows_i.append(hi)
         rows_c.append(hc)
         if sampler is not None:
-            drawn = [sampler.draw(i) for i in hi]
+            drawn = [sampler.draw(i, generators[k] if generators is not None else None) for i in hi]
             neg_i.append([d[0] for d in drawn])
             neg_c.append([d[1] for d in drawn])
     width = max((len(r) for r in rows_i), default=0)
@@ -182,17 +247,3 @@ def to_batch(samples: List[Sample], vocabularies: Dict[str, Dict[str, int]], max
         negative_categories=pad(neg_c) if sampler is not None else None,
     )
     return batch, user_ids
-
-
-def shuffled(stream: Iterator[Sample], buffer: int, generator: random.Random) -> Iterator[Sample]:
-    """A bounded-memory shuffle: keeps ``buffer`` samples and emits a random one for each new one."""
-    pool: List[Sample] = []
-    for s in stream:
-        if len(pool) < buffer:
-            pool.append(s)
-            continue
-        k = generator.randrange(buffer)
-        yield pool[k]
-        pool[k] = s
-    generator.shuffle(pool)
-    yield from pool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Sequence
+from typing import Hashable, Sequence
 
 import torch
 
@@ -34,11 +34,14 @@ def auc(scores: Sequence[float], labels: Sequence[float]) -> float:
     return u / (positives * negatives)
 
 
-def group_auc(scores: Sequence[float], labels: Sequence[float], users: Sequence[int]) -> float:
-    """Per-user AUC weighted by each user's impressions; users of one class are skipped; NaN when none is left."""
+def group_auc(scores: Sequence[float], labels: Sequence[float], users: Sequence[Hashable]) -> float:
+    """Per-user AUC weighted by each user's impressions; users of one class are skipped; NaN when none is left.
+
+    ``users`` are the raw user strings (the .NET evaluator's ``Sample.Group``), not vocabulary ids: in a file split
+    by user every test user is unseen, and grouping by id (0 for all of them) would give the AUC."""
     rows = defaultdict(list)
     for i, u in enumerate(users):
-        rows[int(u)].append(i)
+        rows[u].append(i)
     weighted = 0.0
     weight = 0
     for indices in rows.values():

@@ -3,11 +3,18 @@
     torchrun --nproc_per_node=N -m dien.train --train local_train_splitByUser --test local_test_splitByUser \\
         --out model.dien [--model DienModel] [--steps 1000 | --epochs 1] [--batch-size 128] [--seed 1]
 
-Every process streams its own shard of the training file (line k goes to rank k mod N), so no process loads the file.
+Rank 0 reads the training file once, recording where each line starts and whose user it is; a seeded share of the
+users (``--validation-fraction``) is held out by user for validation, as the .NET ``ValidationSplit.ByUser``. Every
+epoch the kept rows are shuffled by ``--seed`` and the epoch, the same in every process, and global batch s is rows
+[s*B, (s+1)*B) of that order, process r taking its r-th slice: every process sees the data's label mix, every
+process takes the same number of steps, and N processes train on the very batches one process would (line numbers
+decide nothing: the authors' files alternate labels). Rows are read back by offset, so no process loads the file.
 The global batch is ``--batch-size``, split evenly over the processes; the learning rate is that of one process with
 that batch. gloo on CPU, NCCL on GPU (``--device cuda``: one GPU per process, LOCAL_RANK). Rank 0 scans the training
 file once for the vocabularies (or takes them from ``--vocabularies-from`` a .dien, so ids match an existing model),
-evaluates AUC, GAUC and log loss with the .NET definitions, and writes the ``.dien`` that DienPredictor.Load serves.
+evaluates AUC, GAUC (grouped by the raw user string) and log loss with the .NET definitions, on the validation users
+after every epoch and on ``--test`` at the end, and writes the ``.dien`` that DienPredictor.Load serves, with the
+vocabularies and the item -> category map (``item_category``) that the .NET predict command and Dien.Serve read.
 Without torchrun it runs as one process.
 """
 
@@ -17,7 +24,6 @@ import argparse
 import json
 import math
 import os
-import random
 import sys
 import time
 from typing import Dict, List, Optional
@@ -28,7 +34,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from . import metrics
 from .checkpoint import read_checkpoint, save_checkpoint
-from .data import NegativeSampler, read_samples, scan, shuffled, table_size, to_batch
+from .data import (NegativeSampler, epoch_order, rank_rows, read_rows, read_samples, sample_random, scan, split_by_user,
+                   table_size, to_batch)
 from .models import build_model
 from .options import DienOptions
 
@@ -48,40 +55,47 @@ def parse(argv=None):
     p.add_argument("--steps", type=int, help="stop after this many steps (default: whole epochs)")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--max-history", type=int, default=100)
-    p.add_argument("--shuffle-buffer", type=int, default=10000)
+    p.add_argument("--validation-fraction", type=float, default=0.1,
+                   help="share of the training users held out (with all their lines) and scored after every epoch; 0: none")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default="cpu", help="cpu (gloo) or cuda (NCCL, one GPU per process)")
     p.add_argument("--threads", type=int, default=0, help="intra-op threads per process (0: torch's default)")
     p.add_argument("--report", help="write the figures as JSON here (rank 0)")
+    p.add_argument("--scores", help="write the test file's click probabilities here, one a line in file order, in full precision (rank 0)")
     p.add_argument("--log-every", type=int, default=100)
     return p.parse_args(argv)
 
 
-def evaluate(model, path: str, vocabularies, max_history: int, batch_size: int, device) -> Dict[str, float]:
+def evaluate(model, samples, vocabularies, max_history: int, device, scores_out: Optional[List[float]] = None) -> Dict[str, float]:
+    """AUC, GAUC and log loss of ``samples`` (an iterable) in evaluation mode; GAUC groups by the raw user string, as
+    the .NET evaluator groups by ``Sample.Group``: a test file split by user has only users the vocabulary never saw,
+    all of id 0, so grouping by id would make GAUC the AUC."""
     model.eval()
     scores: List[float] = []
     labels: List[float] = []
-    users: List[int] = []
+    users: List[str] = []
     chunk = []
 
     def flush():
-        batch, user_ids = to_batch(chunk, vocabularies, max_history)
+        batch, _ = to_batch(chunk, vocabularies, max_history)
         with torch.no_grad():
             out = model(batch.to(device))
         scores.extend(out.probability.to(torch.float32).cpu().tolist())
         labels.extend(batch.labels.tolist())
-        users.extend(user_ids)
+        users.extend(s.user for s in chunk)
         chunk.clear()
 
-    for s in read_samples(path):
+    for s in samples:
         chunk.append(s)
         if len(chunk) == 1024:
             flush()
     if chunk:
         flush()
     model.train()
+    if scores_out is not None:
+        scores_out.extend(scores)
     return {"auc": metrics.auc(scores, labels), "gauc": metrics.group_auc(scores, labels, users),
-            "logloss": metrics.log_loss(scores, labels), "test_samples": len(scores)}
+            "logloss": metrics.log_loss(scores, labels), "samples": len(scores)}
 
 
 def main(argv=None) -> int:
@@ -138,53 +152,74 @@ def main(argv=None) -> int:
     ddp = DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) if distributed else model
     optimizer = torch.optim.Adam(ddp.parameters(), lr=args.lr)
 
-    steps_per_epoch = (corpus.lines // world) // local_batch
-    total = args.steps if args.steps else steps_per_epoch * args.epochs
+    train_rows, validation_rows = split_by_user(corpus, args.validation_fraction, args.seed)
+    steps_per_epoch = len(train_rows) // args.batch_size
     if steps_per_epoch == 0:
-        raise SystemExit(f"{args.train}: {corpus.lines} lines give no full batch of {local_batch} per process")
-    generator = random.Random(args.seed * 1000 + rank)
-    sampler = NegativeSampler(corpus.item_categories, generator) if kind == "DienModel" and options.alpha > 0 and options.auxiliary_loss == "NextBehaviour" else None
+        raise SystemExit(f"{args.train}: {len(train_rows)} training lines give no full global batch of {args.batch_size}")
+    total = args.steps if args.steps else steps_per_epoch * args.epochs
+    use_negatives = kind == "DienModel" and options.alpha > 0 and options.auxiliary_loss == "NextBehaviour"
+    sampler = NegativeSampler(corpus.item_categories) if use_negatives else None
 
     step = 0
     started = time.perf_counter()
     samples_seen = 0
     running = 0.0
     epoch = 0
+    epochs = []
     while step < total:
-        chunk = []
-        taken = 0
-        for s in shuffled(read_samples(args.train, rank, world), args.shuffle_buffer, generator):
-            chunk.append(s)
-            if len(chunk) < local_batch:
-                continue
-            batch, _ = to_batch(chunk, vocabularies, args.max_history, sampler)
-            chunk = []
+        order = epoch_order(train_rows, args.seed, epoch)
+        epoch_started, epoch_loss, epoch_steps = time.perf_counter(), 0.0, 0
+        for s in range(min(steps_per_epoch, total - step)):
+            rows = rank_rows(order, s, args.batch_size, rank, world)
+            samples = read_rows(args.train, corpus.offsets, rows)
+            # each row's negatives come from its own generator, so they do not depend on which process trains on it
+            generators = [sample_random(args.seed, epoch, r) for r in rows] if sampler is not None else None
+            batch, _ = to_batch(samples, vocabularies, args.max_history, sampler, generators)
             optimizer.zero_grad()
             out = ddp(batch.to(device))
             out.loss.backward()
             optimizer.step()
-            running += float(out.loss)
+            loss = float(out.loss)
+            running += loss
+            epoch_loss += loss
+            epoch_steps += 1
             step += 1
-            taken += 1
             samples_seen += local_batch * world
             if rank == 0 and args.log_every and step % args.log_every == 0:
                 print(f"step {step}/{total}  loss {running / args.log_every:.4f}  {samples_seen / (time.perf_counter() - started):.0f} samples/s", flush=True)
                 running = 0.0
-            # every rank stops after the same number of steps, whatever its shard's length
-            if step >= total or taken >= steps_per_epoch:
-                break
+        record = {"epoch": epoch + 1, "steps": epoch_steps, "seconds": time.perf_counter() - epoch_started,
+                  "train_loss": epoch_loss / max(epoch_steps, 1)}
+        if rank == 0 and validation_rows:
+            figures = evaluate(model, (s for k in range(0, len(validation_rows), 4096)
+                                       for s in read_rows(args.train, corpus.offsets, validation_rows[k:k + 4096])),
+                               vocabularies, args.max_history, device)
+            record.update({"validation_" + k: v for k, v in figures.items()})
+            print(f"epoch {epoch + 1}: validation AUC {figures['auc']:.4f} GAUC {figures['gauc']:.4f} logloss {figures['logloss']:.4f}", flush=True)
+        epochs.append(record)
         epoch += 1
     elapsed = time.perf_counter() - started
 
     if distributed:
         dist.barrier()
+    train_seconds = sum(e["seconds"] for e in epochs)
     report = {"processes": world, "steps": step, "global_batch": args.batch_size, "samples": samples_seen,
-              "seconds": elapsed, "samples_per_second": samples_seen / elapsed if elapsed > 0 else math.nan}
+              "train_lines": len(train_rows), "validation_lines": len(validation_rows), "steps_per_epoch": steps_per_epoch,
+              "seconds": elapsed, "train_seconds": train_seconds,
+              "samples_per_second": samples_seen / train_seconds if train_seconds > 0 else math.nan, "epochs": epochs}
     if rank == 0:
         if args.test:
-            report.update(evaluate(model, args.test, vocabularies, args.max_history, local_batch, device))
-        vocabularies_out = dict(vocabularies)
-        save_checkpoint(args.out, model.to("cpu"), vocabularies_out)
+            scores: List[float] = []
+            figures = evaluate(model, read_samples(args.test), vocabularies, args.max_history, device, scores)
+            if args.scores:
+                with open(args.scores, "w", encoding="utf-8") as f:
+                    f.writelines(f"{p!r}\n" for p in scores)  # float32 values, written so that they read back exactly
+            report.update({"auc": figures["auc"], "gauc": figures["gauc"], "logloss": figures["logloss"], "test_samples": figures["samples"]})
+        # What the .NET side reads (the checkpoint contract): the string -> id maps, the item -> category map of this
+        # run's data (one taken over from --init-from is replaced) and the history cut the model trained with.
+        vocabularies_out = {name: table for name, table in vocabularies.items() if name in ("users", "items", "categories")}
+        item_category = {item: category for item, category in corpus.item_categories.items() if item != 0}
+        save_checkpoint(args.out, model.to("cpu"), vocabularies_out, item_category=item_category, max_history=args.max_history)
         report["checkpoint"] = args.out
         print(json.dumps(report), flush=True)
         if args.report:

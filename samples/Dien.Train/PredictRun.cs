@@ -36,12 +36,13 @@ internal static class PredictRun
         var poolCategories = pool.Select(item => CategoryOf(item, "--candidates")).ToArray();
 
         var scores = predictor.ScoreCandidates(user, history, historyCategories, pool, poolCategories);
+        // Full precision (the shortest text that reads back as the same float): a score can be checked against another runtime's.
         var table = new Table().Title($"top {Math.Min(top, pool.Count)} of {pool.Count} candidates for user {user}").AddColumns("rank", "item", "category", "p(click)");
         int rank = 1;
         foreach (int i in Enumerable.Range(0, pool.Count).OrderByDescending(i => scores[i]).ThenBy(i => pool[i]).Take(top))
         {
             table.AddRow(rank++.ToString(CultureInfo.InvariantCulture), pool[i].ToString(CultureInfo.InvariantCulture),
-                poolCategories[i].ToString(CultureInfo.InvariantCulture), scores[i].ToString("F4", CultureInfo.InvariantCulture));
+                poolCategories[i].ToString(CultureInfo.InvariantCulture), scores[i].ToString("R", CultureInfo.InvariantCulture));
         }
 
         AnsiConsole.Write(table);

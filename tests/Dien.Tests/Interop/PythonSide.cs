@@ -24,6 +24,24 @@ internal static class PythonSide
     /// <summary>Why the Python side cannot run here, or null when it can.</summary>
     public static string? Unavailable => Missing.Value;
 
+    /// <summary>
+    /// torchrun's arguments for <paramref name="processes"/> processes on this machine, then <c>-m module</c>: a
+    /// rendezvous on a free port (<c>--standalone</c> always takes 29400, which another run on the machine may hold)
+    /// and <c>--redirects 2 --tee 2</c> (torch 1.13's torchrun cannot parse its default "0" under Python 3.11, Debian 12's pair).
+    /// </summary>
+    public static IEnumerable<string> TorchRunArguments(int processes, string module)
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return new[]
+        {
+            "--nnodes=1", "--rdzv_backend=c10d", $"--rdzv_endpoint=localhost:{port}", $"--nproc_per_node={processes}",
+            "--redirects", "2", "--tee", "2", "-m", module,
+        };
+    }
+
     /// <summary>Runs <paramref name="program"/> (python or torchrun) with arguments; returns the exit code and both streams.</summary>
     public static (int ExitCode, string Output, string Error) Run(string program, IEnumerable<string> arguments, TimeSpan? timeout = null, IDictionary<string, string>? environment = null)
     {
