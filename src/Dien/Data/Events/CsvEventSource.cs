@@ -99,6 +99,12 @@ internal static class CsvEventSource
             role = clicked ? role | EventTable.Role.Clicked : role & ~EventTable.Role.History;
         }
 
+        if (!EventTable.IsUsed(role))
+        {
+            table.CountUnused();
+            return null;
+        }
+
         int category = at[3] >= 0 && fields[at[3]].Length > 0 ? table.Categories.Of(fields[at[3]]) : -1;
         table.Add(table.Users.Of(user), table.Items.Of(item), category, ms, role);
         return null;

@@ -75,6 +75,12 @@ internal sealed class EventTable
         return (Role)role;
     }
 
+    /// <summary>Whether a row with <paramref name="role"/> is used at all (a target or history); an unused row's keys are not interned.</summary>
+    public static bool IsUsed(Role role) => (role & (Role.Target | Role.History)) != 0;
+
+    /// <summary>Counts a row whose behaviour is neither a target nor a history value.</summary>
+    public void CountUnused() => Unused++;
+
     /// <summary>Adds one event; <paramref name="category"/> is a provisional category id or -1 for none.</summary>
     /// <param name="user">Provisional user id.</param>
     /// <param name="item">Provisional item id.</param>
@@ -83,12 +89,6 @@ internal sealed class EventTable
     /// <param name="role">Target and history roles, and the click label when the log has one.</param>
     public void Add(int user, int item, int category, long time, Role role)
     {
-        if ((role & (Role.Target | Role.History)) == 0)
-        {
-            Unused++;
-            return;
-        }
-
         while (_byUser.Count <= user)
         {
             _byUser.Add([]);

@@ -132,6 +132,12 @@ internal static class ParquetEventSource
             role = click ? role | EventTable.Role.Clicked : role & ~EventTable.Role.History;
         }
 
+        if (!EventTable.IsUsed(role))
+        {
+            table.CountUnused();
+            return null;
+        }
+
         int category = columns[3] is { } cat && !cat.IsNullOrEmpty(i) ? cat.Intern(table.Categories, i) : -1;
         table.Add(user.Intern(table.Users, i), item.Intern(table.Items, i), category, ms.Value, role);
         return null;
