@@ -10,6 +10,9 @@ namespace Dien.Data.Events;
 /// </summary>
 internal static class ParquetEventSource
 {
+    /// <summary>The most rows of one row group read at once (writers use 1M or fewer; a footer claiming billions is damaged).</summary>
+    private const long MaxRowsPerGroup = 1L << 26;
+
     private enum Kind
     {
         Text,
@@ -47,7 +50,16 @@ internal static class ParquetEventSource
                 (c.Behaviour, "behaviour", [Kind.Text, Kind.Integer]),
                 (c.Label, "label", [Kind.Boolean, Kind.Integer, Kind.Text]),
             };
-            var fields = roles.Select(r => r.Name is null ? ((DataField Field, Kind Kind)?)null : Field(reader.Schema, r.Name, r.Role, r.Allowed, path)).ToArray();
+            (DataField Field, Kind Kind)?[] fields;
+            try
+            {
+                fields = roles.Select(r => r.Name is null ? ((DataField Field, Kind Kind)?)null : Field(reader.Schema, r.Name, r.Role, r.Allowed, path)).ToArray();
+            }
+            catch (Exception e) when (Unreadable(e))
+            {
+                throw new DataFormatException(path, "schema", 0, $"cannot be read ({e.GetType().Name}: {e.Message})");
+            }
+
             long rowBase = 0;
             for (int g = 0; g < reader.RowGroupCount; g++)
             {
@@ -56,7 +68,9 @@ internal static class ParquetEventSource
                 try
                 {
                     var group = reader.OpenRowGroupReader(g);
-                    rows = checked((int)group.RowCount);
+                    rows = group.RowCount <= MaxRowsPerGroup
+                        ? (int)group.RowCount
+                        : throw new InvalidDataException($"the row group claims {group.RowCount} rows, more than the {MaxRowsPerGroup} this reader holds at once (a damaged footer, or a row group to rewrite smaller)");
                     columns = new Column?[fields.Length];
                     for (int f = 0; f < fields.Length; f++)
                     {
