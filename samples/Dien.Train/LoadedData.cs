@@ -17,6 +17,9 @@ internal sealed record LoadedData(
     NegativeSampler Sampler,
     IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> Vocabularies)
 {
+    /// <summary>Validation samples the source gives itself (a split by time: the training period's last slice); null: hold users out.</summary>
+    public IReadOnlyList<Sample>? Validation { get; init; }
+
     /// <summary>The name of the stored item id -> category id map (the predict command reads it).</summary>
     public const string ItemCategoryMap = "item_category";
 
@@ -33,6 +36,7 @@ internal sealed record LoadedData(
         DataSource.Taobao => Converted("Taobao", TaobaoConverter.Convert(
             File.Exists(settings.DataPath) ? [settings.DataPath!] : Directory.GetFiles(settings.DataPath!, "*.csv").Order(StringComparer.Ordinal).ToArray(),
             Conversion(settings))),
+        DataSource.Events => Converted("events", EventLogConverter.Convert(settings.DataPath!, EventColumns.Parse(settings.Columns!), Conversion(settings))),
         _ => throw new ArgumentOutOfRangeException(nameof(settings), settings.Data, "Unknown data source."),
     };
 
@@ -40,7 +44,10 @@ internal sealed record LoadedData(
     private static ConversionOptions Conversion(TrainSettings settings)
     {
         var defaults = new ConversionOptions();
-        return defaults with { Seed = settings.Seed, MaxHistoryLength = settings.MaxHistory, TrainingTargets = settings.Targets ?? defaults.TrainingTargets };
+        return defaults with
+        {
+            Seed = settings.Seed, MaxHistoryLength = settings.MaxHistory, TrainingTargets = settings.Targets ?? defaults.TrainingTargets, SplitByTime = settings.TimeSplit,
+        };
     }
 
     private static LoadedData Synthetic(int seed)
@@ -64,8 +71,10 @@ internal sealed record LoadedData(
             itemCategories[item.ToString(System.Globalization.CultureInfo.InvariantCulture)] = data.ItemCategories[item];
         }
 
+        string validation = data.Validation.Count > 0 ? $" / {data.Validation.Count:N0} validation" : string.Empty;
+        string skipped = data.Summary.SkippedLines > 0 ? $"; {data.Summary.SkippedLines:N0} bad lines skipped" : string.Empty;
         return new LoadedData(
-            $"{name}: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {data.Items.Count:N0} items, {data.Categories.Count:N0} categories",
+            $"{name}: {data.Train.Count:N0} train{validation} / {data.Test.Count:N0} test samples, {data.Users.Count:N0} users, {data.Items.Count:N0} items, {data.Categories.Count:N0} categories{skipped}",
             data.Train, data.Test, data.Items.Size, data.Categories.Size, data.Users.Size,
             data.CreateNegativeSampler(),
             new Dictionary<string, IReadOnlyDictionary<string, long>>
@@ -74,7 +83,10 @@ internal sealed record LoadedData(
                 ["items"] = Widen(data.Items),
                 ["categories"] = Widen(data.Categories),
                 ["users"] = Widen(data.Users),
-            });
+            })
+        {
+            Validation = data.Validation.Count > 0 ? data.Validation : null,
+        };
     }
 
     private static LoadedData Authors(string folder)

@@ -126,6 +126,44 @@ public sealed class EventLogTests
         empty.Should().Throw<FileNotFoundException>().WithMessage("*holds no part file*");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_Taobao_file_read_as_an_event_log_gives_the_Taobao_converters_pairs(bool byTime)
+    {
+        // No header, so columns are positions; no two events of a user share a time (the converters break such ties differently).
+        var random = new Random(5);
+        var lines = new List<string>();
+        for (int u = 1; u <= 25; u++)
+        {
+            long time = 1_511_500_000 + random.Next(100_000);
+            for (int e = 0; e < 3 + random.Next(15); e++)
+            {
+                long item = 1000 + random.Next(60);
+                time += 1 + random.Next(20_000);
+                lines.Add($"{u},{item},{item % 9},{(random.Next(4) == 0 ? "cart" : "pv")},{time}");
+            }
+        }
+
+        using var folder = new TempFolder();
+        string file = folder.File("UserBehavior.csv", string.Join('\n', lines.OrderBy(_ => random.Next())) + "\n");
+        var options = new ConversionOptions { SplitByTime = byTime ? TimeSplit.LastPeriod(TimeSpan.FromHours(8)) : null };
+        var expected = TaobaoConverter.Convert([file], options);
+        var actual = EventLogConverter.Convert(file, EventColumns.Parse("user=1,item=2,category=3,behaviour=4,time=5,targets=pv,header=no"), options);
+        actual.Users.Entries.Should().BeEquivalentTo(expected.Users.Entries);
+        actual.Items.Entries.Should().BeEquivalentTo(expected.Items.Entries);
+        actual.ItemCategories.Should().Equal(expected.ItemCategories);
+        foreach (var (mine, theirs) in new[] { (actual.Train, expected.Train), (actual.Validation, expected.Validation), (actual.Test, expected.Test) })
+        {
+            mine.Should().BeEquivalentTo(theirs, o => o.WithStrictOrdering().Excluding(s => s.HistoryLabels), "the same pair building");
+        }
+
+        expected.Test.Should().NotBeEmpty();
+        FluentActions.Invoking(() => EventColumns.Parse("user=user,item=2,time=5,header=no").EnsureValid()).Should().Throw<DataOptionsException>().WithMessage("*column 'user' must be a 1-based position*");
+        FluentActions.Invoking(() => EventLogConverter.Convert(file, EventColumns.Parse("user=1,item=2,time=7,header=no"))).Should().Throw<DataFormatException>()
+            .WithMessage("*UserBehavior.csv, line 1: column 7 is mapped but the first line has 5 fields*");
+    }
+
     [Fact]
     public void The_mapping_and_the_split_are_read_and_checked_by_name()
     {

@@ -50,10 +50,14 @@ public sealed record EventColumns
     /// <value>The default value is <see cref="EventTimeUnit.Seconds"/>, the unit of unix timestamps in MovieLens and Taobao.</value>
     public EventTimeUnit TimeUnit { get; init; } = EventTimeUnit.Seconds;
 
+    /// <summary>Whether CSV/TSV files start with a header line naming their columns; without one, columns are named by their 1-based position (<c>user=1,item=2</c>).</summary>
+    /// <value>The default value is true. Taobao's UserBehavior.csv has no header: <c>user=1,item=2,category=3,behaviour=4,time=5</c> with <c>header=no</c>. Parquet files always name their columns.</value>
+    public bool HasHeader { get; init; } = true;
+
     /// <summary>
     /// Reads a mapping as the sample's <c>--columns</c> gives it: comma-separated <c>key=column</c> pairs with
     /// the keys user, item, time, category, behaviour, label, targets and history (behaviour values separated by
-    /// <c>|</c>) and timeunit (<c>s</c> or <c>ms</c>); e.g. <c>user=uid,item=sku,time=ts,behaviour=type,targets=pv</c>.
+    /// <c>|</c>), timeunit (<c>s</c> or <c>ms</c>) and header (<c>yes</c> or <c>no</c>); e.g. <c>user=uid,item=sku,time=ts,behaviour=type,targets=pv</c>.
     /// </summary>
     /// <param name="text">The mapping.</param>
     /// <returns>The columns; <see cref="Validate"/> them before use.</returns>
@@ -72,9 +76,9 @@ public sealed record EventColumns
                 throw new FormatException($"columns: {Quote.Of(part)} is not key=column (e.g. user=user_id).");
             }
 
-            if (key is not ("user" or "item" or "time" or "category" or "behaviour" or "label" or "targets" or "history" or "timeunit"))
+            if (key is not ("user" or "item" or "time" or "category" or "behaviour" or "label" or "targets" or "history" or "timeunit" or "header"))
             {
-                throw new FormatException($"columns: unknown key {Quote.Of(key)}; the keys are user, item, time, category, behaviour, label, targets, history and timeunit.");
+                throw new FormatException($"columns: unknown key {Quote.Of(key)}; the keys are user, item, time, category, behaviour, label, targets, history, timeunit and header.");
             }
 
             if (!pairs.TryAdd(key, part[(eq + 1)..].Trim()))
@@ -93,8 +97,15 @@ public sealed record EventColumns
             "ms" or "milliseconds" => EventTimeUnit.Milliseconds,
             var other => throw new FormatException($"columns: timeunit {Quote.Of(other)} is not s (unix seconds) or ms (unix milliseconds)."),
         };
+        bool header = pairs.GetValueOrDefault("header") switch
+        {
+            null or "yes" or "true" => true,
+            "no" or "false" => false,
+            var other => throw new FormatException($"columns: header {Quote.Of(other)} is not yes or no."),
+        };
         return new EventColumns
         {
+            HasHeader = header,
             User = Required("user"), Item = Required("item"), Time = Required("time"),
             Category = pairs.GetValueOrDefault("category"), Behaviour = pairs.GetValueOrDefault("behaviour"), Label = pairs.GetValueOrDefault("label"),
             TargetBehaviours = Values("targets"), HistoryBehaviours = Values("history"), TimeUnit = unit,
@@ -117,6 +128,14 @@ public sealed record EventColumns
         errors.Require(Behaviour is not null || (TargetBehaviours is null && HistoryBehaviours is null), nameof(TargetBehaviours), string.Join("|", TargetBehaviours ?? HistoryBehaviours ?? []), $"needs a {nameof(Behaviour)} column to read the values from");
         errors.Require(TargetBehaviours is not { Count: 0 }, nameof(TargetBehaviours), "(none)", "must list at least one value, or be null for every value");
         errors.Require(Enum.IsDefined(TimeUnit), nameof(TimeUnit), TimeUnit, "is not a defined unit");
+        if (!HasHeader)
+        {
+            foreach (string? column in named.Where(c => !(int.TryParse(c, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int at) && at >= 1)))
+            {
+                errors.Add($"{nameof(HasHeader)} = false: column {Quote.Of(column)} must be a 1-based position (user=1,item=2,...), as the files have no header naming it.");
+            }
+        }
+
         return errors.Errors;
     }
 
@@ -134,5 +153,6 @@ public sealed record EventColumns
         HistoryBehaviours is null ? null : $"history={string.Join('|', HistoryBehaviours)}",
         Label is null ? null : $"label={Label}",
         TimeUnit == EventTimeUnit.Seconds ? null : "timeunit=ms",
+        HasHeader ? null : "header=no",
     }.Where(p => p is not null));
 }

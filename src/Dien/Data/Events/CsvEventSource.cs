@@ -3,8 +3,9 @@ using Dien.Data.Converters;
 namespace Dien.Data.Events;
 
 /// <summary>
-/// Streams one CSV (comma) or TSV (tab, for <c>.tsv</c> and <c>.tab</c>) file with a header line into an
-/// <see cref="EventTable"/>, one line at a time. Quoting follows RFC 4180 within a line.
+/// Streams one CSV (comma) or TSV (tab, for <c>.tsv</c> and <c>.tab</c>) file, with a header line naming its
+/// columns or (<see cref="EventColumns.HasHeader"/> false) without, into an <see cref="EventTable"/>, one line at a
+/// time. Quoting follows RFC 4180 within a line.
 /// </summary>
 internal static class CsvEventSource
 {
@@ -31,7 +32,18 @@ internal static class CsvEventSource
             }
 
             var fields = ConverterSupport.SplitCsv(line, delimiter);
-            if (at is null)
+            if (at is null && !columns.HasHeader)
+            {
+                // Positions, checked against the first line's width.
+                names = [columns.User, columns.Item, columns.Time, columns.Category ?? string.Empty, columns.Behaviour ?? string.Empty, columns.Label ?? string.Empty];
+                width = fields?.Count ?? throw new DataFormatException(path, lineNumber, "a quoted field is not closed (the first line sets the field count)");
+                at = names.Select(name => name.Length == 0 ? -1 : int.Parse(name, System.Globalization.CultureInfo.InvariantCulture) - 1).ToArray();
+                if (at.Max() >= width)
+                {
+                    throw new DataFormatException(path, lineNumber, $"column {at.Max() + 1} is mapped but the first line has {width} fields (the file has no header, so columns are positions)");
+                }
+            }
+            else if (at is null)
             {
                 if (fields is null)
                 {
@@ -46,7 +58,7 @@ internal static class CsvEventSource
 
             if (fields is null || fields.Count != width)
             {
-                bad.Report(lineNumber, fields is null ? "a quoted field is not closed" : $"expected {width} fields, as the header, but found {fields.Count}");
+                bad.Report(lineNumber, fields is null ? "a quoted field is not closed" : $"expected {width} fields, as the {(columns.HasHeader ? "header" : "first line")}, but found {fields.Count}");
                 continue;
             }
 
@@ -58,7 +70,7 @@ internal static class CsvEventSource
         }
 
         table.Lines += lineNumber;
-        if (at is null)
+        if (at is null && columns.HasHeader)
         {
             throw new DataFormatException(path, Math.Max(lineNumber, 1), "the file is empty: an event log needs a header line naming its columns");
         }
