@@ -55,7 +55,7 @@ internal static class TrainRun
         }
         else
         {
-            AnsiConsole.MarkupLineInterpolated($"validation: {(data.Validation is null ? $"{selection.ValidationUsers:N0} users ({settings.ValidationFraction:P0}) held out of training" : $"the last {settings.ValidationFraction:P0} of the training period ({selection.ValidationUsers:N0} users)")}, scored on {selection.ValidationSamples:N0} of their samples ({(settings.ValidateOn == ValidationSamples.Last ? "each user's last" : "all")}); training on {selection.TrainSamples:N0} samples");
+            AnsiConsole.MarkupLineInterpolated($"validation: {(data.Validation is null ? $"{selection.ValidationUsers:N0} users ({settings.ValidationFraction:P0}) held out of training" : $"the training period's latest {settings.ValidationFraction:P0} of events ({selection.ValidationUsers:N0} users)")}, scored on {selection.ValidationSamples:N0} of their samples ({(settings.ValidateOn == ValidationSamples.Last ? "each user's last" : "all")}); training on {selection.TrainSamples:N0} samples");
         }
 
         var options = new DienOptions

@@ -39,8 +39,10 @@ public sealed class TimeSplitTests
         var data = EventLogConverter.Convert(csv, EventColumns.Parse("user=user,item=item,time=time"),
             new ConversionOptions { SplitByTime = split, TrainingTargets = targets, MaxHistoryLength = maxHistory });
 
-        long first = rows.Min(r => r.Time) * 1000, cutMs = cut.ToUnixTimeMilliseconds();
-        long validationCut = cutMs - (long)Math.Round(0.2 * (cutMs - first));
+        // Validation: the latest 20% of the events before the cut.
+        long cutMs = cut.ToUnixTimeMilliseconds();
+        var training = rows.Select(r => r.Time * 1000).Where(t => t < cutMs).Order().ToList();
+        long validationCut = training[training.Count - (int)Math.Round(0.2 * training.Count)];
         var byItem = shuffled.Select((r, fileOrder) => (r.User, r.Item, Time: r.Time * 1000, fileOrder)).ToDictionary(r => r.Item);
         var ofUser = byItem.Values.GroupBy(r => r.User).ToDictionary(g => g.Key, g => g.OrderBy(r => r.Time).ThenBy(r => r.fileOrder).Select(r => r.Item).ToList());
         long EventOf(long id) => long.Parse(data.Items.Entries.Single(e => e.Value == id).Key, CultureInfo.InvariantCulture);

@@ -67,7 +67,7 @@ public static class EventLogConverter
         string source = string.Join(", ", table.Files);
         if (options.SplitByTime is { } split && table.Events > 0)
         {
-            var (validationCut, cut) = split.Resolve(table.FirstTime, table.LastTime, source);
+            var (validationCut, cut) = split.Resolve(table.Times(), source);
             builder.SetTimeCuts(validationCut, cut);
         }
 

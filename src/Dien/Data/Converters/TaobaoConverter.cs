@@ -93,7 +93,7 @@ public static class TaobaoConverter
         builder.SetTestUsers(ConverterSupport.TestUsers(users.Entries.Values.Select(v => (long)v), options.TestUserFraction, options.Seed));
         if (options.SplitByTime is { } split && rows.Count > 0)
         {
-            var (validationCut, cut) = split.Resolve(rows.Min(r => r.Time) * 1000, rows.Max(r => r.Time) * 1000, string.Join(", ", pathList));
+            var (validationCut, cut) = split.Resolve(rows.Select(r => r.Time * 1000).ToArray(), string.Join(", ", pathList));
             builder.SetTimeCuts(validationCut, cut);
         }
 

@@ -6,7 +6,7 @@ namespace Dien.Data.Converters;
 /// <summary>
 /// Splits a log by time, as a production model is trained and judged: the events before a cut train, the
 /// events after it test, and every pair's history holds the user's events before its target (never one after
-/// it). Validation, which picks the epoch, is the last slice of the training period. Users are seen on both
+/// it). Validation, which picks the epoch, is the last slice of the training period (its latest events). Users are seen on both
 /// sides, so the user field can pay, unlike in a split by user.
 /// </summary>
 /// <remarks>
@@ -25,10 +25,11 @@ public sealed record TimeSplit
     /// <value>The default value is null. <c>TimeSpan.FromDays(1)</c> tests on the log's last day, as a daily retrain does.</value>
     public TimeSpan? Last { get; init; }
 
-    /// <summary>The share of the training period, counted in time from the log's first event to the cut, whose last part is held out as validation.</summary>
+    /// <summary>The share of the training period's events, the latest ones, held out as validation: the slice from the time where they start to the cut.</summary>
     /// <value>
-    /// The default value is 0.1: on the Taobao slices (nine days) with a one-day test, the last 0.8 day of the
-    /// training period picks the epoch. 0 holds nothing out (the caller then validates otherwise).
+    /// The default value is 0.1, as the sample's share of validation users in a split by user. Counted in events, not
+    /// in time, so that a few stray early timestamps (the Taobao slices hold some from September, two months before
+    /// the rest) cannot stretch the slice. 0 holds nothing out (the caller then validates otherwise).
     /// </value>
     public double ValidationFraction { get; init; } = 0.1;
 
@@ -91,15 +92,16 @@ public sealed record TimeSplit
     /// <inheritdoc/>
     public override string ToString() =>
         (Cut is { } cut ? $"time split at {cut.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC" : $"time split testing on the last {Last}")
-        + $", validation on the last {ValidationFraction:P0} of the training period";
+        + $", validation on the latest {ValidationFraction:P0} of the training events";
 
     /// <summary>
-    /// The cut and the start of the validation slice, in unix milliseconds, for a log whose events span
-    /// <paramref name="first"/> .. <paramref name="last"/> (unix milliseconds).
+    /// The cut and the start of the validation slice, in unix milliseconds, for a log whose events happen at
+    /// <paramref name="times"/> (unix milliseconds, any order).
     /// </summary>
     /// <exception cref="DataOptionsException">The cut leaves nothing to train on or nothing to test; the message gives the log's span.</exception>
-    internal (long ValidationCut, long Cut) Resolve(long first, long last, string source)
+    internal (long ValidationCut, long Cut) Resolve(IReadOnlyCollection<long> times, string source)
     {
+        long first = times.Min(), last = times.Max();
         long cut = Cut is { } at ? at.ToUnixTimeMilliseconds() : last - (long)Last!.Value.TotalMilliseconds;
         string span = $"{source} spans {Show(first)} .. {Show(last)} UTC";
         if (cut <= first)
@@ -112,7 +114,16 @@ public sealed record TimeSplit
             DataOptionsException.ThrowIfAny(nameof(ConversionOptions), [$"{nameof(ConversionOptions.SplitByTime)}: the cut {Show(cut)} UTC leaves nothing to test: {span}."]);
         }
 
-        return (cut - (long)Math.Round(ValidationFraction * (cut - first)), cut);
+        // The validation slice starts at the time of the first of the latest ValidationFraction of the training events.
+        var before = times.Where(t => t < cut).ToArray();
+        int held = (int)Math.Round(ValidationFraction * before.Length);
+        if (held == 0)
+        {
+            return (cut, cut);
+        }
+
+        Array.Sort(before);
+        return (before[before.Length - held], cut);
     }
 
     private static string Show(long unixMilliseconds) =>

@@ -122,6 +122,22 @@ internal sealed class EventTable
         return events;
     }
 
+    /// <summary>Every event's time (unix milliseconds), for placing a time split's cuts.</summary>
+    public long[] Times()
+    {
+        var times = new long[Events];
+        long next = 0;
+        foreach (var events in _byUser)
+        {
+            foreach (var e in events)
+            {
+                times[next++] = e.Time;
+            }
+        }
+
+        return times;
+    }
+
     /// <summary>Frees a user's events once its pairs are built.</summary>
     public void Release(int user) => _byUser[user] = [];
 
