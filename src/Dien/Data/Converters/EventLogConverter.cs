@@ -21,8 +21,8 @@ namespace Dien.Data.Converters;
 /// <item>Split: by user (seeded), or by time (<see cref="ConversionOptions.SplitByTime"/>). Negative pool: every
 /// used row's item.</item>
 /// </list>
-/// The read streams: one line, or one row group of the mapped columns, at a time; the log is held as ids, about
-/// 24 bytes per event plus the vocabularies, never as the rows' text.
+/// The read streams: one line, or one row group of the mapped columns, at a time; the log is held as ids, 25
+/// bytes per event plus the vocabularies, never as the rows' text.
 /// </remarks>
 public static class EventLogConverter
 {
@@ -74,10 +74,10 @@ public static class EventLogConverter
         bool labelled = table.Columns.Label is not null;
         var pool = new List<long>();
         long withoutTarget = 0;
-        var order = Enumerable.Range(0, table.UserCount).OrderBy(u => userIds[u]).ToArray();
-        foreach (int user in order)
+        var (start, grouped) = table.GroupByUser();
+        foreach (int user in Enumerable.Range(0, table.UserCount).OrderBy(u => userIds[u]))
         {
-            var events = table.Ordered(user);
+            var events = table.Ordered(grouped.AsSpan((int)start[user], (int)(start[user + 1] - start[user])));
             if (events.Length == 0)
             {
                 continue;
@@ -96,7 +96,6 @@ public static class EventLogConverter
                 pool.Add(ids[t]);
             }
 
-            table.Release(user);
             int target = Array.FindLastIndex(roles, r => (r & EventTable.Role.Target) != 0);
             if (target < 0)
             {
