@@ -67,6 +67,9 @@ internal static class EventLogBenchmark
             var table = EventLogReader.Read(path, EventColumns.Parse(Columns), bad);
             double read = watch.Elapsed.TotalSeconds;
             double peak = Memory.PeakRssMiB();
+            double live = GC.GetTotalMemory(forceFullCollection: true) / 1048576.0;
+            Console.WriteLine(FormattableString.Invariant(
+                $"held: {live:F0} MiB of live managed memory after the read (the table of ids, the vocabularies and the reused row-group buffers), {live * 1048576.0 / table.Events:F1} bytes per event"));
             Console.WriteLine(FormattableString.Invariant(
                 $"read: {table.Events:N0} events of {table.UserCount:N0} users in {read:F1} s, {table.Lines / read:N0} rows/s; resident {before:F0} MiB before, peak {peak:F0} MiB{(peakReset ? string.Empty : " (peak of the whole process: /proc/self/clear_refs was not writable)")}, {(peak - before) * 1048576.0 / table.Events:F0} bytes per event over the start"));
             if (pairs)

@@ -60,10 +60,10 @@ internal static class ParquetEventSource
                 throw new DataFormatException(path, "schema", 0, $"cannot be read ({e.GetType().Name}: {e.Message})");
             }
 
+            var columns = fields.Select(f => f is { } field ? new Column(field.Field, field.Kind) : null).ToArray();
             long rowBase = 0;
             for (int g = 0; g < reader.RowGroupCount; g++)
             {
-                Column?[] columns;
                 int rows;
                 try
                 {
@@ -71,10 +71,12 @@ internal static class ParquetEventSource
                     rows = group.RowCount <= MaxRowsPerGroup
                         ? (int)group.RowCount
                         : throw new InvalidDataException($"the row group claims {group.RowCount} rows, more than the {MaxRowsPerGroup} this reader holds at once (a damaged footer, or a row group to rewrite smaller)");
-                    columns = new Column?[fields.Length];
-                    for (int f = 0; f < fields.Length; f++)
+                    foreach (var column in columns)
                     {
-                        columns[f] = fields[f] is { } field ? await Column.ReadAsync(group, field.Field, field.Kind, rows).ConfigureAwait(false) : null;
+                        if (column is not null)
+                        {
+                            await column.ReadAsync(group, rows).ConfigureAwait(false);
+                        }
                     }
                 }
                 catch (Exception e) when (Unreadable(e))
@@ -115,9 +117,9 @@ internal static class ParquetEventSource
 
         long? ms = time.IsNull(i) ? null : time.Kind switch
         {
-            Kind.Timestamp => time.Stamps![i],
-            Kind.Integer => EventValues.Time(time.Numbers![i]!.Value, unit),
-            _ => EventValues.Time(time.Texts![i]!.Trim(), unit),
+            Kind.Timestamp => time.Number(i),
+            Kind.Integer => EventValues.Time(time.Number(i), unit),
+            _ => EventValues.Time(time.Text(i)!.Trim(), unit),
         };
         if (ms is null)
         {
@@ -127,16 +129,16 @@ internal static class ParquetEventSource
         var role = EventTable.Role.Target | EventTable.Role.History;
         if (columns[4] is { } behaviour)
         {
-            role = table.RoleOf(behaviour.Kind == Kind.Integer ? behaviour.Show(i) : behaviour.Texts![i] ?? string.Empty);
+            role = table.RoleOf(behaviour.IsNull(i) ? string.Empty : behaviour.Kind == Kind.Integer ? behaviour.Show(i) : behaviour.Text(i)!);
         }
 
         if (columns[5] is { } label)
         {
             bool? clicked = label.IsNull(i) ? null : label.Kind switch
             {
-                Kind.Boolean => label.Flags![i],
-                Kind.Integer => EventValues.Label(label.Numbers![i]!.Value),
-                _ => EventValues.Label(label.Texts![i]!),
+                Kind.Boolean => label.Number(i) != 0,
+                Kind.Integer => EventValues.Label(label.Number(i)),
+                _ => EventValues.Label(label.Text(i)!),
             };
             if (clicked is not bool click)
             {
@@ -211,103 +213,110 @@ internal static class ParquetEventSource
 
     private static bool Unreadable(Exception e) => e is not (DataFormatException or OutOfMemoryException or OperationCanceledException);
 
-    /// <summary>One column of one row group, as text, integers, booleans or unix milliseconds; null entries are nulls.</summary>
-    private sealed class Column
+    /// <summary>
+    /// One mapped column, read row group by row group into buffers that are reused (the largest row group's size),
+    /// so a file of many row groups leaves no large garbage behind: text, integers, booleans or unix milliseconds,
+    /// with a null mask when the column is nullable.
+    /// </summary>
+    private sealed class Column(DataField field, Kind kind)
     {
-        private Column(Kind kind) => Kind = kind;
+        private string?[] _texts = [];
+        private long[] _numbers = [];
+        private bool[] _nulls = [];
+        private Array? _scratch;
+        private Array? _nullableScratch;
 
-        public Kind Kind { get; }
+        public Kind Kind { get; } = kind;
 
-        public string?[]? Texts { get; private init; }
+        public string? Text(int i) => _texts[i];
 
-        public long?[]? Numbers { get; private init; }
+        public long Number(int i) => _numbers[i];
 
-        public bool?[]? Flags { get; private init; }
+        public bool IsNull(int i) => Kind == Kind.Text ? _texts[i] is null : field.IsNullable && _nulls[i];
 
-        public long?[]? Stamps { get; private init; }
+        public bool IsNullOrEmpty(int i) => IsNull(i) || (Kind == Kind.Text && _texts[i]!.Length == 0);
 
-        public bool IsNull(int i) => Kind switch
-        {
-            Kind.Text => Texts![i] is null,
-            Kind.Integer => Numbers![i] is null,
-            Kind.Boolean => Flags![i] is null,
-            _ => Stamps![i] is null,
-        };
-
-        public bool IsNullOrEmpty(int i) => IsNull(i) || (Kind == Kind.Text && Texts![i]!.Length == 0);
-
-        public int Intern(KeyInterner keys, int i) => Kind == Kind.Integer ? keys.Of(Numbers![i]!.Value) : keys.Of(Texts![i]!);
+        public int Intern(KeyInterner keys, int i) => Kind == Kind.Integer ? keys.Of(_numbers[i]) : keys.Of(_texts[i]!);
 
         public string Show(int i) => IsNull(i) ? "null" : Kind switch
         {
-            Kind.Text => Quote.Of(Texts![i]),
-            Kind.Integer => Numbers![i]!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            Kind.Boolean => Flags![i]!.Value ? "true" : "false",
-            _ => Stamps![i]!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Kind.Text => Quote.Of(_texts[i]),
+            Kind.Boolean => _numbers[i] != 0 ? "true" : "false",
+            _ => _numbers[i].ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
 
-        public static async Task<Column> ReadAsync(ParquetRowGroupReader group, DataField field, Kind kind, int rows)
+        /// <summary>Reads this column of <paramref name="group"/> (<paramref name="rows"/> rows) into the buffers.</summary>
+        public async Task ReadAsync(ParquetRowGroupReader group, int rows)
         {
+            if (Kind == Kind.Text)
+            {
+                Grow(ref _texts, rows);
+                await group.ReadAsync(field, _texts.AsMemory(0, rows)).ConfigureAwait(false);
+                return;
+            }
+
+            Grow(ref _numbers, rows);
+            Grow(ref _nulls, rows);
             var t = field.ClrType;
-            switch (kind)
-            {
-                case Kind.Text:
-                    var texts = new string?[rows];
-                    await group.ReadAsync(field, texts.AsMemory()).ConfigureAwait(false);
-                    return new Column(kind) { Texts = texts };
-                case Kind.Boolean:
-                    return new Column(kind) { Flags = await Values<bool>(group, field, rows).ConfigureAwait(false) };
-                case Kind.Integer:
-                    return new Column(kind)
-                    {
-                        Numbers = t == typeof(long) ? await Values<long>(group, field, rows).ConfigureAwait(false)
-                            : t == typeof(int) ? Widen(await Values<int>(group, field, rows).ConfigureAwait(false), v => v)
-                            : t == typeof(uint) ? Widen(await Values<uint>(group, field, rows).ConfigureAwait(false), v => v)
-                            : t == typeof(short) ? Widen(await Values<short>(group, field, rows).ConfigureAwait(false), v => v)
-                            : t == typeof(ushort) ? Widen(await Values<ushort>(group, field, rows).ConfigureAwait(false), v => v)
-                            : t == typeof(sbyte) ? Widen(await Values<sbyte>(group, field, rows).ConfigureAwait(false), v => v)
-                            : Widen(await Values<byte>(group, field, rows).ConfigureAwait(false), v => v),
-                    };
-                default:
-                    return new Column(kind)
-                    {
-                        Stamps = t == typeof(DateTime) ? Widen(await Values<DateTime>(group, field, rows).ConfigureAwait(false), EventValues.Time)
-                            : t == typeof(DateTimeOffset) ? Widen(await Values<DateTimeOffset>(group, field, rows).ConfigureAwait(false), v => v.ToUnixTimeMilliseconds())
-                            : Widen(await Values<DateOnly>(group, field, rows).ConfigureAwait(false), v => EventValues.Time(v.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc))),
-                    };
-            }
+            if (t == typeof(long)) await Read<long>(group, rows, v => v).ConfigureAwait(false);
+            else if (t == typeof(int)) await Read<int>(group, rows, v => v).ConfigureAwait(false);
+            else if (t == typeof(uint)) await Read<uint>(group, rows, v => v).ConfigureAwait(false);
+            else if (t == typeof(short)) await Read<short>(group, rows, v => v).ConfigureAwait(false);
+            else if (t == typeof(ushort)) await Read<ushort>(group, rows, v => v).ConfigureAwait(false);
+            else if (t == typeof(sbyte)) await Read<sbyte>(group, rows, v => v).ConfigureAwait(false);
+            else if (t == typeof(byte)) await Read<byte>(group, rows, v => v).ConfigureAwait(false);
+            else if (t == typeof(bool)) await Read<bool>(group, rows, v => v ? 1 : 0).ConfigureAwait(false);
+            else if (t == typeof(DateTime)) await Read<DateTime>(group, rows, EventValues.Time).ConfigureAwait(false);
+            else if (t == typeof(DateTimeOffset)) await Read<DateTimeOffset>(group, rows, v => v.ToUnixTimeMilliseconds()).ConfigureAwait(false);
+            else await Read<DateOnly>(group, rows, v => EventValues.Time(v.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc))).ConfigureAwait(false);
         }
 
-        private static long?[] Widen<T>(T?[] values, Func<T, long> widen)
+        private async Task Read<T>(ParquetRowGroupReader group, int rows, Func<T, long> widen)
             where T : struct
         {
-            var result = new long?[values.Length];
-            for (int i = 0; i < values.Length; i++)
-            {
-                result[i] = values[i] is { } v ? widen(v) : null;
-            }
-
-            return result;
-        }
-
-        private static async Task<T?[]> Values<T>(ParquetRowGroupReader group, DataField field, int rows)
-            where T : struct
-        {
-            var values = new T?[rows];
             if (field.IsNullable)
             {
-                await group.ReadAsync<T>(field, values.AsMemory()).ConfigureAwait(false);
-                return values;
+                var values = Scratch<T?>(ref _nullableScratch, rows);
+                await group.ReadAsync<T>(field, values.AsMemory(0, rows)).ConfigureAwait(false);
+                for (int i = 0; i < rows; i++)
+                {
+                    _nulls[i] = values[i] is null;
+                    _numbers[i] = values[i] is { } v ? widen(v) : 0;
+                }
+
+                return;
             }
 
-            var plain = new T[rows];
-            await group.ReadAsync<T>(field, plain.AsMemory()).ConfigureAwait(false);
+            if (typeof(T) == typeof(long))
+            {
+                await group.ReadAsync<long>(field, _numbers.AsMemory(0, rows)).ConfigureAwait(false);
+                return;
+            }
+
+            var plain = Scratch<T>(ref _scratch, rows);
+            await group.ReadAsync<T>(field, plain.AsMemory(0, rows)).ConfigureAwait(false);
             for (int i = 0; i < rows; i++)
             {
-                values[i] = plain[i];
+                _numbers[i] = widen(plain[i]);
+            }
+        }
+
+        private static TValue[] Scratch<TValue>(ref Array? scratch, int rows)
+        {
+            if (scratch is not TValue[] array || array.Length < rows)
+            {
+                scratch = array = new TValue[rows];
             }
 
-            return values;
+            return array;
+        }
+
+        private static void Grow<TValue>(ref TValue[] buffer, int rows)
+        {
+            if (buffer.Length < rows)
+            {
+                buffer = new TValue[rows];
+            }
         }
     }
 }
