@@ -1,8 +1,11 @@
-"""``.dien`` checkpoints, read and written here exactly as the .NET ``Checkpoint`` does.
+"""``.dien`` checkpoints, read and written here by the contract of the .NET ``Checkpoint`` (docs/state-dict.md).
 
-A ``.dien`` file is a zip: ``manifest.json`` (format version, model kind, size and SHA-256 of every entry),
-``options.json``, ``vocabularies.json`` and ``weights.bin`` (TorchSharp's module format: a LEB128 count, then per
-entry a length-prefixed UTF-8 name, the LEB128 dtype code, rank and dimensions, and the raw little-endian data).
+A ``.dien`` file (format version 2) is a zip: ``manifest.json`` (format version, model kind, size and SHA-256 of
+every entry), ``options.json`` (the .NET ``DienOptions`` property names), ``data.json`` (the id maps ``Users``,
+``Items``, ``Categories``, the ``ItemCategories`` map and the ``MaxHistoryLength`` cut) and ``weights.bin``
+(TorchSharp's module format: a LEB128 count, then per entry a length-prefixed UTF-8 name, the LEB128 dtype code,
+rank and dimensions, and the raw little-endian data). JSON is written as ordinary JSON and read by schema: .NET
+compares options by value. Version-1 files (``vocabularies.json`` with named maps instead of ``data.json``) load too.
 Training checkpoints of the .NET trainer also hold ``optimizer.bin`` and ``training.json``; those are .NET's
 optimizer state and are not read here (a Python run starts its own optimizer).
 """
@@ -25,8 +28,11 @@ import torch
 from .models import CtrModel, build_model
 from .options import DienOptions
 
-FORMAT_VERSION = 1
-MANIFEST, OPTIONS, VOCABULARIES, WEIGHTS = "manifest.json", "options.json", "vocabularies.json", "weights.bin"
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+MANIFEST, OPTIONS, DATA, WEIGHTS = "manifest.json", "options.json", "data.json", "weights.bin"
+LEGACY_VOCABULARIES = "vocabularies.json"  # format version 1: named maps instead of data.json
+_V1_ITEM_CATEGORY = "item_category"  # version 1's name of the item -> category map
 
 # TorchSharp ScalarType codes.
 _DTYPES = {0: torch.uint8, 1: torch.int8, 2: torch.int16, 3: torch.int32, 4: torch.int64, 5: torch.float16,
@@ -118,62 +124,54 @@ def read_weights(data: bytes) -> "OrderedDict[str, torch.Tensor]":
     return state
 
 
-# --------------------------------------------------------------------------------------------- JSON as .NET
-def _json_string(text: str) -> str:
-    """A string as System.Text.Json's default encoder writes it (HTML-sensitive and non-ASCII characters as \\uXXXX)."""
-    short = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", "\\": "\\\\"}
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch in short:
-            out.append(short[ch])
-        elif 0x20 <= code < 0x7F and ch not in "\"&'+<>`":
-            out.append(ch)
-        elif code > 0xFFFF:
-            code -= 0x10000
-            out.append(f"\\u{0xD800 + (code >> 10):04X}\\u{0xDC00 + (code & 0x3FF):04X}")
+# ------------------------------------------------------------------------------------------- the contract
+def _data_json(vocabularies: Mapping[str, Mapping[str, int]], item_category: Mapping[int, int], max_history: Optional[int]) -> bytes:
+    """``data.json`` (format version 2): the id maps, each item's category and the history cut, as ordinary JSON."""
+    return json.dumps({
+        "Users": {str(k): int(v) for k, v in vocabularies.get("users", {}).items()},
+        "Items": {str(k): int(v) for k, v in vocabularies.get("items", {}).items()},
+        "Categories": {str(k): int(v) for k, v in vocabularies.get("categories", {}).items()},
+        "ItemCategories": {str(int(k)): int(v) for k, v in item_category.items()},
+        "MaxHistoryLength": None if max_history is None else int(max_history),
+    }, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def _manifest_json(kind: str, entries: Mapping[str, bytes]) -> bytes:
+    return json.dumps({
+        "FormatVersion": FORMAT_VERSION,
+        "ModelKind": kind,
+        "Entries": {name: {"Size": len(data), "Sha256": hashlib.sha256(data).hexdigest().upper()} for name, data in sorted(entries.items())},
+    }, indent=2).encode("utf-8")
+
+
+def _read_data(path: str, version: int, entries: Mapping[str, bytes]) -> Tuple[Vocabularies, Dict[int, int], Optional[int]]:
+    """(vocabularies, item -> category, history cut) of a version-1 or version-2 file, read by schema."""
+    name = LEGACY_VOCABULARIES if version == 1 else DATA
+    try:
+        raw = json.loads(entries[name].decode("utf-8"), object_pairs_hook=OrderedDict)
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+        if version == 1:
+            # named maps; item_category is keyed by the item index as text, and "0" (the unknown item) has no category
+            tables = {k: raw.get(k) or OrderedDict() for k in ("items", "categories", "users")}
+            item_category = {int(k): int(v) for k, v in (raw.get(_V1_ITEM_CATEGORY) or {}).items() if int(k) != 0}
+            cut = None
         else:
-            out.append(f"\\u{code:04X}")
-    out.append('"')
-    return "".join(out)
-
-
-def vocabularies_json(vocabularies: Mapping[str, Mapping[str, int]]) -> str:
-    """The text .NET writes for the vocabularies (named maps, in their order)."""
-    if not vocabularies:
-        return "{}"
-    lines = ["{"]
-    names = list(vocabularies)
-    for i, name in enumerate(names):
-        table = vocabularies[name]
-        head = f"  {_json_string(name)}: "
-        if not table:
-            lines.append(head + "{}" + ("," if i < len(names) - 1 else ""))
-            continue
-        lines.append(head + "{")
-        keys = list(table)
-        for j, key in enumerate(keys):
-            lines.append(f"    {_json_string(key)}: {int(table[key])}" + ("," if j < len(keys) - 1 else ""))
-        lines.append("  }" + ("," if i < len(names) - 1 else ""))
-    lines.append("}")
-    return "\n".join(lines)
-
-
-def manifest_json(kind: str, entries: Mapping[str, bytes]) -> str:
-    lines = ["{", f'  "FormatVersion": {FORMAT_VERSION},', f'  "ModelKind": {_json_string(kind)},', '  "Entries": {']
-    names = sorted(entries, key=lambda n: n.encode("utf-16-be"))  # .NET's ordinal order
-    for i, name in enumerate(names):
-        data = entries[name]
-        lines += [f"    {_json_string(name)}: {{", f'      "Size": {len(data)},',
-                  f'      "Sha256": "{hashlib.sha256(data).hexdigest().upper()}"', "    }" + ("," if i < len(names) - 1 else "")]
-    lines += ["  }", "}"]
-    return "\n".join(lines)
+            tables = {"items": raw.get("Items") or OrderedDict(), "categories": raw.get("Categories") or OrderedDict(),
+                      "users": raw.get("Users") or OrderedDict()}
+            item_category = {int(k): int(v) for k, v in (raw.get("ItemCategories") or {}).items()}
+            cut = raw.get("MaxHistoryLength")
+            cut = None if cut is None else int(cut)
+        vocabularies = OrderedDict((k, OrderedDict((str(a), int(b)) for a, b in t.items())) for k, t in tables.items())
+    except (ValueError, TypeError, AttributeError) as e:
+        raise CheckpointError(path, f"entry '{name}' is unreadable ({e}).") from e
+    return vocabularies, item_category, cut
 
 
 # ------------------------------------------------------------------------------------------------ reading
 @dataclass
 class CheckpointContents:
-    """A verified ``.dien`` file: its kind, options, vocabularies, weights and the raw bytes of every entry."""
+    """A verified ``.dien`` file: its kind, options, id maps, item categories, history cut, weights and raw entries."""
 
     path: str
     kind: str
@@ -181,29 +179,40 @@ class CheckpointContents:
     vocabularies: Vocabularies
     state: "OrderedDict[str, torch.Tensor]"
     entries: Dict[str, bytes] = field(default_factory=dict)
+    item_category: Dict[int, int] = field(default_factory=dict)
+    max_history: Optional[int] = None
+    format_version: int = FORMAT_VERSION
 
 
 def read_checkpoint(path: str) -> CheckpointContents:
-    """Reads and verifies a ``.dien`` file whole (CRC-32, manifest, sizes and SHA-256) before using anything."""
+    """Reads and verifies a ``.dien`` file whole (CRC-32, manifest, sizes and SHA-256) before using anything.
+
+    Format versions 1 and 2 load; an option a file lacks takes the value its release used (``DienOptions.from_dict``).
+    """
     if not os.path.isfile(path):
         raise CheckpointError(path, "the file does not exist.")
     entries: Dict[str, bytes] = {}
+    reading = None
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
+                reading = info.filename
                 if info.filename in entries:
                     raise CheckpointError(path, f"entry '{info.filename}' appears twice.")
                 entries[info.filename] = archive.read(info)  # checks the CRC-32
-    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
-        raise CheckpointError(path, f"it is damaged or truncated ({e}).") from e
+            reading = None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
+        where = "the zip directory" if reading is None else f"entry '{reading}'"
+        raise CheckpointError(path, f"it is damaged or truncated ({where}: {e}).") from e
     if MANIFEST not in entries:
         raise CheckpointError(path, f"it has no {MANIFEST}.")
     try:
         manifest = json.loads(entries[MANIFEST])
     except ValueError as e:
         raise CheckpointError(path, f"entry '{MANIFEST}' is unreadable ({e}).") from e
-    if manifest.get("FormatVersion") != FORMAT_VERSION:
-        raise CheckpointError(path, f"its format version is {manifest.get('FormatVersion')}; this package reads version {FORMAT_VERSION}.")
+    version = manifest.get("FormatVersion")
+    if version not in READABLE_VERSIONS:
+        raise CheckpointError(path, f"its format version is {version}; this package reads versions {min(READABLE_VERSIONS)} to {max(READABLE_VERSIONS)}.")
     listed = manifest.get("Entries") or {}
     for name, expected in listed.items():
         data = entries.get(name)
@@ -214,28 +223,29 @@ def read_checkpoint(path: str) -> CheckpointContents:
     for name in entries:
         if name != MANIFEST and name not in listed:
             raise CheckpointError(path, f"entry '{name}' is not listed in the manifest.")
-    for required in (OPTIONS, VOCABULARIES, WEIGHTS):
+    for required in (OPTIONS, LEGACY_VOCABULARIES if version == 1 else DATA, WEIGHTS):
         if required not in listed:
             raise CheckpointError(path, f"it has no {required}.")
     try:
-        options = DienOptions.from_json(entries[OPTIONS].decode("utf-8"))
+        options = DienOptions.from_json(entries[OPTIONS].decode("utf-8"), format_version=version)
     except ValueError as e:
         raise CheckpointError(path, f"entry '{OPTIONS}' is unreadable ({e}).") from e
-    vocabularies = json.loads(entries[VOCABULARIES].decode("utf-8"), object_pairs_hook=OrderedDict)
+    vocabularies, item_category, cut = _read_data(path, version, entries)
     try:
         state = read_weights(entries[WEIGHTS])
     except (ValueError, EOFError) as e:
         raise CheckpointError(path, f"entry '{WEIGHTS}' is unreadable ({e}).") from e
-    return CheckpointContents(path, str(manifest.get("ModelKind")), options, vocabularies, state, entries)
+    return CheckpointContents(path, str(manifest.get("ModelKind")), options, vocabularies, state, entries, item_category, cut, version)
 
 
 def load_checkpoint(path: str, model: Optional[CtrModel] = None, vocabularies: Optional[Mapping[str, Mapping[str, int]]] = None
                     ) -> Tuple[CtrModel, Vocabularies]:
     """Builds the model a ``.dien`` file describes (or checks and fills ``model``) and returns it with the vocabularies.
 
-    With ``model`` given, its kind and options must be those of the file; with ``vocabularies`` given, they must be
-    those of the file: any disagreement is a CheckpointError naming what differs, and nothing is changed.
-    The model is returned in training mode, ready to continue training (call ``eval()`` to score).
+    The vocabularies are the id maps ``items``, ``categories`` and ``users`` (raw id -> index); the item categories and
+    the history cut are in :func:`read_checkpoint`'s contents. With ``model`` given, its kind and options must be those
+    of the file; with ``vocabularies`` given, they must be those of the file: any disagreement is a CheckpointError
+    naming what differs, and nothing is changed. The model is returned in training mode (call ``eval()`` to score).
     """
     contents = read_checkpoint(path)
     if vocabularies is not None:
@@ -293,25 +303,36 @@ def vocabulary_differences(mine: Mapping[str, Mapping[str, int]], theirs: Mappin
 
 # ------------------------------------------------------------------------------------------------ writing
 def save_checkpoint(path: str, model: CtrModel, vocabularies: Optional[Mapping[str, Mapping[str, int]]] = None,
-                    *, raw_entries: Optional[Mapping[str, bytes]] = None, state_order: Optional[List[str]] = None) -> None:
-    """Writes an inference ``.dien`` checkpoint that the .NET ``DienPredictor.Load`` serves.
+                    *, item_category: Optional[Mapping[int, int]] = None, max_history: Optional[int] = None,
+                    state_order: Optional[List[str]] = None) -> None:
+    """Writes an inference ``.dien`` checkpoint (format version 2) that the .NET ``DienPredictor.Load`` serves.
 
-    The weights are written as float32 (the .NET models' dtype) in the .NET key order; options and vocabularies as
-    .NET writes them. ``raw_entries`` (from :func:`read_checkpoint`) are reused verbatim where the content is unchanged,
-    so a .NET -> Python -> .NET round trip gives back the same bytes. Written to a temporary file and renamed.
+    ``vocabularies``: the id maps ``items``, ``categories`` and ``users`` (raw id -> index, 0 being the unknown row);
+    ``item_category``: item index -> category index (item 0, the unknown item, has none); ``max_history``: the most
+    recent behaviours of a history the model was trained on, which the .NET predictor keeps when serving. For older
+    callers an ``item_category`` table inside ``vocabularies`` (item index as text) is taken as ``item_category``.
+    The weights are written as float32 (the .NET models' dtype) in the .NET key order; options and data as ordinary
+    JSON, which .NET reads by value. Written to a temporary file and renamed.
     """
+    tables = dict(vocabularies or {})
+    legacy = tables.pop(_V1_ITEM_CATEGORY, None)
+    unknown = [k for k in tables if k not in ("items", "categories", "users")]
+    if unknown:
+        raise ValueError(f"vocabularies: unknown table(s) {unknown}; a checkpoint holds 'items', 'categories' and 'users' "
+                         "(give item categories as item_category=)")
+    if item_category is None:
+        item_category = {int(k): int(v) for k, v in (legacy or {}).items() if int(k) != 0}
+    if 0 in item_category:
+        raise ValueError("item_category: item 0 is the unknown item and has no category")
+    if max_history is not None and int(max_history) < 1:
+        raise ValueError(f"max_history = {max_history}: must be at least 1, or None when not known")
     state = model.state_dict()
     order = state_order if state_order is not None and sorted(state_order) == sorted(state) else model.dotnet_state_order()
     ordered = OrderedDict((k, state[k].detach().cpu() if state[k].dtype == torch.int64 else state[k].detach().cpu().to(torch.float32))
                           for k in order)
-    raw = dict(raw_entries or {})
-    options_text = model.options.to_json().encode("utf-8")
-    options_bytes = raw[OPTIONS] if OPTIONS in raw and DienOptions.from_json(raw[OPTIONS].decode("utf-8")) == model.options else options_text
-    vocab_bytes = vocabularies_json(vocabularies or {}).encode("utf-8")
-    if VOCABULARIES in raw and json.loads(raw[VOCABULARIES].decode("utf-8")) == json.loads(vocab_bytes.decode("utf-8")):
-        vocab_bytes = raw[VOCABULARIES]
-    entries = {OPTIONS: options_bytes, VOCABULARIES: vocab_bytes, WEIGHTS: write_weights(ordered)}
-    manifest = manifest_json(model.kind, entries).encode("utf-8")
+    entries = {OPTIONS: model.options.to_json().encode("utf-8"), DATA: _data_json(tables, item_category, max_history),
+               WEIGHTS: write_weights(ordered)}
+    manifest = _manifest_json(model.kind, entries)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".partial", dir=folder)

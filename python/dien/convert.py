@@ -4,8 +4,8 @@
     python -m dien.convert to-dien model.pt model.dien [--vocabularies vocabularies.json] [--check-against other.dien]
 
 ``model.pt`` is a ``torch.save`` dict: ``kind``, ``options`` (the options.json text), ``vocabularies``,
-``state_dict`` (float32 on CPU, the .NET keys), and the original ``options.json``/``vocabularies.json`` bytes and
-key order so that converting back gives the same entries byte for byte. ``dien.load_pytorch`` turns it into a
+``item_category``, ``max_history``, ``state_dict`` (float32 on CPU, the .NET keys) and the .NET key order, so that
+converting back gives the same model, the same data and the same weights bytes. ``dien.load_pytorch`` turns it into a
 model; a plain ``torch.save(model.state_dict())`` file is accepted too with ``--kind`` and ``--options``.
 """
 
@@ -19,8 +19,7 @@ from typing import Mapping, Optional, Tuple
 
 import torch
 
-from .checkpoint import (OPTIONS, VOCABULARIES, CheckpointError, read_checkpoint, save_checkpoint, vocabulary_differences,
-                         _load_state)
+from .checkpoint import (OPTIONS, CheckpointError, read_checkpoint, save_checkpoint, vocabulary_differences, _load_state)
 from .models import CtrModel, build_model
 from .options import DienOptions
 
@@ -32,8 +31,9 @@ def dien_to_pytorch(source: str, target: str) -> None:
         "kind": contents.kind,
         "options": contents.entries[OPTIONS].decode("utf-8"),
         "vocabularies": contents.vocabularies,
+        "item_category": contents.item_category,
+        "max_history": contents.max_history,
         "state_dict": contents.state,
-        "raw_entries": {OPTIONS: contents.entries[OPTIONS], VOCABULARIES: contents.entries[VOCABULARIES]},
         "state_order": list(contents.state.keys()),
     }, target)
 
@@ -83,7 +83,8 @@ def pytorch_to_dien(source: str, target: str, vocabularies_path: Optional[str] =
         problems += vocabulary_differences(vocabularies, other.vocabularies)
         if problems:
             raise CheckpointError(source, f"it disagrees with '{check_against}': " + "; ".join(problems) + ".")
-    save_checkpoint(target, model, vocabularies, raw_entries=bundle.get("raw_entries"), state_order=bundle.get("state_order"))
+    save_checkpoint(target, model, vocabularies, item_category=bundle.get("item_category") or {}, max_history=bundle.get("max_history"),
+                    state_order=bundle.get("state_order"))
 
 
 def main(argv=None) -> int:

@@ -1,10 +1,9 @@
-"""The model options, as the .NET ``DienOptions`` and its ``options.json`` (System.Text.Json, indented)."""
+"""The model options, as the .NET ``DienOptions`` and its ``options.json``."""
 
 from __future__ import annotations
 
 import json
 import math
-from decimal import Decimal
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Optional
 
@@ -59,6 +58,23 @@ _SCHEMA = [
 ]
 
 
+# The value of every option in the release that wrote each checkpoint format version, as the .NET
+# OptionsBaselines table records it: an option a file lacks takes its release's value, never today's default.
+_VERSION_1_VALUES: Dict[str, Any] = {
+    "ItemVocabularySize": 0, "CategoryVocabularySize": 0, "UserVocabularySize": 0, "ExtraFieldVocabularySizes": [],
+    "ItemEmbeddingSize": 18, "CategoryEmbeddingSize": 18, "UserEmbeddingSize": 18, "ItemMaxNorm": None,
+    "EmbeddingInit": "Normal", "EmbeddingInitScale": 0.01, "EmbeddingL2": 0.0, "UseUserField": False,
+    "HeadSumTerms": True, "HiddenSize": 36, "Evolution": "Augru", "Attention": "Mlp",
+    "AttentionNormalization": "Softmax", "AttentionHiddenSizes": [80, 40], "AuxiliaryLoss": "NextBehaviour",
+    "AuxiliaryScorer": "Mlp", "AuxiliaryHiddenSizes": [100, 50], "Alpha": 0.0, "HeadHiddenSizes": [200, 80],
+    "HeadActivation": "PRelu", "HeadBatchNorm": True, "HeadDropout": 0.0, "HeadOutput": "Sigmoid",
+    "UseFusedKernels": True,
+}
+# Version 2: the same options; Alpha defaults to 1 (the paper's weight) again.
+_VERSION_2_VALUES: Dict[str, Any] = {**_VERSION_1_VALUES, "Alpha": 1.0}
+RELEASE_VALUES: Dict[int, Dict[str, Any]] = {1: _VERSION_1_VALUES, 2: _VERSION_2_VALUES}
+
+
 @dataclass
 class DienOptions:
     """Everything that shapes a model; the same names (in snake_case), defaults and rules as the .NET ``DienOptions``."""
@@ -84,7 +100,7 @@ class DienOptions:
     auxiliary_loss: str = "NextBehaviour"
     auxiliary_scorer: str = "Mlp"
     auxiliary_hidden_sizes: List[int] = field(default_factory=lambda: [100, 50])
-    alpha: float = 0.0
+    alpha: float = 1.0
     head_hidden_sizes: List[int] = field(default_factory=lambda: [200, 80])
     head_activation: str = "PRelu"
     head_batch_norm: bool = True
@@ -136,16 +152,24 @@ class DienOptions:
         if errors:
             raise OptionsError(errors)
 
-    # ----- JSON, exactly as .NET writes it -----
+    # ----- JSON: ordinary JSON with the .NET property names, read by schema (.NET compares by value) -----
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "DienOptions":
-        """From the .NET property names (``options.json``); unknown names are an error, missing ones keep their defaults."""
+    def from_dict(cls, data: Dict[str, Any], format_version: Optional[int] = None) -> "DienOptions":
+        """From the .NET property names (``options.json``); unknown names are an error.
+
+        A name the file lacks takes the value that format version's release used (``RELEASE_VALUES``), as .NET does;
+        without a format version, this package's default.
+        """
         known = {net: (attr, kind) for attr, net, kind in _SCHEMA}
         unknown = [k for k in data if k not in known and k != "BehaviourSize"]
         if unknown:
             raise OptionsError([f"{k}: not an option of this version (known: {', '.join(known)})" for k in unknown])
+        if format_version is not None and format_version not in RELEASE_VALUES:
+            raise OptionsError([f"format version {format_version}: no recorded option values"])
+        merged = dict(RELEASE_VALUES[format_version]) if format_version is not None else {}
+        merged.update(data)
         options = cls()
-        for net, value in data.items():
+        for net, value in merged.items():
             if net == "BehaviourSize":
                 continue
             attr, kind = known[net]
@@ -157,25 +181,22 @@ class DienOptions:
                 value = float(value)
             elif kind == "double?":
                 value = None if value is None else float(value)
+            elif kind == "bool":
+                value = bool(value)
             setattr(options, attr, value)
         return options
 
     @classmethod
-    def from_json(cls, text: str) -> "DienOptions":
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str, format_version: Optional[int] = None) -> "DienOptions":
+        return cls.from_dict(json.loads(text), format_version)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The .NET property names and values (lists copied)."""
+        return {net: (list(getattr(self, attr)) if kind == "ints" else getattr(self, attr)) for attr, net, kind in _SCHEMA}
 
     def to_json(self) -> str:
-        """The text .NET's ``JsonSerializer.Serialize(options, Checkpoint.Json)`` writes, byte for byte."""
-        items = []
-        for attr, net, kind in _SCHEMA:
-            items.append((net, getattr(self, attr), kind))
-        items.append(("BehaviourSize", self.behaviour_size, "int"))
-        lines = ["{"]
-        for i, (net, value, kind) in enumerate(items):
-            comma = "," if i < len(items) - 1 else ""
-            lines.append(f'  "{net}": {_json_value(value, kind, "  ")}{comma}')
-        lines.append("}")
-        return "\n".join(lines)
+        """``options.json`` as ordinary JSON (.NET reads it by value, whatever the number formatting or order)."""
+        return json.dumps(self.to_dict(), indent=2)
 
     def clone(self) -> "DienOptions":
         return DienOptions.from_json(self.to_json())
@@ -190,48 +211,9 @@ class DienOptions:
         return out
 
 
-def _json_value(value: Any, kind: Any, indent: str) -> str:
-    if kind == "ints":
-        if not value:
-            return "[]"
-        inner = indent + "  "
-        return "[\n" + ",\n".join(inner + str(int(v)) for v in value) + "\n" + indent + "]"
-    if value is None:
-        return "null"
-    if kind == "bool":
-        return "true" if value else "false"
-    if kind in ("double", "double?"):
-        return format_double(float(value))
-    if isinstance(kind, tuple):
-        return json.dumps(value)
-    return str(int(value))
-
-
-def format_double(value: float) -> str:
-    """A double as .NET writes it: the shortest round-trip digits, scientific below 1e-5 and from 1e15 ("1E-06", "1E+15")."""
-    if math.isnan(value) or math.isinf(value):
-        return '"NaN"' if math.isnan(value) else ('"Infinity"' if value > 0 else '"-Infinity"')
-    if value == 0:
-        return "-0" if math.copysign(1, value) < 0 else "0"
-    sign, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
-    digits = "".join(map(str, digit_tuple)).rstrip("0")
-    exponent += len("".join(map(str, digit_tuple))) - len(digits)
-    point = len(digits) + exponent  # digits before the decimal point
-    scientific = point - 1
-    prefix = "-" if sign else ""
-    if scientific >= 15 or scientific < -5:
-        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{prefix}{body}E{'+' if scientific >= 0 else '-'}{abs(scientific):02d}"
-    if point <= 0:
-        return f"{prefix}0.{'0' * (-point)}{digits}"
-    if point >= len(digits):
-        return f"{prefix}{digits}{'0' * (point - len(digits))}"
-    return f"{prefix}{digits[:point]}.{digits[point:]}"
-
-
 def _format_value(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, float):
-        return format_double(value)
+        return json.dumps(value)
     return str(value)

@@ -12,7 +12,7 @@ import sys
 
 import torch
 
-from dien import DienModel, DienOptions, load_checkpoint, save_checkpoint
+from dien import DienModel, DienOptions, load_checkpoint, read_checkpoint, save_checkpoint
 from parity import batch_of
 
 
@@ -46,13 +46,16 @@ def main():
         model = DienModel(options)
         vocabularies = {"items": {f"item-{i}": i for i in range(1, 30)}, "categories": {"c\u00e9t\u00e9gorie <1> & 'x'+\"y\"": 1},
                         "users": {}}
+        item_category, max_history = {i: 1 + i % 5 for i in range(1, 30)}, 50
     else:
         source, target, batch_path, scores_path = sys.argv[2:6]
         model, vocabularies = load_checkpoint(source)
+        contents = read_checkpoint(source)
+        item_category, max_history = contents.item_category, contents.max_history
     with open(batch_path, encoding="utf-8") as f:
         batch = batch_of(json.load(f))
     losses = train(model, batch, 8)
-    save_checkpoint(target, model, vocabularies)
+    save_checkpoint(target, model, vocabularies, item_category=item_category, max_history=max_history)
     with open(scores_path, "w", encoding="utf-8") as f:
         json.dump({"scores": scores(model, batch), "losses": losses}, f)
 

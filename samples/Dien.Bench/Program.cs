@@ -14,8 +14,8 @@ using TorchSharp;
 //   dotnet run -c Release --project samples/Dien.Bench -- workload [--samples 20000 --items 1000 --categories 50
 //       --min-history 5 --max-history 50 --embedding 18 --hidden 36 --batch 128 --lr 0.001 --evolution augru
 //       --attention mlp --alpha 1 --epochs 3 --threads 2 --seed 2019]    end-to-end figures on workload W
-//   dotnet run -c Release --project samples/Dien.Bench -- quality [--path ../shared/data/amazon-beauty-dien --models base,din,dien
-//       --seeds 1,2,3 --epochs 8 --patience 2 --validation-fraction 0.1 --output docs/results.md --set Option=value ...
+//   dotnet run -c Release --project samples/Dien.Bench -- quality [--path ../shared/data/amazon-beauty-dien,../shared/data/amazon-sports-dien --models base,din,dien
+//       --seeds 1,2,3 --epochs 8 --patience 2 --validation-fraction 0.1 --output tables.md --set Option=value ... --grid Option=value1,value2 ...
 //       --bucket false --negatives uniform --shuffle whole --label NAME --jsonl runs.jsonl --threads 2]
 //       test figures of the three models on a folder in the authors' format (docs/results.md); --path synthetic
 //       (or synthetic:N for N samples) runs them on the built-in synthetic workload instead; it also prints the training file's order signal

@@ -1,13 +1,13 @@
 using Dien.Diagnostics;
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
 using System.Text.Json;
 using Dien.Data;
 using Dien.Data.Batching;
 using Dien.Data.Formats;
 using Dien.Model;
 using Dien.Training;
+using Dien.Training.Selection;
 using TorchSharp;
 
 namespace Dien.Bench;
@@ -29,11 +29,31 @@ internal static class QualityBenchmark
     {
         var settings = QualitySettings.Parse(args);
         torch.set_num_threads(settings.Threads);
-        Console.WriteLine($"quality: {settings.Path}, models {string.Join(",", settings.Models)}, seeds {string.Join(",", settings.Seeds)}, " +
+        Console.WriteLine($"quality: {string.Join(", ", settings.Paths)}, models {string.Join(",", settings.Models)}, seeds {string.Join(",", settings.Seeds)}, " +
                           $"up to {settings.Epochs} epochs (patience {settings.Patience}), validation {settings.ValidationFraction:P0} of the training users{(settings.ValidateOnLastItems ? " (their last samples)" : string.Empty)}" +
-                          (settings.Overrides.Count > 0 ? $", set {string.Join(" ", settings.Overrides.Select(o => $"{o.Key}={o.Value}"))}" : string.Empty));
+                          (settings.Overrides.Count > 0 ? $", set {string.Join(" ", settings.Overrides)}" : string.Empty) +
+                          (settings.Grid.Candidates.Count > 1 ? $", choosing on validation among {string.Join(" | ", settings.Grid.Candidates)}" : string.Empty));
+        var sets = new List<QualitySet>();
+        foreach (string path in settings.Paths)
+        {
+            sets.Add(RunSet(settings, path));
+        }
+
+        var summary = new QualitySummary(settings, sets);
+        Console.WriteLine();
+        Console.WriteLine(summary.Tables());
+        if (settings.Output is { } output)
+        {
+            File.WriteAllText(output, summary.Markdown());
+            Console.WriteLine($"wrote {Path.GetFullPath(output)}");
+        }
+    }
+
+    /// <summary>Every model and seed on one data set.</summary>
+    private static QualitySet RunSet(QualitySettings settings, string path)
+    {
         var clock = Stopwatch.StartNew();
-        var data = QualityData.Load(settings.Path);
+        var data = QualityData.Load(path);
         Console.WriteLine($"data: {data.Description}: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {data.Items:N0} item ids, read in {clock.Elapsed.TotalSeconds:F1} s");
         // How much the histories' order tells beyond their set: the room DIEN's evolution has over DIN's pooling.
         var order = OrderSignal.Measure(data.Train, seed: settings.Seeds[0]);
@@ -52,7 +72,7 @@ internal static class QualityBenchmark
                 var run = TrainOne(settings, data, split, model, seed);
                 runs.Add(run);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{settings.Label} {model} seed {seed}: epoch {run.ChosenEpoch} (validation AUC {run.ValidationAuc:F4}, on last items {run.LastItemsValidationAuc:F4}), test AUC {run.TestAuc:F4}, GAUC {run.TestGauc:F4}, logloss {run.TestLogLoss:F4}, {run.SecondsPerEpoch:F0} s/epoch; " +
+                    $"{settings.Label} {data.Name} {model} seed {seed}: {(run.Candidates.Count > 1 ? $"chose {run.Chosen} on validation; " : string.Empty)}epoch {run.ChosenEpoch} (validation AUC {run.ValidationAuc:F4}, on last items {run.LastItemsValidationAuc:F4}), test AUC {run.TestAuc:F4}, GAUC {run.TestGauc:F4}, logloss {run.TestLogLoss:F4}, {run.SecondsPerEpoch:F0} s/epoch; " +
                     $"validation AUC by epoch {string.Join(" ", run.ValidationAucs.Select(a => a.ToString("F4", CultureInfo.InvariantCulture)))}; " +
                     $"by history length {string.Join(", ", run.ValidationAucByLength)}"));
                 if (settings.JsonLines is { } jsonl)
@@ -62,19 +82,56 @@ internal static class QualityBenchmark
             }
         }
 
-        var summary = QualitySummary.From(settings, runs, order);
-        Console.WriteLine();
-        Console.WriteLine(summary.Table());
-        if (settings.Output is { } output)
-        {
-            File.WriteAllText(output, summary.Markdown());
-            Console.WriteLine($"wrote {Path.GetFullPath(output)}");
-        }
+        return new QualitySet(data.Name, data.Description, runs, order);
     }
 
     private static QualityRun TrainOne(QualitySettings settings, QualityData data, ValidationSplit split, string kind, int seed)
     {
-        torch.manual_seed(seed);
+        // Each candidate of the grid (one, the defaults with any --set, unless --grid is given) is trained on the
+        // same split; the one with the best validation AUC is kept, and only it sees the test file.
+        var candidates = new List<CandidateFigure>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        Trained? best = null;
+        try
+        {
+            foreach (var candidate in settings.Grid.Candidates)
+            {
+                var (options, trainerOptions) = OptionsFor(settings, data, kind, seed, candidate);
+                // Alpha and the auxiliary loss's settings do not change BaseModel or DIN: train each distinct setting once.
+                if (!seen.Add(JsonSerializer.Serialize(options) + JsonSerializer.Serialize(trainerOptions)))
+                {
+                    continue;
+                }
+
+                var trained = Train(settings, data, split, kind, seed, options, trainerOptions);
+                candidates.Add(new CandidateFigure(candidate.ToString(), trained.Result.BestMetric, trained.Result.BestEpoch + 1));
+                if (settings.Grid.Candidates.Count > 1)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  {settings.Label} {data.Name} {kind} seed {seed} candidate {candidate}: validation AUC {trained.Result.BestMetric:F4} (epoch {trained.Result.BestEpoch + 1})"));
+                }
+
+                if (best is null || trained.Result.BestMetric > best.Result.BestMetric)
+                {
+                    best?.Dispose();
+                    best = trained with { Name = candidate.ToString() };
+                }
+                else
+                {
+                    trained.Dispose();
+                }
+            }
+
+            return Report(kind, seed, settings, data, split, best!, candidates);
+        }
+        finally
+        {
+            best?.Dispose();
+        }
+    }
+
+    private static (DienOptions Model, TrainerOptions Trainer) OptionsFor(QualitySettings settings, QualityData data, string kind, int seed, SettingCandidate candidate)
+    {
         var options = new DienOptions
         {
             ItemVocabularySize = data.Items,
@@ -82,20 +139,31 @@ internal static class QualityBenchmark
             UserVocabularySize = data.Users,
         };
         var trainerOptions = new TrainerOptions { Epochs = settings.Epochs, Patience = settings.Patience, Seed = seed };
-        settings.Apply(options, trainerOptions);
+        foreach (var set in settings.Sets.Candidates)
+        {
+            set.ApplyTo(options, trainerOptions);
+        }
+
+        candidate.ApplyTo(options, trainerOptions);
         if (kind != "dien")
         {
             options.Alpha = 0;
         }
 
-        using CtrModel model = kind switch
+        return (options, trainerOptions);
+    }
+
+    private static Trained Train(QualitySettings settings, QualityData data, ValidationSplit split, string kind, int seed, DienOptions options, TrainerOptions trainerOptions)
+    {
+        torch.manual_seed(seed);
+        CtrModel model = kind switch
         {
             "base" => new BaseModel(options),
             "din" => new DinModel(options),
             _ => new DienModel(options),
         };
         var sampler = options.Alpha > 0 ? data.Sampler(settings.Negatives) : null;
-        using var trainer = new DienTrainer(model, trainerOptions, new EpochLog($"{settings.Label} {kind} seed {seed}"));
+        var trainer = new DienTrainer(model, trainerOptions, new EpochLog($"{settings.Label} {data.Name} {kind} seed {seed}"));
         var clock = Stopwatch.StartNew();
         var result = trainer.Fit(
             epoch => new Batcher(new BatcherOptions
@@ -109,8 +177,18 @@ internal static class QualityBenchmark
         double seconds = clock.Elapsed.TotalSeconds;
         if (!result.RestoredBestWeights)
         {
+            trainer.Dispose();
+            model.Dispose();
             throw new InvalidOperationException($"{kind} seed {seed}: the trainer did not restore the best epoch's weights.");
         }
+
+        return new Trained(string.Empty, model, trainer, result, seconds / Math.Max(1, result.Epochs.Count));
+    }
+
+    private static QualityRun Report(string kind, int seed, QualitySettings settings, QualityData data, ValidationSplit split, Trained best, IReadOnlyList<CandidateFigure> candidates)
+    {
+        var trainer = best.Trainer;
+        var result = best.Result;
 
         // The held-out users' last samples are the test file's distribution; their AUC is reported beside the
         // selecting one because it ranks the models as the test does (docs/results.md).
@@ -128,15 +206,25 @@ internal static class QualityBenchmark
             }
         }
 
-        // The test file is scored once, with the weights of the epoch the validation split chose.
+        // The test file is scored once, with the weights of the epoch (and candidate) the validation split chose.
         var test = trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(data.Test));
         return new QualityRun(
-            settings.Label, kind, seed, result.BestEpoch + 1, result.BestMetric,
+            settings.Label, data.Name, kind, seed, best.Name, candidates, result.BestEpoch + 1, result.BestMetric,
             result.Epochs.Select(e => e.Validation!.Auc).ToArray(),
             result.Epochs.Select(e => e.Validation!.LogLoss).ToArray(),
             lastItemsAuc,
             byLength,
-            test.Auc, test.GroupAuc, test.LogLoss, seconds / Math.Max(1, result.Epochs.Count));
+            test.Auc, test.GroupAuc, test.LogLoss, best.SecondsPerEpoch);
+    }
+
+    /// <summary>A trained candidate, kept while it is the best so far.</summary>
+    private sealed record Trained(string Name, CtrModel Model, DienTrainer Trainer, TrainingResult Result, double SecondsPerEpoch) : IDisposable
+    {
+        public void Dispose()
+        {
+            Trainer.Dispose();
+            Model.Dispose();
+        }
     }
 
     /// <summary>The AUC of the trainer's model on <paramref name="samples"/>; NaN unless they hold both labels.</summary>
@@ -160,7 +248,10 @@ internal static class QualityBenchmark
     /// <summary>What the quality command was asked for.</summary>
     internal sealed record QualitySettings
     {
-        public string Path { get; init; } = "../shared/data/amazon-beauty-dien";
+        /// <summary>The development sets used when <c>--path</c> is not given: both Amazon sets in the authors' format.</summary>
+        public static readonly IReadOnlyList<string> DefaultPaths = ["../shared/data/amazon-beauty-dien", "../shared/data/amazon-sports-dien"];
+
+        public IReadOnlyList<string> Paths { get; init; } = DefaultPaths;
         public IReadOnlyList<string> Models { get; init; } = AllModels;
         public IReadOnlyList<int> Seeds { get; init; } = [1, 2, 3];
         public int Epochs { get; init; } = 8;
@@ -178,26 +269,37 @@ internal static class QualityBenchmark
         public string Label { get; init; } = "defaults";
         public string? Output { get; init; }
         public string? JsonLines { get; init; }
-        public IReadOnlyList<KeyValuePair<string, string>> Overrides { get; init; } = [];
+
+        /// <summary>The <c>--set Option=value</c> arguments as written.</summary>
+        public IReadOnlyList<string> Overrides { get; init; } = [];
+
+        /// <summary>The <c>--grid Option=value1,value2</c> arguments as written.</summary>
+        public IReadOnlyList<string> GridAxes { get; init; } = [];
+
+        /// <summary>The <c>--set</c> options, one candidate applied to every run.</summary>
+        public SettingGrid Sets { get; init; } = SettingGrid.Parse();
+
+        /// <summary>The candidates each run chooses among on validation (one, with no settings, without <c>--grid</c>).</summary>
+        public SettingGrid Grid { get; init; } = SettingGrid.Parse();
 
         public static QualitySettings Parse(string[] args)
         {
             var s = new QualitySettings();
-            var overrides = new List<KeyValuePair<string, string>>();
+            var paths = new List<string>();
+            var overrides = new List<string>();
+            var grid = new List<string>();
             for (int i = 1; i < args.Length; i++)
             {
                 string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-                if (args[i] == "--set")
+                switch (args[i])
                 {
-                    string pair = Value();
-                    int eq = pair.IndexOf('=', StringComparison.Ordinal);
-                    overrides.Add(eq > 0 ? new(pair[..eq], pair[(eq + 1)..]) : throw new ArgumentException($"--set {pair}: expected Option=value."));
-                    continue;
+                    case "--set": overrides.Add(Value()); continue;
+                    case "--grid": grid.Add(Value()); continue;
+                    case "--path": paths.AddRange(Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)); continue;
                 }
 
                 s = args[i] switch
                 {
-                    "--path" => s with { Path = Value() },
                     "--models" => s with { Models = List(Value(), m => AllModels.Contains(m) ? m : throw new ArgumentException($"--models: '{m}' is not base, din or dien.")) },
                     "--seeds" => s with { Seeds = List(Value(), v => Read<int>(args[i - 1], v)) },
                     "--epochs" => s with { Epochs = Read<int>(args[i], Value()) },
@@ -215,60 +317,33 @@ internal static class QualityBenchmark
                 };
             }
 
-            return s with { Overrides = overrides };
-        }
-
-        /// <summary>Sets each <c>--set</c> option on the model's or the trainer's options, by property name.</summary>
-        public void Apply(DienOptions model, TrainerOptions trainer)
-        {
-            foreach (var (name, text) in Overrides)
+            // --set takes one value per option; --grid may take several. Both are read (and checked) before any data.
+            var sets = SettingGrid.Parse(overrides);
+            if (sets.Candidates.Count != 1)
             {
-                object target = model;
-                var property = typeof(DienOptions).GetProperty(name, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
-                if (property is null)
-                {
-                    target = trainer;
-                    property = typeof(TrainerOptions).GetProperty(name, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
-                }
-
-                if (property is null || !property.CanWrite)
-                {
-                    throw new ArgumentException($"--set {name}: no settable option of that name in DienOptions or TrainerOptions.");
-                }
-
-                property.SetValue(target, Convert(text, property.PropertyType, $"--set {name}"));
+                throw new ArgumentException($"--set {string.Join(" ", overrides.Where(o => o.Contains(',', StringComparison.Ordinal)))}: --set takes one value per option; use --grid to choose among several on validation.");
             }
+
+            return s with
+            {
+                Paths = paths.Count > 0 ? paths : DefaultPaths,
+                Overrides = overrides,
+                GridAxes = grid,
+                Sets = sets,
+                Grid = SettingGrid.Parse(grid),
+            };
         }
 
         /// <summary>Reads a flag's value as <typeparamref name="T"/>; one that does not read names the flag and the value.</summary>
-        internal static T Read<T>(string flag, string text) => (T)Convert(text, typeof(T), flag)!;
-
-        /// <summary>Reads <paramref name="text"/> as <paramref name="type"/>; a value that does not read names the flag and the value.</summary>
-        private static object? Convert(string text, Type type, string flag)
+        internal static T Read<T>(string flag, string text)
         {
-            var inner = Nullable.GetUnderlyingType(type);
-            if (inner is not null)
-            {
-                return text == "null" ? null : Convert(text, inner, flag);
-            }
-
             try
             {
-                if (type.IsEnum)
-                {
-                    return Enum.Parse(type, text, ignoreCase: true);
-                }
-
-                if (type == typeof(IList<int>))
-                {
-                    return text.Length == 0 ? new List<int>() : List(text, v => int.Parse(v, CultureInfo.InvariantCulture)).ToList();
-                }
-
-                return System.Convert.ChangeType(text, type, CultureInfo.InvariantCulture);
+                return typeof(T).IsEnum ? (T)Enum.Parse(typeof(T), text, ignoreCase: true) : (T)System.Convert.ChangeType(text, typeof(T), CultureInfo.InvariantCulture);
             }
             catch (Exception e) when (e is FormatException or InvalidCastException or OverflowException or ArgumentException)
             {
-                string expected = type.IsEnum ? string.Join(", ", Enum.GetNames(type)) : type == typeof(IList<int>) ? "whole numbers separated by , or -" : type.Name;
+                string expected = typeof(T).IsEnum ? string.Join(", ", Enum.GetNames(typeof(T))) : typeof(T).Name;
                 throw new ArgumentException($"{flag} '{text}': expected {expected}.", e);
             }
         }
@@ -279,11 +354,24 @@ internal static class QualityBenchmark
     }
 }
 
+/// <summary>Every run on one data set.</summary>
+/// <param name="Name">A short name of the set (the folder's name).</param>
+/// <param name="Description">What the data is, for the document.</param>
+/// <param name="Runs">One run per model and seed.</param>
+/// <param name="Order">The training file's order signal.</param>
+internal sealed record QualitySet(string Name, string Description, IReadOnlyList<QualityRun> Runs, OrderSignalReport Order);
+
+/// <summary>One candidate's validation figure in a run that chose among several.</summary>
+internal sealed record CandidateFigure(string Settings, double ValidationAuc, int Epoch);
+
 /// <summary>One model trained with one seed.</summary>
 internal sealed record QualityRun(
     string Label,
+    string Set,
     string Model,
     int Seed,
+    string Chosen,
+    IReadOnlyList<CandidateFigure> Candidates,
     int ChosenEpoch,
     double ValidationAuc,
     double[] ValidationAucs,

@@ -7,6 +7,7 @@ using Dien.Data.Synthetic;
 namespace Dien.Bench;
 
 /// <summary>The train and test samples the quality benchmark runs on, with the vocabulary sizes a model needs.</summary>
+/// <param name="Name">A short name for tables: the folder's name, or synthetic.</param>
 /// <param name="Description">What the data is, for the log.</param>
 /// <param name="Train">The training samples (the validation users are split off them).</param>
 /// <param name="Test">The test samples, scored once per run.</param>
@@ -15,6 +16,7 @@ namespace Dien.Bench;
 /// <param name="Users">User vocabulary size, padding included.</param>
 /// <param name="Sampler">Builds the auxiliary loss's negative sampler in the given mode.</param>
 internal sealed record QualityData(
+    string Name,
     string Description,
     IReadOnlyList<Sample> Train,
     IReadOnlyList<Sample> Test,
@@ -51,7 +53,7 @@ internal sealed record QualityData(
 
             var split = SyntheticGenerator.Generate(options);
             return new QualityData(
-                $"synthetic ({options.Samples:N0} samples, seed {options.Seed})", split.Train, split.Test, options.Items + 1, options.Categories + 1, options.Users + 1,
+                "synthetic", $"synthetic ({options.Samples:N0} samples, seed {options.Seed})", split.Train, split.Test, options.Items + 1, options.Categories + 1, options.Users + 1,
                 mode => NegativeSampler.FromHistories(split.Train, mode));
         }
 
@@ -62,13 +64,13 @@ internal sealed record QualityData(
             var options = new ConversionOptions { TestUserFraction = 0.1 };
             var ratings = MovieLensConverter.Convert(Path.Combine(folder, "ratings.csv"), Path.Combine(folder, "movies.csv"), options);
             return new QualityData(
-                $"MovieLens ratings in {folder} as prefix pairs (histories up to 100, 10 % of the users as the test file)", ratings.Train, ratings.Test,
+                "movielens", $"MovieLens ratings in {folder} as prefix pairs (histories up to 100, 10 % of the users as the test file)", ratings.Train, ratings.Test,
                 ratings.Items.Size, ratings.Categories.Size, ratings.Users.Size, ratings.CreateNegativeSampler);
         }
 
         var data = AuthorsDataset.Load(path);
         return new QualityData(
-            $"authors' files in {path}", data.Train, data.Test, data.Vocabularies.Items.Size, data.Vocabularies.Categories.Size, data.Vocabularies.Users.Size,
+            Path.GetFileName(Path.TrimEndingDirectorySeparator(path)), $"authors' files in {path}", data.Train, data.Test, data.Vocabularies.Items.Size, data.Vocabularies.Categories.Size, data.Vocabularies.Users.Size,
             data.CreateNegativeSampler);
     }
 }

@@ -56,8 +56,9 @@ public static class Endpoints
             }
         });
 
-        app.MapPost("/rank", (HttpContext context, IOptions<ServeOptions> options) => ScoreAsync(context, host, metrics, options.Value, rank: true));
-        app.MapPost("/score", (HttpContext context, IOptions<ServeOptions> options) => ScoreAsync(context, host, metrics, options.Value, rank: false));
+        var bodyLimit = app.Services.GetRequiredService<RequestBodyLimit>();
+        app.MapPost("/rank", (HttpContext context, IOptions<ServeOptions> options) => ScoreAsync(context, host, metrics, options.Value, bodyLimit, rank: true));
+        app.MapPost("/score", (HttpContext context, IOptions<ServeOptions> options) => ScoreAsync(context, host, metrics, options.Value, bodyLimit, rank: false));
         app.MapGet("/healthz", () => Results.Ok(new { status = "alive" }));
         app.MapGet("/readyz", (IHostApplicationLifetime lifetime) =>
             host.Current is null ? Results.Problem(statusCode: 503, title: "Not ready: no model is loaded.", detail: $"Waiting for a usable checkpoint at {host.CheckpointPath}.")
@@ -67,7 +68,7 @@ public static class Endpoints
         {
             var model = host.Current;
             var o = options.Value;
-            var limits = new { maxCandidates = o.MaxCandidates, maxHistory = o.MaxHistory };
+            var limits = new { maxCandidates = o.MaxCandidates, maxHistory = o.MaxHistory, maxRequestBodyBytes = bodyLimit.Bytes };
             var batching = new { o.Batching.Enabled, o.Batching.MaxWaitMilliseconds, o.Batching.MaxBatchRows, o.Batching.MaxQueuedRows, queuedRows = host.Scorer.QueuedRows };
             if (model is null)
             {
@@ -80,6 +81,8 @@ public static class Endpoints
                 path = model.Path,
                 loaded = true,
                 kind = model.Kind,
+                formatVersion = model.Predictor.Contents!.FormatVersion,
+                historyCut = model.MaxHistoryLength,
                 version = model.Version,
                 sha256 = model.Sha256,
                 checkpointTime = model.FileTime,
@@ -92,12 +95,28 @@ public static class Endpoints
         });
     }
 
-    private static async Task<IResult> ScoreAsync(HttpContext context, ModelHost host, ServeMetrics metrics, ServeOptions options, bool rank)
+    private static async Task<IResult> ScoreAsync(HttpContext context, ModelHost host, ServeMetrics metrics, ServeOptions options, RequestBodyLimit bodyLimit, bool rank)
     {
+        IResult TooLarge() => Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "The request body is too large.",
+            detail: $"At most {bodyLimit.Bytes:N0} bytes are allowed ({RequestBodyLimit.Key}).");
+
+        if (context.Request.ContentLength > bodyLimit.Bytes)
+        {
+            return TooLarge();
+        }
+
         ScoreRequest? request;
         try
         {
-            request = await JsonSerializer.DeserializeAsync<ScoreRequest>(context.Request.Body, Json, context.RequestAborted);
+            request = await JsonSerializer.DeserializeAsync<ScoreRequest>(bodyLimit.Wrap(context.Request.Body), Json, context.RequestAborted);
+        }
+        catch (RequestBodyTooLargeException)
+        {
+            return TooLarge();
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return TooLarge(); // Kestrel's own check of the same limit
         }
         catch (JsonException e)
         {

@@ -31,7 +31,7 @@ public sealed class ModelHost : IHostedService, IDisposable
     private Timer? _poll;
     private (long Length, DateTime Time) _polled;
     private volatile ServedModel? _current;
-    private string? _refusedSha;
+    private (long Length, DateTime Time) _attempted = (-1, default);
     private int _disposed;
 
     /// <summary>Creates the host (the model is loaded in <see cref="StartAsync"/>).</summary>
@@ -196,21 +196,27 @@ public sealed class ModelHost : IHostedService, IDisposable
             return;
         }
 
-        string? sha = null;
+        // The size and time tell whether the file changed since the last attempt; the file itself is read once, by the load.
+        var stat = Stat();
+        if (stat == _attempted)
+        {
+            return;
+        }
+
         try
         {
-            sha = ServedModel.Fingerprint(_path).Sha256;
-            if (sha == _current?.Sha256 || sha == _refusedSha)
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var next = ServedModel.Load(_path);
+            _attempted = stat;
+            if (next.Sha256 == _current?.Sha256)
             {
+                next.Retire(); // rewritten with the same bytes
                 return;
             }
 
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            var next = ServedModel.Load(_path);
             var previous = _current;
             _current = next;
             previous?.Retire();
-            _refusedSha = null;
             _reloads.Add(1, new KeyValuePair<string, object?>("outcome", "loaded"));
             if (!initial)
             {
@@ -218,28 +224,30 @@ public sealed class ModelHost : IHostedService, IDisposable
             }
 
             _logger.LogInformation(
-                "Serving checkpoint {Path} version {Version} ({Kind}, written {FileTime:o}), loaded and verified in {Milliseconds:F0} ms; replaced {Previous}.",
-                _path, next.Version, next.Kind, next.FileTime, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, previous?.Version ?? "nothing");
+                "Serving checkpoint {Path} version {Version} ({Kind}, written {FileTime:o}, histories cut to {MaxHistory}), loaded and verified in {Milliseconds:F0} ms; replaced {Previous}.",
+                _path, next.Version, next.Kind, next.FileTime, next.MaxHistoryLength?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no limit",
+                System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, previous?.Version ?? "nothing");
         }
         catch (CheckpointException e)
         {
-            Refuse(sha, e);
+            _attempted = stat;
+            Refuse(e.Sha256, e);
         }
         catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
         {
-            // Replaced while being read: look again (a writer's rename signals too).
-            _logger.LogInformation("Checkpoint {Path} changed while it was read ({Message}); reading it again.", _path, e.Message);
+            // Replaced or locked while being read: look again (a writer's rename signals too).
+            _logger.LogInformation("Checkpoint {Path} could not be read ({Message}); reading it again.", _path, e.Message);
             Signal();
         }
         catch (Exception e)
         {
-            Refuse(sha, e);
+            _attempted = stat;
+            Refuse(null, e);
         }
     }
 
     private void Refuse(string? sha, Exception e)
     {
-        _refusedSha = sha;
         _reloads.Add(1, new KeyValuePair<string, object?>("outcome", "refused"));
         LastReload = new ReloadStatus(DateTimeOffset.UtcNow, "refused", sha, e.Message);
         _logger.LogError(e, "Refused checkpoint {Path} ({Sha256}): {Reason} {Serving}.",

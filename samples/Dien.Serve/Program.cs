@@ -11,9 +11,18 @@ if (args.Length > 0 && args[0] == "load")
     return await LoadBenchmark.RunAsync(args[1..]);
 }
 
-var app = ServeApp.Build(args);
-await app.RunAsync();
-return 0;
+try
+{
+    var app = ServeApp.Build(args);
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception e) when (ServeApp.SettingsProblem(e) is { } problem)
+{
+    // A bad setting is one line naming it, and exit code 2, not an unhandled exception.
+    await Console.Error.WriteLineAsync($"Dien.Serve: {problem}");
+    return 2;
+}
 
 /// <summary>The entry point (public for the in-memory tests' <c>WebApplicationFactory</c>).</summary>
 public partial class Program;

@@ -15,6 +15,9 @@ public static class ServeApp
         var builder = WebApplication.CreateBuilder(args);
         UseSettingsBesideTheApp(builder);
         configure?.Invoke(builder);
+        var bodyLimit = CheckSettings(builder.Configuration);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = bodyLimit.Bytes);
+        builder.Services.AddSingleton(bodyLimit);
         builder.Services.AddOptions<ServeOptions>().Bind(builder.Configuration.GetSection(ServeOptions.Section)).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ServeOptions>, ServeOptionsValidator>();
         builder.Services.AddProblemDetails();
@@ -33,6 +36,46 @@ public static class ServeApp
         Endpoints.Map(app);
         return app;
     }
+
+    /// <summary>
+    /// The settings' problems before anything starts, so that a bad value is one error naming its key (see
+    /// <see cref="SettingsProblem"/>), not a host failing part way.
+    /// </summary>
+    /// <exception cref="OptionsValidationException">A setting is invalid; <see cref="OptionsValidationException.Failures"/> names each.</exception>
+    private static RequestBodyLimit CheckSettings(IConfiguration configuration)
+    {
+        var problems = new List<string>();
+        var serve = new ServeOptions();
+        try
+        {
+            configuration.GetSection(ServeOptions.Section).Bind(serve);
+            problems.AddRange(serve.Validate());
+        }
+        catch (InvalidOperationException e)
+        {
+            problems.Add(e.Message);
+        }
+
+        long bytes = RequestBodyLimit.Default;
+        string? text = configuration[RequestBodyLimit.Key];
+        if (!string.IsNullOrWhiteSpace(text) && (!long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out bytes) || bytes < 1))
+        {
+            problems.Add($"{RequestBodyLimit.Key} = {text}: must be a whole number of bytes, at least 1.");
+        }
+
+        return problems.Count == 0 ? new RequestBodyLimit(bytes) : throw new OptionsValidationException(ServeOptions.Section, typeof(ServeOptions), problems);
+    }
+
+    /// <summary>The one-line description of a settings failure, or null when <paramref name="e"/> is not one.</summary>
+    /// <param name="e">What the service failed with.</param>
+    /// <returns>The problems, joined; null for other failures.</returns>
+    public static string? SettingsProblem(Exception e) => e switch
+    {
+        OptionsValidationException o => "invalid settings: " + string.Join(" ", o.Failures),
+        AggregateException a when a.InnerExceptions.Count > 0 && a.InnerExceptions.All(i => i is OptionsValidationException) =>
+            "invalid settings: " + string.Join(" ", a.InnerExceptions.SelectMany(i => ((OptionsValidationException)i).Failures)),
+        _ => null,
+    };
 
     /// <summary>
     /// The content root is the current folder (the repository, so the default checkpoint path out/best.dien resolves

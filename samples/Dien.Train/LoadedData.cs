@@ -1,3 +1,4 @@
+using Dien.Checkpoints;
 using Dien.Data;
 using Dien.Data.Batching;
 using Dien.Data.Converters;
@@ -15,13 +16,10 @@ internal sealed record LoadedData(
     long CategoryVocabularySize,
     long UserVocabularySize,
     NegativeSampler Sampler,
-    IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> Vocabularies)
+    CheckpointData Maps)
 {
     /// <summary>Validation samples the source gives itself (a split by time: the training period's last slice); null: hold users out.</summary>
     public IReadOnlyList<Sample>? Validation { get; init; }
-
-    /// <summary>The name of the stored item id -> category id map (the predict command reads it).</summary>
-    public const string ItemCategoryMap = "item_category";
 
     /// <summary>Loads the data source the settings name.</summary>
     /// <exception cref="FileNotFoundException">An expected file is missing from the folder.</exception>
@@ -54,21 +52,20 @@ internal sealed record LoadedData(
     {
         var options = new SyntheticOptions { Seed = seed };
         var split = SyntheticGenerator.Generate(options);
-        var itemCategories = Enumerable.Range(1, options.Items)
-            .ToDictionary(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture), i => SyntheticGenerator.CategoryOf(i, options));
+        var itemCategories = Enumerable.Range(1, options.Items).ToDictionary(i => (long)i, i => SyntheticGenerator.CategoryOf(i, options));
         return new LoadedData(
             $"synthetic: {options.Samples:N0} samples, {options.Items:N0} items, {options.Categories} categories, history {options.MinHistoryLength}..{options.MaxHistoryLength}",
             split.Train, split.Test, options.Items + 1, options.Categories + 1, options.Users + 1,
             NegativeSampler.FromHistories(split.Train),
-            new Dictionary<string, IReadOnlyDictionary<string, long>> { [ItemCategoryMap] = itemCategories });
+            new CheckpointData { ItemCategories = itemCategories });
     }
 
     private static LoadedData Converted(string name, ConvertedDataset data)
     {
-        var itemCategories = new Dictionary<string, long>();
+        var itemCategories = new Dictionary<long, long>();
         for (int item = 1; item < data.ItemCategories.Length; item++)
         {
-            itemCategories[item.ToString(System.Globalization.CultureInfo.InvariantCulture)] = data.ItemCategories[item];
+            itemCategories[item] = data.ItemCategories[item];
         }
 
         string validation = data.Validation.Count > 0 ? $" / {data.Validation.Count:N0} validation" : string.Empty;
@@ -77,13 +74,7 @@ internal sealed record LoadedData(
             $"{name}: {data.Train.Count:N0} train{validation} / {data.Test.Count:N0} test samples, {data.Users.Count:N0} users, {data.Items.Count:N0} items, {data.Categories.Count:N0} categories{skipped}",
             data.Train, data.Test, data.Items.Size, data.Categories.Size, data.Users.Size,
             data.CreateNegativeSampler(),
-            new Dictionary<string, IReadOnlyDictionary<string, long>>
-            {
-                [ItemCategoryMap] = itemCategories,
-                ["items"] = Widen(data.Items),
-                ["categories"] = Widen(data.Categories),
-                ["users"] = Widen(data.Users),
-            })
+            new CheckpointData { ItemCategories = itemCategories, Items = Widen(data.Items), Categories = Widen(data.Categories), Users = Widen(data.Users) })
         {
             Validation = data.Validation.Count > 0 ? data.Validation : null,
         };
@@ -93,13 +84,21 @@ internal sealed record LoadedData(
     {
         var data = AuthorsDataset.Load(folder);
         var vocabularies = data.Vocabularies;
-        var itemCategories = new Dictionary<string, long>();
+        // Item 0 is every item the vocabulary does not know: it has no category of its own, so it is left out.
+        var itemCategories = new Dictionary<long, long>();
         foreach (var sample in data.Train.Concat(data.Test))
         {
-            itemCategories[sample.TargetItem.ToString(System.Globalization.CultureInfo.InvariantCulture)] = sample.TargetCategory;
+            if (sample.TargetItem != 0)
+            {
+                itemCategories[sample.TargetItem] = sample.TargetCategory;
+            }
+
             for (int t = 0; t < sample.HistoryLength; t++)
             {
-                itemCategories[sample.HistoryItems[t].ToString(System.Globalization.CultureInfo.InvariantCulture)] = sample.HistoryCategories[t];
+                if (sample.HistoryItems[t] != 0)
+                {
+                    itemCategories[sample.HistoryItems[t]] = sample.HistoryCategories[t];
+                }
             }
         }
 
@@ -107,13 +106,7 @@ internal sealed record LoadedData(
             $"authors' files in {folder}: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples (vocabularies: {vocabularies.Sources})",
             data.Train, data.Test, vocabularies.Items.Size, vocabularies.Categories.Size, vocabularies.Users.Size,
             data.CreateNegativeSampler(NegativeSampling.Uniform),
-            new Dictionary<string, IReadOnlyDictionary<string, long>>
-            {
-                [ItemCategoryMap] = itemCategories,
-                ["items"] = Widen(vocabularies.Items),
-                ["categories"] = Widen(vocabularies.Categories),
-                ["users"] = Widen(vocabularies.Users),
-            });
+            new CheckpointData { ItemCategories = itemCategories, Items = Widen(vocabularies.Items), Categories = Widen(vocabularies.Categories), Users = Widen(vocabularies.Users) });
     }
 
     private static IReadOnlyDictionary<string, long> Widen(Vocabulary vocabulary)

@@ -20,18 +20,19 @@ internal static class PredictRun
         }
 
         using var predictor = DienPredictor.Load(checkpoint);
-        if (!predictor.Vocabularies.TryGetValue(LoadedData.ItemCategoryMap, out var categories))
+        var categories = predictor.Contents!.Data.ItemCategories;
+        if (categories.Count == 0)
         {
-            throw new ArgumentException($"--checkpoint {checkpoint}: it has no '{LoadedData.ItemCategoryMap}' map, so items cannot be given their categories.");
+            throw new ArgumentException($"--checkpoint {checkpoint}: it records no item categories, so items cannot be given their categories.");
         }
 
-        long CategoryOf(long item, string option) => categories.TryGetValue(item.ToString(CultureInfo.InvariantCulture), out long category)
+        long CategoryOf(long item, string option) => categories.TryGetValue(item, out long category)
             ? category
             : throw new ArgumentException($"{option}: item {item} is not in the checkpoint's item list.");
 
         var historyCategories = history.Select(item => CategoryOf(item, "--history")).ToArray();
         var seen = history.ToHashSet();
-        var pool = candidates ?? categories.Keys.Select(k => long.Parse(k, CultureInfo.InvariantCulture)).Where(item => !seen.Contains(item)).Order().ToArray();
+        var pool = candidates ?? categories.Keys.Where(item => !seen.Contains(item)).Order().ToArray();
         var poolCategories = pool.Select(item => CategoryOf(item, "--candidates")).ToArray();
 
         var scores = predictor.ScoreCandidates(user, history, historyCategories, pool, poolCategories);

@@ -21,7 +21,7 @@ var model = new Option<ModelKind>("--model") { Description = "dien (default), di
 var evolution = new Option<EvolutionVariant>("--evolution") { Description = "Interest evolution: augru (paper, default), augruauthorscode, agru, aigru or gru.", DefaultValueFactory = _ => EvolutionVariant.Augru };
 var attention = new Option<AttentionForm>("--attention") { Description = "Attention: mlp (authors' code, default) or bilinear (paper eq. 8).", DefaultValueFactory = _ => AttentionForm.Mlp };
 var auxiliary = new Option<AuxiliaryLossForm>("--aux") { Description = "Auxiliary loss, when --alpha is above 0: nextbehaviour (paper, default) or labelledhistory (needs per-behaviour labels: taobao, movielens).", DefaultValueFactory = _ => AuxiliaryLossForm.NextBehaviour };
-var alpha = new Option<double>("--alpha") { Description = "Weight of the auxiliary loss (DIEN only); 0, the library's default chosen on Amazon Beauty, switches it off; the paper uses 1.", DefaultValueFactory = _ => new DienOptions().Alpha };
+var alpha = new Option<double>("--alpha") { Description = "Weight of the auxiliary loss (DIEN only); the library's default is the paper's 1; 0 switches it off.", DefaultValueFactory = _ => new DienOptions().Alpha };
 var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 10 };
 var batchSize = new Option<int>("--batch-size") { Description = "Samples per training batch.", DefaultValueFactory = _ => 128 };
 var learningRate = new Option<double>("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => 1e-3 };

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Dien.Auxiliary;
+using Dien.Checkpoints;
 using Dien.Data;
 using Dien.Data.Batching;
 using Dien.Metrics;
@@ -96,7 +97,11 @@ internal static class TrainRun
             BestCheckpointPath = best,
             LastCheckpointPath = Path.Combine(settings.Output, "last.dien"),
         };
-        using var trainer = new DienTrainer(model, trainerOptions, logger: null, device: device) { Vocabularies = data.Vocabularies };
+        using var trainer = new DienTrainer(model, trainerOptions, logger: null, device: device) { Data = new CheckpointData
+        {
+            Users = data.Maps.Users, Items = data.Maps.Items, Categories = data.Maps.Categories, ItemCategories = data.Maps.ItemCategories,
+            MaxHistoryLength = settings.MaxHistory, // the batcher's cut below: the predictor cuts served histories the same way
+        } };
 
         IEnumerable<BatchArrays> TrainBatches(int epoch) => new Batcher(new BatcherOptions
         {

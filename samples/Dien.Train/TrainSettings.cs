@@ -149,7 +149,7 @@ internal sealed record TrainSettings
         if (BatchSize < 2) problems.Add($"--batch-size {BatchSize}: must be at least 2 (BatchNorm needs two rows).");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) problems.Add($"--lr {LearningRate}: must be positive.");
         if (Alpha < 0 || double.IsNaN(Alpha) || double.IsInfinity(Alpha)) problems.Add($"--alpha {Alpha}: must be zero or positive.");
-        if (Auxiliary == AuxiliaryLossForm.LabelledHistory && Alpha == 0 && Model == ModelKind.Dien) problems.Add("--aux labelledhistory needs --alpha above 0: alpha 0, the default, switches the auxiliary loss off.");
+        if (Auxiliary == AuxiliaryLossForm.LabelledHistory && Alpha == 0 && Model == ModelKind.Dien) problems.Add("--aux labelledhistory needs --alpha above 0: alpha 0 switches the auxiliary loss off.");
         if (MaxHistory < 1) problems.Add($"--max-history {MaxHistory}: must be at least 1.");
         if (Targets is not null && Data is DataSource.Synthetic or DataSource.Authors)
         {

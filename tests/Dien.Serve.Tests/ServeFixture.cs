@@ -16,10 +16,16 @@ internal sealed class ServeFixture : IDisposable
     private readonly string _folder = Path.Combine(Path.GetTempPath(), $"dien-serve-{Guid.NewGuid():N}");
 
     public ServeFixture(params (string Key, string Value)[] settings)
+        : this(fixture => fixture.Save(seed: 1), settings)
+    {
+    }
+
+    /// <summary>The service on the checkpoint <paramref name="write"/> puts at <see cref="CheckpointPath"/>.</summary>
+    public ServeFixture(Action<ServeFixture> write, params (string Key, string Value)[] settings)
     {
         Directory.CreateDirectory(_folder);
         CheckpointPath = Path.Combine(_folder, "model.dien");
-        Save(seed: 1);
+        write(this);
         Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
         {
             builder.UseSetting("Serve:Checkpoint", CheckpointPath);
@@ -42,28 +48,25 @@ internal sealed class ServeFixture : IDisposable
 
     public LogCollector Logs { get; } = new();
 
-    /// <summary>Vocabularies as a converted data set stores them: raw ids (strings) to indices, and each item's category.</summary>
-    public static Dictionary<string, IReadOnlyDictionary<string, long>> Vocabularies()
+    /// <summary>The data as a converted data set stores them: raw ids (strings) to indices, each item's category, the history cut.</summary>
+    public static CheckpointData Data(int? maxHistory = null) => new()
     {
-        var items = Enumerable.Range(1, 59).ToDictionary(i => $"item-{i}", i => (long)i);
-        var categories = Enumerable.Range(1, 6).ToDictionary(c => $"cat-{c}", c => (long)c);
-        var users = Enumerable.Range(1, 11).ToDictionary(u => $"user-{u}", u => (long)u);
-        var itemCategory = Enumerable.Range(1, 59).ToDictionary(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture), i => (long)((i % 6) + 1));
-        return new()
-        {
-            ["items"] = items,
-            ["categories"] = categories,
-            ["users"] = users,
-            [ServedModel.ItemCategoryMap] = itemCategory,
-        };
-    }
+        Items = Enumerable.Range(1, 59).ToDictionary(i => $"item-{i}", i => (long)i),
+        Categories = Enumerable.Range(1, 6).ToDictionary(c => $"cat-{c}", c => (long)c),
+        Users = Enumerable.Range(1, 11).ToDictionary(u => $"user-{u}", u => (long)u),
+        ItemCategories = Enumerable.Range(1, 59).ToDictionary(i => (long)i, i => (long)((i % 6) + 1)),
+        MaxHistoryLength = maxHistory,
+    };
+
+    /// <summary>The model's options.</summary>
+    public static DienOptions Options() => new() { ItemVocabularySize = 60, CategoryVocabularySize = 7, UserVocabularySize = 12, UseUserField = true, HeadHiddenSizes = [24, 12] };
 
     /// <summary>Writes a model with weights from <paramref name="seed"/> over the checkpoint (atomically, as the trainer does).</summary>
-    public void Save(int seed)
+    public void Save(int seed, int? maxHistory = null)
     {
         torch.manual_seed(seed);
-        using var model = new DienModel(new DienOptions { ItemVocabularySize = 60, CategoryVocabularySize = 7, UserVocabularySize = 12, UseUserField = true, HeadHiddenSizes = [24, 12] });
-        Checkpoint.Save(CheckpointPath, model, Vocabularies());
+        using var model = new DienModel(Options());
+        Checkpoint.Save(CheckpointPath, model, Data(maxHistory));
     }
 
     /// <summary>Replaces the checkpoint with bytes that are not a checkpoint, atomically.</summary>
@@ -79,6 +82,20 @@ internal sealed class ServeFixture : IDisposable
         string temporary = Path.Combine(_folder, "incoming.tmp");
         File.WriteAllBytes(temporary, bytes);
         File.Move(temporary, CheckpointPath, overwrite: true);
+    }
+
+    /// <summary>The repository's golden checkpoint of that name (tests/Dien.Tests/Checkpoints/Golden).</summary>
+    public static string Golden(string name)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Dien.sln")))
+            {
+                return Path.Combine(dir.FullName, "tests", "Dien.Tests", "Checkpoints", "Golden", name);
+            }
+        }
+
+        throw new InvalidOperationException($"No Dien.sln above {AppContext.BaseDirectory}.");
     }
 
     /// <summary>The scores the predictor gives alone (unbatched) for the same raw request.</summary>

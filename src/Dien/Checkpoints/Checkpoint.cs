@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Dien.Model;
 using TorchSharp;
@@ -10,28 +11,45 @@ namespace Dien.Checkpoints;
 
 /// <summary>
 /// One checkpoint file: a zip with <c>manifest.json</c> (format version, model kind, size and SHA-256 of every
-/// entry), <c>options.json</c>, <c>vocabularies.json</c>, <c>weights.bin</c> (TorchSharp module format), and for
-/// training <c>optimizer.bin</c> and <c>training.json</c>. Written to a temporary file in the same folder, flushed,
-/// then renamed over the target and the folder flushed (fsync on Linux and macOS), so neither a crash nor a power loss
-/// destroys the previous checkpoint; the next save removes temporaries an interrupted save left behind.
+/// entry), <c>options.json</c>, <c>data.json</c> (the <see cref="CheckpointData"/>: id maps, item categories, history
+/// cut), <c>weights.bin</c> (TorchSharp module format), and for training <c>optimizer.bin</c> and
+/// <c>training.json</c>. Written to a temporary file in the same folder, flushed, then renamed over the target and the
+/// folder flushed (fsync on Linux and macOS), so neither a crash nor a power loss destroys the previous checkpoint;
+/// the next save of the same file removes the temporaries that interrupted saves left behind (those no live writer
+/// holds open: a writer keeps its temporary locked until the rename).
 /// </summary>
 /// <remarks>
+/// <para>
 /// Reading opens the file once and verifies it whole (every entry's CRC-32, the manifest, every entry's size and
 /// SHA-256) before anything is used: a missing, truncated, damaged or inconsistent file is a
 /// <see cref="CheckpointException"/> naming the file, the entry and the reason, and a failed load into a model and
 /// optimizer leaves both as they were.
+/// </para>
+/// <para>
+/// Compatibility: files of every format version from <see cref="OldestReadableFormatVersion"/> to
+/// <see cref="FormatVersion"/> load. Options are compared by value, and a property an older file lacks takes the value
+/// its release used (recorded per format version), so adding an option does not invalidate older files. Version 1's
+/// <c>vocabularies.json</c> is migrated to <see cref="CheckpointData"/> (no history cut recorded). Files of a newer
+/// format version are refused with a <see cref="CheckpointException"/> naming both versions.
+/// </para>
 /// </remarks>
 public static class Checkpoint
 {
-    /// <summary>The format version written; other versions are rejected.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>The format version written.</summary>
+    public const int FormatVersion = 2;
+
+    /// <summary>The oldest format version that still loads (older files are migrated on reading).</summary>
+    public const int OldestReadableFormatVersion = 1;
 
     private const string ManifestEntry = "manifest.json";
     private const string OptionsEntry = "options.json";
-    private const string VocabulariesEntry = "vocabularies.json";
+    private const string DataEntry = "data.json";
     private const string WeightsEntry = "weights.bin";
     private const string OptimizerEntry = "optimizer.bin";
     private const string TrainingEntry = "training.json";
+
+    /// <summary>The most characters of an underlying error's message quoted in a <see cref="CheckpointException"/>.</summary>
+    private const int MaxQuotedChars = 200;
 
     internal static readonly JsonSerializerOptions Json = new()
     {
@@ -40,38 +58,118 @@ public static class Checkpoint
         Converters = { new JsonStringEnumConverter() },
     };
 
-    /// <summary>Writes an inference checkpoint: model weights, options, kind and vocabularies.</summary>
+    /// <summary>The settable <see cref="DienOptions"/> properties: what options.json must hold (derived ones such as BehaviourSize are ignored).</summary>
+    internal static readonly IReadOnlySet<string> OptionNames = typeof(DienOptions).GetProperties()
+        .Where(p => p.CanWrite && p.GetSetMethod() is not null).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Writes an inference checkpoint: model weights, options, kind and the data maps.</summary>
     /// <param name="path">The file to write (replaced atomically).</param>
     /// <param name="model">The model.</param>
-    /// <param name="vocabularies">Named id maps (e.g. "item" -> raw id -> index); may be null.</param>
-    public static void Save(string path, CtrModel model, IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>>? vocabularies = null)
-        => Save(path, model, vocabularies, null, null);
+    /// <param name="data">The id maps, item categories and history cut; null for none.</param>
+    /// <exception cref="ArgumentException"><paramref name="data"/> does not fit the model (an index out of its tables).</exception>
+    public static void Save(string path, CtrModel model, CheckpointData? data = null)
+        => Save(path, model, data, null, null);
 
-    /// <summary>Reads the manifest, options and vocabularies of a checkpoint without building a model.</summary>
+    /// <summary>Reads and verifies a checkpoint and returns its typed contents, without building a model.</summary>
     /// <param name="path">The checkpoint.</param>
-    /// <returns>The model kind and its options.</returns>
-    /// <exception cref="CheckpointException">The file is missing, truncated or of another format version.</exception>
-    public static (string Kind, DienOptions Options) ReadHeader(string path)
+    /// <returns>The format version, model kind, options, data and SHA-256.</returns>
+    /// <exception cref="CheckpointException">The file is missing, damaged, inconsistent or of a newer format version.</exception>
+    public static CheckpointContents Read(string path) => ContentsOf(Open(path));
+
+    /// <summary>The typed contents of a verified read (older format versions migrated).</summary>
+    internal static CheckpointContents ContentsOf(Contents contents)
     {
-        var contents = Open(path);
-        return (contents.Manifest.ModelKind, Deserialize<DienOptions>(path, contents.Entries, OptionsEntry));
+        var options = OptionsOf(contents);
+        CheckpointData data;
+        try
+        {
+            data = contents.Version == 1
+                ? FormatVersion1.ReadData(FormatVersion1.Parse(contents.Entries[FormatVersion1.VocabulariesEntry], Json),
+                    problem => new CheckpointException(contents.Path, $"entry '{FormatVersion1.VocabulariesEntry}': {problem}."))
+                : JsonSerializer.Deserialize<CheckpointData>(contents.Entries[DataEntry], Json) ?? throw new JsonException("the entry is null");
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            throw new CheckpointException(contents.Path, $"entry '{DataEntryOf(contents)}' is unreadable ({Excerpt(e.Message)}).", e);
+        }
+
+        var problems = data.Validate(options);
+        if (problems.Count > 0)
+        {
+            throw new CheckpointException(contents.Path, $"entry '{DataEntryOf(contents)}' does not fit the model's options: {string.Join(" ", problems)}");
+        }
+
+        return new CheckpointContents(contents.Path, contents.Version, contents.Manifest.ModelKind, options, data, contents.Sha256);
     }
 
-    /// <summary>Reads the vocabularies stored in a checkpoint.</summary>
-    /// <param name="path">The checkpoint.</param>
-    /// <returns>The named maps (empty when none were stored).</returns>
-    /// <exception cref="CheckpointException">The file is missing, truncated or of another format version.</exception>
-    public static IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> ReadVocabularies(string path)
+    private static string DataEntryOf(Contents contents) => contents.Version == 1 ? FormatVersion1.VocabulariesEntry : DataEntry;
+
+    /// <summary>
+    /// The stored options, by value: read from options.json, with every property the file lacks taken from the table of
+    /// its format version (<see cref="OptionsBaselines"/>), not from today's defaults.
+    /// </summary>
+    internal static DienOptions OptionsOf(Contents contents)
     {
-        return VocabulariesOf(Open(path));
+        string path = contents.Path;
+        JsonObject stored;
+        try
+        {
+            stored = JsonNode.Parse(contents.Entries[OptionsEntry])?.AsObject() ?? throw new JsonException("the entry is null");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw new CheckpointException(path, $"entry '{OptionsEntry}' is unreadable ({Excerpt(e.Message)}).", e);
+        }
+
+        var unknown = stored.Select(p => p.Key).Where(k => !OptionNames.Contains(k) && k != nameof(DienOptions.BehaviourSize)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new CheckpointException(path, $"entry '{OptionsEntry}' sets {string.Join(", ", unknown.Select(Data.Quote.Of))}, not options of this release (format version {FormatVersion}).");
+        }
+
+        stored.Remove(nameof(DienOptions.BehaviourSize)); // derived
+        foreach (var (name, value) in OptionsBaselines.For(contents.Version))
+        {
+            if (!stored.ContainsKey(name))
+            {
+                stored[name] = value?.DeepClone();
+            }
+        }
+
+        var missing = OptionNames.Where(n => !stored.ContainsKey(n)).Order(StringComparer.Ordinal).ToList();
+        if (missing.Count > 0)
+        {
+            throw new CheckpointException(path, $"entry '{OptionsEntry}' lacks {string.Join(", ", missing)}, and no value is recorded for format version {contents.Version}.");
+        }
+
+        try
+        {
+            return stored.Deserialize<DienOptions>(Json) ?? throw new JsonException("the entry is null");
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            throw new CheckpointException(path, $"entry '{OptionsEntry}' is unreadable ({Excerpt(e.Message)}).", e);
+        }
     }
 
-    internal static IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> VocabulariesOf(Contents contents)
+    /// <summary>One sentence per option whose value differs (name, value in the file, value in the model); empty when none.</summary>
+    internal static List<string> OptionDifferences(DienOptions stored, DienOptions current)
     {
-        var maps = Deserialize<Dictionary<string, Dictionary<string, long>?>>(contents.Path, contents.Entries, VocabulariesEntry);
-        return maps.ToDictionary(
-            p => p.Key,
-            p => (IReadOnlyDictionary<string, long>)(p.Value ?? throw new CheckpointException(contents.Path, $"entry '{VocabulariesEntry}': vocabulary {Data.Quote.Of(p.Key)} is null.")));
+        // Both sides go through the same serializer from typed values, so equal values give equal text.
+        var a = JsonSerializer.SerializeToNode(stored, Json)!.AsObject();
+        var b = JsonSerializer.SerializeToNode(current, Json)!.AsObject();
+        var differences = new List<string>();
+        foreach (string name in OptionNames.Order(StringComparer.Ordinal))
+        {
+            string mine = a[name]?.ToJsonString() ?? "null";
+            string theirs = b[name]?.ToJsonString() ?? "null";
+            if (mine != theirs)
+            {
+                differences.Add($"{name} is {mine} in the file but {theirs} in the model");
+            }
+        }
+
+        return differences;
     }
 
     /// <summary>The training state of a read checkpoint (checked for consistency), or null when it was written for inference only.</summary>
@@ -96,26 +194,34 @@ public static class Checkpoint
     /// <returns>The model, in eval mode.</returns>
     /// <exception cref="CheckpointException">The file cannot be used.</exception>
     /// <exception cref="ArgumentException">Its model kind is not registered.</exception>
-    public static CtrModel LoadModel(string path) => LoadModel(Open(path));
+    public static CtrModel LoadModel(string path) => LoadModel(Open(path), out _);
 
-    /// <summary>As <see cref="LoadModel(string)"/>, from one verified read of the file (the predictor takes its vocabularies from the same read).</summary>
-    internal static CtrModel LoadModel(Contents contents, out IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> vocabularies)
+    /// <summary>As <see cref="LoadModel(string)"/>, from one verified read of the file (the predictor takes the typed contents from the same read).</summary>
+    internal static CtrModel LoadModel(Contents contents, out CheckpointContents typed)
     {
-        vocabularies = VocabulariesOf(contents);
-        return LoadModel(contents);
-    }
+        try
+        {
+            typed = ContentsOf(contents);
+        }
+        catch (CheckpointException e)
+        {
+            e.Sha256 ??= contents.Sha256;
+            throw;
+        }
 
-    private static CtrModel LoadModel(Contents contents)
-    {
-        var options = Deserialize<DienOptions>(contents.Path, contents.Entries, OptionsEntry);
-        var model = ModelKinds.Create(contents.Manifest.ModelKind, options);
+        var model = ModelKinds.Create(typed.ModelKind, typed.Options);
         try
         {
             LoadInto(contents, model, null, requireTraining: false);
         }
-        catch
+        catch (Exception e)
         {
             model.Dispose();
+            if (e is CheckpointException refused)
+            {
+                refused.Sha256 ??= contents.Sha256;
+            }
+
             throw;
         }
 
@@ -125,10 +231,10 @@ public static class Checkpoint
 
     /// <summary>Loads the weights (and, when given, the optimizer state) of a checkpoint into an existing model.</summary>
     /// <param name="path">The checkpoint.</param>
-    /// <param name="model">A model built with the same options.</param>
+    /// <param name="model">A model built with the same options (compared by value, property by property).</param>
     /// <param name="optimizer">The optimizer to restore; null to skip.</param>
     /// <returns>The training state, or null when the checkpoint has none.</returns>
-    /// <exception cref="CheckpointException">The file is missing, truncated, of another format version, or for other options or another model kind.</exception>
+    /// <exception cref="CheckpointException">The file is missing, truncated, of a newer format version, or for other options or another model kind.</exception>
     public static TrainingState? LoadInto(string path, CtrModel model, optim.Optimizer? optimizer)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -149,11 +255,10 @@ public static class Checkpoint
             throw new CheckpointException(path, $"it holds a {Data.Quote.Of(contents.Manifest.ModelKind)} model, not a '{kind}'.");
         }
 
-        string stored = Utf8(entries[OptionsEntry]);
-        string current = JsonSerializer.Serialize(model.Options, Json);
-        if (stored != current)
+        var differences = OptionDifferences(OptionsOf(contents), model.Options);
+        if (differences.Count > 0)
         {
-            throw new CheckpointException(path, $"entry '{OptionsEntry}' differs from the model's options: {DescribeDifference(path, stored, current)}.");
+            throw new CheckpointException(path, $"entry '{OptionsEntry}' differs from the model's options: {string.Join("; ", differences)}.");
         }
 
         var state = TrainingStateOf(contents);
@@ -203,7 +308,8 @@ public static class Checkpoint
                 ((TorchSharp.Modules.OptimizerHelper)optimizer!).load_state_dict(reader);
             }
 
-            throw new CheckpointException(path, $"entry '{entry}' does not fit the {(entry == WeightsEntry ? "model" : "optimizer")} ({e.Message}); nothing was changed.", e);
+            // The underlying message may quote the entry's bytes as text: a short printable excerpt only.
+            throw new CheckpointException(path, $"entry '{entry}' does not fit the {(entry == WeightsEntry ? "model" : "optimizer")} ({Excerpt(e.Message)}); nothing was changed.", e);
         }
         finally
         {
@@ -214,6 +320,36 @@ public static class Checkpoint
         }
 
         return state;
+    }
+
+    /// <summary>
+    /// At most <see cref="MaxQuotedChars"/> characters of <paramref name="text"/>, with every character outside printable
+    /// ASCII shown as '?' (runs of them as one), so that a message quoting a binary entry stays short and readable.
+    /// </summary>
+    internal static string Excerpt(string text)
+    {
+        var sb = new System.Text.StringBuilder(Math.Min(text.Length, MaxQuotedChars) + 32);
+        int i = 0;
+        for (; i < text.Length && sb.Length < MaxQuotedChars; i++)
+        {
+            char c = text[i];
+            bool printable = c is >= ' ' and <= '~';
+            if (printable)
+            {
+                sb.Append(c);
+            }
+            else if (sb.Length == 0 || sb[^1] != '?')
+            {
+                sb.Append('?');
+            }
+        }
+
+        if (i < text.Length)
+        {
+            sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"... ({text.Length} chars)");
+        }
+
+        return sb.ToString();
     }
 
     private static void Restore(CtrModel model, Dictionary<string, Tensor> weights)
@@ -232,16 +368,23 @@ public static class Checkpoint
     internal static void Save(
         string path,
         CtrModel model,
-        IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>>? vocabularies,
+        CheckpointData? data,
         TrainingState? state,
         optim.Optimizer? optimizer)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentNullException.ThrowIfNull(model);
+        data ??= CheckpointData.Empty;
+        var problems = data.Validate(model.Options);
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException($"The checkpoint data do not fit the model: {string.Join(" ", problems)}", nameof(data));
+        }
+
         var entries = new SortedDictionary<string, byte[]>(StringComparer.Ordinal)
         {
             [OptionsEntry] = JsonSerializer.SerializeToUtf8Bytes(model.Options, Json),
-            [VocabulariesEntry] = JsonSerializer.SerializeToUtf8Bytes(vocabularies ?? new Dictionary<string, IReadOnlyDictionary<string, long>>(), Json),
+            [DataEntry] = JsonSerializer.SerializeToUtf8Bytes(data, Json),
             [WeightsEntry] = Bytes(w => model.save(w)),
         };
         if (state is not null)
@@ -264,11 +407,13 @@ public static class Checkpoint
         string full = System.IO.Path.GetFullPath(path);
         string folder = System.IO.Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(folder);
-        RemoveStaleTemporaries(folder, System.IO.Path.GetFileName(full));
+        RemoveLeftoverTemporaries(folder, System.IO.Path.GetFileName(full));
         string temporary = System.IO.Path.Combine(folder, $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            // Held open, shared for nothing but the rename, until it is renamed: a shared lock (flock) on Unix, a
+            // sharing mode on Windows. Another save's exclusive open then fails, so it sees a live writer and leaves it.
+            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.Delete))
             {
                 using (var zip = new ZipArchive(file, ZipArchiveMode.Create, leaveOpen: true))
                 {
@@ -281,9 +426,10 @@ public static class Checkpoint
                 }
 
                 file.Flush(flushToDisk: true);
+                // Renamed while still open and locked, so no other save can take it for a leftover in between.
+                File.Move(temporary, full, overwrite: true);
             }
 
-            File.Move(temporary, full, overwrite: true);
             DirectorySync.Flush(folder); // the rename itself survives a power loss only once the folder is on disk
         }
         catch
@@ -293,14 +439,12 @@ public static class Checkpoint
         }
     }
 
-    /// <summary>How long a temporary of this checkpoint must have been left unwritten before a save removes it.</summary>
-    internal static TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(1);
-
     /// <summary>
-    /// Removes <c>.name.guid.tmp</c> files that an interrupted save of this same checkpoint left behind. A temporary
-    /// written to within <see cref="StaleAfter"/> may belong to a save still running in another process and is kept.
+    /// Removes the <c>.name.guid.tmp</c> files that interrupted saves of this same checkpoint left behind, whatever
+    /// their age. A temporary a live save is writing is held open by it until its rename, so it cannot be opened
+    /// exclusively here and is kept; one that can is deleted while held, so no writer can take it back.
     /// </summary>
-    private static void RemoveStaleTemporaries(string folder, string name)
+    private static void RemoveLeftoverTemporaries(string folder, string name)
     {
         string prefix = "." + name + ".";
         foreach (string file in Directory.EnumerateFiles(folder, prefix + "*.tmp"))
@@ -313,14 +457,11 @@ public static class Checkpoint
 
             try
             {
-                if (DateTime.UtcNow - File.GetLastWriteTimeUtc(file) >= StaleAfter)
-                {
-                    File.Delete(file);
-                }
+                using var held = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // Removed meanwhile, or not ours to remove: the save goes on.
+                // Locked by a save still running, removed meanwhile, or not ours to remove: the save goes on.
             }
         }
     }
@@ -341,8 +482,6 @@ public static class Checkpoint
 
         return memory.ToArray();
     }
-
-    private static string Utf8(byte[] bytes) => System.Text.Encoding.UTF8.GetString(bytes);
 
     /// <summary>
     /// Reads the file once into memory and verifies it: every entry's CRC-32 against the zip directory (so damage to any
@@ -367,15 +506,31 @@ public static class Checkpoint
             throw new CheckpointException(path, $"it cannot be read ({e.Message}).", e);
         }
 
+        string sha256 = Convert.ToHexString(SHA256.HashData(file)).ToLowerInvariant();
+        try
+        {
+            return Verify(path, file, sha256);
+        }
+        catch (CheckpointException e)
+        {
+            e.Sha256 ??= sha256;
+            throw;
+        }
+    }
+
+    private static Contents Verify(string path, byte[] file, string sha256)
+    {
         var entries = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        string? reading = null;
         try
         {
             using var zip = new ZipArchive(new MemoryStream(file, writable: false), ZipArchiveMode.Read);
             foreach (var entry in zip.Entries)
             {
+                reading = entry.FullName;
                 if (entry.Length > file.LongLength * 1100L + (1 << 20))
                 {
-                    throw new InvalidDataException($"entry '{Data.Quote.Of(entry.FullName)}' claims {entry.Length} bytes, more than the file could hold");
+                    throw new InvalidDataException($"it claims {entry.Length} bytes, more than the file could hold");
                 }
 
                 using var stream = entry.Open();
@@ -384,19 +539,23 @@ public static class Checkpoint
                 byte[] bytes = memory.ToArray();
                 if (bytes.LongLength != entry.Length || Crc32(bytes) != entry.Crc32)
                 {
-                    throw new InvalidDataException($"entry {Data.Quote.Of(entry.FullName)} fails its CRC-32 or size check");
+                    throw new InvalidDataException("it fails its CRC-32 or size check");
                 }
 
                 if (!entries.TryAdd(entry.FullName, bytes))
                 {
-                    throw new InvalidDataException($"entry {Data.Quote.Of(entry.FullName)} appears twice");
+                    throw new InvalidDataException("it appears twice");
                 }
+
+                reading = null;
             }
         }
         catch (Exception e) when (e is not CheckpointException and not OutOfMemoryException)
         {
-            // InvalidDataException, IOException, NotSupportedException (a damaged compression method), ...: all damage.
-            throw new CheckpointException(path, $"it is damaged or truncated ({e.Message}).", e);
+            // InvalidDataException, IOException, NotSupportedException (a damaged compression method), ...: all damage,
+            // named by the entry being read when it showed (none: the zip directory itself).
+            string where = reading is null ? "the zip directory" : $"entry {Data.Quote.Of(reading)}";
+            throw new CheckpointException(path, $"it is damaged or truncated ({where}: {Excerpt(e.Message)}).", e);
         }
 
         if (!entries.TryGetValue(ManifestEntry, out var manifestBytes))
@@ -411,7 +570,7 @@ public static class Checkpoint
         }
         catch (JsonException e)
         {
-            throw new CheckpointException(path, $"entry '{ManifestEntry}' is unreadable ({e.Message}).", e);
+            throw new CheckpointException(path, $"entry '{ManifestEntry}' is unreadable ({Excerpt(e.Message)}).", e);
         }
 
         if (manifest is null || manifest.Entries is null || string.IsNullOrWhiteSpace(manifest.ModelKind) || manifest.Entries.Values.Any(v => v is null || v.Sha256 is null))
@@ -419,9 +578,10 @@ public static class Checkpoint
             throw new CheckpointException(path, $"entry '{ManifestEntry}' is incomplete (no model kind or no entry table).");
         }
 
-        if (manifest.FormatVersion != FormatVersion)
+        if (manifest.FormatVersion is < OldestReadableFormatVersion or > FormatVersion)
         {
-            throw new CheckpointException(path, $"its format version is {manifest.FormatVersion}; this library reads version {FormatVersion}.");
+            throw new CheckpointException(path,
+                $"its format version is {manifest.FormatVersion}; this library reads versions {OldestReadableFormatVersion} to {FormatVersion}{(manifest.FormatVersion > FormatVersion ? " (it was written by a newer release)" : string.Empty)}.");
         }
 
         foreach (var (name, expected) in manifest.Entries)
@@ -445,7 +605,8 @@ public static class Checkpoint
             }
         }
 
-        foreach (var required in new[] { OptionsEntry, VocabulariesEntry, WeightsEntry })
+        string dataEntry = manifest.FormatVersion == 1 ? FormatVersion1.VocabulariesEntry : DataEntry;
+        foreach (var required in new[] { OptionsEntry, dataEntry, WeightsEntry })
         {
             if (!manifest.Entries.ContainsKey(required))
             {
@@ -453,7 +614,7 @@ public static class Checkpoint
             }
         }
 
-        return new Contents(path, manifest, entries);
+        return new Contents(path, manifest, entries, sha256);
     }
 
     private static uint Crc32(byte[] bytes)
@@ -485,8 +646,12 @@ public static class Checkpoint
         return table;
     });
 
-    /// <summary>A checkpoint read once and verified: its manifest and every entry's bytes.</summary>
-    internal sealed record Contents(string Path, CheckpointManifest Manifest, Dictionary<string, byte[]> Entries);
+    /// <summary>A checkpoint read once and verified: its manifest, every entry's bytes and the file's SHA-256 (lower-case hex).</summary>
+    internal sealed record Contents(string Path, CheckpointManifest Manifest, Dictionary<string, byte[]> Entries, string Sha256)
+    {
+        /// <summary>The format version it was written in.</summary>
+        public int Version => Manifest.FormatVersion;
+    }
 
     private static T Deserialize<T>(string path, Dictionary<string, byte[]> entries, string name)
     {
@@ -496,36 +661,7 @@ public static class Checkpoint
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
         {
-            throw new CheckpointException(path, $"entry '{name}' is unreadable ({e.Message}).", e);
+            throw new CheckpointException(path, $"entry '{name}' is unreadable ({Excerpt(e.Message)}).", e);
         }
-    }
-
-    private static string DescribeDifference(string path, string stored, string current)
-    {
-        try
-        {
-            return Differences(stored, current);
-        }
-        catch (JsonException e)
-        {
-            throw new CheckpointException(path, $"entry '{OptionsEntry}' is unreadable ({e.Message}).", e);
-        }
-    }
-
-    private static string Differences(string stored, string current)
-    {
-        using var a = JsonDocument.Parse(stored);
-        using var b = JsonDocument.Parse(current);
-        var differences = new List<string>();
-        foreach (var property in a.RootElement.EnumerateObject())
-        {
-            string mine = b.RootElement.TryGetProperty(property.Name, out var other) ? other.GetRawText() : "(absent)";
-            if (mine != property.Value.GetRawText())
-            {
-                differences.Add($"{property.Name} is {property.Value.GetRawText()} in the file but {mine} in the model");
-            }
-        }
-
-        return differences.Count == 0 ? "their JSON differs" : string.Join("; ", differences);
     }
 }

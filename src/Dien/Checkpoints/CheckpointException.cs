@@ -15,4 +15,8 @@ public sealed class CheckpointException : IOException
 
     /// <summary>The checkpoint file.</summary>
     public string Path { get; }
+
+    /// <summary>SHA-256 (lower-case hex) of the bytes read, when the file could be read; null otherwise.</summary>
+    /// <value>Names exactly which version of a file was refused, without reading it again.</value>
+    public string? Sha256 { get; internal set; }
 }

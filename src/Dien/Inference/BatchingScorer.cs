@@ -148,7 +148,7 @@ public sealed class BatchingScorer : IDisposable
             return Task.FromCanceled<float[]>(cancellationToken);
         }
 
-        var pending = new Pending(predictor, CandidateRequest.From(userId, historyItems, historyCategories, candidateItems, candidateCategories, extraFields));
+        var pending = new Pending(predictor, predictor.Request(userId, historyItems, historyCategories, candidateItems, candidateCategories, extraFields));
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_stopping, this);

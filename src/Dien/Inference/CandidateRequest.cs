@@ -12,16 +12,70 @@ internal sealed record CandidateRequest(
     /// <summary>One row per candidate.</summary>
     public int Rows => CandidateItems.Length;
 
-    /// <summary>A request from a caller's lists (copied, so the caller may reuse them); null extra fields mean none.</summary>
+    /// <summary>
+    /// A request from a caller's lists (copied, so the caller may reuse them); null extra fields mean none. With
+    /// <paramref name="maxHistory"/>, only the most recent behaviours are kept, as training kept them.
+    /// </summary>
     public static CandidateRequest From(
         long userId,
         IReadOnlyList<long> historyItems,
         IReadOnlyList<long> historyCategories,
         IReadOnlyList<long> candidateItems,
         IReadOnlyList<long> candidateCategories,
-        IReadOnlyList<long>? extraFields) =>
-        new(userId, historyItems.ToArray(), historyCategories.ToArray(), candidateItems.ToArray(), candidateCategories.ToArray(),
+        IReadOnlyList<long>? extraFields,
+        int? maxHistory = null)
+    {
+        int skip = maxHistory is { } cut && historyItems.Count > cut ? historyItems.Count - cut : 0;
+        return new(userId, historyItems.Skip(skip).ToArray(), historyCategories.Skip(skip).ToArray(), candidateItems.ToArray(), candidateCategories.ToArray(),
             extraFields?.ToArray() ?? Array.Empty<long>());
+    }
+
+    /// <summary>
+    /// The batch with every row's history cut to its <paramref name="maxHistory"/> most recent behaviours (the same
+    /// batch when none is longer). Rows are oldest first from column 0, as the batcher lays them out.
+    /// </summary>
+    public static BatchArrays KeepRecent(BatchArrays batch, int? maxHistory)
+    {
+        if (maxHistory is not { } cut || batch.Width <= cut)
+        {
+            return batch;
+        }
+
+        // An inconsistent batch is passed on as it is, for the batch's own checks to name what is wrong.
+        long cells = (long)batch.Size * batch.Width;
+        if (batch.Lengths?.Length != batch.Size || batch.HistoryItems?.Length != cells || batch.HistoryCategories?.Length != cells || batch.Lengths.Any(l => l < 0))
+        {
+            return batch;
+        }
+
+        int width = Math.Min(batch.Width, cut);
+        var items = new long[batch.Size * width];
+        var categories = new long[batch.Size * width];
+        var lengths = new int[batch.Size];
+        for (int row = 0; row < batch.Size; row++)
+        {
+            int length = Math.Min(batch.Lengths[row], batch.Width);
+            int kept = Math.Min(length, cut);
+            Array.Copy(batch.HistoryItems, (row * batch.Width) + length - kept, items, row * width, kept);
+            Array.Copy(batch.HistoryCategories, (row * batch.Width) + length - kept, categories, row * width, kept);
+            lengths[row] = kept;
+        }
+
+        return new BatchArrays
+        {
+            Size = batch.Size,
+            Width = width,
+            UserIds = batch.UserIds,
+            TargetItems = batch.TargetItems,
+            TargetCategories = batch.TargetCategories,
+            HistoryItems = items,
+            HistoryCategories = categories,
+            Lengths = lengths,
+            Labels = batch.Labels,
+            ExtraFieldCount = batch.ExtraFieldCount,
+            ExtraFields = batch.ExtraFields,
+        };
+    }
 
     /// <summary>
     /// One batch of every request's rows, each row with its own user's history at its own length; rows of shorter

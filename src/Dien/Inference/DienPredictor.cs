@@ -22,6 +22,7 @@ public sealed class DienPredictor : IDisposable
     private readonly bool _ownsModel;
     private readonly Device _device;
     private bool _disposed;
+    private int? _maxHistoryLength;
 
     /// <summary>Wraps a model (put into eval mode now).</summary>
     /// <param name="model">The model.</param>
@@ -39,14 +40,27 @@ public sealed class DienPredictor : IDisposable
     /// <summary>The model's options.</summary>
     public DienOptions Options => _model.Options;
 
-    /// <summary>The vocabularies stored with the checkpoint (empty when built from a model).</summary>
-    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> Vocabularies { get; private init; } =
-        new Dictionary<string, IReadOnlyDictionary<string, long>>();
+    /// <summary>
+    /// The typed contents of the checkpoint this predictor was loaded from (kind, options, id maps, item categories,
+    /// history cut, format version, SHA-256), from the same read as the weights; null when built from a model.
+    /// </summary>
+    public CheckpointContents? Contents { get; private init; }
+
+    /// <summary>
+    /// The most recent behaviours of each history that are scored; older ones are dropped, as training dropped them.
+    /// </summary>
+    /// <value>The default value is the checkpoint's <see cref="CheckpointData.MaxHistoryLength"/> when loaded, else null (no cut).</value>
+    /// <exception cref="ArgumentOutOfRangeException">Set below 1.</exception>
+    public int? MaxHistoryLength
+    {
+        get => _maxHistoryLength;
+        init => _maxHistoryLength = value is null or >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(MaxHistoryLength), value, "must be at least 1, or null for no cut.");
+    }
 
     /// <summary>
     /// Loads a checkpoint, building its model through <see cref="ModelKinds"/>. The file is read and verified once, and
-    /// the weights and the vocabularies come from that one read, so a trainer replacing the file meanwhile cannot mix
-    /// two versions.
+    /// the weights and <see cref="Contents"/> come from that one read, so a trainer replacing the file meanwhile cannot
+    /// mix two versions. Histories are cut to the checkpoint's <see cref="CheckpointData.MaxHistoryLength"/>.
     /// </summary>
     /// <param name="path">The checkpoint.</param>
     /// <returns>A predictor that owns its model.</returns>
@@ -54,11 +68,11 @@ public sealed class DienPredictor : IDisposable
     /// <exception cref="ArgumentException">Its model kind is not registered.</exception>
     public static DienPredictor Load(string path)
     {
-        var model = Checkpoint.LoadModel(Checkpoint.Open(path), out var vocabularies);
-        return new DienPredictor(model, ownsModel: true) { Vocabularies = vocabularies };
+        var model = Checkpoint.LoadModel(Checkpoint.Open(path), out var contents);
+        return new DienPredictor(model, ownsModel: true) { Contents = contents, MaxHistoryLength = contents.Data.MaxHistoryLength };
     }
 
-    /// <summary>Click probabilities of every row of a batch (labels, if any, are ignored).</summary>
+    /// <summary>Click probabilities of every row of a batch (labels, if any, are ignored; each history is cut to its <see cref="MaxHistoryLength"/> most recent behaviours).</summary>
     /// <param name="batch">The batch.</param>
     /// <returns>One probability per row.</returns>
     /// <exception cref="ArgumentException">The batch is inconsistent or an id is out of the model's range.</exception>
@@ -66,6 +80,7 @@ public sealed class DienPredictor : IDisposable
     {
         ArgumentNullException.ThrowIfNull(batch);
         // Not checked here: building the DienBatch below checks the arrays, and the model checks the ids (CtrModel.forward).
+        batch = CandidateRequest.KeepRecent(batch, _maxHistoryLength);
         var unlabelled = new BatchArrays
         {
             Size = batch.Size,
@@ -94,7 +109,7 @@ public sealed class DienPredictor : IDisposable
 
     /// <summary>Scores candidate items for one user with one history.</summary>
     /// <param name="userId">The user.</param>
-    /// <param name="historyItems">The user's behaviours, oldest first.</param>
+    /// <param name="historyItems">The user's behaviours, oldest first (only the last <see cref="MaxHistoryLength"/> are scored).</param>
     /// <param name="historyCategories">Their categories.</param>
     /// <param name="candidateItems">Items to score.</param>
     /// <param name="candidateCategories">Their categories.</param>
@@ -116,8 +131,18 @@ public sealed class DienPredictor : IDisposable
             return Array.Empty<float>();
         }
 
-        return Score(CandidateRequest.ToBatch([CandidateRequest.From(userId, historyItems, historyCategories, candidateItems, candidateCategories, extraFields)]));
+        return Score(CandidateRequest.ToBatch([Request(userId, historyItems, historyCategories, candidateItems, candidateCategories, extraFields)]));
     }
+
+    /// <summary>One request for this predictor: the lists copied, the history cut to <see cref="MaxHistoryLength"/>.</summary>
+    internal CandidateRequest Request(
+        long userId,
+        IReadOnlyList<long> historyItems,
+        IReadOnlyList<long> historyCategories,
+        IReadOnlyList<long> candidateItems,
+        IReadOnlyList<long> candidateCategories,
+        IReadOnlyList<long>? extraFields) =>
+        CandidateRequest.From(userId, historyItems, historyCategories, candidateItems, candidateCategories, extraFields, _maxHistoryLength);
 
     /// <inheritdoc />
     public void Dispose()

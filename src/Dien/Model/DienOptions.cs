@@ -10,7 +10,8 @@ namespace Dien.Model;
 
 /// <summary>
 /// Everything that shapes a DIEN model (and the BaseModel and DIN baselines built from the same parts).
-/// Defaults follow the authors' runs unless the figures next to a default say otherwise. <see cref="Validate"/> runs once when a
+/// Defaults follow the paper and the authors' runs unless both development sets show a clear gain from another
+/// value (the rule and the figures are in docs/results.md). <see cref="Validate"/> runs once when a
 /// model is built and reports every problem together, each naming its option.
 /// </summary>
 public sealed class DienOptions
@@ -58,10 +59,8 @@ public sealed class DienOptions
     /// the bound for <see cref="EmbeddingInitialization.Uniform"/>.
     /// </summary>
     /// <value>
-    /// 0.01, as the PyTorch reference. With TorchSharp's own N(0, 1) on Amazon Beauty (seed 1) the validation AUC
-    /// fell from 0.8400 to 0.8088 (BaseModel), 0.8563 to 0.8172 (DIN) and 0.8556 to 0.8313 (DIEN), and every model
-    /// needed twice the epochs: Adam moves a row about 1e-3 a step, so unit-scale rows stay nearly random for long
-    /// (docs/results.md).
+    /// The default value is 0.01, as the PyTorch reference: TorchSharp's own N(0, 1) leaves rows nearly random for
+    /// many epochs, since Adam moves a row about 1e-3 a step (docs/results.md).
     /// </value>
     public double EmbeddingInitScale { get; set; } = 0.01;
 
@@ -71,10 +70,7 @@ public sealed class DienOptions
     /// that the batch looks up (history, target, sampled negatives, user and extra fields). Rows a batch does
     /// not use are neither read nor changed, so the cost follows the batch, not the table size. 0 turns it off.
     /// </summary>
-    /// <value>
-    /// 0. Not yet measured on real data at a strength that matters: with Adam, 1e-6 (the reference's value, on its
-    /// whole tables) hardly changes a step; try 1e-4 to 1e-2 on a validation split.
-    /// </value>
+    /// <value>The default value is 0: with Adam, the reference's 1e-6 hardly changes a step, and 1e-4 gave no gain on Amazon Beauty (docs/results.md).</value>
     public double EmbeddingL2 { get; set; }
 
     /// <summary>
@@ -83,10 +79,7 @@ public sealed class DienOptions
     /// one untrained unknown-user row while every training user has a learned one, so the field teaches the
     /// head something that does not transfer; turn it on only when the users you score are seen in training.
     /// </summary>
-    /// <value>
-    /// false. On Amazon Beauty (test users unseen in training, seed 1) the user field lowered BaseModel's validation
-    /// AUC from 0.8400 to 0.8327 (docs/results.md).
-    /// </value>
+    /// <value>The default value is false, because data split by user (the authors' files, this library's converters) never shows a test user in training (docs/results.md).</value>
     public bool UseUserField { get; set; }
 
     /// <summary>
@@ -95,12 +88,9 @@ public sealed class DienOptions
     /// interest is the sum itself, so there this adds only the product.
     /// </summary>
     /// <value>
-    /// true. On Amazon Beauty (unbucketed batches, seed 1) they raised the validation AUC of BaseModel from 0.8400
-    /// to 0.8492, of DIN from 0.8563 to 0.8574 and of DIEN from 0.8556 to 0.8563 (docs/results.md). With batches
-    /// bucketed by length and BatchNorm they had hurt DIN and DIEN, through the skewed batch statistics of the sum.
-    /// On small training sets DIEN can fit the product e_a * sum e_t instead of the order of the behaviours: on the
-    /// synthetic workload (16,000 training samples) its test AUC was 0.63 with the terms and 0.87 without, so turn
-    /// them off for DIEN there (the sample does).
+    /// The default value is true, as the authors' code, which both development sets confirm (docs/results.md). On a
+    /// small training set DIEN can fit the product e_a * sum e_t instead of the order of the behaviours (the
+    /// synthetic workload): turn them off there.
     /// </value>
     public bool HeadSumTerms { get; set; } = true;
 
@@ -109,12 +99,7 @@ public sealed class DienOptions
     public int HiddenSize { get; set; } = 36;
 
     /// <summary>The interest-evolution layer.</summary>
-    /// <value>
-    /// <see cref="EvolutionVariant.Augru"/> (the paper's AUGRU). On Amazon Beauty it beat the authors' code form
-    /// (<see cref="EvolutionVariant.AugruAuthorsCode"/>) on validation AUC, 0.8556 against 0.8493 over seeds 1-3. The
-    /// authors' form learns faster at the start, because it updates like a plain GRU where the attention is still
-    /// flat: on the synthetic workload it learned the recent interest in one epoch (docs/results.md).
-    /// </value>
+    /// <value>The default value is <see cref="EvolutionVariant.Augru"/>, the paper's AUGRU, which led the authors'-code form on validation (docs/results.md).</value>
     public EvolutionVariant Evolution { get; set; } = EvolutionVariant.Augru;
 
     /// <summary>The attention of the target ad over the extractor states.</summary>
@@ -122,13 +107,7 @@ public sealed class DienOptions
     public AttentionForm Attention { get; set; } = AttentionForm.Mlp;
 
     /// <summary>How the attention's scores become weights (DIN's pooling and DIEN's evolution gates).</summary>
-    /// <value>
-    /// <see cref="AttentionNormalization.Softmax"/> (paper eq. 8 and the authors' code). On Amazon Beauty DIEN's
-    /// validation AUC was 0.8563 and 0.8518 with it against 0.8524 and 0.8524 with
-    /// <see cref="AttentionNormalization.Sigmoid"/> (seeds 1, 2). The sigmoid lets DIEN's AUGRU move from the first
-    /// step, since a weight does not start near 1/L: on the synthetic workload it learned the recent interest with
-    /// the head's sum terms on (test AUC 0.860, 0.852, 0.820 against 0.625-0.632 with the softmax; docs/results.md).
-    /// </value>
+    /// <value>The default value is <see cref="AttentionNormalization.Softmax"/>, the paper's eq. 8 and the authors' code; the sigmoid was no better on real data (docs/results.md).</value>
     public AttentionNormalization AttentionNormalization { get; set; } = AttentionNormalization.Softmax;
 
     /// <summary>Hidden layers of the MLP attention (sigmoid activations, as in the authors' code).</summary>
@@ -153,15 +132,11 @@ public sealed class DienOptions
     /// labels) in the training batches.
     /// </summary>
     /// <value>
-    /// 0. On Amazon Beauty the auxiliary loss cost DIEN its predictions for each user's newest item, which is what a
-    /// test file split by user asks for: on the held-out users' last pairs the validation AUC was 0.8344, 0.8403 and
-    /// 0.8296 with alpha 0 against 0.8264, 0.8276 and 0.8202 with alpha 1 (seeds 1-3), and over all their samples
-    /// 0.8571, 0.8562 and 0.8587 against 0.8563, 0.8518 and 0.8587; alpha 0.2 fell between (0.8316 on the last
-    /// pairs, seed 1). An epoch also takes about a tenth less time. Beauty's histories are short (median 5); on
-    /// longer ones, where the paper measured the loss's gain, try 1 and compare on your validation users
-    /// (docs/results.md).
+    /// The default value is 1, the paper's and the authors' weight: the auxiliary loss is DIEN's defining part, and
+    /// the development sets do not agree against it (docs/results.md). To let your own validation users decide, try
+    /// 0 and 1 with <c>Dien.Training.Selection.SettingGrid</c> and <c>ValidationChoice</c>.
     /// </value>
-    public double Alpha { get; set; }
+    public double Alpha { get; set; } = 1;
 
     /// <summary>Hidden layers of the head MLP.</summary>
     /// <value>200, 80.</value>
@@ -177,11 +152,7 @@ public sealed class DienOptions
     /// (<c>BatcherOptions.BucketByLength</c>), or the statistics of the length-dependent sum pool swing from batch
     /// to batch and evaluation, with the running averages, sees inputs no training batch looked like.
     /// </summary>
-    /// <value>
-    /// true. On Amazon Beauty (seed 1, validation AUC, without the sum terms) BaseModel and DIN reached 0.8400 and
-    /// 0.8563 with it and unbucketed batches; without it (bucketed batches) 0.8377 and 0.8482; with it and bucketed
-    /// batches BaseModel fell to 0.7999 (docs/results.md).
-    /// </value>
+    /// <value>The default value is true, as the authors' code, which both development sets confirm (docs/results.md).</value>
     public bool HeadBatchNorm { get; set; } = true;
 
     /// <summary>Dropout probability after each hidden layer of the head.</summary>

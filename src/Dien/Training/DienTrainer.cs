@@ -76,8 +76,12 @@ public sealed class DienTrainer : IDisposable
     /// <summary>The model being trained.</summary>
     public CtrModel Model => _model;
 
-    /// <summary>Vocabularies stored with every checkpoint this trainer writes (e.g. the data layer's id maps).</summary>
-    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>>? Vocabularies { get; set; }
+    /// <summary>
+    /// What every checkpoint this trainer writes records about the data: the id maps, each item's category and the
+    /// history cut training used (<see cref="CheckpointData.MaxHistoryLength"/>, which the predictor applies when serving).
+    /// </summary>
+    /// <value>The default value is null: no maps and no cut are stored; <see cref="LoadCheckpoint"/> takes the checkpoint's.</value>
+    public CheckpointData? Data { get; set; }
 
     /// <summary>Trains from <see cref="CompletedEpochs"/> up to <see cref="TrainerOptions.Epochs"/>.</summary>
     /// <param name="trainingBatches">The training batches of an epoch (the data layer shuffles by epoch, seeded).</param>
@@ -191,7 +195,7 @@ public sealed class DienTrainer : IDisposable
     public EvaluationResult Evaluate(IEnumerable<BatchArrays> batches) => Evaluator.Evaluate(_model, batches, _device, _options.PrefetchDepth);
 
     /// <summary>
-    /// Writes a checkpoint with the model, its options, <see cref="Vocabularies"/> and the training state (atomically).
+    /// Writes a checkpoint with the model, its options, <see cref="Data"/> and the training state (atomically).
     /// After <see cref="Fit"/> restored the best weights, these are what it writes, with the training state of the last epoch.
     /// </summary>
     /// <param name="path">The checkpoint file.</param>
@@ -210,7 +214,7 @@ public sealed class DienTrainer : IDisposable
             PartialSamples = _partial?.Samples ?? 0,
             GeneratorState = _partial?.GeneratorState,
         };
-        Checkpoint.Save(path, _model, Vocabularies, state, _optimizer);
+        Checkpoint.Save(path, _model, Data, state, _optimizer);
     }
 
     /// <summary>Restores weights, optimizer moments and training state from a checkpoint written by <see cref="SaveCheckpoint"/>; <see cref="Fit"/> then continues after its last epoch.</summary>
@@ -222,7 +226,7 @@ public sealed class DienTrainer : IDisposable
     public void LoadCheckpoint(string path)
     {
         var contents = Checkpoint.Open(path);
-        var vocabularies = Vocabularies is null ? Checkpoint.VocabulariesOf(contents) : null;
+        var data = Data is null ? Checkpoint.ContentsOf(contents).Data : null;
         var state = Checkpoint.LoadInto(contents, _model, _optimizer, requireTraining: true)!;
         CompletedEpochs = state.CompletedEpochs;
         _partial = state.BatchesIntoEpoch > 0 ? new PartialEpoch(state.BatchesIntoEpoch, state.PartialLossSum, state.PartialSamples, state.GeneratorState) : null;
@@ -234,7 +238,7 @@ public sealed class DienTrainer : IDisposable
         {
             _logger.LogWarning("Checkpoint {Path} was trained with seed {Stored}, this trainer uses {Seed}: the resumed run will not repeat the original.", path, state.Seed, _options.Seed);
         }
-        Vocabularies ??= vocabularies;
+        Data ??= data;
     }
 
     /// <summary>Frees the optimizer's state and the in-memory copy of the best weights; the model is not disposed.</summary>

@@ -74,7 +74,7 @@ public sealed class CheckpointDamageTests : IDisposable
     }
 
     [Fact]
-    public void One_flipped_byte_inside_the_compressed_manifest_is_reported_as_damage()
+    public void One_flipped_byte_inside_the_compressed_manifest_is_reported_as_damage_of_that_entry()
     {
         string path = TrainedCheckpoint("m.dien");
         byte[] file = File.ReadAllBytes(path);
@@ -91,12 +91,13 @@ public sealed class CheckpointDamageTests : IDisposable
             try
             {
                 // A flip in the deflate stream's unused padding bits decodes to the same manifest: that one is harmless.
-                Checkpoint.ReadHeader(copy).Kind.Should().Be("tiny");
+                Checkpoint.Read(copy).ModelKind.Should().Be("tiny");
                 Entry(copy, "manifest.json").Should().Equal(Entry(path, "manifest.json"));
             }
             catch (CheckpointException e)
             {
                 e.Path.Should().Be(copy);
+                e.Message.Should().Contain("manifest.json", "the message names the damaged entry (flip at byte {0}: {1})", i, e.Message);
                 failures++;
             }
 
@@ -154,7 +155,7 @@ public sealed class CheckpointDamageTests : IDisposable
         for (int length = 0; length < file.Length; length++)
         {
             File.WriteAllBytes(cut, file[..length]);
-            var act = () => Checkpoint.ReadHeader(cut);
+            var act = () => Checkpoint.Read(cut);
             act.Should().Throw<CheckpointException>("a checkpoint cut to {0} of {1} bytes is incomplete", length, file.Length);
         }
     }
@@ -221,25 +222,30 @@ public sealed class CheckpointDamageTests : IDisposable
     }
 
     [Fact]
-    public void A_save_removes_stale_temporaries_of_the_same_checkpoint_only()
+    public void A_save_removes_every_leftover_temporary_of_the_same_checkpoint_but_not_one_a_live_writer_holds()
     {
         string path = Path.Combine(_folder, "x.dien");
-        string stale = Path.Combine(_folder, $".x.dien.{Guid.NewGuid():N}.tmp");
+        string old = Path.Combine(_folder, $".x.dien.{Guid.NewGuid():N}.tmp");
         string fresh = Path.Combine(_folder, $".x.dien.{Guid.NewGuid():N}.tmp");
+        string held = Path.Combine(_folder, $".x.dien.{Guid.NewGuid():N}.tmp");
         string other = Path.Combine(_folder, $".y.dien.{Guid.NewGuid():N}.tmp");
         string notOurs = Path.Combine(_folder, ".x.dien.notes.tmp");
-        foreach (string f in new[] { stale, fresh, other, notOurs })
+        foreach (string f in new[] { old, fresh, held, other, notOurs })
         {
             File.WriteAllText(f, "partial");
-            File.SetLastWriteTimeUtc(f, DateTime.UtcNow.AddHours(-1));
         }
 
-        File.SetLastWriteTimeUtc(fresh, DateTime.UtcNow);
-        using var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
-        Checkpoint.Save(path, model);
+        File.SetLastWriteTimeUtc(old, DateTime.UtcNow.AddHours(-1));
+        using (var model = new TinyCtrModel(TinyCtrModel.SmallOptions()))
+        // A save still writing holds its temporary open, as Checkpoint.Save does until the rename.
+        using (new FileStream(held, FileMode.Open, FileAccess.Write, FileShare.Delete))
+        {
+            Checkpoint.Save(path, model);
+        }
 
-        File.Exists(stale).Should().BeFalse("an interrupted save of x.dien left it an hour ago");
-        File.Exists(fresh).Should().BeTrue("it may belong to a save still running");
+        File.Exists(old).Should().BeFalse("an interrupted save of x.dien left it an hour ago");
+        File.Exists(fresh).Should().BeFalse("an interrupted save left it a moment ago, and no writer holds it");
+        File.Exists(held).Should().BeTrue("a live save is writing it");
         File.Exists(other).Should().BeTrue("it belongs to another checkpoint");
         File.Exists(notOurs).Should().BeTrue("its name is not one a save writes");
         using var predictor = DienPredictor.Load(path);

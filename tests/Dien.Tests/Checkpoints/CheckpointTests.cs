@@ -20,23 +20,49 @@ public class CheckpointTests : IDisposable
         model.parameters().SelectMany(p => p.detach().data<float>().ToArray()).ToArray();
 
     [Fact]
-    public void Round_trip_restores_weights_kind_options_and_vocabularies_and_leaves_no_temporary_files()
+    public void Round_trip_restores_weights_kind_options_and_data_and_leaves_no_temporary_files()
     {
         string path = Path.Combine(_folder, "model.dien");
         torch.manual_seed(1);
         using var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
-        var vocabularies = new Dictionary<string, IReadOnlyDictionary<string, long>> { ["item"] = new Dictionary<string, long> { ["B00X"] = 3, ["B01Y"] = 4 } };
-        Checkpoint.Save(path, model, vocabularies);
-        Checkpoint.Save(path, model, vocabularies); // replacing an existing checkpoint works too
+        var data = new CheckpointData
+        {
+            Items = new Dictionary<string, long> { ["B00X"] = 3, ["B01Y"] = 4 },
+            Users = new Dictionary<string, long> { ["u1"] = 1 },
+            ItemCategories = new Dictionary<long, long> { [3] = 2, [4] = 5 },
+            MaxHistoryLength = 7,
+        };
+        Checkpoint.Save(path, model, data);
+        Checkpoint.Save(path, model, data); // replacing an existing checkpoint works too
 
         using var loaded = (TinyCtrModel)Checkpoint.LoadModel(path);
         Weights(loaded).Should().Equal(Weights(model));
         loaded.training.Should().BeFalse();
-        Checkpoint.ReadHeader(path).Kind.Should().Be("tiny");
-        Checkpoint.ReadVocabularies(path)["item"]["B01Y"].Should().Be(4);
+        var contents = Checkpoint.Read(path);
+        contents.ModelKind.Should().Be("tiny");
+        contents.FormatVersion.Should().Be(Checkpoint.FormatVersion);
+        contents.Options.ItemVocabularySize.Should().Be(40);
+        contents.Data.Items["B01Y"].Should().Be(4);
+        contents.Data.Users["u1"].Should().Be(1);
+        contents.Data.Categories.Should().BeEmpty();
+        contents.Data.ItemCategories.Should().Equal(new Dictionary<long, long> { [3] = 2, [4] = 5 });
+        contents.Data.MaxHistoryLength.Should().Be(7);
+        contents.Sha256.Should().Be(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path))).ToLowerInvariant());
         Directory.GetFiles(_folder).Should().ContainSingle();
         using var zip = ZipFile.OpenRead(path);
-        zip.Entries.Select(e => e.FullName).Should().Contain(new[] { "manifest.json", "options.json", "vocabularies.json", "weights.bin" });
+        zip.Entries.Select(e => e.FullName).Should().Contain(new[] { "manifest.json", "options.json", "data.json", "weights.bin" });
+    }
+
+    [Fact]
+    public void Data_that_do_not_fit_the_model_are_refused_before_anything_is_written()
+    {
+        string path = Path.Combine(_folder, "model.dien");
+        using var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
+        var unknownItemWithCategory = new CheckpointData { ItemCategories = new Dictionary<long, long> { [0] = 3 } };
+        ((Action)(() => Checkpoint.Save(path, model, unknownItemWithCategory))).Should().Throw<ArgumentException>().WithMessage("*ItemCategories[0] = 3*unknown item*");
+        var outOfRange = new CheckpointData { Items = new Dictionary<string, long> { ["B00X"] = 40 } };
+        ((Action)(() => Checkpoint.Save(path, model, outOfRange))).Should().Throw<ArgumentException>().WithMessage("*Items['B00X'] = 40*1 .. 39*");
+        File.Exists(path).Should().BeFalse();
     }
 
     [Fact]
@@ -68,8 +94,8 @@ public class CheckpointTests : IDisposable
         string missing = Path.Combine(_folder, "absent.dien");
         ((Action)(() => Checkpoint.LoadModel(missing))).Should().Throw<CheckpointException>().WithMessage("*absent.dien*does not exist*");
 
-        // A save that fails (a vocabulary that cannot be enumerated) must not touch the old file.
-        var broken = new Dictionary<string, IReadOnlyDictionary<string, long>> { ["item"] = new ThrowingMap() };
+        // A save that fails (a map that cannot be enumerated) must not touch the old file.
+        var broken = new CheckpointData { Items = new ThrowingMap() };
         ((Action)(() => Checkpoint.Save(path, model, broken))).Should().Throw<InvalidOperationException>();
         File.ReadAllBytes(path).Should().Equal(bytes);
         Directory.GetFiles(_folder).Should().HaveCount(2, "no temporary file is left behind");
@@ -81,8 +107,8 @@ public class CheckpointTests : IDisposable
         string path = Path.Combine(_folder, "model.dien");
         using var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
         Checkpoint.Save(path, model);
-        Rewrite(path, "manifest.json", s => s.Replace("\"FormatVersion\": 1", "\"FormatVersion\": 7"));
-        ((Action)(() => Checkpoint.LoadModel(path))).Should().Throw<CheckpointException>().WithMessage("*format version is 7*");
+        Rewrite(path, "manifest.json", s => s.Replace("\"FormatVersion\": 2", "\"FormatVersion\": 7"));
+        ((Action)(() => Checkpoint.LoadModel(path))).Should().Throw<CheckpointException>().WithMessage("*format version is 7*reads versions 1 to 2*newer release*");
 
         Checkpoint.Save(path, model);
         Rewrite(path, "options.json", s => s.Replace("\"Alpha\": 0.1", "\"Alpha\": 0.2"));

@@ -33,6 +33,25 @@ public sealed class ConverterTests
     }
 
     [Fact]
+    public void ReadOptionsOfNullIsADataOptionsExceptionBeforeAnyFileIsRead()
+    {
+        // Files that do not exist: a converter that looked at one first would say so instead.
+        using var folder = new TempFolder();
+        string Absent(string name) => Path.Combine(folder.Path, name);
+        var options = new ConversionOptions { Read = null! };
+        var converters = new Action[]
+        {
+            () => AmazonSequenceConverter.Convert(Absent("Beauty.txt"), Absent("attrs.json"), options),
+            () => MovieLensConverter.Convert(Absent("ratings.csv"), Absent("movies.csv"), options),
+            () => TaobaoConverter.Convert([Absent("taobao.csv")], options),
+        };
+        foreach (var convert in converters)
+        {
+            convert.Should().Throw<DataOptionsException>().WithMessage("*Read = null*must not be null*");
+        }
+    }
+
+    [Fact]
     public void MovieLensOrdersByTimeThenMovieUsesFirstGenreAndQuotedTitles()
     {
         using var folder = new TempFolder();

@@ -22,12 +22,23 @@ namespace Dien.Tests.Interop;
 [Collection("Sequential")]
 public sealed class CheckpointInteropTests
 {
-    private static readonly Dictionary<string, IReadOnlyDictionary<string, long>> Vocabularies = new()
+    private static readonly CheckpointData Data = new()
     {
-        ["items"] = Enumerable.Range(1, 29).ToDictionary(i => $"B00{i:D4}", i => (long)i),
-        ["categories"] = new Dictionary<string, long> { ["Makeup"] = 1, ["Hair <Care> & 'Styling'"] = 2, ["Crème+\"Soin\"\t"] = 3, ["香水"] = 4, ["😀"] = 5 },
-        ["users"] = new Dictionary<string, long> { ["A1"] = 1, ["A2"] = 8 },
+        Items = Enumerable.Range(1, 29).ToDictionary(i => $"B00{i:D4}", i => (long)i),
+        Categories = new Dictionary<string, long> { ["Makeup"] = 1, ["Hair <Care> & 'Styling'"] = 2, ["Crème+\"Soin\"\t"] = 3, ["香水"] = 4, ["😀"] = 5 },
+        Users = new Dictionary<string, long> { ["A1"] = 1, ["A2"] = 8 },
+        ItemCategories = Enumerable.Range(1, 29).ToDictionary(i => (long)i, i => (long)(1 + (i % 5))),
+        MaxHistoryLength = 40,
     };
+
+    private static void ShouldEqual(CheckpointData actual, CheckpointData expected)
+    {
+        actual.Items.Should().BeEquivalentTo(expected.Items);
+        actual.Categories.Should().BeEquivalentTo(expected.Categories);
+        actual.Users.Should().BeEquivalentTo(expected.Users);
+        actual.ItemCategories.Should().BeEquivalentTo(expected.ItemCategories);
+        actual.MaxHistoryLength.Should().Be(expected.MaxHistoryLength);
+    }
 
     private static DienOptions Options() => ParityTests.Small(o => { o.ExtraFieldVocabularySizes = new List<long> { 4 }; o.ItemMaxNorm = 2; o.EmbeddingL2 = 1e-6; });
 
@@ -50,12 +61,12 @@ public sealed class CheckpointInteropTests
         }
 
         string path = Path.Combine(folder, "net.dien");
-        Checkpoint.Save(path, model, Vocabularies);
+        Checkpoint.Save(path, model, Data);
         return (path, batch);
     }
 
     [SkippableFact]
-    public void DotNetToPyTorchToDotNetIsBitIdentical()
+    public void DotNetToPyTorchToDotNetIsTheSameModelAndData()
     {
         Skip.If(PythonSide.Unavailable is not null, PythonSide.Unavailable);
         using var folder = new TempFolder();
@@ -65,18 +76,21 @@ public sealed class CheckpointInteropTests
         PythonSide.RunModule("dien.convert", "to-pytorch", original, pt);
         PythonSide.RunModule("dien.convert", "to-dien", pt, back, "--check-against", original);
 
+        // Python writes ordinary JSON, which .NET reads by value: the weights come back byte for byte, the rest equal in value.
         var before = Entries(original);
         var after = Entries(back);
         after.Keys.Should().BeEquivalentTo(before.Keys);
-        foreach (var (name, bytes) in before)
-        {
-            after[name].SequenceEqual(bytes).Should().BeTrue($"entry {name} must come back byte for byte");
-        }
+        after["weights.bin"].SequenceEqual(before["weights.bin"]).Should().BeTrue("the weights must come back byte for byte");
 
         using var a = DienPredictor.Load(original);
         using var b = DienPredictor.Load(back);
         b.Score(batch).Should().Equal(a.Score(batch));
-        b.Vocabularies.Should().BeEquivalentTo(Vocabularies);
+        b.Contents!.FormatVersion.Should().Be(Checkpoint.FormatVersion);
+        b.Contents.ModelKind.Should().Be(a.Contents!.ModelKind);
+        Checkpoint.OptionDifferences(b.Contents.Options, a.Contents.Options).Should().BeEmpty();
+        ShouldEqual(b.Contents.Data, Data);
+        using var model = Checkpoint.LoadModel(original);
+        ((Action)(() => Checkpoint.LoadInto(back, model, null))).Should().NotThrow("the Python file's options equal the model's by value");
     }
 
     [SkippableFact]
@@ -102,7 +116,7 @@ public sealed class CheckpointInteropTests
             served[i].Should().BeApproximately((float)python[i], 2e-6f, $"row {i}");
         }
 
-        predictor.Vocabularies.Should().BeEquivalentTo(Vocabularies);
+        ShouldEqual(predictor.Contents!.Data, Data);
         using var before = DienPredictor.Load(original);
         before.Score(batch).Should().NotEqual(served, "the weights moved in Python");
     }
@@ -134,7 +148,9 @@ public sealed class CheckpointInteropTests
             served[i].Should().BeApproximately((float)python[i], 2e-6f, $"row {i}");
         }
 
-        predictor.Vocabularies["categories"].Should().ContainKey("cétégorie <1> & 'x'+\"y\"");
+        predictor.Contents!.Data.Categories.Should().ContainKey("cétégorie <1> & 'x'+\"y\"");
+        predictor.Contents.Data.ItemCategories.Should().HaveCount(29).And.Contain(7, 3);
+        predictor.MaxHistoryLength.Should().Be(50);
     }
 
     [SkippableFact]
@@ -147,8 +163,7 @@ public sealed class CheckpointInteropTests
         PythonSide.RunModule("dien.convert", "to-pytorch", original, pt);
 
         // Other vocabularies: the same model with one item id moved.
-        var moved = Vocabularies.ToDictionary(p => p.Key, p => p.Value);
-        moved["items"] = Vocabularies["items"].ToDictionary(p => p.Key, p => p.Key == "B000007" ? 8L : p.Value);
+        var moved = new CheckpointData { Items = Data.Items.ToDictionary(p => p.Key, p => p.Key == "B000007" ? 8L : p.Value), Categories = Data.Categories, Users = Data.Users };
         string otherVocabularies = Path.Combine(folder.Path, "other-vocabularies.dien");
         using (var model = Checkpoint.LoadModel(original))
         {
@@ -163,13 +178,25 @@ public sealed class CheckpointInteropTests
         string otherOptions = Path.Combine(folder.Path, "other-options.dien");
         using (var model = new DienModel(ParityTests.Small(o => { o.ExtraFieldVocabularySizes = new List<long> { 4 }; o.HiddenSize = 12; })))
         {
-            Checkpoint.Save(otherOptions, model, Vocabularies);
+            Checkpoint.Save(otherOptions, model, Data);
         }
 
         (code, _, error) = PythonSide.Run(PythonSide.Python, new[] { "-m", "dien.convert", "to-dien", pt, Path.Combine(folder.Path, "y.dien"), "--check-against", otherOptions });
         code.Should().Be(1);
         error.Should().Contain("HiddenSize is 36 here but 12 there").And.Contain("ItemMaxNorm");
         File.Exists(Path.Combine(folder.Path, "y.dien")).Should().BeFalse();
+    }
+
+    [SkippableFact]
+    public void PythonReadsEveryGoldenFileAndGivesItsPinnedScores()
+    {
+        // The other direction of GoldenFileTests: every version's files, .NET's and Python's, read by schema in Python.
+        Skip.If(PythonSide.Unavailable is not null, PythonSide.Unavailable);
+        string folder = Path.Combine(RepoPaths.Root, "tests", "Dien.Tests", "Checkpoints", "Golden");
+        string report = PythonSide.RunScript("golden_script.py", "--check", folder);
+        var lines = report.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        lines.Should().HaveCount(Directory.GetFiles(folder, "*.dien").Length);
+        lines.Should().Contain(l => l.Contains("format version 1", StringComparison.Ordinal)).And.Contain(l => l.Contains("format version 2", StringComparison.Ordinal));
     }
 
     private static Dictionary<string, byte[]> Entries(string path)

@@ -75,7 +75,7 @@ public sealed class DdpTrainerTests
 
         // The checkpoint from rank 0, served in .NET, gives the test AUC the trainer reported.
         using var predictor = DienPredictor.Load(Path.Combine(folder.Path, "p2.dien"));
-        var vocabularies = new AuthorsVocabularies(Narrow(predictor.Vocabularies["users"]), Narrow(predictor.Vocabularies["items"]), Narrow(predictor.Vocabularies["categories"]));
+        var vocabularies = new AuthorsVocabularies(Narrow(predictor.Contents!.Data.Users), Narrow(predictor.Contents.Data.Items), Narrow(predictor.Contents.Data.Categories));
         var samples = new AuthorsFormatReader(test, vocabularies).Read().ToList();
         var scores = new List<float>();
         foreach (var chunk in samples.Chunk(256))

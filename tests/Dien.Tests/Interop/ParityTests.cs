@@ -19,7 +19,7 @@ namespace Dien.Tests.Interop;
 /// The PyTorch package computes what the .NET models compute: for one fixed batch per variant, in float64 and in
 /// training mode, the logits, the target, auxiliary and total losses, every gradient and the state after the step
 /// (BatchNorm statistics, max-norm renormalised rows) agree to 1e-9 relative, and the state-dict keys, shapes and
-/// options.json text are the same. The .NET side writes one fixture file; python/tests/parity.py reads it once.
+/// options.json values are the same. The .NET side writes one fixture file; python/tests/parity.py reads it once.
 /// </summary>
 [Collection("Sequential")]
 public sealed class ParityTests

@@ -12,7 +12,7 @@ namespace Dien.Tests.Training;
 /// Does DIEN, as the README's first command trains it, learn what only a sequence model can? The built-in synthetic
 /// workload (users click what they did in their last three behaviours, and leave interests behind) trained for four
 /// epochs and scored on its test split. The sample turns the head's sum terms off for DIEN there (its
-/// <c>--sum-terms auto</c>): with them, the library's default chosen on Amazon Beauty, the product e_a * sum e_t is a
+/// <c>--sum-terms auto</c>): with them, the library's default (the authors' head), the product e_a * sum e_t is a
 /// shortcut DIEN fits on these 16,000 training samples instead of the recent interest, and the run stays near the
 /// test AUC of BaseModel (the first command gave 0.631 that way until 2026-11-30).
 /// </summary>
@@ -22,9 +22,9 @@ public sealed class SyntheticLearningTests(ITestOutputHelper output)
     private const int Epochs = 4;
 
     /// <summary>
-    /// The test AUC floor. Measured here (four epochs, the default alpha 0): without the sum terms 0.888 and 0.873
-    /// (seeds 1, 2), with them 0.595 (seed 1), so the floor sits 0.12 or more from either side. With alpha 1, the
-    /// default until 2026-11-30, the figures were 0.872, 0.875 and 0.584.
+    /// The test AUC floor. Measured here (four epochs, the default alpha 1): without the sum terms 0.872 and 0.875
+    /// (seeds 1, 2), with them 0.584 (seed 1), so the floor sits 0.12 or more from either side. With alpha 0 the
+    /// figures were 0.888, 0.873 and 0.595.
     /// </summary>
     private const double Floor = 0.75;
 

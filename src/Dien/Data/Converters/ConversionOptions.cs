@@ -42,6 +42,7 @@ public sealed record ConversionOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new OptionErrors();
+        errors.Require(Read is not null, nameof(Read), Read, "must not be null (new ReadOptions() reads with the defaults)");
         errors.Require(TestUserFraction is >= 0 and <= 1, nameof(TestUserFraction), TestUserFraction, "must be in [0, 1]");
         errors.Require(Enum.IsDefined(TrainingTargets), nameof(TrainingTargets), TrainingTargets, "is not a defined choice of targets");
         errors.Require(MaxHistoryLength is null or >= 1, nameof(MaxHistoryLength), MaxHistoryLength, "must be at least 1 (or null for whole histories)");

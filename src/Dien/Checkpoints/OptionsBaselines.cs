@@ -1,0 +1,60 @@
+using System.Text.Json.Nodes;
+using Dien.Model;
+
+namespace Dien.Checkpoints;
+
+/// <summary>
+/// For every format version, the value each <see cref="DienOptions"/> property had in the release that wrote it, so
+/// that a property absent from an older <c>options.json</c> takes the value that built the model then, not today's
+/// default (a changed default must never change an old model). Recorded as text here, never computed from
+/// <see cref="DienOptions"/>.
+/// </summary>
+/// <remarks>
+/// When a property is added to <see cref="DienOptions"/>, add it to every version's table below with the value that
+/// reproduces that release's model (usually "off"); when the format version is raised, add its table.
+/// <c>OptionsBaselineTests</c> fails while any property is missing from any table.
+/// </remarks>
+internal static class OptionsBaselines
+{
+    // Format version 1 (releases up to 2026-12-05): every property below, as written by new DienOptions().
+    private const string Version1 = """
+        {
+          "ItemVocabularySize": 0, "CategoryVocabularySize": 0, "UserVocabularySize": 0, "ExtraFieldVocabularySizes": [],
+          "ItemEmbeddingSize": 18, "CategoryEmbeddingSize": 18, "UserEmbeddingSize": 18, "ItemMaxNorm": null,
+          "EmbeddingInit": "Normal", "EmbeddingInitScale": 0.01, "EmbeddingL2": 0, "UseUserField": false,
+          "HeadSumTerms": true, "HiddenSize": 36, "Evolution": "Augru", "Attention": "Mlp",
+          "AttentionNormalization": "Softmax", "AttentionHiddenSizes": [80, 40], "AuxiliaryLoss": "NextBehaviour",
+          "AuxiliaryScorer": "Mlp", "AuxiliaryHiddenSizes": [100, 50], "Alpha": 0, "HeadHiddenSizes": [200, 80],
+          "HeadActivation": "PRelu", "HeadBatchNorm": true, "HeadDropout": 0, "HeadOutput": "Sigmoid",
+          "UseFusedKernels": true
+        }
+        """;
+
+    // Format version 2 (from 2026-12-05): the same properties; Alpha defaults to 1 (the paper's weight) again.
+    private const string Version2 = """
+        {
+          "ItemVocabularySize": 0, "CategoryVocabularySize": 0, "UserVocabularySize": 0, "ExtraFieldVocabularySizes": [],
+          "ItemEmbeddingSize": 18, "CategoryEmbeddingSize": 18, "UserEmbeddingSize": 18, "ItemMaxNorm": null,
+          "EmbeddingInit": "Normal", "EmbeddingInitScale": 0.01, "EmbeddingL2": 0, "UseUserField": false,
+          "HeadSumTerms": true, "HiddenSize": 36, "Evolution": "Augru", "Attention": "Mlp",
+          "AttentionNormalization": "Softmax", "AttentionHiddenSizes": [80, 40], "AuxiliaryLoss": "NextBehaviour",
+          "AuxiliaryScorer": "Mlp", "AuxiliaryHiddenSizes": [100, 50], "Alpha": 1, "HeadHiddenSizes": [200, 80],
+          "HeadActivation": "PRelu", "HeadBatchNorm": true, "HeadDropout": 0, "HeadOutput": "Sigmoid",
+          "UseFusedKernels": true
+        }
+        """;
+
+    // Format version 2 also changed the layout (data.json).
+    private static readonly Dictionary<int, string> Tables = new()
+    {
+        [1] = Version1,
+        [2] = Version2,
+    };
+
+    /// <summary>The versions with a table.</summary>
+    public static IEnumerable<int> Versions => Tables.Keys;
+
+    /// <summary>The values of format version <paramref name="version"/>'s release, property by property.</summary>
+    public static JsonObject For(int version) =>
+        JsonNode.Parse(Tables.TryGetValue(version, out var text) ? text : throw new ArgumentOutOfRangeException(nameof(version), version, "No options table for this format version."))!.AsObject();
+}
