@@ -18,6 +18,9 @@ internal sealed record LoadedData(
     NegativeSampler Sampler,
     CheckpointData Maps)
 {
+    /// <summary>Validation samples the source gives itself (a split by time: the training period's last slice); null: hold users out.</summary>
+    public IReadOnlyList<Sample>? Validation { get; init; }
+
     /// <summary>Loads the data source the settings name.</summary>
     /// <exception cref="FileNotFoundException">An expected file is missing from the folder.</exception>
     public static LoadedData Load(TrainSettings settings) => settings.Data switch
@@ -31,6 +34,7 @@ internal sealed record LoadedData(
         DataSource.Taobao => Converted("Taobao", TaobaoConverter.Convert(
             File.Exists(settings.DataPath) ? [settings.DataPath!] : Directory.GetFiles(settings.DataPath!, "*.csv").Order(StringComparer.Ordinal).ToArray(),
             Conversion(settings))),
+        DataSource.Events => Converted("events", EventLogConverter.Convert(settings.DataPath!, EventColumns.Parse(settings.Columns!), Conversion(settings))),
         _ => throw new ArgumentOutOfRangeException(nameof(settings), settings.Data, "Unknown data source."),
     };
 
@@ -38,7 +42,10 @@ internal sealed record LoadedData(
     private static ConversionOptions Conversion(TrainSettings settings)
     {
         var defaults = new ConversionOptions();
-        return defaults with { Seed = settings.Seed, MaxHistoryLength = settings.MaxHistory, TrainingTargets = settings.Targets ?? defaults.TrainingTargets };
+        return defaults with
+        {
+            Seed = settings.Seed, MaxHistoryLength = settings.MaxHistory, TrainingTargets = settings.Targets ?? defaults.TrainingTargets, SplitByTime = settings.TimeSplit,
+        };
     }
 
     private static LoadedData Synthetic(int seed)
@@ -61,11 +68,16 @@ internal sealed record LoadedData(
             itemCategories[item] = data.ItemCategories[item];
         }
 
+        string validation = data.Validation.Count > 0 ? $" / {data.Validation.Count:N0} validation" : string.Empty;
+        string skipped = data.Summary.SkippedLines > 0 ? $"; {data.Summary.SkippedLines:N0} bad lines skipped" : string.Empty;
         return new LoadedData(
-            $"{name}: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {data.Items.Count:N0} items, {data.Categories.Count:N0} categories",
+            $"{name}: {data.Train.Count:N0} train{validation} / {data.Test.Count:N0} test samples, {data.Users.Count:N0} users, {data.Items.Count:N0} items, {data.Categories.Count:N0} categories{skipped}",
             data.Train, data.Test, data.Items.Size, data.Categories.Size, data.Users.Size,
             data.CreateNegativeSampler(),
-            new CheckpointData { ItemCategories = itemCategories, Items = Widen(data.Items), Categories = Widen(data.Categories), Users = Widen(data.Users) });
+            new CheckpointData { ItemCategories = itemCategories, Items = Widen(data.Items), Categories = Widen(data.Categories), Users = Widen(data.Users) })
+        {
+            Validation = data.Validation.Count > 0 ? data.Validation : null,
+        };
     }
 
     private static LoadedData Authors(string folder)

@@ -13,8 +13,10 @@ using Dien.Train;
 // dotnet run -c Release --project samples/Dien.Train -- predict --checkpoint out/best.dien --user 7 --history 12,40,41
 // Before the first TorchSharp call: shorter OpenMP spinning leaves the cores to the fused kernels (docs/performance.md).
 OpenMpSpin.Shorten();
-var data = new Option<DataSource>("--data") { Description = "Data source: synthetic (default, the benchmark workload), authors (a folder in the DIEN authors' format), amazon, movielens or taobao (a folder with the raw files; see --path).", DefaultValueFactory = _ => DataSource.Synthetic };
-var path = new Option<string?>("--path") { Description = "The folder (or, for taobao, a file) of the data source; not used by synthetic." };
+var data = new Option<DataSource>("--data") { Description = "Data source: synthetic (default, the benchmark workload), authors (a folder in the DIEN authors' format), amazon, movielens or taobao (a folder with the raw files; see --path), or events (your own event log in Parquet or CSV/TSV, mapped by --columns; docs/event-logs.md).", DefaultValueFactory = _ => DataSource.Synthetic };
+var path = new Option<string?>("--path") { Description = "The folder (or, for taobao and events, a file) of the data source; not used by synthetic." };
+var columns = new Option<string?>("--columns") { Description = "For --data events: which columns hold what, as key=column pairs: user, item and time are required; category, behaviour, label, targets and history (behaviour values separated by |) and timeunit (s or ms) are optional. E.g. user=user_id,item=item_id,time=ts,category=cat,behaviour=type,targets=pv." };
+var split = new Option<string>("--split") { Description = "How logs are split into training and test: user (default: test users are unseen, the authors' protocol) or time:<cut>, training before the cut and testing after it as production does: time:last7d (the log's last 7 days; also h, m), time:2017-12-03 or time:1512259200. With a time split the validation data is the training period's latest events (--validation-fraction of them). For --data events, movielens and taobao.", DefaultValueFactory = _ => "user" };
 var model = new Option<ModelKind>("--model") { Description = "dien (default), din or base.", DefaultValueFactory = _ => ModelKind.Dien };
 var evolution = new Option<EvolutionVariant>("--evolution") { Description = "Interest evolution: augru (paper, default), augruauthorscode, agru, aigru or gru.", DefaultValueFactory = _ => EvolutionVariant.Augru };
 var attention = new Option<AttentionForm>("--attention") { Description = "Attention: mlp (authors' code, default) or bilinear (paper eq. 8).", DefaultValueFactory = _ => AttentionForm.Mlp };
@@ -27,16 +29,16 @@ var maxHistory = new Option<int>("--max-history") { Description = "Keep the most
 var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads (the fused kernels use as many workers).", DefaultValueFactory = _ => 2 };
 var device = new Option<string>("--device") { Description = "cpu (default) or cuda (needs a CUDA build: -p:DienCuda=true).", DefaultValueFactory = _ => "cpu" };
 var output = new Option<string>("--output") { Description = "Folder for checkpoints, metrics.json and training-curve.png.", DefaultValueFactory = _ => "out" };
-var validationFraction = new Option<double>("--validation-fraction") { Description = "Share of the training users held out as validation data, which picks the epoch (early stopping, best checkpoint); the test file is then scored once. 0 picks the epoch on the test file instead (reported as such).", DefaultValueFactory = _ => 0.1 };
+var validationFraction = new Option<double>("--validation-fraction") { Description = "Share of the training users (with --split time:<cut>, of the training period's events, the latest) held out as validation data, which picks the epoch (early stopping, best checkpoint); the test file is then scored once. 0 picks the epoch on the test file instead (reported as such).", DefaultValueFactory = _ => 0.1 };
 var validateOn = new Option<ValidationSamples>("--validate-on") { Description = "Which samples of the held-out users pick the epoch: all (default) or last (each user's last samples, as a test file split by user holds; fewer samples, noisier).", DefaultValueFactory = _ => ValidationSamples.All };
-var targets = new Option<TrainingTargets?>("--targets") { Description = "For --data amazon, movielens or taobao: which behaviours of a training user become click pairs: everybehaviour (the library's default: one per behaviour, with the behaviours before it as history, as the authors' training files) or lastbehaviour (one per user). Histories are cut to --max-history." };
+var targets = new Option<TrainingTargets?>("--targets") { Description = "For --data amazon, movielens, taobao or events: which behaviours of a training user become click pairs: everybehaviour (the library's default: one per behaviour, with the behaviours before it as history, as the authors' training files) or lastbehaviour (one per user). Histories are cut to --max-history." };
 var patience = new Option<int>("--patience") { Description = "Stop after this many epochs without improvement of validation AUC; 0 never stops early.", DefaultValueFactory = _ => 2 };
 var sumTerms = new Option<SumTerms>("--sum-terms") { Description = "Whether the head reads [sum e_t ; e_a * sum e_t]: auto (default: off for DIEN on the synthetic workload, whose small training set lets DIEN fit that shortcut instead of the recent interest; on otherwise, the library's default), on or off.", DefaultValueFactory = _ => SumTerms.Auto };
 var seed = new Option<int>("--seed") { Description = "Seed of every random source (data, shuffling, initialisation).", DefaultValueFactory = _ => 2019 };
 
 var root = new RootCommand("Trains DIEN (or the DIN and BaseModel baselines), picks the epoch on validation users held out of training, and reports validation AUC, GAUC and logloss per epoch and the test figures of the chosen epoch.")
 {
-    data, path, model, evolution, attention, auxiliary, alpha, sumTerms, epochs, batchSize, learningRate, maxHistory, threads, device, output, seed, validationFraction, validateOn, targets, patience,
+    data, path, columns, split, model, evolution, attention, auxiliary, alpha, sumTerms, epochs, batchSize, learningRate, maxHistory, threads, device, output, seed, validationFraction, validateOn, targets, patience,
 };
 
 using var cancellation = new CancellationTokenSource();
@@ -70,6 +72,8 @@ root.SetAction(result => Guard(() =>
         ValidateOn = result.GetValue(validateOn),
         Targets = result.GetValue(targets),
         Patience = result.GetValue(patience),
+        Columns = result.GetValue(columns),
+        Split = result.GetValue(split)!,
     };
     var problems = settings.Problems();
     if (problems.Count > 0)

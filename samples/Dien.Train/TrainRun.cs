@@ -35,7 +35,10 @@ internal static class TrainRun
 
         // Model selection (early stopping, best checkpoint) on training users held out by user, as the test users are;
         // the vocabularies and the negative sampler stay as loaded. Without a fraction the test file picks the epoch.
-        var split = ValidationSplit.ByUser(data.Train, settings.ValidationFraction, settings.Seed);
+        // A split by time brings its own validation data, the last slice of the training period.
+        var split = data.Validation is { } byTime
+            ? new ValidationSplit(data.Train, byTime)
+            : ValidationSplit.ByUser(data.Train, settings.ValidationFraction, settings.Seed);
         if (settings.ValidateOn == ValidationSamples.Last)
         {
             split = split.LastPerUser();
@@ -53,7 +56,7 @@ internal static class TrainRun
         }
         else
         {
-            AnsiConsole.MarkupLineInterpolated($"validation: {selection.ValidationUsers:N0} users ({settings.ValidationFraction:P0}) held out of training, scored on {selection.ValidationSamples:N0} of their samples ({(settings.ValidateOn == ValidationSamples.Last ? "each user's last" : "all")}); training on {selection.TrainSamples:N0} samples");
+            AnsiConsole.MarkupLineInterpolated($"validation: {(data.Validation is null ? $"{selection.ValidationUsers:N0} users ({settings.ValidationFraction:P0}) held out of training" : $"the training period's latest {settings.ValidationFraction:P0} of events ({selection.ValidationUsers:N0} users)")}, scored on {selection.ValidationSamples:N0} of their samples ({(settings.ValidateOn == ValidationSamples.Last ? "each user's last" : "all")}); training on {selection.TrainSamples:N0} samples");
         }
 
         var options = new DienOptions

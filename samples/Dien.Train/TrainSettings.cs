@@ -22,6 +22,9 @@ internal enum DataSource
 
     /// <summary>Taobao UserBehavior CSV files.</summary>
     Taobao,
+
+    /// <summary>A user's own event log: a Parquet or CSV/TSV file, or a folder of part files, mapped by --columns.</summary>
+    Events,
 }
 
 /// <summary>Which model to train.</summary>
@@ -105,6 +108,17 @@ internal sealed record TrainSettings
     /// </summary>
     public Dien.Data.Converters.TrainingTargets? Targets { get; init; }
 
+    /// <summary>The event log's column mapping (--columns), for --data events.</summary>
+    public string? Columns { get; init; }
+
+    /// <summary>How the log is split (--split): "user" (default) or "time:&lt;cut&gt;".</summary>
+    public string Split { get; init; } = "user";
+
+    /// <summary>The time split that <see cref="Split"/> asks for, or null for the split by user (throws on a bad cut: see <see cref="Problems"/>).</summary>
+    public Dien.Data.Converters.TimeSplit? TimeSplit => Split.StartsWith("time:", StringComparison.OrdinalIgnoreCase)
+        ? Dien.Data.Converters.TimeSplit.Parse(Split["time:".Length..]) with { ValidationFraction = ValidationFraction }
+        : null;
+
     /// <summary>Epochs without improvement of validation AUC before stopping; 0 never stops early.</summary>
     public int Patience { get; init; } = 2;
 
@@ -139,7 +153,41 @@ internal sealed record TrainSettings
         if (MaxHistory < 1) problems.Add($"--max-history {MaxHistory}: must be at least 1.");
         if (Targets is not null && Data is DataSource.Synthetic or DataSource.Authors)
         {
-            problems.Add($"--targets {Targets}: only --data amazon, movielens or taobao are converted from logs; --data {Data.ToString().ToLowerInvariant()} has its samples already.");
+            problems.Add($"--targets {Targets}: only --data amazon, movielens, taobao or events are converted from logs; --data {Data.ToString().ToLowerInvariant()} has its samples already.");
+        }
+
+        if (Data == DataSource.Events && string.IsNullOrWhiteSpace(Columns)) problems.Add("--data events needs --columns (e.g. --columns user=user_id,item=item_id,time=timestamp).");
+        if (Columns is not null && Data != DataSource.Events) problems.Add($"--columns: only --data events maps columns; --data {Data.ToString().ToLowerInvariant()} has its own layout.");
+        if (Columns is not null && Data == DataSource.Events)
+        {
+            try
+            {
+                problems.AddRange(Dien.Data.Converters.EventColumns.Parse(Columns).Validate().Select(p => $"--columns {Columns}: {p}"));
+            }
+            catch (FormatException e)
+            {
+                problems.Add($"--{e.Message}");
+            }
+        }
+
+        if (!Split.Equals("user", StringComparison.OrdinalIgnoreCase) && !Split.StartsWith("time:", StringComparison.OrdinalIgnoreCase))
+        {
+            problems.Add($"--split {Split}: must be user (default) or time:<cut> (time:last7d, time:2017-12-03, time:1512259200).");
+        }
+        else if (Split.StartsWith("time:", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                _ = TimeSplit;
+                if (Data is not (DataSource.Events or DataSource.MovieLens or DataSource.Taobao))
+                {
+                    problems.Add($"--split {Split}: only logs with timestamps split by time (--data events, movielens or taobao); --data {Data.ToString().ToLowerInvariant()} has none.");
+                }
+            }
+            catch (FormatException e)
+            {
+                problems.Add($"--split {Split}: {e.Message}");
+            }
         }
 
         if (!(ValidationFraction >= 0 && ValidationFraction < 1)) problems.Add($"--validation-fraction {ValidationFraction}: must be in [0, 1) (0 selects the epoch on the test file).");

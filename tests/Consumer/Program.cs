@@ -1,6 +1,8 @@
 // A fresh application that uses the packed Dien package with the CPU backend (tests/Consumer/run.sh):
-// it shortens libtorch's OpenMP spin before libtorch loads, trains one step of DIEN and scores one user's candidates.
+// it shortens libtorch's OpenMP spin before libtorch loads, trains one step of DIEN and scores one user's candidates,
+// and reads an event log from Parquet (the package brings Parquet.Net with it).
 using Dien.Data.Batching;
+using Dien.Data.Converters;
 using Dien.Inference;
 using Dien.Model;
 using Dien.Runtime;
@@ -55,6 +57,35 @@ if (!float.IsFinite(loss) || scores.Length != 3 || scores.Any(s => !(s > 0 && s 
 {
     Console.WriteLine("consumer: wrong result");
     return 1;
+}
+
+// A two-user event log written with Parquet.Net (a dependency of the package) and read back as pairs.
+string log = Path.Combine(Path.GetTempPath(), $"consumer-events-{Environment.ProcessId}.parquet");
+try
+{
+    var user = new Parquet.Schema.DataField<string>("user");
+    var item = new Parquet.Schema.DataField<long>("item");
+    var time = new Parquet.Schema.DataField<long>("ts");
+    await using (var stream = File.Create(log))
+    await using (var writer = await Parquet.ParquetWriter.CreateAsync(new Parquet.Schema.ParquetSchema(user, item, time), stream))
+    using (var group = writer.CreateRowGroup())
+    {
+        await group.WriteAsync(user, new[] { "a", "a", "a", "b", "b" });
+        await group.WriteAsync<long>(item, new long[] { 1, 2, 3, 2, 4 });
+        await group.WriteAsync<long>(time, new long[] { 10, 20, 30, 15, 25 });
+    }
+
+    var events = EventLogConverter.Convert(log, EventColumns.Parse("user=user,item=item,time=ts"), new ConversionOptions { TestUserFraction = 0 });
+    Console.WriteLine($"event log: {events.Train.Count} training samples from {events.Summary.Lines} Parquet rows");
+    if (events.Train.Count(s => s.Label == 1) != 5 || events.Items.Count != 4)
+    {
+        Console.WriteLine("consumer: wrong event-log result");
+        return 1;
+    }
+}
+finally
+{
+    File.Delete(log);
 }
 
 Console.WriteLine("consumer: ok");

@@ -198,6 +198,74 @@ public sealed class FuzzTests
         }
     }
 
+    [Fact]
+    public void EventLogCsv()
+    {
+        using var folder = new TempFolder();
+        string log = folder.File("events.csv",
+            "user,item,ts,category,type,click\nu1,10,1511600000,c1,pv,1\nu1,\"11\",2017-11-25T10:00:00Z,c2,buy,0\n"
+            + "u2,10,1511600100,,pv,true\n\"u,2\",12,1511600200,c1,cart,1\n");
+        var columns = EventColumns.Parse("user=user,item=item,time=ts,category=category,behaviour=type,targets=pv|cart,label=click");
+        var options = new ConversionOptions { TestUserFraction = 0 };
+        int errors = 0;
+        foreach (var (name, bytes) in Damaged(File.ReadAllBytes(log), 11))
+        {
+            File.WriteAllBytes(log, bytes);
+            int lines = bytes.Count(b => b == (byte)'\n') + 1;
+            try
+            {
+                var data = EventLogConverter.Convert(log, columns, options);
+                data.Train.Where(s => s.HistoryItems.Length != s.HistoryCategories.Length || (s.Label != 0 && s.Label != 1)).Should().BeEmpty(name);
+                data.Train.Where(s => s.TargetItem <= 0 || s.TargetItem >= data.Items.Size || s.TargetCategory >= data.Categories.Size).Should().BeEmpty(name);
+            }
+            catch (DataFormatException e)
+            {
+                e.Path.Should().Be(log, name);
+                e.LineNumber.Should().BeInRange(1, lines, name);
+                e.Problem.Should().NotBeNullOrEmpty(name);
+                errors++;
+            }
+
+            // With SkipBadLines only a header without the mapped columns still throws, and every bad line is counted.
+            ReadSummary? summary = null;
+            try
+            {
+                EventLogConverter.Convert(log, columns, options with { Read = new ReadOptions { SkipBadLines = true, Completed = new CallbackProgress<ReadSummary>(s => summary = s) } });
+                summary!.SkippedLines.Should().BeLessThanOrEqualTo(summary.Lines, name);
+            }
+            catch (DataFormatException e)
+            {
+                e.LineNumber.Should().Be(1, "{0}: only the header cannot be skipped", name);
+            }
+        }
+
+        errors.Should().BeGreaterThan(100);
+    }
+
+    [Fact]
+    public void EventLogParquet()
+    {
+        using var folder = new TempFolder();
+        var fixture = new EventLogFixture(users: 3, eventsPerUser: 4);
+        string path = fixture.WriteParquet(Path.Combine(folder.Path, "events.parquet"), rowGroup: 5);
+        var columns = EventColumns.Parse("user=user_id,item=item_id,time=ts,category=category,behaviour=behaviour,label=clicked");
+        var options = new ConversionOptions { TestUserFraction = 0 };
+        foreach (var (name, bytes) in Damaged(File.ReadAllBytes(path), 12, 200))
+        {
+            File.WriteAllBytes(path, bytes);
+            try
+            {
+                var data = EventLogConverter.Convert(path, columns, options);
+                data.Train.Where(s => s.HistoryItems.Length != s.HistoryCategories.Length || s.TargetItem >= data.Items.Size).Should().BeEmpty(name);
+            }
+            catch (DataFormatException e)
+            {
+                e.Path.Should().Be(path, name);
+                e.Problem.Should().NotBeNullOrEmpty(name);
+            }
+        }
+    }
+
     /// <summary>Either the read succeeds, or it throws <see cref="DataFormatException"/> naming <paramref name="path"/> and a line of it.</summary>
     private static void ExpectDataError(Action read, string path, string name)
     {

@@ -40,11 +40,16 @@ public static class AmazonSequenceConverter
     /// <exception cref="DataFormatException">A malformed line or entry (not integers, no item, an id far beyond the
     /// others), unless skipped; or an attributes file that is not complete JSON (never skipped). The message names the
     /// file, the line and the reason.</exception>
-    /// <exception cref="DataOptionsException">The options are invalid; every problem is listed.</exception>
+    /// <exception cref="DataOptionsException">The options are invalid; every problem is listed. A split by time is one: the files hold no timestamps.</exception>
     public static ConvertedDataset Convert(string sequencesPath, string attributesPath, ConversionOptions? options = null)
     {
         options ??= new ConversionOptions();
         options.EnsureValid();
+        if (options.SplitByTime is not null)
+        {
+            DataOptionsException.ThrowIfAny(nameof(ConversionOptions), [$"{nameof(ConversionOptions.SplitByTime)}: the Amazon sequences hold no timestamps, only the order; split them by user ({nameof(ConversionOptions.TestUserFraction)})."]);
+        }
+
         var bad = new ConverterSupport.BadLines(attributesPath, options.Read);
         var attributes = ReadAttributes(attributesPath, bad);
         bad.Path = sequencesPath;

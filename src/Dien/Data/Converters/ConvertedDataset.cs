@@ -5,10 +5,17 @@ namespace Dien.Data.Converters;
 /// <summary>The result of a converter: split samples, vocabularies and the item catalogue.</summary>
 public sealed record ConvertedDataset
 {
-    /// <summary>Training samples (users in the training split).</summary>
+    /// <summary>Training samples (users in the training split, or the events before the validation slice of a split by time).</summary>
     public required IReadOnlyList<Sample> Train { get; init; }
 
-    /// <summary>Test samples (users in the test split).</summary>
+    /// <summary>
+    /// Validation samples from the converter itself: with <see cref="ConversionOptions.SplitByTime"/>, the pairs whose
+    /// targets fall in the training period's last slice; empty in a split by user, where the caller holds users out
+    /// (<see cref="ValidationSplit.ByUser"/>).
+    /// </summary>
+    public IReadOnlyList<Sample> Validation { get; init; } = [];
+
+    /// <summary>Test samples (users in the test split, or the events after the cut of a split by time).</summary>
     public required IReadOnlyList<Sample> Test { get; init; }
 
     /// <summary>Raw user key -> id.</summary>

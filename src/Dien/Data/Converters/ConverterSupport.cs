@@ -33,7 +33,9 @@ internal static class ConverterSupport
     }
 
     /// <summary>Splits one CSV line (RFC 4180 quoting: "a, b" and doubled quotes); null when a quote is left open.</summary>
-    public static List<string>? SplitCsv(string line)
+    /// <param name="line">The line.</param>
+    /// <param name="delimiter">The field separator: ',' for CSV, '\t' for TSV.</param>
+    public static List<string>? SplitCsv(string line, char delimiter = ',')
     {
         var fields = new List<string>();
         var sb = new StringBuilder();
@@ -64,7 +66,7 @@ internal static class ConverterSupport
             {
                 quoted = true;
             }
-            else if (c == ',')
+            else if (c == delimiter)
             {
                 fields.Add(sb.ToString());
                 sb.Clear();
@@ -101,15 +103,18 @@ internal static class ConverterSupport
 
         public string? First { get; private set; }
 
-        public void Report(long lineNumber, string problem)
+        public void Report(long lineNumber, string problem) => Report($"line {lineNumber}", lineNumber, problem);
+
+        /// <summary>As <see cref="Report(long, string)"/>, for a place that is not a text line (a Parquet row).</summary>
+        public void Report(string place, long lineNumber, string problem)
         {
             if (!options.SkipBadLines)
             {
-                throw new DataFormatException(Path, lineNumber, problem);
+                throw new DataFormatException(Path, place, lineNumber, problem);
             }
 
             Skipped++;
-            First ??= $"{System.IO.Path.GetFileName(Path)} line {lineNumber}: {problem}";
+            First ??= $"{System.IO.Path.GetFileName(Path)} {place}: {problem}";
         }
     }
 }

@@ -15,7 +15,7 @@ namespace Dien.Data.Converters;
 /// target (label 0) is a uniformly drawn movie the user never rated. Both share the history.</item>
 /// <item>History: every earlier rating; history labels are 1 for a rating &gt;= 4, else 0 (for the labelled-history auxiliary loss).</item>
 /// <item>Ids: users, movies and genres get ids by descending frequency over the ratings, ties by ordinal string order, from 1.</item>
-/// <item>Split: by user, seeded. Negative pool: every rating's movie.</item>
+/// <item>Split: by user, seeded; or by time (<see cref="ConversionOptions.SplitByTime"/>, the timestamps are unix seconds). Negative pool: every rating's movie.</item>
 /// </list>
 /// </remarks>
 public static class MovieLensConverter
@@ -25,7 +25,7 @@ public static class MovieLensConverter
     /// <param name="moviesPath"><c>movies.csv</c>.</param>
     /// <param name="options">Split, seed, bad lines.</param>
     /// <exception cref="DataFormatException">A malformed line, unless skipped.</exception>
-    /// <exception cref="DataOptionsException">The options are invalid; every problem is listed.</exception>
+    /// <exception cref="DataOptionsException">The options are invalid; every problem is listed. A time split whose cut leaves nothing to train on or to test is one.</exception>
     public static ConvertedDataset Convert(string ratingsPath, string moviesPath, ConversionOptions? options = null)
     {
         options ??= new ConversionOptions();
@@ -77,13 +77,19 @@ public static class MovieLensConverter
 
         var builder = new PairBuilder(itemCategories, options);
         builder.SetTestUsers(ConverterSupport.TestUsers(users.Entries.Values.Select(v => (long)v), options.TestUserFraction, options.Seed));
+        if (options.SplitByTime is { } split && rows.Count > 0)
+        {
+            var (validationCut, cut) = split.Resolve(rows.Select(r => r.Time * 1000).ToArray(), ratingsPath);
+            builder.SetTimeCuts(validationCut, cut);
+        }
+
         foreach (var group in rows.GroupBy(r => r.User).OrderBy(g => users.IdOf(g.Key)))
         {
             var ordered = group.OrderBy(r => r.Time).ThenBy(r => r.MovieKey).ToArray();
             var items = ordered.Select(r => (long)movies.IdOf(r.Movie)).ToArray();
             var cats = items.Select(i => itemCategories[i]).ToArray();
             var labels = ordered.Select(r => r.Rating >= 4 ? 1f : 0f).ToArray();
-            builder.Add(users.IdOf(group.Key), items, cats, labels, items.Length - 1);
+            builder.Add(users.IdOf(group.Key), items, cats, labels, items.Length - 1, times: ordered.Select(r => r.Time * 1000).ToArray());
         }
 
         return builder.ToDataset(users, movies, genres, rows.Select(r => (long)movies.IdOf(r.Movie)).ToArray(), ratingsPath, lineNumber, bad);

@@ -16,7 +16,7 @@ namespace Dien.Data.Converters;
 /// <item>History: every behaviour before that pv, of any type; history labels are 1 for buy, cart or fav and 0 for pv.</item>
 /// <item>Category: the row's category (an item's first seen category if it varies).</item>
 /// <item>Ids: users, items and categories by descending frequency, ties by ordinal string order, from 1.</item>
-/// <item>Split: by user, seeded. Negative pool: every row's item.</item>
+/// <item>Split: by user, seeded; or by time (<see cref="ConversionOptions.SplitByTime"/>: every page view after the cut is a test target, the timestamps are unix seconds). Negative pool: every row's item.</item>
 /// </list>
 /// </remarks>
 public static class TaobaoConverter
@@ -27,7 +27,7 @@ public static class TaobaoConverter
     /// <param name="paths">One or more UserBehavior slices.</param>
     /// <param name="options">Split, seed, bad lines.</param>
     /// <exception cref="DataFormatException">A malformed row, unless skipped.</exception>
-    /// <exception cref="DataOptionsException">The options are invalid; every problem is listed.</exception>
+    /// <exception cref="DataOptionsException">The options are invalid; every problem is listed. A time split whose cut leaves nothing to train on or to test is one.</exception>
     public static ConvertedDataset Convert(IEnumerable<string> paths, ConversionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(paths);
@@ -91,6 +91,12 @@ public static class TaobaoConverter
 
         var builder = new PairBuilder(itemCategories, options);
         builder.SetTestUsers(ConverterSupport.TestUsers(users.Entries.Values.Select(v => (long)v), options.TestUserFraction, options.Seed));
+        if (options.SplitByTime is { } split && rows.Count > 0)
+        {
+            var (validationCut, cut) = split.Resolve(rows.Select(r => r.Time * 1000).ToArray(), string.Join(", ", pathList));
+            builder.SetTimeCuts(validationCut, cut);
+        }
+
         long withoutView = 0;
         foreach (var group in rows.GroupBy(r => r.User).OrderBy(g => users.IdOf(g.Key)))
         {
@@ -105,7 +111,7 @@ public static class TaobaoConverter
             var ids = ordered.Select(r => (long)items.IdOf(r.Item)).ToArray();
             var cats = ordered.Select(r => (long)categories.IdOf(r.Category)).ToArray();
             var labels = ordered.Select(r => r.Engaged ? 1f : 0f).ToArray();
-            builder.Add(users.IdOf(group.Key), ids, cats, labels, target, canBeTarget: t => !ordered[t].Engaged);
+            builder.Add(users.IdOf(group.Key), ids, cats, labels, target, canBeTarget: t => !ordered[t].Engaged, times: ordered.Select(r => r.Time * 1000).ToArray());
         }
 
         return builder.ToDataset(
