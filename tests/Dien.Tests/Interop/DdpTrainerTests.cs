@@ -126,13 +126,13 @@ public sealed class DdpTrainerTests
         report["steps"]!.GetValue<int>().Should().Be(report["steps_per_epoch"]!.GetValue<int>());
 
         using var predictor = DienPredictor.Load(checkpoint);
-        var data = predictor.Contents!.Data;
-        data.ItemCategories.Should().NotBeEmpty();
-        var vocabularies = new AuthorsVocabularies(Narrow(data.Users), Narrow(data.Items), Narrow(data.Categories));
+        var contract = predictor.Contents!.Data;
+        contract.ItemCategories.Should().NotBeEmpty();
+        var vocabularies = new AuthorsVocabularies(Narrow(contract.Users), Narrow(contract.Items), Narrow(contract.Categories));
         var samples = new AuthorsFormatReader(test, vocabularies).Read().ToList();
         foreach (var sample in samples.Where(s => s.TargetItem > 0))
         {
-            data.CategoryOf(sample.TargetItem).Should().Be(sample.TargetCategory, "the map gives each item its category id");
+            contract.CategoryOf(sample.TargetItem).Should().Be(sample.TargetCategory, "the map gives each item its category id");
         }
 
         var scores = new List<float>();
