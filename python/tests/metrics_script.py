@@ -28,7 +28,8 @@ def main():
     torch.manual_seed(11)
     options = DienOptions(item_vocabulary_size=len(items) + 1, category_vocabulary_size=len(categories) + 1, user_vocabulary_size=1,
                           item_embedding_size=4, category_embedding_size=4, hidden_size=8, attention_hidden_sizes=[8],
-                          auxiliary_hidden_sizes=[8], head_hidden_sizes=[8], embedding_init_scale=1.0)
+                          auxiliary_hidden_sizes=[8], head_hidden_sizes=[8], embedding_init_scale=1.0,
+                          alpha=0.0)  # no sampled negatives here: the metrics, not the auxiliary loss, are under test
     model = DienModel(options)
     # A model whose scores differ within users: a few steps on the file itself.
     from dien.data import to_batch
