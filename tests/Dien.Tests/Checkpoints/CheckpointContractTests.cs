@@ -34,44 +34,9 @@ public sealed class CheckpointContractTests : IDisposable
         return path;
     }
 
-    /// <summary>Rewrites one entry and the manifest's table to match it: a consistent file with other contents.</summary>
-    private static void Rewrite(string path, Action<Dictionary<string, byte[]>> change, int? formatVersion = null)
-    {
-        var entries = new Dictionary<string, byte[]>();
-        using (var zip = ZipFile.OpenRead(path))
-        {
-            foreach (var e in zip.Entries)
-            {
-                using var s = e.Open();
-                using var m = new MemoryStream();
-                s.CopyTo(m);
-                entries[e.FullName] = m.ToArray();
-            }
-        }
-
-        var manifest = JsonNode.Parse(entries["manifest.json"])!;
-        entries.Remove("manifest.json");
-        change(entries);
-        var table = new JsonObject();
-        foreach (var (name, bytes) in entries)
-        {
-            table[name] = new JsonObject { ["Size"] = bytes.LongLength, ["Sha256"] = Convert.ToHexString(SHA256.HashData(bytes)) };
-        }
-
-        manifest["Entries"] = table;
-        if (formatVersion is { } version)
-        {
-            manifest["FormatVersion"] = version;
-        }
-
-        File.Delete(path);
-        using var output = ZipFile.Open(path, ZipArchiveMode.Create);
-        foreach (var (name, content) in entries.Prepend(new("manifest.json", System.Text.Encoding.UTF8.GetBytes(manifest.ToJsonString()))))
-        {
-            using var s = output.CreateEntry(name).Open();
-            s.Write(content);
-        }
-    }
+    /// <summary>Rewrites entries and the manifest's table to match them: a consistent file with other contents.</summary>
+    private static void Rewrite(string path, Action<Dictionary<string, byte[]>> change, int? formatVersion = null) =>
+        CheckpointFiles.Rewrite(path, change, formatVersion);
 
     private static void EditOptions(Dictionary<string, byte[]> entries, Action<JsonObject> edit)
     {

@@ -37,32 +37,7 @@ public sealed class CheckpointDamageTests : IDisposable
     }
 
     /// <summary>Rewrites a checkpoint with one entry replaced and the manifest's hashes made to match: consistent, but wrong.</summary>
-    private static void Replace(string path, string entry, byte[] bytes)
-    {
-        var entries = new Dictionary<string, byte[]>();
-        using (var zip = ZipFile.OpenRead(path))
-        {
-            foreach (var e in zip.Entries)
-            {
-                using var s = e.Open();
-                using var m = new MemoryStream();
-                s.CopyTo(m);
-                entries[e.FullName] = m.ToArray();
-            }
-        }
-
-        entries[entry] = bytes;
-        var manifest = JsonNode.Parse(entries["manifest.json"])!;
-        manifest["Entries"]![entry] = new JsonObject { ["Size"] = bytes.LongLength, ["Sha256"] = Convert.ToHexString(SHA256.HashData(bytes)) };
-        entries["manifest.json"] = System.Text.Encoding.UTF8.GetBytes(manifest.ToJsonString());
-        File.Delete(path);
-        using var output = ZipFile.Open(path, ZipArchiveMode.Create);
-        foreach (var (name, content) in entries.OrderBy(e => e.Key == "manifest.json" ? 0 : 1))
-        {
-            using var s = output.CreateEntry(name).Open();
-            s.Write(content);
-        }
-    }
+    private static void Replace(string path, string entry, byte[] bytes) => CheckpointFiles.Rewrite(path, entries => entries[entry] = bytes);
 
     private static byte[] Entry(string path, string name)
     {

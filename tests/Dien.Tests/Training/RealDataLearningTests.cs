@@ -15,7 +15,7 @@ namespace Dien.Tests.Training;
 /// Do the library's defaults learn from real data? Each model trains for one epoch on a slice of each development set
 /// in the authors' format (the first <see cref="SliceLines"/> training lines of Amazon Beauty and Amazon Sports) and
 /// is scored on the whole test file, whose users it never saw. And does DIEN's auxiliary loss, on by default, learn
-/// what it is for: telling the next behaviour from a sampled one on those unseen users?
+/// what it is for: telling the next behaviour from a sampled one?
 /// </summary>
 [Collection("Sequential")]
 public sealed class RealDataLearningTests(ITestOutputHelper output)
@@ -58,7 +58,7 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
     public void DIENs_auxiliary_loss_tells_the_next_behaviour_from_a_sampled_one()
     {
         var data = Load("amazon-beauty-dien");
-        double auxiliary = HeldOutAuxiliaryLoss(data, negativesArePositives: false, out double auc);
+        double auxiliary = SliceAuxiliaryLoss(data, negativesArePositives: false, out double auc);
         output.WriteLine($"DIEN defaults: auxiliary loss {auxiliary:F4} on the training histories (chance {Chance:F4}), test AUC {auc:F4}");
         auxiliary.Should().BeLessThan(Chance - 0.25, "the extractor's states predict the next behaviour (alpha {0} by default)", new DienOptions().Alpha);
         auc.Should().BeGreaterThan(0.65);
@@ -69,7 +69,7 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
     {
         // The check above must tell a broken auxiliary path from a working one: here nothing can be learned.
         var data = Load("amazon-beauty-dien");
-        double auxiliary = HeldOutAuxiliaryLoss(data, negativesArePositives: true, out double auc);
+        double auxiliary = SliceAuxiliaryLoss(data, negativesArePositives: true, out double auc);
         output.WriteLine($"DIEN, negatives = positives: auxiliary loss {auxiliary:F4} on the training histories (chance {Chance:F4}), test AUC {auc:F4}");
         auxiliary.Should().BeGreaterThan(Chance - 0.25);
     }
@@ -108,7 +108,7 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
     /// slice's histories (with fresh uniform negatives) and its test AUC. (On the unseen test users' histories it was
     /// above chance after this one epoch, 2.20, which is left to study: see docs/results.md.)
     /// </summary>
-    private static double HeldOutAuxiliaryLoss(AuthorsDataset data, bool negativesArePositives, out double auc)
+    private static double SliceAuxiliaryLoss(AuthorsDataset data, bool negativesArePositives, out double auc)
     {
         const int seed = 1;
         using var model = (DienModel)Build("dien", data);
