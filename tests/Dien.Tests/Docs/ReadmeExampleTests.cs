@@ -1,54 +1,69 @@
-using Dien.Data;
-using Dien.Data.Batching;
-using Dien.Data.Synthetic;
-using Dien.Inference;
-using Dien.Model;
-using Dien.Runtime;
-using Dien.Training;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
 using FluentAssertions;
-using TorchSharp;
 using Xunit;
 
 namespace Dien.Tests.Docs;
 
-/// <summary>The README's "Using it from C#" example, on a smaller workload, so the example keeps compiling and working.</summary>
+/// <summary>
+/// The README's "Using it from C#" example, compiled from the README text and run as a program of its own
+/// (a child process of this assembly, in a temporary folder), so the README shows code that compiles and works.
+/// </summary>
 [Collection("Sequential")]
-public sealed class ReadmeExampleTests : IDisposable
+public sealed partial class ReadmeExampleTests : IDisposable
 {
-    private readonly string _checkpoint = Path.Combine(Path.GetTempPath(), $"dien-readme-{Guid.NewGuid():N}.dien");
+    private readonly string _folder = Directory.CreateTempSubdirectory("dien-readme-").FullName;
 
-    public void Dispose() => File.Delete(_checkpoint);
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     [Fact]
-    public void TheReadmeExampleTrainsSavesAndScores()
+    public async Task The_readme_example_compiles_trains_saves_and_scores()
     {
-        // In this test process libtorch is already loaded, so this reports TooLate and changes nothing.
-        OpenMpSpin.Shorten();
-        torch.manual_seed(3);
-        var data = SyntheticGenerator.Generate(new SyntheticOptions { Samples = 600, MaxHistoryLength = 12 });
-        var options = new DienOptions { ItemVocabularySize = 1001, CategoryVocabularySize = 51, UserVocabularySize = 2001, HeadHiddenSizes = [32, 16] };
-        using var model = new DienModel(options);
-        var sampler = NegativeSampler.FromHistories(data.Train);
-        var split = ValidationSplit.ByUser(data.Train, fraction: 0.1, seed: 2019);
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string arg in new[] { "exec", typeof(ChildProcess).Assembly.Location, "readme", ReadmeExample.FindReadme(), _folder })
+        {
+            start.ArgumentList.Add(arg);
+        }
 
-        using var trainer = new DienTrainer(model, new TrainerOptions { Epochs = 2, BestCheckpointPath = _checkpoint });
-        var result = trainer.Fit(
-            epoch => new Batcher(new BatcherOptions { Shuffle = true, Seed = epoch, NegativeSampler = sampler }).Batches(split.Train),
-            () => new Batcher().Batches(split.Validation));
-        var test = trainer.Evaluate(new Batcher().Batches(data.Test));
+        using var child = Process.Start(start)!;
+        var stderrRead = child.StandardError.ReadToEndAsync();
+        string stdout = await child.StandardOutput.ReadToEndAsync();
+        await child.WaitForExitAsync();
+        string stderr = await stderrRead;
 
-        split.Validation.Should().NotBeEmpty();
-        split.Validation.Select(s => s.User).Should().NotIntersectWith(split.Train.Select(s => s.User));
-        result.Epochs.Should().HaveCount(2);
-        result.BestMetric.Should().BeInRange(0, 1);
-        result.RestoredBestWeights.Should().BeTrue();
-        trainer.Evaluate(new Batcher().Batches(split.Validation)).Auc.Should().Be(result.BestMetric, "the model holds the chosen epoch's weights");
-        test.Auc.Should().BeInRange(0, 1);
-        File.Exists(_checkpoint).Should().BeTrue();
+        child.ExitCode.Should().Be(0, $"the example runs to its end (stdout: {stdout}; stderr: {stderr})");
+        var summary = Summary().Match(stdout);
+        summary.Success.Should().BeTrue($"the example prints its summary line (stdout: {stdout})");
+        double validation = double.Parse(summary.Groups["validation"].Value, CultureInfo.InvariantCulture);
+        double test = double.Parse(summary.Groups["test"].Value, CultureInfo.InvariantCulture);
+        validation.Should().BeGreaterThan(0.6, "DIEN learns the synthetic workload's evolving interests");
+        test.Should().BeGreaterThan(0.6, "the chosen epoch holds on the test users");
 
-        using var predictor = DienPredictor.Load(_checkpoint);
-        float[] p = predictor.ScoreCandidates(userId: 7, historyItems: [12, 40, 41], historyCategories: [12, 40, 41],
-                                              candidateItems: [3, 90], candidateCategories: [3, 40]);
-        p.Should().HaveCount(2).And.OnlyContain(x => x > 0 && x < 1);
+        var scores = Scores().Match(stdout);
+        scores.Success.Should().BeTrue($"the example prints its scores (stdout: {stdout})");
+        var values = scores.Groups["values"].Value.Split(", ").Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        values.Should().HaveCount(2).And.OnlyContain(x => x > 0 && x < 1);
+        File.Exists(Path.Combine(_folder, "best.dien")).Should().BeTrue("the trainer writes the best checkpoint where the README says");
     }
+
+    [Fact]
+    public void A_readme_without_the_section_is_reported_by_name()
+    {
+        var act = () => ReadmeExample.Extract("# Title\n\n## Other\n```csharp\nint x = 1;\n```\n");
+        act.Should().Throw<InvalidDataException>().WithMessage("*'## Using it from C#'*");
+    }
+
+    [Fact]
+    public void Code_that_does_not_compile_is_reported_with_its_error()
+    {
+        var act = () => ReadmeExample.Compile("var model = new Dien.Model.NoSuchModel();");
+        act.Should().Throw<InvalidOperationException>().WithMessage("*NoSuchModel*");
+    }
+
+    [GeneratedRegex(@"epoch (?<epoch>\d+): validation AUC (?<validation>[0-9.]+), test AUC (?<test>[0-9.]+)")]
+    private static partial Regex Summary();
+
+    [GeneratedRegex(@"scores: (?<values>[-0-9.eE]+(, [-0-9.eE]+)*)")]
+    private static partial Regex Scores();
 }
