@@ -68,7 +68,7 @@ public sealed class DienPredictor : IDisposable
     /// <exception cref="ArgumentException">Its model kind is not registered.</exception>
     public static DienPredictor Load(string path)
     {
-        var model = Checkpoint.LoadModel(Checkpoint.Open(path), out var contents);
+        var model = CheckpointLoader.LoadModel(CheckpointReader.Open(path), out var contents);
         return new DienPredictor(model, ownsModel: true) { Contents = contents, MaxHistoryLength = contents.Data.MaxHistoryLength };
     }
 

@@ -214,7 +214,7 @@ public sealed class DienTrainer : IDisposable
             PartialSamples = _partial?.Samples ?? 0,
             GeneratorState = _partial?.GeneratorState,
         };
-        Checkpoint.Save(path, _model, Data, state, _optimizer);
+        CheckpointWriter.Write(path, _model, Data, state, _optimizer);
     }
 
     /// <summary>Restores weights, optimizer moments and training state from a checkpoint written by <see cref="SaveCheckpoint"/>; <see cref="Fit"/> then continues after its last epoch.</summary>
@@ -225,9 +225,9 @@ public sealed class DienTrainer : IDisposable
     /// options, or has no training state; the message names the file, the entry and the reason.</exception>
     public void LoadCheckpoint(string path)
     {
-        var contents = Checkpoint.Open(path);
-        var data = Data is null ? Checkpoint.ContentsOf(contents).Data : null;
-        var state = Checkpoint.LoadInto(contents, _model, _optimizer, requireTraining: true)!;
+        var contents = CheckpointReader.Open(path);
+        var data = Data is null ? CheckpointReader.ContentsOf(contents).Data : null;
+        var state = CheckpointLoader.LoadInto(contents, _model, _optimizer, requireTraining: true)!;
         CompletedEpochs = state.CompletedEpochs;
         _partial = state.BatchesIntoEpoch > 0 ? new PartialEpoch(state.BatchesIntoEpoch, state.PartialLossSum, state.PartialSamples, state.GeneratorState) : null;
         _bestEpoch = state.BestEpoch;
@@ -293,9 +293,9 @@ public sealed class DienTrainer : IDisposable
 
         // A resumed trainer whose best epoch came before the checkpoint it resumed from.
         if (_options.BestCheckpointPath is { } path && File.Exists(path)
-            && Checkpoint.Open(path) is var contents && Checkpoint.TrainingStateOf(contents) is { } state && state.CompletedEpochs == _bestEpoch + 1)
+            && CheckpointReader.Open(path) is var contents && CheckpointReader.TrainingStateOf(contents) is { } state && state.CompletedEpochs == _bestEpoch + 1)
         {
-            Checkpoint.LoadInto(contents, _model, null, requireTraining: false);
+            CheckpointLoader.LoadInto(contents, _model, null, requireTraining: false);
             _logger.LogInformation("Restored the weights of epoch {Epoch} ({Metric} {Value:F5}) from {Path}.", _bestEpoch + 1, _options.MonitorMetric, _bestMetric, path);
             return true;
         }

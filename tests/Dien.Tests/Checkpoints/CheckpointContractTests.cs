@@ -104,7 +104,7 @@ public sealed class CheckpointContractTests : IDisposable
         // Adding a DienOptions property without recording what older files meant by its absence fails here.
         foreach (int version in OptionsBaselines.Versions)
         {
-            OptionsBaselines.For(version).Select(p => p.Key).Should().BeEquivalentTo(Checkpoint.OptionNames, $"format version {version}'s table");
+            OptionsBaselines.For(version).Select(p => p.Key).Should().BeEquivalentTo(CheckpointFormat.OptionNames, $"format version {version}'s table");
         }
 
         OptionsBaselines.Versions.Should().Contain(Enumerable.Range(Checkpoint.OldestReadableFormatVersion, Checkpoint.FormatVersion));

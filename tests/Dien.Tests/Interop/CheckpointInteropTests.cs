@@ -87,7 +87,7 @@ public sealed class CheckpointInteropTests
         b.Score(batch).Should().Equal(a.Score(batch));
         b.Contents!.FormatVersion.Should().Be(Checkpoint.FormatVersion);
         b.Contents.ModelKind.Should().Be(a.Contents!.ModelKind);
-        Checkpoint.OptionDifferences(b.Contents.Options, a.Contents.Options).Should().BeEmpty();
+        CheckpointReader.OptionDifferences(b.Contents.Options, a.Contents.Options).Should().BeEmpty();
         ShouldEqual(b.Contents.Data, Data);
         using var model = Checkpoint.LoadModel(original);
         ((Action)(() => Checkpoint.LoadInto(back, model, null))).Should().NotThrow("the Python file's options equal the model's by value");
@@ -140,7 +140,7 @@ public sealed class CheckpointInteropTests
         PythonSide.RunScript("checkpoint_script.py", "fresh", path, batchPath, scores);
 
         using var predictor = DienPredictor.Load(path);
-        JsonSerializer.Serialize(predictor.Options, Checkpoint.Json).Should().Be(JsonSerializer.Serialize(options, Checkpoint.Json));
+        JsonSerializer.Serialize(predictor.Options, CheckpointFormat.Json).Should().Be(JsonSerializer.Serialize(options, CheckpointFormat.Json));
         var python = JsonNode.Parse(File.ReadAllText(scores))!["scores"]!.AsArray().Select(s => s!.GetValue<double>()).ToArray();
         var served = predictor.Score(batch);
         for (int i = 0; i < served.Length; i++)

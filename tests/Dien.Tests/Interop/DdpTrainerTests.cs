@@ -45,7 +45,7 @@ public sealed class DdpTrainerTests
             Alpha = 1, // the auxiliary loss and its sampled negatives under DDP too
         };
         string optionsPath = Path.Combine(folder.Path, "options.json");
-        File.WriteAllText(optionsPath, JsonSerializer.Serialize(options, Checkpoint.Json));
+        File.WriteAllText(optionsPath, JsonSerializer.Serialize(options, CheckpointFormat.Json));
 
         JsonNode Train(int processes)
         {
@@ -109,7 +109,7 @@ public sealed class DdpTrainerTests
         string train = Path.Combine(folder.Path, "train"), test = Path.Combine(data!, AuthorsDataset.TestFile);
         File.WriteAllLines(train, File.ReadLines(Path.Combine(data!, AuthorsDataset.TrainFile)).Take(20_000));
         string optionsPath = Path.Combine(folder.Path, "options.json");
-        File.WriteAllText(optionsPath, JsonSerializer.Serialize(NarrowOptions(), Checkpoint.Json));
+        File.WriteAllText(optionsPath, JsonSerializer.Serialize(NarrowOptions(), CheckpointFormat.Json));
         string checkpoint = Path.Combine(folder.Path, "p2.dien"), reportPath = Path.Combine(folder.Path, "p2.json"), scoresPath = Path.Combine(folder.Path, "p2.scores");
 
         var (code, output, error) = PythonSide.Run(PythonSide.TorchRun, PythonSide.TorchRunArguments(2, "dien.train").Concat(new[]

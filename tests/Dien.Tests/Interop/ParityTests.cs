@@ -122,7 +122,7 @@ public sealed class ParityTests
             {
                 ["name"] = name,
                 ["kind"] = kind,
-                ["options"] = JsonSerializer.Serialize(model.Options, Checkpoint.Json),
+                ["options"] = JsonSerializer.Serialize(model.Options, CheckpointFormat.Json),
                 ["batch"] = JsonSerializer.SerializeToNode(arrays),
                 ["state_before"] = before,
                 ["state_after"] = State(model),
