@@ -14,7 +14,8 @@ dotnet pack "$repo/src/Dien/Dien.csproj" -c Release -o "$work/feed" -p:Version="
 echo "== consumer: new console app"
 mkdir -p "$work/app"
 cd "$work/app"
-dotnet new console --framework net10.0 --name ConsumerApp --output . >/dev/null
+# DIEN_CONSUMER_FRAMEWORK=net8.0 checks the package's net8.0 build (CI's net8.0 leg); the default is net10.0.
+dotnet new console --framework "${DIEN_CONSUMER_FRAMEWORK:-net10.0}" --name ConsumerApp --output . >/dev/null
 cat > nuget.config <<CONFIG
 <?xml version="1.0" encoding="utf-8"?>
 <configuration>
