@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import sys
 from collections import OrderedDict
 from typing import Mapping, Optional, Tuple
@@ -46,7 +47,11 @@ def save_pytorch(path: str, model: CtrModel, vocabularies: Optional[Mapping[str,
 
 def load_pytorch(path: str, kind: Optional[str] = None, options: Optional[DienOptions] = None) -> Tuple[CtrModel, dict, dict]:
     """(model, vocabularies, bundle) from a bundle, or from a bare state dict with ``kind`` and ``options``."""
-    bundle = torch.load(path, map_location="cpu")
+    # weights_only: tensors, dicts, lists and plain values only; a .pt from elsewhere must not run code while loading
+    try:
+        bundle = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(path, f"it holds more than tensors, dicts, lists and plain values, so it is not loaded ({e}).") from None
     if not isinstance(bundle, dict):
         raise CheckpointError(path, "it holds neither a dien bundle nor a state dict.")
     if "state_dict" not in bundle:

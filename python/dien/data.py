@@ -10,9 +10,7 @@ one label only.
 
 from __future__ import annotations
 
-import json
 import os
-import pickle
 import random
 from array import array
 from collections import OrderedDict
@@ -22,6 +20,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import torch
 
 from .batch import Batch
+from .vocabulary import read_vocabulary
 
 SEPARATOR = "\x02"
 
@@ -183,8 +182,7 @@ def _authors_vocabularies(folder: str) -> Optional["OrderedDict[str, Dict[str, i
         for ext in (".json", ".pkl"):
             p = os.path.join(folder, stem + ext)
             if os.path.isfile(p):
-                with open(p, "rb") as f:
-                    found[name] = {str(k): int(v) for k, v in (json.load(f) if ext == ".json" else pickle.load(f)).items()}
+                found[name] = dict(read_vocabulary(p))  # never pickle.load: a data folder's pickle could run code
                 break
     return found if len(found) == 3 else None
 

@@ -1,4 +1,4 @@
-"""DienModel, DinModel and BaseModel as torch modules, written from DESIGN.md and the .NET behaviour.
+"""DienModel, DinModel and BaseModel as torch modules, written from the paper and the .NET behaviour.
 
 Every module keeps the .NET state-dict keys and shapes (docs/state-dict.md), so a state dict moves between the
 two sides unchanged. The equations and their order are those of the .NET components (src/Dien/Embeddings,
@@ -206,7 +206,7 @@ def target_attention(key_size: int, o: DienOptions) -> nn.Module:
 
 # ------------------------------------------------------------------------------------------------ evolution
 class InterestEvolution(nn.Module):
-    """The attentional GRU of DESIGN.md section 5; gate rows (r, u, h~), u the UPDATE gate.
+    """The attentional GRU (the .NET ``Dien.Evolution.InterestEvolution``); gate rows (r, u, h~), u the UPDATE gate.
 
     AUGRU (paper): h = (1 - a u) h_prev + a u h~; AUGRU (authors' code): the attention scales the keep gate,
     h = (1 - a)(1 - u) h_prev + (1 - (1 - a)(1 - u)) h~; AGRU: h = (1 - a) h_prev + a h~; AIGRU: a plain GRU step over

@@ -136,7 +136,7 @@ class DienOptions:
         for attr, name, kind in _SCHEMA:
             if isinstance(kind, tuple):
                 require(getattr(self, attr) in kind, name, getattr(self, attr), f"is not one of {', '.join(kind)}")
-            if kind == "ints":
+            if kind == "ints" and attr != "extra_field_vocabulary_sizes":  # table sizes, checked above, not layer widths
                 for i, width in enumerate(getattr(self, attr)):
                     if width <= 0:
                         errors.append(f"{name}[{i}] = {width}: layer widths must be positive.")

@@ -30,7 +30,7 @@ internal static class TrainRun
         bool historyLabels = settings.Auxiliary == AuxiliaryLossForm.LabelledHistory && settings.Alpha > 0 && settings.Model == ModelKind.Dien;
         if (historyLabels && data.Train.All(s => s.HistoryLabels is null))
         {
-            throw new ArgumentException($"--aux labelled needs per-behaviour labels, which the {settings.Data.ToString().ToLowerInvariant()} data does not have (Taobao and MovieLens do); use --aux next.");
+            throw new ArgumentException($"--aux labelledhistory needs per-behaviour labels, which the {settings.Data.ToString().ToLowerInvariant()} data does not have (Taobao and MovieLens do); use --aux nextbehaviour.");
         }
 
         // Model selection (early stopping, best checkpoint) on training users held out by user, as the test users are;

@@ -15,6 +15,9 @@ echo "== consumer: new console app"
 mkdir -p "$work/app"
 cd "$work/app"
 dotnet new console --framework net10.0 --name ConsumerApp --output . >/dev/null
+# DIEN_CONSUMER_FRAMEWORK=net8.0 checks the package's net8.0 build (CI's net8.0 leg); the SDK's template offers net10.0 only.
+sed -i "s:<TargetFramework>net10.0</TargetFramework>:<TargetFramework>${DIEN_CONSUMER_FRAMEWORK:-net10.0}</TargetFramework>:" ConsumerApp.csproj
+grep -q "<TargetFramework>${DIEN_CONSUMER_FRAMEWORK:-net10.0}</TargetFramework>" ConsumerApp.csproj
 cat > nuget.config <<CONFIG
 <?xml version="1.0" encoding="utf-8"?>
 <configuration>

@@ -1,4 +1,3 @@
-using Dien.Extractor;
 using Dien.Kernels.Recurrence;
 using Dien.Runtime;
 using TorchSharp;
