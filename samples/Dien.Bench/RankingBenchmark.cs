@@ -15,10 +15,11 @@ namespace Dien.Bench;
 internal static class RankingBenchmark
 {
     private const string Usage = """
-        rank [--candidates 100 --history 25 --requests 200 --gather 1,10 --passes 3 --models dien,din,base --threads 2 --seed 2019]
+        rank [--candidates 100 --history 25 --requests 200 --gather 1,10 --passes 3 --models dien,din,base --threads 2 --seed 2019 --checkpoint none]
           Scores --requests requests (one user, --history behaviours, --candidates candidates each) per pass with W's
           model options, --gather requests per model call (1: DienPredictor.ScoreCandidates; 10: what BatchingScorer
           gathers at 100 candidates), each history encoded once (new) and copied into every row (before).
+          --checkpoint PATH scores with that checkpoint's model (e.g. the Serve sample's out/best.dien) instead of --models.
         """;
 
     public static void Run(string[] args)
@@ -26,7 +27,7 @@ internal static class RankingBenchmark
         var settings = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["--candidates"] = "100", ["--history"] = "25", ["--requests"] = "200", ["--gather"] = "1,10", ["--passes"] = "3",
-            ["--models"] = "dien,din,base", ["--threads"] = "2", ["--seed"] = "2019",
+            ["--models"] = "dien,din,base", ["--threads"] = "2", ["--seed"] = "2019", ["--checkpoint"] = "none",
         };
         for (int i = 1; i < args.Length; i += 2)
         {
@@ -42,11 +43,12 @@ internal static class RankingBenchmark
             ? v : throw new ArgumentException($"{key} {settings[key]}: expected a positive whole number.");
         int candidates = Int("--candidates"), history = Int("--history"), requests = Int("--requests"), passes = Int("--passes"), threads = Int("--threads"), seed = Int("--seed");
         var gathers = settings["--gather"].Split(',').Select(g => int.TryParse(g, CultureInfo.InvariantCulture, out int v) && v > 0 ? v : throw new ArgumentException($"--gather {g}: expected positive whole numbers.")).ToArray();
-        var models = settings["--models"].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        string checkpoint = settings["--checkpoint"];
+        var models = checkpoint == "none" ? settings["--models"].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : ["checkpoint"];
 
         torch.set_num_threads(threads);
         var w = new WorkloadOptions { Seed = seed, Threads = threads };
-        var options = w.ModelOptions(w.GeneratorOptions());
+        var options = checkpoint == "none" ? w.ModelOptions(w.GeneratorOptions()) : Dien.Checkpoints.Checkpoint.Read(checkpoint).Options;
         var random = new Random(seed);
         var calls = Enumerable.Range(0, requests).Select(_ =>
         {
@@ -57,8 +59,8 @@ internal static class RankingBenchmark
                 candidateItems, candidateItems.Select(i => (i % w.Categories) + 1).ToArray(), null);
         }).ToList();
 
-        Console.WriteLine($"rank: {requests} requests per pass x {passes} passes, 1 user x {candidates} candidates, history {history}; W's options " +
-                          $"(E = {options.BehaviourSize}, H = {options.HiddenSize}, {options.Evolution}, {options.Attention} attention), untrained weights, {threads} thread(s), " +
+        Console.WriteLine($"rank: {requests} requests per pass x {passes} passes, 1 user x {candidates} candidates, history {history}; " +
+                          $"{(checkpoint == "none" ? "W's options, untrained weights" : $"checkpoint {checkpoint}")} (E = {options.BehaviourSize}, H = {options.HiddenSize}, {options.Evolution}, {options.Attention} attention), {threads} thread(s), " +
                           $"{Environment.ProcessorCount} cores, load average {LoadAverage()} before the run");
         Console.WriteLine("| model | requests per call | before: rows/s | now: rows/s | now / before | largest difference |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|");
@@ -69,14 +71,13 @@ internal static class RankingBenchmark
         foreach (string kind in models)
         {
             torch.manual_seed(seed);
-            CtrModel model = kind switch
+            using var predictor = kind == "checkpoint" ? DienPredictor.Load(checkpoint) : new DienPredictor(kind switch
             {
                 "dien" => new DienModel(options),
                 "din" => new DinModel(options),
                 "base" => new BaseModel(options),
                 _ => throw new ArgumentException($"--models {kind}: expected dien, din or base."),
-            };
-            using var predictor = new DienPredictor(model, ownsModel: true);
+            }, ownsModel: true);
             foreach (int gather in gathers)
             {
                 var groups = calls.Chunk(gather).ToList();
