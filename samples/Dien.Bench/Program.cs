@@ -22,6 +22,9 @@ using TorchSharp;
 //   dotnet run -c Release --project samples/Dien.Bench -- order [--path ../shared/data/amazon-beauty-dien --held-out 0.2 --seeds 1,2,3]
 //       how much the order of the training histories adds to a click model over their set (Dien.Diagnostics.OrderSignal);
 //       quality and order also take --path movielens:<folder> (MovieLens ratings as prefix pairs)
+//   dotnet run -c Release --project samples/Dien.Bench -- rank [--candidates 100 --history 25 --requests 200 --gather 1,10 --passes 3 --models dien,din,base --threads 2]
+//       ranking: rows/s with each request's history encoded once against the row-per-candidate path, in one run (docs/performance.md)
+//   dotnet run -c Release --project samples/Dien.Bench -- latency [--rounds 5 and any workload flag]   W's batch-1 latency without training first
 //   dotnet run -c Release --project samples/Dien.Bench -- eventlog [--rows 10000000 --keep events.parquet --pairs]
 //       writes a generated event log as Parquet, reads it back with the event-log reader: rows/s and peak RSS (docs/event-logs.md)
 // Before the first TorchSharp call: libgomp reads its spin count when libtorch loads (docs/performance.md).
@@ -34,6 +37,8 @@ Action<string[]>? commandMode = args.Length == 0 ? null : args[0] switch
     "quality" => QualityBenchmark.Run,
     "order" => OrderSignalRun.Run,
     "eventlog" => EventLogBenchmark.Run,
+    "rank" => RankingBenchmark.Run,
+    "latency" => LatencyBenchmark.Run,
     _ => null,
 };
 if (commandMode is not null)

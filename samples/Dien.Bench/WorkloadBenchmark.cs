@@ -19,7 +19,7 @@ namespace Dien.Bench;
 internal static class WorkloadBenchmark
 {
     private const int WarmUpBatches = 10;
-    private const int LatencyCalls = 200;
+    internal const int LatencyCalls = 200;
 
     public static void Run(string[] args, OpenMpSpinResult openMpSpin)
     {
@@ -178,7 +178,7 @@ internal static class WorkloadBenchmark
         return 0;
     }
 
-    private static (double Median, double P90) Latency(DienModel model, IReadOnlyList<Sample> test)
+    internal static (double Median, double P90) Latency(DienModel model, IReadOnlyList<Sample> test)
     {
         var batcher = new Batcher(new BatcherOptions { BatchSize = 1 });
         var singles = batcher.Batches(test.Take(LatencyCalls + 20)).ToList();

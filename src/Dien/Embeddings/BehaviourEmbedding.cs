@@ -102,10 +102,33 @@ public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>
+    /// What a model reads from the tables for a ranking call: each history (with its user and extra fields) once,
+    /// [R, T, E], and each candidate as a target, [K, E]; the result spreads the histories to the candidates through
+    /// <see cref="CandidateBatch.Index"/>. One lookup per table, as in <see cref="Embed(DienBatch, bool)"/>.
+    /// </summary>
+    /// <param name="batch">The ranking call.</param>
+    internal EmbeddedBatch Embed(CandidateBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var histories = batch.Histories;
+        long size = histories.Size, width = histories.Width;
+        var padding = histories.Mask.logical_not();
+        var itemIds = torch.cat(new[] { histories.HistoryItems.masked_fill(padding, HeldScalars.Zero).reshape(-1), batch.CandidateItems }, 0);
+        var categoryIds = torch.cat(new[] { histories.HistoryCategories.masked_fill(padding, HeldScalars.Zero).reshape(-1), batch.CandidateCategories }, 0);
+        var all = forward(itemIds, categoryIds);
+        var history = all.narrow(0, 0, size * width).reshape(size, width, BehaviourSize);
+        var target = all.narrow(0, size * width, batch.Size);
+        return new EmbeddedBatch(history, target, EmbedUser(histories.UserIds), EmbedExtraFields(histories.ExtraFields), null, itemIds, categoryIds)
+        {
+            Rows = batch.Index,
+        };
+    }
+
+    /// <summary>
     /// The mini-batch-aware L2 penalty: the sum of ||w_j||^2 over the distinct rows j that a batch looked up in each
     /// table (padding row 0 is zero and adds nothing). Rows the batch does not use get no gradient.
     /// </summary>
-    /// <param name="embedded">What <see cref="Embed"/> returned for the batch (its looked-up item and category ids).</param>
+    /// <param name="embedded">What <see cref="Embed(DienBatch, bool)"/> returned for the batch (its looked-up item and category ids).</param>
     /// <param name="batch">The batch (its user and extra-field ids).</param>
     /// <returns>A scalar.</returns>
     internal Tensor SquaredNormOfUsedRows(EmbeddedBatch embedded, DienBatch batch)

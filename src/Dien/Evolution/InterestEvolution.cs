@@ -1,3 +1,4 @@
+using Dien.Data.Batching;
 using Dien.Kernels.Recurrence;
 using Dien.Runtime;
 using TorchSharp;
@@ -76,26 +77,43 @@ public sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[],
     /// <returns>The final interest h'_T, [B, H]; zero for an empty row.</returns>
     /// <exception cref="ArgumentException">A shape or length does not fit.</exception>
     public override Tensor forward(Tensor states, Tensor attention, Tensor mask, int[] lengths)
+        => Evolve(states, HistoryIndex.Identity, attention, mask, lengths);
+
+    /// <summary>
+    /// Evolves the interest of rows that share histories: <paramref name="states"/> has one row per history and the
+    /// other inputs one per scored row, which reads its history through <paramref name="rows"/>. The input projection
+    /// does not depend on the attention (except for AIGRU, whose input is a_t h_t), so it runs once per history.
+    /// </summary>
+    /// <param name="states">Extractor states h_t, [R, T, H_in].</param>
+    /// <param name="rows">The history each row reads (<see cref="HistoryIndex.Identity"/>: R = B, its own).</param>
+    /// <param name="attention">Attention weights a_t, [B, T], zero at padding.</param>
+    /// <param name="mask">True at valid positions, bool [B, T].</param>
+    /// <param name="lengths">Valid lengths of the rows on the host.</param>
+    /// <returns>The final interest h'_T, [B, H]; zero for an empty row.</returns>
+    /// <exception cref="ArgumentException">A shape or length does not fit.</exception>
+    internal Tensor Evolve(Tensor states, HistoryIndex rows, Tensor attention, Tensor mask, int[] lengths)
     {
+        ArgumentNullException.ThrowIfNull(rows);
         Guard.Shape(states, new[] { Guard.Any, Guard.Any, weight_ih.shape[1] });
-        Guard.Mask(mask, states.shape[0], states.shape[1]);
-        Guard.Lengths(lengths, states.shape[0], states.shape[1]);
-        Guard.Shape(attention, new[] { states.shape[0], states.shape[1] });
+        long batch = rows.IsIdentity ? states.shape[0] : rows.Rows;
+        Guard.Mask(mask, batch, states.shape[1]);
+        Guard.Lengths(lengths, batch, states.shape[1]);
+        Guard.Shape(attention, new[] { batch, states.shape[1] });
 
         using var scope = NewDisposeScope();
         int last = lengths.Length == 0 ? 0 : lengths.Max();
         if (last == 0)
         {
-            return zeros(new[] { states.shape[0], (long)HiddenSize }, dtype: states.dtype, device: states.device).MoveToOuterDisposeScope();
+            return zeros(new[] { batch, (long)HiddenSize }, dtype: states.dtype, device: states.device).MoveToOuterDisposeScope();
         }
 
         var x = states.narrow(1, 0, last);
         var a = attention.narrow(1, 0, last);
         Tensor result = Variant switch
         {
-            EvolutionVariant.Aigru => Run(RecurrentCell.UpdateGateGru, RecurrentOutput.FinalState, x * a.unsqueeze(-1), null, lengths),
-            EvolutionVariant.Gru => (Run(RecurrentCell.UpdateGateGru, RecurrentOutput.AllStates, x, null, lengths) * a.unsqueeze(-1)).sum(1),
-            _ => Run(AttentionalCell(Variant), RecurrentOutput.FinalState, x, a, lengths),
+            EvolutionVariant.Aigru => Run(RecurrentCell.UpdateGateGru, RecurrentOutput.FinalState, Project(rows.Spread(x) * a.unsqueeze(-1)), null, lengths),
+            EvolutionVariant.Gru => (Run(RecurrentCell.UpdateGateGru, RecurrentOutput.AllStates, rows.Spread(Project(x)), null, lengths) * a.unsqueeze(-1)).sum(1),
+            _ => Run(AttentionalCell(Variant), RecurrentOutput.FinalState, rows.Spread(Project(x)), a, lengths),
         };
         return result.MoveToOuterDisposeScope();
     }
@@ -109,9 +127,11 @@ public sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[],
         _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, "Not an attentional evolution variant."),
     };
 
-    private Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor x, Tensor? a, int[] lengths)
+    /// <summary>The input projections of all steps, W_ih x + b_ih, in one matrix product.</summary>
+    private Tensor Project(Tensor x) => nn.functional.linear(x, weight_ih, bias_ih);
+
+    private Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor projection, Tensor? a, int[] lengths)
     {
-        var projection = nn.functional.linear(x, weight_ih, bias_ih);
         return UseFusedKernels && FusedRecurrence.Supports(projection)
             ? FusedRecurrence.Run(cell, output, projection, a, weight_hh, bias_hh, lengths)
             : StepwiseRecurrence.Run(cell, output, projection, a, weight_hh, bias_hh, lengths);

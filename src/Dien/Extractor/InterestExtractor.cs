@@ -46,6 +46,12 @@ public sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tensor>
     /// <summary>Whether the fused CPU kernel runs when it can (otherwise the packed <c>nn.GRU</c>).</summary>
     public bool UseFusedKernels { get; set; }
 
+    /// <summary>
+    /// Histories (rows) this extractor has been run on since it was built: a diagnostic that shows ranking encodes
+    /// each request's history once, not once per candidate.
+    /// </summary>
+    internal long RowsRun { get; private set; }
+
     /// <summary>Runs the GRU over the valid positions.</summary>
     /// <param name="behaviours">e_t, float [B, T, E].</param>
     /// <param name="mask">True at valid positions, bool [B, T] (left-aligned: the first lengths[b] positions).</param>
@@ -59,6 +65,7 @@ public sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tensor>
         Guard.Lengths(lengths, behaviours.shape[0], behaviours.shape[1]);
         using var scope = NewDisposeScope();
         long batch = behaviours.shape[0], steps = behaviours.shape[1];
+        RowsRun += batch;
         int last = lengths.Length == 0 ? 0 : lengths.Max();
         if (last == 0)
         {

@@ -299,7 +299,7 @@ public sealed class BatchingScorer : IDisposable
             float[] scores;
             try
             {
-                scores = predictor.Score(CandidateRequest.ToBatch(batch.ConvertAll(p => p.Request)));
+                scores = predictor.ScoreRequests(batch.ConvertAll(p => p.Request));
             }
             catch (ArgumentException e)
             {
@@ -338,7 +338,7 @@ public sealed class BatchingScorer : IDisposable
     {
         try
         {
-            p.Complete(p.Predictor.Score(CandidateRequest.ToBatch([p.Request])));
+            p.Complete(p.Predictor.ScoreRequests([p.Request]));
         }
         catch (Exception e)
         {

@@ -3,8 +3,9 @@ using Dien.Data.Batching;
 namespace Dien.Inference;
 
 /// <summary>
-/// One user's scoring request: the history and the candidates to score against it, and how requests become the
-/// rows of one batch (each candidate a row carrying its user's whole history).
+/// One user's scoring request: the history and the candidates to score against it, and how requests become one
+/// ranking call (each history once, <see cref="ToCandidates"/>) or the rows of one batch (each candidate a row
+/// carrying its user's whole history, <see cref="ToBatch"/>).
 /// </summary>
 internal sealed record CandidateRequest(
     long UserId, long[] HistoryItems, long[] HistoryCategories, long[] CandidateItems, long[] CandidateCategories, long[] ExtraFields)
@@ -81,48 +82,63 @@ internal sealed record CandidateRequest(
     /// One batch of every request's rows, each row with its own user's history at its own length; rows of shorter
     /// histories are padded to the longest (padding is ignored by the model). The requests share one extra-field count.
     /// </summary>
-    public static BatchArrays ToBatch(IReadOnlyList<CandidateRequest> requests)
+    public static BatchArrays ToBatch(IReadOnlyList<CandidateRequest> requests) => ToCandidates(requests).ToRows();
+
+    /// <summary>
+    /// One ranking call of every request: each history once (padded to the longest, with its user and extra fields),
+    /// and every candidate in the requests' order, naming its request's history. The requests share one extra-field count.
+    /// </summary>
+    public static CandidateArrays ToCandidates(IReadOnlyList<CandidateRequest> requests)
     {
+        int count = requests.Count;
         int rows = requests.Sum(r => r.Rows);
         int width = requests.Max(r => r.HistoryItems.Length);
         int f = requests[0].ExtraFields.Length;
-        var users = new long[rows];
+        var users = new long[count];
+        var historyItems = new long[count * width];
+        var historyCategories = new long[count * width];
+        var lengths = new int[count];
+        var extras = f == 0 ? null : new long[count * f];
         var items = new long[rows];
         var categories = new long[rows];
-        var historyItems = new long[rows * width];
-        var historyCategories = new long[rows * width];
-        var lengths = new int[rows];
-        var extras = f == 0 ? null : new long[rows * f];
+        var historyOf = new int[rows];
         int row = 0;
-        foreach (var r in requests)
+        for (int i = 0; i < count; i++)
         {
-            for (int c = 0; c < r.Rows; c++, row++)
+            var r = requests[i];
+            users[i] = r.UserId;
+            lengths[i] = r.HistoryItems.Length;
+            r.HistoryItems.CopyTo(historyItems, i * width);
+            r.HistoryCategories.CopyTo(historyCategories, i * width);
+            if (extras is not null)
             {
-                users[row] = r.UserId;
-                items[row] = r.CandidateItems[c];
-                categories[row] = r.CandidateCategories[c];
-                lengths[row] = r.HistoryItems.Length;
-                r.HistoryItems.CopyTo(historyItems, row * width);
-                r.HistoryCategories.CopyTo(historyCategories, row * width);
-                if (extras is not null)
-                {
-                    r.ExtraFields.CopyTo(extras, row * f);
-                }
+                r.ExtraFields.CopyTo(extras, i * f);
             }
+
+            r.CandidateItems.CopyTo(items, row);
+            r.CandidateCategories.CopyTo(categories, row);
+            Array.Fill(historyOf, i, row, r.Rows);
+            row += r.Rows;
         }
 
-        return new BatchArrays
+        return new CandidateArrays
         {
-            Size = rows,
-            Width = width,
-            UserIds = users,
-            TargetItems = items,
-            TargetCategories = categories,
-            HistoryItems = historyItems,
-            HistoryCategories = historyCategories,
-            Lengths = lengths,
-            ExtraFieldCount = f,
-            ExtraFields = extras,
+            Histories = new BatchArrays
+            {
+                Size = count,
+                Width = width,
+                UserIds = users,
+                TargetItems = new long[count],
+                TargetCategories = new long[count],
+                HistoryItems = historyItems,
+                HistoryCategories = historyCategories,
+                Lengths = lengths,
+                ExtraFieldCount = f,
+                ExtraFields = extras,
+            },
+            CandidateItems = items,
+            CandidateCategories = categories,
+            HistoryOfCandidate = historyOf,
         };
     }
 }

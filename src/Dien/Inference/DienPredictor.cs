@@ -131,7 +131,41 @@ public sealed class DienPredictor : IDisposable
             return Array.Empty<float>();
         }
 
-        return Score(CandidateRequest.ToBatch([Request(userId, historyItems, historyCategories, candidateItems, candidateCategories, extraFields)]));
+        return ScoreRequests([Request(userId, historyItems, historyCategories, candidateItems, candidateCategories, extraFields)]);
+    }
+
+    /// <summary>
+    /// Whether a ranking call embeds and encodes each request's history once and runs only the candidate-dependent part
+    /// per candidate (for models that split, <see cref="CtrModel.ScoreCandidates"/>); false scores one row per
+    /// candidate, each carrying its history, as before. The scores agree to float rounding; kept for comparisons.
+    /// </summary>
+    /// <value>The default value is true.</value>
+    internal bool EncodeHistoryOnce { get; set; } = true;
+
+    /// <summary>
+    /// Scores requests with one shared extra-field count in one model call: each candidate against its own request's
+    /// history, each history encoded once (<see cref="EncodeHistoryOnce"/>).
+    /// </summary>
+    /// <param name="requests">The requests, at least one, each with at least one candidate.</param>
+    /// <returns>Every request's candidates' probabilities, in order.</returns>
+    /// <exception cref="ArgumentException">An id is out of the model's range.</exception>
+    internal float[] ScoreRequests(IReadOnlyList<CandidateRequest> requests)
+    {
+        if (!EncodeHistoryOnce)
+        {
+            return Score(CandidateRequest.ToBatch(requests));
+        }
+
+        var call = CandidateRequest.ToCandidates(requests);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            using var inference = torch.inference_mode(true);
+            using var scope = torch.NewDisposeScope();
+            using var batch = new CandidateBatch(call, _device);
+            var probability = _model.ScoreCandidates(batch);
+            return probability.to(float32).cpu().data<float>().ToArray();
+        }
     }
 
     /// <summary>One request for this predictor: the lists copied, the history cut to <see cref="MaxHistoryLength"/>.</summary>

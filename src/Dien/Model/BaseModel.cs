@@ -33,9 +33,23 @@ public sealed class BaseModel : CtrModel
     {
         using var scope = NewDisposeScope();
         var embedded = embedding.Embed(batch, includeNegatives: false);
+        return Finish(batch, ScoreAgainst(embedded), null, EmbeddingPenalty(embedding, embedded, batch));
+    }
+
+    /// <inheritdoc />
+    private protected override Tensor ScoreEncoded(CandidateBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        return ScoreAgainst(embedding.Embed(batch)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The head over each scored row, its history's sum computed once per history.</summary>
+    /// <returns>Click logits, [B].</returns>
+    private Tensor ScoreAgainst(EmbeddedBatch embedded)
+    {
         // The sum is BaseModel's interest: with the sum terms it is already there, beside e_a * sum.
-        var input = ModelOptions.HeadSumTerms ? embedded.HeadInput(sumTerms: true) : embedded.HeadInput(sumTerms: false, embedded.HistorySum());
-        return Finish(batch, head.call(input), null, EmbeddingPenalty(embedding, embedded, batch));
+        var input = ModelOptions.HeadSumTerms ? embedded.HeadInput(sumTerms: true) : embedded.HeadInput(sumTerms: false, embedded.Rows.Spread(embedded.HistorySum()));
+        return head.call(input);
     }
 
     /// <inheritdoc />

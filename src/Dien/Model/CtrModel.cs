@@ -72,6 +72,41 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     /// <returns>Click logits and probabilities [B], and the losses when the batch has labels (build it with <see cref="Finish"/>).</returns>
     protected abstract DienOutput Score(DienBatch batch);
 
+    /// <summary>
+    /// Click probabilities of a ranking call, [K]: each candidate scored against its request's history. Models that
+    /// split their work (<see cref="ScoreEncoded"/>) embed and encode each history once and run only the
+    /// candidate-dependent part per candidate; others, or with <paramref name="encodeHistoryOnce"/> false, score the
+    /// equivalent batch of K rows that each carry their history (<see cref="CandidateArrays.ToRows"/>). Both give the
+    /// same scores to float rounding.
+    /// </summary>
+    /// <param name="batch">The ranking call, on the model's device.</param>
+    /// <param name="encodeHistoryOnce">False: score the row-per-candidate batch even when the model could split (the reference path).</param>
+    /// <returns>One probability per candidate, in the caller's dispose scope.</returns>
+    /// <exception cref="ArgumentException">An id is out of range or the call does not fit the model.</exception>
+    internal Tensor ScoreCandidates(CandidateBatch batch, bool encodeHistoryOnce = true)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        batch.Arrays.EnsureIdsInRange(_vocabularies);
+        CheckDevice(batch.Device, nameof(batch));
+        using var scope = NewDisposeScope();
+        var logit = encodeHistoryOnce ? ScoreEncoded(batch) : null;
+        if (logit is null)
+        {
+            using var rows = new DienBatch(batch.Arrays.ToRows(), batch.Device);
+            using var output = forward(rows);
+            return output.Probability.alias().MoveToOuterDisposeScope();
+        }
+
+        return torch.sigmoid(logit).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The click logits of a ranking call [K] from each history encoded once, or null when the model has no such split
+    /// (then <see cref="ScoreCandidates"/> scores one row per candidate). The call's ids have been checked.
+    /// </summary>
+    /// <param name="batch">The ranking call.</param>
+    private protected virtual Tensor? ScoreEncoded(CandidateBatch batch) => null;
+
     private void CheckBatch(DienBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -84,10 +119,15 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
                 nameof(batch));
         }
 
+        CheckDevice(batch.Device, nameof(batch));
+    }
+
+    private void CheckDevice(Device device, string name)
+    {
         var parameter = parameters().FirstOrDefault();
-        if (parameter is not null && (parameter.device_type != batch.Device.type || parameter.device_index != batch.Device.index))
+        if (parameter is not null && (parameter.device_type != device.type || parameter.device_index != device.index))
         {
-            throw new ArgumentException($"The batch is on {batch.Device} but the model is on {parameter.device}: build the batch on the model's device.", nameof(batch));
+            throw new ArgumentException($"The batch is on {device} but the model is on {parameter.device}: build the batch on the model's device.", name);
         }
     }
 

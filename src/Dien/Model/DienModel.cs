@@ -66,13 +66,36 @@ public sealed class DienModel : CtrModel
         int[] lengths = batch.Arrays.Lengths;
         var embedded = embedding.Embed(batch, includeNegatives: withAuxiliary && nextBehaviour);
         var states = extractor.call(embedded.History, batch.Mask, lengths);
-        var weights = attention.call(states, embedded.Target, batch.Mask);
-        var interest = evolution.call(states, weights, batch.Mask, lengths);
-        var logit = head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
+        var logit = ScoreAgainst(embedded, states, batch.Mask, lengths);
         Tensor? auxiliaryLoss = withAuxiliary
             ? auxiliary!.call(states, embedded.History, nextBehaviour ? embedded.Negatives! : batch.HistoryLabels!, batch.Mask)
             : null;
         return Finish(batch, logit, auxiliaryLoss, EmbeddingPenalty(embedding, embedded, batch));
+    }
+
+    /// <inheritdoc />
+    private protected override Tensor ScoreEncoded(CandidateBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        var histories = batch.Histories;
+        var embedded = embedding.Embed(batch);
+        var states = extractor.call(embedded.History, histories.Mask, histories.Arrays.Lengths);
+        return ScoreAgainst(embedded, states, histories.Mask, histories.Arrays.Lengths).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The part of the model that depends on the target, per scored row: target attention over the extractor states,
+    /// interest evolution and the head. The history side (states, mask, lengths, the embedded history) has one row
+    /// per history, which each scored row reads through <see cref="EmbeddedBatch.Rows"/>.
+    /// </summary>
+    /// <returns>Click logits, [B].</returns>
+    private Tensor ScoreAgainst(EmbeddedBatch embedded, Tensor states, Tensor mask, int[] lengths)
+    {
+        var rows = embedded.Rows;
+        var rowMask = rows.Spread(mask);
+        var weights = attention.call(rows.Spread(states), embedded.Target, rowMask);
+        var interest = evolution.Evolve(states, rows, weights, rowMask, rows.Spread(lengths));
+        return head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
     }
 
     private static void RequireAuxiliaryInputs(DienBatch batch, bool nextBehaviour)

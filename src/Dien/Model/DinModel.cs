@@ -37,9 +37,27 @@ public sealed class DinModel : CtrModel
     {
         using var scope = NewDisposeScope();
         var embedded = embedding.Embed(batch, includeNegatives: false);
-        var weights = attention.call(embedded.History, embedded.Target, batch.Mask);
-        var pooled = (weights.unsqueeze(-1) * embedded.History).sum(1);
-        return Finish(batch, head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, pooled)), null, EmbeddingPenalty(embedding, embedded, batch));
+        return Finish(batch, ScoreAgainst(embedded, batch.Mask), null, EmbeddingPenalty(embedding, embedded, batch));
+    }
+
+    /// <inheritdoc />
+    private protected override Tensor ScoreEncoded(CandidateBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        return ScoreAgainst(embedding.Embed(batch), batch.Histories.Mask).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The part that depends on the target, per scored row: attention pooling of the history and the head. The
+    /// embedded history and the mask have one row per history, which each row reads through <see cref="EmbeddedBatch.Rows"/>.
+    /// </summary>
+    /// <returns>Click logits, [B].</returns>
+    private Tensor ScoreAgainst(EmbeddedBatch embedded, Tensor mask)
+    {
+        var history = embedded.Rows.Spread(embedded.History);
+        var weights = attention.call(history, embedded.Target, embedded.Rows.Spread(mask));
+        var pooled = (weights.unsqueeze(-1) * history).sum(1);
+        return head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, pooled));
     }
 
     /// <inheritdoc />

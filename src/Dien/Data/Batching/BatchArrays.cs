@@ -199,7 +199,8 @@ public sealed class BatchArrays
 
     private static void RequireLength<T>(string field, T[]? array, int expected) => RequireLength(field, array, (long)expected);
 
-    private static void RequireNonNegative(string field, int row, int position, long id)
+    /// <summary>Throws when an id is negative; the message names the field, the row and the position (-1: none).</summary>
+    internal static void RequireNonNegative(string field, int row, int position, long id)
     {
         if (id < 0)
         {
@@ -215,7 +216,8 @@ public sealed class BatchArrays
         }
     }
 
-    private static void RequireBelow(string field, int row, int position, long id, long size, string option)
+    /// <summary>Throws when an id is at or beyond its table size; the message names the field, row, position and the option to change.</summary>
+    internal static void RequireBelow(string field, int row, int position, long id, long size, string option)
     {
         if (id >= size)
         {
