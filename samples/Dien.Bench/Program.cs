@@ -16,7 +16,7 @@ using TorchSharp;
 //       --attention mlp --alpha 1 --epochs 3 --threads 2 --seed 2019]    end-to-end figures on workload W
 //   dotnet run -c Release --project samples/Dien.Bench -- quality [--path ../shared/data/amazon-beauty-dien,../shared/data/amazon-sports-dien --models base,din,dien
 //       --seeds 1,2,3 --epochs 8 --patience 2 --validation-fraction 0.1 --output tables.md --set Option=value ... --grid Option=value1,value2 ...
-//       --bucket false --negatives uniform --shuffle whole --label NAME --jsonl runs.jsonl --threads 2]
+//       --bucket false --negatives popularity --shuffle whole --label NAME --jsonl runs.jsonl --threads 2]
 //       test figures of the three models on a folder in the authors' format (docs/results.md); --path synthetic
 //       (or synthetic:N for N samples) runs them on the built-in synthetic workload instead; it also prints the training file's order signal
 //   dotnet run -c Release --project samples/Dien.Bench -- order [--path ../shared/data/amazon-beauty-dien --held-out 0.2 --seeds 1,2,3]

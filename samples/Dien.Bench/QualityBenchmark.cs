@@ -264,7 +264,7 @@ internal static class QualityBenchmark
 
         /// <summary>Hand the batcher a lazy stream, which it shuffles only inside its buffer (the first release's behaviour), for the ablation.</summary>
         public bool BufferShuffleOnly { get; init; }
-        public NegativeSampling Negatives { get; init; } = NegativeSampling.Uniform;
+        public NegativeSampling Negatives { get; init; } = NegativeSampling.Popularity;
         public int Threads { get; init; } = 2;
         public string Label { get; init; } = "defaults";
         public string? Output { get; init; }

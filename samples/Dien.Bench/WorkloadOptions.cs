@@ -39,7 +39,8 @@ internal sealed record WorkloadOptions
         torch.manual_seed(Seed);
         var synthetic = GeneratorOptions();
         var data = SyntheticGenerator.Generate(synthetic);
-        return (data, NegativeSampler.FromHistories(data.Train), ModelOptions(synthetic));
+        // W keeps the uniform draws it was first measured with, so its figures compare across releases.
+        return (data, NegativeSampler.FromHistories(data.Train, NegativeSampling.Uniform), ModelOptions(synthetic));
     }
 
     /// <summary>The synthetic generator's settings for W.</summary>

@@ -105,7 +105,7 @@ internal sealed record LoadedData(
         return new LoadedData(
             $"authors' files in {folder}: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples (vocabularies: {vocabularies.Sources})",
             data.Train, data.Test, vocabularies.Items.Size, vocabularies.Categories.Size, vocabularies.Users.Size,
-            data.CreateNegativeSampler(NegativeSampling.Uniform),
+            data.CreateNegativeSampler(),
             new CheckpointData { ItemCategories = itemCategories, Items = Widen(vocabularies.Items), Categories = Widen(vocabularies.Categories), Users = Widen(vocabularies.Users) });
     }
 

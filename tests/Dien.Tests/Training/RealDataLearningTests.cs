@@ -31,9 +31,16 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
     private static readonly double Chance = 2 * Math.Log(2);
 
     /// <summary>
+    /// The line between the two: the defaults reached 1.1047 after the slice's epoch (seed 1, negatives by popularity,
+    /// which are harder to tell from the next behaviour than uniform ones), the broken path stays at 1.3863.
+    /// </summary>
+    private static readonly double Learned = Chance - 0.15;
+
+    /// <summary>
     /// The test AUC floors after one epoch on the slice, about 0.02-0.03 below what seed 1 reached here: Beauty
-    /// BaseModel 0.7132, DIN 0.7198, DIEN 0.6743; Sports BaseModel 0.7309, DIN 0.7422, DIEN 0.6922 (DIEN, with its
-    /// auxiliary loss, is the slowest starter on so little data). An untrained model gives 0.5.
+    /// BaseModel 0.7132, DIN 0.7198, DIEN 0.6801; Sports BaseModel 0.7309, DIN 0.7422, DIEN 0.6724 (DIEN, with its
+    /// auxiliary loss and negatives drawn by popularity, is the slowest starter on so little data). An untrained
+    /// model gives 0.5.
     /// </summary>
     [SkippableTheory]
     [InlineData("amazon-beauty-dien", "base", 0.69)]
@@ -41,14 +48,14 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
     [InlineData("amazon-beauty-dien", "dien", 0.65)]
     [InlineData("amazon-sports-dien", "base", 0.70)]
     [InlineData("amazon-sports-dien", "din", 0.71)]
-    [InlineData("amazon-sports-dien", "dien", 0.66)]
+    [InlineData("amazon-sports-dien", "dien", 0.65)]
     public void The_defaults_learn_above_the_floor_on_unseen_users(string set, string kind, double floor)
     {
         var data = Load(set);
         const int seed = 1;
         using var model = Build(kind, data);
         double alpha = kind == "dien" ? new DienOptions().Alpha : 0;
-        var sampler = alpha > 0 ? data.CreateNegativeSampler(NegativeSampling.Uniform) : null;
+        var sampler = alpha > 0 ? data.CreateNegativeSampler() : null;
         double auc = LearningRun.TestAuc(model, data.Train.Take(SliceLines).ToList(), data.Test, new BatcherOptions { Shuffle = true, NegativeSampler = sampler }, seed, epochs: 1);
         output.WriteLine($"{set} {kind} (defaults, alpha {alpha}), seed {seed}: test AUC {auc:F4}");
         auc.Should().BeGreaterThan(floor);
@@ -60,7 +67,7 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
         var data = Load("amazon-beauty-dien");
         double auxiliary = SliceAuxiliaryLoss(data, negativesArePositives: false, out double auc);
         output.WriteLine($"DIEN defaults: auxiliary loss {auxiliary:F4} on the training histories (chance {Chance:F4}), test AUC {auc:F4}");
-        auxiliary.Should().BeLessThan(Chance - 0.25, "the extractor's states predict the next behaviour (alpha {0} by default)", new DienOptions().Alpha);
+        auxiliary.Should().BeLessThan(Learned, "the extractor's states predict the next behaviour (alpha {0} by default)", new DienOptions().Alpha);
         auc.Should().BeGreaterThan(0.65);
     }
 
@@ -71,7 +78,7 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
         var data = Load("amazon-beauty-dien");
         double auxiliary = SliceAuxiliaryLoss(data, negativesArePositives: true, out double auc);
         output.WriteLine($"DIEN, negatives = positives: auxiliary loss {auxiliary:F4} on the training histories (chance {Chance:F4}), test AUC {auc:F4}");
-        auxiliary.Should().BeGreaterThan(Chance - 0.25);
+        auxiliary.Should().BeGreaterThan(Learned);
     }
 
     private static AuthorsDataset Load(string set)
@@ -105,14 +112,14 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
 
     /// <summary>
     /// Trains DIEN on the defaults for one epoch on the Beauty slice, then returns its mean auxiliary loss on the test
-    /// slice's histories (with fresh uniform negatives) and its test AUC. (On the unseen test users' histories it was
+    /// slice's histories (with fresh negatives drawn as in training) and its test AUC. (On the unseen test users' histories it was
     /// above chance after this one epoch, 2.20, which is left to study: see docs/results.md.)
     /// </summary>
     private static double SliceAuxiliaryLoss(AuthorsDataset data, bool negativesArePositives, out double auc)
     {
         const int seed = 1;
         using var model = (DienModel)Build("dien", data);
-        var sampler = data.CreateNegativeSampler(NegativeSampling.Uniform);
+        var sampler = data.CreateNegativeSampler();
         IEnumerable<BatchArrays> Batches(IEnumerable<Sample> samples, BatcherOptions options) => new Batcher(options with { NegativeSampler = sampler })
             .Batches(samples)
             .Select(b =>

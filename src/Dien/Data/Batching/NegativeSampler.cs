@@ -3,13 +3,13 @@ namespace Dien.Data.Batching;
 /// <summary>How <see cref="NegativeSampler"/> weighs the pool.</summary>
 public enum NegativeSampling
 {
-    /// <summary>
-    /// Every distinct item of the pool equally likely: the default, as the PyTorch reference draws. On Amazon Beauty
-    /// it gave DIEN a validation AUC of 0.8556 against 0.8458 by popularity (seed 1, docs/results.md).
-    /// </summary>
+    /// <summary>Every distinct item of the pool equally likely, as the PyTorch reference (DeepCTR-Torch) draws.</summary>
     Uniform,
 
-    /// <summary>Items in proportion to how often they occur in the pool (the authors draw from the review log, which is this).</summary>
+    /// <summary>
+    /// Items in proportion to how often they occur in the pool: the default, because the authors draw from the review
+    /// log, which is this, and uniform draws won on neither development set (docs/results.md).
+    /// </summary>
     Popularity,
 }
 
@@ -28,9 +28,9 @@ public sealed class NegativeSampler
 
     /// <summary>Builds a sampler over a pool of occurrences.</summary>
     /// <param name="pool">(item, category) occurrences; an item may repeat (its count is its popularity).</param>
-    /// <param name="mode">Uniform over distinct items, or by popularity.</param>
+    /// <param name="mode">By popularity (the default, as the authors draw), or uniform over distinct items.</param>
     /// <exception cref="ArgumentException">The pool has fewer than 2 distinct items (no negative could differ from every positive).</exception>
-    public NegativeSampler(IEnumerable<(long Item, long Category)> pool, NegativeSampling mode = NegativeSampling.Uniform)
+    public NegativeSampler(IEnumerable<(long Item, long Category)> pool, NegativeSampling mode = NegativeSampling.Popularity)
     {
         ArgumentNullException.ThrowIfNull(pool);
         var counts = new Dictionary<long, (long Category, long Count)>();
@@ -62,8 +62,8 @@ public sealed class NegativeSampler
 
     /// <summary>A sampler over every history behaviour of <paramref name="samples"/> (popularity = how often an item occurs in histories).</summary>
     /// <param name="samples">The (training) samples.</param>
-    /// <param name="mode">The weighting.</param>
-    public static NegativeSampler FromHistories(IEnumerable<Sample> samples, NegativeSampling mode = NegativeSampling.Uniform)
+    /// <param name="mode">The weighting (by popularity unless given).</param>
+    public static NegativeSampler FromHistories(IEnumerable<Sample> samples, NegativeSampling mode = NegativeSampling.Popularity)
     {
         ArgumentNullException.ThrowIfNull(samples);
         return new NegativeSampler(samples.SelectMany(s => s.HistoryItems.Zip(s.HistoryCategories)), mode);

@@ -37,7 +37,7 @@ public sealed record ConvertedDataset
     public required ReadSummary Summary { get; init; }
 
     /// <summary>A popularity- or uniform-weighted sampler over <see cref="InteractionPool"/>.</summary>
-    /// <param name="mode">The weighting.</param>
-    public NegativeSampler CreateNegativeSampler(NegativeSampling mode = NegativeSampling.Uniform) =>
+    /// <param name="mode">The weighting (by popularity unless given, as the authors draw).</param>
+    public NegativeSampler CreateNegativeSampler(NegativeSampling mode = NegativeSampling.Popularity) =>
         new(InteractionPool.Select(item => (item, ItemCategories[item])), mode);
 }

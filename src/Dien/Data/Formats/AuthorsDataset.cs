@@ -46,8 +46,8 @@ public sealed record AuthorsDataset(
     }
 
     /// <summary>A sampler of auxiliary-loss negatives over <see cref="NegativePool"/>.</summary>
-    /// <param name="mode">Uniform over the pool's distinct items, or by how often each occurs in it.</param>
-    public NegativeSampler CreateNegativeSampler(NegativeSampling mode) => new(NegativePool, mode);
+    /// <param name="mode">By how often each item occurs in the pool (the default, as the authors draw), or uniform over its distinct items.</param>
+    public NegativeSampler CreateNegativeSampler(NegativeSampling mode = NegativeSampling.Popularity) => new(NegativePool, mode);
 
     private static string Require(string folder, string name)
     {
