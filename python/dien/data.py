@@ -10,6 +10,7 @@ one label only.
 
 from __future__ import annotations
 
+import bisect
 import os
 import random
 from array import array
@@ -95,6 +96,10 @@ class Corpus:
     offsets: "array" = None  # type: ignore[assignment]
     line_users: "array" = None  # type: ignore[assignment]
     users: int = 0
+    # The pool for popularity-weighted negatives, in id space (see negative_pool): each item's category and count.
+    pool_categories: Optional[Dict[int, int]] = None
+    pool_counts: Optional[Dict[int, int]] = None
+    pool_source: str = ""
 
 
 def scan(path: str, vocabularies: Optional[Dict[str, Dict[str, int]]] = None, folder: Optional[str] = None) -> Corpus:
@@ -103,6 +108,7 @@ def scan(path: str, vocabularies: Optional[Dict[str, Dict[str, int]]] = None, fo
     if vocabularies is None and folder is not None:
         vocabularies = _authors_vocabularies(folder)
     counts = [dict(), dict(), dict()]
+    history_counts: Dict[str, int] = {}
     pairs: List[Tuple[str, str]] = []
     seen = set()
     lines = 0
@@ -116,6 +122,7 @@ def scan(path: str, vocabularies: Optional[Dict[str, Dict[str, int]]] = None, fo
         for item, cat in zip(s.history_items, s.history_categories):
             counts[1][item] = counts[1].get(item, 0) + 1
             counts[2][cat] = counts[2].get(cat, 0) + 1
+            history_counts[item] = history_counts.get(item, 0) + 1
         for item, cat in [(s.item, s.category)] + list(zip(s.history_items, s.history_categories)):
             if item not in seen:
                 seen.add(item)
@@ -125,7 +132,48 @@ def scan(path: str, vocabularies: Optional[Dict[str, Dict[str, int]]] = None, fo
                                     ("users", vocabulary_from_counts(counts[0]))])
     items, cats = vocabularies["items"], vocabularies["categories"]
     item_categories = {items.get(i, 0): cats.get(c, 0) for i, c in pairs if items.get(i, 0) > 0}
-    return Corpus(vocabularies, item_categories, lines, offsets, line_users, len(user_numbers))
+    corpus = Corpus(vocabularies, item_categories, lines, offsets, line_users, len(user_numbers))
+    corpus.pool_categories, corpus.pool_counts, corpus.pool_source = negative_pool(folder, vocabularies, item_categories, history_counts)
+    return corpus
+
+
+def negative_pool(folder: Optional[str], vocabularies: Dict[str, Dict[str, int]], item_categories: Dict[int, int],
+                  history_counts: Dict[str, int]) -> Tuple[Dict[int, int], Dict[int, int], str]:
+    """The pool popularity-weighted negatives are drawn from, as the .NET ``AuthorsDataset`` builds it: every review's
+    item in the folder's ``reviews-info`` with its category from ``item-info`` when both files are there (the authors'
+    pool), otherwise every history behaviour of the training file. Returns (item -> category, item -> occurrences,
+    where it came from), in id space; items the vocabulary does not know (id 0) are left out."""
+    items, cats = vocabularies["items"], vocabularies["categories"]
+    reviews = os.path.join(folder, "reviews-info") if folder else None
+    item_info = os.path.join(folder, "item-info") if folder else None
+    categories: Dict[int, int] = {}
+    counts: Dict[int, int] = {}
+    if reviews and item_info and os.path.isfile(reviews) and os.path.isfile(item_info):
+        category_of = dict(_fields(item_info, 2, "asin \\t category"))
+        for fields in _fields(reviews, 4, "reviewerID \\t asin \\t rating \\t unixTime"):
+            item = items.get(fields[1], 0)
+            if item:
+                categories.setdefault(item, cats.get(category_of.get(fields[1], ""), 0))
+                counts[item] = counts.get(item, 0) + 1
+        return categories, counts, reviews
+    for name, count in history_counts.items():
+        item = items.get(name, 0)
+        if item:
+            categories.setdefault(item, item_categories.get(item, 0))
+            counts[item] = counts.get(item, 0) + count
+    return categories, counts, "the training histories"
+
+
+def _fields(path: str, count: int, layout: str) -> Iterator[List[str]]:
+    """The tab-separated fields of every non-empty line, each line checked to have ``count`` of them."""
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            line = line.rstrip("\r\n")
+            if line:
+                fields = line.split("\t")
+                if len(fields) != count:
+                    raise DataFormatError(path, number, f"expected {count} tab-separated fields ({layout}) but found {len(fields)}")
+                yield fields
 
 
 def _samples_with_offsets(path: str) -> Iterator[Tuple[int, Sample]]:
@@ -194,20 +242,36 @@ def table_size(vocabulary: Dict[str, int]) -> int:
 
 # ------------------------------------------------------------------------------------------------- batches
 class NegativeSampler:
-    """For each valid history position, an item (with its category) different from the behaviour there, uniform over the
-    distinct items of the training file (as the .NET NegativeSampler in Uniform mode)."""
+    """For each valid history position, an item (with its category) different from the behaviour there. Without
+    ``counts``, uniform over the distinct items of ``item_categories`` (the .NET ``NegativeSampling.Uniform``); with
+    ``counts`` (item -> occurrences), in proportion to them (``NegativeSampling.Popularity``, the authors' draw and
+    the default of ``dien.train``), by the same cumulative table and search as .NET."""
 
-    def __init__(self, item_categories: Dict[int, int], generator: Optional[random.Random] = None):
-        self.items = sorted(item_categories)
-        self.categories = [item_categories[i] for i in self.items]
+    def __init__(self, item_categories: Dict[int, int], generator: Optional[random.Random] = None,
+                 counts: Optional[Dict[int, int]] = None):
+        self.items = sorted(counts if counts is not None else item_categories)
+        self.categories = [item_categories.get(i, 0) for i in self.items]
         if len(self.items) < 2:
-            raise ValueError("The negative pool has fewer than 2 distinct items.")
+            raise ValueError(f"The negative pool has {len(self.items)} distinct item(s); at least 2 are needed.")
+        self.cumulative: Optional[List[int]] = None
+        if counts is not None:
+            if any(counts[i] <= 0 for i in self.items):
+                raise ValueError("Every count in the negative pool must be positive.")
+            total, self.cumulative = 0, []
+            for i in self.items:
+                total += counts[i]
+                self.cumulative.append(total)
         self.random = generator if generator is not None else random.Random(0)
+
+    def _index(self, source: random.Random) -> int:
+        if self.cumulative is None:
+            return source.randrange(len(self.items))
+        return bisect.bisect_right(self.cumulative, source.randrange(self.cumulative[-1]))
 
     def draw(self, positive: int, generator: Optional[random.Random] = None) -> Tuple[int, int]:
         source = generator if generator is not None else self.random
         for _ in range(1000):
-            k = source.randrange(len(self.items))
+            k = self._index(source)
             if self.items[k] != positive:
                 return self.items[k], self.categories[k]
         raise RuntimeError("could not draw a negative different from the positive")

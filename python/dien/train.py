@@ -55,6 +55,9 @@ def parse(argv=None):
     p.add_argument("--steps", type=int, help="stop after this many steps (default: whole epochs)")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--max-history", type=int, default=100)
+    p.add_argument("--negatives", default="popularity", choices=["popularity", "uniform"],
+                   help="how the auxiliary loss's negatives are drawn: by popularity in the pool (the default, as the authors "
+                        "draw: the folder's reviews-info, else the training histories) or uniform over the training file's items")
     p.add_argument("--validation-fraction", type=float, default=0.1,
                    help="share of the training users held out (with all their lines) and scored after every epoch; 0: none")
     p.add_argument("--seed", type=int, default=1)
@@ -158,7 +161,12 @@ def main(argv=None) -> int:
         raise SystemExit(f"{args.train}: {len(train_rows)} training lines give no full global batch of {args.batch_size}")
     total = args.steps if args.steps else steps_per_epoch * args.epochs
     use_negatives = kind == "DienModel" and options.alpha > 0 and options.auxiliary_loss == "NextBehaviour"
-    sampler = NegativeSampler(corpus.item_categories) if use_negatives else None
+    if not use_negatives:
+        sampler = None
+    elif args.negatives == "uniform":
+        sampler = NegativeSampler(corpus.item_categories)
+    else:
+        sampler = NegativeSampler(corpus.pool_categories, counts=corpus.pool_counts)
 
     step = 0
     started = time.perf_counter()
@@ -206,7 +214,8 @@ def main(argv=None) -> int:
     report = {"processes": world, "steps": step, "global_batch": args.batch_size, "samples": samples_seen,
               "train_lines": len(train_rows), "validation_lines": len(validation_rows), "steps_per_epoch": steps_per_epoch,
               "seconds": elapsed, "train_seconds": train_seconds,
-              "samples_per_second": samples_seen / train_seconds if train_seconds > 0 else math.nan, "epochs": epochs}
+              "samples_per_second": samples_seen / train_seconds if train_seconds > 0 else math.nan, "epochs": epochs,
+              "negatives": None if sampler is None else (args.negatives if args.negatives == "uniform" else f"popularity in {corpus.pool_source}")}
     if rank == 0:
         if args.test:
             scores: List[float] = []
