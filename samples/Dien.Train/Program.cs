@@ -34,11 +34,12 @@ var validateOn = new Option<ValidationSamples>("--validate-on") { Description = 
 var targets = new Option<TrainingTargets?>("--targets") { Description = "For --data amazon, movielens, taobao or events: which behaviours of a training user become click pairs: everybehaviour (the library's default: one per behaviour, with the behaviours before it as history, as the authors' training files) or lastbehaviour (one per user). Histories are cut to --max-history." };
 var patience = new Option<int>("--patience") { Description = "Stop after this many epochs without improvement of validation AUC; 0 never stops early.", DefaultValueFactory = _ => 2 };
 var sumTerms = new Option<SumTerms>("--sum-terms") { Description = "Whether the head reads [sum e_t ; e_a * sum e_t]: auto (default: off for DIEN on the synthetic workload, whose small training set lets DIEN fit that shortcut instead of the recent interest; on otherwise, the library's default), on or off.", DefaultValueFactory = _ => SumTerms.Auto };
+var userField = new Option<bool>("--user-field") { Description = "Give the model the user's own embedding row (DienOptions.UseUserField). Off by default: split by user every test user is unseen; with --split time:<cut> the test users were seen in training, where it may pay.", DefaultValueFactory = _ => new DienOptions().UseUserField };
 var seed = new Option<int>("--seed") { Description = "Seed of every random source (data, shuffling, initialisation).", DefaultValueFactory = _ => 2019 };
 
 var root = new RootCommand("Trains DIEN (or the DIN and BaseModel baselines), picks the epoch on validation users held out of training, and reports validation AUC, GAUC and logloss per epoch and the test figures of the chosen epoch.")
 {
-    data, path, columns, split, model, evolution, attention, auxiliary, alpha, sumTerms, epochs, batchSize, learningRate, maxHistory, threads, device, output, seed, validationFraction, validateOn, targets, patience,
+    data, path, columns, split, model, evolution, attention, auxiliary, alpha, sumTerms, userField, epochs, batchSize, learningRate, maxHistory, threads, device, output, seed, validationFraction, validateOn, targets, patience,
 };
 
 using var cancellation = new CancellationTokenSource();
@@ -60,6 +61,7 @@ root.SetAction(result => Guard(() =>
         Auxiliary = result.GetValue(auxiliary),
         Alpha = result.GetValue(alpha),
         SumTerms = result.GetValue(sumTerms),
+        UseUserField = result.GetValue(userField),
         Epochs = result.GetValue(epochs),
         BatchSize = result.GetValue(batchSize),
         LearningRate = result.GetValue(learningRate),

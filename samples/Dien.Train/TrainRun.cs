@@ -69,6 +69,7 @@ internal static class TrainRun
             AuxiliaryLoss = settings.Auxiliary,
             Alpha = settings.Model == ModelKind.Dien ? settings.Alpha : 0,
             HeadSumTerms = settings.HeadSumTerms,
+            UseUserField = settings.UseUserField,
         };
         AnsiConsole.MarkupLineInterpolated($"head sum terms: {(options.HeadSumTerms ? "on" : "off")}{(settings.AutoTurnsSumTermsOff ? " (--sum-terms auto: off for DIEN on the synthetic workload, see docs/results.md)" : string.Empty)}");
         if (options.AuxiliaryLoss == AuxiliaryLossForm.LabelledHistory)

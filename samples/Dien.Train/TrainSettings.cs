@@ -122,6 +122,9 @@ internal sealed record TrainSettings
     /// <summary>Epochs without improvement of validation AUC before stopping; 0 never stops early.</summary>
     public int Patience { get; init; } = 2;
 
+    /// <summary>Whether the model reads the user's own embedding row (--user-field).</summary>
+    public bool UseUserField { get; init; }
+
     /// <summary>The head's sum terms as asked (--sum-terms).</summary>
     public SumTerms SumTerms { get; init; } = SumTerms.Auto;
 
