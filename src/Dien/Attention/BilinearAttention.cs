@@ -9,7 +9,7 @@ namespace Dien.Attention;
 /// Paper eq. 8: a_t = exp(h_t W e_a) / sum_j exp(h_j W e_a) over the valid positions, W: [H, E]
 /// (state-dict key <c>weight</c>).
 /// </summary>
-public sealed class BilinearAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
+internal sealed class BilinearAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
     private readonly Parameter weight;
 

@@ -11,7 +11,7 @@ namespace Dien.Attention;
 /// score_t = MLP([q, h_t, q - h_t, q * h_t]) with sigmoid hidden layers (default 80 -> 40), then a
 /// softmax over the valid positions. State-dict keys: <c>query</c>, <c>layers.i</c>, <c>score</c>.
 /// </summary>
-public sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
+internal sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
     private readonly Linear query;
     private readonly ModuleList<Linear> layers;

@@ -8,7 +8,7 @@ namespace Dien.Auxiliary;
 /// The labelled-history auxiliary loss (the paper's interest extractor layer): every valid history position carries a
 /// 0/1 label y_t, and L_aux = BCE(sigmoid(h_t . e_t), y_t) averaged over the valid positions. No parameters.
 /// </summary>
-public sealed class LabelledHistoryAuxiliaryLoss : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
+internal sealed class LabelledHistoryAuxiliaryLoss : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
 {
     /// <summary>Creates the loss.</summary>
     public LabelledHistoryAuxiliaryLoss()

@@ -17,7 +17,7 @@ namespace Dien.Auxiliary;
 /// (<c>layers.0</c>, <c>layers.1</c>, ... then <c>output</c>), as in the authors' code;
 /// <see cref="AuxiliaryScorer.InnerProduct"/>: f = h_t . e, no parameters.
 /// </remarks>
-public sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
+internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
 {
     private readonly ModuleList<Linear> layers;
     private readonly Linear? output;

@@ -65,11 +65,11 @@ public static class Checkpoint
     /// <param name="path">The checkpoint.</param>
     /// <param name="model">A model built with the same options (compared by value, property by property).</param>
     /// <param name="optimizer">The optimizer to restore; null to skip.</param>
-    /// <returns>The training state, or null when the checkpoint has none.</returns>
+    /// <remarks>To continue a run where it stopped (epoch, best epoch, patience), use <see cref="Training.DienTrainer.LoadCheckpoint"/>.</remarks>
     /// <exception cref="CheckpointException">The file is missing, truncated, of a newer format version, or for other options or another model kind.</exception>
-    public static TrainingState? LoadInto(string path, CtrModel model, optim.Optimizer? optimizer)
+    public static void LoadInto(string path, CtrModel model, optim.Optimizer? optimizer)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return CheckpointLoader.LoadInto(CheckpointReader.Open(path), model, optimizer, requireTraining: false);
+        CheckpointLoader.LoadInto(CheckpointReader.Open(path), model, optimizer, requireTraining: false);
     }
 }

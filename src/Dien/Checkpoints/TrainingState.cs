@@ -4,7 +4,7 @@ using Dien.Metrics;
 namespace Dien.Checkpoints;
 
 /// <summary>Where training stood when a checkpoint was written (the optimizer's moments are stored beside it).</summary>
-public sealed class TrainingState
+internal sealed class TrainingState
 {
     /// <summary>Epochs completed.</summary>
     public int CompletedEpochs { get; set; }

@@ -11,7 +11,7 @@ namespace Dien.Embeddings;
 /// fields. Id 0 is padding everywhere: its vector is zero and gets no gradient. A behaviour is
 /// e = [item_emb(i) ; cat_emb(c)]; the history and the target share the tables.
 /// </summary>
-public sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
+internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
 {
     private readonly Embedding items;
     private readonly Embedding categories;

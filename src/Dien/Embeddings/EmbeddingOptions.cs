@@ -5,7 +5,7 @@ namespace Dien.Embeddings;
 /// from its own options, which it has already validated; <see cref="BehaviourEmbedding"/> checks only that the
 /// sizes are usable.
 /// </summary>
-public sealed class EmbeddingOptions
+internal sealed class EmbeddingOptions
 {
     /// <summary>Rows of the item table (id 0 is padding).</summary>
     /// <value>No default; must be at least 2.</value>

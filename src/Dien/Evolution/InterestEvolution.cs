@@ -26,7 +26,7 @@ namespace Dien.Evolution;
 /// elsewhere as <see cref="StepwiseRecurrence"/>. Padded steps leave the state unchanged.
 /// </para>
 /// </remarks>
-public sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[], Tensor>
+internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[], Tensor>
 {
     private readonly Parameter weight_ih;
     private readonly Parameter weight_hh;

@@ -17,7 +17,7 @@ namespace Dien.Extractor;
 /// one fused kernel (<see cref="FusedRecurrence"/>); elsewhere, or when fused kernels are off, as a
 /// packed-sequence <c>nn.GRU</c>. Both compute only up to the longest valid length in the batch.
 /// </remarks>
-public sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tensor>
+internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tensor>
 {
     private readonly GRU gru;
 

@@ -12,7 +12,7 @@ namespace Dien.Head;
 /// affine-free BatchNorm (<c>norm.running_mean</c>, <c>norm.running_var</c>); alpha is <c>alpha</c>.
 /// </summary>
 /// <remarks>Training needs at least two rows per batch (a variance of one value is undefined); evaluation takes any batch size.</remarks>
-public sealed class Dice : nn.Module<Tensor, Tensor>
+internal sealed class Dice : nn.Module<Tensor, Tensor>
 {
     private readonly RunningBatchNorm norm;
     private readonly Parameter alpha;

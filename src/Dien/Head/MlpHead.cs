@@ -10,7 +10,7 @@ namespace Dien.Head;
 /// layers (<c>layers.i</c>) each followed by PReLU or Dice (<c>activations.i</c>) and optional dropout,
 /// then <c>output</c>: one logit (sigmoid) or two (softmax).
 /// </summary>
-public sealed class MlpHead : nn.Module<Tensor, Tensor>
+internal sealed class MlpHead : nn.Module<Tensor, Tensor>
 {
     private readonly nn.Module<Tensor, Tensor> norm;
     private readonly ModuleList<Linear> layers;

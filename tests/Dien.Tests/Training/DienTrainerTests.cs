@@ -397,7 +397,7 @@ public class DienTrainerTests
             using var again = new DienTrainer(reloaded, new TrainerOptions { Epochs = 3, LearningRate = 0.05, Patience = null, RestoreBestWeights = false });
             again.LoadCheckpoint(last);
             again.CompletedEpochs.Should().Be(1);
-            Checkpoint.LoadInto(last, reloaded, null)!.BatchesIntoEpoch.Should().Be(4);
+            CheckpointReader.TrainingStateOf(CheckpointReader.Open(last))!.BatchesIntoEpoch.Should().Be(4);
             var resumed = again.Fit(TinyData.Epochs(train, 3), () => valid);
             resumed.Epochs.Select(e => e.Epoch).Should().Equal(1, 2);
             Weights(reloaded).Should().Equal(straight, "resuming inside the cancelled epoch repeats the uncancelled run exactly");

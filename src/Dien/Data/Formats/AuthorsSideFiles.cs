@@ -1,7 +1,7 @@
 namespace Dien.Data.Formats;
 
 /// <summary>Readers of the authors' side files <c>item-info</c> and <c>reviews-info</c>.</summary>
-public static class AuthorsSideFiles
+internal static class AuthorsSideFiles
 {
     /// <summary>Reads <c>item-info</c> (<c>asin \t category</c>) into asin -> category string.</summary>
     /// <param name="path">The file.</param>

@@ -12,7 +12,7 @@ namespace Dien.Data.Formats;
 /// 0 to 5 (strings, ints, memo, marks, frames); any other opcode is reported as unsupported. The writer
 /// emits protocol 2 byte for byte as CPython does (items batched by 1000 per MARK ... SETITEMS).
 /// </remarks>
-public static class PickleVocabularyFormat
+internal static class PickleVocabularyFormat
 {
     /// <summary>Reads a pickled <c>str -> int</c> dict.</summary>
     /// <param name="path">The .pkl file.</param>

@@ -17,7 +17,7 @@ public enum VocabularySource
 }
 
 /// <summary>Loads the authors' vocabulary files, pickle or JSON, and writes them.</summary>
-public static class VocabularyFiles
+internal static class VocabularyFiles
 {
     /// <summary>
     /// Reads a vocabulary file, pickle or JSON, detected by content (a pickle starts with byte 0x80
