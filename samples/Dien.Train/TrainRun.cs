@@ -71,7 +71,7 @@ internal static class TrainRun
             HeadSumTerms = settings.HeadSumTerms,
             UseUserField = settings.UseUserField,
         };
-        AnsiConsole.MarkupLineInterpolated($"head sum terms: {(options.HeadSumTerms ? "on" : "off")}{(settings.AutoTurnsSumTermsOff ? " (--sum-terms auto: off for DIEN on the synthetic workload, see docs/results.md)" : string.Empty)}");
+        AnsiConsole.MarkupLineInterpolated($"head sum terms: {(options.HeadSumTerms ? "on" : "off")}{(settings.AutoTurnsSumTermsOff ? " (--sum-terms auto: off for DIEN on the synthetic workload, see docs/research/quality-history.md)" : string.Empty)}");
         if (options.AuxiliaryLoss == AuxiliaryLossForm.LabelledHistory)
         {
             // The labelled-history loss scores h_t . e_t, so the state is as wide as a behaviour.

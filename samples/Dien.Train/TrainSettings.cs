@@ -132,7 +132,7 @@ internal sealed record TrainSettings
     /// True when <c>--sum-terms auto</c> turns the sum terms off, which it does for DIEN on the synthetic workload
     /// only: there the product e_a * sum e_t is a shortcut that DIEN fits on 16,000 training samples before its
     /// recurrent path learns the recent interest (test AUC 0.63 with the terms, 0.87 without, seeds 1-3;
-    /// docs/results.md), while BaseModel and DIN, which cannot see the order, gain from them.
+    /// docs/research/quality-history.md), while BaseModel and DIN, which cannot see the order, gain from them.
     /// </summary>
     public bool AutoTurnsSumTermsOff => SumTerms == SumTerms.Auto && Data == DataSource.Synthetic && Model == ModelKind.Dien;
 

@@ -60,7 +60,7 @@ public sealed class DienOptions
     /// </summary>
     /// <value>
     /// The default value is 0.01, as the PyTorch reference: TorchSharp's own N(0, 1) leaves rows nearly random for
-    /// many epochs, since Adam moves a row about 1e-3 a step (docs/results.md).
+    /// many epochs, since Adam moves a row about 1e-3 a step (docs/research/quality-history.md).
     /// </value>
     public double EmbeddingInitScale { get; set; } = 0.01;
 
@@ -70,7 +70,7 @@ public sealed class DienOptions
     /// that the batch looks up (history, target, sampled negatives, user and extra fields). Rows a batch does
     /// not use are neither read nor changed, so the cost follows the batch, not the table size. 0 turns it off.
     /// </summary>
-    /// <value>The default value is 0: with Adam, the reference's 1e-6 hardly changes a step, and 1e-4 gave no gain on Amazon Beauty (docs/results.md).</value>
+    /// <value>The default value is 0: with Adam, the reference's 1e-6 hardly changes a step, and 1e-4 gave no gain on Amazon Beauty (docs/research/quality-history.md).</value>
     public double EmbeddingL2 { get; set; }
 
     /// <summary>
@@ -79,7 +79,7 @@ public sealed class DienOptions
     /// one untrained unknown-user row while every training user has a learned one, so the field teaches the
     /// head something that does not transfer; turn it on only when the users you score are seen in training.
     /// </summary>
-    /// <value>The default value is false, because data split by user (the authors' files, this library's converters) never shows a test user in training (docs/results.md).</value>
+    /// <value>The default value is false, because data split by user (the authors' files, this library's converters) never shows a test user in training (docs/research/quality-history.md).</value>
     public bool UseUserField { get; set; }
 
     /// <summary>
@@ -99,7 +99,7 @@ public sealed class DienOptions
     public int HiddenSize { get; set; } = 36;
 
     /// <summary>The interest-evolution layer.</summary>
-    /// <value>The default value is <see cref="EvolutionVariant.Augru"/>, the paper's AUGRU, which led the authors'-code form on validation (docs/results.md).</value>
+    /// <value>The default value is <see cref="EvolutionVariant.Augru"/>, the paper's AUGRU, which led the authors'-code form on validation (docs/research/quality-history.md).</value>
     public EvolutionVariant Evolution { get; set; } = EvolutionVariant.Augru;
 
     /// <summary>The attention of the target ad over the extractor states.</summary>
@@ -107,7 +107,7 @@ public sealed class DienOptions
     public AttentionForm Attention { get; set; } = AttentionForm.Mlp;
 
     /// <summary>How the attention's scores become weights (DIN's pooling and DIEN's evolution gates).</summary>
-    /// <value>The default value is <see cref="AttentionNormalization.Softmax"/>, the paper's eq. 8 and the authors' code; the sigmoid was no better on real data (docs/results.md).</value>
+    /// <value>The default value is <see cref="AttentionNormalization.Softmax"/>, the paper's eq. 8 and the authors' code; the sigmoid was no better on real data (docs/research/quality-history.md).</value>
     public AttentionNormalization AttentionNormalization { get; set; } = AttentionNormalization.Softmax;
 
     /// <summary>Hidden layers of the MLP attention (sigmoid activations, as in the authors' code).</summary>

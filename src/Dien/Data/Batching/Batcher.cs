@@ -70,7 +70,7 @@ public sealed class Batcher
     /// <summary>
     /// The list in a seeded random order. Files like the authors' list each user's samples together, so a
     /// shuffle inside a buffer of a few thousand samples would leave every batch to a handful of users: their
-    /// correlated gradients cost 0.11-0.14 test AUC on Amazon Beauty, BaseModel, DIN and DIEN alike (seed 1, docs/results.md).
+    /// correlated gradients cost 0.11-0.14 test AUC on Amazon Beauty, BaseModel, DIN and DIEN alike (seed 1, docs/research/quality-history.md).
     /// </summary>
     private static IEnumerable<Sample> InRandomOrder(IReadOnlyList<Sample> list, Random random)
     {

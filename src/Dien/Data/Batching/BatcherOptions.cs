@@ -29,7 +29,7 @@ public sealed record BatcherOptions
     /// Sort the buffer by history length before cutting batches (the authors' bucketing), so rows of a batch have
     /// similar lengths and padding is small. Off by default: batches of alike lengths are not samples of the data,
     /// and a head with BatchNorm then learns batch statistics that evaluation never sees (the cost on Amazon Beauty is
-    /// in docs/results.md). Turn it on for speed without BatchNorm.
+    /// in docs/research/quality-history.md). Turn it on for speed without BatchNorm.
     /// </summary>
     public bool BucketByLength { get; init; }
 

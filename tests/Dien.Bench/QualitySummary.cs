@@ -75,7 +75,7 @@ internal sealed class QualitySummary(QualityBenchmark.QualitySettings settings, 
         text.AppendLine("Written by the quality benchmark:");
         text.AppendLine();
         text.AppendLine("```");
-        text.AppendLine($"dotnet run -c Release --project samples/Dien.Bench -- quality --path {string.Join(",", s.Paths)} --seeds {string.Join(",", s.Seeds)}" +
+        text.AppendLine($"dotnet run -c Release --project tests/Dien.Bench -- quality --path {string.Join(",", s.Paths)} --seeds {string.Join(",", s.Seeds)}" +
                         string.Concat(s.Overrides.Select(o => $" --set {o}")) + string.Concat(s.GridAxes.Select(o => $" --grid {o}")));
         text.AppendLine("```");
         text.AppendLine();

@@ -6,26 +6,26 @@ using Dien.Runtime;
 using TorchSharp;
 
 // Usage:
-//   dotnet run -c Release --project samples/Dien.Bench                 Stopwatch table (1 and 2 threads)
-//   dotnet run -c Release --project samples/Dien.Bench -- --repeat 50  more timed calls per cell
-//   dotnet run -c Release --project samples/Dien.Bench -- --kernel     the raw kernels alone
-//   dotnet run -c Release --project samples/Dien.Bench -- --aux-kernel the fused auxiliary-loss and attention kernels alone, and their matrix product
-//   dotnet run -c Release --project samples/Dien.Bench -- --bdn [BenchmarkDotNet args]   e.g. --filter '*StepPart*'
-//   dotnet run -c Release --project samples/Dien.Bench -- workload [--samples 20000 --items 1000 --categories 50
+//   dotnet run -c Release --project tests/Dien.Bench                 Stopwatch table (1 and 2 threads)
+//   dotnet run -c Release --project tests/Dien.Bench -- --repeat 50  more timed calls per cell
+//   dotnet run -c Release --project tests/Dien.Bench -- --kernel     the raw kernels alone
+//   dotnet run -c Release --project tests/Dien.Bench -- --aux-kernel the fused auxiliary-loss and attention kernels alone, and their matrix product
+//   dotnet run -c Release --project tests/Dien.Bench -- --bdn [BenchmarkDotNet args]   e.g. --filter '*StepPart*'
+//   dotnet run -c Release --project tests/Dien.Bench -- workload [--samples 20000 --items 1000 --categories 50
 //       --min-history 5 --max-history 50 --embedding 18 --hidden 36 --batch 128 --lr 0.001 --evolution augru
 //       --attention mlp --alpha 1 --epochs 3 --threads 2 --seed 2019]    end-to-end figures on workload W
-//   dotnet run -c Release --project samples/Dien.Bench -- quality [--path ../shared/data/amazon-beauty-dien,../shared/data/amazon-sports-dien --models base,din,dien
+//   dotnet run -c Release --project tests/Dien.Bench -- quality [--path ../shared/data/amazon-beauty-dien,../shared/data/amazon-sports-dien --models base,din,dien
 //       --seeds 1,2,3 --epochs 8 --patience 2 --validation-fraction 0.1 --output tables.md --set Option=value ... --grid Option=value1,value2 ...
 //       --bucket false --negatives popularity --shuffle whole --label NAME --jsonl runs.jsonl --threads 2]
 //       test figures of the three models on a folder in the authors' format (docs/results.md); --path synthetic
 //       (or synthetic:N for N samples) runs them on the built-in synthetic workload instead; it also prints the training file's order signal
-//   dotnet run -c Release --project samples/Dien.Bench -- order [--path ../shared/data/amazon-beauty-dien --held-out 0.2 --seeds 1,2,3]
+//   dotnet run -c Release --project tests/Dien.Bench -- order [--path ../shared/data/amazon-beauty-dien --held-out 0.2 --seeds 1,2,3]
 //       how much the order of the training histories adds to a click model over their set (Dien.Diagnostics.OrderSignal);
 //       quality and order also take --path movielens:<folder> (MovieLens ratings as prefix pairs)
-//   dotnet run -c Release --project samples/Dien.Bench -- rank [--candidates 100 --history 25 --requests 200 --gather 1,10 --passes 3 --models dien,din,base --threads 2]
+//   dotnet run -c Release --project tests/Dien.Bench -- rank [--candidates 100 --history 25 --requests 200 --gather 1,10 --passes 3 --models dien,din,base --threads 2]
 //       ranking: rows/s with each request's history encoded once against the row-per-candidate path, in one run (docs/performance.md)
-//   dotnet run -c Release --project samples/Dien.Bench -- latency [--rounds 5 and any workload flag]   W's batch-1 latency without training first
-//   dotnet run -c Release --project samples/Dien.Bench -- eventlog [--rows 10000000 --keep events.parquet --pairs]
+//   dotnet run -c Release --project tests/Dien.Bench -- latency [--rounds 5 and any workload flag]   W's batch-1 latency without training first
+//   dotnet run -c Release --project tests/Dien.Bench -- eventlog [--rows 10000000 --keep events.parquet --pairs]
 //       writes a generated event log as Parquet, reads it back with the event-log reader: rows/s and peak RSS (docs/event-logs.md)
 // Before the first TorchSharp call: libgomp reads its spin count when libtorch loads (docs/performance.md).
 // GOMP_SPINCOUNT=300000 in the environment restores libgomp's default for a comparison.
