@@ -112,8 +112,7 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
 
     /// <summary>
     /// Trains DIEN on the defaults for one epoch on the Beauty slice, then returns its mean auxiliary loss on the test
-    /// slice's histories (with fresh negatives drawn as in training) and its test AUC. (On the unseen test users' histories it was
-    /// above chance after this one epoch, 2.20, which is left to study: see docs/results.md.)
+    /// slice's histories (with fresh negatives drawn as in training) and its test AUC.
     /// </summary>
     private static double SliceAuxiliaryLoss(AuthorsDataset data, bool negativesArePositives, out double auc)
     {
