@@ -48,7 +48,7 @@ internal sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     public bool UseFusedKernels { get; set; }
 
     /// <summary>How the scores become weights.</summary>
-    /// <value><see cref="AttentionNormalization.Softmax"/> over the valid positions.</value>
+    /// <value>The default value is <see cref="AttentionNormalization.Softmax"/> over the valid positions.</value>
     public AttentionNormalization Normalization { get; set; }
 
     /// <summary>Attention weights of each position.</summary>

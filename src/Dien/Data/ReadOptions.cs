@@ -7,17 +7,20 @@ public sealed record ReadOptions
     /// False (default): the first malformed line throws <see cref="DataFormatException"/>.
     /// True: malformed lines are skipped and counted in <see cref="ReadSummary.SkippedLines"/>.
     /// </summary>
+    /// <value>The default value is false.</value>
     public bool SkipBadLines { get; init; }
 
     /// <summary>
     /// True (default): samples with an empty history are kept (the models handle length 0).
     /// False: they are dropped and counted in <see cref="ReadSummary.DroppedEmptyHistories"/>.
     /// </summary>
+    /// <value>The default value is true.</value>
     public bool KeepEmptyHistories { get; init; } = true;
 
     /// <summary>
     /// Receives the summary once at the end of each read (also available from the reader), for a UI that shows
     /// the numbers; messages go to an <c>ILogger</c>. Reported on the reading thread.
     /// </summary>
+    /// <value>The default value is null.</value>
     public IProgress<ReadSummary>? Completed { get; init; }
 }

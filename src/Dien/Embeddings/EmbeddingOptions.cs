@@ -20,7 +20,7 @@ internal sealed class EmbeddingOptions
     public long UserVocabularySize { get; set; }
 
     /// <summary>Table sizes of the extra categorical fields, one per field.</summary>
-    /// <value>Empty.</value>
+    /// <value>The default value is empty.</value>
     public IReadOnlyList<long> ExtraFieldVocabularySizes { get; set; } = Array.Empty<long>();
 
     /// <summary>Width of an item embedding.</summary>
@@ -36,11 +36,11 @@ internal sealed class EmbeddingOptions
     public int UserEmbeddingSize { get; set; }
 
     /// <summary>Optional max-norm of item rows (renormalised at lookup).</summary>
-    /// <value>null (no limit).</value>
+    /// <value>The default value is null (no limit).</value>
     public double? ItemMaxNorm { get; set; }
 
     /// <summary>How every table starts; the padding row stays zero.</summary>
-    /// <value><see cref="EmbeddingInitialization.Normal"/>.</value>
+    /// <value>The default value is <see cref="EmbeddingInitialization.Normal"/>.</value>
     public EmbeddingInitialization Init { get; set; } = EmbeddingInitialization.Normal;
 
     /// <summary>The standard deviation (normal) or bound (uniform) of <see cref="Init"/>.</summary>
@@ -48,7 +48,7 @@ internal sealed class EmbeddingOptions
     public double InitScale { get; set; }
 
     /// <summary>Whether the user id has a table.</summary>
-    /// <value>false.</value>
+    /// <value>The default value is false.</value>
     public bool UseUserField { get; set; }
 
     /// <summary>Width E of a behaviour: item plus category embedding.</summary>

@@ -59,15 +59,11 @@ public sealed class BatchingScorer : IDisposable
     /// <param name="options">How to batch; defaults when null.</param>
     /// <param name="meterFactory">Creates the meter (as a host's <c>IMeterFactory</c> does); a meter of the scorer's own when null.</param>
     /// <param name="logger">Where failed model calls are logged; nowhere when null.</param>
-    /// <exception cref="ArgumentException">The options are not usable (every problem is named).</exception>
+    /// <exception cref="ScorerOptionsException">The options are not usable (every problem is named).</exception>
     public BatchingScorer(BatchingScorerOptions? options = null, IMeterFactory? meterFactory = null, ILogger? logger = null)
     {
         options ??= new BatchingScorerOptions();
-        var problems = options.Validate();
-        if (problems.Count > 0)
-        {
-            throw new ArgumentException(string.Join(" ", problems), nameof(options));
-        }
+        options.EnsureValid();
 
         _maxWaitTicks = (long)(options.MaxWait.TotalSeconds * Stopwatch.Frequency);
         _maxBatchRows = options.MaxBatchRows;

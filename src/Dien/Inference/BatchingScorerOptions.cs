@@ -13,15 +13,15 @@ namespace Dien.Inference;
 public sealed class BatchingScorerOptions
 {
     /// <summary>Longest time the oldest queued request waits for others before its model call starts.</summary>
-    /// <value>1 ms. Zero takes whatever is queued when the worker is free, without waiting.</value>
+    /// <value>The default value is 1 ms. Zero takes whatever is queued when the worker is free, without waiting.</value>
     public TimeSpan MaxWait { get; set; } = TimeSpan.FromMilliseconds(1);
 
     /// <summary>Most rows (candidates, summed over requests) in one model call; a single larger request still gets a call of its own.</summary>
-    /// <value>1024.</value>
+    /// <value>The default value is 1024.</value>
     public int MaxBatchRows { get; set; } = 1024;
 
     /// <summary>Most rows waiting for a model call; a request that would go beyond is refused with <see cref="ScorerOverloadedException"/>.</summary>
-    /// <value>8192.</value>
+    /// <value>The default value is 8192.</value>
     public int MaxQueuedRows { get; set; } = 8192;
 
     /// <summary>The problems with these options, each a sentence naming the property; empty when they are usable.</summary>
@@ -45,5 +45,16 @@ public sealed class BatchingScorerOptions
         }
 
         return problems;
+    }
+
+    /// <summary>Throws when <see cref="Validate"/> finds any problem.</summary>
+    /// <exception cref="ScorerOptionsException">Every problem, each naming its option and value.</exception>
+    public void EnsureValid()
+    {
+        var problems = Validate();
+        if (problems.Count > 0)
+        {
+            throw new ScorerOptionsException(problems);
+        }
     }
 }

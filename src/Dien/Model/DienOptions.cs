@@ -29,29 +29,29 @@ public sealed class DienOptions
     public long UserVocabularySize { get; set; }
 
     /// <summary>Table sizes of extra categorical fields (user profile, context), one per field; each field's id 0 is unknown.</summary>
-    /// <value>Empty.</value>
+    /// <value>The default value is empty.</value>
     public IList<long> ExtraFieldVocabularySizes { get; set; } = new List<long>();
 
     /// <summary>Width of an item embedding.</summary>
-    /// <value>18.</value>
+    /// <value>The default value is 18.</value>
     public int ItemEmbeddingSize { get; set; } = 18;
 
     /// <summary>Width of a category embedding.</summary>
-    /// <value>18.</value>
+    /// <value>The default value is 18.</value>
     public int CategoryEmbeddingSize { get; set; } = 18;
 
     /// <summary>Width of the user embedding and of each extra field's embedding.</summary>
-    /// <value>18.</value>
+    /// <value>The default value is 18.</value>
     public int UserEmbeddingSize { get; set; } = 18;
 
     /// <summary>Optional max-norm of item embedding rows (renormalised at lookup, as PyTorch's max_norm).</summary>
-    /// <value>null (no limit). The seed example uses 1.</value>
+    /// <value>The default value is null (no limit). The seed example uses 1.</value>
     public double? ItemMaxNorm { get; set; }
 
     /// <summary>
     /// How every embedding table starts (items, categories, user, extra fields); the padding row stays zero.
     /// </summary>
-    /// <value><see cref="EmbeddingInitialization.Normal"/>, with <see cref="EmbeddingInitScale"/> as its standard deviation.</value>
+    /// <value>The default value is <see cref="EmbeddingInitialization.Normal"/>, with <see cref="EmbeddingInitScale"/> as its standard deviation.</value>
     public EmbeddingInitialization EmbeddingInit { get; set; } = EmbeddingInitialization.Normal;
 
     /// <summary>
@@ -95,7 +95,7 @@ public sealed class DienOptions
     public bool HeadSumTerms { get; set; } = true;
 
     /// <summary>Hidden width H of the interest extractor and the interest-evolution GRU.</summary>
-    /// <value>36.</value>
+    /// <value>The default value is 36.</value>
     public int HiddenSize { get; set; } = 36;
 
     /// <summary>The interest-evolution layer.</summary>
@@ -103,7 +103,7 @@ public sealed class DienOptions
     public EvolutionVariant Evolution { get; set; } = EvolutionVariant.Augru;
 
     /// <summary>The attention of the target ad over the extractor states.</summary>
-    /// <value><see cref="AttentionForm.Mlp"/> (the authors' code and the benchmark workload).</value>
+    /// <value>The default value is <see cref="AttentionForm.Mlp"/> (the authors' code and the benchmark workload).</value>
     public AttentionForm Attention { get; set; } = AttentionForm.Mlp;
 
     /// <summary>How the attention's scores become weights (DIN's pooling and DIEN's evolution gates).</summary>
@@ -111,19 +111,19 @@ public sealed class DienOptions
     public AttentionNormalization AttentionNormalization { get; set; } = AttentionNormalization.Softmax;
 
     /// <summary>Hidden layers of the MLP attention (sigmoid activations, as in the authors' code).</summary>
-    /// <value>80, 40.</value>
+    /// <value>The default value is 80, 40.</value>
     public IList<int> AttentionHiddenSizes { get; set; } = new List<int> { 80, 40 };
 
     /// <summary>The auxiliary loss form.</summary>
-    /// <value><see cref="AuxiliaryLossForm.NextBehaviour"/>.</value>
+    /// <value>The default value is <see cref="AuxiliaryLossForm.NextBehaviour"/>.</value>
     public AuxiliaryLossForm AuxiliaryLoss { get; set; } = AuxiliaryLossForm.NextBehaviour;
 
     /// <summary>The scorer of the next-behaviour auxiliary loss.</summary>
-    /// <value><see cref="AuxiliaryScorer.Mlp"/>.</value>
+    /// <value>The default value is <see cref="AuxiliaryScorer.Mlp"/>.</value>
     public AuxiliaryScorer AuxiliaryScorer { get; set; } = AuxiliaryScorer.Mlp;
 
     /// <summary>Hidden layers of the auxiliary MLP scorer (sigmoid activations).</summary>
-    /// <value>100, 50.</value>
+    /// <value>The default value is 100, 50.</value>
     public IList<int> AuxiliaryHiddenSizes { get; set; } = new List<int> { 100, 50 };
 
     /// <summary>
@@ -139,11 +139,11 @@ public sealed class DienOptions
     public double Alpha { get; set; } = 1;
 
     /// <summary>Hidden layers of the head MLP.</summary>
-    /// <value>200, 80.</value>
+    /// <value>The default value is 200, 80.</value>
     public IList<int> HeadHiddenSizes { get; set; } = new List<int> { 200, 80 };
 
     /// <summary>Activation of the head's hidden layers.</summary>
-    /// <value><see cref="HeadActivation.PRelu"/>.</value>
+    /// <value>The default value is <see cref="HeadActivation.PRelu"/>.</value>
     public HeadActivation HeadActivation { get; set; } = HeadActivation.PRelu;
 
     /// <summary>
@@ -156,11 +156,11 @@ public sealed class DienOptions
     public bool HeadBatchNorm { get; set; } = true;
 
     /// <summary>Dropout probability after each hidden layer of the head.</summary>
-    /// <value>0.</value>
+    /// <value>The default value is 0.</value>
     public double HeadDropout { get; set; }
 
     /// <summary>The head's output.</summary>
-    /// <value><see cref="HeadOutput.Sigmoid"/>.</value>
+    /// <value>The default value is <see cref="HeadOutput.Sigmoid"/>.</value>
     public HeadOutput HeadOutput { get; set; } = HeadOutput.Sigmoid;
 
     /// <summary>
@@ -169,7 +169,7 @@ public sealed class DienOptions
     /// Off, or on another device, every one of them runs as the libtorch composition, which is the reference the
     /// kernels are tested against.
     /// </summary>
-    /// <value>true.</value>
+    /// <value>The default value is true.</value>
     public bool UseFusedKernels { get; set; } = true;
 
     /// <summary>Width E of a behaviour: item plus category embedding.</summary>

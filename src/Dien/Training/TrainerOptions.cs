@@ -6,31 +6,37 @@ namespace Dien.Training;
 /// <summary>How <see cref="DienTrainer"/> optimises and when it stops. The model's own options (alpha included) live in <c>DienOptions</c>.</summary>
 public sealed class TrainerOptions
 {
-    /// <summary>Maximum number of epochs. <value>Default 2.</value></summary>
+    /// <summary>Maximum number of epochs.</summary>
+    /// <value>The default value is 2.</value>
     public int Epochs { get; set; } = 2;
 
-    /// <summary>Adam learning rate of the first epoch. <value>Default 1e-3 (the authors').</value></summary>
+    /// <summary>Adam learning rate of the first epoch.</summary>
+    /// <value>The default value is 1e-3 (the authors').</value>
     public double LearningRate { get; set; } = 1e-3;
 
-    /// <summary>Factor applied to the learning rate after each epoch: 0.5 halves it as the authors did. <value>Default 1 (constant).</value></summary>
+    /// <summary>Factor applied to the learning rate after each epoch: 0.5 halves it as the authors did.</summary>
+    /// <value>The default value is 1 (constant).</value>
     public double LearningRateDecayPerEpoch { get; set; } = 1.0;
 
-    /// <summary>Adam weight decay (L2). <value>Default 0.</value></summary>
+    /// <summary>Adam weight decay (L2).</summary>
+    /// <value>The default value is 0.</value>
     public double WeightDecay { get; set; }
 
-    /// <summary>Clip the gradients' global L2 norm to this value; null for no clipping. <value>Default null.</value></summary>
+    /// <summary>Clip the gradients' global L2 norm to this value; null for no clipping.</summary>
+    /// <value>The default value is null.</value>
     public double? GradientClipNorm { get; set; }
 
-    /// <summary>The metric watched for early stopping and the best checkpoint. <value>Default AUC.</value></summary>
+    /// <summary>The metric watched for early stopping and the best checkpoint.</summary>
+    /// <value>The default value is AUC.</value>
     public MetricKind MonitorMetric { get; set; } = MetricKind.Auc;
 
     /// <summary>
     /// Stop after this many epochs without improvement of the validation metric (<see cref="MonitorMetric"/>);
     /// null never stops early. Needs validation batches in <see cref="DienTrainer.Fit"/>; without them nothing stops early.
-    /// <value>Default 2: stop after 2 epochs without improvement of the validation metric. One flat epoch can be noise
+    /// </summary>
+    /// <value>The default value is 2: stop after 2 epochs without improvement of the validation metric. One flat epoch can be noise
     /// of the validation sample, two in a row rarely are; and with <see cref="RestoreBestWeights"/> stopping loses
     /// nothing but the chance of a late recovery.</value>
-    /// </summary>
     public int? Patience { get; set; } = 2;
 
     /// <summary>
@@ -41,31 +47,37 @@ public sealed class TrainerOptions
     /// <see cref="DienTrainer.LoadCheckpoint"/> whose best epoch lies before the resume, and that finds no better
     /// epoch, restores from <see cref="BestCheckpointPath"/> when that file holds the best epoch; otherwise it keeps the
     /// last weights and logs a warning. <see cref="TrainingResult.RestoredBestWeights"/> tells which happened.
-    /// <value>Default true: the last epoch is often not the best once training overfits, and the model a caller keeps
-    /// (and scores on the test file once) should be the one validation chose.</value>
     /// </summary>
+    /// <value>The default value is true: the last epoch is often not the best once training overfits, and the model a caller keeps
+    /// (and scores on the test file once) should be the one validation chose.</value>
     public bool RestoreBestWeights { get; set; } = true;
 
-    /// <summary>Seed of every random source; epoch e reseeds torch with Seed + e, so a resumed run repeats an uninterrupted one. <value>Default 42.</value></summary>
+    /// <summary>Seed of every random source; epoch e reseeds torch with Seed + e, so a resumed run repeats an uninterrupted one.</summary>
+    /// <value>The default value is 42.</value>
     public long Seed { get; set; } = 42;
 
-    /// <summary>Report progress every this many batches. <value>Default 1.</value></summary>
+    /// <summary>Report progress every this many batches.</summary>
+    /// <value>The default value is 1.</value>
     public int ProgressInterval { get; set; } = 1;
 
-    /// <summary>How many batches are turned into tensors ahead of the one training (on a background thread). <value>Default 1.</value></summary>
+    /// <summary>How many batches are turned into tensors ahead of the one training (on a background thread).</summary>
+    /// <value>The default value is 1.</value>
     public int PrefetchDepth { get; set; } = 1;
 
-    /// <summary>Where the best checkpoint (by <see cref="MonitorMetric"/>) is written; null writes none. <value>Default null.</value></summary>
+    /// <summary>Where the best checkpoint (by <see cref="MonitorMetric"/>) is written; null writes none.</summary>
+    /// <value>The default value is null.</value>
     public string? BestCheckpointPath { get; set; }
 
-    /// <summary>Where a checkpoint is written after every epoch (and on cancellation); null writes none. <value>Default null.</value></summary>
+    /// <summary>Where a checkpoint is written after every epoch (and on cancellation); null writes none.</summary>
+    /// <value>The default value is null.</value>
     public string? LastCheckpointPath { get; set; }
 
     /// <summary>
     /// After each epoch, collect the .NET heap and hand the native heap's free pages back to the operating
     /// system (glibc <c>malloc_trim</c> on Linux), so the resident size stays flat from epoch to epoch.
-    /// Its cost is a small share of an epoch (docs/performance.md). <value>Default true.</value>
+    /// Its cost is a small share of an epoch (docs/performance.md).
     /// </summary>
+    /// <value>The default value is true.</value>
     public bool ReleaseMemoryBetweenEpochs { get; set; } = true;
 
     /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>

@@ -211,6 +211,7 @@ public class BatchingScorerTests
         Action late = () => _ = Batched(scorer, predictor, request);
         late.Should().Throw<ObjectDisposedException>();
         var options = () => new BatchingScorer(new BatchingScorerOptions { MaxBatchRows = 0, MaxWait = TimeSpan.FromSeconds(-1) });
-        options.Should().Throw<ArgumentException>().WithMessage("*MaxWait*MaxBatchRows*");
+        options.Should().ThrowExactly<ScorerOptionsException>().WithMessage("*MaxWait*MaxBatchRows*")
+            .Which.Errors.Should().HaveCount(2, "each bad option is one problem");
     }
 }

@@ -7,9 +7,11 @@ namespace Dien.Data.Batching;
 public sealed record BatcherOptions
 {
     /// <summary>Rows per batch (the authors use 128). The last batch of a stream may be smaller.</summary>
+    /// <value>The default value is 128.</value>
     public int BatchSize { get; init; } = 128;
 
     /// <summary>Histories longer than this keep only their most recent behaviours (default 100, as the authors). Reported once through <see cref="Logger"/>.</summary>
+    /// <value>The default value is 100.</value>
     public int MaxHistoryLength { get; init; } = 100;
 
     /// <summary>
@@ -17,12 +19,14 @@ public sealed record BatcherOptions
     /// from the stream, optionally shuffled or sorted by length, cut into batches, and the batches are
     /// optionally shuffled. Memory stays bounded by the buffer whatever the stream's size.
     /// </summary>
+    /// <value>The default value is 20.</value>
     public int BufferBatches { get; init; } = 20;
 
     /// <summary>
     /// Shuffle (seeded by <see cref="Seed"/>): an in-memory list is read in a random order over the whole list, a lazy
     /// stream is shuffled inside the buffer; the order of the cut batches is shuffled too.
     /// </summary>
+    /// <value>The default value is false.</value>
     public bool Shuffle { get; init; }
 
     /// <summary>
@@ -31,21 +35,27 @@ public sealed record BatcherOptions
     /// and a head with BatchNorm then learns batch statistics that evaluation never sees (the cost on Amazon Beauty is
     /// in docs/research/quality-history.md). Turn it on for speed without BatchNorm.
     /// </summary>
+    /// <value>The default value is false.</value>
     public bool BucketByLength { get; init; }
 
     /// <summary>Seed of the shuffles (and of the negative sampler's draws when one is set).</summary>
+    /// <value>The default value is 1.</value>
     public int Seed { get; init; } = 1;
 
     /// <summary>True (default): samples with empty histories are batched with length 0. False: they are dropped (counted in <see cref="Batcher.DroppedEmptyHistories"/>).</summary>
+    /// <value>The default value is true.</value>
     public bool KeepEmptyHistories { get; init; } = true;
 
     /// <summary>Copy <see cref="Sample.HistoryLabels"/> into <c>BatchArrays.HistoryLabels</c> (missing labels become 0).</summary>
+    /// <value>The default value is false.</value>
     public bool IncludeHistoryLabels { get; init; }
 
     /// <summary>When set, fills <c>NegativeItems</c>/<c>NegativeCategories</c> for the auxiliary loss.</summary>
+    /// <value>The default value is null.</value>
     public NegativeSampler? NegativeSampler { get; init; }
 
     /// <summary>Receives one-off notices (e.g. the first truncation, as information); null to stay quiet.</summary>
+    /// <value>The default value is null.</value>
     public ILogger? Logger { get; init; }
 
     /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>

@@ -6,25 +6,27 @@ namespace Dien.Data.Converters;
 public sealed record ConversionOptions
 {
     /// <summary>Share of users in the test split (default 0.2). Users are split, not samples, so no user is in both. Not used with <see cref="SplitByTime"/>.</summary>
+    /// <value>The default value is 0.2.</value>
     public double TestUserFraction { get; init; } = 0.2;
 
     /// <summary>Seed of the user split and of the sampled negative targets.</summary>
+    /// <value>The default value is 1.</value>
     public int Seed { get; init; } = 1;
 
     /// <summary>Bad lines and empty histories.</summary>
+    /// <value>The default value is a new <see cref="ReadOptions"/> (its own defaults).</value>
     public ReadOptions Read { get; init; } = new();
 
     /// <summary>Which behaviours of a training user become click pairs.</summary>
     /// <value>
-    /// <see cref="TrainingTargets.EveryBehaviour"/>: one pair per interaction, as the authors' training files hold
-    /// (on MovieLens latest-small 81,469 training pairs, against 488 with <see cref="TrainingTargets.LastBehaviour"/>,
-    /// one per user, the only form until 2026-11-30). Test users give their last behaviour either way.
+    /// The default value is <see cref="TrainingTargets.EveryBehaviour"/>: one pair per interaction, as the authors' training
+    /// files hold; <see cref="TrainingTargets.LastBehaviour"/> keeps one per user. Test users give their last behaviour either way.
     /// </value>
     public TrainingTargets TrainingTargets { get; init; } = TrainingTargets.EveryBehaviour;
 
     /// <summary>Keep at most this many of the most recent behaviours in each history; null keeps them all.</summary>
     /// <value>
-    /// 100, the batcher's default cut (<see cref="Batching.BatcherOptions.MaxHistoryLength"/>) and the authors' maximum length. With
+    /// The default value is 100, the batcher's default cut (<see cref="Batching.BatcherOptions.MaxHistoryLength"/>) and the authors' maximum length. With
     /// every behaviour a target, a user's pairs hold histories of every length up to theirs, so whole histories
     /// cost memory quadratic in the longest user's log.
     /// </value>
