@@ -1,4 +1,4 @@
-"""A batch as the models read it: the tensors of the .NET ``DienBatch`` (ids int64, labels float, mask bool)."""
+"""A batch as the models read it: the tensors of the .NET ``BehaviourBatch`` (ids int64, labels float, mask bool)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``.dien`` checkpoints, read and written here by the contract of the .NET ``Checkpoint`` (docs/state-dict.md).
 
 A ``.dien`` file (format version 2) is a zip: ``manifest.json`` (format version, model kind, size and SHA-256 of
-every entry), ``options.json`` (the .NET ``DienOptions`` property names), ``data.json`` (the id maps ``Users``,
+every entry), ``options.json`` (the .NET ``CtrModelOptions`` property names), ``data.json`` (the id maps ``Users``,
 ``Items``, ``Categories``, the ``ItemCategories`` map and the ``MaxHistoryLength`` cut) and ``weights.bin``
 (TorchSharp's module format: a LEB128 count, then per entry a length-prefixed UTF-8 name, the LEB128 dtype code,
 rank and dimensions, and the raw little-endian data). JSON is written as ordinary JSON and read by schema: .NET
@@ -26,7 +26,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch
 
 from .models import CtrModel, build_model
-from .options import DienOptions
+from .options import CtrModelOptions
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -175,7 +175,7 @@ class CheckpointContents:
 
     path: str
     kind: str
-    options: DienOptions
+    options: CtrModelOptions
     vocabularies: Vocabularies
     state: "OrderedDict[str, torch.Tensor]"
     entries: Dict[str, bytes] = field(default_factory=dict)
@@ -187,7 +187,7 @@ class CheckpointContents:
 def read_checkpoint(path: str) -> CheckpointContents:
     """Reads and verifies a ``.dien`` file whole (CRC-32, manifest, sizes and SHA-256) before using anything.
 
-    Format versions 1 and 2 load; an option a file lacks takes the value its release used (``DienOptions.from_dict``).
+    Format versions 1 and 2 load; an option a file lacks takes the value its release used (``CtrModelOptions.from_dict``).
     """
     if not os.path.isfile(path):
         raise CheckpointError(path, "the file does not exist.")
@@ -227,7 +227,7 @@ def read_checkpoint(path: str) -> CheckpointContents:
         if required not in listed:
             raise CheckpointError(path, f"it has no {required}.")
     try:
-        options = DienOptions.from_json(entries[OPTIONS].decode("utf-8"), format_version=version)
+        options = CtrModelOptions.from_json(entries[OPTIONS].decode("utf-8"), format_version=version)
     except ValueError as e:
         raise CheckpointError(path, f"entry '{OPTIONS}' is unreadable ({e}).") from e
     vocabularies, item_category, cut = _read_data(path, version, entries)
@@ -305,7 +305,7 @@ def vocabulary_differences(mine: Mapping[str, Mapping[str, int]], theirs: Mappin
 def save_checkpoint(path: str, model: CtrModel, vocabularies: Optional[Mapping[str, Mapping[str, int]]] = None,
                     *, item_category: Optional[Mapping[int, int]] = None, max_history: Optional[int] = None,
                     state_order: Optional[List[str]] = None) -> None:
-    """Writes an inference ``.dien`` checkpoint (format version 2) that the .NET ``DienPredictor.Load`` serves.
+    """Writes an inference ``.dien`` checkpoint (format version 2) that the .NET ``CtrPredictor.Load`` serves.
 
     ``vocabularies``: the id maps ``items``, ``categories`` and ``users`` (raw id -> index, 0 being the unknown row);
     ``item_category``: item index -> category index (item 0, the unknown item, has none); ``max_history``: the most

@@ -22,7 +22,7 @@ import torch
 
 from .checkpoint import (OPTIONS, CheckpointError, read_checkpoint, save_checkpoint, vocabulary_differences, _load_state)
 from .models import CtrModel, build_model
-from .options import DienOptions
+from .options import CtrModelOptions
 
 
 def dien_to_pytorch(source: str, target: str) -> None:
@@ -45,7 +45,7 @@ def save_pytorch(path: str, model: CtrModel, vocabularies: Optional[Mapping[str,
                 "vocabularies": dict(vocabularies or {}), "state_dict": OrderedDict((k, v.detach().cpu()) for k, v in model.state_dict().items())}, path)
 
 
-def load_pytorch(path: str, kind: Optional[str] = None, options: Optional[DienOptions] = None) -> Tuple[CtrModel, dict, dict]:
+def load_pytorch(path: str, kind: Optional[str] = None, options: Optional[CtrModelOptions] = None) -> Tuple[CtrModel, dict, dict]:
     """(model, vocabularies, bundle) from a bundle, or from a bare state dict with ``kind`` and ``options``."""
     # weights_only: tensors, dicts, lists and plain values only; a .pt from elsewhere must not run code while loading
     try:
@@ -58,7 +58,7 @@ def load_pytorch(path: str, kind: Optional[str] = None, options: Optional[DienOp
         if kind is None or options is None:
             raise CheckpointError(path, "it is a bare state dict: give --kind and --options (an options.json).")
         bundle = {"kind": kind, "options": options.to_json(), "vocabularies": {}, "state_dict": bundle}
-    file_options = DienOptions.from_json(bundle["options"])
+    file_options = CtrModelOptions.from_json(bundle["options"])
     if options is not None and options != file_options:
         raise CheckpointError(path, "its options differ from the given ones: " + "; ".join(options.differences(file_options)) + ".")
     model = build_model(kind or bundle["kind"], file_options)
@@ -71,7 +71,7 @@ def pytorch_to_dien(source: str, target: str, vocabularies_path: Optional[str] =
     options = None
     if options_path:
         with open(options_path, encoding="utf-8") as f:
-            options = DienOptions.from_json(f.read())
+            options = CtrModelOptions.from_json(f.read())
     model, vocabularies, bundle = load_pytorch(source, kind, options)
     if vocabularies_path:
         with open(vocabularies_path, encoding="utf-8") as f:

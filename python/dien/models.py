@@ -17,13 +17,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .batch import Batch
-from .options import DienOptions
+from .options import CtrModelOptions
 
 MASKED_SCORE = -1e9  # far below any real score: exp underflows to exactly 0, and a row without valid positions stays finite
 
 
 @dataclass
-class DienOutput:
+class CtrOutput:
     """Click logits and probabilities [B]; with labels the target loss, the auxiliary loss (or None) and the total."""
 
     logit: Tensor
@@ -49,7 +49,7 @@ def attention_weights(scores: Tensor, mask: Tensor, normalization: str) -> Tenso
 class BehaviourEmbedding(nn.Module):
     """Items, categories, the optional user and the extra fields; id 0 is padding (zero, no gradient)."""
 
-    def __init__(self, o: DienOptions):
+    def __init__(self, o: CtrModelOptions):
         super().__init__()
         self.items = self._table(o.item_vocabulary_size, o.item_embedding_size, o, o.item_max_norm)
         self.categories = self._table(o.category_vocabulary_size, o.category_embedding_size, o)
@@ -60,7 +60,7 @@ class BehaviourEmbedding(nn.Module):
         self.extra_size = o.user_embedding_size * len(o.extra_field_vocabulary_sizes)
 
     @staticmethod
-    def _table(rows: int, width: int, o: DienOptions, max_norm: Optional[float] = None) -> nn.Embedding:
+    def _table(rows: int, width: int, o: CtrModelOptions, max_norm: Optional[float] = None) -> nn.Embedding:
         table = nn.Embedding(rows, width, padding_idx=0, max_norm=max_norm)
         with torch.no_grad():
             if o.embedding_init == "Uniform":
@@ -197,7 +197,7 @@ class BilinearAttention(nn.Module):
         return attention_weights(states.matmul(projected.unsqueeze(-1)).squeeze(-1), mask, self.normalization)
 
 
-def target_attention(key_size: int, o: DienOptions) -> nn.Module:
+def target_attention(key_size: int, o: CtrModelOptions) -> nn.Module:
     """The attention the options ask for, over keys of width ``key_size`` (DIEN: H; DIN: E); the .NET ``AttentionFor``."""
     if o.attention == "Bilinear":
         return BilinearAttention(key_size, o.behaviour_size, o.attention_normalization)
@@ -331,7 +331,7 @@ class Dice(nn.Module):
 class MlpHead(nn.Module):
     """Optional BatchNorm on the input, hidden layers with PReLU or Dice (and dropout), one logit or two."""
 
-    def __init__(self, input_size: int, o: DienOptions):
+    def __init__(self, input_size: int, o: CtrModelOptions):
         super().__init__()
         self.norm = nn.BatchNorm1d(input_size) if o.head_batch_norm else nn.Identity()
         widths = [input_size] + list(o.head_hidden_sizes)
@@ -358,7 +358,7 @@ class CtrModel(nn.Module):
 
     kind = "CtrModel"
 
-    def __init__(self, options: DienOptions):
+    def __init__(self, options: CtrModelOptions):
         super().__init__()
         options.ensure_valid()
         self.options = options.clone()
@@ -389,7 +389,7 @@ class CtrModel(nn.Module):
         if self.training and (o.head_batch_norm or o.head_activation == "Dice") and batch.size < 2:
             raise ValueError(f"A training batch needs at least 2 rows when the head uses BatchNorm or Dice; got {batch.size}. Call eval() to score single rows.")
 
-    def _finish(self, batch: Batch, logit: Tensor, auxiliary: Optional[Tensor], penalty: Optional[Tensor]) -> DienOutput:
+    def _finish(self, batch: Batch, logit: Tensor, auxiliary: Optional[Tensor], penalty: Optional[Tensor]) -> CtrOutput:
         probability = torch.sigmoid(logit)
         target = loss = None
         if batch.labels is not None:
@@ -397,7 +397,7 @@ class CtrModel(nn.Module):
             loss = target if auxiliary is None else target + auxiliary * self.options.alpha
             if penalty is not None:
                 loss = loss + penalty
-        return DienOutput(logit, probability, target, auxiliary, loss)
+        return CtrOutput(logit, probability, target, auxiliary, loss)
 
     def _penalty(self, embedding: BehaviourEmbedding, e: Embedded, batch: Batch) -> Optional[Tensor]:
         if not self.training or batch.labels is None or self.options.embedding_l2 == 0:
@@ -414,7 +414,7 @@ class DienModel(CtrModel):
 
     kind = "DienModel"
 
-    def __init__(self, options: DienOptions):
+    def __init__(self, options: CtrModelOptions):
         super().__init__(options)
         o = self.options
         self.embedding = BehaviourEmbedding(o)
@@ -429,7 +429,7 @@ class DienModel(CtrModel):
         width = self.embedding.user_size + (3 if o.head_sum_terms else 1) * o.behaviour_size + o.hidden_size + self.embedding.extra_size
         self.head = MlpHead(width, o)
 
-    def forward(self, batch: Batch) -> DienOutput:
+    def forward(self, batch: Batch) -> CtrOutput:
         self.check_batch(batch)
         o = self.options
         next_behaviour = o.auxiliary_loss == "NextBehaviour"
@@ -455,7 +455,7 @@ class DinModel(CtrModel):
 
     kind = "DinModel"
 
-    def __init__(self, options: DienOptions):
+    def __init__(self, options: CtrModelOptions):
         super().__init__(options)
         o = self.options
         self.embedding = BehaviourEmbedding(o)
@@ -463,7 +463,7 @@ class DinModel(CtrModel):
         behaviours = 4 if o.head_sum_terms else 2
         self.head = MlpHead(self.embedding.user_size + behaviours * o.behaviour_size + self.embedding.extra_size, o)
 
-    def forward(self, batch: Batch) -> DienOutput:
+    def forward(self, batch: Batch) -> CtrOutput:
         self.check_batch(batch)
         mask = batch.mask
         e = self.embedding.embed(batch, mask, include_negatives=False)
@@ -472,33 +472,33 @@ class DinModel(CtrModel):
         return self._finish(batch, self.head(e.head_input(self.options.head_sum_terms, pooled)), None, self._penalty(self.embedding, e, batch))
 
 
-class BaseModel(CtrModel):
+class SumPoolingModel(CtrModel):
     """The paper's BaseModel (Embedding & MLP): the history is sum-pooled."""
 
     kind = "BaseModel"
 
-    def __init__(self, options: DienOptions):
+    def __init__(self, options: CtrModelOptions):
         super().__init__(options)
         o = self.options
         self.embedding = BehaviourEmbedding(o)
         behaviours = 3 if o.head_sum_terms else 2
         self.head = MlpHead(self.embedding.user_size + behaviours * o.behaviour_size + self.embedding.extra_size, o)
 
-    def forward(self, batch: Batch) -> DienOutput:
+    def forward(self, batch: Batch) -> CtrOutput:
         self.check_batch(batch)
         e = self.embedding.embed(batch, batch.mask, include_negatives=False)
         x = e.head_input(True) if self.options.head_sum_terms else e.head_input(False, e.history_sum())
         return self._finish(batch, self.head(x), None, self._penalty(self.embedding, e, batch))
 
 
-MODEL_KINDS: Dict[str, Callable[[DienOptions], CtrModel]] = {
+MODEL_KINDS: Dict[str, Callable[[CtrModelOptions], CtrModel]] = {
     "DienModel": DienModel,
     "DinModel": DinModel,
-    "BaseModel": BaseModel,
+    "BaseModel": SumPoolingModel,  # the kind keeps the paper's name: old files must load
 }
 
 
-def build_model(kind: str, options: DienOptions) -> CtrModel:
+def build_model(kind: str, options: CtrModelOptions) -> CtrModel:
     """A fresh model of a kind a .dien checkpoint names (DienModel, DinModel, BaseModel)."""
     if kind not in MODEL_KINDS:
         raise NotImplementedError(f"Model kind '{kind}' has no Python implementation (known: {', '.join(sorted(MODEL_KINDS))}).")

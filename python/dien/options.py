@@ -1,4 +1,4 @@
-"""The model options, as the .NET ``DienOptions`` and its ``options.json``."""
+"""The model options, as the .NET ``CtrModelOptions`` and its ``options.json``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class OptionsError(ValueError):
 
     def __init__(self, errors: List[str]):
         self.errors = list(errors)
-        super().__init__(f"Invalid DienOptions ({len(errors)} problem{'s' if len(errors) != 1 else ''}):\n  " + "\n  ".join(errors))
+        super().__init__(f"Invalid CtrModelOptions ({len(errors)} problem{'s' if len(errors) != 1 else ''}):\n  " + "\n  ".join(errors))
 
 
 # (python attribute, .NET property, kind) in the .NET declaration order, which is the JSON order.
@@ -76,8 +76,8 @@ RELEASE_VALUES: Dict[int, Dict[str, Any]] = {1: _VERSION_1_VALUES, 2: _VERSION_2
 
 
 @dataclass
-class DienOptions:
-    """Everything that shapes a model; the same names (in snake_case), defaults and rules as the .NET ``DienOptions``."""
+class CtrModelOptions:
+    """Everything that shapes a model; the same names (in snake_case), defaults and rules as the .NET ``CtrModelOptions``."""
 
     item_vocabulary_size: int = 0
     category_vocabulary_size: int = 0
@@ -154,7 +154,7 @@ class DienOptions:
 
     # ----- JSON: ordinary JSON with the .NET property names, read by schema (.NET compares by value) -----
     @classmethod
-    def from_dict(cls, data: Dict[str, Any], format_version: Optional[int] = None) -> "DienOptions":
+    def from_dict(cls, data: Dict[str, Any], format_version: Optional[int] = None) -> "CtrModelOptions":
         """From the .NET property names (``options.json``); unknown names are an error.
 
         A name the file lacks takes the value that format version's release used (``RELEASE_VALUES``), as .NET does;
@@ -187,7 +187,7 @@ class DienOptions:
         return options
 
     @classmethod
-    def from_json(cls, text: str, format_version: Optional[int] = None) -> "DienOptions":
+    def from_json(cls, text: str, format_version: Optional[int] = None) -> "CtrModelOptions":
         return cls.from_dict(json.loads(text), format_version)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -198,10 +198,10 @@ class DienOptions:
         """``options.json`` as ordinary JSON (.NET reads it by value, whatever the number formatting or order)."""
         return json.dumps(self.to_dict(), indent=2)
 
-    def clone(self) -> "DienOptions":
-        return DienOptions.from_json(self.to_json())
+    def clone(self) -> "CtrModelOptions":
+        return CtrModelOptions.from_json(self.to_json())
 
-    def differences(self, other: "DienOptions") -> List[str]:
+    def differences(self, other: "CtrModelOptions") -> List[str]:
         """One sentence per option that differs (for the error when two sides disagree)."""
         out = []
         for attr, net, _ in _SCHEMA:

@@ -13,7 +13,7 @@ The global batch is ``--batch-size``, split evenly over the processes; the learn
 that batch. gloo on CPU, NCCL on GPU (``--device cuda``: one GPU per process, LOCAL_RANK). Rank 0 scans the training
 file once for the vocabularies (or takes them from ``--vocabularies-from`` a .dien, so ids match an existing model),
 evaluates AUC, GAUC (grouped by the raw user string) and log loss with the .NET definitions, on the validation users
-after every epoch and on ``--test`` at the end, and writes the ``.dien`` that DienPredictor.Load serves, with the
+after every epoch and on ``--test`` at the end, and writes the ``.dien`` that CtrPredictor.Load serves, with the
 vocabularies and the item -> category map (``item_category``) that the .NET predict command and Dien.Serve read.
 Without torchrun it runs as one process.
 """
@@ -37,7 +37,7 @@ from .checkpoint import read_checkpoint, save_checkpoint
 from .data import (NegativeSampler, epoch_order, rank_rows, read_rows, read_samples, sample_random, scan, split_by_user,
                    table_size, to_batch)
 from .models import build_model
-from .options import DienOptions
+from .options import CtrModelOptions
 
 
 def parse(argv=None):
@@ -140,9 +140,9 @@ def main(argv=None) -> int:
         kind = args.model
         if args.options:
             with open(args.options, encoding="utf-8") as f:
-                options = DienOptions.from_json(f.read())
+                options = CtrModelOptions.from_json(f.read())
         else:
-            options = DienOptions()
+            options = CtrModelOptions()
         options.item_vocabulary_size = max(2, table_size(vocabularies["items"]))
         options.category_vocabulary_size = max(2, table_size(vocabularies["categories"]))
         options.user_vocabulary_size = max(1, table_size(vocabularies["users"]))

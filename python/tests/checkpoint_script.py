@@ -3,8 +3,8 @@
     checkpoint_script.py fresh    out.dien batch.json scores.json   # a model built and trained here, saved as .dien
     checkpoint_script.py continue in.dien out.dien batch.json scores.json   # a .NET checkpoint trained on here
 
-Each writes the eval-mode click probabilities of the batch (float32, as DienPredictor returns them) and the
-training losses, so the .NET side can check that DienPredictor.Load serves the same model.
+Each writes the eval-mode click probabilities of the batch (float32, as CtrPredictor returns them) and the
+training losses, so the .NET side can check that CtrPredictor.Load serves the same model.
 """
 
 import json
@@ -12,7 +12,7 @@ import sys
 
 import torch
 
-from dien import DienModel, DienOptions, load_checkpoint, read_checkpoint, save_checkpoint
+from dien import DienModel, CtrModelOptions, load_checkpoint, read_checkpoint, save_checkpoint
 from parity import batch_of
 
 
@@ -40,7 +40,7 @@ def main():
     mode = sys.argv[1]
     if mode == "fresh":
         target, batch_path, scores_path = sys.argv[2:5]
-        options = DienOptions(item_vocabulary_size=30, category_vocabulary_size=6, user_vocabulary_size=9,
+        options = CtrModelOptions(item_vocabulary_size=30, category_vocabulary_size=6, user_vocabulary_size=9,
                               extra_field_vocabulary_sizes=[4], item_max_norm=1.5, embedding_l2=1e-6, head_dropout=0.125,
                               head_hidden_sizes=[24, 12], head_activation="Dice", evolution="AugruAuthorsCode")
         model = DienModel(options)

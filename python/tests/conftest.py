@@ -11,20 +11,20 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # the dien package, whichever folder pytest was started from
 REPO = os.path.dirname(os.path.dirname(HERE))
 
-from dien import DienOptions, make_batch  # noqa: E402
+from dien import CtrModelOptions, make_batch  # noqa: E402
 
 KINDS = ("DienModel", "DinModel", "BaseModel")
 ITEMS, CATEGORIES, USERS = 20, 5, 7
 
 
-def small_options(**changes) -> DienOptions:
+def small_options(**changes) -> CtrModelOptions:
     """Every width small; a valid model of any kind and evolution."""
     values = dict(item_vocabulary_size=ITEMS, category_vocabulary_size=CATEGORIES, user_vocabulary_size=USERS,
                   item_embedding_size=4, category_embedding_size=4, user_embedding_size=3, hidden_size=6,
                   attention_hidden_sizes=[6, 4], auxiliary_hidden_sizes=[5], head_hidden_sizes=[8, 4],
                   embedding_init_scale=0.1)
     values.update(changes)
-    return DienOptions(**values)
+    return CtrModelOptions(**values)
 
 
 def category_of(item: int) -> int:

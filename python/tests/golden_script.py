@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from parity import batch_of  # noqa: E402
 
-from dien import DienModel, DienOptions, load_checkpoint, read_checkpoint, save_checkpoint  # noqa: E402
+from dien import DienModel, CtrModelOptions, load_checkpoint, read_checkpoint, save_checkpoint  # noqa: E402
 from dien import checkpoint as ckpt  # noqa: E402
 
 # Histories no longer than the stored cut (4), so that these scores need no cut on this side.
@@ -73,7 +73,7 @@ def main():
     folder = sys.argv[1]
     version = ckpt.FORMAT_VERSION
     torch.manual_seed(24)
-    options = DienOptions(item_vocabulary_size=12, category_vocabulary_size=5, user_vocabulary_size=6, item_embedding_size=4,
+    options = CtrModelOptions(item_vocabulary_size=12, category_vocabulary_size=5, user_vocabulary_size=6, item_embedding_size=4,
                           category_embedding_size=4, user_embedding_size=3, use_user_field=True, hidden_size=6,
                           attention_hidden_sizes=[6], auxiliary_hidden_sizes=[5], head_hidden_sizes=[8], alpha=1.0,
                           embedding_init_scale=0.5, head_activation="Dice", evolution="AugruAuthorsCode")

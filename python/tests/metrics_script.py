@@ -13,7 +13,7 @@ import sys
 
 import torch
 
-from dien import DienModel, DienOptions
+from dien import DienModel, CtrModelOptions
 from dien.data import read_samples
 from dien.train import evaluate
 
@@ -26,7 +26,7 @@ def main():
     vocabularies = {"items": {x: i + 1 for i, x in enumerate(items)}, "categories": {x: i + 1 for i, x in enumerate(categories)},
                     "users": {}}
     torch.manual_seed(11)
-    options = DienOptions(item_vocabulary_size=len(items) + 1, category_vocabulary_size=len(categories) + 1, user_vocabulary_size=1,
+    options = CtrModelOptions(item_vocabulary_size=len(items) + 1, category_vocabulary_size=len(categories) + 1, user_vocabulary_size=1,
                           item_embedding_size=4, category_embedding_size=4, hidden_size=8, attention_hidden_sizes=[8],
                           auxiliary_hidden_sizes=[8], head_hidden_sizes=[8], embedding_init_scale=1.0,
                           alpha=0.0)  # no sampled negatives here: the metrics, not the auxiliary loss, are under test

@@ -10,7 +10,7 @@ import sys
 
 import torch
 
-from dien import DienOptions, build_model
+from dien import CtrModelOptions, build_model
 from dien.batch import Batch
 
 
@@ -47,7 +47,7 @@ def relative(mine, theirs):
 
 def check(v):
     out = {"name": v["name"], "problem": None, "errors": {}}
-    options = DienOptions.from_json(v["options"])
+    options = CtrModelOptions.from_json(v["options"])
     theirs = {k: x for k, x in json.loads(v["options"]).items() if k != "BehaviourSize"}
     if json.loads(options.to_json()) != theirs:  # by value, as .NET compares them
         out["problem"] = "options.json written here differs in value from .NET's:\n" + options.to_json() + "\n---\n" + v["options"]

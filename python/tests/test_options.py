@@ -1,22 +1,22 @@
-"""DienOptions: the defaults of the .NET library, every rule of its validation, and options.json both ways."""
+"""CtrModelOptions: the defaults of the .NET library, every rule of its validation, and options.json both ways."""
 
 import json
 
 import pytest
 
 from conftest import small_options
-from dien import DienOptions, OptionsError, build_model
+from dien import CtrModelOptions, OptionsError, build_model
 from dien.checkpoint import FORMAT_VERSION
 from dien.options import RELEASE_VALUES
 
 
 def test_defaults_are_those_the_current_format_version_records():
     # The table an old file's missing options are filled from must agree with today's defaults for today's version.
-    assert DienOptions().to_dict() == RELEASE_VALUES[FORMAT_VERSION]
+    assert CtrModelOptions().to_dict() == RELEASE_VALUES[FORMAT_VERSION]
 
 
 def test_defaults_are_the_papers_and_the_authors_code():
-    o = DienOptions()
+    o = CtrModelOptions()
     assert (o.item_embedding_size, o.category_embedding_size, o.hidden_size) == (18, 18, 36)
     assert o.behaviour_size == 36
     assert (o.evolution, o.attention, o.attention_hidden_sizes) == ("Augru", "Mlp", [80, 40])
@@ -26,7 +26,7 @@ def test_defaults_are_the_papers_and_the_authors_code():
 
 
 def test_list_defaults_are_not_shared_between_instances():
-    a, b = DienOptions(), DienOptions()
+    a, b = CtrModelOptions(), CtrModelOptions()
     a.head_hidden_sizes.append(7)
     assert b.head_hidden_sizes == [200, 80]
 
@@ -37,7 +37,7 @@ def test_small_options_are_valid():
 
 def test_defaults_without_vocabularies_report_every_missing_size_at_once():
     with pytest.raises(OptionsError) as caught:
-        DienOptions().ensure_valid()
+        CtrModelOptions().ensure_valid()
     errors = caught.value.errors
     assert len(errors) == 3
     assert any(e.startswith("ItemVocabularySize = 0:") for e in errors)
@@ -92,25 +92,25 @@ def test_options_json_uses_the_dotnet_names_and_reads_back_equal():
     data = json.loads(o.to_json())
     assert list(data)[:3] == ["ItemVocabularySize", "CategoryVocabularySize", "UserVocabularySize"]
     assert data["Evolution"] == "Agru" and data["ItemMaxNorm"] == 1.5 and data["ExtraFieldVocabularySizes"] == [4, 2]
-    assert DienOptions.from_json(o.to_json()) == o
+    assert CtrModelOptions.from_json(o.to_json()) == o
     assert o.clone() == o and o.clone() is not o
 
 
 def test_options_json_refuses_an_unknown_name():
     with pytest.raises(OptionsError, match="Hidden: not an option of this version"):
-        DienOptions.from_json('{"Hidden": 3}')
+        CtrModelOptions.from_json('{"Hidden": 3}')
 
 
 def test_an_option_a_file_lacks_takes_its_format_versions_value_not_todays_default():
     # Format version 1 was written while Alpha defaulted to 0; a version-1 file without Alpha meant 0.
-    assert DienOptions.from_json("{}", format_version=1).alpha == 0.0
-    assert DienOptions.from_json("{}", format_version=2).alpha == 1.0
-    assert DienOptions.from_json("{}").alpha == DienOptions().alpha
+    assert CtrModelOptions.from_json("{}", format_version=1).alpha == 0.0
+    assert CtrModelOptions.from_json("{}", format_version=2).alpha == 1.0
+    assert CtrModelOptions.from_json("{}").alpha == CtrModelOptions().alpha
 
 
 def test_an_unknown_format_version_is_refused():
     with pytest.raises(OptionsError, match="format version 99: no recorded option values"):
-        DienOptions.from_json("{}", format_version=99)
+        CtrModelOptions.from_json("{}", format_version=99)
 
 
 def test_differences_name_each_differing_option():

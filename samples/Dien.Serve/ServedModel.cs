@@ -19,7 +19,7 @@ public sealed class ServedModel
     private bool _retired;
     private bool _disposed;
 
-    private ServedModel(DienPredictor predictor, string path, DateTimeOffset fileTime)
+    private ServedModel(CtrPredictor predictor, string path, DateTimeOffset fileTime)
     {
         Predictor = predictor;
         Path = path;
@@ -32,7 +32,7 @@ public sealed class ServedModel
     }
 
     /// <summary>The predictor.</summary>
-    public DienPredictor Predictor { get; }
+    public CtrPredictor Predictor { get; }
 
     /// <summary>The checkpoint file.</summary>
     public string Path { get; }
@@ -65,7 +65,7 @@ public sealed class ServedModel
     public static ServedModel Load(string path)
     {
         var time = File.GetLastWriteTimeUtc(path);
-        var predictor = DienPredictor.Load(path);
+        var predictor = CtrPredictor.Load(path);
         try
         {
             // One call through the whole model before it takes traffic: a model that cannot score is refused here.

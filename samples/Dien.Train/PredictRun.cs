@@ -19,7 +19,7 @@ internal static class PredictRun
             throw new ArgumentException($"--top {top}: must be at least 1.");
         }
 
-        using var predictor = DienPredictor.Load(checkpoint);
+        using var predictor = CtrPredictor.Load(checkpoint);
         var categories = predictor.Contents!.Data.ItemCategories;
         if (categories.Count == 0)
         {

@@ -59,7 +59,7 @@ internal static class TrainRun
             AnsiConsole.MarkupLineInterpolated($"validation: {(data.Validation is null ? $"{selection.ValidationUsers:N0} users ({settings.ValidationFraction:P0}) held out of training" : $"the training period's latest {settings.ValidationFraction:P0} of events ({selection.ValidationUsers:N0} users)")}, scored on {selection.ValidationSamples:N0} of their samples ({(settings.ValidateOn == ValidationSamples.Last ? "each user's last" : "all")}); training on {selection.TrainSamples:N0} samples");
         }
 
-        var options = new DienOptions
+        var options = new CtrModelOptions
         {
             ItemVocabularySize = data.ItemVocabularySize,
             CategoryVocabularySize = data.CategoryVocabularySize,
@@ -81,7 +81,7 @@ internal static class TrainRun
         using CtrModel model = settings.Model switch
         {
             ModelKind.Din => new DinModel(options),
-            ModelKind.Base => new BaseModel(options),
+            ModelKind.Base => new SumPoolingModel(options),
             _ => new DienModel(options),
         };
         model.to(device);
@@ -98,7 +98,7 @@ internal static class TrainRun
             BestCheckpointPath = best,
             LastCheckpointPath = Path.Combine(settings.Output, "last.dien"),
         };
-        using var trainer = new DienTrainer(model, trainerOptions, logger: null, device: device) { Data = new CheckpointData
+        using var trainer = new CtrTrainer(model, trainerOptions, logger: null, device: device) { Data = new CheckpointData
         {
             Users = data.Maps.Users, Items = data.Maps.Items, Categories = data.Maps.Categories, ItemCategories = data.Maps.ItemCategories,
             MaxHistoryLength = settings.MaxHistory, // the batcher's cut below: the predictor cuts served histories the same way

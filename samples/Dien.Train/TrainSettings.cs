@@ -40,7 +40,7 @@ internal enum ModelKind
     Base,
 }
 
-/// <summary>Whether the head reads the sum terms [sum e_t ; e_a * sum e_t] (<see cref="DienOptions.HeadSumTerms"/>).</summary>
+/// <summary>Whether the head reads the sum terms [sum e_t ; e_a * sum e_t] (<see cref="CtrModelOptions.HeadSumTerms"/>).</summary>
 internal enum SumTerms
 {
     /// <summary>Off for DIEN on the synthetic workload, the library's default otherwise (see <see cref="TrainSettings.HeadSumTerms"/>).</summary>
@@ -78,7 +78,7 @@ internal sealed record TrainSettings
 
     public AuxiliaryLossForm Auxiliary { get; init; } = AuxiliaryLossForm.NextBehaviour;
 
-    public double Alpha { get; init; } = new DienOptions().Alpha;
+    public double Alpha { get; init; } = new CtrModelOptions().Alpha;
 
     public int Epochs { get; init; } = 10;
 
@@ -141,7 +141,7 @@ internal sealed record TrainSettings
     {
         SumTerms.On => true,
         SumTerms.Off => false,
-        _ => !AutoTurnsSumTermsOff && new DienOptions().HeadSumTerms,
+        _ => !AutoTurnsSumTermsOff && new CtrModelOptions().HeadSumTerms,
     };
 
     /// <summary>Every problem with the settings, each naming its option.</summary>

@@ -21,7 +21,7 @@ if (spin != expectedSpin)
 }
 
 torch.manual_seed(1);
-var options = new DienOptions { ItemVocabularySize = 20, CategoryVocabularySize = 5, UserVocabularySize = 4 };
+var options = new CtrModelOptions { ItemVocabularySize = 20, CategoryVocabularySize = 5, UserVocabularySize = 4 };
 using var model = new DienModel(options);
 var arrays = new BatchArrays
 {
@@ -42,7 +42,7 @@ using var optimizer = torch.optim.Adam(model.parameters(), 1e-3);
 float loss;
 using (var scope = torch.NewDisposeScope())
 {
-    using var batch = new DienBatch(arrays);
+    using var batch = new BehaviourBatch(arrays);
     optimizer.zero_grad();
     using var output = model.call(batch);
     output.Loss!.backward();
@@ -50,7 +50,7 @@ using (var scope = torch.NewDisposeScope())
     loss = output.Loss.item<float>();
 }
 
-using var predictor = new DienPredictor(model);
+using var predictor = new CtrPredictor(model);
 float[] scores = predictor.ScoreCandidates(1, [2, 5, 9], [1, 2, 3], [3, 7, 12], [1, 2, 4]);
 Console.WriteLine($"one training step: loss {loss:F4}; scores for user 1: {string.Join(", ", scores.Select(s => s.ToString("F4")))}");
 if (!float.IsFinite(loss) || scores.Length != 3 || scores.Any(s => !(s > 0 && s < 1)))

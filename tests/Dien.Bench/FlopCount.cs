@@ -12,7 +12,7 @@ namespace Dien.Bench;
 /// </summary>
 internal static class FlopCount
 {
-    public static double TrainingStep(BatchArrays batch, DienOptions o)
+    public static double TrainingStep(BatchArrays batch, CtrModelOptions o)
     {
         double b = batch.Size, t = batch.Width, longest = batch.MaxLength;
         double valid = batch.Lengths.Sum();

@@ -130,9 +130,9 @@ internal static class QualityBenchmark
         }
     }
 
-    private static (DienOptions Model, TrainerOptions Trainer) OptionsFor(QualitySettings settings, QualityData data, string kind, int seed, SettingCandidate candidate)
+    private static (CtrModelOptions Model, TrainerOptions Trainer) OptionsFor(QualitySettings settings, QualityData data, string kind, int seed, SettingCandidate candidate)
     {
-        var options = new DienOptions
+        var options = new CtrModelOptions
         {
             ItemVocabularySize = data.Items,
             CategoryVocabularySize = data.Categories,
@@ -153,17 +153,17 @@ internal static class QualityBenchmark
         return (options, trainerOptions);
     }
 
-    private static Trained Train(QualitySettings settings, QualityData data, ValidationSplit split, string kind, int seed, DienOptions options, TrainerOptions trainerOptions)
+    private static Trained Train(QualitySettings settings, QualityData data, ValidationSplit split, string kind, int seed, CtrModelOptions options, TrainerOptions trainerOptions)
     {
         torch.manual_seed(seed);
         CtrModel model = kind switch
         {
-            "base" => new BaseModel(options),
+            "base" => new SumPoolingModel(options),
             "din" => new DinModel(options),
             _ => new DienModel(options),
         };
         var sampler = options.Alpha > 0 ? data.Sampler(settings.Negatives) : null;
-        var trainer = new DienTrainer(model, trainerOptions, new EpochLog($"{settings.Label} {data.Name} {kind} seed {seed}"));
+        var trainer = new CtrTrainer(model, trainerOptions, new EpochLog($"{settings.Label} {data.Name} {kind} seed {seed}"));
         var clock = Stopwatch.StartNew();
         var result = trainer.Fit(
             epoch => new Batcher(new BatcherOptions
@@ -218,7 +218,7 @@ internal static class QualityBenchmark
     }
 
     /// <summary>A trained candidate, kept while it is the best so far.</summary>
-    private sealed record Trained(string Name, CtrModel Model, DienTrainer Trainer, TrainingResult Result, double SecondsPerEpoch) : IDisposable
+    private sealed record Trained(string Name, CtrModel Model, CtrTrainer Trainer, TrainingResult Result, double SecondsPerEpoch) : IDisposable
     {
         public void Dispose()
         {
@@ -228,7 +228,7 @@ internal static class QualityBenchmark
     }
 
     /// <summary>The AUC of the trainer's model on <paramref name="samples"/>; NaN unless they hold both labels.</summary>
-    private static double AucOn(DienTrainer trainer, IReadOnlyList<Sample> samples)
+    private static double AucOn(CtrTrainer trainer, IReadOnlyList<Sample> samples)
         => samples.Select(sample => sample.Label).Distinct().Count() == 2
             ? trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(samples)).Auc
             : double.NaN;

@@ -17,7 +17,7 @@ internal static class RankingBenchmark
     private const string Usage = """
         rank [--candidates 100 --history 25 --requests 200 --gather 1,10 --passes 3 --models dien,din,base --threads 2 --seed 2019 --checkpoint none]
           Scores --requests requests (one user, --history behaviours, --candidates candidates each) per pass with W's
-          model options, --gather requests per model call (1: DienPredictor.ScoreCandidates; 10: what BatchingScorer
+          model options, --gather requests per model call (1: CtrPredictor.ScoreCandidates; 10: what BatchingScorer
           gathers at 100 candidates), each history encoded once (new) and copied into every row (before).
           --checkpoint PATH scores with that checkpoint's model (e.g. the Serve sample's out/best.dien) instead of --models.
         """;
@@ -71,11 +71,11 @@ internal static class RankingBenchmark
         foreach (string kind in models)
         {
             torch.manual_seed(seed);
-            using var predictor = kind == "checkpoint" ? DienPredictor.Load(checkpoint) : new DienPredictor(kind switch
+            using var predictor = kind == "checkpoint" ? CtrPredictor.Load(checkpoint) : new CtrPredictor(kind switch
             {
                 "dien" => new DienModel(options),
                 "din" => new DinModel(options),
-                "base" => new BaseModel(options),
+                "base" => new SumPoolingModel(options),
                 _ => throw new ArgumentException($"--models {kind}: expected dien, din or base."),
             }, ownsModel: true);
             foreach (int gather in gathers)
@@ -106,7 +106,7 @@ internal static class RankingBenchmark
         Console.WriteLine(JsonSerializer.Serialize(figures));
     }
 
-    private static double RowsPerSecond(DienPredictor predictor, List<CandidateRequest[]> groups, bool encodeOnce)
+    private static double RowsPerSecond(CtrPredictor predictor, List<CandidateRequest[]> groups, bool encodeOnce)
     {
         predictor.EncodeHistoryOnce = encodeOnce;
         long rows = 0;
@@ -120,7 +120,7 @@ internal static class RankingBenchmark
     }
 
     /// <summary>The largest difference between the two paths' probabilities on one call, and the spread of those probabilities.</summary>
-    private static (double Difference, double Spread) Difference(DienPredictor predictor, CandidateRequest[] group)
+    private static (double Difference, double Spread) Difference(CtrPredictor predictor, CandidateRequest[] group)
     {
         predictor.EncodeHistoryOnce = false;
         var before = predictor.ScoreRequests(group);

@@ -35,7 +35,7 @@ public class StepPartBenchmarks
     {
         torch.set_num_threads(2);
         torch.manual_seed(1);
-        var options = new DienOptions
+        var options = new CtrModelOptions
         {
             ItemVocabularySize = 1001, CategoryVocabularySize = 51, UserVocabularySize = 2001,
             ItemEmbeddingSize = 18, CategoryEmbeddingSize = 18, UserEmbeddingSize = 18, HiddenSize = 36,

@@ -55,7 +55,7 @@ internal static class StepProfile
             bool record = i >= WarmUp;
             using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
-            using var batch = new DienBatch(batches[i]);
+            using var batch = new BehaviourBatch(batches[i]);
             double build = clock.Elapsed.TotalMilliseconds;
             optimizer.zero_grad();
             clock.Restart();
@@ -133,7 +133,7 @@ internal static class StepProfile
                 Dien.Kernels.Primitives.KernelWorkers.ChunksPerWorker = chunks;
                 using var scope = NewDisposeScope();
                 var clock = Stopwatch.StartNew();
-                using var batch = new DienBatch(batches[i]);
+                using var batch = new BehaviourBatch(batches[i]);
                 optimizer.zero_grad();
                 model.call(batch).Loss!.backward();
                 optimizer.step();

@@ -52,7 +52,7 @@ internal static class WorkloadBenchmark
                 var clock = Stopwatch.StartNew();
                 using (NewDisposeScope())
                 {
-                    using var batch = new DienBatch(arrays);
+                    using var batch = new BehaviourBatch(arrays);
                     optimizer.zero_grad();
                     using var output = model.call(batch);
                     output.Loss!.backward();
@@ -69,7 +69,7 @@ internal static class WorkloadBenchmark
                 }
             }
 
-            // As DienTrainer does around each epoch's evaluation (TrainerOptions.ReleaseMemoryBetweenEpochs).
+            // As CtrTrainer does around each epoch's evaluation (TrainerOptions.ReleaseMemoryBetweenEpochs).
             ReleaseMemory(w);
             if (epoch == 1 || epoch == 3 || epoch == w.Epochs)
             {
@@ -140,7 +140,7 @@ internal static class WorkloadBenchmark
             foreach (var arrays in TestBatches(test, 512))
             {
                 using var scope = NewDisposeScope();
-                using var batch = new DienBatch(arrays);
+                using var batch = new BehaviourBatch(arrays);
                 using var output = model.call(batch);
                 scores.AddRange(output.Probability.data<float>().ToArray());
                 labels.AddRange(arrays.Labels!);
@@ -163,7 +163,7 @@ internal static class WorkloadBenchmark
             foreach (var arrays in batches)
             {
                 using var scope = NewDisposeScope();
-                using var batch = new DienBatch(arrays);
+                using var batch = new BehaviourBatch(arrays);
                 using var output = model.call(batch);
                 _ = output.Probability.data<float>()[0];
                 samples += arrays.Size;
@@ -190,7 +190,7 @@ internal static class WorkloadBenchmark
             var clock = Stopwatch.StartNew();
             using (NewDisposeScope())
             {
-                using var batch = new DienBatch(singles[i]);
+                using var batch = new BehaviourBatch(singles[i]);
                 using var output = model.call(batch);
                 _ = output.Probability.data<float>()[0];
             }

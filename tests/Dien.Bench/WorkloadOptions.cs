@@ -33,7 +33,7 @@ internal sealed record WorkloadOptions
     /// Sets libtorch's thread count and seed, generates W's data and returns it with the negative sampler
     /// and the model options every W run uses.
     /// </summary>
-    public (SampleSplit Data, NegativeSampler Sampler, DienOptions Options) Prepare()
+    public (SampleSplit Data, NegativeSampler Sampler, CtrModelOptions Options) Prepare()
     {
         torch.set_num_threads(Threads);
         torch.manual_seed(Seed);
@@ -51,7 +51,7 @@ internal sealed record WorkloadOptions
     };
 
     /// <summary>DIEN as W defines it, with vocabularies sized for the generated data.</summary>
-    public DienOptions ModelOptions(SyntheticOptions synthetic) => new()
+    public CtrModelOptions ModelOptions(SyntheticOptions synthetic) => new()
     {
         ItemVocabularySize = Items + 1, CategoryVocabularySize = Categories + 1, UserVocabularySize = synthetic.Users + 1,
         ItemEmbeddingSize = Embedding, CategoryEmbeddingSize = Embedding, UserEmbeddingSize = Embedding,

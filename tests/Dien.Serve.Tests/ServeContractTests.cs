@@ -99,7 +99,7 @@ public sealed partial class ServeContractTests
         var unknown = json.GetProperty("unknown");
         unknown.GetProperty("items").GetInt32().Should().Be(1);
         unknown.GetProperty("categories").GetInt32().Should().Be(1, "the unknown item has no stored category");
-        using var predictor = DienPredictor.Load(serve.CheckpointPath);
+        using var predictor = CtrPredictor.Load(serve.CheckpointPath);
         var data = predictor.Contents!.Data;
         var expected = predictor.ScoreCandidates(1, [1, 2], [data.CategoryOf(1), data.CategoryOf(2)], [0, 5], [0, data.CategoryOf(5)]);
         var scores = json.GetProperty("scores").EnumerateArray().Select(e => e.GetSingle()).ToArray();
@@ -120,7 +120,7 @@ public sealed partial class ServeContractTests
         response.StatusCode.Should().Be(HttpStatusCode.OK);
         var scores = (await Json(response)).GetProperty("scores").EnumerateArray().Select(e => e.GetSingle()).ToArray();
         using var model = Checkpoint.LoadModel(serve.CheckpointPath);
-        using var uncut = new DienPredictor(model);
+        using var uncut = new CtrPredictor(model);
         var recent = uncut.ScoreCandidates(4, history[^3..], history[^3..].Select(i => (i % 6) + 1).ToArray(), candidates, candidates.Select(i => (i % 6) + 1).ToArray());
         var whole = uncut.ScoreCandidates(4, history, history.Select(i => (i % 6) + 1).ToArray(), candidates, candidates.Select(i => (i % 6) + 1).ToArray());
         for (int i = 0; i < scores.Length; i++)

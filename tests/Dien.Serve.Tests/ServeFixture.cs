@@ -59,7 +59,7 @@ internal sealed class ServeFixture : IDisposable
     };
 
     /// <summary>The model's options.</summary>
-    public static DienOptions Options() => new() { ItemVocabularySize = 60, CategoryVocabularySize = 7, UserVocabularySize = 12, UseUserField = true, HeadHiddenSizes = [24, 12] };
+    public static CtrModelOptions Options() => new() { ItemVocabularySize = 60, CategoryVocabularySize = 7, UserVocabularySize = 12, UseUserField = true, HeadHiddenSizes = [24, 12] };
 
     /// <summary>Writes a model with weights from <paramref name="seed"/> over the checkpoint (atomically, as the trainer does).</summary>
     public void Save(int seed, int? maxHistory = null)
@@ -101,7 +101,7 @@ internal sealed class ServeFixture : IDisposable
     /// <summary>The scores the predictor gives alone (unbatched) for the same raw request.</summary>
     public float[] Expected(long user, long[] history, long[] candidates)
     {
-        using var predictor = DienPredictor.Load(CheckpointPath);
+        using var predictor = CtrPredictor.Load(CheckpointPath);
         return predictor.ScoreCandidates(user, history, history.Select(i => (i % 6) + 1).ToArray(), candidates, candidates.Select(i => (i % 6) + 1).ToArray());
     }
 

@@ -65,7 +65,7 @@ public static class Checkpoint
     /// <param name="path">The checkpoint.</param>
     /// <param name="model">A model built with the same options (compared by value, property by property).</param>
     /// <param name="optimizer">The optimizer to restore; null to skip.</param>
-    /// <remarks>To continue a run where it stopped (epoch, best epoch, patience), use <see cref="Training.DienTrainer.LoadCheckpoint"/>.</remarks>
+    /// <remarks>To continue a run where it stopped (epoch, best epoch, patience), use <see cref="Training.CtrTrainer.LoadCheckpoint"/>.</remarks>
     /// <exception cref="CheckpointException">The file is missing, truncated, of a newer format version, or for other options or another model kind.</exception>
     public static void LoadInto(string path, CtrModel model, optim.Optimizer? optimizer)
     {

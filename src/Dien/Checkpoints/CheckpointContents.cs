@@ -9,7 +9,7 @@ namespace Dien.Checkpoints;
 /// </summary>
 public sealed class CheckpointContents
 {
-    internal CheckpointContents(string path, int formatVersion, string modelKind, DienOptions options, CheckpointData data, string sha256)
+    internal CheckpointContents(string path, int formatVersion, string modelKind, CtrModelOptions options, CheckpointData data, string sha256)
     {
         Path = path;
         FormatVersion = formatVersion;
@@ -29,7 +29,7 @@ public sealed class CheckpointContents
     public string ModelKind { get; }
 
     /// <summary>The options the model was built with; properties an older file lacks hold the value its release used.</summary>
-    public DienOptions Options { get; }
+    public CtrModelOptions Options { get; }
 
     /// <summary>The id maps, the item categories and the history cut.</summary>
     public CheckpointData Data { get; }

@@ -17,15 +17,15 @@ public sealed class CheckpointData
     private static readonly IReadOnlyDictionary<string, long> NoIds = new Dictionary<string, long>();
     private static readonly IReadOnlyDictionary<long, long> NoCategories = new Dictionary<long, long>();
 
-    /// <summary>Raw user id to user index (1 .. <see cref="DienOptions.UserVocabularySize"/> - 1).</summary>
+    /// <summary>Raw user id to user index (1 .. <see cref="CtrModelOptions.UserVocabularySize"/> - 1).</summary>
     /// <value>The default value is empty: raw ids are then read as the indices themselves.</value>
     public IReadOnlyDictionary<string, long> Users { get; init; } = NoIds;
 
-    /// <summary>Raw item id to item index (1 .. <see cref="DienOptions.ItemVocabularySize"/> - 1).</summary>
+    /// <summary>Raw item id to item index (1 .. <see cref="CtrModelOptions.ItemVocabularySize"/> - 1).</summary>
     /// <value>The default value is empty: raw ids are then read as the indices themselves.</value>
     public IReadOnlyDictionary<string, long> Items { get; init; } = NoIds;
 
-    /// <summary>Raw category id to category index (1 .. <see cref="DienOptions.CategoryVocabularySize"/> - 1).</summary>
+    /// <summary>Raw category id to category index (1 .. <see cref="CtrModelOptions.CategoryVocabularySize"/> - 1).</summary>
     /// <value>The default value is empty: raw ids are then read as the indices themselves.</value>
     public IReadOnlyDictionary<string, long> Categories { get; init; } = NoIds;
 
@@ -34,7 +34,7 @@ public sealed class CheckpointData
     public IReadOnlyDictionary<long, long> ItemCategories { get; init; } = NoCategories;
 
     /// <summary>
-    /// The most recent behaviours of a history the model was trained on; <see cref="Inference.DienPredictor"/> keeps at
+    /// The most recent behaviours of a history the model was trained on; <see cref="Inference.CtrPredictor"/> keeps at
     /// most this many (the most recent) of every history it scores, so serving sees what training saw.
     /// </summary>
     /// <value>The default value is null: not recorded (files of format version 1), and histories are not cut.</value>
@@ -50,7 +50,7 @@ public sealed class CheckpointData
     public long CategoryOf(long item) => item > 0 && ItemCategories.TryGetValue(item, out long category) ? category : 0;
 
     /// <summary>Every way these maps do not fit a model of <paramref name="options"/>, each naming the map and the entry.</summary>
-    internal IReadOnlyList<string> Validate(DienOptions options)
+    internal IReadOnlyList<string> Validate(CtrModelOptions options)
     {
         var problems = new List<string>();
         void Ids(string name, IReadOnlyDictionary<string, long>? map, long size)

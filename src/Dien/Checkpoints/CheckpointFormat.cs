@@ -29,8 +29,8 @@ internal static class CheckpointFormat
         Converters = { new JsonStringEnumConverter() },
     };
 
-    /// <summary>The settable <see cref="DienOptions"/> properties: what options.json must hold (derived ones such as BehaviourSize are ignored).</summary>
-    public static readonly IReadOnlySet<string> OptionNames = typeof(DienOptions).GetProperties()
+    /// <summary>The settable <see cref="CtrModelOptions"/> properties: what options.json must hold (derived ones such as BehaviourSize are ignored).</summary>
+    public static readonly IReadOnlySet<string> OptionNames = typeof(CtrModelOptions).GetProperties()
         .Where(p => p.CanWrite && p.GetSetMethod() is not null).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>The entry that holds the data contract in a file of <paramref name="version"/>.</summary>

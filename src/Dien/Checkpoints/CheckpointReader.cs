@@ -44,7 +44,7 @@ internal static class CheckpointReader
     /// The stored options, by value: read from options.json, with every property the file lacks taken from the table of
     /// its format version (<see cref="OptionsBaselines"/>), not from today's defaults.
     /// </summary>
-    public static DienOptions OptionsOf(VerifiedCheckpoint contents)
+    public static CtrModelOptions OptionsOf(VerifiedCheckpoint contents)
     {
         string path = contents.Path;
         JsonObject stored;
@@ -57,13 +57,13 @@ internal static class CheckpointReader
             throw new CheckpointException(path, $"entry '{OptionsEntry}' is unreadable ({Excerpt(e.Message)}).", e);
         }
 
-        var unknown = stored.Select(p => p.Key).Where(k => !OptionNames.Contains(k) && k != nameof(DienOptions.BehaviourSize)).ToList();
+        var unknown = stored.Select(p => p.Key).Where(k => !OptionNames.Contains(k) && k != nameof(CtrModelOptions.BehaviourSize)).ToList();
         if (unknown.Count > 0)
         {
             throw new CheckpointException(path, $"entry '{OptionsEntry}' sets {string.Join(", ", unknown.Select(Data.Quote.Of))}, not options of this release (format version {Checkpoint.FormatVersion}).");
         }
 
-        stored.Remove(nameof(DienOptions.BehaviourSize)); // derived
+        stored.Remove(nameof(CtrModelOptions.BehaviourSize)); // derived
         foreach (var (name, value) in OptionsBaselines.For(contents.Version))
         {
             if (!stored.ContainsKey(name))
@@ -80,7 +80,7 @@ internal static class CheckpointReader
 
         try
         {
-            return stored.Deserialize<DienOptions>(Json) ?? throw new JsonException("the entry is null");
+            return stored.Deserialize<CtrModelOptions>(Json) ?? throw new JsonException("the entry is null");
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
         {
@@ -89,7 +89,7 @@ internal static class CheckpointReader
     }
 
     /// <summary>One sentence per option whose value differs (name, value in the file, value in the model); empty when none.</summary>
-    public static List<string> OptionDifferences(DienOptions stored, DienOptions current)
+    public static List<string> OptionDifferences(CtrModelOptions stored, CtrModelOptions current)
     {
         // Both sides go through the same serializer from typed values, so equal values give equal text.
         var a = JsonSerializer.SerializeToNode(stored, Json)!.AsObject();

@@ -4,19 +4,20 @@ using Dien.Model;
 namespace Dien.Checkpoints;
 
 /// <summary>
-/// Names model types in checkpoints and builds them back from their options. <c>DienModel</c>, <c>BaseModel</c> and
-/// <c>DinModel</c> are registered under their type names; other models register a factory once
+/// Names model types in checkpoints and builds them back from their options. <c>DienModel</c> and <c>DinModel</c> are
+/// registered under their type names, <c>SumPoolingModel</c> under <c>BaseModel</c> (the paper's name, which every
+/// checkpoint written before the type's rename holds); other models register a factory once
 /// (e.g. <c>ModelKinds.Register("MyModel", o => new MyModel(o))</c>). A checkpoint stores the kind.
 /// </summary>
 public static class ModelKinds
 {
-    private static readonly ConcurrentDictionary<string, Func<DienOptions, CtrModel>> Factories = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, Func<CtrModelOptions, CtrModel>> Factories = new(StringComparer.Ordinal);
     private static readonly ConcurrentDictionary<Type, string> Names = new();
 
     static ModelKinds()
     {
         Register(nameof(DienModel), o => new DienModel(o));
-        Register(nameof(BaseModel), o => new BaseModel(o));
+        Register("BaseModel", o => new SumPoolingModel(o)); // the kind keeps the paper's name: old files must load
         Register(nameof(DinModel), o => new DinModel(o));
     }
 
@@ -24,7 +25,7 @@ public static class ModelKinds
     /// <typeparam name="TModel">The model type.</typeparam>
     /// <param name="kind">The name stored in checkpoints.</param>
     /// <param name="factory">Builds a fresh model from options.</param>
-    public static void Register<TModel>(string kind, Func<DienOptions, TModel> factory)
+    public static void Register<TModel>(string kind, Func<CtrModelOptions, TModel> factory)
         where TModel : CtrModel
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(kind);
@@ -47,7 +48,7 @@ public static class ModelKinds
     /// <param name="options">Its options.</param>
     /// <returns>A new model with fresh weights.</returns>
     /// <exception cref="ArgumentException">No factory is registered under <paramref name="kind"/>.</exception>
-    public static CtrModel Create(string kind, DienOptions options)
+    public static CtrModel Create(string kind, CtrModelOptions options)
     {
         if (!Factories.TryGetValue(kind, out var factory))
         {

@@ -4,19 +4,19 @@ using Dien.Model;
 namespace Dien.Checkpoints;
 
 /// <summary>
-/// For every format version, the value each <see cref="DienOptions"/> property had in the release that wrote it, so
+/// For every format version, the value each <see cref="CtrModelOptions"/> property had in the release that wrote it, so
 /// that a property absent from an older <c>options.json</c> takes the value that built the model then, not today's
 /// default (a changed default must never change an old model). Recorded as text here, never computed from
-/// <see cref="DienOptions"/>.
+/// <see cref="CtrModelOptions"/>.
 /// </summary>
 /// <remarks>
-/// When a property is added to <see cref="DienOptions"/>, add it to every version's table below with the value that
+/// When a property is added to <see cref="CtrModelOptions"/>, add it to every version's table below with the value that
 /// reproduces that release's model (usually "off"); when the format version is raised, add its table.
 /// <c>OptionsBaselineTests</c> fails while any property is missing from any table.
 /// </remarks>
 internal static class OptionsBaselines
 {
-    // Format version 1 (releases up to 2026-12-05): every property below, as written by new DienOptions().
+    // Format version 1 (releases up to 2026-12-05): every property below, as written by new CtrModelOptions().
     private const string Version1 = """
         {
           "ItemVocabularySize": 0, "CategoryVocabularySize": 0, "UserVocabularySize": 0, "ExtraFieldVocabularySizes": [],

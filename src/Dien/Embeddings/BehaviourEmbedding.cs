@@ -86,7 +86,7 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     /// </summary>
     /// <param name="batch">The batch.</param>
     /// <param name="includeNegatives">Also embed the sampled negatives (for the next-behaviour auxiliary loss).</param>
-    internal EmbeddedBatch Embed(DienBatch batch, bool includeNegatives)
+    internal EmbeddedBatch Embed(BehaviourBatch batch, bool includeNegatives)
     {
         ArgumentNullException.ThrowIfNull(batch);
         long size = batch.Size, width = batch.Width;
@@ -104,7 +104,7 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>
     /// What a model reads from the tables for a ranking call: each history (with its user and extra fields) once,
     /// [R, T, E], and each candidate as a target, [K, E]; the result spreads the histories to the candidates through
-    /// <see cref="CandidateBatch.Index"/>. One lookup per table, as in <see cref="Embed(DienBatch, bool)"/>.
+    /// <see cref="CandidateBatch.Index"/>. One lookup per table, as in <see cref="Embed(BehaviourBatch, bool)"/>.
     /// </summary>
     /// <param name="batch">The ranking call.</param>
     internal EmbeddedBatch Embed(CandidateBatch batch)
@@ -128,10 +128,10 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     /// The mini-batch-aware L2 penalty: the sum of ||w_j||^2 over the distinct rows j that a batch looked up in each
     /// table (padding row 0 is zero and adds nothing). Rows the batch does not use get no gradient.
     /// </summary>
-    /// <param name="embedded">What <see cref="Embed(DienBatch, bool)"/> returned for the batch (its looked-up item and category ids).</param>
+    /// <param name="embedded">What <see cref="Embed(BehaviourBatch, bool)"/> returned for the batch (its looked-up item and category ids).</param>
     /// <param name="batch">The batch (its user and extra-field ids).</param>
     /// <returns>A scalar.</returns>
-    internal Tensor SquaredNormOfUsedRows(EmbeddedBatch embedded, DienBatch batch)
+    internal Tensor SquaredNormOfUsedRows(EmbeddedBatch embedded, BehaviourBatch batch)
     {
         ArgumentNullException.ThrowIfNull(embedded);
         ArgumentNullException.ThrowIfNull(batch);
@@ -156,7 +156,7 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     /// The item and category ids a batch looks up, flat: history (padded positions set to the padding id, so
     /// whatever they held is never read), target, then the sampled negatives when asked for and present.
     /// </summary>
-    private static (Tensor Items, Tensor Categories, bool Negatives) BehaviourIds(DienBatch batch, bool includeNegatives)
+    private static (Tensor Items, Tensor Categories, bool Negatives) BehaviourIds(BehaviourBatch batch, bool includeNegatives)
     {
         var padding = batch.Mask.logical_not();
         bool negatives = includeNegatives && batch.NegativeItems is not null && batch.NegativeCategories is not null;

@@ -19,7 +19,7 @@ namespace Dien.Inference;
 /// while they wait.
 /// </para>
 /// <para>
-/// Each request names the <see cref="DienPredictor"/> to score it, and one model call only ever gathers requests for
+/// Each request names the <see cref="CtrPredictor"/> to score it, and one model call only ever gathers requests for
 /// the same predictor: a service that swaps in a new model between requests never gets a request scored half by one
 /// version and half by another. The predictor must stay undisposed until its requests complete.
 /// </para>
@@ -101,7 +101,7 @@ public sealed class BatchingScorer : IDisposable
     }
 
     /// <summary>
-    /// Scores candidate items for one user with one history, as <see cref="DienPredictor.ScoreCandidates"/> does, in a
+    /// Scores candidate items for one user with one history, as <see cref="CtrPredictor.ScoreCandidates"/> does, in a
     /// model call shared with other requests for the same predictor.
     /// </summary>
     /// <remarks>
@@ -122,7 +122,7 @@ public sealed class BatchingScorer : IDisposable
     /// <exception cref="ScorerOverloadedException">The queue is full: shed the request.</exception>
     /// <exception cref="ObjectDisposedException">The scorer is shutting down.</exception>
     public Task<float[]> ScoreCandidatesAsync(
-        DienPredictor predictor,
+        CtrPredictor predictor,
         long userId,
         IReadOnlyList<long> historyItems,
         IReadOnlyList<long> historyCategories,
@@ -132,7 +132,7 @@ public sealed class BatchingScorer : IDisposable
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(predictor);
-        DienPredictor.CheckRequest(historyItems, historyCategories, candidateItems, candidateCategories);
+        CtrPredictor.CheckRequest(historyItems, historyCategories, candidateItems, candidateCategories);
 
         if (candidateItems.Count == 0)
         {
@@ -342,9 +342,9 @@ public sealed class BatchingScorer : IDisposable
         }
     }
 
-    private sealed class Pending(DienPredictor predictor, CandidateRequest request)
+    private sealed class Pending(CtrPredictor predictor, CandidateRequest request)
     {
-        public DienPredictor Predictor { get; } = predictor;
+        public CtrPredictor Predictor { get; } = predictor;
 
         public CandidateRequest Request { get; } = request;
 

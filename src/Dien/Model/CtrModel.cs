@@ -11,7 +11,7 @@ namespace Dien.Model;
 /// A click-through-rate model over behaviour sequences: <c>DienModel</c> and the BaseModel and
 /// DIN baselines it is compared with. Trainers, checkpoints and predictors work with this type.
 /// </summary>
-public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
+public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
 {
     // Held for the model's life: an implicit scalar may be freed by its finalizer during the native call (Runtime/HeldScalars).
     private readonly Scalar alpha;
@@ -21,8 +21,8 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     /// <summary>Validates the options and keeps a private copy of them.</summary>
     /// <param name="name">The module name.</param>
     /// <param name="options">The model's options.</param>
-    /// <exception cref="DienOptionsException">The options are invalid; every problem is listed.</exception>
-    protected CtrModel(string name, DienOptions options)
+    /// <exception cref="CtrModelOptionsException">The options are invalid; every problem is listed.</exception>
+    protected CtrModel(string name, CtrModelOptions options)
         : base(name)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -34,10 +34,10 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     }
 
     /// <summary>A copy of the options the model was built with (changing it changes nothing).</summary>
-    public DienOptions Options => ModelOptions.Clone();
+    public CtrModelOptions Options => ModelOptions.Clone();
 
     /// <summary>The options the model was built with, for derived models to read (never changed).</summary>
-    protected DienOptions ModelOptions { get; }
+    protected CtrModelOptions ModelOptions { get; }
 
     /// <summary>The prediction head the options describe, for an input of <paramref name="inputSize"/> features.</summary>
     /// <param name="inputSize">Width of the concatenated head input.</param>
@@ -58,10 +58,10 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     /// tables, the extra fields it was built with, the device, and two rows in training when the head uses batch
     /// statistics), then runs <see cref="Score"/>. The batch's own structure was checked when it was built.
     /// </summary>
-    /// <param name="batch">The batch; see <see cref="DienBatch"/> for the tensor shapes.</param>
+    /// <param name="batch">The batch; see <see cref="BehaviourBatch"/> for the tensor shapes.</param>
     /// <returns>Click logits and probabilities [B], and the losses when the batch has labels.</returns>
     /// <exception cref="ArgumentException">An id is out of range or the batch does not fit the model; the message names the field, the row and the value.</exception>
-    public sealed override DienOutput forward(DienBatch batch)
+    public sealed override CtrOutput forward(BehaviourBatch batch)
     {
         CheckBatch(batch);
         return Score(batch);
@@ -70,7 +70,7 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     /// <summary>Scores a batch that <see cref="forward"/> has checked against this model.</summary>
     /// <param name="batch">The batch.</param>
     /// <returns>Click logits and probabilities [B], and the losses when the batch has labels (build it with <see cref="Finish"/>).</returns>
-    protected abstract DienOutput Score(DienBatch batch);
+    protected abstract CtrOutput Score(BehaviourBatch batch);
 
     /// <summary>
     /// Click probabilities of a ranking call, [K]: each candidate scored against its request's history. Models that
@@ -92,7 +92,7 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
         var logit = encodeHistoryOnce ? ScoreEncoded(batch) : null;
         if (logit is null)
         {
-            using var rows = new DienBatch(batch.Arrays.ToRows(), batch.Device);
+            using var rows = new BehaviourBatch(batch.Arrays.ToRows(), batch.Device);
             using var output = forward(rows);
             return output.Probability.alias().MoveToOuterDisposeScope();
         }
@@ -107,7 +107,7 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     /// <param name="batch">The ranking call.</param>
     private protected virtual Tensor? ScoreEncoded(CandidateBatch batch) => null;
 
-    private void CheckBatch(DienBatch batch)
+    private void CheckBatch(BehaviourBatch batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
         batch.Arrays.EnsureIdsInRange(_vocabularies);
@@ -133,12 +133,12 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
 
     /// <summary>
     /// The embedding penalty of a training step, <c>EmbeddingL2 * sum ||w_j||^2</c> over the rows the batch uses;
-    /// null in evaluation mode, for unlabelled batches and when <see cref="DienOptions.EmbeddingL2"/> is 0.
+    /// null in evaluation mode, for unlabelled batches and when <see cref="CtrModelOptions.EmbeddingL2"/> is 0.
     /// </summary>
     /// <param name="embedding">The model's tables.</param>
     /// <param name="embedded">What the tables returned for this batch (the ids it looked up).</param>
     /// <param name="batch">The batch.</param>
-    private protected Tensor? EmbeddingPenalty(Dien.Embeddings.BehaviourEmbedding embedding, Dien.Embeddings.EmbeddedBatch embedded, DienBatch batch)
+    private protected Tensor? EmbeddingPenalty(Dien.Embeddings.BehaviourEmbedding embedding, Dien.Embeddings.EmbeddedBatch embedded, BehaviourBatch batch)
     {
         ArgumentNullException.ThrowIfNull(embedding);
         if (!training || batch.Labels is null || ModelOptions.EmbeddingL2 == 0)
@@ -158,7 +158,7 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
     /// <param name="logit">Click logits, [B].</param>
     /// <param name="auxiliaryLoss">L_aux, or null when it is not computed.</param>
     /// <param name="penalty">The embedding penalty (already scaled), or null.</param>
-    protected DienOutput Finish(DienBatch batch, Tensor logit, Tensor? auxiliaryLoss, Tensor? penalty = null)
+    protected CtrOutput Finish(BehaviourBatch batch, Tensor logit, Tensor? auxiliaryLoss, Tensor? penalty = null)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(logit);
@@ -175,7 +175,7 @@ public abstract class CtrModel : nn.Module<DienBatch, DienOutput>
             }
         }
 
-        return new DienOutput(
+        return new CtrOutput(
             logit.MoveToOuterDisposeScope(),
             probability.MoveToOuterDisposeScope(),
             target?.MoveToOuterDisposeScope(),

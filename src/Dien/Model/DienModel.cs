@@ -16,8 +16,8 @@ namespace Dien.Model;
 /// <remarks>
 /// State-dict keys are listed in <c>docs/state-dict.md</c>. The auxiliary loss is computed in training mode
 /// for batches with labels (and needs the batch's sampled negatives, or its history labels, depending on
-/// <see cref="DienOptions.AuxiliaryLoss"/>); in evaluation mode, or with alpha = 0, the auxiliary path is
-/// skipped entirely and <see cref="DienOutput.AuxiliaryLoss"/> is null.
+/// <see cref="CtrModelOptions.AuxiliaryLoss"/>); in evaluation mode, or with alpha = 0, the auxiliary path is
+/// skipped entirely and <see cref="CtrOutput.AuxiliaryLoss"/> is null.
 /// </remarks>
 public sealed class DienModel : CtrModel
 {
@@ -30,8 +30,8 @@ public sealed class DienModel : CtrModel
 
     /// <summary>Builds the model; the options are validated once, here.</summary>
     /// <param name="options">The model options.</param>
-    /// <exception cref="DienOptionsException">The options are invalid; every problem is listed.</exception>
-    public DienModel(DienOptions options)
+    /// <exception cref="CtrModelOptionsException">The options are invalid; every problem is listed.</exception>
+    public DienModel(CtrModelOptions options)
         : base(nameof(DienModel), options)
     {
         var o = ModelOptions;
@@ -53,7 +53,7 @@ public sealed class DienModel : CtrModel
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The batch lacks an input the auxiliary loss needs in training.</exception>
-    protected override DienOutput Score(DienBatch batch)
+    protected override CtrOutput Score(BehaviourBatch batch)
     {
         bool withAuxiliary = auxiliary is not null && training && batch.Labels is not null;
         bool nextBehaviour = ModelOptions.AuxiliaryLoss == AuxiliaryLossForm.NextBehaviour;
@@ -98,13 +98,13 @@ public sealed class DienModel : CtrModel
         return head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
     }
 
-    private static void RequireAuxiliaryInputs(DienBatch batch, bool nextBehaviour)
+    private static void RequireAuxiliaryInputs(BehaviourBatch batch, bool nextBehaviour)
     {
         if (nextBehaviour && batch.NegativeItems is null)
         {
             throw new ArgumentException(
                 $"The batch has no {nameof(BatchArrays.NegativeItems)}: the next-behaviour auxiliary loss (alpha > 0) needs a sampled negative per history position in training. " +
-                $"Sample them in the data pipeline, set {nameof(DienOptions.Alpha)} = 0, or use {nameof(AuxiliaryLossForm)}.{nameof(AuxiliaryLossForm.LabelledHistory)}.",
+                $"Sample them in the data pipeline, set {nameof(CtrModelOptions.Alpha)} = 0, or use {nameof(AuxiliaryLossForm)}.{nameof(AuxiliaryLossForm.LabelledHistory)}.",
                 nameof(BatchArrays.NegativeItems));
         }
 

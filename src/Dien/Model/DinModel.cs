@@ -9,8 +9,8 @@ namespace Dien.Model;
 /// <summary>
 /// DIN (Zhou et al., KDD 2018) as the DIEN paper compares it: attention of the target ad over the behaviour
 /// embeddings themselves (no GRU), pooled into sum_t a_t e_t. Head input [e_a, sum a_t e_t, extras], with the
-/// user and [sum e_t, e_a * sum e_t] when the options ask for them (<see cref="DienOptions.UseUserField"/>,
-/// <see cref="DienOptions.HeadSumTerms"/>). Built from the same parts as <see cref="DienModel"/>.
+/// user and [sum e_t, e_a * sum e_t] when the options ask for them (<see cref="CtrModelOptions.UseUserField"/>,
+/// <see cref="CtrModelOptions.HeadSumTerms"/>). Built from the same parts as <see cref="DienModel"/>.
 /// </summary>
 public sealed class DinModel : CtrModel
 {
@@ -20,8 +20,8 @@ public sealed class DinModel : CtrModel
 
     /// <summary>Builds the model; the options are validated once, here (recurrent options are unused).</summary>
     /// <param name="options">The model options.</param>
-    /// <exception cref="DienOptionsException">The options are invalid; every problem is listed.</exception>
-    public DinModel(DienOptions options)
+    /// <exception cref="CtrModelOptionsException">The options are invalid; every problem is listed.</exception>
+    public DinModel(CtrModelOptions options)
         : base(nameof(DinModel), options)
     {
         var o = ModelOptions;
@@ -33,7 +33,7 @@ public sealed class DinModel : CtrModel
     }
 
     /// <inheritdoc />
-    protected override DienOutput Score(DienBatch batch)
+    protected override CtrOutput Score(BehaviourBatch batch)
     {
         using var scope = NewDisposeScope();
         var embedded = embedding.Embed(batch, includeNegatives: false);

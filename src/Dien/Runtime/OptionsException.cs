@@ -2,7 +2,7 @@ namespace Dien.Runtime;
 
 /// <summary>
 /// Thrown when an options object is invalid: <see cref="Errors"/> lists every problem, each naming its option and
-/// value. Each family of options has its own subclass (<c>DienOptionsException</c>, <c>TrainerOptionsException</c>,
+/// value. Each family of options has its own subclass (<c>CtrModelOptionsException</c>, <c>TrainerOptionsException</c>,
 /// <c>DataOptionsException</c>, <c>ScorerOptionsException</c>), so a caller can tell which settings to fix.
 /// </summary>
 public abstract class OptionsException : ArgumentException

@@ -7,24 +7,24 @@ namespace Dien.Training;
 
 /// <summary>
 /// Builds the device tensors of upcoming batches on a background thread while the caller trains on the
-/// current one. Each <see cref="DienBatch"/> owns its tensors (detached from any dispose scope), so crossing
+/// current one. Each <see cref="BehaviourBatch"/> owns its tensors (detached from any dispose scope), so crossing
 /// threads is safe; the consumer disposes each batch, and undelivered ones are disposed on <see cref="Dispose"/>.
 /// </summary>
 internal sealed class BatchPrefetcher : IDisposable
 {
-    private readonly BlockingCollection<DienBatch> _queue;
+    private readonly BlockingCollection<BehaviourBatch> _queue;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _producer;
     private Exception? _error;
 
     public BatchPrefetcher(IEnumerable<BatchArrays> source, torch.Device device, int depth)
     {
-        _queue = new BlockingCollection<DienBatch>(depth);
+        _queue = new BlockingCollection<BehaviourBatch>(depth);
         _producer = Task.Factory.StartNew(() => Produce(source, device), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     /// <summary>The batches in order; rethrows a producer failure (e.g. invalid arrays) on the consumer's thread, after the batches before it.</summary>
-    public IEnumerable<DienBatch> Batches()
+    public IEnumerable<BehaviourBatch> Batches()
     {
         foreach (var batch in _queue.GetConsumingEnumerable())
         {
@@ -44,7 +44,7 @@ internal sealed class BatchPrefetcher : IDisposable
         {
             foreach (var arrays in source)
             {
-                var batch = new DienBatch(arrays, device);
+                var batch = new BehaviourBatch(arrays, device);
                 try
                 {
                     _queue.Add(batch, _stop.Token);

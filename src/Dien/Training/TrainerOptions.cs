@@ -3,7 +3,7 @@ using Dien.Runtime;
 
 namespace Dien.Training;
 
-/// <summary>How <see cref="DienTrainer"/> optimises and when it stops. The model's own options (alpha included) live in <c>DienOptions</c>.</summary>
+/// <summary>How <see cref="CtrTrainer"/> optimises and when it stops. The model's own options (alpha included) live in <c>CtrModelOptions</c>.</summary>
 public sealed class TrainerOptions
 {
     /// <summary>Maximum number of epochs.</summary>
@@ -32,7 +32,7 @@ public sealed class TrainerOptions
 
     /// <summary>
     /// Stop after this many epochs without improvement of the validation metric (<see cref="MonitorMetric"/>);
-    /// null never stops early. Needs validation batches in <see cref="DienTrainer.Fit"/>; without them nothing stops early.
+    /// null never stops early. Needs validation batches in <see cref="CtrTrainer.Fit"/>; without them nothing stops early.
     /// </summary>
     /// <value>The default value is 2: stop after 2 epochs without improvement of the validation metric. One flat epoch can be noise
     /// of the validation sample, two in a row rarely are; and with <see cref="RestoreBestWeights"/> stopping loses
@@ -40,11 +40,11 @@ public sealed class TrainerOptions
     public int? Patience { get; set; } = 2;
 
     /// <summary>
-    /// When <see cref="DienTrainer.Fit"/> ends after its last epoch or an early stop (not on cancellation, not on an
+    /// When <see cref="CtrTrainer.Fit"/> ends after its last epoch or an early stop (not on cancellation, not on an
     /// exception), the model holds the weights (parameters and buffers) of the epoch with the best validation
     /// <see cref="MonitorMetric"/>, not those of the last epoch. The trainer keeps a copy of the best weights in memory,
     /// on the model's device, independent of <see cref="BestCheckpointPath"/>. A trainer resumed with
-    /// <see cref="DienTrainer.LoadCheckpoint"/> whose best epoch lies before the resume, and that finds no better
+    /// <see cref="CtrTrainer.LoadCheckpoint"/> whose best epoch lies before the resume, and that finds no better
     /// epoch, restores from <see cref="BestCheckpointPath"/> when that file holds the best epoch; otherwise it keeps the
     /// last weights and logs a warning. <see cref="TrainingResult.RestoredBestWeights"/> tells which happened.
     /// </summary>

@@ -25,7 +25,7 @@ public sealed class CheckpointContractTests : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
-    private string Saved(string name, DienOptions? options = null)
+    private string Saved(string name, CtrModelOptions? options = null)
     {
         string path = Path.Combine(_folder, name);
         torch.manual_seed(4);
@@ -101,7 +101,7 @@ public sealed class CheckpointContractTests : IDisposable
     [Fact]
     public void Every_option_has_a_recorded_value_in_every_format_versions_table()
     {
-        // Adding a DienOptions property without recording what older files meant by its absence fails here.
+        // Adding a CtrModelOptions property without recording what older files meant by its absence fails here.
         foreach (int version in OptionsBaselines.Versions)
         {
             OptionsBaselines.For(version).Select(p => p.Key).Should().BeEquivalentTo(CheckpointFormat.OptionNames, $"format version {version}'s table");
@@ -132,7 +132,7 @@ public sealed class CheckpointContractTests : IDisposable
                 """);
         }, formatVersion: 1);
 
-        using var predictor = DienPredictor.Load(path);
+        using var predictor = CtrPredictor.Load(path);
         var contents = predictor.Contents!;
         contents.FormatVersion.Should().Be(1);
         contents.Data.Items.Should().Equal(new Dictionary<string, long> { ["B00X"] = 3, ["B01Y"] = 4 });
@@ -150,7 +150,7 @@ public sealed class CheckpointContractTests : IDisposable
         string path = Path.Combine(_folder, "trained.dien");
         torch.manual_seed(3);
         using (var model = new TinyCtrModel(TinyCtrModel.SmallOptions()))
-        using (var trainer = new DienTrainer(model, new TrainerOptions { Epochs = 1, LearningRate = 0.05, ReleaseMemoryBetweenEpochs = false }))
+        using (var trainer = new CtrTrainer(model, new TrainerOptions { Epochs = 1, LearningRate = 0.05, ReleaseMemoryBetweenEpochs = false }))
         {
             trainer.Fit(TinyData.Epochs(TinyData.Batches(1, 3), 3));
             trainer.SaveCheckpoint(path);
@@ -159,7 +159,7 @@ public sealed class CheckpointContractTests : IDisposable
         // A state whose first string (the optimizer's type name) claims 3,755 bytes of binary, as the forged file of the review did.
         Rewrite(path, e => e["optimizer.bin"] = new byte[] { 0xAB, 0x1D }.Concat(RandomNumberGenerator.GetBytes(4096)).ToArray());
         using var other = new TinyCtrModel(TinyCtrModel.SmallOptions());
-        using var again = new DienTrainer(other, new TrainerOptions { Epochs = 2, ReleaseMemoryBetweenEpochs = false });
+        using var again = new CtrTrainer(other, new TrainerOptions { Epochs = 2, ReleaseMemoryBetweenEpochs = false });
         var e = ((Action)(() => again.LoadCheckpoint(path))).Should().Throw<CheckpointException>().WithMessage("*optimizer.bin*does not fit the optimizer*").Which;
         string quoted = e.Message.Replace(e.Path, string.Empty, StringComparison.Ordinal);
         e.InnerException!.Message.Length.Should().BeGreaterThan(3000, "the underlying message quotes the forged bytes whole");
@@ -172,10 +172,10 @@ public sealed class CheckpointContractTests : IDisposable
     {
         string path = Path.Combine(_folder, "cut.dien");
         torch.manual_seed(6);
-        using var model = new DienModel(new DienOptions { ItemVocabularySize = 20, CategoryVocabularySize = 5, UserVocabularySize = 4, HeadHiddenSizes = [8], AttentionHiddenSizes = [6] });
+        using var model = new DienModel(new CtrModelOptions { ItemVocabularySize = 20, CategoryVocabularySize = 5, UserVocabularySize = 4, HeadHiddenSizes = [8], AttentionHiddenSizes = [6] });
         Checkpoint.Save(path, model, new CheckpointData { MaxHistoryLength = 3 });
-        using var cut = DienPredictor.Load(path);
-        using var whole = new DienPredictor(model);
+        using var cut = CtrPredictor.Load(path);
+        using var whole = new CtrPredictor(model);
         cut.MaxHistoryLength.Should().Be(3);
 
         long[] history = [1, 2, 3, 4, 5, 6], categories = [1, 2, 3, 4, 1, 2], candidates = [7, 8, 9], candidateCategories = [3, 3, 4];

@@ -30,7 +30,7 @@ public sealed class CheckpointDamageTests : IDisposable
         string path = Path.Combine(_folder, name);
         torch.manual_seed(3);
         using var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
-        using var trainer = new DienTrainer(model, new TrainerOptions { Epochs = 2, LearningRate = 0.05, ReleaseMemoryBetweenEpochs = false });
+        using var trainer = new CtrTrainer(model, new TrainerOptions { Epochs = 2, LearningRate = 0.05, ReleaseMemoryBetweenEpochs = false });
         trainer.Fit(TinyData.Epochs(TinyData.Batches(1, 3), 3));
         trainer.SaveCheckpoint(path);
         return path;
@@ -99,7 +99,7 @@ public sealed class CheckpointDamageTests : IDisposable
 
         torch.manual_seed(77);
         using var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
-        using var trainer = new DienTrainer(model, new TrainerOptions { Epochs = 3, LearningRate = 0.05, ReleaseMemoryBetweenEpochs = false });
+        using var trainer = new CtrTrainer(model, new TrainerOptions { Epochs = 3, LearningRate = 0.05, ReleaseMemoryBetweenEpochs = false });
         trainer.Fit(TinyData.Epochs(TinyData.Batches(2, 2), 5), null); // the optimizer has moments of its own now
         string before = Path.Combine(_folder, "before.dien");
         trainer.SaveCheckpoint(before);
@@ -151,7 +151,7 @@ public sealed class CheckpointDamageTests : IDisposable
         int rejected = 0;
         torch.manual_seed(5);
         using var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
-        using var trainer = new DienTrainer(model, new TrainerOptions { Epochs = 3, ReleaseMemoryBetweenEpochs = false });
+        using var trainer = new CtrTrainer(model, new TrainerOptions { Epochs = 3, ReleaseMemoryBetweenEpochs = false });
         var untouched = Weights(model);
         for (int i = 0; i < 300; i++)
         {
@@ -223,7 +223,7 @@ public sealed class CheckpointDamageTests : IDisposable
         File.Exists(held).Should().BeTrue("a live save is writing it");
         File.Exists(other).Should().BeTrue("it belongs to another checkpoint");
         File.Exists(notOurs).Should().BeTrue("its name is not one a save writes");
-        using var predictor = DienPredictor.Load(path);
+        using var predictor = CtrPredictor.Load(path);
         predictor.Options.ItemVocabularySize.Should().Be(40);
     }
 }

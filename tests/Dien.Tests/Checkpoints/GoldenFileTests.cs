@@ -25,7 +25,7 @@ namespace Dien.Tests.Checkpoints;
 [Collection("Sequential")]
 public sealed class GoldenFileTests
 {
-    private static readonly string[] Kinds = [nameof(DienModel), nameof(DinModel), nameof(BaseModel)];
+    private static readonly string[] Kinds = [nameof(DienModel), nameof(DinModel), "BaseModel"];
 
     private static string Folder => Path.Combine(RepoPaths.Root, "tests", "Dien.Tests", "Checkpoints", "Golden");
 
@@ -41,7 +41,7 @@ public sealed class GoldenFileTests
             var expected = pinned["Probabilities"]!.AsArray().Select(p => p!.GetValue<double>()).ToArray();
             double tolerance = pinned["Tolerance"]?.GetValue<double>() ?? 1e-6;
 
-            using var predictor = DienPredictor.Load(file);
+            using var predictor = CtrPredictor.Load(file);
             var contents = predictor.Contents!;
             contents.FormatVersion.Should().Be(pinned["FormatVersion"]!.GetValue<int>(), file);
             contents.ModelKind.Should().Be(pinned["Kind"]!.GetValue<string>(), file);
@@ -65,15 +65,15 @@ public sealed class GoldenFileTests
         string path = Path.Combine(Folder, "dotnet-v1-DienModel-training.dien");
         torch.manual_seed(1);
         using var model = new DienModel(Options(nameof(DienModel)));
-        using var trainer = new Dien.Training.DienTrainer(model, new Dien.Training.TrainerOptions { Epochs = 2, LearningRate = 0.01, ReleaseMemoryBetweenEpochs = false });
+        using var trainer = new Dien.Training.CtrTrainer(model, new Dien.Training.TrainerOptions { Epochs = 2, LearningRate = 0.01, ReleaseMemoryBetweenEpochs = false });
 
         trainer.LoadCheckpoint(path);
 
         trainer.CompletedEpochs.Should().Be(1);
         trainer.Data!.Items.Should().HaveCount(11);
         trainer.Data.ItemCategories.Should().HaveCount(11).And.NotContainKey(0);
-        using (var predictor = new DienPredictor(model))
-        using (var stored = DienPredictor.Load(path))
+        using (var predictor = new CtrPredictor(model))
+        using (var stored = CtrPredictor.Load(path))
         {
             predictor.Score(Inputs()).Should().Equal(stored.Score(Inputs()), "the weights are the file's");
         }
@@ -121,7 +121,7 @@ public sealed class GoldenFileTests
     }
 
     /// <summary>Tiny widths keep each file a few KB; every kind's optional parts (auxiliary path, user field) are on.</summary>
-    internal static DienOptions Options(string kind) => new()
+    internal static CtrModelOptions Options(string kind) => new()
     {
         ItemVocabularySize = 12,
         CategoryVocabularySize = 5,
@@ -182,7 +182,7 @@ public sealed class GoldenFileTests
             MaxHistoryLength = 4,
         };
         Checkpoint.Save(path, model, data);
-        using var predictor = DienPredictor.Load(path);
+        using var predictor = CtrPredictor.Load(path);
         var batch = Inputs();
         var pinned = new JsonObject
         {

@@ -27,7 +27,7 @@ public sealed class PipelineTests
         var sampler = NegativeSampler.FromHistories(reader.Read());
         sampler.DistinctItems.Should().Be(split.Train.SelectMany(s => s.HistoryItems).Distinct().Count());
         var batcher = new Batcher(new BatcherOptions { BatchSize = 64, Shuffle = true, BucketByLength = true, NegativeSampler = sampler });
-        var model = new Dien.Model.DienOptions { UserVocabularySize = reloaded.Users.Size, ItemVocabularySize = reloaded.Items.Size, CategoryVocabularySize = reloaded.Categories.Size };
+        var model = new Dien.Model.CtrModelOptions { UserVocabularySize = reloaded.Users.Size, ItemVocabularySize = reloaded.Items.Size, CategoryVocabularySize = reloaded.Categories.Size };
         int rows = 0;
         foreach (var batch in batcher.Batches(reader.Read()))
         {

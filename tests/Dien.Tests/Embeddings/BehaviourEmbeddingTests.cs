@@ -25,7 +25,7 @@ public sealed class BehaviourEmbeddingTests
         var arrays = ModelTestKit.Arrays(new[] { 2, 0 }, 3, seed: 1, paddingId: 9);
         arrays.HistoryItems[1] = arrays.TargetItems[0];
         arrays.HistoryCategories[1] = arrays.TargetCategories[0];
-        using var batch = new DienBatch(arrays);
+        using var batch = new BehaviourBatch(arrays);
         var embedded = embedding.Embed(batch, includeNegatives: true);
 
         embedded.Target.shape.Should().Equal(2, 5);

@@ -25,7 +25,7 @@ public class BatchingScorerTests
         private readonly TorchSharp.Modules.Embedding categories;
         private readonly TorchSharp.Modules.Embedding users;
 
-        public RowwiseModel(DienOptions options)
+        public RowwiseModel(CtrModelOptions options)
             : base(nameof(RowwiseModel), options)
         {
             items = torch.nn.Embedding(options.ItemVocabularySize, 1);
@@ -34,7 +34,7 @@ public class BatchingScorerTests
             RegisterComponents();
         }
 
-        protected override DienOutput Score(DienBatch batch)
+        protected override CtrOutput Score(BehaviourBatch batch)
         {
             using var scope = torch.NewDisposeScope();
             var last = batch.HistoryItems.gather(1, (batch.Lengths.to(torch.int64) - 1).clamp_min(0).unsqueeze(1)).squeeze(1);
@@ -45,7 +45,7 @@ public class BatchingScorerTests
             logit = logit + (categories.call(lastCategory).squeeze(-1) * 0.25f);
             logit = logit + (batch.Lengths.to(torch.float32) * 0.125f);
             var probability = logit * 0.01f;
-            return new DienOutput(logit.MoveToOuterDisposeScope(), probability.MoveToOuterDisposeScope(), null, null, null);
+            return new CtrOutput(logit.MoveToOuterDisposeScope(), probability.MoveToOuterDisposeScope(), null, null, null);
         }
 
         protected override void Dispose(bool disposing)
@@ -61,18 +61,18 @@ public class BatchingScorerTests
         }
     }
 
-    private static DienPredictor Predictor(int seed)
+    private static CtrPredictor Predictor(int seed)
     {
         torch.manual_seed(seed);
-        return new DienPredictor(new RowwiseModel(new DienOptions { ItemVocabularySize = 60, CategoryVocabularySize = 7, UserVocabularySize = 12 }), ownsModel: true);
+        return new CtrPredictor(new RowwiseModel(new CtrModelOptions { ItemVocabularySize = 60, CategoryVocabularySize = 7, UserVocabularySize = 12 }), ownsModel: true);
     }
 
     /// <summary>DIEN itself, small.</summary>
-    private static DienPredictor DienPredictor(int seed)
+    private static CtrPredictor CtrPredictor(int seed)
     {
         torch.manual_seed(seed);
-        var options = new DienOptions { ItemVocabularySize = 60, CategoryVocabularySize = 7, UserVocabularySize = 12, UseUserField = true, HeadHiddenSizes = [24, 12] };
-        return new DienPredictor(new DienModel(options), ownsModel: true);
+        var options = new CtrModelOptions { ItemVocabularySize = 60, CategoryVocabularySize = 7, UserVocabularySize = 12, UseUserField = true, HeadHiddenSizes = [24, 12] };
+        return new CtrPredictor(new DienModel(options), ownsModel: true);
     }
 
     /// <summary>Requests of many shapes: histories of 1 to 25 behaviours, 1 to 30 candidates.</summary>
@@ -87,10 +87,10 @@ public class BatchingScorerTests
         }).ToList();
     }
 
-    private static float[] Alone(DienPredictor predictor, Request r) =>
+    private static float[] Alone(CtrPredictor predictor, Request r) =>
         predictor.ScoreCandidates(r.User, r.History, r.HistoryCategories, r.Candidates, r.CandidateCategories);
 
-    private static Task<float[]> Batched(BatchingScorer scorer, DienPredictor predictor, Request r, CancellationToken token = default) =>
+    private static Task<float[]> Batched(BatchingScorer scorer, CtrPredictor predictor, Request r, CancellationToken token = default) =>
         scorer.ScoreCandidatesAsync(predictor, r.User, r.History, r.HistoryCategories, r.Candidates, r.CandidateCategories, cancellationToken: token);
 
     [Fact]
@@ -154,7 +154,7 @@ public class BatchingScorerTests
     [Fact]
     public async Task Dien_scores_batched_agree_with_unbatched_to_rounding()
     {
-        using var predictor = DienPredictor(5);
+        using var predictor = CtrPredictor(5);
         var requests = Requests(11, 40);
         var expected = requests.Select(r => Alone(predictor, r)).ToList();
         using var scorer = new BatchingScorer(new BatchingScorerOptions { MaxWait = TimeSpan.FromSeconds(1), MaxBatchRows = requests.Sum(r => r.Candidates.Length) });

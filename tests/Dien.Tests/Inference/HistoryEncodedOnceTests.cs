@@ -34,8 +34,8 @@ public class HistoryEncodedOnceTests
         { nameof(DinModel), EvolutionVariant.Augru, AttentionForm.Mlp, true, true },
         { nameof(DinModel), EvolutionVariant.Augru, AttentionForm.Mlp, false, false },
         { nameof(DinModel), EvolutionVariant.Augru, AttentionForm.Bilinear, true, true },
-        { nameof(BaseModel), EvolutionVariant.Augru, AttentionForm.Mlp, true, true },
-        { nameof(BaseModel), EvolutionVariant.Augru, AttentionForm.Mlp, true, false },
+        { "BaseModel", EvolutionVariant.Augru, AttentionForm.Mlp, true, true },
+        { "BaseModel", EvolutionVariant.Augru, AttentionForm.Mlp, true, false },
     };
 
     private static CtrModel Build(string kind, EvolutionVariant evolution, AttentionForm attention, bool fused, bool sumTerms, int seed = 7)
@@ -48,7 +48,7 @@ public class HistoryEncodedOnceTests
         {
             nameof(DienModel) => new DienModel(options),
             nameof(DinModel) => new DinModel(options),
-            _ => new BaseModel(options),
+            _ => new SumPoolingModel(options),
         };
     }
 
@@ -70,7 +70,7 @@ public class HistoryEncodedOnceTests
         }).ToList();
     }
 
-    private static float[] RowPerCandidate(DienPredictor predictor, IReadOnlyList<CandidateRequest> requests)
+    private static float[] RowPerCandidate(CtrPredictor predictor, IReadOnlyList<CandidateRequest> requests)
     {
         predictor.EncodeHistoryOnce = false;
         try
@@ -96,7 +96,7 @@ public class HistoryEncodedOnceTests
     [MemberData(nameof(Models))]
     public void Scores_equal_the_row_per_candidate_path_for_every_history_length(string kind, EvolutionVariant evolution, AttentionForm attention, bool fused, bool sumTerms)
     {
-        using var predictor = new DienPredictor(Build(kind, evolution, attention, fused, sumTerms), ownsModel: true);
+        using var predictor = new CtrPredictor(Build(kind, evolution, attention, fused, sumTerms), ownsModel: true);
         var requests = Requests(3, 0, 1, 3, 7, 2, 5);
 
         // Several requests in one call: each history is gathered to its candidates (and padded to the longest).
@@ -123,7 +123,7 @@ public class HistoryEncodedOnceTests
     [Fact]
     public void The_public_entry_point_scores_like_the_row_per_candidate_batch()
     {
-        using var predictor = new DienPredictor(Build(nameof(DienModel), EvolutionVariant.Augru, AttentionForm.Mlp, true, true), ownsModel: true);
+        using var predictor = new CtrPredictor(Build(nameof(DienModel), EvolutionVariant.Augru, AttentionForm.Mlp, true, true), ownsModel: true);
         long[] history = [3, 5, 8, 2], historyCategories = [1, 2, 3, 1], candidates = [1, 4, 9, 11, 6], candidateCategories = [2, 2, 3, 4, 1];
         var scores = predictor.ScoreCandidates(2, history, historyCategories, candidates, candidateCategories, [1]);
         var rows = predictor.Score(CandidateRequest.ToBatch([CandidateRequest.From(2, history, historyCategories, candidates, candidateCategories, [1])]));
@@ -135,7 +135,7 @@ public class HistoryEncodedOnceTests
     {
         var model = Build(nameof(DienModel), EvolutionVariant.Augru, AttentionForm.Mlp, true, true);
         var extractor = model.modules().OfType<InterestExtractor>().Single();
-        using var predictor = new DienPredictor(model, ownsModel: true);
+        using var predictor = new CtrPredictor(model, ownsModel: true);
         var requests = Requests(5, 4, 6, 1, 3);
         int candidates = requests.Sum(r => r.Rows);
         candidates.Should().BeGreaterThan(requests.Count);
@@ -158,7 +158,7 @@ public class HistoryEncodedOnceTests
     {
         var model = Build(nameof(DienModel), EvolutionVariant.Augru, AttentionForm.Mlp, true, true);
         var extractor = model.modules().OfType<InterestExtractor>().Single();
-        using var predictor = new DienPredictor(model, ownsModel: true);
+        using var predictor = new CtrPredictor(model, ownsModel: true);
         var requests = Requests(6, 5, 0, 2, 7, 1, 4, 6, 3);
         var expected = requests.Select(r => predictor.ScoreRequests([r])).ToList();
         int rows = requests.Sum(r => r.Rows);

@@ -16,7 +16,7 @@ namespace Dien.Tests.Interop;
 
 /// <summary>
 /// <c>.dien</c> checkpoints both ways: a .NET checkpoint converted to PyTorch and back is the same, entry by entry;
-/// one trained on in Python, or built there from scratch, is served by <see cref="DienPredictor"/> with the
+/// one trained on in Python, or built there from scratch, is served by <see cref="CtrPredictor"/> with the
 /// scores Python computes; and the converter refuses a model whose options or vocabularies disagree.
 /// </summary>
 [Collection("Sequential")]
@@ -40,7 +40,7 @@ public sealed class CheckpointInteropTests
         actual.MaxHistoryLength.Should().Be(expected.MaxHistoryLength);
     }
 
-    private static DienOptions Options() => ParityTests.Small(o => { o.ExtraFieldVocabularySizes = new List<long> { 4 }; o.ItemMaxNorm = 2; o.EmbeddingL2 = 1e-6; });
+    private static CtrModelOptions Options() => ParityTests.Small(o => { o.ExtraFieldVocabularySizes = new List<long> { 4 }; o.ItemMaxNorm = 2; o.EmbeddingL2 = 1e-6; });
 
     private static (string Path, BatchArrays Batch) DotNetCheckpoint(string folder)
     {
@@ -54,7 +54,7 @@ public sealed class CheckpointInteropTests
         {
             using var scope = NewDisposeScope();
             optimizer.zero_grad();
-            using var tensors = new DienBatch(batch);
+            using var tensors = new BehaviourBatch(batch);
             using var output = model.call(tensors);
             output.Loss!.backward();
             optimizer.step();
@@ -82,8 +82,8 @@ public sealed class CheckpointInteropTests
         after.Keys.Should().BeEquivalentTo(before.Keys);
         after["weights.bin"].SequenceEqual(before["weights.bin"]).Should().BeTrue("the weights must come back byte for byte");
 
-        using var a = DienPredictor.Load(original);
-        using var b = DienPredictor.Load(back);
+        using var a = CtrPredictor.Load(original);
+        using var b = CtrPredictor.Load(back);
         b.Score(batch).Should().Equal(a.Score(batch));
         b.Contents!.FormatVersion.Should().Be(Checkpoint.FormatVersion);
         b.Contents.ModelKind.Should().Be(a.Contents!.ModelKind);
@@ -108,7 +108,7 @@ public sealed class CheckpointInteropTests
         var result = JsonNode.Parse(File.ReadAllText(scores))!;
         var losses = result["losses"]!.AsArray().Select(l => l!.GetValue<double>()).ToArray();
         losses[^1].Should().BeLessThan(losses[0], "training on one batch lowers its loss");
-        using var predictor = DienPredictor.Load(continued);
+        using var predictor = CtrPredictor.Load(continued);
         var python = result["scores"]!.AsArray().Select(s => s!.GetValue<double>()).ToArray();
         var served = predictor.Score(batch);
         for (int i = 0; i < served.Length; i++)
@@ -117,7 +117,7 @@ public sealed class CheckpointInteropTests
         }
 
         ShouldEqual(predictor.Contents!.Data, Data);
-        using var before = DienPredictor.Load(original);
+        using var before = CtrPredictor.Load(original);
         before.Score(batch).Should().NotEqual(served, "the weights moved in Python");
     }
 
@@ -126,7 +126,7 @@ public sealed class CheckpointInteropTests
     {
         Skip.If(PythonSide.Unavailable is not null, PythonSide.Unavailable);
         using var folder = new TempFolder();
-        var options = new DienOptions
+        var options = new CtrModelOptions
         {
             ItemVocabularySize = 30, CategoryVocabularySize = 6, UserVocabularySize = 9, ExtraFieldVocabularySizes = new List<long> { 4 },
             ItemMaxNorm = 1.5, EmbeddingL2 = 1e-6, HeadDropout = 0.125, HeadHiddenSizes = new List<int> { 24, 12 },
@@ -139,7 +139,7 @@ public sealed class CheckpointInteropTests
         string scores = Path.Combine(folder.Path, "scores.json");
         PythonSide.RunScript("checkpoint_script.py", "fresh", path, batchPath, scores);
 
-        using var predictor = DienPredictor.Load(path);
+        using var predictor = CtrPredictor.Load(path);
         JsonSerializer.Serialize(predictor.Options, CheckpointFormat.Json).Should().Be(JsonSerializer.Serialize(options, CheckpointFormat.Json));
         var python = JsonNode.Parse(File.ReadAllText(scores))!["scores"]!.AsArray().Select(s => s!.GetValue<double>()).ToArray();
         var served = predictor.Score(batch);

@@ -18,7 +18,7 @@ namespace Dien.Tests.Interop;
 /// <summary>
 /// The DDP trainer (<c>torchrun -m dien.train</c>): on a small synthetic file in the authors' format, two gloo
 /// processes reach the AUC of one process with the same global batch and steps (within noise), and the checkpoint
-/// rank 0 writes is served by <see cref="DienPredictor"/> with the AUC, GAUC and log loss the trainer reported.
+/// rank 0 writes is served by <see cref="CtrPredictor"/> with the AUC, GAUC and log loss the trainer reported.
 /// </summary>
 [Collection("Sequential")]
 public sealed class DdpTrainerTests
@@ -38,7 +38,7 @@ public sealed class DdpTrainerTests
         AuthorsFormatWriter.Write(train, split.Train, u => $"u{u}", i => $"i{i}", c => $"c{c}");
         AuthorsFormatWriter.Write(test, split.Test.Take(1_500), u => $"u{u}", i => $"i{i}", c => $"c{c}");
         // Narrow layers: Debian's torch has a generic BLAS, and the CI machine has 2 cores.
-        var options = new DienOptions
+        var options = new CtrModelOptions
         {
             ItemVocabularySize = 2, CategoryVocabularySize = 2, UserVocabularySize = 1, ItemEmbeddingSize = 8, CategoryEmbeddingSize = 8, HiddenSize = 16,
             AttentionHiddenSizes = new List<int> { 16 }, AuxiliaryHiddenSizes = new List<int> { 16 }, HeadHiddenSizes = new List<int> { 32, 16 },
@@ -74,7 +74,7 @@ public sealed class DdpTrainerTests
         two["steps"]!.GetValue<int>().Should().Be(300);
 
         // The checkpoint from rank 0, served in .NET, gives the test AUC the trainer reported.
-        using var predictor = DienPredictor.Load(Path.Combine(folder.Path, "p2.dien"));
+        using var predictor = CtrPredictor.Load(Path.Combine(folder.Path, "p2.dien"));
         var vocabularies = new AuthorsVocabularies(Narrow(predictor.Contents!.Data.Users), Narrow(predictor.Contents.Data.Items), Narrow(predictor.Contents.Data.Categories));
         var samples = new AuthorsFormatReader(test, vocabularies).Read().ToList();
         var scores = new List<float>();
@@ -85,7 +85,7 @@ public sealed class DdpTrainerTests
 
         var labels = samples.Select(s => s.Label).ToArray();
         double served = ClickMetrics.Auc(scores.ToArray(), labels);
-        _output.WriteLine($"DienPredictor on the 2-process checkpoint: AUC {served}");
+        _output.WriteLine($"CtrPredictor on the 2-process checkpoint: AUC {served}");
         served.Should().BeApproximately(aucTwo, 1e-4);
         double gauc = ClickMetrics.GroupAuc(scores.ToArray(), labels, samples.Select(s => s.Group ?? s.User).ToArray());
         gauc.Should().BeApproximately(two["gauc"]!.GetValue<double>(), 1e-4);
@@ -125,7 +125,7 @@ public sealed class DdpTrainerTests
         auc.Should().BeGreaterThan(0.57, "two processes that each see both labels learn the clicks");
         report["steps"]!.GetValue<int>().Should().Be(report["steps_per_epoch"]!.GetValue<int>());
 
-        using var predictor = DienPredictor.Load(checkpoint);
+        using var predictor = CtrPredictor.Load(checkpoint);
         var contract = predictor.Contents!.Data;
         contract.ItemCategories.Should().NotBeEmpty();
         var vocabularies = new AuthorsVocabularies(Narrow(contract.Users), Narrow(contract.Items), Narrow(contract.Categories));
@@ -156,7 +156,7 @@ public sealed class DdpTrainerTests
     }
 
     // Narrow layers: Debian's torch has a generic BLAS, and the CI machine has 2 cores. Alpha explicit (1, the paper's).
-    private static DienOptions NarrowOptions() => new()
+    private static CtrModelOptions NarrowOptions() => new()
     {
         ItemVocabularySize = 2, CategoryVocabularySize = 2, UserVocabularySize = 1, ItemEmbeddingSize = 8, CategoryEmbeddingSize = 8, HiddenSize = 16,
         AttentionHiddenSizes = new List<int> { 16 }, AuxiliaryHiddenSizes = new List<int> { 16 }, HeadHiddenSizes = new List<int> { 32, 16 },

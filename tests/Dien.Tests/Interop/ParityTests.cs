@@ -29,11 +29,11 @@ public sealed class ParityTests
 
     public ParityTests(ITestOutputHelper output) => _output = output;
 
-    internal static DienOptions Small(Action<DienOptions>? change = null)
+    internal static CtrModelOptions Small(Action<CtrModelOptions>? change = null)
     {
         // Narrower MLPs than the defaults keep the fixture small; "dien-defaults-full" runs the default widths.
         // Alpha 1 (the paper's; the default is 0) so that every DIEN variant also checks the auxiliary loss.
-        var o = new DienOptions
+        var o = new CtrModelOptions
         {
             ItemVocabularySize = 30, CategoryVocabularySize = 6, UserVocabularySize = 9, EmbeddingInitScale = 0.3, Alpha = 1,
             AttentionHiddenSizes = new List<int> { 16, 8 }, AuxiliaryHiddenSizes = new List<int> { 20, 10 }, HeadHiddenSizes = new List<int> { 24, 12 },
@@ -43,9 +43,9 @@ public sealed class ParityTests
     }
 
     /// <summary>Every variant the options offer, each on the model kind it changes.</summary>
-    internal static IEnumerable<(string Name, string Kind, DienOptions Options)> Variants()
+    internal static IEnumerable<(string Name, string Kind, CtrModelOptions Options)> Variants()
     {
-        yield return ("dien-defaults-full", nameof(DienModel), new DienOptions { ItemVocabularySize = 30, CategoryVocabularySize = 6, UserVocabularySize = 9 });
+        yield return ("dien-defaults-full", nameof(DienModel), new CtrModelOptions { ItemVocabularySize = 30, CategoryVocabularySize = 6, UserVocabularySize = 9 });
         yield return ("dien-defaults", nameof(DienModel), Small());
         yield return ("dien-libtorch-composition", nameof(DienModel), Small(o => o.UseFusedKernels = false));
         yield return ("dien-augru-authors-code", nameof(DienModel), Small(o => o.Evolution = EvolutionVariant.AugruAuthorsCode));
@@ -69,12 +69,12 @@ public sealed class ParityTests
         yield return ("din-sigmoid-attention", nameof(DinModel), Small(o => o.AttentionNormalization = AttentionNormalization.Sigmoid));
         yield return ("din-bilinear-dice-extras", nameof(DinModel), Small(o => { o.Attention = AttentionForm.Bilinear; o.HeadActivation = HeadActivation.Dice; o.ExtraFieldVocabularySizes = new List<long> { 3 }; }));
         yield return ("din-softmax-max-norm", nameof(DinModel), Small(o => { o.HeadOutput = HeadOutput.Softmax; o.ItemMaxNorm = 0.5; o.EmbeddingL2 = 0.1; }));
-        yield return ("base-defaults", nameof(BaseModel), Small());
-        yield return ("base-user-no-sum-terms", nameof(BaseModel), Small(o => { o.UseUserField = true; o.HeadSumTerms = false; o.HeadActivation = HeadActivation.Dice; }));
+        yield return ("base-defaults", "BaseModel", Small());
+        yield return ("base-user-no-sum-terms", "BaseModel", Small(o => { o.UseUserField = true; o.HeadSumTerms = false; o.HeadActivation = HeadActivation.Dice; }));
     }
 
     /// <summary>A fixed batch over the small vocabularies: rows of length 0 .. width (one empty), padding holding junk ids.</summary>
-    internal static BatchArrays FixedBatch(DienOptions o, int seed = 7)
+    internal static BatchArrays FixedBatch(CtrModelOptions o, int seed = 7)
     {
         var random = new Random(seed);
         int[] lengths = { 5, 0, 1, 3, 5, 2, 4, 1 };
@@ -115,7 +115,7 @@ public sealed class ParityTests
             var arrays = FixedBatch(options);
             var before = State(model);
             using var scope = NewDisposeScope();
-            using var batch = new DienBatch(arrays);
+            using var batch = new BehaviourBatch(arrays);
             using var output = model.call(batch);
             output.Loss!.backward();
             variants.Add(new JsonObject

@@ -26,7 +26,7 @@ public sealed class DienModelTests
         manual_seed(1);
         using var model = ModelKinds.Create(name, TinyOptions());
         model.train();
-        using var batch = new DienBatch(Arrays(new[] { 3, 1, 0, 2 }, 3, seed: 5));
+        using var batch = new BehaviourBatch(Arrays(new[] { 3, 1, 0, 2 }, 3, seed: 5));
         using var output = model.call(batch);
         output.Logit.shape.Should().Equal(4);
         output.Probability.shape.Should().Equal(4);
@@ -124,7 +124,7 @@ public sealed class DienModelTests
     [Theory]
     [InlineData(nameof(DinModel), AttentionForm.Mlp)]
     [InlineData(nameof(DinModel), AttentionForm.Bilinear)]
-    [InlineData(nameof(BaseModel), AttentionForm.Mlp)]
+    [InlineData("BaseModel", AttentionForm.Mlp)]
     public void BaselineGradientsMatchFiniteDifferencesInFloat64(string name, AttentionForm attention)
     {
         manual_seed(4);
@@ -151,7 +151,7 @@ public sealed class DienModelTests
         model.to(ScalarType.Float64);
         model.train();
         var arrays = Arrays(new[] { 3, 2, 0, 1 }, 4, seed: 11, historyLabels: historyLabels);
-        using var batch = new DienBatch(arrays);
+        using var batch = new BehaviourBatch(arrays);
 
         double Loss()
         {
@@ -212,7 +212,7 @@ public sealed class DienModelTests
         using var model = ModelKinds.Create(name, TinyOptions());
         model.train();
         var arrays = Arrays(new[] { 4, 3, 2, 4, 1, 3, 4, 2 }, 4, seed: 13);
-        using var batch = new DienBatch(arrays);
+        using var batch = new BehaviourBatch(arrays);
         var optimizer = optim.Adam(model.parameters(), 0.05);
         double first = 0;
         double last = 0;
@@ -246,7 +246,7 @@ public sealed class DienModelTests
         using var model = new DienModel(options);
         model.named_parameters().Should().NotContain(p => p.name.StartsWith("auxiliary.", StringComparison.Ordinal));
         model.train();
-        using var batch = new DienBatch(Arrays(new[] { 2, 3 }, 3, seed: 1, negatives: false));
+        using var batch = new BehaviourBatch(Arrays(new[] { 2, 3 }, 3, seed: 1, negatives: false));
         using var output = model.call(batch);
         output.AuxiliaryLoss.Should().BeNull();
         output.Loss!.item<float>().Should().Be(output.TargetLoss!.item<float>());
@@ -260,7 +260,7 @@ public sealed class DienModelTests
         options.HeadActivation = HeadActivation.Dice;
         using var model = new DienModel(options);
         model.eval();
-        using var batch = new DienBatch(Arrays(new[] { 2 }, 3, seed: 2, negatives: false));
+        using var batch = new BehaviourBatch(Arrays(new[] { 2 }, 3, seed: 2, negatives: false));
         using var output = model.call(batch);
         output.AuxiliaryLoss.Should().BeNull();
         output.Logit.shape.Should().Equal(1);
@@ -276,11 +276,11 @@ public sealed class DienModelTests
         options.HiddenSize = options.BehaviourSize;
         using var model = new DienModel(options);
         model.train();
-        using var missing = new DienBatch(Arrays(new[] { 2, 3 }, 3, seed: 3));
+        using var missing = new BehaviourBatch(Arrays(new[] { 2, 3 }, 3, seed: 3));
         var act = () => model.call(missing);
         act.Should().Throw<ArgumentException>().Where(e => e.Message.Contains("HistoryLabels"));
 
-        using var batch = new DienBatch(Arrays(new[] { 2, 3 }, 3, seed: 3, historyLabels: true));
+        using var batch = new BehaviourBatch(Arrays(new[] { 2, 3 }, 3, seed: 3, historyLabels: true));
         using var output = model.call(batch);
         output.AuxiliaryLoss!.item<float>().Should().BeGreaterThan(0);
     }
@@ -291,7 +291,7 @@ public sealed class DienModelTests
     {
         using var model = ModelKinds.Create(name, TinyOptions());
         model.train();
-        using var batch = new DienBatch(Arrays(new[] { 2 }, 3, seed: 3));
+        using var batch = new BehaviourBatch(Arrays(new[] { 2 }, 3, seed: 3));
         var act = () => model.call(batch);
         act.Should().Throw<ArgumentException>().Where(e => e.GetType() == typeof(ArgumentException) && e.Message.Contains("Size = 1") && e.Message.Contains("eval()"));
 
@@ -305,7 +305,7 @@ public sealed class DienModelTests
     {
         using var model = new DienModel(TinyOptions());
         model.train();
-        using var batch = new DienBatch(Arrays(new[] { 2, 3 }, 3, seed: 3, negatives: false));
+        using var batch = new BehaviourBatch(Arrays(new[] { 2, 3 }, 3, seed: 3, negatives: false));
         var act = () => model.call(batch);
         act.Should().Throw<ArgumentException>().Where(e => e.Message.Contains("NegativeItems") && e.ParamName == "NegativeItems");
     }
@@ -328,7 +328,7 @@ public sealed class DienModelTests
             "UserIds" => arrays.UserIds,
             _ => arrays.NegativeItems!,
         })[1] = value;
-        using var batch = new DienBatch(arrays);
+        using var batch = new BehaviourBatch(arrays);
         var act = () => model.call(batch);
         act.Should().Throw<ArgumentException>().Where(e => e.GetType() == typeof(ArgumentException) && e.Message.Contains(field) && e.Message.Contains(value.ToString()));
     }
@@ -338,7 +338,7 @@ public sealed class DienModelTests
     {
         var negative = Arrays(new[] { 2, 3 }, 3, seed: 4);
         negative.HistoryItems[1] = -4;
-        var act = () => new DienBatch(negative);
+        var act = () => new BehaviourBatch(negative);
         act.Should().Throw<ArgumentException>().Where(e => e.Message.Contains("HistoryItems") && e.Message.Contains("-4"));
 
         var original = Arrays(new[] { 2, 3 }, 3, seed: 4);
@@ -347,12 +347,12 @@ public sealed class DienModelTests
             Size = 2, Width = 3, UserIds = original.UserIds, TargetItems = original.TargetItems, TargetCategories = original.TargetCategories,
             HistoryItems = original.HistoryItems, HistoryCategories = original.HistoryCategories.Take(5).ToArray(), Lengths = original.Lengths,
         };
-        act = () => new DienBatch(mismatched);
+        act = () => new BehaviourBatch(mismatched);
         act.Should().Throw<ArgumentException>().Where(e => e.Message.Contains("HistoryCategories") && e.Message.Contains("5"));
 
         var tooLong = Arrays(new[] { 2, 3 }, 3, seed: 4);
         tooLong.Lengths[0] = 4;
-        act = () => new DienBatch(tooLong);
+        act = () => new BehaviourBatch(tooLong);
         act.Should().Throw<ArgumentException>().Where(e => e.Message.Contains("Lengths") && e.Message.Contains("4"));
     }
 
@@ -366,7 +366,7 @@ public sealed class DienModelTests
         options.HeadDropout = 1.5;
         options.HeadHiddenSizes = new List<int> { 8, -2 };
         var act = () => ModelKinds.Create(name, options);
-        var error = act.Should().Throw<DienOptionsException>().Which;
+        var error = act.Should().Throw<CtrModelOptionsException>().Which;
         error.Errors.Should().HaveCount(4);
         foreach (var option in new[] { "ItemVocabularySize", "HiddenSize", "HeadDropout", "HeadHiddenSizes[1]" })
         {
@@ -383,7 +383,7 @@ public sealed class DienModelTests
 
         var act = () => new DinModel(options);
 
-        var error = act.Should().Throw<DienOptionsException>().Which;
+        var error = act.Should().Throw<CtrModelOptionsException>().Which;
         error.Errors.Should().ContainSingle().Which.Should().StartWith("AttentionNormalization = 7").And.Contain("not a defined normalisation");
     }
 
@@ -391,7 +391,7 @@ public sealed class DienModelTests
     public void TheModelKeepsACopyOfItsOptions()
     {
         var options = TinyOptions();
-        using var model = new BaseModel(options);
+        using var model = new SumPoolingModel(options);
         options.HiddenSize = 99;
         model.Options.HiddenSize.Should().Be(4);
     }

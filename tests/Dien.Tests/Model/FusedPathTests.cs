@@ -13,7 +13,7 @@ namespace Dien.Tests.Model;
 
 /// <summary>
 /// The fused CPU kernels and the libtorch composition are two routes to the same model: the same weights must
-/// give the same outputs, losses and gradients through either. <see cref="DienOptions.UseFusedKernels"/> is the
+/// give the same outputs, losses and gradients through either. <see cref="CtrModelOptions.UseFusedKernels"/> is the
 /// one switch: off, no module of the model may take a fused route (recurrences, MLP attention, auxiliary scorer).
 /// </summary>
 [Collection("Sequential")]
@@ -56,7 +56,7 @@ public sealed class FusedPathTests
         switches.Should().OnlyContain(x => (bool)x.Switch!.GetValue(x.Module)! == useFusedKernels);
     }
 
-    private static void Compare(Func<DienOptions, CtrModel> build, DienOptions options, bool expectAuxiliary)
+    private static void Compare(Func<CtrModelOptions, CtrModel> build, CtrModelOptions options, bool expectAuxiliary)
     {
         var libtorchOptions = options.Clone();
         libtorchOptions.UseFusedKernels = false;
@@ -66,7 +66,7 @@ public sealed class FusedPathTests
         libtorch.load_state_dict(fused.state_dict());
         fused.to(ScalarType.Float64);
         libtorch.to(ScalarType.Float64);
-        using var batch = new DienBatch(ModelTestKit.Arrays([4, 1, 0, 6, 2], 7, seed: 3));
+        using var batch = new BehaviourBatch(ModelTestKit.Arrays([4, 1, 0, 6, 2], 7, seed: 3));
 
         using var a = fused.call(batch);
         using var b = libtorch.call(batch);

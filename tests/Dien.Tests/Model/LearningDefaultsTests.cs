@@ -19,7 +19,7 @@ public sealed class LearningDefaultsTests
     [Fact]
     public void DefaultsStartTablesNearZeroWithSumTermsWithoutUserField()
     {
-        var options = new DienOptions();
+        var options = new CtrModelOptions();
         options.EmbeddingInit.Should().Be(EmbeddingInitialization.Normal);
         options.EmbeddingInitScale.Should().Be(0.01);
         options.UseUserField.Should().BeFalse();
@@ -34,7 +34,7 @@ public sealed class LearningDefaultsTests
     public void TablesFollowTheInitialisationAndKeepAZeroPaddingRow(EmbeddingInitialization init, double scale)
     {
         manual_seed(11);
-        var options = new DienOptions
+        var options = new CtrModelOptions
         {
             ItemVocabularySize = 4001, CategoryVocabularySize = 3, UserVocabularySize = 2,
             UseUserField = true, EmbeddingInit = init, EmbeddingInitScale = scale,
@@ -70,7 +70,7 @@ public sealed class LearningDefaultsTests
         model.eval();
         model.state_dict().Keys.Should().NotContain(k => k.Contains("user", StringComparison.Ordinal));
         var arrays = ModelTestKit.Arrays([3, 2, 1], 3, seed: 4);
-        using var a = new DienBatch(arrays);
+        using var a = new BehaviourBatch(arrays);
         var others = ModelTestKit.Arrays([3, 2, 1], 3, seed: 4);
         for (int row = 0; row < others.Size; row++)
         {
@@ -79,7 +79,7 @@ public sealed class LearningDefaultsTests
 
         others.UserIds.Should().NotEqual(arrays.UserIds);
         others.TargetItems.Should().Equal(arrays.TargetItems);
-        using var b = new DienBatch(others);
+        using var b = new BehaviourBatch(others);
         using var pa = model.call(a);
         using var pb = model.call(b);
         Values(pa.Logit).Should().Equal(Values(pb.Logit));
@@ -90,8 +90,8 @@ public sealed class LearningDefaultsTests
     }
 
     [Theory]
-    [InlineData(nameof(BaseModel), false, 2)]
-    [InlineData(nameof(BaseModel), true, 3)]
+    [InlineData("BaseModel", false, 2)]
+    [InlineData("BaseModel", true, 3)]
     [InlineData(nameof(DinModel), false, 2)]
     [InlineData(nameof(DinModel), true, 4)]
     [InlineData(nameof(DienModel), false, 1)]
@@ -123,7 +123,7 @@ public sealed class LearningDefaultsTests
         penalised.load_state_dict(plain.state_dict());
         // Padded slots hold id 9: they are not looked up, so their rows must not be penalised.
         var arrays = ModelTestKit.Arrays([3, 1, 2, 0], 3, seed: 2, paddingId: 9);
-        using var batch = new DienBatch(arrays);
+        using var batch = new BehaviourBatch(arrays);
 
         using var expected = plain.call(batch);
         using var actual = penalised.call(batch);
@@ -184,9 +184,9 @@ public sealed class LearningDefaultsTests
         problems.Should().Contain(p => p.StartsWith("EmbeddingL2 = NaN", StringComparison.Ordinal));
     }
 
-    private static CtrModel ModelKindsFor(string kind, DienOptions options) => kind switch
+    private static CtrModel ModelKindsFor(string kind, CtrModelOptions options) => kind switch
     {
-        nameof(BaseModel) => new BaseModel(options),
+        "BaseModel" => new SumPoolingModel(options),
         nameof(DinModel) => new DinModel(options),
         _ => new DienModel(options),
     };

@@ -29,7 +29,7 @@ public sealed class ModelLifecycleTests
             using var scope = NewDisposeScope();
             manual_seed(21);
             using var model = ModelKinds.Create(name, options);
-            using var batch = new DienBatch(Arrays(new[] { 3, 1, 0, 2 }, 3, seed: 8));
+            using var batch = new BehaviourBatch(Arrays(new[] { 3, 1, 0, 2 }, 3, seed: 8));
 
             // One training step so that the running statistics differ from their initial values.
             model.train();
@@ -64,7 +64,7 @@ public sealed class ModelLifecycleTests
         {
             using (var scope = NewDisposeScope())
             {
-                using var batch = new DienBatch(Arrays(new[] { 3, 1, 0, 2 }, 3, seed: i));
+                using var batch = new BehaviourBatch(Arrays(new[] { 3, 1, 0, 2 }, 3, seed: i));
                 optimizer.zero_grad();
                 using var output = model.call(batch);
                 output.Loss!.backward();

@@ -12,14 +12,14 @@ namespace Dien.Tests.Model;
 internal static class ModelTestKit
 {
     /// <summary>The registered model kinds every model test runs on.</summary>
-    public static TheoryData<string> Kinds => new() { nameof(DienModel), nameof(BaseModel), nameof(DinModel) };
+    public static TheoryData<string> Kinds => new() { nameof(DienModel), "BaseModel", nameof(DinModel) };
 
     internal const long Items = 12;
     internal const long Categories = 5;
     internal const long Users = 6;
 
     /// <summary>Small widths so that tests run fast and finite differences stay cheap.</summary>
-    internal static DienOptions TinyOptions(AttentionForm attention = AttentionForm.Mlp, EvolutionVariant evolution = EvolutionVariant.Augru) => new()
+    internal static CtrModelOptions TinyOptions(AttentionForm attention = AttentionForm.Mlp, EvolutionVariant evolution = EvolutionVariant.Augru) => new()
     {
         ItemVocabularySize = Items,
         CategoryVocabularySize = Categories,
@@ -144,7 +144,7 @@ internal static class ModelTestKit
     {
         using var scope = NewDisposeScope();
         model.zero_grad();
-        using var batch = new DienBatch(arrays);
+        using var batch = new BehaviourBatch(arrays);
         using var output = model.call(batch);
         output.Loss!.backward();
         var gradients = model.named_parameters().ToDictionary(

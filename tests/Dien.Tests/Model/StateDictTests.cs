@@ -30,7 +30,7 @@ public sealed partial class StateDictTests
     }
 
     /// <summary>The options the document is written for: the defaults, with the vocabulary sizes it names and alpha 1 (so that DIEN has its auxiliary scorer).</summary>
-    internal static DienOptions DocumentedOptions() => new()
+    internal static CtrModelOptions DocumentedOptions() => new()
     {
         ItemVocabularySize = 1000,
         CategoryVocabularySize = 50,
@@ -38,7 +38,7 @@ public sealed partial class StateDictTests
         Alpha = 1,
     };
 
-    internal static CtrModel Build(string kind, DienOptions options) => ModelKinds.Create(kind, options);
+    internal static CtrModel Build(string kind, CtrModelOptions options) => ModelKinds.Create(kind, options);
 
     private static Dictionary<string, string> Documented(string kind)
     {

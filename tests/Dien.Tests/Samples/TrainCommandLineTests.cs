@@ -40,7 +40,7 @@ public sealed partial class TrainCommandLineTests
     private static Dictionary<string, Type> EnumOptions()
     {
         string program = File.ReadAllText(Path.Combine(SampleFolder, "Program.cs"));
-        var library = typeof(DienOptions).Assembly.GetTypes().Where(t => t.IsEnum && t.IsPublic).ToDictionary(t => t.Name);
+        var library = typeof(CtrModelOptions).Assembly.GetTypes().Where(t => t.IsEnum && t.IsPublic).ToDictionary(t => t.Name);
         return OptionDeclaration().Matches(program)
             .Where(m => library.ContainsKey(m.Groups["type"].Value))
             .ToDictionary(m => m.Groups["flag"].Value, m => library[m.Groups["type"].Value]);

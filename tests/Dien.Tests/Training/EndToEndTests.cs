@@ -15,7 +15,7 @@ public class EndToEndTests
 {
     [Theory]
     [InlineData(nameof(DienModel))]
-    [InlineData(nameof(BaseModel))]
+    [InlineData("BaseModel")]
     [InlineData(nameof(DinModel))]
     public void Each_model_trains_saves_and_serves_through_the_predictor(string kind)
     {
@@ -26,18 +26,18 @@ public class EndToEndTests
             var valid = Enumerable.Range(10, 2).Select(i => ModelTestKit.Arrays(new[] { 2, 4, 1, 3 }, 4, seed: i)).ToList();
             torch.manual_seed(1);
             using var model = ModelKinds.Create(kind, ModelTestKit.TinyOptions());
-            using var trainer = new DienTrainer(model, new TrainerOptions { Epochs = 2, GradientClipNorm = 5 });
+            using var trainer = new CtrTrainer(model, new TrainerOptions { Epochs = 2, GradientClipNorm = 5 });
             var result = trainer.Fit(_ => train, () => valid);
             result.Epochs.Should().HaveCount(2);
             result.Epochs.Should().OnlyContain(e => double.IsFinite(e.TrainingLoss) && double.IsFinite(e.Validation!.LogLoss));
             trainer.SaveCheckpoint(path);
 
-            using var predictor = DienPredictor.Load(path);
+            using var predictor = CtrPredictor.Load(path);
             var scores = predictor.Score(valid[0]);
             float[] expected;
             model.eval();
             using (torch.no_grad())
-            using (var batch = new DienBatch(valid[0]))
+            using (var batch = new BehaviourBatch(valid[0]))
             using (var output = model.call(batch))
             {
                 expected = output.Probability.data<float>().ToArray();

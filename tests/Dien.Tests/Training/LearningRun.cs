@@ -14,7 +14,7 @@ internal static class LearningRun
     /// </summary>
     public static double TestAuc(CtrModel model, IEnumerable<Sample> train, IReadOnlyList<Sample> test, BatcherOptions batcher, int seed, int epochs)
     {
-        using var trainer = new DienTrainer(model, new TrainerOptions { Epochs = epochs, Seed = seed, Patience = null, RestoreBestWeights = false });
+        using var trainer = new CtrTrainer(model, new TrainerOptions { Epochs = epochs, Seed = seed, Patience = null, RestoreBestWeights = false });
         trainer.Fit(epoch => new Batcher(batcher with { Seed = seed + epoch }).Batches(train).Where(b => b.Size >= 2));
         return trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(test)).Auc;
     }

@@ -54,7 +54,7 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
         var data = Load(set);
         const int seed = 1;
         using var model = Build(kind, data);
-        double alpha = kind == "dien" ? new DienOptions().Alpha : 0;
+        double alpha = kind == "dien" ? new CtrModelOptions().Alpha : 0;
         var sampler = alpha > 0 ? data.CreateNegativeSampler() : null;
         double auc = LearningRun.TestAuc(model, data.Train.Take(SliceLines).ToList(), data.Test, new BatcherOptions { Shuffle = true, NegativeSampler = sampler }, seed, epochs: 1);
         output.WriteLine($"{set} {kind} (defaults, alpha {alpha}), seed {seed}: test AUC {auc:F4}");
@@ -67,7 +67,7 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
         var data = Load("amazon-beauty-dien");
         double auxiliary = SliceAuxiliaryLoss(data, negativesArePositives: false, out double auc);
         output.WriteLine($"DIEN defaults: auxiliary loss {auxiliary:F4} on the training histories (chance {Chance:F4}), test AUC {auc:F4}");
-        auxiliary.Should().BeLessThan(Learned, "the extractor's states predict the next behaviour (alpha {0} by default)", new DienOptions().Alpha);
+        auxiliary.Should().BeLessThan(Learned, "the extractor's states predict the next behaviour (alpha {0} by default)", new CtrModelOptions().Alpha);
         auc.Should().BeGreaterThan(0.65);
     }
 
@@ -90,7 +90,7 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
 
     private static CtrModel Build(string kind, AuthorsDataset data)
     {
-        var options = new DienOptions
+        var options = new CtrModelOptions
         {
             ItemVocabularySize = data.Vocabularies.Items.Size,
             CategoryVocabularySize = data.Vocabularies.Categories.Size,
@@ -104,7 +104,7 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
         torch.manual_seed(1);
         return kind switch
         {
-            "base" => new BaseModel(options),
+            "base" => new SumPoolingModel(options),
             "din" => new DinModel(options),
             _ => new DienModel(options),
         };
@@ -134,7 +134,7 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
             .Where(b => b.Size >= 2);
 
         var train = data.Train.Take(SliceLines).ToList();
-        using var trainer = new DienTrainer(model, new TrainerOptions { Epochs = 1, Seed = seed, Patience = null, RestoreBestWeights = false });
+        using var trainer = new CtrTrainer(model, new TrainerOptions { Epochs = 1, Seed = seed, Patience = null, RestoreBestWeights = false });
         trainer.Fit(epoch => Batches(train, new BatcherOptions { Shuffle = true, Seed = seed + epoch }));
         auc = trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(data.Test)).Auc;
 
@@ -148,7 +148,7 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
             foreach (var arrays in Batches(train, new BatcherOptions { BatchSize = 512, Seed = 7 }))
             {
                 using var scope = torch.NewDisposeScope();
-                using var batch = new DienBatch(arrays);
+                using var batch = new BehaviourBatch(arrays);
                 using var result = model.call(batch);
                 sum += result.AuxiliaryLoss!.item<float>();
                 batches++;

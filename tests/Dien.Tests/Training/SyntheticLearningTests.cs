@@ -33,7 +33,7 @@ public sealed class SyntheticLearningTests(ITestOutputHelper output)
     [InlineData(2)]
     public void DienAsTheSampleTrainsItLearnsTheRecentInterest(int seed)
     {
-        double auc = TestAuc(seed, new DienOptions { HeadSumTerms = false });
+        double auc = TestAuc(seed, new CtrModelOptions { HeadSumTerms = false });
         output.WriteLine($"without the sum terms, seed {seed}: test AUC {auc:F4}");
         auc.Should().BeGreaterThan(Floor);
     }
@@ -42,13 +42,13 @@ public sealed class SyntheticLearningTests(ITestOutputHelper output)
     public void DienWithTheSumTermsStaysBelowTheFloor()
     {
         const int seed = 1;
-        new DienOptions().HeadSumTerms.Should().BeTrue("this is the library's default, which the sample overrides here");
-        double auc = TestAuc(seed, new DienOptions());
+        new CtrModelOptions().HeadSumTerms.Should().BeTrue("this is the library's default, which the sample overrides here");
+        double auc = TestAuc(seed, new CtrModelOptions());
         output.WriteLine($"sum terms, seed {seed}: test AUC {auc:F4}");
         auc.Should().BeLessThan(Floor, "the floor must tell the sample's setting from the head that learned the shortcut");
     }
 
-    private static double TestAuc(int seed, DienOptions options)
+    private static double TestAuc(int seed, CtrModelOptions options)
     {
         var synthetic = new SyntheticOptions();
         var split = SyntheticGenerator.Generate(synthetic);

@@ -17,7 +17,7 @@ internal sealed class TinyCtrModel : CtrModel
     private readonly TorchSharp.Modules.Embedding categories;
     private readonly Linear output;
 
-    public TinyCtrModel(DienOptions options)
+    public TinyCtrModel(CtrModelOptions options)
         : base(nameof(TinyCtrModel), options)
     {
         items = nn.Embedding(options.ItemVocabularySize, options.ItemEmbeddingSize);
@@ -26,7 +26,7 @@ internal sealed class TinyCtrModel : CtrModel
         RegisterComponents();
     }
 
-    public static DienOptions SmallOptions() => new()
+    public static CtrModelOptions SmallOptions() => new()
     {
         ItemVocabularySize = 40,
         CategoryVocabularySize = 6,
@@ -37,7 +37,7 @@ internal sealed class TinyCtrModel : CtrModel
         Alpha = 0.1,
     };
 
-    protected override DienOutput Score(DienBatch batch)
+    protected override CtrOutput Score(BehaviourBatch batch)
     {
         using var scope = torch.NewDisposeScope();
         var target = items.call(batch.TargetItems);
@@ -56,7 +56,7 @@ internal sealed class TinyCtrModel : CtrModel
             loss = targetLoss + (ModelOptions.Alpha * auxiliary);
         }
 
-        return new DienOutput(
+        return new CtrOutput(
             logit.MoveToOuterDisposeScope(),
             probability.MoveToOuterDisposeScope(),
             targetLoss?.MoveToOuterDisposeScope(),

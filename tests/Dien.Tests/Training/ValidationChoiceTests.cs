@@ -29,7 +29,7 @@ public sealed class ValidationChoiceTests
     public void A_candidate_sets_model_and_trainer_options_and_leaves_the_others()
     {
         var candidate = SettingGrid.Parse("Alpha=0.5", "Evolution=agru", "HeadHiddenSizes=64-32", "LearningRate=2e-3", "GradientClipNorm=5").Candidates.Single();
-        var model = new DienOptions { HiddenSize = 40 };
+        var model = new CtrModelOptions { HiddenSize = 40 };
         var trainer = new TrainerOptions { Epochs = 3 };
 
         candidate.ApplyTo(model, trainer);
@@ -44,7 +44,7 @@ public sealed class ValidationChoiceTests
         candidate.Settings.Select(s => s.Key).Should().Equal("Alpha", "Evolution", "HeadHiddenSizes", "LearningRate", "GradientClipNorm");
 
         // Each application gets its own list, so that one run's options never change another's.
-        var other = new DienOptions();
+        var other = new CtrModelOptions();
         candidate.ApplyTo(other, new TrainerOptions());
         other.HeadHiddenSizes.Add(1);
         model.HeadHiddenSizes.Should().Equal(64, 32);
@@ -101,7 +101,7 @@ public sealed class ValidationChoiceTests
 
         var choice = ValidationChoice.Choose(grid, candidate =>
         {
-            var options = new DienOptions
+            var options = new CtrModelOptions
             {
                 ItemVocabularySize = 40, CategoryVocabularySize = 6, UserVocabularySize = 30,
                 ItemEmbeddingSize = 4, CategoryEmbeddingSize = 4, HiddenSize = 8, HeadHiddenSizes = new List<int> { 16 },
@@ -110,7 +110,7 @@ public sealed class ValidationChoiceTests
             candidate.ApplyTo(options, trainerOptions);
             TorchSharp.torch.manual_seed(3);
             using var model = new DinModel(options);
-            using var trainer = new DienTrainer(model, trainerOptions);
+            using var trainer = new CtrTrainer(model, trainerOptions);
             return trainer.Fit(_ => train, () => validation);
         });
 

@@ -2,7 +2,7 @@ namespace Dien.Data.Batching;
 
 /// <summary>
 /// The host-side form of a batch: flat, row-major arrays as the data pipeline builds them (on any
-/// thread, without touching libtorch). <see cref="DienBatch"/> turns it into tensors.
+/// thread, without touching libtorch). <see cref="BehaviourBatch"/> turns it into tensors.
 /// </summary>
 /// <remarks>
 /// Histories are left-aligned, oldest first: row b holds its <c>Lengths[b]</c> behaviours at positions

@@ -19,7 +19,7 @@ internal sealed class CandidateBatch : IDisposable
         arrays.Validate();
         Arrays = arrays;
         Device = device ?? CPU;
-        Histories = new DienBatch(arrays.Histories, Device);
+        Histories = new BehaviourBatch(arrays.Histories, Device);
         CandidateItems = tensor(arrays.CandidateItems, device: Device).DetachFromDisposeScope();
         CandidateCategories = tensor(arrays.CandidateCategories, device: Device).DetachFromDisposeScope();
         Index = HistoryIndex.Of(arrays.HistoryOfCandidate, arrays.Histories.Size, Device);
@@ -32,7 +32,7 @@ internal sealed class CandidateBatch : IDisposable
     public Device Device { get; }
 
     /// <summary>The histories, one row per request (their targets are unused).</summary>
-    public DienBatch Histories { get; }
+    public BehaviourBatch Histories { get; }
 
     /// <summary>Candidate item ids, int64 [K].</summary>
     public Tensor CandidateItems { get; }

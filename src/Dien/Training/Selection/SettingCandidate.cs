@@ -16,7 +16,7 @@ public sealed class SettingCandidate
     /// <param name="model">The model's options.</param>
     /// <param name="trainer">The trainer's options.</param>
     /// <exception cref="ArgumentNullException">Either is null.</exception>
-    public void ApplyTo(DienOptions model, TrainerOptions trainer)
+    public void ApplyTo(CtrModelOptions model, TrainerOptions trainer)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(trainer);
@@ -24,7 +24,7 @@ public sealed class SettingCandidate
         {
             // A list option gets its own copy, so that candidates never share (and mutate) one list.
             object? copy = value.Value is IList<int> list ? new List<int>(list) : value.Value;
-            value.Property.SetValue(value.Property.DeclaringType == typeof(DienOptions) ? model : trainer, copy);
+            value.Property.SetValue(value.Property.DeclaringType == typeof(CtrModelOptions) ? model : trainer, copy);
         }
     }
 

@@ -7,7 +7,7 @@ namespace Dien.Training.Selection;
 /// <summary>
 /// A small grid of option values to try, each axis written as <c>Name=value1,value2</c> (for example
 /// <c>Alpha=0,1</c> or <c>HeadSumTerms=true,false</c>); its <see cref="Candidates"/> are every combination. A name is
-/// a settable property of <see cref="DienOptions"/> or, failing that, of <see cref="TrainerOptions"/> (case ignored).
+/// a settable property of <see cref="CtrModelOptions"/> or, failing that, of <see cref="TrainerOptions"/> (case ignored).
 /// </summary>
 /// <remarks>
 /// Values are read with the invariant culture: numbers, <c>true</c>/<c>false</c>, an enum member's name, <c>null</c>
@@ -45,7 +45,7 @@ public sealed class SettingGrid
             var property = Find(name);
             if (property is null)
             {
-                errors.Add($"'{name}' (in '{axis}'): no settable option of that name in {nameof(DienOptions)} or {nameof(TrainerOptions)}.");
+                errors.Add($"'{name}' (in '{axis}'): no settable option of that name in {nameof(CtrModelOptions)} or {nameof(TrainerOptions)}.");
                 continue;
             }
 
@@ -91,7 +91,7 @@ public sealed class SettingGrid
     private static PropertyInfo? Find(string name)
     {
         const BindingFlags Flags = BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase;
-        var property = typeof(DienOptions).GetProperty(name, Flags) ?? typeof(TrainerOptions).GetProperty(name, Flags);
+        var property = typeof(CtrModelOptions).GetProperty(name, Flags) ?? typeof(TrainerOptions).GetProperty(name, Flags);
         return property is { CanWrite: true } ? property : null;
     }
 

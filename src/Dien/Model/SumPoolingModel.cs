@@ -9,18 +9,18 @@ namespace Dien.Model;
 /// <summary>
 /// The paper's BaseModel (Embedding &amp; MLP): the history is sum-pooled, no sequence modelling.
 /// Head input [e_a, sum e_t, extras], with the user and e_a * sum e_t when the options ask for them
-/// (<see cref="DienOptions.UseUserField"/>, <see cref="DienOptions.HeadSumTerms"/>). Built from the same parts as <see cref="DienModel"/>.
+/// (<see cref="CtrModelOptions.UseUserField"/>, <see cref="CtrModelOptions.HeadSumTerms"/>). Built from the same parts as <see cref="DienModel"/>.
 /// </summary>
-public sealed class BaseModel : CtrModel
+public sealed class SumPoolingModel : CtrModel
 {
     private readonly BehaviourEmbedding embedding;
     private readonly MlpHead head;
 
     /// <summary>Builds the model; the options are validated once, here (recurrent and attention options are unused).</summary>
     /// <param name="options">The model options.</param>
-    /// <exception cref="DienOptionsException">The options are invalid; every problem is listed.</exception>
-    public BaseModel(DienOptions options)
-        : base(nameof(BaseModel), options)
+    /// <exception cref="CtrModelOptionsException">The options are invalid; every problem is listed.</exception>
+    public SumPoolingModel(CtrModelOptions options)
+        : base("BaseModel", options)
     {
         embedding = new BehaviourEmbedding(ModelOptions.ToEmbeddingOptions());
         int behaviours = ModelOptions.HeadSumTerms ? 3 : 2;
@@ -29,7 +29,7 @@ public sealed class BaseModel : CtrModel
     }
 
     /// <inheritdoc />
-    protected override DienOutput Score(DienBatch batch)
+    protected override CtrOutput Score(BehaviourBatch batch)
     {
         using var scope = NewDisposeScope();
         var embedded = embedding.Embed(batch, includeNegatives: false);
@@ -47,7 +47,7 @@ public sealed class BaseModel : CtrModel
     /// <returns>Click logits, [B].</returns>
     private Tensor ScoreAgainst(EmbeddedBatch embedded)
     {
-        // The sum is BaseModel's interest: with the sum terms it is already there, beside e_a * sum.
+        // The sum is SumPoolingModel's interest: with the sum terms it is already there, beside e_a * sum.
         var input = ModelOptions.HeadSumTerms ? embedded.HeadInput(sumTerms: true) : embedded.HeadInput(sumTerms: false, embedded.Rows.Spread(embedded.HistorySum()));
         return head.call(input);
     }

@@ -9,12 +9,13 @@ using Dien.Runtime;
 namespace Dien.Model;
 
 /// <summary>
-/// Everything that shapes a DIEN model (and the BaseModel and DIN baselines built from the same parts).
+/// Everything that shapes a click-through-rate model: <see cref="DienModel"/> and the baselines built from the same
+/// parts, <see cref="DinModel"/> and <see cref="SumPoolingModel"/> (the paper's BaseModel), read the same options.
 /// Defaults follow the paper and the authors' runs unless both development sets show a clear gain from another
 /// value (the rule and the figures are in docs/results.md). <see cref="Validate"/> runs once when a
 /// model is built and reports every problem together, each naming its option.
 /// </summary>
-public sealed class DienOptions
+public sealed class CtrModelOptions
 {
     /// <summary>Rows of the item table: item ids run from 1 to <c>ItemVocabularySize - 1</c>; 0 is padding and out-of-vocabulary.</summary>
     /// <value>No default; must be at least 2.</value>
@@ -165,7 +166,7 @@ public sealed class DienOptions
 
     /// <summary>
     /// Whether the fused C# kernels run on CPU: the two recurrences (forward and backward over all steps in one
-    /// call), the MLP attention, the next-behaviour auxiliary scorer and, in <c>DienTrainer</c>, the Adam update.
+    /// call), the MLP attention, the next-behaviour auxiliary scorer and, in <c>CtrTrainer</c>, the Adam update.
     /// Off, or on another device, every one of them runs as the libtorch composition, which is the reference the
     /// kernels are tested against.
     /// </summary>
@@ -244,20 +245,20 @@ public sealed class DienOptions
     }
 
     /// <summary>Throws when <see cref="Validate"/> finds any problem.</summary>
-    /// <exception cref="DienOptionsException">One or more options are invalid; the message lists them all.</exception>
+    /// <exception cref="CtrModelOptionsException">One or more options are invalid; the message lists them all.</exception>
     public void EnsureValid()
     {
         var errors = Validate();
         if (errors.Count > 0)
         {
-            throw new DienOptionsException(errors);
+            throw new CtrModelOptionsException(errors);
         }
     }
 
     /// <summary>A deep copy, so that a model keeps the options it was built with.</summary>
-    public DienOptions Clone()
+    public CtrModelOptions Clone()
     {
-        var copy = (DienOptions)MemberwiseClone();
+        var copy = (CtrModelOptions)MemberwiseClone();
         copy.ExtraFieldVocabularySizes = ExtraFieldVocabularySizes is null ? null! : new List<long>(ExtraFieldVocabularySizes);
         copy.AttentionHiddenSizes = AttentionHiddenSizes is null ? null! : new List<int>(AttentionHiddenSizes);
         copy.AuxiliaryHiddenSizes = AuxiliaryHiddenSizes is null ? null! : new List<int>(AuxiliaryHiddenSizes);
@@ -288,13 +289,13 @@ public sealed class DienOptions
     }
 }
 
-/// <summary>Thrown when <see cref="DienOptions"/> are invalid; <see cref="OptionsException.Errors"/> lists every problem.</summary>
-public sealed class DienOptionsException : OptionsException
+/// <summary>Thrown when <see cref="CtrModelOptions"/> are invalid; <see cref="OptionsException.Errors"/> lists every problem.</summary>
+public sealed class CtrModelOptionsException : OptionsException
 {
     /// <summary>Creates the exception from the list of problems.</summary>
     /// <param name="errors">One sentence per problem, each naming its option.</param>
-    public DienOptionsException(IReadOnlyList<string> errors)
-        : base(nameof(DienOptions), errors)
+    public CtrModelOptionsException(IReadOnlyList<string> errors)
+        : base(nameof(CtrModelOptions), errors)
     {
     }
 }

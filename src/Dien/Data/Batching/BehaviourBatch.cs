@@ -8,7 +8,7 @@ namespace Dien.Data.Batching;
 /// keeps for host-side checks and lengths (so no model ever has to read a tensor back to the host).
 /// Owns its tensors: dispose it when done.
 /// </summary>
-public sealed class DienBatch : IDisposable
+public sealed class BehaviourBatch : IDisposable
 {
     private bool _disposed;
 
@@ -16,7 +16,7 @@ public sealed class DienBatch : IDisposable
     /// <param name="arrays">The host-side batch; kept by reference, do not change it afterwards.</param>
     /// <param name="device">Where the tensors live; CPU when null.</param>
     /// <exception cref="ArgumentException">The arrays are inconsistent (see <see cref="BatchArrays.Validate"/>).</exception>
-    public DienBatch(BatchArrays arrays, Device? device = null)
+    public BehaviourBatch(BatchArrays arrays, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(arrays);
         arrays.Validate();

@@ -8,7 +8,7 @@ using Xunit;
 namespace Dien.Tests.Inference;
 
 [Collection("Sequential")]
-public class DienPredictorTests
+public class CtrPredictorTests
 {
     [Fact]
     public void Loaded_predictor_scores_like_the_model_and_eight_threads_agree_with_one()
@@ -24,13 +24,13 @@ public class DienPredictorTests
             float[] expected;
             model.eval();
             using (torch.no_grad())
-            using (var tensors = new Dien.Data.Batching.DienBatch(batch))
+            using (var tensors = new Dien.Data.Batching.BehaviourBatch(batch))
             using (var output = model.call(tensors))
             {
                 expected = output.Probability.data<float>().ToArray();
             }
 
-            using var predictor = DienPredictor.Load(path);
+            using var predictor = CtrPredictor.Load(path);
             predictor.Score(batch).Should().Equal(expected);
 
             var history = new long[] { 8, 9, 10 };
@@ -66,7 +66,7 @@ public class DienPredictorTests
     public void Out_of_range_ids_and_use_after_dispose_fail_cleanly()
     {
         var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
-        var predictor = new DienPredictor(model, ownsModel: true);
+        var predictor = new CtrPredictor(model, ownsModel: true);
         var bad = () => predictor.ScoreCandidates(1, new long[] { 2 }, new long[] { 1 }, new long[] { 400 }, new long[] { 1 });
         bad.Should().Throw<ArgumentException>().WithMessage("*TargetItems*400*");
         predictor.Dispose();

@@ -10,13 +10,13 @@ using Xunit;
 namespace Dien.Tests.Training;
 
 [Collection("Sequential")]
-public class DienTrainerTests
+public class CtrTrainerTests
 {
-    private static (TinyCtrModel Model, DienTrainer Trainer) Build(TrainerOptions options)
+    private static (TinyCtrModel Model, CtrTrainer Trainer) Build(TrainerOptions options)
     {
         torch.manual_seed(options.Seed);
         var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
-        return (model, new DienTrainer(model, options));
+        return (model, new CtrTrainer(model, options));
     }
 
     private static float[] Weights(TinyCtrModel model) =>
@@ -180,7 +180,7 @@ public class DienTrainerTests
                 torch.manual_seed(999);
                 using var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
                 var logger = new ListLogger();
-                using var resumed = new DienTrainer(model, new TrainerOptions { Epochs = 3, LearningRate = 0.05, BestCheckpointPath = bestPath }, logger);
+                using var resumed = new CtrTrainer(model, new TrainerOptions { Epochs = 3, LearningRate = 0.05, BestCheckpointPath = bestPath }, logger);
                 resumed.LoadCheckpoint(last);
 
                 // Epoch 2 sees flipped labels, so epoch 0 (before the resume) stays the best.
@@ -293,7 +293,7 @@ public class DienTrainerTests
 
             torch.manual_seed(999); // a different fresh model: everything must come from the checkpoint
             using var resumedModel = new TinyCtrModel(TinyCtrModel.SmallOptions());
-            using var resumed = new DienTrainer(resumedModel, new TrainerOptions { Epochs = 2, LearningRate = 0.02, LearningRateDecayPerEpoch = 0.5, RestoreBestWeights = false });
+            using var resumed = new CtrTrainer(resumedModel, new TrainerOptions { Epochs = 2, LearningRate = 0.02, LearningRateDecayPerEpoch = 0.5, RestoreBestWeights = false });
             resumed.LoadCheckpoint(path);
             resumed.CompletedEpochs.Should().Be(1);
             var rest = resumed.Fit(TinyData.Epochs(train, 3), () => valid);
@@ -338,7 +338,7 @@ public class DienTrainerTests
             File.Exists(best).Should().BeTrue();
             using var reloaded = new TinyCtrModel(TinyCtrModel.SmallOptions());
             Checkpoint.LoadInto(best, reloaded, null);
-            using var check = new DienTrainer(reloaded, new TrainerOptions());
+            using var check = new CtrTrainer(reloaded, new TrainerOptions());
             check.Evaluate(valid).LogLoss.Should().BeApproximately(result.BestMetric, 1e-9);
         }
         finally
@@ -394,7 +394,7 @@ public class DienTrainerTests
             // A fresh trainer resumed from the cancellation checkpoint continues with batch 4 of epoch 1.
             torch.manual_seed(12345);
             using var reloaded = new TinyCtrModel(TinyCtrModel.SmallOptions());
-            using var again = new DienTrainer(reloaded, new TrainerOptions { Epochs = 3, LearningRate = 0.05, Patience = null, RestoreBestWeights = false });
+            using var again = new CtrTrainer(reloaded, new TrainerOptions { Epochs = 3, LearningRate = 0.05, Patience = null, RestoreBestWeights = false });
             again.LoadCheckpoint(last);
             again.CompletedEpochs.Should().Be(1);
             CheckpointReader.TrainingStateOf(CheckpointReader.Open(last))!.BatchesIntoEpoch.Should().Be(4);
@@ -450,7 +450,7 @@ public class DienTrainerTests
         var logger = new EpochLogger(() => counts.Add(torch.Tensor.TotalCount));
         torch.manual_seed(1);
         using var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
-        using var trainer = new DienTrainer(model, new TrainerOptions { Epochs = 5, GradientClipNorm = 1, Patience = null }, logger);
+        using var trainer = new CtrTrainer(model, new TrainerOptions { Epochs = 5, GradientClipNorm = 1, Patience = null }, logger);
         trainer.Fit(TinyData.Epochs(train, 3), () => valid);
 
         counts.Should().HaveCount(5);

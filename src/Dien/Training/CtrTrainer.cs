@@ -30,7 +30,7 @@ namespace Dien.Training;
 /// Determinism: epoch e reseeds torch with <see cref="TrainerOptions.Seed"/> + e, so two CPU runs with one
 /// seed, and a run resumed from an epoch-end checkpoint, repeat each other exactly.
 /// </remarks>
-public sealed class DienTrainer : IDisposable
+public sealed class CtrTrainer : IDisposable
 {
     private readonly CtrModel _model;
     private readonly TrainerOptions _options;
@@ -55,7 +55,7 @@ public sealed class DienTrainer : IDisposable
     /// <param name="logger">Receives one line per epoch; none when null.</param>
     /// <param name="device">Where batches are built; CPU when null.</param>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
-    public DienTrainer(CtrModel model, TrainerOptions options, ILogger? logger = null, Device? device = null)
+    public CtrTrainer(CtrModel model, TrainerOptions options, ILogger? logger = null, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
@@ -64,7 +64,7 @@ public sealed class DienTrainer : IDisposable
         _options = options;
         _logger = logger ?? NullLogger.Instance;
         _device = device ?? CPU;
-        // The fused update is one of the fused kernels: DienOptions.UseFusedKernels = false switches it off with the rest.
+        // The fused update is one of the fused kernels: CtrModelOptions.UseFusedKernels = false switches it off with the rest.
         _optimizer = model.Options.UseFusedKernels
             ? new Kernels.Optim.Adam(model.parameters(), options.LearningRate, options.WeightDecay)
             : torch.optim.Adam(model.parameters(), options.LearningRate, weight_decay: options.WeightDecay);

@@ -15,7 +15,7 @@ namespace Dien.Inference;
 /// threads are therefore safe and give the same answers as sequential calls; libtorch still uses its
 /// intra-op threads inside each call. For more throughput, create one predictor per worker.
 /// </remarks>
-public sealed class DienPredictor : IDisposable
+public sealed class CtrPredictor : IDisposable
 {
     private readonly object _gate = new();
     private readonly CtrModel _model;
@@ -28,7 +28,7 @@ public sealed class DienPredictor : IDisposable
     /// <param name="model">The model.</param>
     /// <param name="ownsModel">Dispose the model with the predictor.</param>
     /// <param name="device">The model's device; CPU when null.</param>
-    public DienPredictor(CtrModel model, bool ownsModel = false, Device? device = null)
+    public CtrPredictor(CtrModel model, bool ownsModel = false, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         _model = model;
@@ -38,7 +38,7 @@ public sealed class DienPredictor : IDisposable
     }
 
     /// <summary>The model's options.</summary>
-    public DienOptions Options => _model.Options;
+    public CtrModelOptions Options => _model.Options;
 
     /// <summary>
     /// The typed contents of the checkpoint this predictor was loaded from (kind, options, id maps, item categories,
@@ -66,10 +66,10 @@ public sealed class DienPredictor : IDisposable
     /// <returns>A predictor that owns its model.</returns>
     /// <exception cref="CheckpointException">The file cannot be used.</exception>
     /// <exception cref="ArgumentException">Its model kind is not registered.</exception>
-    public static DienPredictor Load(string path)
+    public static CtrPredictor Load(string path)
     {
         var model = CheckpointLoader.LoadModel(CheckpointReader.Open(path), out var contents);
-        return new DienPredictor(model, ownsModel: true) { Contents = contents, MaxHistoryLength = contents.Data.MaxHistoryLength };
+        return new CtrPredictor(model, ownsModel: true) { Contents = contents, MaxHistoryLength = contents.Data.MaxHistoryLength };
     }
 
     /// <summary>Click probabilities of every row of a batch (labels, if any, are ignored; each history is cut to its <see cref="MaxHistoryLength"/> most recent behaviours).</summary>
@@ -79,7 +79,7 @@ public sealed class DienPredictor : IDisposable
     public float[] Score(BatchArrays batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        // Not checked here: building the DienBatch below checks the arrays, and the model checks the ids (CtrModel.forward).
+        // Not checked here: building the BehaviourBatch below checks the arrays, and the model checks the ids (CtrModel.forward).
         batch = CandidateRequest.KeepRecent(batch, _maxHistoryLength);
         var unlabelled = new BatchArrays
         {
@@ -101,7 +101,7 @@ public sealed class DienPredictor : IDisposable
             // its effect on latency is measured in docs/performance.md.
             using var inference = torch.inference_mode(true);
             using var scope = torch.NewDisposeScope();
-            using var tensors = new DienBatch(unlabelled, _device);
+            using var tensors = new BehaviourBatch(unlabelled, _device);
             using var output = _model.call(tensors);
             return output.Probability.to(float32).cpu().data<float>().ToArray();
         }
