@@ -1,14 +1,14 @@
-using Dien.Kernels.Recurrence;
 using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Dien.Evolution;
+namespace Dien.Kernels.Recurrence;
 
 /// <summary>
 /// The libtorch composition of every recurrence, one time step at a time, written from the equations of
-/// the paper's interest evolving layer (see <see cref="InterestEvolution"/>). It runs on any device (it is the CUDA path) and is the reference the fused CPU
-/// kernels (<see cref="FusedRecurrence"/>) are tested against.
+/// the paper's interest evolving layer (its AUGRU, AGRU, AIGRU and GRU cells). It runs on any device (it is the
+/// CUDA path) and is the oracle every fused CPU kernel (<see cref="FusedRecurrence"/>) is tested against, so it lives
+/// beside them.
 /// </summary>
 internal static class StepwiseRecurrence
 {
