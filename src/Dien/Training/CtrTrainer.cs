@@ -37,13 +37,9 @@ public sealed class CtrTrainer : IDisposable
     private readonly ILogger _logger;
     private readonly Device _device;
     private readonly TorchSharp.Modules.Adam _optimizer;
-    private double _bestMetric = double.NaN;
-    private int _bestEpoch = -1;
-    private int _epochsWithoutImprovement;
 
-    // The model's state dict (parameters and buffers) at _bestEpoch, detached clones on the model's device;
-    // null before the first improvement of this trainer (also after LoadCheckpoint).
-    private Dictionary<string, Tensor>? _bestWeights;
+    // The best epoch so far, patience, and the copy of the best weights.
+    private readonly BestEpochTracker _best;
 
     // Where a cancelled epoch stopped (batches taken, their loss sum and samples, torch's generator state), so that the
     // next Fit, or a trainer resumed from the checkpoint written on cancellation, continues inside that epoch.
@@ -68,6 +64,7 @@ public sealed class CtrTrainer : IDisposable
         _optimizer = model.Options.UseFusedKernels
             ? new Kernels.Optim.Adam(model.parameters(), options.LearningRate, options.WeightDecay)
             : torch.optim.Adam(model.parameters(), options.LearningRate, weight_decay: options.WeightDecay);
+        _best = new BestEpochTracker(model, options, _logger);
     }
 
     /// <summary>Epochs completed so far (including those restored from a checkpoint); the next <see cref="Fit"/> starts here.</summary>
@@ -154,17 +151,9 @@ public sealed class CtrTrainer : IDisposable
                 "Epoch {Epoch}: loss {Loss:F5}, lr {LearningRate:G3}, AUC {Auc:F5}, GAUC {Gauc:F5}, log loss {LogLoss:F5}",
                 epoch + 1, loss, learningRate, validation?.Auc ?? double.NaN, validation?.GroupAuc ?? double.NaN, validation?.LogLoss ?? double.NaN);
 
-            if (validation is not null && UpdateBest(epoch, validation.Get(_options.MonitorMetric)))
+            if (validation is not null && _best.Record(epoch, validation.Get(_options.MonitorMetric)) && _options.BestCheckpointPath is { } best)
             {
-                if (_options.RestoreBestWeights)
-                {
-                    KeepBestWeights();
-                }
-
-                if (_options.BestCheckpointPath is { } best)
-                {
-                    SaveCheckpoint(best);
-                }
+                SaveCheckpoint(best);
             }
 
             if (_options.LastCheckpointPath is { } last)
@@ -172,16 +161,16 @@ public sealed class CtrTrainer : IDisposable
                 SaveCheckpoint(last);
             }
 
-            if (_options.Patience is { } patience && _epochsWithoutImprovement >= patience)
+            if (_best.ShouldStop)
             {
                 stoppedEarly = true;
-                _logger.LogInformation("Early stop after epoch {Epoch}: {Metric} has not improved for {Patience} epochs.", epoch + 1, _options.MonitorMetric, patience);
+                _logger.LogInformation("Early stop after epoch {Epoch}: {Metric} has not improved for {Patience} epochs.", epoch + 1, _options.MonitorMetric, _options.Patience);
                 break;
             }
         }
 
-        bool restored = !cancelled && _options.RestoreBestWeights && RestoreBestWeights();
-        return new TrainingResult(summaries, _bestEpoch, _bestMetric, stoppedEarly, cancelled, restored);
+        bool restored = !cancelled && _best.RestoreBestWeights(CompletedEpochs);
+        return new TrainingResult(summaries, _best.BestEpoch, _best.BestMetric, stoppedEarly, cancelled, restored);
     }
 
     /// <summary>
@@ -204,9 +193,9 @@ public sealed class CtrTrainer : IDisposable
         var state = new TrainingState
         {
             CompletedEpochs = CompletedEpochs,
-            BestEpoch = _bestEpoch,
-            BestMetric = _bestMetric,
-            EpochsWithoutImprovement = _epochsWithoutImprovement,
+            BestEpoch = _best.BestEpoch,
+            BestMetric = _best.BestMetric,
+            EpochsWithoutImprovement = _best.EpochsWithoutImprovement,
             Seed = _options.Seed,
             MonitorMetric = _options.MonitorMetric,
             BatchesIntoEpoch = _partial?.Batches ?? 0,
@@ -230,10 +219,7 @@ public sealed class CtrTrainer : IDisposable
         var state = CheckpointLoader.LoadInto(contents, _model, _optimizer, requireTraining: true)!;
         CompletedEpochs = state.CompletedEpochs;
         _partial = state.BatchesIntoEpoch > 0 ? new PartialEpoch(state.BatchesIntoEpoch, state.PartialLossSum, state.PartialSamples, state.GeneratorState) : null;
-        _bestEpoch = state.BestEpoch;
-        _bestMetric = state.BestMetric;
-        _epochsWithoutImprovement = state.EpochsWithoutImprovement;
-        DisposeBestWeights(); // they belonged to the run before the checkpoint
+        _best.Resume(state); // the best weights held belonged to the run before the checkpoint
         if (state.Seed != _options.Seed)
         {
             _logger.LogWarning("Checkpoint {Path} was trained with seed {Stored}, this trainer uses {Seed}: the resumed run will not repeat the original.", path, state.Seed, _options.Seed);
@@ -244,79 +230,8 @@ public sealed class CtrTrainer : IDisposable
     /// <summary>Frees the optimizer's state and the in-memory copy of the best weights; the model is not disposed.</summary>
     public void Dispose()
     {
-        DisposeBestWeights();
+        _best.Dispose();
         _optimizer.Dispose();
-    }
-
-    /// <summary>Replaces the copy of the best weights with the model's current state dict.</summary>
-    private void KeepBestWeights()
-    {
-        DisposeBestWeights();
-        var copy = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        using (torch.no_grad())
-        {
-            foreach (var (name, tensor) in _model.state_dict())
-            {
-                // Out of any caller's dispose scope: the copy lives until replaced or until Dispose.
-                using var detached = tensor.detach();
-                copy[name] = detached.clone().DetachFromDisposeScope();
-            }
-        }
-
-        _bestWeights = copy;
-    }
-
-    /// <summary>Loads the best epoch's weights into the model; false when they are not at hand.</summary>
-    private bool RestoreBestWeights()
-    {
-        if (_bestEpoch < 0)
-        {
-            return false; // nothing was evaluated
-        }
-
-        if (_bestWeights is not null)
-        {
-            using var noGrad = torch.no_grad();
-            foreach (var (name, tensor) in _model.state_dict())
-            {
-                tensor.copy_(_bestWeights[name]);
-            }
-
-            _logger.LogInformation("Restored the weights of epoch {Epoch} ({Metric} {Value:F5}).", _bestEpoch + 1, _options.MonitorMetric, _bestMetric);
-            return true;
-        }
-
-        if (_bestEpoch == CompletedEpochs - 1)
-        {
-            return true; // the last epoch, whose weights the model holds, is the best
-        }
-
-        // A resumed trainer whose best epoch came before the checkpoint it resumed from.
-        if (_options.BestCheckpointPath is { } path && File.Exists(path)
-            && CheckpointReader.Open(path) is var contents && CheckpointReader.TrainingStateOf(contents) is { } state && state.CompletedEpochs == _bestEpoch + 1)
-        {
-            CheckpointLoader.LoadInto(contents, _model, null, requireTraining: false);
-            _logger.LogInformation("Restored the weights of epoch {Epoch} ({Metric} {Value:F5}) from {Path}.", _bestEpoch + 1, _options.MonitorMetric, _bestMetric, path);
-            return true;
-        }
-
-        _logger.LogWarning(
-            "The best epoch {Epoch} came before this trainer resumed and {Path} does not hold it: the model keeps the weights of the last epoch {Last}.",
-            _bestEpoch + 1, _options.BestCheckpointPath ?? "(no BestCheckpointPath)", CompletedEpochs);
-        return false;
-    }
-
-    private void DisposeBestWeights()
-    {
-        if (_bestWeights is not null)
-        {
-            foreach (var tensor in _bestWeights.Values)
-            {
-                tensor.Dispose();
-            }
-
-            _bestWeights = null;
-        }
     }
 
     /// <summary>Around evaluation, so that its differently shaped batches do not add to training's heap.</summary>
@@ -326,24 +241,6 @@ public sealed class CtrTrainer : IDisposable
         {
             ProcessMemory.Release();
         }
-    }
-
-    private bool UpdateBest(int epoch, double value)
-    {
-        bool higherIsBetter = _options.MonitorMetric != MetricKind.LogLoss;
-        bool better = !double.IsNaN(value) && (double.IsNaN(_bestMetric) || (higherIsBetter ? value > _bestMetric : value < _bestMetric));
-        if (better)
-        {
-            _bestMetric = value;
-            _bestEpoch = epoch;
-            _epochsWithoutImprovement = 0;
-        }
-        else
-        {
-            _epochsWithoutImprovement++;
-        }
-
-        return better;
     }
 
     private (double Loss, bool Completed) TrainEpoch(

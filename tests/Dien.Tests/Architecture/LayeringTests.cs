@@ -6,51 +6,41 @@ namespace Dien.Tests.Architecture;
 
 /// <summary>
 /// Keeps the library's shape (docs/architecture.md): every reference between namespaces points down.
-/// A namespace may use its own group and any group of a lower rank; groups of one rank are peers and
-/// do not use each other (the six components, the kernel families, Training and Inference).
+/// The rules are the doc's layering table (<see cref="LayeringTable"/>): a namespace may use its own types and
+/// those of the ranks its row allows, always lower ones; namespaces of one rank are peers and do not use each
+/// other (the six components, the kernel families, Training and Inference).
 /// </summary>
 public sealed class LayeringTests
 {
-    /// <summary>The library's layers, top first; a name covers its sub-namespaces.</summary>
-    internal static readonly (string Namespace, int Rank)[] LibraryLayers =
-    {
-        ("Dien.Training", 7),
-        ("Dien.Inference", 7),
-        ("Dien.Diagnostics", 7),
-        ("Dien.Checkpoints", 6),
-        ("Dien.Model", 5),
-        ("Dien.Embeddings", 4),
-        ("Dien.Extractor", 4),
-        ("Dien.Attention", 4),
-        ("Dien.Evolution", 4),
-        ("Dien.Auxiliary", 4),
-        ("Dien.Head", 4),
-        ("Dien.Kernels.Recurrence", 3),
-        ("Dien.Kernels.Attention", 3),
-        ("Dien.Kernels.NextBehaviour", 3),
-        ("Dien.Kernels.Optim", 3),
-        ("Dien.Kernels.Primitives", 2),
-        ("Dien.Data", 1),
-        ("Dien.Metrics", 1),
-        ("Dien.Runtime", 0),
-    };
+    /// <summary>The library's layers, read from the doc's table; a name covers its sub-namespaces.</summary>
+    private static readonly Lazy<IReadOnlyList<LayeringTable.Layer>> LibraryLayers = new(LayeringTable.Read);
 
     [Fact]
     public void Every_reference_in_the_library_points_down()
     {
         var types = typeof(DienModel).Assembly.GetTypes();
-        var unplaced = types.Where(t => t.Namespace?.StartsWith("Dien", StringComparison.Ordinal) == true && LayerOf(t, LibraryLayers) is null)
+        var layers = LibraryLayers.Value;
+        var unplaced = types.Where(t => t.Namespace?.StartsWith("Dien", StringComparison.Ordinal) == true && LayerOf(t, layers) is null)
             .Select(t => t.FullName).ToList();
-        unplaced.Should().BeEmpty("every namespace of the library has a layer (add new ones to LibraryLayers and docs/architecture.md)");
+        unplaced.Should().BeEmpty($"every namespace of the library has a row in the layering table of {LayeringTable.DocPath}");
 
-        Violations(types, LibraryLayers).Should().BeEmpty();
+        var namespaces = types.Select(t => t.Namespace).OfType<string>().Distinct().ToList();
+        var stale = layers.Where(l => !namespaces.Exists(ns => ns == l.Namespace || ns.StartsWith(l.Namespace + ".", StringComparison.Ordinal)))
+            .Select(l => l.Namespace).ToList();
+        stale.Should().BeEmpty($"every row of the layering table of {LayeringTable.DocPath} names a namespace of the library");
+
+        Violations(types, layers).Should().BeEmpty();
     }
 
     [Fact]
     public void The_check_sees_a_reference_that_points_up()
     {
         // The fixture below breaks the rule on purpose, in a signature and in a method body only.
-        var layers = new[] { ("Dien.Tests.Architecture.Fixture.High", 1), ("Dien.Tests.Architecture.Fixture.Low", 0) };
+        var layers = new[]
+        {
+            new LayeringTable.Layer("Dien.Tests.Architecture.Fixture.High", 1, 0),
+            new LayeringTable.Layer("Dien.Tests.Architecture.Fixture.Low", 0, -1),
+        };
         var types = typeof(LayeringTests).Assembly.GetTypes().Where(t => t.Namespace?.StartsWith("Dien.Tests.Architecture.Fixture", StringComparison.Ordinal) == true);
 
         Violations(types, layers).Should().BeEquivalentTo(
@@ -58,20 +48,20 @@ public sealed class LayeringTests
             "Dien.Tests.Architecture.Fixture.Low.UsesHighInBody -> Dien.Tests.Architecture.Fixture.High.Top");
     }
 
-    /// <summary>One line per type that references a type of a higher layer, or of a peer group of the same rank.</summary>
-    internal static List<string> Violations(IEnumerable<Type> types, (string Namespace, int Rank)[] layers)
+    /// <summary>One line per type that references a type of a rank its layer may not use: a higher one, or a peer of the same rank.</summary>
+    internal static List<string> Violations(IEnumerable<Type> types, IReadOnlyList<LayeringTable.Layer> layers)
     {
         var problems = new List<string>();
         foreach (var (from, to) in LayerReferences.Of(types))
         {
             var source = LayerOf(from, layers);
             var target = LayerOf(to, layers);
-            if (source is null || target is null || source.Value.Namespace == target.Value.Namespace)
+            if (source is null || target is null || source.Namespace == target.Namespace)
             {
                 continue;
             }
 
-            if (target.Value.Rank >= source.Value.Rank)
+            if (target.Rank > source.MayUseUpTo || target.Rank >= source.Rank)
             {
                 problems.Add($"{Name(from)} -> {Name(to)}");
             }
@@ -80,7 +70,7 @@ public sealed class LayeringTests
         return problems.Distinct().Order(StringComparer.Ordinal).ToList();
     }
 
-    private static (string Namespace, int Rank)? LayerOf(Type type, (string Namespace, int Rank)[] layers)
+    private static LayeringTable.Layer? LayerOf(Type type, IReadOnlyList<LayeringTable.Layer> layers)
     {
         while (type.DeclaringType is not null)
         {

@@ -94,7 +94,7 @@ public sealed class CheckpointInteropTests
     }
 
     [SkippableFact]
-    public void TrainingContinuesInPythonAndDienPredictorServesTheResult()
+    public void TrainingContinuesInPythonAndCtrPredictorServesTheResult()
     {
         Skip.If(PythonSide.Unavailable is not null, PythonSide.Unavailable);
         using var folder = new TempFolder();
@@ -122,7 +122,7 @@ public sealed class CheckpointInteropTests
     }
 
     [SkippableFact]
-    public void AModelBuiltInPythonIsServedByDienPredictor()
+    public void AModelBuiltInPythonIsServedByCtrPredictor()
     {
         Skip.If(PythonSide.Unavailable is not null, PythonSide.Unavailable);
         using var folder = new TempFolder();

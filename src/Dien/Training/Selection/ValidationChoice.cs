@@ -22,7 +22,6 @@ public static class ValidationChoice
     {
         ArgumentNullException.ThrowIfNull(grid);
         ArgumentNullException.ThrowIfNull(train);
-        bool higherIsBetter = metric != MetricKind.LogLoss;
         var outcomes = new List<CandidateOutcome>();
         int best = -1;
         foreach (var candidate in grid.Candidates)
@@ -30,8 +29,8 @@ public static class ValidationChoice
             var outcome = new CandidateOutcome(candidate, train(candidate));
             outcomes.Add(outcome);
             progress?.Report(outcome);
-            double value = outcome.ValidationMetric;
-            if (!double.IsNaN(value) && (best < 0 || (higherIsBetter ? value > outcomes[best].ValidationMetric : value < outcomes[best].ValidationMetric)))
+            // The trainer's rule between epochs: a number beating the best strictly, so the first of equals stays best.
+            if (BestEpochTracker.IsImprovement(outcome.ValidationMetric, best < 0 ? double.NaN : outcomes[best].ValidationMetric, metric))
             {
                 best = outcomes.Count - 1;
             }
