@@ -64,7 +64,7 @@ public sealed partial class StateDictTests
         return rows;
     }
 
-    [GeneratedRegex(@"^##\s+(\w+)\s*$")]
+    [GeneratedRegex(@"^##\s+(\w+)")]
     private static partial Regex Heading();
 
     [GeneratedRegex(@"^\|\s*`([^`]+)`\s*\|\s*\[([^\]]*)\]\s*\|")]
