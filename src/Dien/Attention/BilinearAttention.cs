@@ -1,6 +1,7 @@
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Dien.Attention;
@@ -11,7 +12,8 @@ namespace Dien.Attention;
 /// </summary>
 internal sealed class BilinearAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
-    private readonly Parameter weight;
+    [ComponentName(Name = "weight")]
+    private readonly Parameter _weight;
 
     /// <summary>Creates the attention.</summary>
     /// <param name="keySize">Width of the attended states (H, or E for DIN).</param>
@@ -22,7 +24,7 @@ internal sealed class BilinearAttention : nn.Module<Tensor, Tensor, Tensor, Tens
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(keySize);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(querySize);
         double bound = 1.0 / Math.Sqrt(querySize);
-        weight = new Parameter(empty(keySize, querySize).uniform_(-bound, bound));
+        _weight = new Parameter(empty(keySize, querySize).uniform_(-bound, bound));
         RegisterComponents();
     }
 
@@ -37,11 +39,11 @@ internal sealed class BilinearAttention : nn.Module<Tensor, Tensor, Tensor, Tens
     /// <returns>[B, T]; zero at padded positions and for empty rows.</returns>
     public override Tensor forward(Tensor states, Tensor target, Tensor mask)
     {
-        Guard.Shape(states, new[] { Guard.Any, Guard.Any, weight.shape[0] });
-        Guard.Shape(target, new[] { states.shape[0], weight.shape[1] });
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, _weight.shape[0] });
+        Guard.Shape(target, new[] { states.shape[0], _weight.shape[1] });
         Guard.Mask(mask, states.shape[0], states.shape[1]);
         using var scope = NewDisposeScope();
-        var projected = nn.functional.linear(target, weight); // W e_a: [B, H]
+        var projected = nn.functional.linear(target, _weight); // W e_a: [B, H]
         var scores = states.matmul(projected.unsqueeze(-1)).squeeze(-1); // h_t . (W e_a): [B, T]
         return AttentionWeights.Of(scores, mask, Normalization).MoveToOuterDisposeScope();
     }

@@ -2,6 +2,7 @@ using Dien.Kernels.Attention;
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Dien.Attention;
@@ -13,9 +14,12 @@ namespace Dien.Attention;
 /// </summary>
 internal sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
-    private readonly Linear query;
-    private readonly ModuleList<Linear> layers;
-    private readonly Linear score;
+    [ComponentName(Name = "query")]
+    private readonly Linear _query;
+    [ComponentName(Name = "layers")]
+    private readonly ModuleList<Linear> _layers;
+    [ComponentName(Name = "score")]
+    private readonly Linear _score;
     private readonly int _keySize;
     private readonly int _querySize;
 
@@ -33,11 +37,11 @@ internal sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         _keySize = keySize;
         _querySize = querySize;
         UseFusedKernels = useFusedKernels;
-        query = nn.Linear(querySize, keySize);
+        _query = nn.Linear(querySize, keySize);
         var widths = new List<int> { 4 * keySize };
         widths.AddRange(hiddenSizes);
-        layers = nn.ModuleList(Enumerable.Range(0, widths.Count - 1).Select(i => nn.Linear(widths[i], widths[i + 1])).ToArray());
-        score = nn.Linear(widths[^1], 1);
+        _layers = nn.ModuleList(Enumerable.Range(0, widths.Count - 1).Select(i => nn.Linear(widths[i], widths[i + 1])).ToArray());
+        _score = nn.Linear(widths[^1], 1);
         RegisterComponents();
     }
 
@@ -62,21 +66,21 @@ internal sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         Guard.Shape(target, new[] { states.shape[0], (long)_querySize });
         Guard.Mask(mask, states.shape[0], states.shape[1]);
         using var scope = NewDisposeScope();
-        var q = query.call(target); // [B, H]
-        if (UseFusedKernels && FusedMlpAttention.Supports(states) && score.bias is not null && layers.All(l => l.bias is not null))
+        var q = _query.call(target); // [B, H]
+        if (UseFusedKernels && FusedMlpAttention.Supports(states) && _score.bias is not null && _layers.All(l => l.bias is not null))
         {
-            var linear = layers.Append(score).ToList();
+            var linear = _layers.Append(_score).ToList();
             var fused = FusedMlpAttention.Scores(states, q, mask, linear.Select(l => (Tensor)l.weight!).ToList(), linear.Select(l => (Tensor)l.bias!).ToList());
             return AttentionWeights.Of(fused, mask, Normalization).MoveToOuterDisposeScope();
         }
 
-        var x = layers.Count > 0 ? torch.sigmoid(FirstLayer(layers[0], q, states)) : null;
-        for (int i = 1; i < layers.Count; i++)
+        var x = _layers.Count > 0 ? torch.sigmoid(FirstLayer(_layers[0], q, states)) : null;
+        for (int i = 1; i < _layers.Count; i++)
         {
-            x = torch.sigmoid(layers[i].call(x!));
+            x = torch.sigmoid(_layers[i].call(x!));
         }
 
-        var scores = (x is null ? FirstLayer(score, q, states) : score.call(x)).squeeze(-1);
+        var scores = (x is null ? FirstLayer(_score, q, states) : _score.call(x)).squeeze(-1);
         return AttentionWeights.Of(scores, mask, Normalization).MoveToOuterDisposeScope();
     }
 
@@ -97,9 +101,9 @@ internal sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     {
         if (disposing)
         {
-            query.Dispose();
-            layers.Dispose();
-            score.Dispose();
+            _query.Dispose();
+            _layers.Dispose();
+            _score.Dispose();
         }
 
         base.Dispose(disposing);

@@ -2,6 +2,7 @@ using Dien.Kernels.NextBehaviour;
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Dien.Auxiliary;
@@ -19,8 +20,10 @@ namespace Dien.Auxiliary;
 /// </remarks>
 internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
 {
-    private readonly ModuleList<Linear> layers;
-    private readonly Linear? output;
+    [ComponentName(Name = "layers")]
+    private readonly ModuleList<Linear> _layers;
+    [ComponentName(Name = "output")]
+    private readonly Linear? _output;
     private readonly int _hiddenSize;
     private readonly int _behaviourSize;
 
@@ -54,14 +57,14 @@ internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
                     $"The inner-product scorer needs hiddenSize = behaviourSize, got hiddenSize = {hiddenSize} and behaviourSize = {behaviourSize}.", nameof(hiddenSize));
             }
 
-            layers = nn.ModuleList<Linear>();
+            _layers = nn.ModuleList<Linear>();
         }
         else
         {
             var widths = new List<int> { hiddenSize + behaviourSize };
             widths.AddRange(hiddenSizes);
-            layers = nn.ModuleList(Enumerable.Range(0, widths.Count - 1).Select(i => nn.Linear(widths[i], widths[i + 1])).ToArray());
-            output = nn.Linear(widths[^1], 1);
+            _layers = nn.ModuleList(Enumerable.Range(0, widths.Count - 1).Select(i => nn.Linear(widths[i], widths[i + 1])).ToArray());
+            _output = nn.Linear(widths[^1], 1);
         }
 
         RegisterComponents();
@@ -117,11 +120,11 @@ internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
     }
 
     private bool Fused(Tensor states)
-        => UseFusedKernels && output?.bias is not null && layers.All(l => l.bias is not null) && FusedNextBehaviourLoss.Supports(states);
+        => UseFusedKernels && _output?.bias is not null && _layers.All(l => l.bias is not null) && FusedNextBehaviourLoss.Supports(states);
 
     private (List<Tensor> Weights, List<Tensor> Biases) ScorerParameters()
     {
-        var linear = layers.Append(output!).ToList();
+        var linear = _layers.Append(_output!).ToList();
         return (linear.Select(l => (Tensor)l.weight!).ToList(), linear.Select(l => (Tensor)l.bias!).ToList());
     }
 
@@ -130,26 +133,26 @@ internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
     /// <param name="candidates">The next real behaviour and its negative, stacked: [2, B, T - 1, E].</param>
     private Tensor Scores(Tensor h, Tensor candidates)
     {
-        if (output is null)
+        if (_output is null)
         {
             return (h * candidates).sum(-1);
         }
 
         // The first layer on [h ; e] is W_h h + W_e e + b: its state part is computed once and added to both
         // behaviours by broadcasting, and their behaviour part is one product over the stacked pair.
-        var first = layers.Count > 0 ? layers[0] : output;
+        var first = _layers.Count > 0 ? _layers[0] : _output;
         var stateWeight = first.weight!.narrow(1, 0, _hiddenSize);
         var behaviourWeight = first.weight!.narrow(1, _hiddenSize, _behaviourSize);
         var x = nn.functional.linear(candidates, behaviourWeight).Plus(nn.functional.linear(h, stateWeight, first.bias));
-        if (layers.Count > 0)
+        if (_layers.Count > 0)
         {
             x = torch.sigmoid(x);
-            for (int i = 1; i < layers.Count; i++)
+            for (int i = 1; i < _layers.Count; i++)
             {
-                x = torch.sigmoid(layers[i].call(x));
+                x = torch.sigmoid(_layers[i].call(x));
             }
 
-            x = output.call(x);
+            x = _output.call(x);
         }
 
         return x.squeeze(-1);
@@ -160,8 +163,8 @@ internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
     {
         if (disposing)
         {
-            layers.Dispose();
-            output?.Dispose();
+            _layers.Dispose();
+            _output?.Dispose();
         }
 
         base.Dispose(disposing);

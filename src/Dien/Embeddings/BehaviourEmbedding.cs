@@ -2,6 +2,7 @@ using Dien.Data.Batching;
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Dien.Embeddings;
@@ -13,10 +14,14 @@ namespace Dien.Embeddings;
 /// </summary>
 internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
 {
-    private readonly Embedding items;
-    private readonly Embedding categories;
-    private readonly Embedding? user;
-    private readonly ModuleList<Embedding> extras;
+    [ComponentName(Name = "items")]
+    private readonly Embedding _items;
+    [ComponentName(Name = "categories")]
+    private readonly Embedding _categories;
+    [ComponentName(Name = "user")]
+    private readonly Embedding? _user;
+    [ComponentName(Name = "extras")]
+    private readonly ModuleList<Embedding> _extras;
 
     /// <summary>Creates the tables from the vocabulary sizes, widths and initialisation in <paramref name="options"/>.</summary>
     /// <param name="options">The tables' sizes, widths and initialisation.</param>
@@ -24,13 +29,13 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
         : base(nameof(BehaviourEmbedding))
     {
         ArgumentNullException.ThrowIfNull(options);
-        items = Table(options.ItemVocabularySize, options.ItemEmbeddingSize, options, options.ItemMaxNorm);
-        categories = Table(options.CategoryVocabularySize, options.CategoryEmbeddingSize, options);
-        user = options.UseUserField ? Table(options.UserVocabularySize, options.UserEmbeddingSize, options) : null;
-        extras = nn.ModuleList(options.ExtraFieldVocabularySizes
+        _items = Table(options.ItemVocabularySize, options.ItemEmbeddingSize, options, options.ItemMaxNorm);
+        _categories = Table(options.CategoryVocabularySize, options.CategoryEmbeddingSize, options);
+        _user = options.UseUserField ? Table(options.UserVocabularySize, options.UserEmbeddingSize, options) : null;
+        _extras = nn.ModuleList(options.ExtraFieldVocabularySizes
             .Select(size => Table(size, options.UserEmbeddingSize, options)).ToArray());
         BehaviourSize = options.BehaviourSize;
-        UserSize = user is null ? 0 : options.UserEmbeddingSize;
+        UserSize = _user is null ? 0 : options.UserEmbeddingSize;
         ExtraSize = options.UserEmbeddingSize * options.ExtraFieldVocabularySizes.Count;
         RegisterComponents();
     }
@@ -53,28 +58,28 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     {
         Guard.SameShape(categoryIds, itemIds);
 
-        return torch.cat(new[] { items.call(itemIds), categories.call(categoryIds) }, -1);
+        return torch.cat(new[] { _items.call(itemIds), _categories.call(categoryIds) }, -1);
     }
 
     /// <summary>User vectors, or null when the model does not use the user field (<see cref="EmbeddingOptions.UseUserField"/>).</summary>
     /// <param name="users">User ids, int64 [B].</param>
     /// <returns>[B, user width], or null.</returns>
-    public Tensor? EmbedUser(Tensor users) => user?.call(users);
+    public Tensor? EmbedUser(Tensor users) => _user?.call(users);
 
     /// <summary>Extra field vectors side by side, or null when there are no extra fields.</summary>
     /// <param name="fields">Ids, int64 [B, F].</param>
     /// <returns>[B, F * width].</returns>
     public Tensor? EmbedExtraFields(Tensor? fields)
     {
-        if (extras.Count == 0 || fields is null)
+        if (_extras.Count == 0 || fields is null)
         {
             return null;
         }
 
-        var parts = new Tensor[extras.Count];
+        var parts = new Tensor[_extras.Count];
         for (int f = 0; f < parts.Length; f++)
         {
-            parts[f] = extras[f].call(fields.select(1, f));
+            parts[f] = _extras[f].call(fields.select(1, f));
         }
 
         return torch.cat(parts, -1);
@@ -135,17 +140,17 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(embedded);
         ArgumentNullException.ThrowIfNull(batch);
-        var total = UsedRows(items, embedded.ItemIds).Plus(UsedRows(categories, embedded.CategoryIds));
-        if (user is not null)
+        var total = UsedRows(_items, embedded.ItemIds).Plus(UsedRows(_categories, embedded.CategoryIds));
+        if (_user is not null)
         {
-            total = total.Plus(UsedRows(user, batch.UserIds));
+            total = total.Plus(UsedRows(_user, batch.UserIds));
         }
 
         if (batch.ExtraFields is not null)
         {
-            for (int f = 0; f < extras.Count; f++)
+            for (int f = 0; f < _extras.Count; f++)
             {
-                total = total.Plus(UsedRows(extras[f], batch.ExtraFields.select(1, f)));
+                total = total.Plus(UsedRows(_extras[f], batch.ExtraFields.select(1, f)));
             }
         }
 
@@ -206,10 +211,10 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     {
         if (disposing)
         {
-            items.Dispose();
-            categories.Dispose();
-            user?.Dispose();
-            extras.Dispose();
+            _items.Dispose();
+            _categories.Dispose();
+            _user?.Dispose();
+            _extras.Dispose();
         }
 
         base.Dispose(disposing);

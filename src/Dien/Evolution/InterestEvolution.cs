@@ -3,6 +3,7 @@ using Dien.Kernels.Recurrence;
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Dien.Evolution;
@@ -28,10 +29,14 @@ namespace Dien.Evolution;
 /// </remarks>
 internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[], Tensor>
 {
-    private readonly Parameter weight_ih;
-    private readonly Parameter weight_hh;
-    private readonly Parameter bias_ih;
-    private readonly Parameter bias_hh;
+    [ComponentName(Name = "weight_ih")]
+    private readonly Parameter _weightIh;
+    [ComponentName(Name = "weight_hh")]
+    private readonly Parameter _weightHh;
+    [ComponentName(Name = "bias_ih")]
+    private readonly Parameter _biasIh;
+    [ComponentName(Name = "bias_hh")]
+    private readonly Parameter _biasHh;
 
     /// <summary>Creates the layer.</summary>
     /// <param name="inputSize">Width H_in of the extractor states.</param>
@@ -52,10 +57,10 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
         HiddenSize = hiddenSize;
         UseFusedKernels = useFusedKernels;
         double bound = 1.0 / Math.Sqrt(hiddenSize);
-        weight_ih = new Parameter(empty(3 * hiddenSize, inputSize).uniform_(-bound, bound));
-        weight_hh = new Parameter(empty(3 * hiddenSize, hiddenSize).uniform_(-bound, bound));
-        bias_ih = new Parameter(empty(3 * hiddenSize).uniform_(-bound, bound));
-        bias_hh = new Parameter(empty(3 * hiddenSize).uniform_(-bound, bound));
+        _weightIh = new Parameter(empty(3 * hiddenSize, inputSize).uniform_(-bound, bound));
+        _weightHh = new Parameter(empty(3 * hiddenSize, hiddenSize).uniform_(-bound, bound));
+        _biasIh = new Parameter(empty(3 * hiddenSize).uniform_(-bound, bound));
+        _biasHh = new Parameter(empty(3 * hiddenSize).uniform_(-bound, bound));
 
         RegisterComponents();
     }
@@ -94,7 +99,7 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
     internal Tensor Evolve(Tensor states, HistoryIndex rows, Tensor attention, Tensor mask, int[] lengths)
     {
         ArgumentNullException.ThrowIfNull(rows);
-        Guard.Shape(states, new[] { Guard.Any, Guard.Any, weight_ih.shape[1] });
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, _weightIh.shape[1] });
         long batch = rows.IsIdentity ? states.shape[0] : rows.Rows;
         Guard.Mask(mask, batch, states.shape[1]);
         Guard.Lengths(lengths, batch, states.shape[1]);
@@ -128,13 +133,13 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
     };
 
     /// <summary>The input projections of all steps, W_ih x + b_ih, in one matrix product.</summary>
-    private Tensor Project(Tensor x) => nn.functional.linear(x, weight_ih, bias_ih);
+    private Tensor Project(Tensor x) => nn.functional.linear(x, _weightIh, _biasIh);
 
     private Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor projection, Tensor? a, int[] lengths)
     {
         return UseFusedKernels && FusedRecurrence.Supports(projection)
-            ? FusedRecurrence.Run(cell, output, projection, a, weight_hh, bias_hh, lengths)
-            : StepwiseRecurrence.Run(cell, output, projection, a, weight_hh, bias_hh, lengths);
+            ? FusedRecurrence.Run(cell, output, projection, a, _weightHh, _biasHh, lengths)
+            : StepwiseRecurrence.Run(cell, output, projection, a, _weightHh, _biasHh, lengths);
     }
 
     /// <inheritdoc />
@@ -142,10 +147,10 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
     {
         if (disposing)
         {
-            weight_ih.Dispose();
-            weight_hh.Dispose();
-            bias_ih.Dispose();
-            bias_hh.Dispose();
+            _weightIh.Dispose();
+            _weightHh.Dispose();
+            _biasIh.Dispose();
+            _biasHh.Dispose();
         }
 
         base.Dispose(disposing);

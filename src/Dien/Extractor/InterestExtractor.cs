@@ -2,6 +2,7 @@ using Dien.Kernels.Recurrence;
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Dien.Extractor;
@@ -19,7 +20,8 @@ namespace Dien.Extractor;
 /// </remarks>
 internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tensor>
 {
-    private readonly GRU gru;
+    [ComponentName(Name = "gru")]
+    private readonly GRU _gru;
 
     /// <summary>Creates the extractor.</summary>
     /// <param name="inputSize">Behaviour width E.</param>
@@ -30,7 +32,7 @@ internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tenso
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputSize);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hiddenSize);
-        gru = nn.GRU(inputSize, hiddenSize, batchFirst: true);
+        _gru = nn.GRU(inputSize, hiddenSize, batchFirst: true);
         UseFusedKernels = useFusedKernels;
         InputSize = inputSize;
         HiddenSize = hiddenSize;
@@ -93,7 +95,7 @@ internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tenso
         return states.MoveToOuterDisposeScope();
     }
 
-    private Tensor Parameter(string name) => gru.get_parameter(name)
+    private Tensor Parameter(string name) => _gru.get_parameter(name)
         ?? throw new InvalidOperationException($"The GRU has no parameter '{name}'.");
 
     private Tensor PackedGru(Tensor input, Tensor mask, int[] lengths)
@@ -101,7 +103,7 @@ internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tenso
         // Packing rejects empty rows: run them for one step and zero their output afterwards.
         var packedLengths = tensor(lengths.Select(l => (long)Math.Max(l, 1)).ToArray());
         var packed = nn.utils.rnn.pack_padded_sequence(input, packedLengths, batch_first: true, enforce_sorted: false);
-        var (output, _) = gru.call(packed);
+        var (output, _) = _gru.call(packed);
         var (padded, _) = nn.utils.rnn.pad_packed_sequence(output, batch_first: true, total_length: input.shape[1]);
         return padded * mask.unsqueeze(-1).to_type(padded.dtype);
     }
@@ -111,7 +113,7 @@ internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tenso
     {
         if (disposing)
         {
-            gru.Dispose();
+            _gru.Dispose();
         }
 
         base.Dispose(disposing);

@@ -1,6 +1,7 @@
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Dien.Head;
@@ -14,8 +15,10 @@ namespace Dien.Head;
 /// <remarks>Training needs at least two rows per batch (a variance of one value is undefined); evaluation takes any batch size.</remarks>
 internal sealed class Dice : nn.Module<Tensor, Tensor>
 {
-    private readonly RunningBatchNorm norm;
-    private readonly Parameter alpha;
+    [ComponentName(Name = "norm")]
+    private readonly RunningBatchNorm _norm;
+    [ComponentName(Name = "alpha")]
+    private readonly Parameter _alpha;
 
     /// <summary>Creates Dice for <paramref name="features"/> units.</summary>
     /// <param name="features">Number of units.</param>
@@ -25,8 +28,8 @@ internal sealed class Dice : nn.Module<Tensor, Tensor>
         : base(nameof(Dice))
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
-        norm = new RunningBatchNorm(features, eps, momentum, affine: false);
-        alpha = new Parameter(zeros(features));
+        _norm = new RunningBatchNorm(features, eps, momentum, affine: false);
+        _alpha = new Parameter(zeros(features));
         RegisterComponents();
     }
 
@@ -36,7 +39,7 @@ internal sealed class Dice : nn.Module<Tensor, Tensor>
     /// <exception cref="ArgumentException">The input is not [B, features].</exception>
     public override Tensor forward(Tensor input)
     {
-        Guard.Shape(input, new[] { Guard.Any, alpha.shape[0] });
+        Guard.Shape(input, new[] { Guard.Any, _alpha.shape[0] });
 
         if (training && input.shape[0] < 2)
         {
@@ -44,8 +47,8 @@ internal sealed class Dice : nn.Module<Tensor, Tensor>
         }
 
         using var scope = NewDisposeScope();
-        var p = torch.sigmoid(norm.call(input));
-        return (p * input).Plus(p.OneMinus() * alpha * input).MoveToOuterDisposeScope();
+        var p = torch.sigmoid(_norm.call(input));
+        return (p * input).Plus(p.OneMinus() * _alpha * input).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />
@@ -53,8 +56,8 @@ internal sealed class Dice : nn.Module<Tensor, Tensor>
     {
         if (disposing)
         {
-            norm.Dispose();
-            alpha.Dispose();
+            _norm.Dispose();
+            _alpha.Dispose();
         }
 
         base.Dispose(disposing);

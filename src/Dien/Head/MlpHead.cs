@@ -1,6 +1,7 @@
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Dien.Head;
@@ -12,11 +13,16 @@ namespace Dien.Head;
 /// </summary>
 internal sealed class MlpHead : nn.Module<Tensor, Tensor>
 {
-    private readonly nn.Module<Tensor, Tensor> norm;
-    private readonly ModuleList<Linear> layers;
-    private readonly ModuleList<nn.Module<Tensor, Tensor>> activations;
-    private readonly Dropout? dropout;
-    private readonly Linear output;
+    [ComponentName(Name = "norm")]
+    private readonly nn.Module<Tensor, Tensor> _norm;
+    [ComponentName(Name = "layers")]
+    private readonly ModuleList<Linear> _layers;
+    [ComponentName(Name = "activations")]
+    private readonly ModuleList<nn.Module<Tensor, Tensor>> _activations;
+    [ComponentName(Name = "dropout")]
+    private readonly Dropout? _dropout;
+    [ComponentName(Name = "output")]
+    private readonly Linear _output;
 
     /// <summary>Creates the head.</summary>
     /// <param name="inputSize">Width of the concatenated features.</param>
@@ -35,16 +41,16 @@ internal sealed class MlpHead : nn.Module<Tensor, Tensor>
             throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "Dropout must be in [0, 1).");
         }
 
-        norm = batchNorm ? new RunningBatchNorm(inputSize) : nn.Identity();
+        _norm = batchNorm ? new RunningBatchNorm(inputSize) : nn.Identity();
         var widths = new List<int> { inputSize };
         widths.AddRange(hiddenSizes);
-        layers = nn.ModuleList(Enumerable.Range(0, widths.Count - 1).Select(i => nn.Linear(widths[i], widths[i + 1])).ToArray());
-        activations = nn.ModuleList(widths.Skip(1).Select(w => activation == HeadActivation.Dice
+        _layers = nn.ModuleList(Enumerable.Range(0, widths.Count - 1).Select(i => nn.Linear(widths[i], widths[i + 1])).ToArray());
+        _activations = nn.ModuleList(widths.Skip(1).Select(w => activation == HeadActivation.Dice
             ? (nn.Module<Tensor, Tensor>)new Dice(w)
             : nn.PReLU(w)).ToArray());
-        this.dropout = dropout > 0 ? nn.Dropout(dropout) : null;
+        _dropout = dropout > 0 ? nn.Dropout(dropout) : null;
         Output = output;
-        this.output = nn.Linear(widths[^1], Output == HeadOutput.Softmax ? 2 : 1);
+        _output = nn.Linear(widths[^1], Output == HeadOutput.Softmax ? 2 : 1);
         RegisterComponents();
     }
 
@@ -57,17 +63,17 @@ internal sealed class MlpHead : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var x = norm.call(input);
-        for (int i = 0; i < layers.Count; i++)
+        var x = _norm.call(input);
+        for (int i = 0; i < _layers.Count; i++)
         {
-            x = activations[i].call(layers[i].call(x));
-            if (dropout is not null)
+            x = _activations[i].call(_layers[i].call(x));
+            if (_dropout is not null)
             {
-                x = dropout.call(x);
+                x = _dropout.call(x);
             }
         }
 
-        var logits = output.call(x);
+        var logits = _output.call(x);
         // Two logits: softmax(l)_1 = sigmoid(l_1 - l_0), so the click logit is their difference.
         var click = Output == HeadOutput.Softmax ? logits.select(1, 1).Minus(logits.select(1, 0)) : logits.squeeze(-1);
         return click.MoveToOuterDisposeScope();
@@ -78,11 +84,11 @@ internal sealed class MlpHead : nn.Module<Tensor, Tensor>
     {
         if (disposing)
         {
-            norm.Dispose();
-            layers.Dispose();
-            activations.Dispose();
-            dropout?.Dispose();
-            output.Dispose();
+            _norm.Dispose();
+            _layers.Dispose();
+            _activations.Dispose();
+            _dropout?.Dispose();
+            _output.Dispose();
         }
 
         base.Dispose(disposing);

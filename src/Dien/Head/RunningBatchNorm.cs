@@ -1,6 +1,7 @@
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Dien.Head;
@@ -17,11 +18,16 @@ namespace Dien.Head;
 /// </remarks>
 internal sealed class RunningBatchNorm : nn.Module<Tensor, Tensor>
 {
-    private readonly Parameter? weight;
-    private readonly Parameter? bias;
-    private readonly Tensor running_mean;
-    private readonly Tensor running_var;
-    private readonly Tensor num_batches_tracked;
+    [ComponentName(Name = "weight")]
+    private readonly Parameter? _weight;
+    [ComponentName(Name = "bias")]
+    private readonly Parameter? _bias;
+    [ComponentName(Name = "running_mean")]
+    private readonly Tensor _runningMean;
+    [ComponentName(Name = "running_var")]
+    private readonly Tensor _runningVar;
+    [ComponentName(Name = "num_batches_tracked")]
+    private readonly Tensor _numBatchesTracked;
     private readonly double _momentum;
     private readonly double _eps;
 
@@ -35,13 +41,13 @@ internal sealed class RunningBatchNorm : nn.Module<Tensor, Tensor>
     {
         if (affine)
         {
-            weight = new Parameter(ones(features));
-            bias = new Parameter(zeros(features));
+            _weight = new Parameter(ones(features));
+            _bias = new Parameter(zeros(features));
         }
 
-        running_mean = zeros(features);
-        running_var = ones(features);
-        num_batches_tracked = zeros(Array.Empty<long>(), ScalarType.Int64);
+        _runningMean = zeros(features);
+        _runningVar = ones(features);
+        _numBatchesTracked = zeros(Array.Empty<long>(), ScalarType.Int64);
         _eps = eps;
         _momentum = momentum;
         RegisterComponents();
@@ -56,10 +62,10 @@ internal sealed class RunningBatchNorm : nn.Module<Tensor, Tensor>
         {
             using (no_grad())
             {
-                num_batches_tracked.add_(HeldScalars.One, HeldScalars.One);
+                _numBatchesTracked.add_(HeldScalars.One, HeldScalars.One);
             }
         }
 
-        return nn.functional.batch_norm(input, running_mean, running_var, weight, bias, training, _momentum, _eps);
+        return nn.functional.batch_norm(input, _runningMean, _runningVar, _weight, _bias, training, _momentum, _eps);
     }
 }

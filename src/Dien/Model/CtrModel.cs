@@ -14,8 +14,8 @@ namespace Dien.Model;
 public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
 {
     // Held for the model's life: an implicit scalar may be freed by its finalizer during the native call (Runtime/HeldScalars).
-    private readonly Scalar alpha;
-    private readonly Scalar embeddingL2;
+    private readonly Scalar _alpha;
+    private readonly Scalar _embeddingL2;
     private readonly VocabularySizes _vocabularies;
 
     /// <summary>Validates the options and keeps a private copy of them.</summary>
@@ -28,8 +28,8 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
         ArgumentNullException.ThrowIfNull(options);
         options.EnsureValid();
         ModelOptions = options.Clone();
-        alpha = ModelOptions.Alpha.ToScalar();
-        embeddingL2 = ModelOptions.EmbeddingL2.ToScalar();
+        _alpha = ModelOptions.Alpha.ToScalar();
+        _embeddingL2 = ModelOptions.EmbeddingL2.ToScalar();
         _vocabularies = ModelOptions.ToVocabularySizes();
     }
 
@@ -146,7 +146,7 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
             return null;
         }
 
-        return embedding.SquaredNormOfUsedRows(embedded, batch).mul(embeddingL2);
+        return embedding.SquaredNormOfUsedRows(embedded, batch).mul(_embeddingL2);
     }
 
     /// <summary>
@@ -168,7 +168,7 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
         if (batch.Labels is not null)
         {
             target = nn.functional.binary_cross_entropy_with_logits(logit, batch.Labels.to_type(logit.dtype));
-            loss = auxiliaryLoss is null ? target.alias() : target.Plus(auxiliaryLoss.mul(alpha));
+            loss = auxiliaryLoss is null ? target.alias() : target.Plus(auxiliaryLoss.mul(_alpha));
             if (penalty is not null)
             {
                 loss = loss.Plus(penalty);
@@ -188,8 +188,8 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
     {
         if (disposing)
         {
-            alpha.Dispose();
-            embeddingL2.Dispose();
+            _alpha.Dispose();
+            _embeddingL2.Dispose();
         }
 
         base.Dispose(disposing);

@@ -5,6 +5,7 @@ using Dien.Evolution;
 using Dien.Extractor;
 using Dien.Head;
 using TorchSharp;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Dien.Model;
@@ -21,12 +22,18 @@ namespace Dien.Model;
 /// </remarks>
 public sealed class DienModel : CtrModel
 {
-    private readonly BehaviourEmbedding embedding;
-    private readonly InterestExtractor extractor;
-    private readonly nn.Module<Tensor, Tensor, Tensor, Tensor> attention;
-    private readonly InterestEvolution evolution;
-    private readonly nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>? auxiliary;
-    private readonly MlpHead head;
+    [ComponentName(Name = "embedding")]
+    private readonly BehaviourEmbedding _embedding;
+    [ComponentName(Name = "extractor")]
+    private readonly InterestExtractor _extractor;
+    [ComponentName(Name = "attention")]
+    private readonly nn.Module<Tensor, Tensor, Tensor, Tensor> _attention;
+    [ComponentName(Name = "evolution")]
+    private readonly InterestEvolution _evolution;
+    [ComponentName(Name = "auxiliary")]
+    private readonly nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>? _auxiliary;
+    [ComponentName(Name = "head")]
+    private readonly MlpHead _head;
 
     /// <summary>Builds the model; the options are validated once, here.</summary>
     /// <param name="options">The model options.</param>
@@ -35,19 +42,19 @@ public sealed class DienModel : CtrModel
         : base(nameof(DienModel), options)
     {
         var o = ModelOptions;
-        embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
-        extractor = new InterestExtractor(o.BehaviourSize, o.HiddenSize, o.UseFusedKernels);
-        attention = AttentionFor(o.HiddenSize);
-        evolution = new InterestEvolution(o.HiddenSize, o.HiddenSize, o.Evolution, o.UseFusedKernels);
+        _embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
+        _extractor = new InterestExtractor(o.BehaviourSize, o.HiddenSize, o.UseFusedKernels);
+        _attention = AttentionFor(o.HiddenSize);
+        _evolution = new InterestEvolution(o.HiddenSize, o.HiddenSize, o.Evolution, o.UseFusedKernels);
         if (o.Alpha > 0)
         {
-            auxiliary = o.AuxiliaryLoss == AuxiliaryLossForm.NextBehaviour
+            _auxiliary = o.AuxiliaryLoss == AuxiliaryLossForm.NextBehaviour
                 ? new NextBehaviourAuxiliaryLoss(o.HiddenSize, o.BehaviourSize, o.AuxiliaryScorer, o.AuxiliaryHiddenSizes, o.UseFusedKernels)
                 : new LabelledHistoryAuxiliaryLoss();
         }
 
-        int headInput = embedding.UserSize + ((o.HeadSumTerms ? 3 : 1) * o.BehaviourSize) + o.HiddenSize + embedding.ExtraSize;
-        head = MlpHeadFor(headInput);
+        int headInput = _embedding.UserSize + ((o.HeadSumTerms ? 3 : 1) * o.BehaviourSize) + o.HiddenSize + _embedding.ExtraSize;
+        _head = MlpHeadFor(headInput);
         RegisterComponents();
     }
 
@@ -55,7 +62,7 @@ public sealed class DienModel : CtrModel
     /// <exception cref="ArgumentException">The batch lacks an input the auxiliary loss needs in training.</exception>
     protected override CtrOutput Score(BehaviourBatch batch)
     {
-        bool withAuxiliary = auxiliary is not null && training && batch.Labels is not null;
+        bool withAuxiliary = _auxiliary is not null && training && batch.Labels is not null;
         bool nextBehaviour = ModelOptions.AuxiliaryLoss == AuxiliaryLossForm.NextBehaviour;
         if (withAuxiliary)
         {
@@ -64,13 +71,13 @@ public sealed class DienModel : CtrModel
 
         using var scope = NewDisposeScope();
         int[] lengths = batch.Arrays.Lengths;
-        var embedded = embedding.Embed(batch, includeNegatives: withAuxiliary && nextBehaviour);
-        var states = extractor.call(embedded.History, batch.Mask, lengths);
+        var embedded = _embedding.Embed(batch, includeNegatives: withAuxiliary && nextBehaviour);
+        var states = _extractor.call(embedded.History, batch.Mask, lengths);
         var logit = ScoreAgainst(embedded, states, batch.Mask, lengths);
         Tensor? auxiliaryLoss = withAuxiliary
-            ? auxiliary!.call(states, embedded.History, nextBehaviour ? embedded.Negatives! : batch.HistoryLabels!, batch.Mask)
+            ? _auxiliary!.call(states, embedded.History, nextBehaviour ? embedded.Negatives! : batch.HistoryLabels!, batch.Mask)
             : null;
-        return Finish(batch, logit, auxiliaryLoss, EmbeddingPenalty(embedding, embedded, batch));
+        return Finish(batch, logit, auxiliaryLoss, EmbeddingPenalty(_embedding, embedded, batch));
     }
 
     /// <inheritdoc />
@@ -78,8 +85,8 @@ public sealed class DienModel : CtrModel
     {
         using var scope = NewDisposeScope();
         var histories = batch.Histories;
-        var embedded = embedding.Embed(batch);
-        var states = extractor.call(embedded.History, histories.Mask, histories.Arrays.Lengths);
+        var embedded = _embedding.Embed(batch);
+        var states = _extractor.call(embedded.History, histories.Mask, histories.Arrays.Lengths);
         return ScoreAgainst(embedded, states, histories.Mask, histories.Arrays.Lengths).MoveToOuterDisposeScope();
     }
 
@@ -93,9 +100,9 @@ public sealed class DienModel : CtrModel
     {
         var rows = embedded.Rows;
         var rowMask = rows.Spread(mask);
-        var weights = attention.call(rows.Spread(states), embedded.Target, rowMask);
-        var interest = evolution.Evolve(states, rows, weights, rowMask, rows.Spread(lengths));
-        return head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
+        var weights = _attention.call(rows.Spread(states), embedded.Target, rowMask);
+        var interest = _evolution.Evolve(states, rows, weights, rowMask, rows.Spread(lengths));
+        return _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
     }
 
     private static void RequireAuxiliaryInputs(BehaviourBatch batch, bool nextBehaviour)
@@ -121,12 +128,12 @@ public sealed class DienModel : CtrModel
     {
         if (disposing)
         {
-            embedding.Dispose();
-            extractor.Dispose();
-            attention.Dispose();
-            evolution.Dispose();
-            auxiliary?.Dispose();
-            head.Dispose();
+            _embedding.Dispose();
+            _extractor.Dispose();
+            _attention.Dispose();
+            _evolution.Dispose();
+            _auxiliary?.Dispose();
+            _head.Dispose();
         }
 
         base.Dispose(disposing);

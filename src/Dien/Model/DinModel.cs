@@ -2,6 +2,7 @@ using Dien.Data.Batching;
 using Dien.Embeddings;
 using Dien.Head;
 using TorchSharp;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Dien.Model;
@@ -14,9 +15,12 @@ namespace Dien.Model;
 /// </summary>
 public sealed class DinModel : CtrModel
 {
-    private readonly BehaviourEmbedding embedding;
-    private readonly nn.Module<Tensor, Tensor, Tensor, Tensor> attention;
-    private readonly MlpHead head;
+    [ComponentName(Name = "embedding")]
+    private readonly BehaviourEmbedding _embedding;
+    [ComponentName(Name = "attention")]
+    private readonly nn.Module<Tensor, Tensor, Tensor, Tensor> _attention;
+    [ComponentName(Name = "head")]
+    private readonly MlpHead _head;
 
     /// <summary>Builds the model; the options are validated once, here (recurrent options are unused).</summary>
     /// <param name="options">The model options.</param>
@@ -25,10 +29,10 @@ public sealed class DinModel : CtrModel
         : base(nameof(DinModel), options)
     {
         var o = ModelOptions;
-        embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
-        attention = AttentionFor(o.BehaviourSize);
+        _embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
+        _attention = AttentionFor(o.BehaviourSize);
         int behaviours = o.HeadSumTerms ? 4 : 2;
-        head = MlpHeadFor(embedding.UserSize + (behaviours * o.BehaviourSize) + embedding.ExtraSize);
+        _head = MlpHeadFor(_embedding.UserSize + (behaviours * o.BehaviourSize) + _embedding.ExtraSize);
         RegisterComponents();
     }
 
@@ -36,15 +40,15 @@ public sealed class DinModel : CtrModel
     protected override CtrOutput Score(BehaviourBatch batch)
     {
         using var scope = NewDisposeScope();
-        var embedded = embedding.Embed(batch, includeNegatives: false);
-        return Finish(batch, ScoreAgainst(embedded, batch.Mask), null, EmbeddingPenalty(embedding, embedded, batch));
+        var embedded = _embedding.Embed(batch, includeNegatives: false);
+        return Finish(batch, ScoreAgainst(embedded, batch.Mask), null, EmbeddingPenalty(_embedding, embedded, batch));
     }
 
     /// <inheritdoc />
     private protected override Tensor ScoreEncoded(CandidateBatch batch)
     {
         using var scope = NewDisposeScope();
-        return ScoreAgainst(embedding.Embed(batch), batch.Histories.Mask).MoveToOuterDisposeScope();
+        return ScoreAgainst(_embedding.Embed(batch), batch.Histories.Mask).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -55,9 +59,9 @@ public sealed class DinModel : CtrModel
     private Tensor ScoreAgainst(EmbeddedBatch embedded, Tensor mask)
     {
         var history = embedded.Rows.Spread(embedded.History);
-        var weights = attention.call(history, embedded.Target, embedded.Rows.Spread(mask));
+        var weights = _attention.call(history, embedded.Target, embedded.Rows.Spread(mask));
         var pooled = (weights.unsqueeze(-1) * history).sum(1);
-        return head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, pooled));
+        return _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, pooled));
     }
 
     /// <inheritdoc />
@@ -65,9 +69,9 @@ public sealed class DinModel : CtrModel
     {
         if (disposing)
         {
-            embedding.Dispose();
-            attention.Dispose();
-            head.Dispose();
+            _embedding.Dispose();
+            _attention.Dispose();
+            _head.Dispose();
         }
 
         base.Dispose(disposing);

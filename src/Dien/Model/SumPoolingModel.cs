@@ -2,6 +2,7 @@ using Dien.Data.Batching;
 using Dien.Embeddings;
 using Dien.Head;
 using TorchSharp;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Dien.Model;
@@ -13,8 +14,10 @@ namespace Dien.Model;
 /// </summary>
 public sealed class SumPoolingModel : CtrModel
 {
-    private readonly BehaviourEmbedding embedding;
-    private readonly MlpHead head;
+    [ComponentName(Name = "embedding")]
+    private readonly BehaviourEmbedding _embedding;
+    [ComponentName(Name = "head")]
+    private readonly MlpHead _head;
 
     /// <summary>Builds the model; the options are validated once, here (recurrent and attention options are unused).</summary>
     /// <param name="options">The model options.</param>
@@ -22,9 +25,9 @@ public sealed class SumPoolingModel : CtrModel
     public SumPoolingModel(CtrModelOptions options)
         : base("BaseModel", options)
     {
-        embedding = new BehaviourEmbedding(ModelOptions.ToEmbeddingOptions());
+        _embedding = new BehaviourEmbedding(ModelOptions.ToEmbeddingOptions());
         int behaviours = ModelOptions.HeadSumTerms ? 3 : 2;
-        head = MlpHeadFor(embedding.UserSize + (behaviours * ModelOptions.BehaviourSize) + embedding.ExtraSize);
+        _head = MlpHeadFor(_embedding.UserSize + (behaviours * ModelOptions.BehaviourSize) + _embedding.ExtraSize);
         RegisterComponents();
     }
 
@@ -32,15 +35,15 @@ public sealed class SumPoolingModel : CtrModel
     protected override CtrOutput Score(BehaviourBatch batch)
     {
         using var scope = NewDisposeScope();
-        var embedded = embedding.Embed(batch, includeNegatives: false);
-        return Finish(batch, ScoreAgainst(embedded), null, EmbeddingPenalty(embedding, embedded, batch));
+        var embedded = _embedding.Embed(batch, includeNegatives: false);
+        return Finish(batch, ScoreAgainst(embedded), null, EmbeddingPenalty(_embedding, embedded, batch));
     }
 
     /// <inheritdoc />
     private protected override Tensor ScoreEncoded(CandidateBatch batch)
     {
         using var scope = NewDisposeScope();
-        return ScoreAgainst(embedding.Embed(batch)).MoveToOuterDisposeScope();
+        return ScoreAgainst(_embedding.Embed(batch)).MoveToOuterDisposeScope();
     }
 
     /// <summary>The head over each scored row, its history's sum computed once per history.</summary>
@@ -49,7 +52,7 @@ public sealed class SumPoolingModel : CtrModel
     {
         // The sum is SumPoolingModel's interest: with the sum terms it is already there, beside e_a * sum.
         var input = ModelOptions.HeadSumTerms ? embedded.HeadInput(sumTerms: true) : embedded.HeadInput(sumTerms: false, embedded.Rows.Spread(embedded.HistorySum()));
-        return head.call(input);
+        return _head.call(input);
     }
 
     /// <inheritdoc />
@@ -57,8 +60,8 @@ public sealed class SumPoolingModel : CtrModel
     {
         if (disposing)
         {
-            embedding.Dispose();
-            head.Dispose();
+            _embedding.Dispose();
+            _head.Dispose();
         }
 
         base.Dispose(disposing);
