@@ -35,11 +35,12 @@ var targets = new Option<TrainingTargets?>("--targets") { Description = "For --d
 var patience = new Option<int>("--patience") { Description = "Stop after this many epochs without improvement of validation AUC; 0 never stops early.", DefaultValueFactory = _ => 2 };
 var sumTerms = new Option<SumTerms>("--sum-terms") { Description = "Whether the head reads [sum e_t ; e_a * sum e_t]: auto (default: off for DIEN on the synthetic workload, whose small training set lets DIEN fit that shortcut instead of the recent interest; on otherwise, the library's default), on or off.", DefaultValueFactory = _ => SumTerms.Auto };
 var userField = new Option<bool>("--user-field") { Description = "Give the model the user's own embedding row (CtrModelOptions.UseUserField). Off by default: split by user every test user is unseen; with --split time:<cut> the test users were seen in training, where it may pay.", DefaultValueFactory = _ => new CtrModelOptions().UseUserField };
+var modelOptions = new Option<string?>("--options") { Description = "A CtrModelOptions JSON (a checkpoint's options.json, or the file given to the Python trainer's --options) for the layer widths and every other model option; the vocabulary sizes come from the data, and a model flag given on the command line (--evolution, --attention, --aux, --alpha, --sum-terms, --user-field) overrides the file." };
 var seed = new Option<int>("--seed") { Description = "Seed of every random source (data, shuffling, initialisation).", DefaultValueFactory = _ => 2019 };
 
 var root = new RootCommand("Trains DIEN (or the DIN and BaseModel baselines), picks the epoch on validation users held out of training, and reports validation AUC, GAUC and logloss per epoch and the test figures of the chosen epoch.")
 {
-    data, path, columns, split, model, evolution, attention, auxiliary, alpha, sumTerms, userField, epochs, batchSize, learningRate, maxHistory, threads, device, output, seed, validationFraction, validateOn, targets, patience,
+    data, path, columns, split, model, modelOptions, evolution, attention, auxiliary, alpha, sumTerms, userField, epochs, batchSize, learningRate, maxHistory, threads, device, output, seed, validationFraction, validateOn, targets, patience,
 };
 
 using var cancellation = new CancellationTokenSource();
@@ -76,6 +77,9 @@ root.SetAction(result => Guard(() =>
         Patience = result.GetValue(patience),
         Columns = result.GetValue(columns),
         Split = result.GetValue(split)!,
+        ModelOptionsFile = result.GetValue(modelOptions),
+        GivenModelFlags = new Option[] { evolution, attention, auxiliary, alpha, sumTerms, userField }
+            .Where(o => result.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToHashSet(),
     };
     var problems = settings.Problems();
     if (problems.Count > 0)

@@ -27,12 +27,6 @@ internal static class TrainRun
         AnsiConsole.MarkupLine($"[bold]Dien.NET[/] training [green]{settings.Model}[/] on {device.type.ToString().ToLowerInvariant()} with {settings.Threads} thread(s)");
         var data = LoadedData.Load(settings);
         AnsiConsole.MarkupLineInterpolated($"data: {data.Description}");
-        bool historyLabels = settings.Auxiliary == AuxiliaryLossForm.LabelledHistory && settings.Alpha > 0 && settings.Model == ModelKind.Dien;
-        if (historyLabels && data.Train.All(s => s.HistoryLabels is null))
-        {
-            throw new ArgumentException($"--aux labelledhistory needs per-behaviour labels, which the {settings.Data.ToString().ToLowerInvariant()} data does not have (Taobao and MovieLens do); use --aux nextbehaviour.");
-        }
-
         // Model selection (early stopping, best checkpoint) on training users held out by user, as the test users are;
         // the vocabularies and the negative sampler stay as loaded. Without a fraction the test file picks the epoch.
         // A split by time brings its own validation data, the last slice of the training period.
@@ -59,23 +53,31 @@ internal static class TrainRun
             AnsiConsole.MarkupLineInterpolated($"validation: {(data.Validation is null ? $"{selection.ValidationUsers:N0} users ({settings.ValidationFraction:P0}) held out of training" : $"the training period's latest {settings.ValidationFraction:P0} of events ({selection.ValidationUsers:N0} users)")}, scored on {selection.ValidationSamples:N0} of their samples ({(settings.ValidateOn == ValidationSamples.Last ? "each user's last" : "all")}); training on {selection.TrainSamples:N0} samples");
         }
 
-        var options = new CtrModelOptions
-        {
-            ItemVocabularySize = data.ItemVocabularySize,
-            CategoryVocabularySize = data.CategoryVocabularySize,
-            UserVocabularySize = data.UserVocabularySize,
-            Evolution = settings.Evolution,
-            Attention = settings.Attention,
-            AuxiliaryLoss = settings.Auxiliary,
-            Alpha = settings.Model == ModelKind.Dien ? settings.Alpha : 0,
-            HeadSumTerms = settings.HeadSumTerms,
-            UseUserField = settings.UseUserField,
-        };
-        AnsiConsole.MarkupLineInterpolated($"head sum terms: {(options.HeadSumTerms ? "on" : "off")}{(settings.AutoTurnsSumTermsOff ? " (--sum-terms auto: off for DIEN on the synthetic workload, see docs/research/quality-history.md)" : string.Empty)}");
-        if (options.AuxiliaryLoss == AuxiliaryLossForm.LabelledHistory)
+        // The model's options: the --options file or the library's defaults, the data's vocabulary sizes, then the flags.
+        var options = settings.ModelOptionsFile is { } optionsFile ? ModelOptionsFile.Read(optionsFile) : new CtrModelOptions();
+        options.ItemVocabularySize = data.ItemVocabularySize;
+        options.CategoryVocabularySize = data.CategoryVocabularySize;
+        options.UserVocabularySize = data.UserVocabularySize;
+        if (settings.Sets("--evolution")) options.Evolution = settings.Evolution;
+        if (settings.Sets("--attention")) options.Attention = settings.Attention;
+        if (settings.Sets("--aux")) options.AuxiliaryLoss = settings.Auxiliary;
+        if (settings.Sets("--alpha")) options.Alpha = settings.Alpha;
+        if (settings.Sets("--sum-terms")) options.HeadSumTerms = settings.HeadSumTerms;
+        if (settings.Sets("--user-field")) options.UseUserField = settings.UseUserField;
+        if (settings.Model != ModelKind.Dien) options.Alpha = 0; // DIN and the sum-pooling model have no extractor to supervise
+
+        if (settings.ModelOptionsFile is not null) AnsiConsole.MarkupLineInterpolated($"model options: {settings.ModelOptionsFile}{(settings.GivenModelFlags.Count > 0 ? $", with {string.Join(", ", settings.GivenModelFlags.Order())} from the command line" : string.Empty)}");
+        AnsiConsole.MarkupLineInterpolated($"head sum terms: {(options.HeadSumTerms ? "on" : "off")}{(settings.AutoTurnsSumTermsOff && settings.Sets("--sum-terms") ? " (--sum-terms auto: off for DIEN on the synthetic workload, see docs/research/quality-history.md)" : string.Empty)}");
+        if (options.AuxiliaryLoss == AuxiliaryLossForm.LabelledHistory && options.HiddenSize != options.BehaviourSize)
         {
             // The labelled-history loss scores h_t . e_t, so the state is as wide as a behaviour.
             options.HiddenSize = options.BehaviourSize;
+        }
+
+        bool historyLabels = options.AuxiliaryLoss == AuxiliaryLossForm.LabelledHistory && options.Alpha > 0;
+        if (historyLabels && data.Train.All(s => s.HistoryLabels is null))
+        {
+            throw new ArgumentException($"--aux labelledhistory needs per-behaviour labels, which the {settings.Data.ToString().ToLowerInvariant()} data does not have (Taobao and MovieLens do); use --aux nextbehaviour.");
         }
 
         using CtrModel model = settings.Model switch
@@ -110,7 +112,7 @@ internal static class TrainRun
             MaxHistoryLength = settings.MaxHistory,
             Shuffle = true,
             Seed = settings.Seed + epoch,
-            NegativeSampler = settings.Alpha > 0 ? data.Sampler : null,
+            NegativeSampler = options.Alpha > 0 ? data.Sampler : null,
             IncludeHistoryLabels = historyLabels,
         }).Batches(split.Train).Where(b => b.Size >= 2); // BatchNorm needs two rows to train on
         IEnumerable<BatchArrays> EvaluationBatches(IReadOnlyList<Sample> samples) => new Batcher(new BatcherOptions

@@ -125,6 +125,18 @@ internal sealed record TrainSettings
     /// <summary>Whether the model reads the user's own embedding row (--user-field).</summary>
     public bool UseUserField { get; init; }
 
+    /// <summary>A <see cref="CtrModelOptions"/> JSON to take the model's options from (--options), or null for the library's defaults.</summary>
+    public string? ModelOptionsFile { get; init; }
+
+    /// <summary>
+    /// The model flags (--evolution, --attention, --aux, --alpha, --sum-terms, --user-field) given on the command
+    /// line. With an --options file only these override it; without one every flag applies, given or default.
+    /// </summary>
+    public IReadOnlySet<string> GivenModelFlags { get; init; } = new HashSet<string>();
+
+    /// <summary>Whether the model flag <paramref name="flag"/> (e.g. "--alpha") sets its option: always without an --options file, else only when given.</summary>
+    public bool Sets(string flag) => ModelOptionsFile is null || GivenModelFlags.Contains(flag);
+
     /// <summary>The head's sum terms as asked (--sum-terms).</summary>
     public SumTerms SumTerms { get; init; } = SumTerms.Auto;
 
@@ -199,6 +211,7 @@ internal sealed record TrainSettings
         if (Device is not ("cpu" or "cuda")) problems.Add($"--device {Device}: must be cpu or cuda.");
         if (Data != DataSource.Synthetic && string.IsNullOrWhiteSpace(DataPath)) problems.Add($"--data {Data.ToString().ToLowerInvariant()} needs --path (a folder).");
         if (DataPath is not null && !Directory.Exists(DataPath) && !File.Exists(DataPath)) problems.Add($"--path {DataPath}: no such file or folder.");
+        if (ModelOptionsFile is not null && !File.Exists(ModelOptionsFile)) problems.Add($"--options {ModelOptionsFile}: no such file.");
         return problems;
     }
 }
