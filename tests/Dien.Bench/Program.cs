@@ -27,6 +27,9 @@ using TorchSharp;
 //   dotnet run -c Release --project tests/Dien.Bench -- latency [--rounds 5 and any workload flag]   W's batch-1 latency without training first
 //   dotnet run -c Release --project tests/Dien.Bench -- eventlog [--rows 10000000 --keep events.parquet --pairs]
 //       writes a generated event log as Parquet, reads it back with the event-log reader: rows/s and peak RSS (docs/event-logs.md)
+//   dotnet run -c Release --project tests/Dien.Bench -- compare [--data ../shared/data/amazon-beauty-dien,../shared/data/amazon-sports-dien --threads 2 --output comparison.jsonl]
+//       every figure of the performance comparison in one JSON line: W at batch 128 and 512 (and the ratio to this run's matmul limit),
+//       a DIEN epoch per data set unbucketed and bucketed, ranking 100 candidates (docs/performance.md)
 // Before the first TorchSharp call: libgomp reads its spin count when libtorch loads (docs/performance.md).
 // GOMP_SPINCOUNT=300000 in the environment restores libgomp's default for a comparison.
 var openMpSpin = OpenMpSpin.Shorten();
@@ -39,6 +42,7 @@ Action<string[]>? commandMode = args.Length == 0 ? null : args[0] switch
     "eventlog" => EventLogBenchmark.Run,
     "rank" => RankingBenchmark.Run,
     "latency" => LatencyBenchmark.Run,
+    "compare" => ComparisonRun.Run,
     _ => null,
 };
 if (commandMode is not null)
