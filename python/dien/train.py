@@ -37,6 +37,7 @@ from .checkpoint import read_checkpoint, save_checkpoint
 from .data import (NegativeSampler, epoch_order, rank_rows, read_rows, read_samples, sample_random, scan, split_by_user,
                    table_size, to_batch)
 from .models import build_model
+from .native_heap import keep_freed_blocks
 from .options import CtrModelOptions
 
 
@@ -109,6 +110,7 @@ def main(argv=None) -> int:
     distributed = world > 1
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    keep_freed_blocks()
     if args.device.startswith("cuda"):
         torch.cuda.set_device(local_rank)
         device = torch.device("cuda", local_rank)

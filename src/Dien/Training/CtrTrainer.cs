@@ -103,6 +103,11 @@ public sealed class CtrTrainer : IDisposable
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(trainingBatches);
+        if (_options.KeepFreedMemoryWithinEpochs)
+        {
+            ProcessMemory.KeepFreedBlocks();
+        }
+
         var summaries = new List<EpochSummary>();
         bool stoppedEarly = false;
         bool cancelled = false;

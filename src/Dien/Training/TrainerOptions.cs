@@ -80,6 +80,15 @@ public sealed class TrainerOptions
     /// <value>The default value is true.</value>
     public bool ReleaseMemoryBetweenEpochs { get; set; } = true;
 
+    /// <summary>
+    /// Within an epoch, let the native heap keep the blocks a step frees for the next step (glibc on Linux: blocks up
+    /// to 32 MiB from the heap, no automatic trim) instead of mapping every large tensor afresh: batches padded to a
+    /// long history otherwise pay a page fault per page of every large tensor, every step. Process-wide; it stays in
+    /// place after training, and <see cref="ReleaseMemoryBetweenEpochs"/> still hands the memory back between epochs.
+    /// </summary>
+    /// <value>The default value is true.</value>
+    public bool KeepFreedMemoryWithinEpochs { get; set; } = true;
+
     /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>
     public IReadOnlyList<string> Validate()
     {
