@@ -48,7 +48,7 @@ internal static class StepProfile
             list.Add(ms);
         }
 
-        var batches = new Batcher(new BatcherOptions { BatchSize = w.Batch, Shuffle = true, BucketByLength = true, Seed = w.Seed, NegativeSampler = sampler })
+        var batches = new Batcher(new BatcherOptions { BatchSize = w.Batch, Shuffle = true, BucketByLength = w.Bucket, Seed = w.Seed, NegativeSampler = sampler })
             .Batches(data.Train).Where(b => b.Size >= 2).Take(WarmUp + Timed).ToList();
         for (int i = 0; i < batches.Count; i++)
         {

@@ -23,6 +23,12 @@ internal static class WorkloadBenchmark
 
     public static void Run(string[] args, OpenMpSpinResult openMpSpin)
     {
+        // As CtrTrainer does (TrainerOptions.KeepFreedMemoryWithinEpochs); --release-memory false leaves glibc's defaults.
+        if (!args.SkipWhile(a => a != "--release-memory").Skip(1).Take(1).Contains("false"))
+        {
+            Dien.Runtime.ProcessMemory.KeepFreedBlocks();
+        }
+
         if (args.Contains("--profile"))
         {
             StepProfile.Run(WorkloadOptions.Parse(args.Where(a => a != "--profile").ToArray()));
@@ -45,7 +51,7 @@ internal static class WorkloadBenchmark
         for (int epoch = 1; epoch <= w.Epochs; epoch++)
         {
             model.train();
-            var batches = new Batcher(new BatcherOptions { BatchSize = w.Batch, Shuffle = true, BucketByLength = true, Seed = w.Seed + epoch, NegativeSampler = w.Alpha > 0 ? sampler : null })
+            var batches = new Batcher(new BatcherOptions { BatchSize = w.Batch, Shuffle = true, BucketByLength = w.Bucket, Seed = w.Seed + epoch, NegativeSampler = w.Alpha > 0 ? sampler : null })
                 .Batches(data.Train).Where(b => b.Size >= 2);
             foreach (var arrays in batches)
             {

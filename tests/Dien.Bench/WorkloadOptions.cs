@@ -29,6 +29,12 @@ internal sealed record WorkloadOptions
     public int Seed { get; init; } = 2019;
     public bool ReleaseMemory { get; init; } = true;
 
+    /// <summary>A folder in the authors' format to take the samples from instead of W's generator (W's model otherwise).</summary>
+    public string? DataPath { get; init; }
+
+    /// <summary>Whether training batches are bucketed by length (W's setting) or drawn as the library's defaults draw them.</summary>
+    public bool Bucket { get; init; } = true;
+
     /// <summary>
     /// Sets libtorch's thread count and seed, generates W's data and returns it with the negative sampler
     /// and the model options every W run uses.
@@ -37,6 +43,19 @@ internal sealed record WorkloadOptions
     {
         torch.set_num_threads(Threads);
         torch.manual_seed(Seed);
+        if (DataPath is not null)
+        {
+            // A real set with W's model widths: popularity draws, the library's default for real data.
+            var real = QualityData.Load(DataPath);
+            var sizes = new CtrModelOptions
+            {
+                ItemVocabularySize = real.Items, CategoryVocabularySize = real.Categories, UserVocabularySize = real.Users,
+                ItemEmbeddingSize = Embedding, CategoryEmbeddingSize = Embedding, UserEmbeddingSize = Embedding,
+                HiddenSize = Hidden, Evolution = Evolution, Attention = Attention, Alpha = Alpha,
+            };
+            return (new SampleSplit(real.Train, real.Test), real.Sampler(NegativeSampling.Popularity), sizes);
+        }
+
         var synthetic = GeneratorOptions();
         var data = SyntheticGenerator.Generate(synthetic);
         // W keeps the uniform draws it was first measured with, so its figures compare across releases.
@@ -86,6 +105,8 @@ internal sealed record WorkloadOptions
                 "--epochs" => o with { Epochs = Int() },
                 "--threads" => o with { Threads = Int() },
                 "--seed" => o with { Seed = Int() },
+                "--path" => o with { DataPath = value },
+                "--bucket" => o with { Bucket = bool.TryParse(value, out bool bucket) ? bucket : throw new ArgumentException($"{flag} {value}: expected true or false.") },
                 "--release-memory" => o with { ReleaseMemory = bool.TryParse(value, out bool b) ? b : throw new ArgumentException($"{flag} {value}: expected true or false.") },
                 _ => throw new ArgumentException($"{flag}: unknown flag (see the usage at the top of Program.cs)."),
             };
