@@ -36,6 +36,7 @@ from . import metrics
 from .checkpoint import read_checkpoint, save_checkpoint
 from .data import (NegativeSampler, epoch_order, rank_rows, read_rows, read_samples, sample_random, scan, split_by_user,
                    table_size, to_batch)
+from .global_batch_norm import use_global_batch_norm
 from .models import build_model
 from .native_heap import keep_freed_blocks
 from .options import CtrModelOptions
@@ -154,6 +155,8 @@ def main(argv=None) -> int:
     if init is not None:
         model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in init.state.items()})
     model.to(device).train()
+    if distributed:
+        use_global_batch_norm(model)  # BatchNorm on the global batch, so N processes train as one does
     ddp = DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None) if distributed else model
     optimizer = torch.optim.Adam(ddp.parameters(), lr=args.lr)
 
