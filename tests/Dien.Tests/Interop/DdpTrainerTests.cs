@@ -68,9 +68,10 @@ public sealed class DdpTrainerTests
         var two = Train(2);
         double aucOne = one["auc"]!.GetValue<double>(), aucTwo = two["auc"]!.GetValue<double>();
         aucOne.Should().BeGreaterThan(0.6, "300 steps learn the synthetic clicks");
-        // Within noise: at 300 steps the 1-process AUC itself spreads over 0.798-0.832 across seeds 1-3, and the
-        // 2-process run was within 0.024 of it for each seed (docs/scale-out.md).
-        aucTwo.Should().BeApproximately(aucOne, 0.05, "two processes with the same global batch learn as one");
+        // The same global batches, and BatchNorm on the global batch (GlobalBatchNorm1d): two processes train the one
+        // process's model up to the order of float sums (0.8128 against 0.8121 here). With each process normalising
+        // its own slice they were up to 0.024 apart (the 1-process AUC itself spreads over 0.798-0.832 across seeds).
+        aucTwo.Should().BeApproximately(aucOne, 0.005, "two processes with the same global batch and global BatchNorm train as one");
         two["steps"]!.GetValue<int>().Should().Be(300);
 
         // The checkpoint from rank 0, served in .NET, gives the test AUC the trainer reported.
