@@ -19,9 +19,17 @@ def test_kept_blocks_serve_the_next_step_without_new_page_faults():
         tensors = [torch.ones(2 * 1024 * 1024) for _ in range(12)]
         del tensors
 
-    step()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    step()
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    # One torch thread, so the tensors are filled on this thread, and this thread's faults only; a few steps first,
+    # so that the steps' frees leave the same free lists and each step takes the blocks the last one freed.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _ in range(3):
+            step()
+        before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+        step()
+        faults = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before
+    finally:
+        torch.set_num_threads(threads)
     pages = 12 * 2 * 1024 * 1024 * 4 // resource.getpagesize()
     assert faults < pages // 4, f"{faults} page faults for {pages} pages the first step freed and glibc should have kept"
