@@ -144,7 +144,8 @@ internal static class ComparisonRun
         return JsonNode.Parse(json)!;
     }
 
-    private static double LoadAverage()
+    /// <summary>The 1-minute load average (/proc/loadavg), NaN where there is none.</summary>
+    internal static double LoadAverage()
     {
         const string file = "/proc/loadavg";
         return File.Exists(file) ? double.Parse(File.ReadAllText(file).Split(' ')[0], CultureInfo.InvariantCulture) : double.NaN;

@@ -61,12 +61,12 @@ internal static class RankingBenchmark
 
         Console.WriteLine($"rank: {requests} requests per pass x {passes} passes, 1 user x {candidates} candidates, history {history}; " +
                           $"{(checkpoint == "none" ? "W's options, untrained weights" : $"checkpoint {checkpoint}")} (E = {options.BehaviourSize}, H = {options.HiddenSize}, {options.Evolution}, {options.Attention} attention), {threads} thread(s), " +
-                          $"{Environment.ProcessorCount} cores, load average {LoadAverage()} before the run");
+                          $"{Environment.ProcessorCount} cores, load average {ComparisonRun.LoadAverage()} before the run");
         Console.WriteLine("| model | requests per call | before: rows/s | now: rows/s | now / before | largest difference |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|");
         var figures = new Dictionary<string, object?>
         {
-            ["candidates"] = candidates, ["history"] = history, ["requests"] = requests, ["passes"] = passes, ["threads"] = threads, ["load_average_before"] = LoadAverage(),
+            ["candidates"] = candidates, ["history"] = history, ["requests"] = requests, ["passes"] = passes, ["threads"] = threads, ["load_average_before"] = ComparisonRun.LoadAverage(),
         };
         foreach (string kind in models)
         {
@@ -127,11 +127,5 @@ internal static class RankingBenchmark
         predictor.EncodeHistoryOnce = true;
         var now = predictor.ScoreRequests(group);
         return (before.Zip(now, (a, b) => Math.Abs((double)a - b)).Max(), before.Max() - before.Min());
-    }
-
-    private static string LoadAverage()
-    {
-        const string file = "/proc/loadavg";
-        return File.Exists(file) ? File.ReadAllText(file).Split(' ')[0] : "unknown";
     }
 }

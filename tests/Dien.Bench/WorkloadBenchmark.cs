@@ -23,19 +23,20 @@ internal static class WorkloadBenchmark
 
     public static void Run(string[] args, OpenMpSpinResult openMpSpin)
     {
+        bool profile = args.Contains("--profile");
+        var w = WorkloadOptions.Parse(args.Where(a => a != "--profile").ToArray());
         // As CtrTrainer does (TrainerOptions.KeepFreedMemoryWithinEpochs); --release-memory false leaves glibc's defaults.
-        if (!args.SkipWhile(a => a != "--release-memory").Skip(1).Take(1).Contains("false"))
+        if (w.ReleaseMemory)
         {
             Dien.Runtime.ProcessMemory.KeepFreedBlocks();
         }
 
-        if (args.Contains("--profile"))
+        if (profile)
         {
-            StepProfile.Run(WorkloadOptions.Parse(args.Where(a => a != "--profile").ToArray()));
+            StepProfile.Run(w);
             return;
         }
 
-        var w = WorkloadOptions.Parse(args);
         var (data, sampler, options) = w.Prepare();
         Console.WriteLine($"W: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {w.Items} items, {w.Categories} categories, history {w.MinHistory}..{w.MaxHistory}, " +
                           $"E = {options.BehaviourSize}, H = {w.Hidden}, batch {w.Batch}, {w.Evolution}, {w.Attention} attention, alpha {w.Alpha}, {w.Threads} thread(s)");

@@ -47,13 +47,7 @@ internal sealed record WorkloadOptions
         {
             // A real set with W's model widths: popularity draws, the library's default for real data.
             var real = QualityData.Load(DataPath);
-            var sizes = new CtrModelOptions
-            {
-                ItemVocabularySize = real.Items, CategoryVocabularySize = real.Categories, UserVocabularySize = real.Users,
-                ItemEmbeddingSize = Embedding, CategoryEmbeddingSize = Embedding, UserEmbeddingSize = Embedding,
-                HiddenSize = Hidden, Evolution = Evolution, Attention = Attention, Alpha = Alpha,
-            };
-            return (new SampleSplit(real.Train, real.Test), real.Sampler(NegativeSampling.Popularity), sizes);
+            return (new SampleSplit(real.Train, real.Test), real.Sampler(NegativeSampling.Popularity), ModelOptions(real.Items, real.Categories, real.Users));
         }
 
         var synthetic = GeneratorOptions();
@@ -70,9 +64,12 @@ internal sealed record WorkloadOptions
     };
 
     /// <summary>DIEN as W defines it, with vocabularies sized for the generated data.</summary>
-    public CtrModelOptions ModelOptions(SyntheticOptions synthetic) => new()
+    public CtrModelOptions ModelOptions(SyntheticOptions synthetic) => ModelOptions(Items + 1, Categories + 1, synthetic.Users + 1);
+
+    /// <summary>DIEN as W defines it, with the given vocabulary sizes (padding included).</summary>
+    public CtrModelOptions ModelOptions(long items, long categories, long users) => new()
     {
-        ItemVocabularySize = Items + 1, CategoryVocabularySize = Categories + 1, UserVocabularySize = synthetic.Users + 1,
+        ItemVocabularySize = items, CategoryVocabularySize = categories, UserVocabularySize = users,
         ItemEmbeddingSize = Embedding, CategoryEmbeddingSize = Embedding, UserEmbeddingSize = Embedding,
         HiddenSize = Hidden, Evolution = Evolution, Attention = Attention, Alpha = Alpha,
     };
