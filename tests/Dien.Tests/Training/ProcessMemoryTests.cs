@@ -78,7 +78,9 @@ public class ProcessMemoryTests
         }
 
         long pages = (long)blocks * floats * sizeof(float) / Environment.SystemPageSize;
-        faults.Should().BeLessThan(pages / 4, $"the second step's {pages} pages were freed by the first and kept; {faults} page faults say they were handed back");
+        // Without the settings every page faults again (24,848 of 24,576 measured); kept, none to a quarter did in a
+        // full suite (some blocks still land on trimmed holes): half separates the two.
+        faults.Should().BeLessThan(pages / 2, $"the second step's {pages} pages were freed by the first and kept; {faults} page faults say they were handed back");
     }
 
     [Fact]
