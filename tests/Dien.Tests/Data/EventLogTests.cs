@@ -1,5 +1,6 @@
 using System.Globalization;
 using Dien.Data;
+using Dien.Data.Batching;
 using Dien.Data.Converters;
 using FluentAssertions;
 using Xunit;
@@ -45,6 +46,66 @@ public sealed class EventLogTests
             log.WriteCsv(Path.Combine(parts.Path, "part-1.tsv"), half, delimiter: '\t');
             File.WriteAllText(Path.Combine(parts.Path, "_SUCCESS"), string.Empty);
             SameData(EventLogConverter.Convert(parts.Path, columns, options), fromCsv);
+        }
+    }
+
+    [Theory]
+    [InlineData(3, 1)] // runs of 8 events: every user (12 events) is a run alone, larger than the budget
+    [InlineData(4, 3)] // runs of 48 events: four users to a run
+    public void A_log_spilled_to_disk_gives_the_same_pairs_as_one_held_in_memory(int chunkBits, int memoryChunks)
+    {
+        using var folder = new TempFolder();
+        var log = new EventLogFixture();
+        string parquet = log.WriteParquet(Path.Combine(folder.Path, "events.parquet"), rowGroup: 64);
+        var columns = EventColumns.Parse("user=user_id,item=item_id,time=ts,category=category,behaviour=behaviour,targets=pv,history=pv|cart|buy");
+        foreach (var options in new[] { new ConversionOptions(), new ConversionOptions { SplitByTime = TimeSplit.LastPeriod(TimeSpan.FromHours(12)) } })
+        {
+            var expected = EventLogConverter.Convert(parquet, columns, options);
+            var bad = new ConverterSupport.BadLines(options.Read);
+            using var table = Dien.Data.Events.EventLogReader.Read(parquet, columns, bad, chunkBits, memoryChunks);
+            table.SpilledEvents.Should().BeGreaterThan(table.Events / 2, "the small budget spills most of the log");
+            SameData(EventLogConverter.Build(table, options, bad), expected);
+        }
+    }
+
+    [Fact]
+    public void The_item_counts_draw_the_negatives_the_pool_of_every_behaviour_drew()
+    {
+        using var folder = new TempFolder();
+        string csv = new EventLogFixture().WriteCsv(Path.Combine(folder.Path, "events.csv"));
+        var data = EventLogConverter.Convert(csv, Columns);
+        var pool = data.ItemOccurrences.SelectMany((count, item) => Enumerable.Repeat((long)item, (int)count)).ToArray();
+        pool.Should().HaveCount(new EventLogFixture().Rows.Count);
+        foreach (var mode in new[] { NegativeSampling.Popularity, NegativeSampling.Uniform })
+        {
+            var fromCounts = data.CreateNegativeSampler(mode);
+            var fromPool = new NegativeSampler(pool.Select(item => (item, data.ItemCategories[item])), mode);
+            var (a, b) = (new Random(3), new Random(3));
+            var drawn = Enumerable.Range(0, 500).Select(i => fromCounts.Draw(pool[i % pool.Length], a)).ToArray();
+            drawn.Should().Equal(Enumerable.Range(0, 500).Select(i => fromPool.Draw(pool[i % pool.Length], b)));
+            drawn.Select(d => d.Item).Distinct().Should().HaveCountGreaterThan(10);
+        }
+    }
+
+    [Fact]
+    public void The_validation_cut_found_in_counting_passes_is_the_one_a_sort_gives()
+    {
+        var random = new Random(11);
+        foreach (int n in new[] { 1, 2, 50, 3000 })
+        {
+            // Clustered times with many ties and a few far outliers, so that bins must narrow several times.
+            var times = Enumerable.Range(0, n).Select(_ => random.Next(5) switch
+            {
+                0 => 1_500_000_000_000L + random.Next(3),
+                1 => long.MinValue + random.Next(2),
+                2 => long.MaxValue - random.Next(2),
+                _ => 1_500_000_000_000L + random.NextInt64(86_400_000),
+            }).ToArray();
+            var below = times.Where(t => t < long.MaxValue).Order().ToArray();
+            foreach (int k in new[] { 1, 2, below.Length / 3, below.Length / 2, below.Length }.Where(k => k >= 1 && k <= below.Length).Distinct())
+            {
+                TimeSplit.LargestBelow(times, long.MinValue, long.MaxValue, k, collect: 16).Should().Be(below[^k], $"k = {k} of {below.Length}");
+            }
         }
     }
 
@@ -205,7 +266,7 @@ public sealed class EventLogTests
         actual.Items.Entries.Should().BeEquivalentTo(expected.Items.Entries);
         actual.Categories.Entries.Should().BeEquivalentTo(expected.Categories.Entries);
         actual.ItemCategories.Should().Equal(expected.ItemCategories);
-        actual.InteractionPool.Should().Equal(expected.InteractionPool);
+        actual.ItemOccurrences.Should().Equal(expected.ItemOccurrences);
         actual.Train.Should().BeEquivalentTo(expected.Train, o => o.WithStrictOrdering());
         actual.Validation.Should().BeEquivalentTo(expected.Validation, o => o.WithStrictOrdering());
         actual.Test.Should().BeEquivalentTo(expected.Test, o => o.WithStrictOrdering());

@@ -31,22 +31,19 @@ public sealed class NegativeSampler
     /// <param name="mode">By popularity (the default, as the authors draw), or uniform over distinct items.</param>
     /// <exception cref="ArgumentException">The pool has fewer than 2 distinct items (no negative could differ from every positive).</exception>
     public NegativeSampler(IEnumerable<(long Item, long Category)> pool, NegativeSampling mode = NegativeSampling.Popularity)
+        : this(Count(pool), mode, nameof(pool))
     {
-        ArgumentNullException.ThrowIfNull(pool);
-        var counts = new Dictionary<long, (long Category, long Count)>();
-        foreach (var (item, category) in pool)
+    }
+
+    private NegativeSampler((long Item, long Category, long Count)[] ordered, NegativeSampling mode, string source)
+    {
+        if (ordered.Length < 2)
         {
-            counts[item] = counts.TryGetValue(item, out var c) ? (c.Category, c.Count + 1) : (category, 1);
+            throw new ArgumentException($"The negative pool has {ordered.Length} distinct item(s); at least 2 are needed.", source);
         }
 
-        if (counts.Count < 2)
-        {
-            throw new ArgumentException($"The negative pool has {counts.Count} distinct item(s); at least 2 are needed.", nameof(pool));
-        }
-
-        var ordered = counts.OrderBy(pair => pair.Key).ToArray();
-        _items = ordered.Select(pair => pair.Key).ToArray();
-        _categories = ordered.Select(pair => pair.Value.Category).ToArray();
+        _items = ordered.Select(entry => entry.Item).ToArray();
+        _categories = ordered.Select(entry => entry.Category).ToArray();
         Mode = mode;
         if (mode == NegativeSampling.Popularity)
         {
@@ -54,11 +51,15 @@ public sealed class NegativeSampler
             long total = 0;
             for (int i = 0; i < ordered.Length; i++)
             {
-                total += ordered[i].Value.Count;
+                total += ordered[i].Count;
                 _cumulative[i] = total;
             }
         }
     }
+
+    /// <summary>A sampler over the items with a nonzero count (index = item id), each with its category.</summary>
+    internal static NegativeSampler FromOccurrences(long[] occurrences, long[] categories, NegativeSampling mode) =>
+        new(Enumerable.Range(0, occurrences.Length).Where(item => occurrences[item] > 0).Select(item => ((long)item, categories[item], occurrences[item])).ToArray(), mode, nameof(occurrences));
 
     /// <summary>A sampler over every history behaviour of <paramref name="samples"/> (popularity = how often an item occurs in histories).</summary>
     /// <param name="samples">The (training) samples.</param>
@@ -134,5 +135,18 @@ public sealed class NegativeSampler
         long u = random.NextInt64(_cumulative[^1]);
         int index = Array.BinarySearch(_cumulative, u + 1);
         return index >= 0 ? index : ~index;
+    }
+
+    /// <summary>The pool's distinct items by id, each with its first category and its count.</summary>
+    private static (long Item, long Category, long Count)[] Count(IEnumerable<(long Item, long Category)> pool)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        var counts = new Dictionary<long, (long Category, long Count)>();
+        foreach (var (item, category) in pool)
+        {
+            counts[item] = counts.TryGetValue(item, out var c) ? (c.Category, c.Count + 1) : (category, 1);
+        }
+
+        return counts.OrderBy(pair => pair.Key).Select(pair => (pair.Key, pair.Value.Category, pair.Value.Count)).ToArray();
     }
 }

@@ -147,7 +147,7 @@ public static class AmazonSequenceConverter
             Identity(kept.Select(s => s.User)),
             Identity(Enumerable.Range(1, itemCategories.Length - 1).Select(i => (long)i)),
             Identity(itemCategories.Where(c => c > 0).Distinct()),
-            pool.ToArray(), sequencesPath, lineNumber, bad);
+            PairBuilder.Occurrences(pool, itemCategories.Length), sequencesPath, lineNumber, bad);
     }
 
     /// <summary>Reads item -> [attribute ids]; bad entries go to <paramref name="bad"/>, incomplete JSON always throws.</summary>

@@ -30,14 +30,17 @@ public sealed record ConvertedDataset
     /// <summary>Category id of each item id (index = item id; entry 0 = 0).</summary>
     public required long[] ItemCategories { get; init; }
 
-    /// <summary>Every behaviour's item id (with repeats): the pool for sampled negatives, as the authors' reviews-info.</summary>
-    public required long[] InteractionPool { get; init; }
+    /// <summary>
+    /// How many behaviours each item id has (index = item id; entry 0 = 0): the pool of sampled negatives, as the
+    /// authors' reviews-info, held as counts so that it grows with the items, not with the log.
+    /// </summary>
+    public required long[] ItemOccurrences { get; init; }
 
     /// <summary>Users kept, behaviours read, and bad lines skipped.</summary>
     public required ReadSummary Summary { get; init; }
 
-    /// <summary>A popularity- or uniform-weighted sampler over <see cref="InteractionPool"/>.</summary>
+    /// <summary>A popularity- or uniform-weighted sampler over the items that occur (<see cref="ItemOccurrences"/>).</summary>
     /// <param name="mode">The weighting (by popularity unless given, as the authors draw).</param>
     public NegativeSampler CreateNegativeSampler(NegativeSampling mode = NegativeSampling.Popularity) =>
-        new(InteractionPool.Select(item => (item, ItemCategories[item])), mode);
+        NegativeSampler.FromOccurrences(ItemOccurrences, ItemCategories, mode);
 }

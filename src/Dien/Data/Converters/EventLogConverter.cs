@@ -22,7 +22,9 @@ namespace Dien.Data.Converters;
 /// used row's item.</item>
 /// </list>
 /// The read streams: one line, or one row group of the mapped columns, at a time; the log is held as ids, 25
-/// bytes per event plus the vocabularies, never as the rows' text.
+/// bytes per event, and past about 4 million events (100 MB) in a temporary file (under <c>TMPDIR</c>), so that
+/// memory grows with the vocabularies, not with the rows; the pairs are then built user by user in runs of that
+/// size.
 /// </remarks>
 public static class EventLogConverter
 {
@@ -42,7 +44,7 @@ public static class EventLogConverter
         options.EnsureValid();
         columns.EnsureValid();
         var bad = new ConverterSupport.BadLines(options.Read);
-        var table = EventLogReader.Read(path, columns, bad);
+        using var table = EventLogReader.Read(path, columns, bad);
         return Build(table, options, bad);
     }
 
@@ -72,17 +74,11 @@ public static class EventLogConverter
         }
 
         bool labelled = table.Columns.Label is not null;
-        var pool = new List<long>();
+        var occurrences = new long[itemCategories.Length];
         long withoutTarget = 0;
-        var (start, grouped) = table.GroupByUser();
-        foreach (int user in Enumerable.Range(0, table.UserCount).OrderBy(u => userIds[u]))
+        var order = Enumerable.Range(0, table.UserCount).OrderBy(u => userIds[u]).ToArray();
+        foreach (var (user, events) in table.ByUser(order))
         {
-            var events = table.Ordered(grouped.AsSpan((int)start[user], (int)(start[user + 1] - start[user])));
-            if (events.Length == 0)
-            {
-                continue;
-            }
-
             var ids = new long[events.Length];
             var cats = new long[events.Length];
             var times = new long[events.Length];
@@ -93,7 +89,7 @@ public static class EventLogConverter
                 cats[t] = events[t].Category >= 0 ? categoryIds[events[t].Category] : 0;
                 times[t] = events[t].Time;
                 roles[t] = events[t].Role;
-                pool.Add(ids[t]);
+                occurrences[ids[t]]++;
             }
 
             int target = Array.FindLastIndex(roles, r => (r & EventTable.Role.Target) != 0);
@@ -111,6 +107,6 @@ public static class EventLogConverter
             builder.Add(userIds[user], behaviours, target);
         }
 
-        return builder.ToDataset(users, items, categories, pool.ToArray(), source, table.Lines, bad, otherDropped: withoutTarget);
+        return builder.ToDataset(users, items, categories, occurrences, source, table.Lines, bad, otherDropped: withoutTarget);
     }
 }

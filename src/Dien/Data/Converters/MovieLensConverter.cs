@@ -92,7 +92,7 @@ public static class MovieLensConverter
             builder.Add(users.IdOf(group.Key), items, cats, labels, items.Length - 1, times: ordered.Select(r => r.Time * 1000).ToArray());
         }
 
-        return builder.ToDataset(users, movies, genres, rows.Select(r => (long)movies.IdOf(r.Movie)).ToArray(), ratingsPath, lineNumber, bad);
+        return builder.ToDataset(users, movies, genres, PairBuilder.Occurrences(rows.Select(r => (long)movies.IdOf(r.Movie)), movies.Size), ratingsPath, lineNumber, bad);
     }
 
     /// <summary>Reads <c>movies.csv</c> into movieId -> first genre.</summary>

@@ -140,6 +140,18 @@ internal sealed class PairBuilder(long[] itemCategories, ConversionOptions optio
         });
     }
 
+    /// <summary>How many of <paramref name="items"/> each item id is (index = item id), for an item table of <paramref name="size"/> rows.</summary>
+    public static long[] Occurrences(IEnumerable<long> items, int size)
+    {
+        var counts = new long[size];
+        foreach (long item in items)
+        {
+            counts[item]++;
+        }
+
+        return counts;
+    }
+
     /// <summary>
     /// The data set of the pairs built so far, with its read summary; calls <see cref="ReadOptions.Completed"/>
     /// once with that summary, as every reader does.
@@ -147,13 +159,13 @@ internal sealed class PairBuilder(long[] itemCategories, ConversionOptions optio
     /// <param name="users">The user vocabulary.</param>
     /// <param name="items">The item vocabulary.</param>
     /// <param name="categories">The category vocabulary.</param>
-    /// <param name="interactionPool">Every interaction's item id (the pool for popularity-weighted negatives).</param>
+    /// <param name="itemOccurrences">Behaviours per item id (index = item id): the popularity negatives are drawn by (<see cref="Occurrences"/>).</param>
     /// <param name="source">The file(s) read, for the summary.</param>
     /// <param name="lines">Lines read.</param>
     /// <param name="bad">The bad lines seen.</param>
     /// <param name="otherDropped">Users or samples the converter dropped for its own reasons (counted with the empty histories).</param>
     public ConvertedDataset ToDataset(
-        Vocabulary users, Vocabulary items, Vocabulary categories, long[] interactionPool, string source, long lines, ConverterSupport.BadLines bad, long otherDropped = 0)
+        Vocabulary users, Vocabulary items, Vocabulary categories, long[] itemOccurrences, string source, long lines, ConverterSupport.BadLines bad, long otherDropped = 0)
     {
         var summary = new ReadSummary
         {
@@ -164,7 +176,7 @@ internal sealed class PairBuilder(long[] itemCategories, ConversionOptions optio
         return new ConvertedDataset
         {
             Train = Train, Validation = Validation, Test = Test, Users = users, Items = items, Categories = categories,
-            ItemCategories = itemCategories, InteractionPool = interactionPool, Summary = summary,
+            ItemCategories = itemCategories, ItemOccurrences = itemOccurrences, Summary = summary,
         };
     }
 

@@ -115,6 +115,6 @@ public static class TaobaoConverter
         }
 
         return builder.ToDataset(
-            users, items, categories, rows.Select(r => (long)items.IdOf(r.Item)).ToArray(), string.Join(", ", pathList), lines, bad, otherDropped: withoutView);
+            users, items, categories, PairBuilder.Occurrences(rows.Select(r => (long)items.IdOf(r.Item)), items.Size), string.Join(", ", pathList), lines, bad, otherDropped: withoutView);
     }
 }

@@ -96,12 +96,18 @@ public sealed record TimeSplit
 
     /// <summary>
     /// The cut and the start of the validation slice, in unix milliseconds, for a log whose events happen at
-    /// <paramref name="times"/> (unix milliseconds, any order).
+    /// <paramref name="times"/> (unix milliseconds, any order). The times are enumerated a few times and never held:
+    /// a spilled event log streams them from its file.
     /// </summary>
     /// <exception cref="DataOptionsException">The cut leaves nothing to train on or nothing to test; the message gives the log's span.</exception>
-    internal (long ValidationCut, long Cut) Resolve(IReadOnlyCollection<long> times, string source)
+    internal (long ValidationCut, long Cut) Resolve(IEnumerable<long> times, string source)
     {
-        long first = times.Min(), last = times.Max();
+        long first = long.MaxValue, last = long.MinValue;
+        foreach (long t in times)
+        {
+            (first, last) = (Math.Min(first, t), Math.Max(last, t));
+        }
+
         long cut = Cut is { } at ? at.ToUnixTimeMilliseconds() : last - (long)Last!.Value.TotalMilliseconds;
         string span = $"{source} spans {Show(first)} .. {Show(last)} UTC";
         if (cut <= first)
@@ -115,15 +121,61 @@ public sealed record TimeSplit
         }
 
         // The validation slice starts at the time of the first of the latest ValidationFraction of the training events.
-        var before = times.Where(t => t < cut).ToArray();
-        int held = (int)Math.Round(ValidationFraction * before.Length);
-        if (held == 0)
-        {
-            return (cut, cut);
-        }
+        long before = times.LongCount(t => t < cut);
+        long held = (long)Math.Round(ValidationFraction * before);
+        return held == 0 ? (cut, cut) : (LargestBelow(times, first, cut, held), cut);
+    }
 
-        Array.Sort(before);
-        return (before[before.Length - held], cut);
+    /// <summary>
+    /// The <paramref name="k"/>-th largest (from 1) of the <paramref name="times"/> in [<paramref name="low"/>,
+    /// <paramref name="high"/>): collected and sorted once few enough are left, else narrowed to one of 4,096 bins
+    /// by a counting pass, so that memory stays fixed whatever the log's length.
+    /// </summary>
+    internal static long LargestBelow(IEnumerable<long> times, long low, long high, long k, int collect = 1 << 20)
+    {
+        const int Bins = 4096;
+        var counts = new long[Bins];
+        while (true)
+        {
+            long inRange = times.LongCount(t => t >= low && t < high);
+            if (inRange <= collect)
+            {
+                var held = times.Where(t => t >= low && t < high).ToArray();
+                Array.Sort(held);
+                return held[held.Length - k];
+            }
+
+            // Unsigned: the width of any two longs fits in 64 bits.
+            ulong binWidth = (unchecked((ulong)(high - low)) / Bins) + 1;
+            Array.Clear(counts);
+            foreach (long t in times)
+            {
+                if (t >= low && t < high)
+                {
+                    counts[unchecked((ulong)(t - low)) / binWidth]++;
+                }
+            }
+
+            int bin = Bins - 1;
+            for (long above = 0; ; bin--)
+            {
+                if (above + counts[bin] >= k)
+                {
+                    k -= above;
+                    break;
+                }
+
+                above += counts[bin];
+            }
+
+            long binLow = unchecked(low + (long)((ulong)bin * binWidth));
+            if (binWidth == 1)
+            {
+                return binLow;
+            }
+
+            (low, high) = (binLow, unchecked((ulong)(high - binLow)) > binWidth ? unchecked(binLow + (long)binWidth) : high);
+        }
     }
 
     private static string Show(long unixMilliseconds) =>

@@ -31,24 +31,37 @@ internal static class EventLogReader
             : throw new FileNotFoundException($"event log {path}: the folder holds no part file ({string.Join(", ", Extensions)}).", path);
     }
 
-    /// <summary>Reads every file of <paramref name="path"/> into one table.</summary>
-    public static EventTable Read(string path, EventColumns columns, ConverterSupport.BadLines bad)
+    /// <summary>Reads every file of <paramref name="path"/> into one table (the caller disposes it: it may hold a temporary file).</summary>
+    /// <param name="path">A file or a folder of part files.</param>
+    /// <param name="columns">The mapping.</param>
+    /// <param name="bad">Bad rows seen and skipped.</param>
+    /// <param name="chunkBits">Events per chunk of the table, as a power of 2.</param>
+    /// <param name="memoryChunks">Chunks held in memory before they are spilled.</param>
+    public static EventTable Read(string path, EventColumns columns, ConverterSupport.BadLines bad, int chunkBits = EventTable.DefaultChunkBits, int memoryChunks = EventTable.DefaultMemoryChunks)
     {
-        var table = new EventTable(columns);
-        foreach (string file in Files(path))
+        var table = new EventTable(columns, chunkBits, memoryChunks);
+        try
         {
-            bad.Path = file;
-            table.Files.Add(file);
-            if (Path.GetExtension(file).Equals(".parquet", StringComparison.OrdinalIgnoreCase))
+            foreach (string file in Files(path))
             {
-                ParquetEventSource.Read(file, table, bad);
+                bad.Path = file;
+                table.Files.Add(file);
+                if (Path.GetExtension(file).Equals(".parquet", StringComparison.OrdinalIgnoreCase))
+                {
+                    ParquetEventSource.Read(file, table, bad);
+                }
+                else
+                {
+                    CsvEventSource.Read(file, table, bad);
+                }
             }
-            else
-            {
-                CsvEventSource.Read(file, table, bad);
-            }
-        }
 
-        return table;
+            return table;
+        }
+        catch
+        {
+            table.Dispose();
+            throw;
+        }
     }
 }

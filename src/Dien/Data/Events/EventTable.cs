@@ -4,28 +4,48 @@ namespace Dien.Data.Events;
 
 /// <summary>
 /// An event log held as ids, in columns of fixed-size chunks (25 bytes per event: time, user, item, category,
-/// role), with the users, items, categories and behaviour values interned as they stream by. Memory grows with
-/// the distinct keys plus those 25 bytes per event, never with the rows' text; the readers drop each row group or
-/// line after adding it. <see cref="GroupByUser"/> then orders the events by user (4 more bytes per event).
+/// role), with the users, items, categories and behaviour values interned as they stream by. The readers drop each
+/// row group or line after adding it, and once the table holds its budget of events (4 chunks of 1,048,576) it
+/// writes its chunks to a temporary file (<see cref="EventSpill"/>) and reuses them: memory grows with the distinct
+/// keys, never with the rows. <see cref="ByUser"/> then hands out each user's events by time.
 /// </summary>
-internal sealed class EventTable
+internal sealed class EventTable : IDisposable
 {
-    private const int ChunkBits = 20;
-    private const int ChunkSize = 1 << ChunkBits;
+    /// <summary>Events per chunk: 2^20.</summary>
+    public const int DefaultChunkBits = 20;
 
+    /// <summary>Chunks held in memory before they are spilled (about 100 MB of events).</summary>
+    public const int DefaultMemoryChunks = 4;
+
+    private readonly int _chunkBits;
+    private readonly int _chunkSize;
+    private readonly int _memoryChunks;
     private readonly List<long[]> _times = [];
     private readonly List<int[]> _users = [];
     private readonly List<int[]> _items = [];
     private readonly List<int[]> _categories = [];
     private readonly List<Role[]> _roles = [];
+    private readonly List<int> _userEvents = [];
     private readonly List<int> _itemCategory = [];
     private readonly Dictionary<string, Role> _behaviourRoles = new(StringComparer.Ordinal);
     private readonly HashSet<string>? _targets;
     private readonly HashSet<string>? _history;
+    private EventSpill? _spill;
+    private int _chunksUsed;
 
-    public EventTable(EventColumns columns)
+    /// <summary>An empty table.</summary>
+    /// <param name="columns">The mapping (which behaviour values are targets and history).</param>
+    /// <param name="chunkBits">Events per chunk, as a power of 2 (tests make it small to spill small logs).</param>
+    /// <param name="memoryChunks">Chunks held before they are spilled; also the events of one run of <see cref="ByUser"/>.</param>
+    public EventTable(EventColumns columns, int chunkBits = DefaultChunkBits, int memoryChunks = DefaultMemoryChunks)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkBits, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(chunkBits, 24);
+        ArgumentOutOfRangeException.ThrowIfLessThan(memoryChunks, 1);
         Columns = columns;
+        _chunkBits = chunkBits;
+        _chunkSize = 1 << chunkBits;
+        _memoryChunks = memoryChunks;
         _targets = columns.TargetBehaviours?.ToHashSet(StringComparer.Ordinal);
         _history = columns.HistoryBehaviours?.ToHashSet(StringComparer.Ordinal);
     }
@@ -50,6 +70,9 @@ internal sealed class EventTable
 
     /// <summary>Events kept.</summary>
     public long Events { get; private set; }
+
+    /// <summary>Events written to the temporary file so far (0: the table is all in memory).</summary>
+    public long SpilledEvents => (_spill?.Chunks ?? 0) * _chunkSize;
 
     /// <summary>Rows whose behaviour is neither a target nor a history value (not used).</summary>
     public long Unused { get; private set; }
@@ -91,17 +114,34 @@ internal sealed class EventTable
     /// <param name="role">Target and history roles, and the click label when the log has one.</param>
     public void Add(int user, int item, int category, long time, Role role)
     {
-        int at = (int)(Events & (ChunkSize - 1));
+        int at = (int)(Events & (_chunkSize - 1));
         if (at == 0)
         {
-            _times.Add(new long[ChunkSize]);
-            _users.Add(new int[ChunkSize]);
-            _items.Add(new int[ChunkSize]);
-            _categories.Add(new int[ChunkSize]);
-            _roles.Add(new Role[ChunkSize]);
+            if (_chunksUsed == _memoryChunks)
+            {
+                Spill();
+            }
+
+            if (_chunksUsed == _times.Count)
+            {
+                _times.Add(new long[_chunkSize]);
+                _users.Add(new int[_chunkSize]);
+                _items.Add(new int[_chunkSize]);
+                _categories.Add(new int[_chunkSize]);
+                _roles.Add(new Role[_chunkSize]);
+            }
+
+            _chunksUsed++;
         }
 
-        (_times[^1][at], _users[^1][at], _items[^1][at], _categories[^1][at], _roles[^1][at]) = (time, user, item, category, role);
+        int c = _chunksUsed - 1;
+        (_times[c][at], _users[c][at], _items[c][at], _categories[c][at], _roles[c][at]) = (time, user, item, category, role);
+        while (_userEvents.Count <= user)
+        {
+            _userEvents.Add(0);
+        }
+
+        _userEvents[user]++;
         while (_itemCategory.Count <= item)
         {
             _itemCategory.Add(-1);
@@ -118,26 +158,78 @@ internal sealed class EventTable
     /// <summary>The provisional category of a provisional item (its first one), or -1.</summary>
     public int CategoryOfItem(int item) => item < _itemCategory.Count ? _itemCategory[item] : -1;
 
-    /// <summary>Every event's time (unix milliseconds), for placing a time split's cuts.</summary>
-    public long[] Times()
+    /// <summary>Every event's time (unix milliseconds), in file order, read from the spill file and memory on each enumeration.</summary>
+    public IEnumerable<long> Times()
     {
-        var times = new long[Events];
-        for (long e = 0; e < Events; e++)
+        foreach (var chunk in Chunks(timesOnly: true))
         {
-            times[e] = TimeOf(e);
+            for (int i = 0; i < chunk.Count; i++)
+            {
+                yield return chunk.Times[i];
+            }
         }
-
-        return times;
     }
 
-    /// <summary>The events grouped by user: user <c>u</c>'s are <c>order[start[u] .. start[u + 1]]</c>, in file order.</summary>
-    public (long[] Start, int[] Order) GroupByUser()
+    /// <summary>
+    /// Each user's events by time (ties in file order), users in <paramref name="order"/>'s order; users without
+    /// events are left out. A table that spilled is grouped in runs of its memory budget through temporary files.
+    /// </summary>
+    /// <param name="order">Every provisional user id, in the order wanted.</param>
+    public IEnumerable<(int User, Event[] Events)> ByUser(int[] order) =>
+        _spill is null ? ByUserInMemory(order) : UserPartitions.ByUser(this, order, _userEvents, (long)_memoryChunks * _chunkSize);
+
+    /// <summary>The table's chunks in file order: the spilled ones (read into one reused set of arrays), then those in memory.</summary>
+    /// <param name="timesOnly">Read only the times of spilled chunks (the other columns are then stale).</param>
+    public IEnumerable<Chunk> Chunks(bool timesOnly)
+    {
+        long chunks = _spill?.Chunks ?? 0;
+        if (chunks > 0)
+        {
+            var (times, users, items, categories, roles) = (new long[_chunkSize], new int[_chunkSize], new int[_chunkSize], new int[_chunkSize], new Role[_chunkSize]);
+            for (long c = 0; c < chunks; c++)
+            {
+                if (timesOnly)
+                {
+                    _spill!.ReadTimes(c, times);
+                }
+                else
+                {
+                    _spill!.Read(c, times, users, items, categories, roles);
+                }
+
+                yield return new Chunk(c * _chunkSize, _chunkSize, times, users, items, categories, roles);
+            }
+        }
+
+        for (int c = 0; c < _chunksUsed; c++)
+        {
+            long first = SpilledEvents + ((long)c * _chunkSize);
+            yield return new Chunk(first, (int)Math.Min(_chunkSize, Events - first), _times[c], _users[c], _items[c], _categories[c], _roles[c]);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _spill?.Dispose();
+
+    private void Spill()
+    {
+        _spill ??= new EventSpill(_chunkSize);
+        for (int c = 0; c < _chunksUsed; c++)
+        {
+            _spill.Append(_times[c], _users[c], _items[c], _categories[c], _roles[c]);
+        }
+
+        _chunksUsed = 0;
+    }
+
+    private IEnumerable<(int User, Event[] Events)> ByUserInMemory(int[] order)
     {
         if (Events > Array.MaxLength)
         {
             throw new InvalidOperationException($"{Events} events are more than one array can order ({Array.MaxLength}).");
         }
 
+        // Counting sort by user: user u's events are grouped[start[u] .. start[u + 1]], in file order.
         var start = new long[UserCount + 1];
         for (long e = 0; e < Events; e++)
         {
@@ -150,33 +242,34 @@ internal sealed class EventTable
         }
 
         var next = (long[])start.Clone();
-        var order = new int[Events];
+        var grouped = new int[Events];
         for (long e = 0; e < Events; e++)
         {
-            order[next[UserOf(e)]++] = (int)e;
+            grouped[next[UserOf(e)]++] = (int)e;
         }
 
-        return (start, order);
-    }
-
-    /// <summary>A user's events by time, ties in file order.</summary>
-    /// <param name="indices">The user's event indices in file order (a slice of <see cref="GroupByUser"/>'s order).</param>
-    public Event[] Ordered(ReadOnlySpan<int> indices)
-    {
-        var events = new Event[indices.Length];
-        for (int i = 0; i < indices.Length; i++)
+        foreach (int user in order)
         {
-            int e = indices[i];
-            events[i] = new Event(TimeOf(e), _items[e >> ChunkBits][e & (ChunkSize - 1)], _categories[e >> ChunkBits][e & (ChunkSize - 1)], e, _roles[e >> ChunkBits][e & (ChunkSize - 1)]);
-        }
+            int from = (int)start[user], count = (int)(start[user + 1] - start[user]);
+            if (count == 0)
+            {
+                continue;
+            }
 
-        Array.Sort(events, static (a, b) => a.Time != b.Time ? a.Time.CompareTo(b.Time) : a.Order.CompareTo(b.Order));
-        return events;
+            var events = new Event[count];
+            for (int i = 0; i < count; i++)
+            {
+                int e = grouped[from + i];
+                int c = e >> _chunkBits, at = e & (_chunkSize - 1);
+                events[i] = new Event(_times[c][at], _items[c][at], _categories[c][at], e, _roles[c][at]);
+            }
+
+            Array.Sort(events, static (a, b) => a.Time != b.Time ? a.Time.CompareTo(b.Time) : a.Order.CompareTo(b.Order));
+            yield return (user, events);
+        }
     }
 
-    private long TimeOf(long e) => _times[(int)(e >> ChunkBits)][e & (ChunkSize - 1)];
-
-    private int UserOf(long e) => _users[(int)(e >> ChunkBits)][e & (ChunkSize - 1)];
+    private int UserOf(long e) => _users[(int)(e >> _chunkBits)][e & (_chunkSize - 1)];
 
     /// <summary>One event.</summary>
     /// <param name="Time">Unix milliseconds.</param>
@@ -184,5 +277,8 @@ internal sealed class EventTable
     /// <param name="Category">Provisional category id, or -1.</param>
     /// <param name="Order">Its index in the log (file order; ties of time keep it).</param>
     /// <param name="Role">Target, history, clicked.</param>
-    public readonly record struct Event(long Time, int Item, int Category, int Order, Role Role);
+    public readonly record struct Event(long Time, int Item, int Category, long Order, Role Role);
+
+    /// <summary>Up to one chunk of consecutive events: events <c>First .. First + Count</c> of the log.</summary>
+    public readonly record struct Chunk(long First, int Count, long[] Times, int[] Users, int[] Items, int[] Categories, Role[] Roles);
 }
