@@ -10,8 +10,9 @@ namespace Dien.Bench;
 /// <summary>
 /// The <c>eventlog</c> mode: writes a generated event log as Parquet (users whose interest drifts between
 /// categories, in time order, as a click log is kept), then reads it with the library's event-log reader and
-/// prints the rows per second and the peak resident memory, which grows with the users and the events held as
-/// ids, not with the rows' text. The file is deleted afterwards unless <c>--keep</c> names where to leave it
+/// prints the rows per second and the peak resident memory, which grows with the users and the distinct keys, not
+/// with the rows: past 4 x 2^20 events the table spills to a temporary file (<c>--users</c> fixed and <c>--rows</c>
+/// raised shows it). The file is deleted afterwards unless <c>--keep</c> names where to leave it
 /// (docs/event-logs.md trains on such a file).
 /// </summary>
 internal static class EventLogBenchmark
@@ -24,6 +25,7 @@ internal static class EventLogBenchmark
     public static void Run(string[] args)
     {
         long rows = 10_000_000;
+        int? users = null;
         string? keep = null;
         bool pairs = false;
         for (int i = 1; i < args.Length; i++)
@@ -39,9 +41,15 @@ internal static class EventLogBenchmark
             switch (flag)
             {
                 case "--rows": rows = QualityBenchmark.QualitySettings.Read<long>(flag, value); break;
+                case "--users": users = QualityBenchmark.QualitySettings.Read<int>(flag, value); break;
                 case "--keep": keep = value; break;
-                default: throw new ArgumentException($"{flag}: unknown option of the eventlog mode (--rows, --keep <file>, --pairs).");
+                default: throw new ArgumentException($"{flag}: unknown option of the eventlog mode (--rows, --users, --keep <file>, --pairs).");
             }
+        }
+
+        if (users is < 1)
+        {
+            throw new ArgumentException(FormattableString.Invariant($"--users {users}: expected at least 1."));
         }
 
         if (rows < 1 || rows > 2_000_000_000)
@@ -53,25 +61,25 @@ internal static class EventLogBenchmark
         try
         {
             var watch = Stopwatch.StartNew();
-            var (users, items) = Write(path, rows);
+            var (userCount, items) = Write(path, rows, users ?? (int)Math.Max(10, rows / 50));
             double written = watch.Elapsed.TotalSeconds;
             long bytes = new FileInfo(path).Length;
             Console.WriteLine(FormattableString.Invariant(
-                $"eventlog: wrote {rows:N0} rows ({users:N0} users, {items:N0} items) to {path}: {bytes / 1048576.0:F1} MiB in {written:F1} s"));
+                $"eventlog: wrote {rows:N0} rows ({userCount:N0} users, {items:N0} items) to {path}: {bytes / 1048576.0:F1} MiB in {written:F1} s"));
 
-            GC.Collect();
+            double liveBefore = GC.GetTotalMemory(forceFullCollection: true) / 1048576.0;
             double before = Memory.RssMiB();
             bool peakReset = ResetPeak();
             watch.Restart();
             var bad = new ConverterSupport.BadLines(new ReadOptions());
-            var table = EventLogReader.Read(path, EventColumns.Parse(Columns), bad);
+            using var table = EventLogReader.Read(path, EventColumns.Parse(Columns), bad);
             double read = watch.Elapsed.TotalSeconds;
             double peak = Memory.PeakRssMiB();
             double live = GC.GetTotalMemory(forceFullCollection: true) / 1048576.0;
             Console.WriteLine(FormattableString.Invariant(
-                $"held: {live:F0} MiB of live managed memory after the read (the table of ids, the vocabularies and the reused row-group buffers), {live * 1048576.0 / table.Events:F1} bytes per event"));
+                $"held: {live:F0} MiB of live managed memory after the read, {live - liveBefore:F0} MiB more than before it (the table's chunks in memory, at most 4 x 2^20 events, the vocabularies and per-user counts, and Parquet.Net's pooled buffers)"));
             Console.WriteLine(FormattableString.Invariant(
-                $"read: {table.Events:N0} events of {table.UserCount:N0} users in {read:F1} s, {table.Lines / read:N0} rows/s; resident {before:F0} MiB before, peak {peak:F0} MiB{(peakReset ? string.Empty : " (peak of the whole process: /proc/self/clear_refs was not writable)")}, {(peak - before) * 1048576.0 / table.Events:F0} bytes per event over the start"));
+                $"read: {table.Events:N0} events of {table.UserCount:N0} users in {read:F1} s, {table.Lines / read:N0} rows/s; resident {before:F0} MiB before, peak {peak:F0} MiB{(peakReset ? string.Empty : " (peak of the whole process: /proc/self/clear_refs was not writable)")}, {(peak - before) * 1048576.0 / table.Events:F0} bytes per event over the start; {table.SpilledEvents:N0} events spilled to a temporary file"));
             if (pairs)
             {
                 // One pair per user (its last page view, split by user): every behaviour as a target would hold rows x history ids.
@@ -94,9 +102,9 @@ internal static class EventLogBenchmark
     /// Writes <paramref name="rows"/> events in time order, one user per row drawn at random; a user's category drifts
     /// to a neighbour now and then and its items come from the current category, so histories predict the next item.
     /// </summary>
-    private static (int Users, int Items) Write(string path, long rows)
+    private static (int Users, int Items) Write(string path, long rows, int users)
     {
-        int users = (int)Math.Max(10, rows / 50), categories = 500, perCategory = (int)Math.Clamp(rows / 2000, 20, 200);
+        int categories = 500, perCategory = (int)Math.Clamp(rows / 2000, 20, 200);
         var random = new Random(2019);
         var interest = new int[users];
         for (int u = 0; u < users; u++)

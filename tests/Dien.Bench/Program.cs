@@ -26,7 +26,7 @@ using TorchSharp;
 //   dotnet run -c Release --project tests/Dien.Bench -- rank [--candidates 100 --history 25 --requests 200 --gather 1,10 --passes 3 --models dien,din,base --threads 2]
 //       ranking: rows/s with each request's history encoded once against the row-per-candidate path, in one run (docs/performance.md)
 //   dotnet run -c Release --project tests/Dien.Bench -- latency [--rounds 5 and any workload flag]   W's batch-1 latency without training first
-//   dotnet run -c Release --project tests/Dien.Bench -- eventlog [--rows 10000000 --keep events.parquet --pairs]
+//   dotnet run -c Release --project tests/Dien.Bench -- eventlog [--rows 10000000 --users <rows / 50> --keep events.parquet --pairs]
 //       writes a generated event log as Parquet, reads it back with the event-log reader: rows/s and peak RSS (docs/event-logs.md)
 //   dotnet run -c Release --project tests/Dien.Bench -- compare [--data ../shared/data/amazon-beauty-dien,../shared/data/amazon-sports-dien --threads 2 --output comparison.jsonl]
 //       every figure of the performance comparison in one JSON line: W at batch 128 and 512 (and the ratio to this run's matmul limit),
