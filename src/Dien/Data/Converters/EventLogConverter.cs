@@ -36,6 +36,7 @@ public static class EventLogConverter
     /// <exception cref="DataFormatException">A file that is not a readable Parquet file, a header or schema without a mapped column or with a column of the wrong type (never skipped); or a bad row (a null id, an unparsable time or label, a wrong field count) unless <see cref="ReadOptions.SkipBadLines"/>. The message names the file, the line (or row group and row), the column and the value.</exception>
     /// <exception cref="DataOptionsException">The options or the mapping are invalid, or a time split's cut leaves nothing to train on or to test.</exception>
     /// <exception cref="FileNotFoundException">No such file or folder, or a folder without part files.</exception>
+    /// <exception cref="IOException">A file could not be read, or the temporary folder could not hold the spilled events of a large log (the message names the file).</exception>
     public static ConvertedDataset Convert(string path, EventColumns columns, ConversionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);

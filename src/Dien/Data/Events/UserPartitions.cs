@@ -23,14 +23,16 @@ internal static class UserPartitions
     /// <param name="budget">Events per run.</param>
     public static IEnumerable<(int User, EventTable.Event[] Events)> ByUser(EventTable table, int[] order, IReadOnlyList<int> userEvents, long budget)
     {
-        var run = new int[userEvents.Count];
-        var rank = new int[userEvents.Count];
+        // order holds every provisional user once; one interned by a row that was then rejected has no events.
+        var run = new int[order.Length];
+        var rank = new int[order.Length];
         int runs = 0;
         long held = 0;
         for (int i = 0; i < order.Length; i++)
         {
             int user = order[i];
-            if (held > 0 && held + userEvents[user] > budget)
+            int events = user < userEvents.Count ? userEvents[user] : 0;
+            if (held > 0 && held + events > budget)
             {
                 runs++;
                 held = 0;
@@ -38,7 +40,7 @@ internal static class UserPartitions
 
             run[user] = runs;
             rank[user] = i;
-            held += userEvents[user];
+            held += events;
         }
 
         runs++;
