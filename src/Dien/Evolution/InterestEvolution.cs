@@ -114,11 +114,17 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
 
         var x = states.narrow(1, 0, last);
         var a = attention.narrow(1, 0, last);
+
+        // Each row reading its own history (training, evaluation): project the valid positions only. Candidates
+        // sharing a history project it once, at the history's rows, before spreading.
+        Tensor ProjectHistory() => rows.IsIdentity ? ValidPositionProjection.Linear(states, lengths, last, _weightIh, _biasIh) : rows.Spread(Project(x));
         Tensor result = Variant switch
         {
-            EvolutionVariant.Aigru => Run(RecurrentCell.UpdateGateGru, RecurrentOutput.FinalState, Project(rows.Spread(x) * a.unsqueeze(-1)), null, lengths),
-            EvolutionVariant.Gru => (Run(RecurrentCell.UpdateGateGru, RecurrentOutput.AllStates, rows.Spread(Project(x)), null, lengths) * a.unsqueeze(-1)).sum(1),
-            _ => Run(AttentionalCell(Variant), RecurrentOutput.FinalState, rows.Spread(Project(x)), a, lengths),
+            EvolutionVariant.Aigru => Run(RecurrentCell.UpdateGateGru, RecurrentOutput.FinalState, rows.IsIdentity
+                ? ValidPositionProjection.Linear(x * a.unsqueeze(-1), lengths, last, _weightIh, _biasIh)
+                : Project(rows.Spread(x) * a.unsqueeze(-1)), null, lengths),
+            EvolutionVariant.Gru => (Run(RecurrentCell.UpdateGateGru, RecurrentOutput.AllStates, ProjectHistory(), null, lengths) * a.unsqueeze(-1)).sum(1),
+            _ => Run(AttentionalCell(Variant), RecurrentOutput.FinalState, ProjectHistory(), a, lengths),
         };
         return result.MoveToOuterDisposeScope();
     }

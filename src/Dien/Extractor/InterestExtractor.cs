@@ -79,7 +79,7 @@ internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tenso
         if (UseFusedKernels && FusedRecurrence.Supports(input))
         {
             // Parameters are looked up per call: a device move replaces them.
-            var projection = nn.functional.linear(input, Parameter("weight_ih_l0"), Parameter("bias_ih_l0"));
+            var projection = ValidPositionProjection.Linear(behaviours, lengths, last, Parameter("weight_ih_l0"), Parameter("bias_ih_l0"));
             states = FusedRecurrence.GruStates(projection, Parameter("weight_hh_l0"), Parameter("bias_hh_l0"), lengths);
         }
         else

@@ -122,6 +122,18 @@ public sealed class DienModelTests
     }
 
     [Theory]
+    [InlineData(EvolutionVariant.Augru)]
+    [InlineData(EvolutionVariant.Aigru)]
+    [InlineData(EvolutionVariant.Gru)]
+    public void GradientsMatchFiniteDifferencesWhereMostPositionsArePadding(EvolutionVariant variant)
+    {
+        // 6 of 16 positions valid: the input projections gather the valid positions (ValidPositionProjection).
+        manual_seed(3);
+        using var model = new DienModel(TinyOptions(AttentionForm.Mlp, variant));
+        CheckDirectionalDerivatives(model, expectAuxiliary: true, lengths: [4, 1, 0, 1]);
+    }
+
+    [Theory]
     [InlineData(nameof(DinModel), AttentionForm.Mlp)]
     [InlineData(nameof(DinModel), AttentionForm.Bilinear)]
     [InlineData("BaseModel", AttentionForm.Mlp)]
@@ -146,11 +158,11 @@ public sealed class DienModelTests
         CheckDirectionalDerivatives(model, expectAuxiliary: true, historyLabels: true);
     }
 
-    private static void CheckDirectionalDerivatives(CtrModel model, bool expectAuxiliary, bool historyLabels = false)
+    private static void CheckDirectionalDerivatives(CtrModel model, bool expectAuxiliary, bool historyLabels = false, int[]? lengths = null)
     {
         model.to(ScalarType.Float64);
         model.train();
-        var arrays = Arrays(new[] { 3, 2, 0, 1 }, 4, seed: 11, historyLabels: historyLabels);
+        var arrays = Arrays(lengths ?? [3, 2, 0, 1], 4, seed: 11, historyLabels: historyLabels);
         using var batch = new BehaviourBatch(arrays);
 
         double Loss()
