@@ -115,16 +115,14 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
         var x = states.narrow(1, 0, last);
         var a = attention.narrow(1, 0, last);
 
-        // Each row reading its own history (training, evaluation): project the valid positions only. Candidates
-        // sharing a history project it once, at the history's rows, before spreading.
-        Tensor ProjectHistory() => rows.IsIdentity ? ValidPositionProjection.Linear(states, lengths, last, _weightIh, _biasIh) : rows.Spread(Project(x));
+        // Each row reading its own history (training, evaluation): project the valid positions only where padding
+        // is most of the batch. Candidates sharing a history project it once, at the history's rows, then spread.
+        var input = Variant == EvolutionVariant.Aigru ? (rows.IsIdentity ? x * a.unsqueeze(-1) : rows.Spread(x) * a.unsqueeze(-1)) : states;
         Tensor result = Variant switch
         {
-            EvolutionVariant.Aigru => Run(RecurrentCell.UpdateGateGru, RecurrentOutput.FinalState, rows.IsIdentity
-                ? ValidPositionProjection.Linear(x * a.unsqueeze(-1), lengths, last, _weightIh, _biasIh)
-                : Project(rows.Spread(x) * a.unsqueeze(-1)), null, lengths),
-            EvolutionVariant.Gru => (Run(RecurrentCell.UpdateGateGru, RecurrentOutput.AllStates, ProjectHistory(), null, lengths) * a.unsqueeze(-1)).sum(1),
-            _ => Run(AttentionalCell(Variant), RecurrentOutput.FinalState, ProjectHistory(), a, lengths),
+            EvolutionVariant.Aigru => RunProjected(RecurrentCell.UpdateGateGru, RecurrentOutput.FinalState, input, gather: true, null, lengths, last),
+            EvolutionVariant.Gru => (RunProjected(RecurrentCell.UpdateGateGru, RecurrentOutput.AllStates, input, rows.IsIdentity, null, lengths, last, rows) * a.unsqueeze(-1)).sum(1),
+            _ => RunProjected(AttentionalCell(Variant), RecurrentOutput.FinalState, input, rows.IsIdentity, a, lengths, last, rows),
         };
         return result.MoveToOuterDisposeScope();
     }
@@ -140,6 +138,25 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
 
     /// <summary>The input projections of all steps, W_ih x + b_ih, in one matrix product.</summary>
     private Tensor Project(Tensor x) => nn.functional.linear(x, _weightIh, _biasIh);
+
+    /// <summary>
+    /// Projects the first <paramref name="last"/> positions of <paramref name="input"/> [rows, T, E] and runs the recurrence. Where gathering is allowed (each row
+    /// its own input) and pays, the fused kernel reads the valid positions' projections packed, the composition
+    /// gets them scattered into the padded shape; otherwise one product over every position, spread to the
+    /// candidates' rows when <paramref name="spread"/> is given.
+    /// </summary>
+    private Tensor RunProjected(RecurrentCell cell, RecurrentOutput output, Tensor input, bool gather, Tensor? a, int[] lengths, int last, HistoryIndex? spread = null)
+    {
+        if (gather && ValidPositionProjection.Pays(input, lengths, last))
+        {
+            return UseFusedKernels && FusedRecurrence.Supports(input)
+                ? FusedRecurrence.Run(cell, output, ValidPositionProjection.Gather(input, lengths, _weightIh, _biasIh), a, _weightHh, _biasHh, lengths, packedSteps: last)
+                : StepwiseRecurrence.Run(cell, output, ValidPositionProjection.Linear(input, lengths, last, _weightIh, _biasIh), a, _weightHh, _biasHh, lengths);
+        }
+
+        var projection = Project(input.narrow(1, 0, last));
+        return Run(cell, output, spread is null ? projection : spread.Spread(projection), a, lengths);
+    }
 
     private Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor projection, Tensor? a, int[] lengths)
     {

@@ -79,8 +79,12 @@ internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tenso
         if (UseFusedKernels && FusedRecurrence.Supports(input))
         {
             // Parameters are looked up per call: a device move replaces them.
-            var projection = ValidPositionProjection.Linear(behaviours, lengths, last, Parameter("weight_ih_l0"), Parameter("bias_ih_l0"));
-            states = FusedRecurrence.GruStates(projection, Parameter("weight_hh_l0"), Parameter("bias_hh_l0"), lengths);
+            // Mostly padding: the kernel reads the valid positions' projections packed, row after row.
+            bool gather = ValidPositionProjection.Pays(behaviours, lengths, last);
+            var projection = gather
+                ? ValidPositionProjection.Gather(behaviours, lengths, Parameter("weight_ih_l0"), Parameter("bias_ih_l0"))
+                : nn.functional.linear(input, Parameter("weight_ih_l0"), Parameter("bias_ih_l0"));
+            states = FusedRecurrence.Run(RecurrentCell.Gru, RecurrentOutput.AllStates, projection, null, Parameter("weight_hh_l0"), Parameter("bias_hh_l0"), lengths, gather ? last : null);
         }
         else
         {

@@ -51,6 +51,37 @@ public sealed class FusedRecurrenceTests
 
     [Theory]
     [MemberData(nameof(Cases))]
+    public void A_packed_projection_gives_the_padded_ones_outputs_and_gradients_exactly(int cellId, int outputId)
+    {
+        // The valid positions row after row, [sum of lengths, 3H]: the same values read, so the same arithmetic.
+        var (cell, output) = ((RecurrentCell)cellId, (RecurrentOutput)outputId);
+        using var scope = NewDisposeScope();
+        int[] lengths = [7, 3, 0, 1, 5];
+        var inputs = Inputs.Random(cell, batch: 5, steps: 7, hidden: 6, ScalarType.Float32, seed: 13, lengths: lengths);
+        var (padded, paddedGrads) = Fused(cell, output, inputs, seed: 8);
+        var positions = tensor(lengths.SelectMany((length, b) => Enumerable.Range(0, length).Select(t => (long)((b * 7) + t))).ToArray());
+        var packedX = inputs.XProj.detach().reshape(-1, inputs.XProj.shape[2]).index_select(0, positions).requires_grad_();
+        var (packed, packedGrads) = WithGrads(inputs, seed: 8, () => FusedRecurrence.Run(cell, output, packedX, inputs.Attention, inputs.WeightHh, inputs.BiasHh, lengths, packedSteps: 7), packedX);
+
+        packed.shape.Should().Equal(padded.shape);
+        MaxDiff(packed, padded).Should().Be(0);
+        packedGrads[0].shape.Should().Equal(positions.shape[0], inputs.XProj.shape[2]);
+        MaxDiff(packedGrads[0], paddedGrads[0].reshape(-1, inputs.XProj.shape[2]).index_select(0, positions)).Should().Be(0);
+        for (int i = 1; i < paddedGrads.Length; i++)
+        {
+            (paddedGrads[i] is null).Should().Be(packedGrads[i] is null);
+            if (paddedGrads[i] is not null)
+            {
+                MaxDiff(packedGrads[i], paddedGrads[i]).Should().Be(0, "gradient {0}", i);
+            }
+        }
+
+        var wrong = () => FusedRecurrence.Run(cell, output, packedX.narrow(0, 0, 10), inputs.Attention, inputs.WeightHh, inputs.BiasHh, lengths, packedSteps: 7);
+        wrong.Should().Throw<ArgumentException>().WithMessage("*one row per valid position (16)*");
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
     public void GradientsMatchFiniteDifferencesInFloat64(int cellId, int outputId)
     {
         // Independent of libtorch's autograd: central differences of a weighted sum of the outputs.
@@ -299,14 +330,14 @@ public sealed class FusedRecurrenceTests
         => WithGrads(inputs, seed, () => StepwiseRecurrence.Run(cell, output, inputs.XProj, inputs.Attention, inputs.WeightHh, inputs.BiasHh, inputs.Lengths));
 
     /// <summary>Runs <paramref name="run"/>, back-propagates a random weighted sum of its output, returns the output and the input gradients.</summary>
-    private static (Tensor Output, Tensor[] Grads) WithGrads(Inputs inputs, int seed, Func<Tensor> run)
+    private static (Tensor Output, Tensor[] Grads) WithGrads(Inputs inputs, int seed, Func<Tensor> run, Tensor? xProj = null)
     {
         inputs.ZeroGrad();
         var y = run();
         var gen = new Generator((ulong)seed);
         var weights = randn(y.shape, dtype: y.dtype, generator: gen);
         (y * weights).sum().backward();
-        Tensor[] grads = [inputs.XProj.grad!, inputs.Attention?.grad!, inputs.WeightHh.grad!, inputs.BiasHh?.grad!];
+        Tensor[] grads = [(xProj ?? inputs.XProj).grad!, inputs.Attention?.grad!, inputs.WeightHh.grad!, inputs.BiasHh?.grad!];
         return (y.detach(), grads.Select(t => t?.clone()!).ToArray());
     }
 

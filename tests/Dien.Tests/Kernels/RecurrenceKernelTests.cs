@@ -37,10 +37,10 @@ public sealed class RecurrenceKernelTests
             var dA = full(new long[] { B, T }, float.NaN);
             var dW = empty(3 * H, H);
             var dB = empty(3 * H);
-            RecurrenceKernel<float>.Forward(RecurrentCell.AugruAuthorsCode, B, T, H,
+            RecurrenceKernel<float>.Forward(RecurrentCell.AugruAuthorsCode, B, T, H, false,
                 TensorMemory.Pointer<float>(x), TensorMemory.Pointer<float>(att), TensorMemory.Pointer<float>(w), TensorMemory.Pointer<float>(bias), lengths,
                 TensorMemory.Pointer<float>(states), null, TensorMemory.Pointer<float>(gates), parallelism);
-            RecurrenceKernel<float>.Backward(RecurrentCell.AugruAuthorsCode, B, T, H,
+            RecurrenceKernel<float>.Backward(RecurrentCell.AugruAuthorsCode, B, T, H, false,
                 TensorMemory.Pointer<float>(grad), null, TensorMemory.Pointer<float>(att), TensorMemory.Pointer<float>(w), lengths,
                 TensorMemory.Pointer<float>(states), TensorMemory.Pointer<float>(gates),
                 TensorMemory.Pointer<float>(dX), TensorMemory.Pointer<float>(dA), TensorMemory.Pointer<float>(dW), TensorMemory.Pointer<float>(dB), parallelism);

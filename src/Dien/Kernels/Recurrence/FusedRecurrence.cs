@@ -62,10 +62,20 @@ internal static class FusedRecurrence
            && (inputProjection.dtype == ScalarType.Float32 || inputProjection.dtype == ScalarType.Float64);
 
     /// <summary>The general entry point behind the named ones.</summary>
+    /// <param name="cell">The recurrent cell.</param>
+    /// <param name="output">Every state, or the last valid one per row.</param>
+    /// <param name="inputProjection">x W_ih^T + b_ih of every step: [B, T, 3H], or packed (below).</param>
+    /// <param name="attention">[B, T] scores for the attentional cells, else null.</param>
+    /// <param name="weightHh">U [3H, H].</param>
+    /// <param name="biasHh">b_hh [3H], or null.</param>
+    /// <param name="lengths">Valid steps per row.</param>
+    /// <param name="packedSteps">Null: <paramref name="inputProjection"/> is [B, T, 3H]. Otherwise it is packed,
+    /// [sum of lengths, 3H], the valid positions row after row (<see cref="ValidPositionProjection.Gather"/>), and this
+    /// is T, the width of the states and the attention.</param>
     /// <exception cref="ArgumentException">A shape, device, dtype or length does not fit; the message names it.</exception>
-    public static Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor inputProjection, Tensor? attention, Tensor weightHh, Tensor? biasHh, int[] lengths)
+    public static Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor inputProjection, Tensor? attention, Tensor weightHh, Tensor? biasHh, int[] lengths, int? packedSteps = null)
     {
-        var spec = RecurrenceSpec.Validate(cell, output, inputProjection, attention, weightHh, biasHh, lengths);
+        var spec = RecurrenceSpec.Validate(cell, output, inputProjection, attention, weightHh, biasHh, lengths, packedSteps);
         bool needsGrad = torch.is_grad_enabled()
             && (inputProjection.requires_grad || weightHh.requires_grad || (attention?.requires_grad ?? false) || (biasHh?.requires_grad ?? false));
         if (!needsGrad)

@@ -50,7 +50,7 @@ internal sealed class RecurrenceFunction : torch.autograd.SingleTensorFunction<R
         Tensor? attention = saved[1] is { IsInvalid: false } a ? a.contiguous() : null;
         var grad = grad_output.contiguous();
 
-        var dX = empty(spec.Batch, spec.Steps, 3 * spec.Hidden, dtype: spec.DType);
+        var dX = spec.Packed ? empty(spec.ValidPositions, 3 * spec.Hidden, dtype: spec.DType) : empty(spec.Batch, spec.Steps, 3 * spec.Hidden, dtype: spec.DType);
         var dA = attention is null ? null : empty(spec.Batch, spec.Steps, dtype: spec.DType);
         var dW = empty(3 * spec.Hidden, spec.Hidden, dtype: spec.DType);
         var dB = empty(3 * spec.Hidden, dtype: spec.DType);
@@ -97,7 +97,7 @@ internal sealed class RecurrenceFunction : torch.autograd.SingleTensorFunction<R
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         RecurrenceKernel<T>.Forward(
-            spec.Cell, spec.Batch, spec.Steps, spec.Hidden,
+            spec.Cell, spec.Batch, spec.Steps, spec.Hidden, spec.Packed,
             TensorMemory.Pointer<T>(x), TensorMemory.Pointer<T>(attention), TensorMemory.Pointer<T>(w), TensorMemory.Pointer<T>(bias), spec.Lengths,
             TensorMemory.Pointer<T>(states), TensorMemory.Pointer<T>(final), TensorMemory.Pointer<T>(gates), KernelWorkers.Count);
     }
@@ -108,7 +108,7 @@ internal sealed class RecurrenceFunction : torch.autograd.SingleTensorFunction<R
         bool allStates = spec.Output == RecurrentOutput.AllStates;
         T* g = TensorMemory.Pointer<T>(grad);
         RecurrenceKernel<T>.Backward(
-            spec.Cell, spec.Batch, spec.Steps, spec.Hidden,
+            spec.Cell, spec.Batch, spec.Steps, spec.Hidden, spec.Packed,
             allStates ? g : null, allStates ? null : g, TensorMemory.Pointer<T>(attention), TensorMemory.Pointer<T>(w), spec.Lengths,
             TensorMemory.Pointer<T>(states), TensorMemory.Pointer<T>(gates),
             TensorMemory.Pointer<T>(dX), TensorMemory.Pointer<T>(dA), TensorMemory.Pointer<T>(dW), TensorMemory.Pointer<T>(dB), KernelWorkers.Count);

@@ -31,7 +31,7 @@ internal static unsafe class RecurrenceKernel<T>
     /// attention and biasHh may be null (no attention; no hidden bias).
     /// </summary>
     public static void Forward(
-        RecurrentCell cell, int batch, int steps, int hidden,
+        RecurrentCell cell, int batch, int steps, int hidden, bool packed,
         T* xProj, T* attention, T* weightHh, T* biasHh, int[] lengths,
         T* states, T* final, T* gates, int parallelism)
     {
@@ -39,7 +39,7 @@ internal static unsafe class RecurrenceKernel<T>
         {
             Cell = cell, Batch = batch, Steps = steps, Hidden = hidden, PaddedHidden = VectorOps<T>.Pad(hidden),
             XProj = xProj, Attention = attention, BiasHh = biasHh, Lengths = lengths,
-            States = states, Final = final, Gates = gates,
+            States = states, Final = final, Gates = gates, XStart = ProjectionRows(lengths, batch, steps, packed),
         };
         int ph = job.PaddedHidden;
         job.WeightT = Alloc(hidden * 3 * ph);
@@ -73,7 +73,7 @@ internal static unsafe class RecurrenceKernel<T>
     /// (attentional cells, else null), dWeightHh [3H, H], dBiasHh [3H] (or null).
     /// </summary>
     public static void Backward(
-        RecurrentCell cell, int batch, int steps, int hidden,
+        RecurrentCell cell, int batch, int steps, int hidden, bool packed,
         T* dStates, T* dFinal, T* attention, T* weightHh, int[] lengths, T* states, T* gates,
         T* dXProj, T* dAttention, T* dWeightHh, T* dBiasHh, int parallelism)
     {
@@ -82,7 +82,7 @@ internal static unsafe class RecurrenceKernel<T>
         {
             Cell = cell, Batch = batch, Steps = steps, Hidden = hidden, PaddedHidden = ph,
             DStates = dStates, DFinal = dFinal, Attention = attention, Lengths = lengths, States = states, Gates = gates,
-            DXProj = dXProj, DAttention = dAttention,
+            DXProj = dXProj, DAttention = dAttention, XStart = ProjectionRows(lengths, batch, steps, packed), Packed = packed,
         };
         int chunks = Partition(lengths, batch, hidden, parallelism, out job.Bounds);
         int accStride = (3 * ph * ph) + (3 * ph);
@@ -137,6 +137,7 @@ internal static unsafe class RecurrenceKernel<T>
         public RecurrentCell Cell;
         public int Batch, Steps, Hidden, PaddedHidden;
         public T* XProj, Attention, BiasHh, WeightT, States, Final, Gates;
+        public long[] XStart = [];
         public int[] Lengths = [];
         public int[] Bounds = [];
 
@@ -158,7 +159,7 @@ internal static unsafe class RecurrenceKernel<T>
                     for (int t = 0; t < length; t++)
                     {
                         long row = ((long)b * Steps) + t;
-                        T* x = XProj + (row * 3 * h);
+                        T* x = XProj + ((XStart[b] + t) * 3 * h);
                         for (int q = 0; q < 3; q++)
                         {
                             new ReadOnlySpan<T>(x + (q * h), h).CopyTo(new Span<T>(xs + (q * ph), h));
@@ -251,6 +252,8 @@ internal static unsafe class RecurrenceKernel<T>
         public RecurrentCell Cell;
         public int Batch, Steps, Hidden, PaddedHidden, AccumulatorStride;
         public T* DStates, DFinal, Attention, States, Gates, DXProj, DAttention, Weight, Accumulators;
+        public long[] XStart = [];
+        public bool Packed;
         public int[] Lengths = [];
         public int[] Bounds = [];
 
@@ -361,7 +364,7 @@ internal static unsafe class RecurrenceKernel<T>
                             DAttention[row] = Vector.Sum(daSum);
                         }
 
-                        T* dxRow = DXProj + (row * 3 * h);
+                        T* dxRow = DXProj + ((XStart[b] + t) * 3 * h);
                         for (int q = 0; q < 3; q++)
                         {
                             new ReadOnlySpan<T>(dx + (q * ph), h).CopyTo(new Span<T>(dxRow + (q * h), h));
@@ -385,7 +388,11 @@ internal static unsafe class RecurrenceKernel<T>
 
                     if (length < Steps)
                     {
-                        Clear(DXProj + ((rowStart + length) * 3 * h), (Steps - length) * 3 * h);
+                        if (!Packed)
+                        {
+                            Clear(DXProj + ((rowStart + length) * 3 * h), (Steps - length) * 3 * h);
+                        }
+
                         if (DAttention != null)
                         {
                             Clear(DAttention + rowStart + length, Steps - length);
@@ -436,6 +443,21 @@ internal static unsafe class RecurrenceKernel<T>
     }
 
     private static T* Alloc(long count) => (T*)NativeMemory.AlignedAlloc((nuint)(Math.Max(1, count) * sizeof(T)), 64);
+
+    /// <summary>
+    /// Where each row's steps start in the input projection, in positions: <c>b * steps</c> padded, or the sum of
+    /// the earlier rows' lengths packed (the valid positions only, row after row).
+    /// </summary>
+    private static long[] ProjectionRows(int[] lengths, int batch, int steps, bool packed)
+    {
+        var start = new long[batch];
+        for (int b = 1; b < batch; b++)
+        {
+            start[b] = start[b - 1] + (packed ? lengths[b - 1] : steps);
+        }
+
+        return start;
+    }
 
     private static void Clear(T* p, long count) => NativeMemory.Clear(p, (nuint)(count * sizeof(T)));
 }

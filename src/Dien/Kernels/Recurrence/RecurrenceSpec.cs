@@ -7,8 +7,9 @@ namespace Dien.Kernels.Recurrence;
 /// <summary>The checked, non-tensor description of one fused recurrence call.</summary>
 internal sealed class RecurrenceSpec
 {
-    private RecurrenceSpec(RecurrentCell cell, RecurrentOutput output, int batch, int steps, int hidden, int[] lengths, ScalarType dtype)
+    private RecurrenceSpec(RecurrentCell cell, RecurrentOutput output, int batch, int steps, int hidden, int[] lengths, ScalarType dtype, bool packed)
     {
+        Packed = packed;
         Cell = cell;
         Output = output;
         Batch = batch;
@@ -31,10 +32,16 @@ internal sealed class RecurrenceSpec
     /// <summary>A private copy of the host lengths (the caller may reuse its array before backward runs).</summary>
     public int[] Lengths { get; }
 
+    /// <summary>Whether the input projection holds the valid positions only, row after row ([sum of lengths, 3H]).</summary>
+    public bool Packed { get; }
+
+    /// <summary>The valid positions: the rows of a packed input projection.</summary>
+    public long ValidPositions => Lengths.Sum(l => (long)l);
+
     public ScalarType DType { get; }
 
     /// <exception cref="ArgumentException">A shape, device, dtype or length does not fit.</exception>
-    public static RecurrenceSpec Validate(RecurrentCell cell, RecurrentOutput output, Tensor inputProjection, Tensor? attention, Tensor weightHh, Tensor? biasHh, int[] lengths)
+    public static RecurrenceSpec Validate(RecurrentCell cell, RecurrentOutput output, Tensor inputProjection, Tensor? attention, Tensor weightHh, Tensor? biasHh, int[] lengths, int? packedSteps = null)
     {
         ArgumentNullException.ThrowIfNull(inputProjection);
         ArgumentNullException.ThrowIfNull(weightHh);
@@ -49,9 +56,10 @@ internal sealed class RecurrenceSpec
             throw new ArgumentException($"output = {output}: not a defined output.", nameof(output));
         }
 
-        if (inputProjection.dim() != 3)
+        bool packed = packedSteps is not null;
+        if (inputProjection.dim() != (packed ? 2 : 3))
         {
-            throw new ArgumentException($"inputProjection has shape {Guard.ShapeOf(inputProjection)}: expected [B, T, 3H].", nameof(inputProjection));
+            throw new ArgumentException($"inputProjection has shape {Guard.ShapeOf(inputProjection)}: expected {(packed ? "[valid positions, 3H] (packed)" : "[B, T, 3H]")}.", nameof(inputProjection));
         }
 
         if (weightHh.dim() != 2 || weightHh.shape[0] != 3 * weightHh.shape[1] || weightHh.shape[1] == 0)
@@ -59,8 +67,13 @@ internal sealed class RecurrenceSpec
             throw new ArgumentException($"weightHh has shape {Guard.ShapeOf(weightHh)}: expected [3H, H] with H > 0.", nameof(weightHh));
         }
 
-        long batch = inputProjection.shape[0], steps = inputProjection.shape[1], hidden = weightHh.shape[1];
-        if (inputProjection.shape[2] != 3 * hidden)
+        long batch = packed ? lengths.Length : inputProjection.shape[0], steps = packedSteps ?? inputProjection.shape[1], hidden = weightHh.shape[1];
+        if (packed && inputProjection.shape[0] != lengths.Sum(l => (long)Math.Max(l, 0)))
+        {
+            throw new ArgumentException($"inputProjection has shape {Guard.ShapeOf(inputProjection)}: a packed projection has one row per valid position ({lengths.Sum(l => (long)Math.Max(l, 0))}).", nameof(inputProjection));
+        }
+
+        if (inputProjection.shape[^1] != 3 * hidden)
         {
             throw new ArgumentException($"inputProjection has shape {Guard.ShapeOf(inputProjection)}: its last dimension must be 3H = {3 * hidden} (H from weightHh).", nameof(inputProjection));
         }
@@ -102,7 +115,7 @@ internal sealed class RecurrenceSpec
             throw new ArgumentException($"inputProjection has {batch * steps * 3 * hidden} elements: the fused kernels take at most {int.MaxValue}.", nameof(inputProjection));
         }
 
-        return new RecurrenceSpec(cell, output, (int)batch, (int)steps, (int)hidden, (int[])lengths.Clone(), inputProjection.dtype);
+        return new RecurrenceSpec(cell, output, (int)batch, (int)steps, (int)hidden, (int[])lengths.Clone(), inputProjection.dtype, packed);
     }
 
     private static void RequireCpu(Tensor tensor, string name, ScalarType dtype)

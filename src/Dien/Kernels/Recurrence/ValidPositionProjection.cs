@@ -5,18 +5,48 @@ namespace Dien.Kernels.Recurrence;
 
 /// <summary>
 /// The input projection of a recurrence, <c>x W^T + b</c> at every step, computed on the valid positions only
-/// when padding is most of the batch: the valid rows are gathered, projected in one product and scattered into a
-/// zero tensor of the padded shape, which the recurrence reads at valid positions only. A batch of random lengths
-/// (unbucketed) is mostly padding, and the product over it was most of what padding cost a step.
+/// when padding is most of the batch: the valid rows are gathered and projected in one product. The fused kernels
+/// read that packed projection as it is (<see cref="FusedRecurrence.Run"/> with its width); the libtorch
+/// composition gets it scattered into a zero tensor of the padded shape. A batch of random lengths (unbucketed)
+/// is mostly padding, and the product over it was most of what padding cost a step.
 /// </summary>
 internal static class ValidPositionProjection
 {
     /// <summary>The share of valid positions below which gathering them pays for its copies.</summary>
     public const double GatherBelow = 0.5;
 
+    /// <summary>Whether to gather: fewer than <see cref="GatherBelow"/> of the <c>B x steps</c> positions are valid, and <paramref name="x"/> is contiguous.</summary>
+    public static bool Pays(Tensor x, int[] lengths, int steps)
+    {
+        long valid = 0;
+        foreach (int length in lengths)
+        {
+            valid += length;
+        }
+
+        return valid < GatherBelow * x.shape[0] * steps && x.is_contiguous();
+    }
+
     /// <summary>
-    /// The projection of <paramref name="x"/>'s first <paramref name="steps"/> positions, [B, steps, O]; a padding
-    /// position holds zero when the valid positions were gathered, <c>b</c> otherwise (no recurrence reads it).
+    /// The projection of the valid positions of <paramref name="x"/> [B, T, E], row after row: [sum of lengths, O].
+    /// </summary>
+    /// <param name="x">The inputs [B, T, E], contiguous.</param>
+    /// <param name="lengths">Valid positions per row, each at most T.</param>
+    /// <param name="weight">W [O, E].</param>
+    /// <param name="bias">b [O], or null.</param>
+    public static Tensor Gather(Tensor x, int[] lengths, Tensor weight, Tensor? bias)
+    {
+        using var scope = NewDisposeScope();
+        long total = x.shape[1];
+        var source = Positions(lengths, total);
+        var gathered = x.reshape(x.shape[0] * total, x.shape[2]).index_select(0, tensor(source, device: x.device));
+        return nn.functional.linear(gathered, weight, bias).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The projection of <paramref name="x"/>'s first <paramref name="steps"/> positions, [B, steps, O]: gathered
+    /// (<see cref="Gather"/>) and scattered back where that <see cref="Pays"/>, a padding position then holding
+    /// zero; else one product over every position (a padding position holds <c>b</c>). No recurrence reads padding.
     /// </summary>
     /// <param name="x">The inputs [B, T, E], T at least <paramref name="steps"/>.</param>
     /// <param name="lengths">Valid positions per row, each at most <paramref name="steps"/>.</param>
@@ -25,35 +55,39 @@ internal static class ValidPositionProjection
     /// <param name="bias">b [O], or null.</param>
     public static Tensor Linear(Tensor x, int[] lengths, int steps, Tensor weight, Tensor? bias)
     {
-        long batch = x.shape[0], total = x.shape[1], width = x.shape[2];
+        if (!Pays(x, lengths, steps))
+        {
+            return nn.functional.linear(x.narrow(1, 0, steps), weight, bias);
+        }
+
+        using var scope = NewDisposeScope();
+        var projected = Gather(x, lengths, weight, bias);
+        long batch = x.shape[0];
+        return zeros(new[] { batch * steps, projected.shape[1] }, dtype: projected.dtype, device: projected.device)
+            .index_copy(0, tensor(Positions(lengths, steps), device: x.device), projected)
+            .view(batch, steps, projected.shape[1])
+            .MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The flat indices <c>b * width + t</c> of the valid positions, row after row.</summary>
+    private static long[] Positions(int[] lengths, long width)
+    {
         long valid = 0;
         foreach (int length in lengths)
         {
             valid += length;
         }
 
-        if (valid >= GatherBelow * batch * steps || !x.is_contiguous())
-        {
-            return nn.functional.linear(x.narrow(1, 0, steps), weight, bias);
-        }
-
-        var source = new long[valid];
-        var target = new long[valid];
+        var positions = new long[valid];
         long k = 0;
         for (int b = 0; b < lengths.Length; b++)
         {
-            for (int t = 0; t < lengths[b]; t++, k++)
+            for (int t = 0; t < lengths[b]; t++)
             {
-                (source[k], target[k]) = ((b * total) + t, (b * (long)steps) + t);
+                positions[k++] = (b * width) + t;
             }
         }
 
-        using var scope = NewDisposeScope();
-        var gathered = x.reshape(batch * total, width).index_select(0, tensor(source, device: x.device));
-        var projected = nn.functional.linear(gathered, weight, bias);
-        return zeros(new[] { batch * steps, projected.shape[1] }, dtype: projected.dtype, device: projected.device)
-            .index_copy(0, tensor(target, device: x.device), projected)
-            .view(batch, steps, projected.shape[1])
-            .MoveToOuterDisposeScope();
+        return positions;
     }
 }
