@@ -62,9 +62,18 @@ public sealed class EventLogTests
         {
             var expected = EventLogConverter.Convert(parquet, columns, options);
             var bad = new ConverterSupport.BadLines(options.Read);
-            using var table = Dien.Data.Events.EventLogReader.Read(parquet, columns, bad, chunkBits, memoryChunks);
-            table.SpilledEvents.Should().BeGreaterThan(table.Events / 2, "the small budget spills most of the log");
-            SameData(EventLogConverter.Build(table, options, bad), expected);
+            string runs = $"dien-users-{Environment.ProcessId}-*";
+            string? spill;
+            using (var table = Dien.Data.Events.EventLogReader.Read(parquet, columns, bad, chunkBits, memoryChunks))
+            {
+                table.SpilledEvents.Should().BeGreaterThan(table.Events / 2, "the small budget spills most of the log");
+                spill = table.SpillPath;
+                File.Exists(spill).Should().BeTrue();
+                SameData(EventLogConverter.Build(table, options, bad), expected);
+                Directory.GetFiles(Path.GetTempPath(), runs).Should().BeEmpty("each run's file is deleted once its users are handed out");
+            }
+
+            File.Exists(spill).Should().BeFalse("disposing the table deletes its spill file");
         }
     }
 

@@ -74,6 +74,9 @@ internal sealed class EventTable : IDisposable
     /// <summary>Events written to the temporary file so far (0: the table is all in memory).</summary>
     public long SpilledEvents => (_spill?.Chunks ?? 0) * _chunkSize;
 
+    /// <summary>The temporary file of the spilled events, or null while the table is all in memory.</summary>
+    public string? SpillPath => _spill?.Path;
+
     /// <summary>Rows whose behaviour is neither a target nor a history value (not used).</summary>
     public long Unused { get; private set; }
 
