@@ -140,10 +140,10 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
     private Tensor Project(Tensor x) => nn.functional.linear(x, _weightIh, _biasIh);
 
     /// <summary>
-    /// Projects the first <paramref name="last"/> positions of <paramref name="input"/> [rows, T, E] and runs the recurrence. Where gathering is allowed (each row
-    /// its own input) and pays, the fused kernel reads the valid positions' projections packed, the composition
-    /// gets them scattered into the padded shape; otherwise one product over every position, spread to the
-    /// candidates' rows when <paramref name="spread"/> is given.
+    /// Projects the first <paramref name="last"/> positions of <paramref name="input"/> [rows, T, E] and runs the
+    /// recurrence. Where gathering is allowed (each row its own input) and pays, the fused kernel reads the valid
+    /// positions' projections packed and the composition gets them scattered into the padded shape; otherwise one
+    /// product over every position, spread to the candidates' rows when <paramref name="spread"/> is given.
     /// </summary>
     private Tensor RunProjected(RecurrentCell cell, RecurrentOutput output, Tensor input, bool gather, Tensor? a, int[] lengths, int last, HistoryIndex? spread = null)
     {

@@ -14,7 +14,8 @@ namespace Dien.Kernels.Recurrence;
 /// <remarks>
 /// The hot loops are compiled fully optimised at first call (AggressiveOptimization): a training run calls
 /// them only a few times per batch, too rarely for tiered compilation to promote them quickly.
-/// Shapes: xProj [B, T, 3H] (x W_ih^T + b_ih, gate rows (r, u|z, n|h~)), attention [B, T], weightHh [3H, H],
+/// Shapes: xProj [B, T, 3H] (x W_ih^T + b_ih, gate rows (r, u|z, n|h~)), or packed [sum of lengths, 3H] (the
+/// valid positions row after row; dXProj then packed too), attention [B, T], weightHh [3H, H],
 /// biasHh [3H], states [B, T, H], final [B, H]. Internally each gate is padded to PH lanes (a whole number
 /// of vectors) so every inner loop runs on full vectors; the saved gates tensor is [B, T, 4 * PH] holding
 /// (r, u, c, U_c h_prev + b_hc) per step. All pointers address contiguous memory of element type T.
