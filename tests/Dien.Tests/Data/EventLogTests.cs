@@ -113,7 +113,7 @@ public sealed class EventLogTests
             var below = times.Where(t => t < long.MaxValue).Order().ToArray();
             foreach (int k in new[] { 1, 2, below.Length / 3, below.Length / 2, below.Length }.Where(k => k >= 1 && k <= below.Length).Distinct())
             {
-                TimeSplit.LargestBelow(times, long.MinValue, long.MaxValue, k, collect: 16).Should().Be(below[^k], $"k = {k} of {below.Length}");
+                TimeSplit.LargestBelow(times, long.MinValue, long.MaxValue, k, below.Length, collect: 16).Should().Be(below[^k], $"k = {k} of {below.Length}");
             }
         }
     }

@@ -123,28 +123,21 @@ public sealed record TimeSplit
         // The validation slice starts at the time of the first of the latest ValidationFraction of the training events.
         long before = times.LongCount(t => t < cut);
         long held = (long)Math.Round(ValidationFraction * before);
-        return held == 0 ? (cut, cut) : (LargestBelow(times, first, cut, held), cut);
+        return held == 0 ? (cut, cut) : (LargestBelow(times, first, cut, held, before), cut);
     }
 
     /// <summary>
-    /// The <paramref name="k"/>-th largest (from 1) of the <paramref name="times"/> in [<paramref name="low"/>,
-    /// <paramref name="high"/>): collected and sorted once few enough are left, else narrowed to one of 4,096 bins
-    /// by a counting pass, so that memory stays fixed whatever the log's length.
+    /// The <paramref name="k"/>-th largest (from 1) of the <paramref name="inRange"/> <paramref name="times"/> in
+    /// [<paramref name="low"/>, <paramref name="high"/>): narrowed to one of 4,096 bins by a counting pass while
+    /// more than <paramref name="collect"/> are left, then collected and sorted, so that memory stays fixed whatever
+    /// the log's length.
     /// </summary>
-    internal static long LargestBelow(IEnumerable<long> times, long low, long high, long k, int collect = 1 << 20)
+    internal static long LargestBelow(IEnumerable<long> times, long low, long high, long k, long inRange, int collect = 1 << 20)
     {
         const int Bins = 4096;
         var counts = new long[Bins];
-        while (true)
+        while (inRange > collect)
         {
-            long inRange = times.LongCount(t => t >= low && t < high);
-            if (inRange <= collect)
-            {
-                var held = times.Where(t => t >= low && t < high).ToArray();
-                Array.Sort(held);
-                return held[held.Length - k];
-            }
-
             // Unsigned: the width of any two longs fits in 64 bits.
             ulong binWidth = (unchecked((ulong)(high - low)) / Bins) + 1;
             Array.Clear(counts);
@@ -174,8 +167,12 @@ public sealed record TimeSplit
                 return binLow;
             }
 
-            (low, high) = (binLow, unchecked((ulong)(high - binLow)) > binWidth ? unchecked(binLow + (long)binWidth) : high);
+            (low, high, inRange) = (binLow, unchecked((ulong)(high - binLow)) > binWidth ? unchecked(binLow + (long)binWidth) : high, counts[bin]);
         }
+
+        var held = times.Where(t => t >= low && t < high).ToArray();
+        Array.Sort(held);
+        return held[held.Length - k];
     }
 
     private static string Show(long unixMilliseconds) =>

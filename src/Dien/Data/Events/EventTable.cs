@@ -232,16 +232,11 @@ internal sealed class EventTable : IDisposable
             throw new InvalidOperationException($"{Events} events are more than one array can order ({Array.MaxLength}).");
         }
 
-        // Counting sort by user: user u's events are grouped[start[u] .. start[u + 1]], in file order.
+        // Counting sort by user (the counts kept by Add): user u's events are grouped[start[u] .. start[u + 1]], in file order.
         var start = new long[UserCount + 1];
-        for (long e = 0; e < Events; e++)
-        {
-            start[UserOf(e) + 1]++;
-        }
-
         for (int u = 0; u < UserCount; u++)
         {
-            start[u + 1] += start[u];
+            start[u + 1] = start[u] + (u < _userEvents.Count ? _userEvents[u] : 0);
         }
 
         var next = (long[])start.Clone();

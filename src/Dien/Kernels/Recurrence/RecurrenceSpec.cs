@@ -7,9 +7,10 @@ namespace Dien.Kernels.Recurrence;
 /// <summary>The checked, non-tensor description of one fused recurrence call.</summary>
 internal sealed class RecurrenceSpec
 {
-    private RecurrenceSpec(RecurrentCell cell, RecurrentOutput output, int batch, int steps, int hidden, int[] lengths, ScalarType dtype, bool packed)
+    private RecurrenceSpec(RecurrentCell cell, RecurrentOutput output, int batch, int steps, int hidden, int[] lengths, ScalarType dtype, bool packed, long validPositions)
     {
         Packed = packed;
+        ValidPositions = validPositions;
         Cell = cell;
         Output = output;
         Batch = batch;
@@ -36,7 +37,7 @@ internal sealed class RecurrenceSpec
     public bool Packed { get; }
 
     /// <summary>The valid positions: the rows of a packed input projection.</summary>
-    public long ValidPositions => Lengths.Sum(l => (long)l);
+    public long ValidPositions { get; }
 
     public ScalarType DType { get; }
 
@@ -68,9 +69,10 @@ internal sealed class RecurrenceSpec
         }
 
         long batch = packed ? lengths.Length : inputProjection.shape[0], steps = packedSteps ?? inputProjection.shape[1], hidden = weightHh.shape[1];
-        if (packed && inputProjection.shape[0] != lengths.Sum(l => (long)Math.Max(l, 0)))
+        long valid = lengths.Sum(l => (long)Math.Max(l, 0));
+        if (packed && inputProjection.shape[0] != valid)
         {
-            throw new ArgumentException($"inputProjection has shape {Guard.ShapeOf(inputProjection)}: a packed projection has one row per valid position ({lengths.Sum(l => (long)Math.Max(l, 0))}).", nameof(inputProjection));
+            throw new ArgumentException($"inputProjection has shape {Guard.ShapeOf(inputProjection)}: a packed projection has one row per valid position ({valid}).", nameof(inputProjection));
         }
 
         if (inputProjection.shape[^1] != 3 * hidden)
@@ -115,7 +117,7 @@ internal sealed class RecurrenceSpec
             throw new ArgumentException($"inputProjection has {batch * steps * 3 * hidden} elements: the fused kernels take at most {int.MaxValue}.", nameof(inputProjection));
         }
 
-        return new RecurrenceSpec(cell, output, (int)batch, (int)steps, (int)hidden, (int[])lengths.Clone(), inputProjection.dtype, packed);
+        return new RecurrenceSpec(cell, output, (int)batch, (int)steps, (int)hidden, (int[])lengths.Clone(), inputProjection.dtype, packed, valid);
     }
 
     private static void RequireCpu(Tensor tensor, string name, ScalarType dtype)

@@ -16,16 +16,8 @@ internal static class ValidPositionProjection
     public const double GatherBelow = 0.5;
 
     /// <summary>Whether to gather: fewer than <see cref="GatherBelow"/> of the <c>B x steps</c> positions are valid, and <paramref name="x"/> is contiguous.</summary>
-    public static bool Pays(Tensor x, int[] lengths, int steps)
-    {
-        long valid = 0;
-        foreach (int length in lengths)
-        {
-            valid += length;
-        }
-
-        return valid < GatherBelow * x.shape[0] * steps && x.is_contiguous();
-    }
+    public static bool Pays(Tensor x, int[] lengths, int steps) =>
+        Valid(lengths) < GatherBelow * x.shape[0] * steps && x.is_contiguous();
 
     /// <summary>
     /// The projection of the valid positions of <paramref name="x"/> [B, T, E], row after row: [sum of lengths, O].
@@ -72,13 +64,7 @@ internal static class ValidPositionProjection
     /// <summary>The flat indices <c>b * width + t</c> of the valid positions, row after row.</summary>
     private static long[] Positions(int[] lengths, long width)
     {
-        long valid = 0;
-        foreach (int length in lengths)
-        {
-            valid += length;
-        }
-
-        var positions = new long[valid];
+        var positions = new long[Valid(lengths)];
         long k = 0;
         for (int b = 0; b < lengths.Length; b++)
         {
@@ -89,5 +75,16 @@ internal static class ValidPositionProjection
         }
 
         return positions;
+    }
+
+    private static long Valid(int[] lengths)
+    {
+        long valid = 0;
+        foreach (int length in lengths)
+        {
+            valid += length;
+        }
+
+        return valid;
     }
 }
