@@ -41,11 +41,9 @@ internal sealed record LoadedData(
     // Histories are cut where the batcher would cut them: every behaviour as a target multiplies what is kept.
     private static ConversionOptions Conversion(TrainSettings settings)
     {
-        var defaults = new ConversionOptions();
-        return defaults with
-        {
-            Seed = settings.Seed, MaxHistoryLength = settings.MaxHistory, TrainingTargets = settings.Targets ?? defaults.TrainingTargets, SplitByTime = settings.TimeSplit,
-        };
+        var options = new ConversionOptions { Seed = settings.Seed, MaxHistoryLength = settings.MaxHistory, SplitByTime = settings.TimeSplit };
+        options.TrainingTargets = settings.Targets ?? options.TrainingTargets;
+        return options;
     }
 
     private static LoadedData Synthetic(int seed)

@@ -43,12 +43,9 @@ internal sealed record QualityData(
             if (path.Length > SyntheticPath.Length)
             {
                 string count = path[(SyntheticPath.Length + 1)..];
-                options = options with
-                {
-                    Samples = int.TryParse(count, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int samples) && samples > 0
-                        ? samples
-                        : throw new ArgumentException($"--path {path}: expected synthetic or synthetic:N with N a positive number of samples."),
-                };
+                options.Samples = int.TryParse(count, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int samples) && samples > 0
+                    ? samples
+                    : throw new ArgumentException($"--path {path}: expected synthetic or synthetic:N with N a positive number of samples.");
             }
 
             var split = SyntheticGenerator.Generate(options);

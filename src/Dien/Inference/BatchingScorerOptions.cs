@@ -1,3 +1,5 @@
+using Dien.Runtime;
+
 namespace Dien.Inference;
 
 /// <summary>
@@ -24,27 +26,19 @@ public sealed class BatchingScorerOptions
     /// <value>The default value is 8192.</value>
     public int MaxQueuedRows { get; set; } = 8192;
 
-    /// <summary>The problems with these options, each a sentence naming the property; empty when they are usable.</summary>
+    /// <summary>A copy of every value, so that whoever keeps these options is not changed by later changes to this instance.</summary>
+    /// <returns>A new instance with the same values.</returns>
+    public BatchingScorerOptions Clone() => (BatchingScorerOptions)MemberwiseClone();
+
+    /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>
     /// <returns>The problems found.</returns>
     public IReadOnlyList<string> Validate()
     {
-        var problems = new List<string>();
-        if (MaxWait < TimeSpan.Zero || MaxWait > TimeSpan.FromSeconds(1))
-        {
-            problems.Add($"{nameof(MaxWait)} = {MaxWait}: must be in 0 .. 1 s.");
-        }
-
-        if (MaxBatchRows < 1)
-        {
-            problems.Add($"{nameof(MaxBatchRows)} = {MaxBatchRows}: must be at least 1.");
-        }
-
-        if (MaxQueuedRows < 1)
-        {
-            problems.Add($"{nameof(MaxQueuedRows)} = {MaxQueuedRows}: must be at least 1.");
-        }
-
-        return problems;
+        var errors = new OptionErrors();
+        errors.Require(MaxWait >= TimeSpan.Zero && MaxWait <= TimeSpan.FromSeconds(1), nameof(MaxWait), MaxWait, "must be in 0 .. 1 s");
+        errors.Require(MaxBatchRows >= 1, nameof(MaxBatchRows), MaxBatchRows, "must be at least 1");
+        errors.Require(MaxQueuedRows >= 1, nameof(MaxQueuedRows), MaxQueuedRows, "must be at least 1");
+        return errors.Errors;
     }
 
     /// <summary>Throws when <see cref="Validate"/> finds any problem.</summary>

@@ -57,7 +57,7 @@ public sealed class CtrTrainer : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.EnsureValid();
         _model = model;
-        _options = options;
+        _options = options.Clone(); // the run keeps the options it started with
         _logger = logger ?? NullLogger.Instance;
         _device = device ?? CPU;
         // The fused update is one of the fused kernels: CtrModelOptions.UseFusedKernels = false switches it off with the rest.

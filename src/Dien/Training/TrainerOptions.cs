@@ -89,6 +89,10 @@ public sealed class TrainerOptions
     /// <value>The default value is true.</value>
     public bool KeepFreedMemoryWithinEpochs { get; set; } = true;
 
+    /// <summary>A copy of every value, so that whoever keeps these options is not changed by later changes to this instance.</summary>
+    /// <returns>A new instance with the same values.</returns>
+    public TrainerOptions Clone() => (TrainerOptions)MemberwiseClone();
+
     /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>
     public IReadOnlyList<string> Validate()
     {

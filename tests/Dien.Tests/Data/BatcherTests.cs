@@ -92,7 +92,7 @@ public sealed class BatcherTests
 
         var again = new Batcher(options).Batches(samples).ToList();
         again.SelectMany(b => b.UserIds).Should().Equal(bucketed.SelectMany(b => b.UserIds));
-        var other = new Batcher(options with { Seed = 4 }).Batches(samples).ToList();
+        var other = new Batcher(options.With(o => o.Seed = 4)).Batches(samples).ToList();
         other.SelectMany(b => b.UserIds).Should().NotEqual(bucketed.SelectMany(b => b.UserIds));
         // A lazy stream is shuffled inside the bounded buffer only: the first batch holds users from the first 80 samples.
         var streamed = new Batcher(options).Batches(samples.Select(s => s)).ToList();
@@ -112,8 +112,8 @@ public sealed class BatcherTests
         batches[0].UserIds.Distinct().Count().Should().BeGreaterThan(30);
         batches[0].UserIds.Max().Should().BeGreaterThan(50);
         new Batcher(options).Batches(samples).SelectMany(b => b.UserIds).Should().Equal(batches.SelectMany(b => b.UserIds), "seeded");
-        new Batcher(options with { Seed = 8 }).Batches(samples).SelectMany(b => b.UserIds).Should().NotEqual(batches.SelectMany(b => b.UserIds));
-        new Batcher(options with { Shuffle = false }).Batches(samples).First().UserIds.Should().OnlyContain(u => u <= 5, "no shuffle keeps the order");
+        new Batcher(options.With(o => o.Seed = 8)).Batches(samples).SelectMany(b => b.UserIds).Should().NotEqual(batches.SelectMany(b => b.UserIds));
+        new Batcher(options.With(o => o.Shuffle = false)).Batches(samples).First().UserIds.Should().OnlyContain(u => u <= 5, "no shuffle keeps the order");
     }
 
     [Fact]

@@ -155,12 +155,12 @@ public sealed class ConverterTests
         data.Test.Should().HaveCount(2 * 2, "a test user keeps its last behaviour only");
         data.Test.Should().OnlyContain(s => s.HistoryLength == 3);
 
-        var capped = AmazonSequenceConverter.Convert(seq, attrs, options with { MaxHistoryLength = 2 });
+        var capped = AmazonSequenceConverter.Convert(seq, attrs, options.With(o => o.MaxHistoryLength = 2));
         capped.Train.Where(s => s.User == user && s.Label == 1).Select(s => s.HistoryItems).Should().BeEquivalentTo(
             new long[][] { [], [user], [user, user + 10], [user + 10, user + 20] }, o => o.WithStrictOrdering());
         capped.Test.Should().OnlyContain(s => s.HistoryLength == 2, "the cap applies to test users too");
 
-        var withoutEmpty = AmazonSequenceConverter.Convert(seq, attrs, options with { Read = new ReadOptions { KeepEmptyHistories = false } });
+        var withoutEmpty = AmazonSequenceConverter.Convert(seq, attrs, options.With(o => o.Read = new ReadOptions { KeepEmptyHistories = false }));
         withoutEmpty.Train.Should().HaveCount(8 * 3 * 2);
         withoutEmpty.Summary.DroppedEmptyHistories.Should().Be(8);
     }

@@ -230,7 +230,7 @@ public sealed class FuzzTests
             ReadSummary? summary = null;
             try
             {
-                EventLogConverter.Convert(log, columns, options with { Read = new ReadOptions { SkipBadLines = true, Completed = new CallbackProgress<ReadSummary>(s => summary = s) } });
+                EventLogConverter.Convert(log, columns, options.With(o => o.Read = new ReadOptions { SkipBadLines = true, Completed = new CallbackProgress<ReadSummary>(s => summary = s) }));
                 summary!.SkippedLines.Should().BeLessThanOrEqualTo(summary.Lines, name);
             }
             catch (DataFormatException e)

@@ -36,7 +36,7 @@ public sealed class SyntheticGeneratorTests(Xunit.Abstractions.ITestOutputHelper
         var b = SyntheticGenerator.Generate(options);
         a.Train.Should().BeEquivalentTo(b.Train, o => o.WithStrictOrdering());
         a.Test.Should().BeEquivalentTo(b.Test, o => o.WithStrictOrdering());
-        var c = SyntheticGenerator.Generate(options with { Seed = options.Seed + 1 });
+        var c = SyntheticGenerator.Generate(options.With(o => o.Seed = options.Seed + 1));
         c.Train.Select(s => s.TargetItem).Should().NotEqual(a.Train.Select(s => s.TargetItem));
     }
 

@@ -15,7 +15,7 @@ internal static class LearningRun
     public static double TestAuc(CtrModel model, IEnumerable<Sample> train, IReadOnlyList<Sample> test, BatcherOptions batcher, int seed, int epochs)
     {
         using var trainer = new CtrTrainer(model, new TrainerOptions { Epochs = epochs, Seed = seed, Patience = null, RestoreBestWeights = false });
-        trainer.Fit(epoch => new Batcher(batcher with { Seed = seed + epoch }).Batches(train).Where(b => b.Size >= 2));
+        trainer.Fit(epoch => new Batcher(batcher.With(o => o.Seed = seed + epoch)).Batches(train).Where(b => b.Size >= 2));
         return trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(test)).Auc;
     }
 }

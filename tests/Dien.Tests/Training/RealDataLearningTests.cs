@@ -119,7 +119,7 @@ public sealed class RealDataLearningTests(ITestOutputHelper output)
         const int seed = 1;
         using var model = (DienModel)Build("dien", data);
         var sampler = data.CreateNegativeSampler();
-        IEnumerable<BatchArrays> Batches(IEnumerable<Sample> samples, BatcherOptions options) => new Batcher(options with { NegativeSampler = sampler })
+        IEnumerable<BatchArrays> Batches(IEnumerable<Sample> samples, BatcherOptions options) => new Batcher(options.With(o => o.NegativeSampler = sampler))
             .Batches(samples)
             .Select(b =>
             {

@@ -20,7 +20,8 @@ public sealed class Batcher
     /// <param name="options">The options (validated here).</param>
     public Batcher(BatcherOptions? options = null)
     {
-        _options = options ?? new BatcherOptions();
+        // A copy: changes the caller makes to its options later do not reach batches already promised.
+        _options = options?.Clone() ?? new BatcherOptions();
         _options.EnsureValid();
     }
 

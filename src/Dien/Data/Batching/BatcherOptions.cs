@@ -4,15 +4,15 @@ using Microsoft.Extensions.Logging;
 namespace Dien.Data.Batching;
 
 /// <summary>Options of <see cref="Batcher"/>.</summary>
-public sealed record BatcherOptions
+public sealed class BatcherOptions
 {
     /// <summary>Rows per batch (the authors use 128). The last batch of a stream may be smaller.</summary>
     /// <value>The default value is 128.</value>
-    public int BatchSize { get; init; } = 128;
+    public int BatchSize { get; set; } = 128;
 
     /// <summary>Histories longer than this keep only their most recent behaviours (default 100, as the authors). Reported once through <see cref="Logger"/>.</summary>
     /// <value>The default value is 100.</value>
-    public int MaxHistoryLength { get; init; } = 100;
+    public int MaxHistoryLength { get; set; } = 100;
 
     /// <summary>
     /// The bounded buffer holds <c>BufferBatches * BatchSize</c> samples (the authors' k = 20). It is filled
@@ -20,14 +20,14 @@ public sealed record BatcherOptions
     /// optionally shuffled. Memory stays bounded by the buffer whatever the stream's size.
     /// </summary>
     /// <value>The default value is 20.</value>
-    public int BufferBatches { get; init; } = 20;
+    public int BufferBatches { get; set; } = 20;
 
     /// <summary>
     /// Shuffle (seeded by <see cref="Seed"/>): an in-memory list is read in a random order over the whole list, a lazy
     /// stream is shuffled inside the buffer; the order of the cut batches is shuffled too.
     /// </summary>
     /// <value>The default value is false.</value>
-    public bool Shuffle { get; init; }
+    public bool Shuffle { get; set; }
 
     /// <summary>
     /// Sort the buffer by history length before cutting batches (the authors' bucketing), so rows of a batch have
@@ -36,27 +36,31 @@ public sealed record BatcherOptions
     /// in docs/research/quality-history.md). Turn it on for speed without BatchNorm.
     /// </summary>
     /// <value>The default value is false.</value>
-    public bool BucketByLength { get; init; }
+    public bool BucketByLength { get; set; }
 
     /// <summary>Seed of the shuffles (and of the negative sampler's draws when one is set).</summary>
     /// <value>The default value is 1.</value>
-    public int Seed { get; init; } = 1;
+    public int Seed { get; set; } = 1;
 
     /// <summary>True (default): samples with empty histories are batched with length 0. False: they are dropped (counted in <see cref="Batcher.DroppedEmptyHistories"/>).</summary>
     /// <value>The default value is true.</value>
-    public bool KeepEmptyHistories { get; init; } = true;
+    public bool KeepEmptyHistories { get; set; } = true;
 
     /// <summary>Copy <see cref="Sample.HistoryLabels"/> into <c>BatchArrays.HistoryLabels</c> (missing labels become 0).</summary>
     /// <value>The default value is false.</value>
-    public bool IncludeHistoryLabels { get; init; }
+    public bool IncludeHistoryLabels { get; set; }
 
     /// <summary>When set, fills <c>NegativeItems</c>/<c>NegativeCategories</c> for the auxiliary loss.</summary>
     /// <value>The default value is null.</value>
-    public NegativeSampler? NegativeSampler { get; init; }
+    public NegativeSampler? NegativeSampler { get; set; }
 
     /// <summary>Receives one-off notices (e.g. the first truncation, as information); null to stay quiet.</summary>
     /// <value>The default value is null.</value>
-    public ILogger? Logger { get; init; }
+    public ILogger? Logger { get; set; }
+
+    /// <summary>A copy of every value, so that whoever keeps these options is not changed by later changes to this instance.</summary>
+    /// <returns>A new instance with the same values.</returns>
+    public BatcherOptions Clone() => (BatcherOptions)MemberwiseClone();
 
     /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>
     public IReadOnlyList<string> Validate()

@@ -3,55 +3,59 @@ using Dien.Runtime;
 namespace Dien.Data.Synthetic;
 
 /// <summary>Options of <see cref="SyntheticGenerator"/>. The defaults are the benchmark workload.</summary>
-public sealed record SyntheticOptions
+public sealed class SyntheticOptions
 {
     /// <summary>Total samples, train and test together (default 20,000).</summary>
     /// <value>The default value is 20,000.</value>
-    public int Samples { get; init; } = 20_000;
+    public int Samples { get; set; } = 20_000;
 
     /// <summary>Number of users (default 2,000; ids 1..Users).</summary>
     /// <value>The default value is 2,000.</value>
-    public int Users { get; init; } = 2_000;
+    public int Users { get; set; } = 2_000;
 
     /// <summary>Number of items (default 1,000; ids 1..Items).</summary>
     /// <value>The default value is 1,000.</value>
-    public int Items { get; init; } = 1_000;
+    public int Items { get; set; } = 1_000;
 
     /// <summary>Number of categories (default 50; ids 1..Categories). Item i has category 1 + (i - 1) mod Categories.</summary>
     /// <value>The default value is 50.</value>
-    public int Categories { get; init; } = 50;
+    public int Categories { get; set; } = 50;
 
     /// <summary>Shortest history (default 5).</summary>
     /// <value>The default value is 5.</value>
-    public int MinHistoryLength { get; init; } = 5;
+    public int MinHistoryLength { get; set; } = 5;
 
     /// <summary>Longest history (default 50).</summary>
     /// <value>The default value is 50.</value>
-    public int MaxHistoryLength { get; init; } = 50;
+    public int MaxHistoryLength { get; set; } = 50;
 
     /// <summary>Share of samples in the test split (default 0.2: 80/20).</summary>
     /// <value>The default value is 0.2.</value>
-    public double TestFraction { get; init; } = 0.2;
+    public double TestFraction { get; set; } = 0.2;
 
     /// <summary>Probability that the interest moves to another category after each behaviour (default 0.15).</summary>
     /// <value>The default value is 0.15.</value>
-    public double DriftProbability { get; init; } = 0.15;
+    public double DriftProbability { get; set; } = 0.15;
 
     /// <summary>How many of the most recent behaviours define the current interest (default 3).</summary>
     /// <value>The default value is 3.</value>
-    public int RecentWindow { get; init; } = 3;
+    public int RecentWindow { get; set; } = 3;
 
     /// <summary>Click probability when the target's category is a current interest (default 0.9).</summary>
     /// <value>The default value is 0.9.</value>
-    public double ClickProbabilityRecent { get; init; } = 0.9;
+    public double ClickProbabilityRecent { get; set; } = 0.9;
 
     /// <summary>Click probability otherwise, including categories the user left long ago (default 0.1).</summary>
     /// <value>The default value is 0.1.</value>
-    public double ClickProbabilityOther { get; init; } = 0.1;
+    public double ClickProbabilityOther { get; set; } = 0.1;
 
     /// <summary>Seed; the same seed gives the same samples.</summary>
     /// <value>The default value is 2019.</value>
-    public int Seed { get; init; } = 2019;
+    public int Seed { get; set; } = 2019;
+
+    /// <summary>A copy of every value, so that whoever keeps these options is not changed by later changes to this instance.</summary>
+    /// <returns>A new instance with the same values.</returns>
+    public SyntheticOptions Clone() => (SyntheticOptions)MemberwiseClone();
 
     /// <summary>Every problem with these options, each naming its option; empty when they are valid.</summary>
     public IReadOnlyList<string> Validate()
