@@ -115,10 +115,12 @@ internal static class TrainRun
             NegativeSampler = options.Alpha > 0 ? data.Sampler : null,
             IncludeHistoryLabels = historyLabels,
         }).Batches(split.Train).Where(b => b.Size >= 2); // BatchNorm needs two rows to train on
+        // Scoring sorted by length: in evaluation a row's score does not depend on its batch, so this only skips padding.
         IEnumerable<BatchArrays> EvaluationBatches(IReadOnlyList<Sample> samples) => new Batcher(new BatcherOptions
         {
             BatchSize = 512,
             MaxHistoryLength = settings.MaxHistory,
+            BucketByLength = true,
         }).Batches(samples);
         var selectionSamples = selectOnTest ? data.Test : split.Validation;
 

@@ -173,7 +173,7 @@ internal static class QualityBenchmark
                 Seed = seed + epoch,
                 NegativeSampler = sampler,
             }).Batches(settings.BufferShuffleOnly ? split.Train.Select(sample => sample) : split.Train).Where(b => b.Size >= 2),
-            () => new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(split.Validation));
+            () => EvaluationBatches(split.Validation));
         double seconds = clock.Elapsed.TotalSeconds;
         if (!result.RestoredBestWeights)
         {
@@ -207,7 +207,7 @@ internal static class QualityBenchmark
         }
 
         // The test file is scored once, with the weights of the epoch (and candidate) the validation split chose.
-        var test = trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(data.Test));
+        var test = trainer.Evaluate(EvaluationBatches(data.Test));
         return new QualityRun(
             settings.Label, data.Name, kind, seed, best.Name, candidates, result.BestEpoch + 1, result.BestMetric,
             result.Epochs.Select(e => e.Validation!.Auc).ToArray(),
@@ -227,10 +227,14 @@ internal static class QualityBenchmark
         }
     }
 
+    /// <summary>Scoring batches, sorted by length as the sample's are: in evaluation a row's score does not depend on its batch.</summary>
+    private static IEnumerable<BatchArrays> EvaluationBatches(IReadOnlyList<Sample> samples)
+        => new Batcher(new BatcherOptions { BatchSize = 512, BucketByLength = true }).Batches(samples);
+
     /// <summary>The AUC of the trainer's model on <paramref name="samples"/>; NaN unless they hold both labels.</summary>
     private static double AucOn(CtrTrainer trainer, IReadOnlyList<Sample> samples)
         => samples.Select(sample => sample.Label).Distinct().Count() == 2
-            ? trainer.Evaluate(new Batcher(new BatcherOptions { BatchSize = 512 }).Batches(samples)).Auc
+            ? trainer.Evaluate(EvaluationBatches(samples)).Auc
             : double.NaN;
 
     /// <summary>Prints the trainer's one line per epoch, so that a long benchmark shows its progress.</summary>

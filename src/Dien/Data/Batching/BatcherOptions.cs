@@ -33,7 +33,8 @@ public sealed class BatcherOptions
     /// Sort the buffer by history length before cutting batches (the authors' bucketing), so rows of a batch have
     /// similar lengths and padding is small. Off by default: batches of alike lengths are not samples of the data,
     /// and a head with BatchNorm then learns batch statistics that evaluation never sees (the cost on Amazon Beauty is
-    /// in docs/research/quality-history.md). Turn it on for speed without BatchNorm.
+    /// in docs/research/quality-history.md). Turn it on for speed without BatchNorm, and for evaluation batches: in
+    /// evaluation a row's score does not depend on the rest of its batch, so sorting only skips padding.
     /// </summary>
     /// <value>The default value is false.</value>
     public bool BucketByLength { get; set; }
