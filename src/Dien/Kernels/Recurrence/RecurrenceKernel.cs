@@ -22,8 +22,9 @@ namespace Dien.Kernels.Recurrence;
 /// Shapes: xProj [B, T, 3H] (x W_ih^T + b_ih, gate rows (r, u|z, n|h~)), or packed [sum of lengths, 3H] (the
 /// valid positions row after row; dXProj then packed too), attention [B, T], weightHh [3H, H],
 /// biasHh [3H], states [B, T, H], final [B, H]. Internally each gate is padded to PH lanes (a whole number
-/// of vectors) so every inner loop runs on full vectors; the saved gates tensor is [B, T, 4 * PH] holding
-/// (r, u, c, U_c h_prev + b_hc) per step. All pointers address contiguous memory of element type T.
+/// of vectors) so every inner loop runs on full vectors; the saved gates tensor is B x T slots of 4 * PH holding
+/// (r, u, c, U_c h_prev + b_hc) per row and step, in the kernel's own order (block by block, step by step: only
+/// the backward reads them). All pointers address contiguous memory of element type T.
 /// </remarks>
 internal static unsafe class RecurrenceKernel<T>
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -232,7 +233,7 @@ internal static unsafe class RecurrenceKernel<T>
 
                             if (Gates != null)
                             {
-                                T* s = Gates + (row * gateStride);
+                                T* s = Gates + (GateSlot(first, rows, Steps, t, i) * gateStride);
                                 new ReadOnlySpan<T>(g, 3 * ph).CopyTo(new Span<T>(s, 3 * ph));
                                 // Saved order: r, u, c, g_c.
                                 new ReadOnlySpan<T>(gc, ph).CopyTo(new Span<T>(s + (3 * ph), ph));
@@ -314,11 +315,11 @@ internal static unsafe class RecurrenceKernel<T>
             T* dW = Accumulators + (chunk * AccumulatorStride);
             T* dBias = dW + (3 * ph * ph);
             // Scratch: the block's dh and next dh (R x PH each); one row's gradient of the gate pre-activations as
-            // seen by x (3 PH); per step and row of the block, h_prev (PH, zero at step 0: h_0) and the gradient as
-            // seen by U h (3 PH), step by step, so that the rows running at a step are contiguous (one product
-            // gives their dh_prev) and after BPTT the block's weight gradient is one product instead of a rank-1
-            // read-modify-write of the whole [3 PH, PH] accumulator per row and step.
-            long slots = (long)Steps * BlockRows;
+            // seen by x (3 PH); per row of the block and step, h_prev (T x PH, step 0 stays zero: h_0) and the
+            // gradient as seen by U h (T x 3 PH), so that after BPTT each row's weight gradient is one
+            // register-blocked product instead of a rank-1 read-modify-write of the whole [3 PH, PH] accumulator
+            // at every step.
+            long slots = (long)BlockRows * Steps;
             long scratchSize = (2L * BlockRows * ph) + (3 * ph) + (slots * 4 * ph);
             T* scratch = Alloc(scratchSize);
             try
@@ -330,11 +331,7 @@ internal static unsafe class RecurrenceKernel<T>
                 for (int block = Bounds[chunk]; block < Bounds[chunk + 1]; block++)
                 {
                     int first = block * BlockRows, rows = Math.Min(BlockRows, Batch - first), running = 0;
-                    int longest = Lengths[Order[first]];
-                    // The slots of rows not running stay zero: they add nothing to the weight gradient.
-                    Clear(hps, (long)longest * BlockRows * ph);
-                    Clear(dghs, (long)longest * BlockRows * 3 * ph);
-                    for (int t = longest - 1; t >= 0; t--)
+                    for (int t = Lengths[Order[first]] - 1; t >= 0; t--)
                     {
                         // Rows whose last step is t join; the rows running stay a prefix of the block.
                         while (running < rows && Lengths[Order[first + running]] > t)
@@ -363,7 +360,7 @@ internal static unsafe class RecurrenceKernel<T>
                                 }
                             }
 
-                            long slot = ((long)t * BlockRows) + i;
+                            long slot = ((long)i * Steps) + t;
                             T* hp = hps + (slot * ph);
                             T* dgh = dghs + (slot * 3 * ph);
                             T* dhp = dhn + (i * ph);
@@ -375,7 +372,7 @@ internal static unsafe class RecurrenceKernel<T>
                             T a = Attention != null ? Attention[row] : T.Zero;
                             var va = new Vector<T>(a);
                             var daSum = Vector<T>.Zero;
-                            T* s = Gates + (row * gateStride);
+                            T* s = Gates + (GateSlot(first, rows, Steps, t, i) * gateStride);
                             for (int k = 0; k < ph; k += lanes)
                             {
                                 var r = VectorOps<T>.Load(s + k);
@@ -441,23 +438,25 @@ internal static unsafe class RecurrenceKernel<T>
                         }
 
                         // dh_prev = dh * (1 - m) + U^T dgh for every running row at once.
-                        VectorOps<T>.MultiplyAccumulate(dghs + ((long)t * BlockRows * 3 * ph), 3 * ph, 1, running, 3 * ph, Weight, ph, dhn, ph);
+                        VectorOps<T>.MultiplyAccumulate(dghs + ((long)t * 3 * ph), Steps * 3 * ph, 1, running, 3 * ph, Weight, ph, dhn, ph);
                         T* swap = dh;
                         dh = dhn;
                         dhn = swap;
-                    }
-
-                    // dW[j, :] += sum over steps t >= 1 and rows of dgh[j] * h_prev (h_prev_0 = 0 adds nothing): the
-                    // [3 PH, (L - 1) R] x [(L - 1) R, PH] product, its left factor read transposed from the slots of dgh.
-                    if (longest > 1)
-                    {
-                        VectorOps<T>.MultiplyAccumulate(dghs + (BlockRows * 3 * ph), 1, 3 * ph, 3 * ph, (longest - 1) * BlockRows, hps + (BlockRows * ph), ph, dW, ph);
                     }
 
                     for (int i = 0; i < rows; i++)
                     {
                         int b = Order[first + i], length = Lengths[b];
                         long rowStart = (long)b * Steps;
+
+                        // dW[j, :] += sum over steps t >= 1 of dgh_t[j] * h_prev_t (h_prev_0 = 0 adds nothing): the
+                        // [3 PH, L - 1] x [L - 1, PH] product, its left factor read transposed from the row's dgh.
+                        if (length > 1)
+                        {
+                            long slot = ((long)i * Steps) + 1;
+                            VectorOps<T>.MultiplyAccumulate(dghs + (slot * 3 * ph), 1, 3 * ph, 3 * ph, length - 1, hps + (slot * ph), ph, dW, ph);
+                        }
+
                         if (length < Steps)
                         {
                             if (!Packed)
@@ -479,6 +478,12 @@ internal static unsafe class RecurrenceKernel<T>
             }
         }
     }
+
+    /// <summary>
+    /// Where the saved gates of the block's row i at step t are, in steps: each block keeps its rows' steps together,
+    /// step after step, so a lockstep step writes (and BPTT reads) one contiguous run.
+    /// </summary>
+    private static long GateSlot(int first, int rows, int steps, int t, int i) => ((long)first * steps) + ((long)t * rows) + i;
 
     /// <summary>Rows 0 .. batch by length, longest first; equal lengths keep their batch order.</summary>
     private static int[] ByLength(int[] lengths, int batch)
