@@ -198,7 +198,12 @@ internal static unsafe class RecurrenceKernel<T>
                             new ReadOnlySpan<T>(bias, 3 * ph).CopyTo(new Span<T>(gs + (i * 3 * ph), 3 * ph));
                         }
 
-                        VectorOps<T>.MultiplyAccumulate(hp, ph, 1, running, h, WeightT, 3 * ph, gs, 3 * ph);
+                        int grouped = Grouped(running);
+                        VectorOps<T>.MultiplyAccumulate(hp, ph, 1, grouped, h, WeightT, 3 * ph, gs, 3 * ph);
+                        for (int i = grouped; i < running; i++)
+                        {
+                            VectorOps<T>.AccumulateRows(hp + (i * ph), h, WeightT, 3 * ph, gs + (i * 3 * ph));
+                        }
 
                         for (int i = 0; i < running; i++)
                         {
@@ -315,23 +320,26 @@ internal static unsafe class RecurrenceKernel<T>
             T* dW = Accumulators + (chunk * AccumulatorStride);
             T* dBias = dW + (3 * ph * ph);
             // Scratch: the block's dh and next dh (R x PH each); one row's gradient of the gate pre-activations as
-            // seen by x (3 PH); per row of the block and step, h_prev (T x PH, step 0 stays zero: h_0) and the
-            // gradient as seen by U h (T x 3 PH), so that after BPTT each row's weight gradient is one
-            // register-blocked product instead of a rank-1 read-modify-write of the whole [3 PH, PH] accumulator
-            // at every step.
-            long slots = (long)BlockRows * Steps;
+            // seen by x (3 PH); per row of the block and step, h_prev (PH) and the gradient as seen by U h (3 PH),
+            // row after row (a row's steps are the block's longest length apart), so that after BPTT each row's
+            // weight gradient is one register-blocked product instead of a rank-1 read-modify-write of the whole
+            // [3 PH, PH] accumulator at every step. Sized by the chunk's longest row (its first), not by T: with a
+            // few long histories T is far above most lengths.
+            long slots = Bounds[chunk] < Bounds[chunk + 1] ? (long)BlockRows * Lengths[Order[Bounds[chunk] * BlockRows]] : 0;
             long scratchSize = (2L * BlockRows * ph) + (3 * ph) + (slots * 4 * ph);
             T* scratch = Alloc(scratchSize);
             try
             {
                 T* dh = scratch, dhn = dh + (BlockRows * ph), dx = dhn + (BlockRows * ph);
                 T* hps = dx + (3 * ph), dghs = hps + (slots * ph);
-                Clear(scratch, scratchSize);
+                // Every slot is written before it is read.
+                Clear(scratch, (2L * BlockRows * ph) + (3 * ph));
                 var one = Vector<T>.One;
                 for (int block = Bounds[chunk]; block < Bounds[chunk + 1]; block++)
                 {
                     int first = block * BlockRows, rows = Math.Min(BlockRows, Batch - first), running = 0;
-                    for (int t = Lengths[Order[first]] - 1; t >= 0; t--)
+                    int longest = Lengths[Order[first]];
+                    for (int t = longest - 1; t >= 0; t--)
                     {
                         // Rows whose last step is t join; the rows running stay a prefix of the block.
                         while (running < rows && Lengths[Order[first + running]] > t)
@@ -360,13 +368,18 @@ internal static unsafe class RecurrenceKernel<T>
                                 }
                             }
 
-                            long slot = ((long)i * Steps) + t;
+                            long slot = ((long)i * longest) + t;
                             T* hp = hps + (slot * ph);
                             T* dgh = dghs + (slot * 3 * ph);
                             T* dhp = dhn + (i * ph);
                             if (t > 0)
                             {
                                 new ReadOnlySpan<T>(States + ((row - 1) * h), h).CopyTo(new Span<T>(hp, h));
+                                Clear(hp + h, ph - h);
+                            }
+                            else
+                            {
+                                Clear(hp, ph);
                             }
 
                             T a = Attention != null ? Attention[row] : T.Zero;
@@ -438,7 +451,12 @@ internal static unsafe class RecurrenceKernel<T>
                         }
 
                         // dh_prev = dh * (1 - m) + U^T dgh for every running row at once.
-                        VectorOps<T>.MultiplyAccumulate(dghs + ((long)t * 3 * ph), Steps * 3 * ph, 1, running, 3 * ph, Weight, ph, dhn, ph);
+                        int grouped = Grouped(running);
+                        VectorOps<T>.MultiplyAccumulate(dghs + ((long)t * 3 * ph), longest * 3 * ph, 1, grouped, 3 * ph, Weight, ph, dhn, ph);
+                        for (int i = grouped; i < running; i++)
+                        {
+                            VectorOps<T>.AccumulateRows(dghs + ((((long)i * longest) + t) * 3 * ph), 3 * ph, Weight, ph, dhn + (i * ph));
+                        }
                         T* swap = dh;
                         dh = dhn;
                         dhn = swap;
@@ -453,7 +471,7 @@ internal static unsafe class RecurrenceKernel<T>
                         // [3 PH, L - 1] x [L - 1, PH] product, its left factor read transposed from the row's dgh.
                         if (length > 1)
                         {
-                            long slot = ((long)i * Steps) + 1;
+                            long slot = ((long)i * longest) + 1;
                             VectorOps<T>.MultiplyAccumulate(dghs + (slot * 3 * ph), 1, 3 * ph, 3 * ph, length - 1, hps + (slot * ph), ph, dW, ph);
                         }
 
@@ -478,6 +496,13 @@ internal static unsafe class RecurrenceKernel<T>
             }
         }
     }
+
+    /// <summary>
+    /// How many of a step's running rows go through <see cref="VectorOps{T}.MultiplyAccumulate"/>: its micro-kernels
+    /// take rows by sixes and fours; a row left over (a block's tail, where its shorter rows have ended) is faster
+    /// alone through <see cref="VectorOps{T}.AccumulateRows"/>.
+    /// </summary>
+    private static int Grouped(int running) => running - (running % 6 % 4);
 
     /// <summary>
     /// Where the saved gates of the block's row i at step t are, in steps: each block keeps its rows' steps together,
