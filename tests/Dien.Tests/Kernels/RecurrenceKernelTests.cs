@@ -9,7 +9,7 @@ namespace Dien.Tests.Kernels;
 
 /// <summary>
 /// The raw kernel: splitting rows across workers changes nothing but the summation order of the weight gradients;
-/// every output position is written, whatever block of rows a row runs in.
+/// every output position is written.
 /// </summary>
 [Collection("Sequential")]
 public sealed class RecurrenceKernelTests
@@ -69,7 +69,7 @@ public sealed class RecurrenceKernelTests
     {
         // Outputs start as NaN, so a position the kernel forgets (padding, an empty row's final state) shows; dStates
         // and dFinal come together, the gradient of sum(states * ws) + sum(final * wf), checked against the oracle's
-        // autograd. 34 rows of mixed lengths (0 and T among them) make several blocks and, at H = 36, two chunks.
+        // autograd. 34 rows of mixed lengths (0 and T among them) make, at H = 36, two chunks.
         using var scope = NewDisposeScope();
         const int T = 9, H = 36;
         int[] half = [3, 9, 0, 1, 9, 5, 2, 7, 0, 4, 9, 6, 8, 3, 1, 5, 2];

@@ -7,31 +7,22 @@ namespace Dien.Kernels.Recurrence;
 
 /// <summary>
 /// Forward and backward (BPTT) of a GRU-shaped recurrence over all time steps of a batch, on CPU memory.
-/// The rows, ordered by length (longest first, equal lengths in batch order), are cut into blocks of
-/// <see cref="BlockRows"/> that run in lockstep: at step t the block's rows still running (a prefix, those
-/// longer than t) share one register-blocked [rows, H] x [H, 3H] product (<see cref="VectorOps{T}.MultiplyAccumulate"/>)
-/// instead of one load-bound [1, H] product each. Contiguous ranges of blocks (balanced by their lengths) run
-/// whole on one worker each (<see cref="KernelWorkers"/>); only the weight gradients are summed across ranges
+/// Rows are independent, so the batch is cut into contiguous ranges of rows (balanced by their lengths), each
+/// run whole by one worker (<see cref="KernelWorkers"/>); only the weight gradients are summed across ranges
 /// at the end, in range order.
 /// </summary>
 /// <remarks>
-/// The blocks depend on the lengths only, never on the number of workers, so results do not either (but for
-/// the summation order of the weight gradients). The hot loops are compiled fully optimised at first call
-/// (AggressiveOptimization): a training run calls them only a few times per batch, too rarely for tiered
-/// compilation to promote them quickly.
+/// The hot loops are compiled fully optimised at first call (AggressiveOptimization): a training run calls
+/// them only a few times per batch, too rarely for tiered compilation to promote them quickly.
 /// Shapes: xProj [B, T, 3H] (x W_ih^T + b_ih, gate rows (r, u|z, n|h~)), or packed [sum of lengths, 3H] (the
 /// valid positions row after row; dXProj then packed too), attention [B, T], weightHh [3H, H],
 /// biasHh [3H], states [B, T, H], final [B, H]. Internally each gate is padded to PH lanes (a whole number
-/// of vectors) so every inner loop runs on full vectors; the saved gates tensor is B x T slots of 4 * PH holding
-/// (r, u, c, U_c h_prev + b_hc) per row and step, in the kernel's own order (block by block, step by step: only
-/// the backward reads them). All pointers address contiguous memory of element type T.
+/// of vectors) so every inner loop runs on full vectors; the saved gates tensor is [B, T, 4 * PH] holding
+/// (r, u, c, U_c h_prev + b_hc) per step. All pointers address contiguous memory of element type T.
 /// </remarks>
 internal static unsafe class RecurrenceKernel<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Rows per lockstep block: the row count of the product's micro-kernel.</summary>
-    internal const int BlockRows = 6;
-
     /// <summary>Elements per step of the saved gates: four padded gate blocks.</summary>
     public static int GateStride(int hidden) => 4 * VectorOps<T>.Pad(hidden);
 
@@ -48,7 +39,7 @@ internal static unsafe class RecurrenceKernel<T>
         var job = new ForwardJob
         {
             Cell = cell, Batch = batch, Steps = steps, Hidden = hidden, PaddedHidden = VectorOps<T>.Pad(hidden),
-            XProj = xProj, Attention = attention, BiasHh = biasHh, Lengths = lengths, Order = ByLength(lengths, batch),
+            XProj = xProj, Attention = attention, BiasHh = biasHh, Lengths = lengths,
             States = states, Final = final, Gates = gates, XStart = ProjectionRows(lengths, batch, steps, packed),
         };
         int ph = job.PaddedHidden;
@@ -69,7 +60,7 @@ internal static unsafe class RecurrenceKernel<T>
                 }
             }
 
-            KernelWorkers.Run(job.RunChunk, Partition(job.Order, lengths, batch, hidden, parallelism, out job.Bounds), parallelism);
+            KernelWorkers.Run(job.RunChunk, Partition(lengths, batch, hidden, parallelism, out job.Bounds), parallelism);
         }
         finally
         {
@@ -91,11 +82,10 @@ internal static unsafe class RecurrenceKernel<T>
         var job = new BackwardJob
         {
             Cell = cell, Batch = batch, Steps = steps, Hidden = hidden, PaddedHidden = ph,
-            DStates = dStates, DFinal = dFinal, Attention = attention, Lengths = lengths, Order = ByLength(lengths, batch),
-            States = states, Gates = gates, DXProj = dXProj, DAttention = dAttention,
-            XStart = ProjectionRows(lengths, batch, steps, packed), Packed = packed,
+            DStates = dStates, DFinal = dFinal, Attention = attention, Lengths = lengths, States = states, Gates = gates,
+            DXProj = dXProj, DAttention = dAttention, XStart = ProjectionRows(lengths, batch, steps, packed), Packed = packed,
         };
-        int chunks = Partition(job.Order, lengths, batch, hidden, parallelism, out job.Bounds);
+        int chunks = Partition(lengths, batch, hidden, parallelism, out job.Bounds);
         int accStride = (3 * ph * ph) + (3 * ph);
         job.Weight = Alloc(3 * ph * ph);
         job.Accumulators = Alloc(chunks * accStride);
@@ -150,7 +140,6 @@ internal static unsafe class RecurrenceKernel<T>
         public T* XProj, Attention, BiasHh, WeightT, States, Final, Gates;
         public long[] XStart = [];
         public int[] Lengths = [];
-        public int[] Order = [];
         public int[] Bounds = [];
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -158,116 +147,74 @@ internal static unsafe class RecurrenceKernel<T>
         {
             int h = Hidden, ph = PaddedHidden, lanes = Vector<T>.Count;
             int gateStride = 4 * ph;
-            // Scratch: the block's previous and next states (R x PH each) and hidden projections (R x 3 PH); the
-            // padded b_hh (3 PH); one row's padded input projection (3 PH) and candidate (PH).
-            long scratchSize = (5L * BlockRows * ph) + (7 * ph);
-            T* scratch = Alloc(scratchSize);
+            // Scratch: previous and next state, hidden projection g (3 PH), padded input projection (3 PH), candidate.
+            T* scratch = Alloc(9 * ph);
             try
             {
-                T* hp = scratch, hn = hp + (BlockRows * ph), gs = hn + (BlockRows * ph);
-                T* bias = gs + (3 * BlockRows * ph), xs = bias + (3 * ph), c = xs + (3 * ph);
-                Clear(scratch, scratchSize);
-                if (BiasHh != null)
+                T* hp = scratch, hn = scratch + ph, g = scratch + (2 * ph), xs = scratch + (5 * ph), c = scratch + (8 * ph);
+                Clear(scratch, 9 * ph);
+                for (int b = Bounds[chunk]; b < Bounds[chunk + 1]; b++)
                 {
-                    for (int q = 0; q < 3; q++)
+                    int length = Lengths[b];
+                    Clear(hp, ph);
+                    for (int t = 0; t < length; t++)
                     {
-                        new ReadOnlySpan<T>(BiasHh + (q * h), h).CopyTo(new Span<T>(bias + (q * ph), h));
-                    }
-                }
-
-                for (int block = Bounds[chunk]; block < Bounds[chunk + 1]; block++)
-                {
-                    int first = block * BlockRows, rows = Math.Min(BlockRows, Batch - first), running = rows;
-                    Clear(hp, BlockRows * ph);
-                    for (int t = 0; ; t++)
-                    {
-                        // The rows still running are a prefix of the block (longest first).
-                        while (running > 0 && Lengths[Order[first + running - 1]] <= t)
+                        long row = ((long)b * Steps) + t;
+                        T* x = XProj + ((XStart[b] + t) * 3 * h);
+                        for (int q = 0; q < 3; q++)
                         {
-                            running--;
+                            new ReadOnlySpan<T>(x + (q * h), h).CopyTo(new Span<T>(xs + (q * ph), h));
+                            if (BiasHh != null)
+                            {
+                                new ReadOnlySpan<T>(BiasHh + (q * h), h).CopyTo(new Span<T>(g + (q * ph), h));
+                            }
                         }
 
-                        if (running == 0)
+                        // g = U h_prev + b_hh (the padding lanes of g stay zero).
+                        VectorOps<T>.AccumulateRows(hp, h, WeightT, 3 * ph, g);
+
+                        // r, u = sigmoid(x + g) in place in g[0 .. 2 PH); c = tanh(x_c + r * g_c).
+                        VectorOps<T>.AddInPlace(g, xs, 2 * ph);
+                        VectorOps<T>.SigmoidInPlace(g, 2 * ph);
+                        T* r = g, u = g + ph, gc = g + (2 * ph);
+                        for (int k = 0; k < ph; k += lanes)
                         {
-                            break;
+                            VectorOps<T>.Store(c + k, VectorOps<T>.MulAdd(VectorOps<T>.Load(r + k), VectorOps<T>.Load(gc + k), VectorOps<T>.Load(xs + (2 * ph) + k)));
                         }
 
-                        // g = U h_prev + b_hh for every running row at once (the padding lanes of g stay zero).
-                        for (int i = 0; i < running; i++)
+                        VectorOps<T>.TanhInPlace(c, ph);
+
+                        T a = Attention != null ? Attention[row] : T.Zero;
+                        Step(Cell, a, u, c, hp, hn, ph);
+
+                        if (States != null)
                         {
-                            new ReadOnlySpan<T>(bias, 3 * ph).CopyTo(new Span<T>(gs + (i * 3 * ph), 3 * ph));
+                            new ReadOnlySpan<T>(hn, h).CopyTo(new Span<T>(States + (row * h), h));
                         }
 
-                        int grouped = Grouped(running);
-                        VectorOps<T>.MultiplyAccumulate(hp, ph, 1, grouped, h, WeightT, 3 * ph, gs, 3 * ph);
-                        for (int i = grouped; i < running; i++)
+                        if (Gates != null)
                         {
-                            VectorOps<T>.AccumulateRows(hp + (i * ph), h, WeightT, 3 * ph, gs + (i * 3 * ph));
-                        }
-
-                        for (int i = 0; i < running; i++)
-                        {
-                            int b = Order[first + i];
-                            long row = ((long)b * Steps) + t;
-                            T* x = XProj + ((XStart[b] + t) * 3 * h);
-                            for (int q = 0; q < 3; q++)
-                            {
-                                new ReadOnlySpan<T>(x + (q * h), h).CopyTo(new Span<T>(xs + (q * ph), h));
-                            }
-
-                            // r, u = sigmoid(x + g) in place in g[0 .. 2 PH); c = tanh(x_c + r * g_c).
-                            T* g = gs + (i * 3 * ph);
-                            VectorOps<T>.AddInPlace(g, xs, 2 * ph);
-                            VectorOps<T>.SigmoidInPlace(g, 2 * ph);
-                            T* r = g, u = g + ph, gc = g + (2 * ph);
-                            for (int k = 0; k < ph; k += lanes)
-                            {
-                                VectorOps<T>.Store(c + k, VectorOps<T>.MulAdd(VectorOps<T>.Load(r + k), VectorOps<T>.Load(gc + k), VectorOps<T>.Load(xs + (2 * ph) + k)));
-                            }
-
-                            VectorOps<T>.TanhInPlace(c, ph);
-
-                            T a = Attention != null ? Attention[row] : T.Zero;
-                            T* next = hn + (i * ph);
-                            Step(Cell, a, u, c, hp + (i * ph), next, ph);
-
-                            if (States != null)
-                            {
-                                new ReadOnlySpan<T>(next, h).CopyTo(new Span<T>(States + (row * h), h));
-                            }
-
-                            if (Gates != null)
-                            {
-                                T* s = Gates + (GateSlot(first, rows, Steps, t, i) * gateStride);
-                                new ReadOnlySpan<T>(g, 3 * ph).CopyTo(new Span<T>(s, 3 * ph));
-                                // Saved order: r, u, c, g_c.
-                                new ReadOnlySpan<T>(gc, ph).CopyTo(new Span<T>(s + (3 * ph), ph));
-                                new ReadOnlySpan<T>(c, ph).CopyTo(new Span<T>(s + (2 * ph), ph));
-                            }
-
-                            if (Final != null && t == Lengths[b] - 1)
-                            {
-                                new ReadOnlySpan<T>(next, h).CopyTo(new Span<T>(Final + ((long)b * h), h));
-                            }
+                            T* s = Gates + (row * gateStride);
+                            new ReadOnlySpan<T>(g, 3 * ph).CopyTo(new Span<T>(s, 3 * ph));
+                            // Saved order: r, u, c, g_c.
+                            new ReadOnlySpan<T>(gc, ph).CopyTo(new Span<T>(s + (3 * ph), ph));
+                            new ReadOnlySpan<T>(c, ph).CopyTo(new Span<T>(s + (2 * ph), ph));
                         }
 
                         T* swap = hp;
                         hp = hn;
                         hn = swap;
+                        Clear(g, 3 * ph);
                     }
 
-                    for (int i = 0; i < rows; i++)
+                    if (States != null && length < Steps)
                     {
-                        int b = Order[first + i], length = Lengths[b];
-                        if (States != null && length < Steps)
-                        {
-                            Clear(States + ((((long)b * Steps) + length) * h), (Steps - length) * h);
-                        }
+                        Clear(States + ((((long)b * Steps) + length) * h), (Steps - length) * h);
+                    }
 
-                        if (Final != null && length == 0)
-                        {
-                            Clear(Final + ((long)b * h), h);
-                        }
+                    if (Final != null)
+                    {
+                        new ReadOnlySpan<T>(hp, h).CopyTo(new Span<T>(Final + ((long)b * h), h));
                     }
                 }
             }
@@ -309,7 +256,6 @@ internal static unsafe class RecurrenceKernel<T>
         public long[] XStart = [];
         public bool Packed;
         public int[] Lengths = [];
-        public int[] Order = [];
         public int[] Bounds = [];
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -319,173 +265,138 @@ internal static unsafe class RecurrenceKernel<T>
             int gateStride = 4 * ph;
             T* dW = Accumulators + (chunk * AccumulatorStride);
             T* dBias = dW + (3 * ph * ph);
-            // Scratch: the block's dh and next dh (R x PH each); one row's gradient of the gate pre-activations as
-            // seen by x (3 PH); per row of the block and step, h_prev (PH) and the gradient as seen by U h (3 PH),
-            // row after row (a row's steps are the block's longest length apart), so that after BPTT each row's
-            // weight gradient is one register-blocked product instead of a rank-1 read-modify-write of the whole
-            // [3 PH, PH] accumulator at every step. Sized by the chunk's longest row (its first), not by T: with a
-            // few long histories T is far above most lengths.
-            long slots = Bounds[chunk] < Bounds[chunk + 1] ? (long)BlockRows * Lengths[Order[Bounds[chunk] * BlockRows]] : 0;
-            long scratchSize = (2L * BlockRows * ph) + (3 * ph) + (slots * 4 * ph);
+            // Scratch: dh, next dh, gradient of the gate pre-activations as seen by x (3 PH); per row, every
+            // step's h_prev (T x PH, row 0 stays zero: h_0) and gradient as seen by U h (T x 3 PH), so that the
+            // row's weight gradient is one register-blocked product after its BPTT instead of a rank-1
+            // read-modify-write of the whole [3 PH, PH] accumulator at every step.
+            long scratchSize = (6 * ph) + ((long)Steps * ph) + (3L * ph * Steps);
             T* scratch = Alloc(scratchSize);
             try
             {
-                T* dh = scratch, dhn = dh + (BlockRows * ph), dx = dhn + (BlockRows * ph);
-                T* hps = dx + (3 * ph), dghs = hps + (slots * ph);
-                // Every slot is written before it is read.
-                Clear(scratch, (2L * BlockRows * ph) + (3 * ph));
+                T* dh = scratch, dhn = scratch + ph, dx = scratch + (3 * ph);
+                T* hps = scratch + (6 * ph), dghRows = hps + ((long)Steps * ph);
+                Clear(scratch, scratchSize);
                 var one = Vector<T>.One;
-                for (int block = Bounds[chunk]; block < Bounds[chunk + 1]; block++)
+                for (int b = Bounds[chunk]; b < Bounds[chunk + 1]; b++)
                 {
-                    int first = block * BlockRows, rows = Math.Min(BlockRows, Batch - first), running = 0;
-                    int longest = Lengths[Order[first]];
-                    for (int t = longest - 1; t >= 0; t--)
+                    int length = Lengths[b];
+                    long rowStart = (long)b * Steps;
+                    Clear(dh, ph);
+                    if (DFinal != null && length > 0)
                     {
-                        // Rows whose last step is t join; the rows running stay a prefix of the block.
-                        while (running < rows && Lengths[Order[first + running]] > t)
-                        {
-                            T* start = dh + (running * ph);
-                            Clear(start, ph);
-                            if (DFinal != null)
-                            {
-                                new ReadOnlySpan<T>(DFinal + ((long)Order[first + running] * h), h).CopyTo(new Span<T>(start, h));
-                            }
+                        new ReadOnlySpan<T>(DFinal + ((long)b * h), h).CopyTo(new Span<T>(dh, h));
+                    }
 
-                            running++;
+                    for (int t = length - 1; t >= 0; t--)
+                    {
+                        long row = rowStart + t;
+                        if (DStates != null)
+                        {
+                            T* ds = DStates + (row * h);
+                            for (int k = 0; k < h; k++)
+                            {
+                                dh[k] += ds[k];
+                            }
                         }
 
-                        for (int i = 0; i < running; i++)
+                        T* hp = hps + ((long)t * ph);
+                        T* dgh = dghRows + ((long)t * 3 * ph);
+                        if (t > 0)
                         {
-                            int b = Order[first + i];
-                            long row = ((long)b * Steps) + t;
-                            T* dhi = dh + (i * ph);
-                            if (DStates != null)
-                            {
-                                T* ds = DStates + (row * h);
-                                for (int k = 0; k < h; k++)
-                                {
-                                    dhi[k] += ds[k];
-                                }
-                            }
-
-                            long slot = ((long)i * longest) + t;
-                            T* hp = hps + (slot * ph);
-                            T* dgh = dghs + (slot * 3 * ph);
-                            T* dhp = dhn + (i * ph);
-                            if (t > 0)
-                            {
-                                new ReadOnlySpan<T>(States + ((row - 1) * h), h).CopyTo(new Span<T>(hp, h));
-                                Clear(hp + h, ph - h);
-                            }
-                            else
-                            {
-                                Clear(hp, ph);
-                            }
-
-                            T a = Attention != null ? Attention[row] : T.Zero;
-                            var va = new Vector<T>(a);
-                            var daSum = Vector<T>.Zero;
-                            T* s = Gates + (GateSlot(first, rows, Steps, t, i) * gateStride);
-                            for (int k = 0; k < ph; k += lanes)
-                            {
-                                var r = VectorOps<T>.Load(s + k);
-                                var u = VectorOps<T>.Load(s + ph + k);
-                                var c = VectorOps<T>.Load(s + (2 * ph) + k);
-                                var gc = VectorOps<T>.Load(s + (3 * ph) + k);
-                                var d = VectorOps<T>.Load(dhi + k);
-                                var h0 = VectorOps<T>.Load(hp + k);
-
-                                Vector<T> m, du;
-                                var dm = d * (c - h0);
-                                switch (Cell)
-                                {
-                                    case RecurrentCell.Gru:
-                                        m = one - u;
-                                        du = -dm;
-                                        break;
-                                    case RecurrentCell.UpdateGateGru:
-                                        m = u;
-                                        du = dm;
-                                        break;
-                                    case RecurrentCell.AugruPaper:
-                                        m = va * u;
-                                        du = dm * va;
-                                        daSum += dm * u;
-                                        break;
-                                    case RecurrentCell.AugruAuthorsCode:
-                                        m = one - ((one - va) * (one - u));
-                                        du = dm * (one - va);
-                                        daSum += dm * (one - u);
-                                        break;
-                                    default:
-                                        m = va;
-                                        du = Vector<T>.Zero;
-                                        daSum += dm;
-                                        break;
-                                }
-
-                                var dcPre = d * m * (one - (c * c));
-                                var drPre = dcPre * gc * r * (one - r);
-                                var duPre = du * u * (one - u);
-                                VectorOps<T>.Store(dx + k, drPre);
-                                VectorOps<T>.Store(dx + ph + k, duPre);
-                                VectorOps<T>.Store(dx + (2 * ph) + k, dcPre);
-                                VectorOps<T>.Store(dgh + k, drPre);
-                                VectorOps<T>.Store(dgh + ph + k, duPre);
-                                VectorOps<T>.Store(dgh + (2 * ph) + k, dcPre * r);
-                                VectorOps<T>.Store(dhp + k, d * (one - m));
-                            }
-
-                            if (DAttention != null)
-                            {
-                                DAttention[row] = Vector.Sum(daSum);
-                            }
-
-                            T* dxRow = DXProj + ((XStart[b] + t) * 3 * h);
-                            for (int q = 0; q < 3; q++)
-                            {
-                                new ReadOnlySpan<T>(dx + (q * ph), h).CopyTo(new Span<T>(dxRow + (q * h), h));
-                            }
-
-                            VectorOps<T>.AddInPlace(dBias, dgh, 3 * ph);
+                            new ReadOnlySpan<T>(States + ((row - 1) * h), h).CopyTo(new Span<T>(hp, h));
                         }
 
-                        // dh_prev = dh * (1 - m) + U^T dgh for every running row at once.
-                        int grouped = Grouped(running);
-                        VectorOps<T>.MultiplyAccumulate(dghs + ((long)t * 3 * ph), longest * 3 * ph, 1, grouped, 3 * ph, Weight, ph, dhn, ph);
-                        for (int i = grouped; i < running; i++)
+                        T a = Attention != null ? Attention[row] : T.Zero;
+                        var va = new Vector<T>(a);
+                        var daSum = Vector<T>.Zero;
+                        T* s = Gates + (row * gateStride);
+                        for (int k = 0; k < ph; k += lanes)
                         {
-                            VectorOps<T>.AccumulateRows(dghs + ((((long)i * longest) + t) * 3 * ph), 3 * ph, Weight, ph, dhn + (i * ph));
+                            var r = VectorOps<T>.Load(s + k);
+                            var u = VectorOps<T>.Load(s + ph + k);
+                            var c = VectorOps<T>.Load(s + (2 * ph) + k);
+                            var gc = VectorOps<T>.Load(s + (3 * ph) + k);
+                            var d = VectorOps<T>.Load(dh + k);
+                            var h0 = VectorOps<T>.Load(hp + k);
+
+                            Vector<T> m, du;
+                            var dm = d * (c - h0);
+                            switch (Cell)
+                            {
+                                case RecurrentCell.Gru:
+                                    m = one - u;
+                                    du = -dm;
+                                    break;
+                                case RecurrentCell.UpdateGateGru:
+                                    m = u;
+                                    du = dm;
+                                    break;
+                                case RecurrentCell.AugruPaper:
+                                    m = va * u;
+                                    du = dm * va;
+                                    daSum += dm * u;
+                                    break;
+                                case RecurrentCell.AugruAuthorsCode:
+                                    m = one - ((one - va) * (one - u));
+                                    du = dm * (one - va);
+                                    daSum += dm * (one - u);
+                                    break;
+                                default:
+                                    m = va;
+                                    du = Vector<T>.Zero;
+                                    daSum += dm;
+                                    break;
+                            }
+
+                            var dcPre = d * m * (one - (c * c));
+                            var drPre = dcPre * gc * r * (one - r);
+                            var duPre = du * u * (one - u);
+                            VectorOps<T>.Store(dx + k, drPre);
+                            VectorOps<T>.Store(dx + ph + k, duPre);
+                            VectorOps<T>.Store(dx + (2 * ph) + k, dcPre);
+                            VectorOps<T>.Store(dgh + k, drPre);
+                            VectorOps<T>.Store(dgh + ph + k, duPre);
+                            VectorOps<T>.Store(dgh + (2 * ph) + k, dcPre * r);
+                            VectorOps<T>.Store(dhn + k, d * (one - m));
                         }
+
+                        if (DAttention != null)
+                        {
+                            DAttention[row] = Vector.Sum(daSum);
+                        }
+
+                        T* dxRow = DXProj + ((XStart[b] + t) * 3 * h);
+                        for (int q = 0; q < 3; q++)
+                        {
+                            new ReadOnlySpan<T>(dx + (q * ph), h).CopyTo(new Span<T>(dxRow + (q * h), h));
+                        }
+
+                        VectorOps<T>.AddInPlace(dBias, dgh, 3 * ph);
+
+                        // dh_prev = dh * (1 - m) + U^T dgh.
+                        VectorOps<T>.AccumulateRows(dgh, 3 * ph, Weight, ph, dhn);
                         T* swap = dh;
                         dh = dhn;
                         dhn = swap;
                     }
 
-                    for (int i = 0; i < rows; i++)
+                    // dW[j, :] += sum over steps t >= 1 of dgh_t[j] * h_prev_t (h_prev_0 = 0 adds nothing): the
+                    // [3 PH, T - 1] x [T - 1, PH] product, its left factor read transposed from the rows of dgh.
+                    if (length > 1)
                     {
-                        int b = Order[first + i], length = Lengths[b];
-                        long rowStart = (long)b * Steps;
+                        VectorOps<T>.MultiplyAccumulate(dghRows + (3 * ph), 1, 3 * ph, 3 * ph, length - 1, hps + ph, ph, dW, ph);
+                    }
 
-                        // dW[j, :] += sum over steps t >= 1 of dgh_t[j] * h_prev_t (h_prev_0 = 0 adds nothing): the
-                        // [3 PH, L - 1] x [L - 1, PH] product, its left factor read transposed from the row's dgh.
-                        if (length > 1)
+                    if (length < Steps)
+                    {
+                        if (!Packed)
                         {
-                            long slot = ((long)i * longest) + 1;
-                            VectorOps<T>.MultiplyAccumulate(dghs + (slot * 3 * ph), 1, 3 * ph, 3 * ph, length - 1, hps + (slot * ph), ph, dW, ph);
+                            Clear(DXProj + ((rowStart + length) * 3 * h), (Steps - length) * 3 * h);
                         }
 
-                        if (length < Steps)
+                        if (DAttention != null)
                         {
-                            if (!Packed)
-                            {
-                                Clear(DXProj + ((rowStart + length) * 3 * h), (Steps - length) * 3 * h);
-                            }
-
-                            if (DAttention != null)
-                            {
-                                Clear(DAttention + rowStart + length, Steps - length);
-                            }
+                            Clear(DAttention + rowStart + length, Steps - length);
                         }
                     }
                 }
@@ -498,28 +409,10 @@ internal static unsafe class RecurrenceKernel<T>
     }
 
     /// <summary>
-    /// How many of a step's running rows go through <see cref="VectorOps{T}.MultiplyAccumulate"/>: its micro-kernels
-    /// take rows by sixes and fours; a row left over (a block's tail, where its shorter rows have ended) is faster
-    /// alone through <see cref="VectorOps{T}.AccumulateRows"/>.
+    /// Splits rows 0 .. batch into at most <see cref="KernelWorkers.Chunks"/> contiguous ranges of about equal
+    /// work (the sum of their lengths). Small batches stay in one chunk: a fork costs more than it saves.
     /// </summary>
-    private static int Grouped(int running) => running - (running % 6 % 4);
-
-    /// <summary>
-    /// Where the saved gates of the block's row i at step t are, in steps: each block keeps its rows' steps together,
-    /// step after step, so a lockstep step writes (and BPTT reads) one contiguous run.
-    /// </summary>
-    private static long GateSlot(int first, int rows, int steps, int t, int i) => ((long)first * steps) + ((long)t * rows) + i;
-
-    /// <summary>Rows 0 .. batch by length, longest first; equal lengths keep their batch order.</summary>
-    private static int[] ByLength(int[] lengths, int batch)
-        => Enumerable.Range(0, batch).OrderByDescending(b => lengths[b]).ToArray();
-
-    /// <summary>
-    /// Splits the blocks of <see cref="BlockRows"/> rows of <paramref name="order"/> into at most
-    /// <see cref="KernelWorkers.Chunks"/> contiguous ranges of about equal work (the sum of their lengths);
-    /// bounds are in blocks. Small batches stay in one chunk: a fork costs more than it saves.
-    /// </summary>
-    private static int Partition(int[] order, int[] lengths, int batch, int hidden, int parallelism, out int[] bounds)
+    private static int Partition(int[] lengths, int batch, int hidden, int parallelism, out int[] bounds)
     {
         long work = 0;
         for (int b = 0; b < batch; b++)
@@ -527,29 +420,24 @@ internal static unsafe class RecurrenceKernel<T>
             work += lengths[b];
         }
 
-        int blocks = (batch + BlockRows - 1) / BlockRows;
         // About 3 H^2 multiply-adds per row-step; below ~200k of them one worker is faster.
-        int chunks = (int)Math.Clamp(Math.Min(KernelWorkers.Chunks(parallelism), work * 3 * hidden * hidden / 200_000), 1, Math.Max(1, blocks));
+        int chunks = (int)Math.Clamp(Math.Min(KernelWorkers.Chunks(parallelism), work * 3 * hidden * hidden / 200_000), 1, Math.Max(1, batch));
         bounds = new int[chunks + 1];
-        bounds[chunks] = blocks;
+        bounds[chunks] = batch;
         long done = 0;
         int next = 1;
-        for (int block = 0; block < blocks && next < chunks; block++)
+        for (int b = 0; b < batch && next < chunks; b++)
         {
-            for (int i = block * BlockRows; i < Math.Min(batch, (block + 1) * BlockRows); i++)
-            {
-                done += lengths[order[i]];
-            }
-
+            done += lengths[b];
             if (done * chunks >= work * next)
             {
-                bounds[next++] = block + 1;
+                bounds[next++] = b + 1;
             }
         }
 
         for (; next < chunks; next++)
         {
-            bounds[next] = blocks;
+            bounds[next] = batch;
         }
 
         return chunks;
