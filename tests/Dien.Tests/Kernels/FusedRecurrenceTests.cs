@@ -49,6 +49,58 @@ public sealed class FusedRecurrenceTests
         Compare(cell, output, inputs, tolerance: 2e-5);
     }
 
+    // 17 rows: lengths 0 and T, repeats, in no order.
+    private static readonly int[] MixedLengths = [3, 9, 0, 1, 9, 5, 2, 7, 0, 4, 9, 6, 8, 3, 1, 5, 2];
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Rows_of_mixed_lengths_match_the_reference_in_float64(int cellId, int outputId)
+    {
+        // H = 7 leaves padding lanes in every gate.
+        var (cell, output) = ((RecurrentCell)cellId, (RecurrentOutput)outputId);
+        using var scope = NewDisposeScope();
+        var inputs = Inputs.Random(cell, batch: MixedLengths.Length, steps: 9, hidden: 7, ScalarType.Float64, seed: 23, lengths: MixedLengths);
+        Compare(cell, output, inputs, tolerance: 1e-12);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Permuting_the_rows_permutes_the_outputs_and_leaves_the_weight_gradients(int cellId, int outputId)
+    {
+        // Rows are independent: the batch order must not matter beyond the summation order of the weight gradients.
+        var (cell, output) = ((RecurrentCell)cellId, (RecurrentOutput)outputId);
+        using var scope = NewDisposeScope();
+        int batch = MixedLengths.Length;
+        var inputs = Inputs.Random(cell, batch, steps: 9, hidden: 7, ScalarType.Float64, seed: 29, lengths: MixedLengths);
+        var rng = new Random(7);
+        int[] permutation = Enumerable.Range(0, batch).OrderBy(_ => rng.Next()).ToArray();
+        var order = tensor(permutation.Select(b => (long)b).ToArray());
+        var permuted = new Inputs
+        {
+            XProj = inputs.XProj.detach().index_select(0, order).requires_grad_(),
+            Attention = inputs.Attention?.detach().index_select(0, order).requires_grad_(),
+            WeightHh = inputs.WeightHh.detach().clone().requires_grad_(),
+            BiasHh = inputs.BiasHh?.detach().clone().requires_grad_(),
+            Lengths = permutation.Select(b => MixedLengths[b]).ToArray(),
+        };
+        var weights = randn(output == RecurrentOutput.AllStates ? [batch, 9, 7] : [batch, 7], dtype: ScalarType.Float64, generator: new Generator(3));
+
+        var y = Call(cell, output, inputs);
+        (y * weights).sum().backward();
+        var yPermuted = Call(cell, output, permuted);
+        (yPermuted * weights.index_select(0, order)).sum().backward();
+
+        MaxDiff(yPermuted, y.detach().index_select(0, order)).Should().BeLessThan(1e-13);
+        MaxDiff(permuted.XProj.grad!, inputs.XProj.grad!.index_select(0, order)).Should().BeLessThan(1e-13);
+        if (inputs.Attention is not null)
+        {
+            MaxDiff(permuted.Attention!.grad!, inputs.Attention.grad!.index_select(0, order)).Should().BeLessThan(1e-13);
+        }
+
+        MaxDiff(permuted.WeightHh.grad!, inputs.WeightHh.grad!).Should().BeLessThan(1e-12);
+        MaxDiff(permuted.BiasHh!.grad!, inputs.BiasHh!.grad!).Should().BeLessThan(1e-12);
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void A_packed_projection_gives_the_padded_ones_outputs_and_gradients_exactly(int cellId, int outputId)

@@ -7,7 +7,10 @@ using static TorchSharp.torch;
 
 namespace Dien.Tests.Kernels;
 
-/// <summary>The raw kernel: splitting rows across workers changes nothing but the summation order of the weight gradients.</summary>
+/// <summary>
+/// The raw kernel: splitting rows across workers changes nothing but the summation order of the weight gradients;
+/// every output position is written.
+/// </summary>
 [Collection("Sequential")]
 public sealed class RecurrenceKernelTests
 {
@@ -55,5 +58,61 @@ public sealed class RecurrenceKernelTests
         many.DW.allclose(one.DW, 1e-5, 1e-5).Should().BeTrue();
         many.DB.allclose(one.DB, 1e-5, 1e-5).Should().BeTrue();
         one.DW.abs().sum().item<float>().Should().BeGreaterThan(0);
+    }
+
+    [Theory]
+    [InlineData(false, 1)]
+    [InlineData(true, 1)]
+    [InlineData(false, 2)]
+    [InlineData(true, 2)]
+    public unsafe void Every_output_is_written_and_both_upstream_gradients_count(bool packed, int workers)
+    {
+        // Outputs start as NaN, so a position the kernel forgets (padding, an empty row's final state) shows; dStates
+        // and dFinal come together, the gradient of sum(states * ws) + sum(final * wf), checked against the oracle's
+        // autograd. 34 rows of mixed lengths (0 and T among them) make, at H = 36, two chunks.
+        using var scope = NewDisposeScope();
+        const int T = 9, H = 36;
+        int[] half = [3, 9, 0, 1, 9, 5, 2, 7, 0, 4, 9, 6, 8, 3, 1, 5, 2];
+        int[] lengths = [.. half, .. half.Reverse()];
+        int B = lengths.Length;
+        var cell = RecurrentCell.AugruAuthorsCode;
+        var gen = new Generator(31);
+        var x = randn(new long[] { B, T, 3 * H }, dtype: ScalarType.Float64, generator: gen);
+        var att = rand(new long[] { B, T }, dtype: ScalarType.Float64, generator: gen);
+        var w = randn(new long[] { 3 * H, H }, dtype: ScalarType.Float64, generator: gen) * 0.2;
+        var bias = randn(new long[] { 3 * H }, dtype: ScalarType.Float64, generator: gen) * 0.2;
+        var ws = randn(new long[] { B, T, H }, dtype: ScalarType.Float64, generator: gen);
+        var wf = randn(new long[] { B, H }, dtype: ScalarType.Float64, generator: gen);
+
+        Tensor[] leaves = [x.clone().requires_grad_(), att.clone().requires_grad_(), w.clone().requires_grad_(), bias.clone().requires_grad_()];
+        var statesRef = StepwiseRecurrence.Run(cell, RecurrentOutput.AllStates, leaves[0], leaves[1], leaves[2], leaves[3], lengths);
+        var finalRef = StepwiseRecurrence.Run(cell, RecurrentOutput.FinalState, leaves[0], leaves[1], leaves[2], leaves[3], lengths);
+        ((statesRef * ws).sum() + (finalRef * wf).sum()).backward();
+
+        var positions = tensor(lengths.SelectMany((length, b) => Enumerable.Range(0, length).Select(t => (long)((b * T) + t))).ToArray());
+        var xIn = packed ? x.reshape(-1, 3 * H).index_select(0, positions) : x;
+        var dXRef = packed ? leaves[0].grad!.reshape(-1, 3 * H).index_select(0, positions) : leaves[0].grad!;
+        var states = full(new long[] { B, T, H }, double.NaN, dtype: ScalarType.Float64);
+        var final = full(new long[] { B, H }, double.NaN, dtype: ScalarType.Float64);
+        var gates = full(new long[] { B, T, RecurrenceKernel<double>.GateStride(H) }, double.NaN, dtype: ScalarType.Float64);
+        var dX = full(xIn.shape, double.NaN, dtype: ScalarType.Float64);
+        var dA = full(new long[] { B, T }, double.NaN, dtype: ScalarType.Float64);
+        var dW = full(new long[] { 3 * H, H }, double.NaN, dtype: ScalarType.Float64);
+        var dB = full(new long[] { 3 * H }, double.NaN, dtype: ScalarType.Float64);
+        RecurrenceKernel<double>.Forward(cell, B, T, H, packed,
+            TensorMemory.Pointer<double>(xIn), TensorMemory.Pointer<double>(att), TensorMemory.Pointer<double>(w), TensorMemory.Pointer<double>(bias), lengths,
+            TensorMemory.Pointer<double>(states), TensorMemory.Pointer<double>(final), TensorMemory.Pointer<double>(gates), workers);
+        RecurrenceKernel<double>.Backward(cell, B, T, H, packed,
+            TensorMemory.Pointer<double>(ws), TensorMemory.Pointer<double>(wf), TensorMemory.Pointer<double>(att), TensorMemory.Pointer<double>(w), lengths,
+            TensorMemory.Pointer<double>(states), TensorMemory.Pointer<double>(gates),
+            TensorMemory.Pointer<double>(dX), TensorMemory.Pointer<double>(dA), TensorMemory.Pointer<double>(dW), TensorMemory.Pointer<double>(dB), workers);
+
+        (Tensor Kernel, Tensor Oracle, string Name)[] pairs =
+            [(states, statesRef, "states"), (final, finalRef, "final"), (dX, dXRef, "dXProj"), (dA, leaves[1].grad!, "dAttention"), (dW, leaves[2].grad!, "dWeightHh"), (dB, leaves[3].grad!, "dBiasHh")];
+        foreach (var (kernel, oracle, name) in pairs)
+        {
+            kernel.isfinite().all().item<bool>().Should().BeTrue($"every position of {name} is written");
+            (kernel - oracle).abs().max().item<double>().Should().BeLessThan(1e-12, name);
+        }
     }
 }
