@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -113,7 +114,22 @@ public sealed class BehaviourBatch : IDisposable
         }
     }
 
-    private Tensor Ids(long[] data, params long[] shape) => Own(tensor(data, shape, device: Device));
+    // torch.tensor(long[], shape) copies element by element (about 20 ns an id: 0.3 ms for 128 x 100 ids, four such
+    // arrays a batch); one span copy into fresh CPU memory costs a memcpy. Other devices get a copy of that.
+    private Tensor Ids(long[] data, params long[] shape)
+    {
+        var ids = empty(shape, ScalarType.Int64);
+        MemoryMarshal.AsBytes(data.AsSpan()).CopyTo(ids.bytes);
+        if (Device.type == DeviceType.CPU)
+        {
+            return Own(ids);
+        }
+
+        using (ids)
+        {
+            return Own(ids.to(Device));
+        }
+    }
 
     // A batch may be built inside someone's dispose scope; it owns its tensors, so take them out of it.
     private static Tensor Own(Tensor t) => t.DetachFromDisposeScope();
