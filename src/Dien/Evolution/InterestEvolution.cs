@@ -117,7 +117,7 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
 
         // Each row reading its own history (training, evaluation): project the valid positions only where padding
         // is most of the batch. Candidates sharing a history project it once, at the history's rows, then spread.
-        var input = Variant == EvolutionVariant.Aigru ? (rows.IsIdentity ? x * a.unsqueeze(-1) : rows.Spread(x) * a.unsqueeze(-1)) : states;
+        var input = Variant == EvolutionVariant.Aigru ? rows.Spread(x) * a.unsqueeze(-1) : states;
         Tensor result = Variant switch
         {
             EvolutionVariant.Aigru => RunProjected(RecurrentCell.UpdateGateGru, RecurrentOutput.FinalState, input, gather: true, null, lengths, last),

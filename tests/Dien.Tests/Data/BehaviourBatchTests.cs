@@ -22,6 +22,7 @@ public sealed class BehaviourBatchTests
             Size = size, Width = width, UserIds = Ids(size), TargetItems = Ids(size), TargetCategories = Ids(size),
             HistoryItems = Ids(size * width), HistoryCategories = Ids(size * width), NegativeItems = Ids(size * width), NegativeCategories = Ids(size * width),
             Lengths = Enumerable.Range(0, size).Select(_ => random.Next(0, width + 1)).ToArray(), Labels = Enumerable.Range(0, size).Select(i => (float)(i % 2)).ToArray(),
+            HistoryLabels = Enumerable.Range(0, size * width).Select(i => (float)((i / 3) % 2)).ToArray(),
             ExtraFieldCount = 2, ExtraFields = Ids(size * 2),
         };
 
@@ -38,6 +39,9 @@ public sealed class BehaviourBatchTests
         batch.NegativeCategories!.Values<long>().Should().Equal(arrays.NegativeCategories);
         batch.ExtraFields.Values<long>().Should().Equal(arrays.ExtraFields);
         batch.Lengths.Values<long>().Should().Equal(arrays.Lengths.Select(l => (long)l));
+        batch.Labels!.Values<float>().Should().Equal(arrays.Labels);
+        batch.HistoryLabels!.shape.Should().Equal(size, width);
+        batch.HistoryLabels.Values<float>().Should().Equal(arrays.HistoryLabels);
         batch.Mask.Values<bool>().Should().Equal(
             Enumerable.Range(0, size * width).Select(i => i % Math.Max(1, width) < arrays.Lengths[i / Math.Max(1, width)]));
     }
