@@ -119,6 +119,32 @@ internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
         return (loss.sum() / pairs.sum().clamp_min(HeldScalars.One)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Whether <see cref="ComputePacked"/> can take these states: the fused kernel runs for them.</summary>
+    /// <param name="states">Extractor states h_t, [B, T, H].</param>
+    internal bool ReadsPacked(Tensor states) => Fused(states);
+
+    /// <summary>
+    /// Computes L_aux from behaviours and negatives packed (the valid positions row after row): the fused kernel
+    /// reads them as they are, so padding costs neither memory nor gradient traffic.
+    /// </summary>
+    /// <param name="states">Extractor states h_t, [B, T, H].</param>
+    /// <param name="behaviours">e_t at the N valid positions of <paramref name="mask"/>, [N, E].</param>
+    /// <param name="negatives">e'_t at the same positions, [N, E].</param>
+    /// <param name="mask">True at valid positions, bool [B, T].</param>
+    /// <returns>A scalar; zero (with a graph) when no row has two valid behaviours.</returns>
+    /// <exception cref="ArgumentException">A shape does not fit, or the fused kernel cannot take the states (<see cref="ReadsPacked"/>).</exception>
+    internal Tensor ComputePacked(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask)
+    {
+        Guard.That(Fused(states), $"The packed auxiliary loss runs in the fused kernel only: states are {states.dtype} on {states.device}, fused kernels {(UseFusedKernels ? "on" : "off")}.", nameof(states));
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, (long)_hiddenSize });
+        Guard.Shape(behaviours, new[] { Guard.Any, (long)_behaviourSize });
+        Guard.SameShape(negatives, behaviours);
+        Guard.Mask(mask, states.shape[0], states.shape[1]);
+        using var scope = NewDisposeScope();
+        var (weights, biases) = ScorerParameters();
+        return FusedNextBehaviourLoss.Compute(states, behaviours, negatives, mask, weights, biases).MoveToOuterDisposeScope();
+    }
+
     private bool Fused(Tensor states)
         => UseFusedKernels && _output?.bias is not null && _layers.All(l => l.bias is not null) && FusedNextBehaviourLoss.Supports(states);
 

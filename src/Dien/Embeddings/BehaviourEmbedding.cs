@@ -86,24 +86,26 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>
-    /// Everything a model reads from the tables for one batch. Ids at padded history positions are
-    /// replaced by the padding id first, so whatever they held never reaches a result.
+    /// Everything a model reads from the tables for one batch, packed: only the valid history positions (and their
+    /// sampled negatives) are looked up, so whatever padded positions hold is never read, and padding costs neither a
+    /// lookup nor a gradient row. <see cref="EmbeddedBatch.History"/> lays them out padded when a part needs that.
     /// </summary>
     /// <param name="batch">The batch.</param>
     /// <param name="includeNegatives">Also embed the sampled negatives (for the next-behaviour auxiliary loss).</param>
     internal EmbeddedBatch Embed(BehaviourBatch batch, bool includeNegatives)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        long size = batch.Size, width = batch.Width;
+        long size = batch.Size, valid = batch.ValidPositionIds.shape[0];
         var (itemIds, categoryIds, negatives) = BehaviourIds(batch, includeNegatives);
 
         // One lookup per table for history, target and negatives together: with a max-norm the lookup
         // renormalises rows in place, which must not happen between two lookups of one forward pass.
         var all = forward(itemIds, categoryIds);
-        var history = all.narrow(0, 0, size * width).reshape(size, width, BehaviourSize);
-        var target = all.narrow(0, size * width, size);
-        var negative = negatives ? all.narrow(0, (size * width) + size, size * width).reshape(size, width, BehaviourSize) : null;
-        return new EmbeddedBatch(history, target, EmbedUser(batch.UserIds), EmbedExtraFields(batch.ExtraFields), negative, itemIds, categoryIds);
+        var history = all.narrow(0, 0, valid);
+        var target = all.narrow(0, valid, size);
+        var negative = negatives ? all.narrow(0, valid + size, valid) : null;
+        var packed = new PackedHistory(history, negative, batch.ValidPositionIds, batch.ValidRows, batch.Arrays.Lengths, batch.Width);
+        return new EmbeddedBatch(packed, target, EmbedUser(batch.UserIds), EmbedExtraFields(batch.ExtraFields), itemIds, categoryIds);
     }
 
     /// <summary>
@@ -123,7 +125,7 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
         var all = forward(itemIds, categoryIds);
         var history = all.narrow(0, 0, size * width).reshape(size, width, BehaviourSize);
         var target = all.narrow(0, size * width, batch.Size);
-        return new EmbeddedBatch(history, target, EmbedUser(histories.UserIds), EmbedExtraFields(histories.ExtraFields), null, itemIds, categoryIds)
+        return new EmbeddedBatch(history, target, EmbedUser(histories.UserIds), EmbedExtraFields(histories.ExtraFields), itemIds, categoryIds)
         {
             Rows = batch.Index,
         };
@@ -158,19 +160,19 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>
-    /// The item and category ids a batch looks up, flat: history (padded positions set to the padding id, so
-    /// whatever they held is never read), target, then the sampled negatives when asked for and present.
+    /// The item and category ids a batch looks up, flat: the valid history positions row after row, the targets,
+    /// then the negatives at the valid positions when asked for and present.
     /// </summary>
     private static (Tensor Items, Tensor Categories, bool Negatives) BehaviourIds(BehaviourBatch batch, bool includeNegatives)
     {
-        var padding = batch.Mask.logical_not();
+        var valid = batch.ValidPositionIds;
         bool negatives = includeNegatives && batch.NegativeItems is not null && batch.NegativeCategories is not null;
-        var itemIds = new List<Tensor> { batch.HistoryItems.masked_fill(padding, HeldScalars.Zero).reshape(-1), batch.TargetItems };
-        var categoryIds = new List<Tensor> { batch.HistoryCategories.masked_fill(padding, HeldScalars.Zero).reshape(-1), batch.TargetCategories };
+        var itemIds = new List<Tensor> { batch.HistoryItems.reshape(-1).index_select(0, valid), batch.TargetItems };
+        var categoryIds = new List<Tensor> { batch.HistoryCategories.reshape(-1).index_select(0, valid), batch.TargetCategories };
         if (negatives)
         {
-            itemIds.Add(batch.NegativeItems!.masked_fill(padding, HeldScalars.Zero).reshape(-1));
-            categoryIds.Add(batch.NegativeCategories!.masked_fill(padding, HeldScalars.Zero).reshape(-1));
+            itemIds.Add(batch.NegativeItems!.reshape(-1).index_select(0, valid));
+            categoryIds.Add(batch.NegativeCategories!.reshape(-1).index_select(0, valid));
         }
 
         return (torch.cat(itemIds, 0), torch.cat(categoryIds, 0), negatives);

@@ -1,3 +1,4 @@
+using Dien.Data.Batching;
 using Dien.Kernels.Recurrence;
 using Dien.Runtime;
 using TorchSharp;
@@ -91,6 +92,44 @@ internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tenso
             states = PackedGru(input, mask.narrow(1, 0, last), lengths);
         }
 
+        if (last < steps)
+        {
+            states = nn.functional.pad(states, new long[] { 0, 0, 0, steps - last });
+        }
+
+        return states.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Whether <see cref="ForwardPacked"/> can take these behaviours: the fused kernel runs for them.</summary>
+    /// <param name="behaviours">The behaviours, packed or padded.</param>
+    public bool ReadsPacked(Tensor behaviours) => UseFusedKernels && FusedRecurrence.Supports(behaviours);
+
+    /// <summary>
+    /// Runs the GRU over behaviours packed (the valid positions row after row): the fused kernel projects them as
+    /// they are, with no gather and no padded input.
+    /// </summary>
+    /// <param name="behaviours">e_t at the N valid positions of <paramref name="mask"/>, [N, E].</param>
+    /// <param name="mask">True at valid positions, bool [B, T] (left-aligned: the first lengths[b] positions).</param>
+    /// <param name="lengths">Valid lengths on the host, one per row, summing to N.</param>
+    /// <returns>States h_t, [B, T, H]; zero at padded positions and for empty rows.</returns>
+    /// <exception cref="ArgumentException">A shape or length does not fit, or the fused kernel cannot take the behaviours (<see cref="ReadsPacked"/>).</exception>
+    public Tensor ForwardPacked(Tensor behaviours, Tensor mask, int[] lengths)
+    {
+        Guard.That(ReadsPacked(behaviours), $"Packed behaviours run in the fused kernel only: they are {behaviours.dtype} on {behaviours.device}, fused kernels {(UseFusedKernels ? "on" : "off")}.", nameof(behaviours));
+        Guard.Shape(behaviours, new[] { ValidPositions.Count(lengths), (long)InputSize });
+        long batch = mask.shape[0], steps = mask.shape[1];
+        Guard.Mask(mask, batch, steps);
+        Guard.Lengths(lengths, batch, steps);
+        using var scope = NewDisposeScope();
+        RowsRun += batch;
+        int last = lengths.Length == 0 ? 0 : lengths.Max();
+        if (last == 0)
+        {
+            return zeros(new[] { batch, steps, (long)HiddenSize }, dtype: behaviours.dtype, device: behaviours.device).MoveToOuterDisposeScope();
+        }
+
+        var projection = nn.functional.linear(behaviours, Parameter("weight_ih_l0"), Parameter("bias_ih_l0"));
+        var states = FusedRecurrence.Run(RecurrentCell.Gru, RecurrentOutput.AllStates, projection, null, Parameter("weight_hh_l0"), Parameter("bias_hh_l0"), lengths, last);
         if (last < steps)
         {
             states = nn.functional.pad(states, new long[] { 0, 0, 0, steps - last });

@@ -72,11 +72,9 @@ public sealed class DienModel : CtrModel
         using var scope = NewDisposeScope();
         int[] lengths = batch.Arrays.Lengths;
         var embedded = _embedding.Embed(batch, includeNegatives: withAuxiliary && nextBehaviour);
-        var states = _extractor.call(embedded.History, batch.Mask, lengths);
+        var states = Extract(embedded, batch.Mask, lengths);
         var logit = ScoreAgainst(embedded, states, batch.Mask, lengths);
-        Tensor? auxiliaryLoss = withAuxiliary
-            ? _auxiliary!.call(states, embedded.History, nextBehaviour ? embedded.Negatives! : batch.HistoryLabels!, batch.Mask)
-            : null;
+        Tensor? auxiliaryLoss = withAuxiliary ? AuxiliaryLoss(states, embedded, batch, nextBehaviour) : null;
         return Finish(batch, logit, auxiliaryLoss, EmbeddingPenalty(_embedding, embedded, batch));
     }
 
@@ -86,7 +84,7 @@ public sealed class DienModel : CtrModel
         using var scope = NewDisposeScope();
         var histories = batch.Histories;
         var embedded = _embedding.Embed(batch);
-        var states = _extractor.call(embedded.History, histories.Mask, histories.Arrays.Lengths);
+        var states = Extract(embedded, histories.Mask, histories.Arrays.Lengths);
         return ScoreAgainst(embedded, states, histories.Mask, histories.Arrays.Lengths).MoveToOuterDisposeScope();
     }
 
@@ -103,6 +101,23 @@ public sealed class DienModel : CtrModel
         var weights = _attention.call(rows.Spread(states), embedded.Target, rowMask);
         var interest = _evolution.Evolve(states, rows, weights, rowMask, rows.Spread(lengths));
         return _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
+    }
+
+    /// <summary>The extractor states: from the packed behaviours where the fused kernel reads them, else on the padded layout.</summary>
+    private Tensor Extract(EmbeddedBatch embedded, Tensor mask, int[] lengths)
+        => embedded.Packed is { } packed && _extractor.ReadsPacked(packed.Behaviours)
+            ? _extractor.ForwardPacked(packed.Behaviours, mask, lengths)
+            : _extractor.call(embedded.History, mask, lengths);
+
+    /// <summary>L_aux: from the packed behaviours where the fused kernel reads them, else on the padded layout.</summary>
+    private Tensor AuxiliaryLoss(Tensor states, EmbeddedBatch embedded, BehaviourBatch batch, bool nextBehaviour)
+    {
+        if (_auxiliary is NextBehaviourAuxiliaryLoss next && embedded.Packed is { Negatives: { } negatives } packed && next.ReadsPacked(states))
+        {
+            return next.ComputePacked(states, packed.Behaviours, negatives, batch.Mask);
+        }
+
+        return _auxiliary!.call(states, embedded.History, nextBehaviour ? embedded.Negatives! : batch.HistoryLabels!, batch.Mask);
     }
 
     private static void RequireAuxiliaryInputs(BehaviourBatch batch, bool nextBehaviour)

@@ -37,6 +37,8 @@ public sealed class BehaviourEmbeddingTests
         Values(embedded.History[0, 2]).Should().OnlyContain(v => v == 0, "padded position (id 9 there) is ignored");
         Values(embedded.History[1]).Should().OnlyContain(v => v == 0);
         Values(embedded.Negatives![1]).Should().OnlyContain(v => v == 0);
+        embedded.Packed!.Behaviours.shape.Should().Equal(new long[] { 2, 5 }, "only the two valid positions are looked up");
+        Values(embedded.HistorySum()).Should().Equal(Values(embedded.History.sum(1)), "the packed rows' sum is the padded sum");
 
         (embedded.History.sum() + embedded.Target.sum() + embedded.Negatives!.sum()).backward();
         var items = embedding.named_parameters().Single(p => p.name == "items.weight").parameter;

@@ -22,6 +22,42 @@ public sealed class InterestExtractorTests
     }
 
     [Fact]
+    public void ExtractFromPackedBehavioursEqualsThePaddedRunWithItsGradients()
+    {
+        // A batch embedded packed: the kernel projects the valid behaviours as they are; padded ids out of every
+        // vocabulary (9999) prove that padding is never looked up.
+        using var scope = NewDisposeScope();
+        manual_seed(4);
+        var options = Dien.Tests.Model.ModelTestKit.TinyOptions();
+        using var embedding = new Dien.Embeddings.BehaviourEmbedding(options.ToEmbeddingOptions());
+        using var extractor = new InterestExtractor(options.BehaviourSize, options.HiddenSize);
+        int[] lengths = [5, 0, 2, 7, 1, 3];
+        using var batch = new Dien.Data.Batching.BehaviourBatch(Dien.Tests.Model.ModelTestKit.Arrays(lengths, 7, seed: 3, paddingId: 9999));
+
+        var packed = embedding.Embed(batch, includeNegatives: false);
+        packed.Packed.Should().NotBeNull();
+        extractor.ReadsPacked(packed.Packed!.Behaviours).Should().BeTrue();
+        var fromPacked = extractor.ForwardPacked(packed.Packed.Behaviours, batch.Mask, lengths);
+        fromPacked.square().sum().backward();
+        var packedGrads = embedding.parameters().Concat(extractor.parameters()).Where(p => p.grad is not null).Select(p => p.grad!.clone()).ToList();
+        embedding.zero_grad();
+        extractor.zero_grad();
+
+        var padded = embedding.Embed(batch, includeNegatives: false);
+        var fromPadded = extractor.call(padded.History, batch.Mask, lengths);
+        fromPadded.square().sum().backward();
+        var paddedGrads = embedding.parameters().Concat(extractor.parameters()).Where(p => p.grad is not null).Select(p => p.grad!).ToList();
+
+        fromPacked.shape.Should().Equal(6, 7, options.HiddenSize);
+        fromPacked.allclose(fromPadded, 1e-6, 1e-7).Should().BeTrue();
+        packedGrads.Should().HaveCount(6, "the item and category tables and the GRU's four tensors");
+        paddedGrads.Should().HaveCount(6);
+        packedGrads.Zip(paddedGrads).Should().OnlyContain(p => p.First.allclose(p.Second, 1e-5, 1e-6));
+        packedGrads[0].abs().sum().item<float>().Should().BeGreaterThan(0, "the item table gets a gradient");
+        Values(fromPacked[1]).Should().OnlyContain(v => v == 0, "an empty row has zero states");
+    }
+
+    [Fact]
     public void MatchesHandComputedGruStepsAndZeroesPadding()
     {
         using var scope = NewDisposeScope();

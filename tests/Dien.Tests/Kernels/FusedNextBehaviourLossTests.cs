@@ -110,6 +110,38 @@ public sealed class FusedNextBehaviourLossTests
             .Should().Throw<ArgumentException>().WithMessage("*behaviours is Float32*");
     }
 
+    [Fact]
+    public void PackedBehavioursGiveBitwiseTheValueAndGradientsOfPaddedOnes()
+    {
+        // The kernel reads e_{t+1} and e'_{t+1} at their packed rows instead of b * T + t + 1: the same arithmetic.
+        using var scope = NewDisposeScope();
+        torch.manual_seed(17);
+        int[] lengths = [6, 0, 1, 2, 5, 6, 3];
+        var (states, behaviours, negatives, mask) = Inputs(lengths, 6, 5, 4, ScalarType.Float64);
+        var weights = new List<Tensor> { randn(7, 9, ScalarType.Float64), randn(1, 7, ScalarType.Float64) };
+        var biases = new List<Tensor> { randn(7, ScalarType.Float64), randn(1, ScalarType.Float64) };
+        var positions = tensor(Dien.Data.Batching.ValidPositions.Of(lengths, 6).Positions);
+        Tensor Pack(Tensor padded) => padded.reshape(-1, 4).index_select(0, positions);
+
+        var padded = new[] { states, behaviours, negatives }.Select(t => t.clone().requires_grad_()).ToArray();
+        var paddedLoss = FusedNextBehaviourLoss.Compute(padded[0], padded[1], padded[2], mask, weights, biases);
+        paddedLoss.backward();
+        var packed = new[] { states.clone(), Pack(behaviours), Pack(negatives) }.Select(t => t.requires_grad_()).ToArray();
+        var packedLoss = FusedNextBehaviourLoss.Compute(packed[0], packed[1], packed[2], mask, weights, biases);
+        packedLoss.backward();
+
+        packedLoss.item<double>().Should().Be(paddedLoss.item<double>());
+        packed[0].grad!.eq(padded[0].grad!).all().item<bool>().Should().BeTrue("the states' gradient");
+        packed[1].grad!.eq(Pack(padded[1].grad!)).all().item<bool>().Should().BeTrue("the behaviours' gradient at the valid positions");
+        packed[2].grad!.eq(Pack(padded[2].grad!)).all().item<bool>().Should().BeTrue("the negatives' gradient at the valid positions");
+        padded[1].grad!.reshape(-1, 4).index_fill(0, positions, 0.0).abs().max().item<double>().Should().Be(0, "padding gets no gradient");
+        packed[1].grad!.abs().sum().item<double>().Should().BeGreaterThan(0);
+
+        var short1 = Pack(behaviours).narrow(0, 0, positions.shape[0] - 1);
+        FluentActions.Invoking(() => FusedNextBehaviourLoss.Compute(states, short1, short1, mask, weights, biases))
+            .Should().Throw<ArgumentException>().WithMessage("*22 rows but the mask has 23 valid positions*");
+    }
+
     private static void Compare(int[] hidden, int[] lengths, int steps, int hiddenSize, int behaviourSize, ScalarType dtype, int seed, double tolerance)
     {
         using var scope = NewDisposeScope();

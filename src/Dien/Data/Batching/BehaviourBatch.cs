@@ -46,6 +46,9 @@ public sealed class BehaviourBatch : IDisposable
         NegativeCategories = arrays.NegativeCategories is null ? null : Ids(arrays.NegativeCategories, b, t);
         HistoryLabels = arrays.HistoryLabels is null ? null : Copy(arrays.HistoryLabels, ScalarType.Float32, b, t);
         ExtraFields = arrays.ExtraFields is null ? null : Ids(arrays.ExtraFields, b, arrays.ExtraFieldCount);
+        var (positions, rows) = ValidPositions.Of(arrays.Lengths, t);
+        ValidPositionIds = Ids(positions, positions.LongLength);
+        ValidRows = Ids(rows, rows.LongLength);
     }
 
     /// <summary>The host-side arrays this batch was built from.</summary>
@@ -99,6 +102,15 @@ public sealed class BehaviourBatch : IDisposable
     /// <summary>Extra field ids, int64 [B, F]; null when there are none.</summary>
     public Tensor? ExtraFields { get; }
 
+    /// <summary>
+    /// The flat positions b * T + t of the valid history positions, row after row, int64 [sum of lengths]: how
+    /// packed sequences index the padded tensors (built here, on the batching thread, not in the model's step).
+    /// </summary>
+    internal Tensor ValidPositionIds { get; }
+
+    /// <summary>The row b of each of <see cref="ValidPositionIds"/>, int64 [sum of lengths].</summary>
+    internal Tensor ValidRows { get; }
+
     /// <inheritdoc />
     public void Dispose()
     {
@@ -108,7 +120,7 @@ public sealed class BehaviourBatch : IDisposable
         }
 
         _disposed = true;
-        foreach (var t in new[] { UserIds, TargetItems, TargetCategories, HistoryItems, HistoryCategories, Lengths, Mask, Labels, NegativeItems, NegativeCategories, HistoryLabels, ExtraFields })
+        foreach (var t in new[] { UserIds, TargetItems, TargetCategories, HistoryItems, HistoryCategories, Lengths, Mask, Labels, NegativeItems, NegativeCategories, HistoryLabels, ExtraFields, ValidPositionIds, ValidRows })
         {
             t?.Dispose();
         }

@@ -27,8 +27,8 @@ internal static class FusedNextBehaviourLoss
     /// 0 when there is no pair.
     /// </summary>
     /// <param name="states">h_t, [B, T, H].</param>
-    /// <param name="behaviours">e_t, [B, T, E].</param>
-    /// <param name="negatives">e'_t, [B, T, E].</param>
+    /// <param name="behaviours">e_t, [B, T, E]; or packed, [N, E]: the N valid positions of <paramref name="mask"/> row after row.</param>
+    /// <param name="negatives">e'_t, the same shape as <paramref name="behaviours"/>.</param>
     /// <param name="mask">Bool [B, T], true at valid positions.</param>
     /// <param name="weights">Weight of each scorer layer, [N_j, K_j]; K_0 = H + E, K_j = N_{j-1}, the last N = 1.</param>
     /// <param name="biases">Bias of each layer, [N_j].</param>
@@ -118,13 +118,22 @@ internal static class FusedNextBehaviourLoss
         }
 
         Guard.Shape(states, new[] { Guard.Any, Guard.Any, Guard.Any });
-        Guard.Shape(behaviours, new[] { states.shape[0], states.shape[1], Guard.Any });
+        if (behaviours.dim() == 2)
+        {
+            // Packed: the kernel checks N against the mask's valid positions.
+            Guard.Shape(behaviours, new[] { Guard.Any, Guard.Any });
+        }
+        else
+        {
+            Guard.Shape(behaviours, new[] { states.shape[0], states.shape[1], Guard.Any });
+        }
+
         Guard.SameShape(negatives, behaviours);
         Guard.Mask(mask, states.shape[0], states.shape[1], onCpu: true);
         Guard.That(states.numel() <= int.MaxValue && behaviours.numel() <= int.MaxValue,
             $"states {Guard.ShapeOf(states)} or behaviours {Guard.ShapeOf(behaviours)} exceed {int.MaxValue} elements, the fused kernel's limit.", nameof(states));
         Guard.CpuLike(behaviours, states.dtype, "the states");
         Guard.CpuLike(negatives, states.dtype, "the states");
-        MlpStack.CheckLayers(weights, biases, states.shape[2] + behaviours.shape[2], states.dtype);
+        MlpStack.CheckLayers(weights, biases, states.shape[2] + behaviours.shape[^1], states.dtype);
     }
 }

@@ -20,7 +20,8 @@ namespace Dien.Kernels.NextBehaviour;
 /// node only multiplies them by the incoming gradient. The pairs are cut into contiguous chunks
 /// (<see cref="KernelWorkers"/>) whose weight gradients are summed at the end in chunk order, so a result
 /// does not depend on scheduling.
-/// Layout: states [B, T, H], behaviours and negatives [B, T, E], mask [B, T] (one byte per flag); layer j has
+/// Layout: states [B, T, H], behaviours and negatives [B, T, E] or packed [N, E] (the valid positions row after row,
+/// <see cref="Problem.Packed"/>), mask [B, T] (one byte per flag); layer j has
 /// weight [N_j, K_j] (row-major, K_0 = H + E with the state columns first) and bias [N_j]; the last layer has
 /// N = 1. Internally every width is padded to whole vectors with zero weights.
 /// </remarks>
@@ -80,6 +81,15 @@ internal static unsafe class NextBehaviourLossKernel<T>
         public T* States, Behaviours, Negatives;
         public byte* Mask;
 
+        /// <summary>
+        /// Behaviours and negatives are packed, [N, E] (the valid positions row after row), not [B, T, E]; N must
+        /// then be <see cref="PackedRows"/>.
+        /// </summary>
+        public bool Packed;
+
+        /// <summary>The rows of packed behaviours and negatives: the valid positions of <see cref="Mask"/>.</summary>
+        public long PackedRows;
+
         /// <summary>Output width of each linear layer, the last one 1.</summary>
         public int[] Widths = [];
 
@@ -128,11 +138,14 @@ internal static unsafe class NextBehaviourLossKernel<T>
             ep = VectorOps<T>.Pad(e);
             stack = new MlpStack<T>(problem.Widths, problem.Weights, problem.Biases, hp + ep);
             maxWidth = Math.Max(stack.Np.Max(), Math.Max(hp, ep));
-            Pairs = FindPairs();
+            (Pairs, Next) = FindPairs();
         }
 
         /// <summary>Flat positions b * T + t of the valid pairs: t and t + 1 both valid.</summary>
         public int[] Pairs { get; }
+
+        /// <summary>For each pair, the row of e_{t+1} in the behaviours and negatives: b * T + t + 1, or its packed index.</summary>
+        public int[] Next { get; }
 
         public double[] Losses { get; private set; } = [];
 
@@ -254,7 +267,7 @@ internal static unsafe class NextBehaviourLossKernel<T>
             T* target = c == 0 ? grads!.Behaviours : grads!.Negatives;
             for (int i = 0; i < rows; i++)
             {
-                new ReadOnlySpan<T>(dIn + (i * ep), e).CopyTo(new Span<T>(target + (((long)Pairs[tile + i] + 1) * e), e));
+                new ReadOnlySpan<T>(dIn + (i * ep), e).CopyTo(new Span<T>(target + ((long)Next[tile + i] * e), e));
             }
         }
 
@@ -262,29 +275,45 @@ internal static unsafe class NextBehaviourLossKernel<T>
         {
             for (int i = 0; i < rows; i++)
             {
-                long at = Pairs[tile + i];
+                long at = Pairs[tile + i], next = Next[tile + i];
                 new ReadOnlySpan<T>(p.States + (at * h), h).CopyTo(new Span<T>(hT + (i * hp), h));
-                new ReadOnlySpan<T>(p.Behaviours + ((at + 1) * e), e).CopyTo(new Span<T>(eT[0] + (i * ep), e));
-                new ReadOnlySpan<T>(p.Negatives + ((at + 1) * e), e).CopyTo(new Span<T>(eT[1] + (i * ep), e));
+                new ReadOnlySpan<T>(p.Behaviours + (next * e), e).CopyTo(new Span<T>(eT[0] + (i * ep), e));
+                new ReadOnlySpan<T>(p.Negatives + (next * e), e).CopyTo(new Span<T>(eT[1] + (i * ep), e));
             }
         }
 
-        private int[] FindPairs()
+        private (int[] Pairs, int[] Next) FindPairs()
         {
             var pairs = new List<int>();
+            var next = new List<int>();
+
+            // Valid positions are left-aligned, so a packed index is the count of valid positions before it.
+            int valid = 0;
             for (int b = 0; b < p.Batch; b++)
             {
                 byte* row = p.Mask + ((long)b * p.Steps);
-                for (int t = 0; t + 1 < p.Steps; t++)
+                for (int t = 0; t < p.Steps; t++)
                 {
-                    if (row[t] != 0 && row[t + 1] != 0)
+                    if (row[t] == 0)
+                    {
+                        continue;
+                    }
+
+                    valid++;
+                    if (t + 1 < p.Steps && row[t + 1] != 0)
                     {
                         pairs.Add((b * p.Steps) + t);
+                        next.Add(p.Packed ? valid : (b * p.Steps) + t + 1);
                     }
                 }
             }
 
-            return pairs.ToArray();
+            if (p.Packed && valid != p.PackedRows)
+            {
+                throw new ArgumentException($"The packed behaviours have {p.PackedRows} rows but the mask has {valid} valid positions.", "behaviours");
+            }
+
+            return (pairs.ToArray(), next.ToArray());
         }
 
         /// <summary>Sums the chunks' gradients in chunk order and writes them in the tensors' layout.</summary>

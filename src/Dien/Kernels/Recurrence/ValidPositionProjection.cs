@@ -1,3 +1,4 @@
+using Dien.Data.Batching;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,7 +18,7 @@ internal static class ValidPositionProjection
 
     /// <summary>Whether to gather: fewer than <see cref="GatherBelow"/> of the <c>B x steps</c> positions are valid, and <paramref name="x"/> is contiguous.</summary>
     public static bool Pays(Tensor x, int[] lengths, int steps) =>
-        Valid(lengths) < GatherBelow * x.shape[0] * steps && x.is_contiguous();
+        ValidPositions.Count(lengths) < GatherBelow * x.shape[0] * steps && x.is_contiguous();
 
     /// <summary>
     /// The projection of the valid positions of <paramref name="x"/> [B, T, E], row after row: [sum of lengths, O].
@@ -30,7 +31,7 @@ internal static class ValidPositionProjection
     {
         using var scope = NewDisposeScope();
         long total = x.shape[1];
-        var source = Positions(lengths, total);
+        var (source, _) = ValidPositions.Of(lengths, total);
         var gathered = x.reshape(x.shape[0] * total, x.shape[2]).index_select(0, tensor(source, device: x.device));
         return nn.functional.linear(gathered, weight, bias).MoveToOuterDisposeScope();
     }
@@ -56,35 +57,8 @@ internal static class ValidPositionProjection
         var projected = Gather(x, lengths, weight, bias);
         long batch = x.shape[0];
         return zeros(new[] { batch * steps, projected.shape[1] }, dtype: projected.dtype, device: projected.device)
-            .index_copy(0, tensor(Positions(lengths, steps), device: x.device), projected)
+            .index_copy(0, tensor(ValidPositions.Of(lengths, steps).Positions, device: x.device), projected)
             .view(batch, steps, projected.shape[1])
             .MoveToOuterDisposeScope();
-    }
-
-    /// <summary>The flat indices <c>b * width + t</c> of the valid positions, row after row.</summary>
-    private static long[] Positions(int[] lengths, long width)
-    {
-        var positions = new long[Valid(lengths)];
-        long k = 0;
-        for (int b = 0; b < lengths.Length; b++)
-        {
-            for (int t = 0; t < lengths[b]; t++)
-            {
-                positions[k++] = (b * width) + t;
-            }
-        }
-
-        return positions;
-    }
-
-    private static long Valid(int[] lengths)
-    {
-        long valid = 0;
-        foreach (int length in lengths)
-        {
-            valid += length;
-        }
-
-        return valid;
     }
 }

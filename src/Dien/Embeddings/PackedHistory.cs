@@ -1,0 +1,34 @@
+using Dien.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Dien.Embeddings;
+
+/// <summary>
+/// A batch's valid behaviours packed row after row (row b's first lengths[b] positions, then row b + 1's), as
+/// packed sequences hold them: what the lookup, the extractor's input projection and the auxiliary loss read, so
+/// that none of them pays for padding.
+/// </summary>
+/// <param name="Behaviours">e_t at the valid positions, [N, E], N the sum of the lengths.</param>
+/// <param name="Negatives">The sampled negatives at the valid positions, [N, E]; null unless looked up.</param>
+/// <param name="Positions">Where each packed position sits in the padded layout: b * T + t, int64 [N].</param>
+/// <param name="Rows">The row b of each packed position, int64 [N].</param>
+/// <param name="Lengths">Valid lengths per row, on the host.</param>
+/// <param name="Width">The padded width T.</param>
+internal sealed record PackedHistory(Tensor Behaviours, Tensor? Negatives, Tensor Positions, Tensor Rows, int[] Lengths, long Width)
+{
+    /// <summary>Number of rows B.</summary>
+    public long Size => Lengths.Length;
+
+    /// <summary>Packed vectors [N, E] laid out padded, [B, T, E], zero at padded positions.</summary>
+    /// <param name="packed">One vector per valid position, in <see cref="Positions"/> order.</param>
+    public Tensor Pad(Tensor packed)
+        => zeros(new[] { Size * Width, packed.shape[1] }, dtype: packed.dtype, device: packed.device)
+            .index_copy(0, Positions, packed)
+            .view(Size, Width, packed.shape[1]);
+
+    /// <summary>Each row's sum of its packed vectors, [B, E] (zero for an empty row).</summary>
+    /// <param name="packed">One vector per valid position, in <see cref="Positions"/> order.</param>
+    public Tensor SumRows(Tensor packed)
+        => zeros(new[] { Size, packed.shape[1] }, dtype: packed.dtype, device: packed.device).index_add(0, Rows, packed, HeldScalars.One);
+}
