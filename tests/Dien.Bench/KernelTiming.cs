@@ -81,10 +81,10 @@ internal static class KernelTiming
 
         foreach (int workers in new[] { 1, 2 })
         {
-            Median($"raw forward kernel, {workers} worker(s)", repeat, () => RecurrenceKernel<float>.Forward(RecurrentCell.AugruPaper, B, T, H, false,
+            Median($"raw forward kernel, {workers} worker(s)", repeat, () => RecurrenceKernel<float>.Forward(RecurrentCell.AugruPaper, B, T, H, false, false,
                 TensorMemory.Pointer<float>(x), TensorMemory.Pointer<float>(att), TensorMemory.Pointer<float>(weight), TensorMemory.Pointer<float>(bias), w.Lengths,
                 TensorMemory.Pointer<float>(states), null, TensorMemory.Pointer<float>(gates), workers));
-            Median($"raw backward kernel, {workers} worker(s)", repeat, () => RecurrenceKernel<float>.Backward(RecurrentCell.AugruPaper, B, T, H, false,
+            Median($"raw backward kernel, {workers} worker(s)", repeat, () => RecurrenceKernel<float>.Backward(RecurrentCell.AugruPaper, B, T, H, false, false,
                 TensorMemory.Pointer<float>(grad), null, TensorMemory.Pointer<float>(att), TensorMemory.Pointer<float>(weight), w.Lengths,
                 TensorMemory.Pointer<float>(states), TensorMemory.Pointer<float>(gates),
                 TensorMemory.Pointer<float>(dX), TensorMemory.Pointer<float>(dA), TensorMemory.Pointer<float>(dW), TensorMemory.Pointer<float>(dB), workers));

@@ -7,6 +7,7 @@ using Dien.Evolution;
 using Dien.Extractor;
 using Dien.Head;
 using Dien.Model;
+using Dien.Runtime;
 using Dien.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -70,19 +71,26 @@ internal static class StepProfile
 
             // Each part alone, on leaf inputs shaped as in the model.
             int[] lengths = batch.Arrays.Lengths;
+            // The model's own routes: the packed lookup, the extractor and the auxiliary loss on packed behaviours.
             var embedded = embedding.Embed(batch, includeNegatives: true);
-            double embed = Time(() => embedding.Embed(batch, includeNegatives: true).History.sum().backward());
-            var history = embedded.History.detach().requires_grad_();
-            var states = extractor.call(history, batch.Mask, lengths).detach().requires_grad_();
+            double embed = Time(() =>
+            {
+                var e = embedding.Embed(batch, includeNegatives: true);
+                e.Packed!.Behaviours.sum().Plus(e.Packed.Negatives!.sum()).Plus(e.Target.sum()).backward();
+            });
+            var history = embedded.Packed!.Behaviours.detach().requires_grad_();
+            var packed = embedded.Packed;
+            var states = extractor.ForwardPacked(history, batch.Mask, lengths).detach().requires_grad_();
+            var paddedStates = packed.Pad(states).detach().requires_grad_();
             var target = embedded.Target.detach().requires_grad_();
-            var weights = attention.call(states, target, batch.Mask).detach().requires_grad_();
-            var negatives = embedded.Negatives!.detach().requires_grad_();
-            var interest = evolution.call(states, weights, batch.Mask, lengths).detach();
+            var weights = attention.call(paddedStates, target, batch.Mask).detach().requires_grad_();
+            var negatives = packed.Negatives!.detach().requires_grad_();
+            var interest = evolution.EvolvePacked(states, packed.Positions, packed.Rows, weights, lengths).detach();
             var headIn = embedded.HeadInput(options.HeadSumTerms, interest).detach().requires_grad_();
-            double ext = Time(() => extractor.call(history, batch.Mask, lengths).sum().backward());
-            double att = Time(() => attention.call(states, target, batch.Mask).sum().backward());
-            double evo = Time(() => evolution.call(states, weights, batch.Mask, lengths).sum().backward());
-            double aux = Time(() => auxiliary.call(states, history, negatives, batch.Mask).backward());
+            double ext = Time(() => extractor.ForwardPacked(history, batch.Mask, lengths).sum().backward());
+            double att = Time(() => attention.call(paddedStates, target, batch.Mask).sum().backward());
+            double evo = Time(() => evolution.EvolvePacked(states, packed.Positions, packed.Rows, weights, lengths).sum().backward());
+            double aux = Time(() => auxiliary.ComputePacked(states, history, negatives, batch.Mask).backward());
             double hd = Time(() => head.call(headIn).sum().backward());
             if (record)
             {

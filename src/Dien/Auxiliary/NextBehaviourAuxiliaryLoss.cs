@@ -127,7 +127,7 @@ internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
     /// Computes L_aux from behaviours and negatives packed (the valid positions row after row): the fused kernel
     /// reads them as they are, so padding costs neither memory nor gradient traffic.
     /// </summary>
-    /// <param name="states">Extractor states h_t, [B, T, H].</param>
+    /// <param name="states">Extractor states h_t, [B, T, H], or packed like the behaviours, [N, H].</param>
     /// <param name="behaviours">e_t at the N valid positions of <paramref name="mask"/>, [N, E].</param>
     /// <param name="negatives">e'_t at the same positions, [N, E].</param>
     /// <param name="mask">True at valid positions, bool [B, T].</param>
@@ -136,10 +136,9 @@ internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
     internal Tensor ComputePacked(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask)
     {
         Guard.That(Fused(states), $"The packed auxiliary loss runs in the fused kernel only: states are {states.dtype} on {states.device}, fused kernels {(UseFusedKernels ? "on" : "off")}.", nameof(states));
-        Guard.Shape(states, new[] { Guard.Any, Guard.Any, (long)_hiddenSize });
         Guard.Shape(behaviours, new[] { Guard.Any, (long)_behaviourSize });
+        Guard.Shape(states, states.dim() == 2 ? new[] { behaviours.shape[0], (long)_hiddenSize } : new[] { mask.shape[0], mask.shape[1], (long)_hiddenSize });
         Guard.SameShape(negatives, behaviours);
-        Guard.Mask(mask, states.shape[0], states.shape[1]);
         using var scope = NewDisposeScope();
         var (weights, biases) = ScorerParameters();
         return FusedNextBehaviourLoss.Compute(states, behaviours, negatives, mask, weights, biases).MoveToOuterDisposeScope();

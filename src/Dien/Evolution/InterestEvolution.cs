@@ -127,6 +127,50 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
         return result.MoveToOuterDisposeScope();
     }
 
+    /// <summary>Whether <see cref="EvolvePacked"/> can take these states: the fused kernel runs for them.</summary>
+    /// <param name="states">The extractor states, packed or padded.</param>
+    internal bool ReadsPacked(Tensor states) => UseFusedKernels && FusedRecurrence.Supports(states);
+
+    /// <summary>
+    /// Evolves the interest of rows reading their own history from extractor states packed (the valid positions row
+    /// after row): the input projection runs over the valid states as they are, no gather, no padded gradient.
+    /// </summary>
+    /// <param name="states">Extractor states h_t at the N valid positions, [N, H_in].</param>
+    /// <param name="positions">Where each packed state sits in the padded layout: b * T + t, int64 [N].</param>
+    /// <param name="rowOfPosition">The row b of each packed state, int64 [N].</param>
+    /// <param name="attention">Attention weights a_t, [B, T], zero at padding.</param>
+    /// <param name="lengths">Valid lengths of the rows on the host, summing to N.</param>
+    /// <returns>The final interest h'_T, [B, H]; zero for an empty row.</returns>
+    /// <exception cref="ArgumentException">A shape or length does not fit, or the fused kernel cannot take the states (<see cref="ReadsPacked"/>).</exception>
+    internal Tensor EvolvePacked(Tensor states, Tensor positions, Tensor rowOfPosition, Tensor attention, int[] lengths)
+    {
+        Guard.That(ReadsPacked(states), $"Packed states run in the fused kernel only: they are {states.dtype} on {states.device}, fused kernels {(UseFusedKernels ? "on" : "off")}.", nameof(states));
+        Guard.Shape(states, new[] { ValidPositions.Count(lengths), _weightIh.shape[1] });
+        Guard.Shape(attention, new[] { lengths.Length, Guard.Any });
+        Guard.Lengths(lengths, attention.shape[0], attention.shape[1]);
+        using var scope = NewDisposeScope();
+        long batch = attention.shape[0];
+        int last = lengths.Length == 0 ? 0 : lengths.Max();
+        if (last == 0)
+        {
+            return zeros(new[] { batch, (long)HiddenSize }, dtype: states.dtype, device: states.device).MoveToOuterDisposeScope();
+        }
+
+        var a = attention.narrow(1, 0, last);
+        Tensor result = Variant switch
+        {
+            // AIGRU's input is a_t h_t: the weights at the valid positions scale the packed states.
+            EvolutionVariant.Aigru => FusedRecurrence.Run(RecurrentCell.UpdateGateGru, RecurrentOutput.FinalState, Project(states * PackedWeights(attention, positions)), null, _weightHh, _biasHh, lengths, packedSteps: last),
+            EvolutionVariant.Gru => zeros(new[] { batch, (long)HiddenSize }, dtype: states.dtype, device: states.device)
+                .index_add(0, rowOfPosition, FusedRecurrence.Run(RecurrentCell.UpdateGateGru, RecurrentOutput.PackedStates, Project(states), null, _weightHh, _biasHh, lengths, packedSteps: last) * PackedWeights(attention, positions), HeldScalars.One),
+            _ => FusedRecurrence.Run(AttentionalCell(Variant), RecurrentOutput.FinalState, Project(states), a, _weightHh, _biasHh, lengths, packedSteps: last),
+        };
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The attention weights at the packed positions, [N, 1].</summary>
+    private static Tensor PackedWeights(Tensor attention, Tensor positions) => attention.reshape(-1).index_select(0, positions).unsqueeze(-1);
+
     /// <summary>The recurrent cell of an attentional variant (AUGRU in either form, AGRU).</summary>
     private static RecurrentCell AttentionalCell(EvolutionVariant variant) => variant switch
     {

@@ -105,13 +105,14 @@ internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tenso
     public bool ReadsPacked(Tensor behaviours) => UseFusedKernels && FusedRecurrence.Supports(behaviours);
 
     /// <summary>
-    /// Runs the GRU over behaviours packed (the valid positions row after row): the fused kernel projects them as
-    /// they are, with no gather and no padded input.
+    /// Runs the GRU over behaviours packed (the valid positions row after row) and returns the states packed the
+    /// same way: the fused kernel projects the behaviours as they are, and what reads the states next pays nothing
+    /// for padding.
     /// </summary>
     /// <param name="behaviours">e_t at the N valid positions of <paramref name="mask"/>, [N, E].</param>
     /// <param name="mask">True at valid positions, bool [B, T] (left-aligned: the first lengths[b] positions).</param>
     /// <param name="lengths">Valid lengths on the host, one per row, summing to N.</param>
-    /// <returns>States h_t, [B, T, H]; zero at padded positions and for empty rows.</returns>
+    /// <returns>States h_t at the valid positions, [N, H].</returns>
     /// <exception cref="ArgumentException">A shape or length does not fit, or the fused kernel cannot take the behaviours (<see cref="ReadsPacked"/>).</exception>
     public Tensor ForwardPacked(Tensor behaviours, Tensor mask, int[] lengths)
     {
@@ -125,17 +126,12 @@ internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tenso
         int last = lengths.Length == 0 ? 0 : lengths.Max();
         if (last == 0)
         {
-            return zeros(new[] { batch, steps, (long)HiddenSize }, dtype: behaviours.dtype, device: behaviours.device).MoveToOuterDisposeScope();
+            return zeros(new[] { 0L, HiddenSize }, dtype: behaviours.dtype, device: behaviours.device).MoveToOuterDisposeScope();
         }
 
         var projection = nn.functional.linear(behaviours, Parameter("weight_ih_l0"), Parameter("bias_ih_l0"));
-        var states = FusedRecurrence.Run(RecurrentCell.Gru, RecurrentOutput.AllStates, projection, null, Parameter("weight_hh_l0"), Parameter("bias_hh_l0"), lengths, last);
-        if (last < steps)
-        {
-            states = nn.functional.pad(states, new long[] { 0, 0, 0, steps - last });
-        }
-
-        return states.MoveToOuterDisposeScope();
+        return FusedRecurrence.Run(RecurrentCell.Gru, RecurrentOutput.PackedStates, projection, null, Parameter("weight_hh_l0"), Parameter("bias_hh_l0"), lengths, last)
+            .MoveToOuterDisposeScope();
     }
 
     private Tensor Parameter(string name) => _gru.get_parameter(name)

@@ -72,9 +72,24 @@ public sealed class DienModel : CtrModel
         using var scope = NewDisposeScope();
         int[] lengths = batch.Arrays.Lengths;
         var embedded = _embedding.Embed(batch, includeNegatives: withAuxiliary && nextBehaviour);
-        var states = Extract(embedded, batch.Mask, lengths);
-        var logit = ScoreAgainst(embedded, states, batch.Mask, lengths);
-        Tensor? auxiliaryLoss = withAuxiliary ? AuxiliaryLoss(states, embedded, batch, nextBehaviour) : null;
+        Tensor logit, states, paddedStates;
+        if (embedded.Packed is { } packed && _extractor.ReadsPacked(packed.Behaviours) && _evolution.ReadsPacked(packed.Behaviours))
+        {
+            // Packed sequences from the lookup to the evolution: the extractor, the evolution's input projection and
+            // the auxiliary loss see the valid positions only; the attention reads the states laid out padded.
+            states = _extractor.ForwardPacked(packed.Behaviours, batch.Mask, lengths);
+            paddedStates = packed.Pad(states);
+            var weights = _attention.call(paddedStates, embedded.Target, batch.Mask);
+            var interest = _evolution.EvolvePacked(states, packed.Positions, packed.Rows, weights, lengths);
+            logit = _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
+        }
+        else
+        {
+            states = paddedStates = _extractor.call(embedded.History, batch.Mask, lengths);
+            logit = ScoreAgainst(embedded, states, batch.Mask, lengths);
+        }
+
+        Tensor? auxiliaryLoss = withAuxiliary ? AuxiliaryLoss(embedded, states, paddedStates, batch, nextBehaviour) : null;
         return Finish(batch, logit, auxiliaryLoss, EmbeddingPenalty(_embedding, embedded, batch));
     }
 
@@ -84,7 +99,7 @@ public sealed class DienModel : CtrModel
         using var scope = NewDisposeScope();
         var histories = batch.Histories;
         var embedded = _embedding.Embed(batch);
-        var states = Extract(embedded, histories.Mask, histories.Arrays.Lengths);
+        var states = _extractor.call(embedded.History, histories.Mask, histories.Arrays.Lengths);
         return ScoreAgainst(embedded, states, histories.Mask, histories.Arrays.Lengths).MoveToOuterDisposeScope();
     }
 
@@ -103,21 +118,18 @@ public sealed class DienModel : CtrModel
         return _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
     }
 
-    /// <summary>The extractor states: from the packed behaviours where the fused kernel reads them, else on the padded layout.</summary>
-    private Tensor Extract(EmbeddedBatch embedded, Tensor mask, int[] lengths)
-        => embedded.Packed is { } packed && _extractor.ReadsPacked(packed.Behaviours)
-            ? _extractor.ForwardPacked(packed.Behaviours, mask, lengths)
-            : _extractor.call(embedded.History, mask, lengths);
-
-    /// <summary>L_aux: from the packed behaviours where the fused kernel reads them, else on the padded layout.</summary>
-    private Tensor AuxiliaryLoss(Tensor states, EmbeddedBatch embedded, BehaviourBatch batch, bool nextBehaviour)
+    /// <summary>
+    /// L_aux: from the packed behaviours (and <paramref name="states"/> as they come, packed or padded) where the fused
+    /// kernel reads them, else on the padded layout.
+    /// </summary>
+    private Tensor AuxiliaryLoss(EmbeddedBatch embedded, Tensor states, Tensor paddedStates, BehaviourBatch batch, bool nextBehaviour)
     {
         if (_auxiliary is NextBehaviourAuxiliaryLoss next && embedded.Packed is { Negatives: { } negatives } packed && next.ReadsPacked(states))
         {
             return next.ComputePacked(states, packed.Behaviours, negatives, batch.Mask);
         }
 
-        return _auxiliary!.call(states, embedded.History, nextBehaviour ? embedded.Negatives! : batch.HistoryLabels!, batch.Mask);
+        return _auxiliary!.call(paddedStates, embedded.History, nextBehaviour ? embedded.Negatives! : batch.HistoryLabels!, batch.Mask);
     }
 
     private static void RequireAuxiliaryInputs(BehaviourBatch batch, bool nextBehaviour)

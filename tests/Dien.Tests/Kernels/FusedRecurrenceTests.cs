@@ -17,7 +17,8 @@ public sealed class FusedRecurrenceTests
         var data = new TheoryData<int, int>();
         foreach (var cell in Enum.GetValues<RecurrentCell>())
         {
-            foreach (var output in Enum.GetValues<RecurrentOutput>())
+            // Packed states need a packed input: their own test below.
+            foreach (var output in Enum.GetValues<RecurrentOutput>().Where(o => o != RecurrentOutput.PackedStates))
             {
                 data.Add((int)cell, (int)output);
             }
@@ -99,6 +100,50 @@ public sealed class FusedRecurrenceTests
 
         MaxDiff(permuted.WeightHh.grad!, inputs.WeightHh.grad!).Should().BeLessThan(1e-12);
         MaxDiff(permuted.BiasHh!.grad!, inputs.BiasHh!.grad!).Should().BeLessThan(1e-12);
+    }
+
+    [Theory]
+    [InlineData((int)RecurrentCell.Gru)]
+    [InlineData((int)RecurrentCell.UpdateGateGru)]
+    [InlineData((int)RecurrentCell.AugruPaper)]
+    [InlineData((int)RecurrentCell.AugruAuthorsCode)]
+    [InlineData((int)RecurrentCell.Agru)]
+    public void Packed_states_are_the_valid_rows_of_all_states_with_the_same_gradients_exactly(int cellId)
+    {
+        // States, saved gates and the states' gradient one row per valid position: the same arithmetic.
+        var cell = (RecurrentCell)cellId;
+        using var scope = NewDisposeScope();
+        int[] lengths = [7, 3, 0, 1, 5];
+        var inputs = Inputs.Random(cell, batch: 5, steps: 7, hidden: 6, ScalarType.Float64, seed: 14, lengths: lengths);
+        var positions = tensor(Dien.Data.Batching.ValidPositions.Of(lengths, 7).Positions);
+        var upstream = randn(5 * 7, 6, dtype: ScalarType.Float64);
+        var packedX = inputs.XProj.detach().reshape(-1, inputs.XProj.shape[2]).index_select(0, positions).requires_grad_();
+
+        inputs.ZeroGrad();
+        var all = FusedRecurrence.Run(cell, RecurrentOutput.AllStates, packedX, inputs.Attention, inputs.WeightHh, inputs.BiasHh, lengths, packedSteps: 7);
+        (all.reshape(-1, 6) * upstream).sum().backward();
+        Tensor?[] expected = [packedX.grad!.clone(), inputs.Attention?.grad?.clone(), inputs.WeightHh.grad!.clone(), inputs.BiasHh!.grad!.clone()];
+
+        packedX.grad!.zero_();
+        inputs.ZeroGrad();
+        var packed = FusedRecurrence.Run(cell, RecurrentOutput.PackedStates, packedX, inputs.Attention, inputs.WeightHh, inputs.BiasHh, lengths, packedSteps: 7);
+        (packed * upstream.index_select(0, positions)).sum().backward();
+        Tensor?[] actual = [packedX.grad!, inputs.Attention?.grad, inputs.WeightHh.grad!, inputs.BiasHh!.grad!];
+
+        packed.shape.Should().Equal(16, 6);
+        MaxDiff(packed, all.reshape(-1, 6).index_select(0, positions)).Should().Be(0);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            (actual[i] is null).Should().Be(expected[i] is null);
+            if (expected[i] is not null)
+            {
+                MaxDiff(actual[i]!, expected[i]!).Should().Be(0, "gradient {0}", i);
+            }
+        }
+
+        expected[2]!.abs().sum().item<double>().Should().BeGreaterThan(0);
+        var padded = () => FusedRecurrence.Run(cell, RecurrentOutput.PackedStates, inputs.XProj, inputs.Attention, inputs.WeightHh, inputs.BiasHh, lengths);
+        padded.Should().Throw<ArgumentException>().WithMessage("*PackedStates needs a packed input projection*");
     }
 
     [Theory]
@@ -203,7 +248,7 @@ public sealed class FusedRecurrenceTests
             dirty.Attention?.masked_fill_(padded, -7.0);
         }
 
-        foreach (var output in Enum.GetValues<RecurrentOutput>())
+        foreach (var output in new[] { RecurrentOutput.AllStates, RecurrentOutput.FinalState })
         {
             var (yClean, gClean) = Fused(cell, output, clean, seed: 4);
             var (yDirty, gDirty) = Fused(cell, output, dirty, seed: 4);

@@ -40,10 +40,10 @@ public sealed class RecurrenceKernelTests
             var dA = full(new long[] { B, T }, float.NaN);
             var dW = empty(3 * H, H);
             var dB = empty(3 * H);
-            RecurrenceKernel<float>.Forward(RecurrentCell.AugruAuthorsCode, B, T, H, false,
+            RecurrenceKernel<float>.Forward(RecurrentCell.AugruAuthorsCode, B, T, H, false, false,
                 TensorMemory.Pointer<float>(x), TensorMemory.Pointer<float>(att), TensorMemory.Pointer<float>(w), TensorMemory.Pointer<float>(bias), lengths,
                 TensorMemory.Pointer<float>(states), null, TensorMemory.Pointer<float>(gates), parallelism);
-            RecurrenceKernel<float>.Backward(RecurrentCell.AugruAuthorsCode, B, T, H, false,
+            RecurrenceKernel<float>.Backward(RecurrentCell.AugruAuthorsCode, B, T, H, false, false,
                 TensorMemory.Pointer<float>(grad), null, TensorMemory.Pointer<float>(att), TensorMemory.Pointer<float>(w), lengths,
                 TensorMemory.Pointer<float>(states), TensorMemory.Pointer<float>(gates),
                 TensorMemory.Pointer<float>(dX), TensorMemory.Pointer<float>(dA), TensorMemory.Pointer<float>(dW), TensorMemory.Pointer<float>(dB), parallelism);
@@ -99,10 +99,10 @@ public sealed class RecurrenceKernelTests
         var dA = full(new long[] { B, T }, double.NaN, dtype: ScalarType.Float64);
         var dW = full(new long[] { 3 * H, H }, double.NaN, dtype: ScalarType.Float64);
         var dB = full(new long[] { 3 * H }, double.NaN, dtype: ScalarType.Float64);
-        RecurrenceKernel<double>.Forward(cell, B, T, H, packed,
+        RecurrenceKernel<double>.Forward(cell, B, T, H, packed, false,
             TensorMemory.Pointer<double>(xIn), TensorMemory.Pointer<double>(att), TensorMemory.Pointer<double>(w), TensorMemory.Pointer<double>(bias), lengths,
             TensorMemory.Pointer<double>(states), TensorMemory.Pointer<double>(final), TensorMemory.Pointer<double>(gates), workers);
-        RecurrenceKernel<double>.Backward(cell, B, T, H, packed,
+        RecurrenceKernel<double>.Backward(cell, B, T, H, packed, false,
             TensorMemory.Pointer<double>(ws), TensorMemory.Pointer<double>(wf), TensorMemory.Pointer<double>(att), TensorMemory.Pointer<double>(w), lengths,
             TensorMemory.Pointer<double>(states), TensorMemory.Pointer<double>(gates),
             TensorMemory.Pointer<double>(dX), TensorMemory.Pointer<double>(dA), TensorMemory.Pointer<double>(dW), TensorMemory.Pointer<double>(dB), workers);

@@ -26,7 +26,7 @@ internal static class FusedNextBehaviourLoss
     /// L_aux = mean over valid pairs (t and t + 1 valid) of softplus(-f(h_t, e_{t+1})) + softplus(f(h_t, e'_{t+1})),
     /// 0 when there is no pair.
     /// </summary>
-    /// <param name="states">h_t, [B, T, H].</param>
+    /// <param name="states">h_t, [B, T, H]; or packed, [N, H], with packed behaviours.</param>
     /// <param name="behaviours">e_t, [B, T, E]; or packed, [N, E]: the N valid positions of <paramref name="mask"/> row after row.</param>
     /// <param name="negatives">e'_t, the same shape as <paramref name="behaviours"/>.</param>
     /// <param name="mask">Bool [B, T], true at valid positions.</param>
@@ -117,23 +117,32 @@ internal static class FusedNextBehaviourLoss
             throw new ArgumentException($"states are {states.dtype} on {states.device}: the fused loss takes Float32 or Float64 on CPU.", nameof(states));
         }
 
-        Guard.Shape(states, new[] { Guard.Any, Guard.Any, Guard.Any });
+        Guard.Mask(mask, Guard.Any, Guard.Any, onCpu: true);
         if (behaviours.dim() == 2)
         {
-            // Packed: the kernel checks N against the mask's valid positions.
+            // Packed (the kernel checks N against the mask's valid positions); the states may be packed too.
             Guard.Shape(behaviours, new[] { Guard.Any, Guard.Any });
+            if (states.dim() == 2)
+            {
+                Guard.Shape(states, new[] { behaviours.shape[0], Guard.Any });
+            }
+            else
+            {
+                Guard.Shape(states, new[] { mask.shape[0], mask.shape[1], Guard.Any });
+            }
         }
         else
         {
+            Guard.Shape(states, new[] { Guard.Any, Guard.Any, Guard.Any });
             Guard.Shape(behaviours, new[] { states.shape[0], states.shape[1], Guard.Any });
         }
 
         Guard.SameShape(negatives, behaviours);
-        Guard.Mask(mask, states.shape[0], states.shape[1], onCpu: true);
+        Guard.Mask(mask, states.dim() == 3 ? states.shape[0] : Guard.Any, states.dim() == 3 ? states.shape[1] : Guard.Any, onCpu: true);
         Guard.That(states.numel() <= int.MaxValue && behaviours.numel() <= int.MaxValue,
             $"states {Guard.ShapeOf(states)} or behaviours {Guard.ShapeOf(behaviours)} exceed {int.MaxValue} elements, the fused kernel's limit.", nameof(states));
         Guard.CpuLike(behaviours, states.dtype, "the states");
         Guard.CpuLike(negatives, states.dtype, "the states");
-        MlpStack.CheckLayers(weights, biases, states.shape[2] + behaviours.shape[^1], states.dtype);
+        MlpStack.CheckLayers(weights, biases, states.shape[^1] + behaviours.shape[^1], states.dtype);
     }
 }

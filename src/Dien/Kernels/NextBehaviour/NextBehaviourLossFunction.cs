@@ -42,7 +42,10 @@ internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFun
     }
 
     /// <summary>Runs the kernel over prepared tensors: the loss into its scalar, the gradients (if any) into theirs.</summary>
-    /// <remarks>Behaviours and negatives are [B, T, E], or packed [N, E] (the valid positions row after row) when 2-D.</remarks>
+    /// <remarks>
+    /// Behaviours and negatives are [B, T, E], or packed [N, E] (the valid positions row after row) when 2-D; states are
+    /// [B, T, H], or packed [N, H] when 2-D (with packed behaviours).
+    /// </remarks>
     public static double Run(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, IReadOnlyList<Tensor>? gradients, int parallelism)
         => states.dtype == ScalarType.Float32
             ? Kernel<float>(states, behaviours, negatives, mask, weights, biases, gradients, parallelism)
@@ -53,8 +56,8 @@ internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFun
     {
         var problem = new NextBehaviourLossKernel<T>.Problem
         {
-            Batch = (int)states.shape[0], Steps = (int)states.shape[1], Hidden = (int)states.shape[2], Behaviour = (int)behaviours.shape[^1],
-            Packed = behaviours.dim() == 2, PackedRows = behaviours.shape[0],
+            Batch = (int)mask.shape[0], Steps = (int)mask.shape[1], Hidden = (int)states.shape[^1], Behaviour = (int)behaviours.shape[^1],
+            Packed = behaviours.dim() == 2, StatesPacked = states.dim() == 2, PackedRows = behaviours.shape[0],
             States = TensorMemory.Pointer<T>(states), Behaviours = TensorMemory.Pointer<T>(behaviours), Negatives = TensorMemory.Pointer<T>(negatives),
             Mask = TensorMemory.Pointer<byte>(mask),
             Widths = weights.Select(t => (int)t.shape[0]).ToArray(),

@@ -20,7 +20,7 @@ namespace Dien.Kernels.NextBehaviour;
 /// node only multiplies them by the incoming gradient. The pairs are cut into contiguous chunks
 /// (<see cref="KernelWorkers"/>) whose weight gradients are summed at the end in chunk order, so a result
 /// does not depend on scheduling.
-/// Layout: states [B, T, H], behaviours and negatives [B, T, E] or packed [N, E] (the valid positions row after row,
+/// Layout: states [B, T, H] or packed [N, H], behaviours and negatives [B, T, E] or packed [N, E] (the valid positions row after row,
 /// <see cref="Problem.Packed"/>), mask [B, T] (one byte per flag); layer j has
 /// weight [N_j, K_j] (row-major, K_0 = H + E with the state columns first) and bias [N_j]; the last layer has
 /// N = 1. Internally every width is padded to whole vectors with zero weights.
@@ -87,6 +87,9 @@ internal static unsafe class NextBehaviourLossKernel<T>
         /// </summary>
         public bool Packed;
 
+        /// <summary>The states are packed too, [N, H] (only with packed behaviours).</summary>
+        public bool StatesPacked;
+
         /// <summary>The rows of packed behaviours and negatives: the valid positions of <see cref="Mask"/>.</summary>
         public long PackedRows;
 
@@ -141,7 +144,7 @@ internal static unsafe class NextBehaviourLossKernel<T>
             (Pairs, Next) = FindPairs();
         }
 
-        /// <summary>Flat positions b * T + t of the valid pairs: t and t + 1 both valid.</summary>
+        /// <summary>Where h_t of each valid pair (t and t + 1 both valid) sits in the states: b * T + t, or its packed index.</summary>
         public int[] Pairs { get; }
 
         /// <summary>For each pair, the row of e_{t+1} in the behaviours and negatives: b * T + t + 1, or its packed index.</summary>
@@ -302,7 +305,7 @@ internal static unsafe class NextBehaviourLossKernel<T>
                     valid++;
                     if (t + 1 < p.Steps && row[t + 1] != 0)
                     {
-                        pairs.Add((b * p.Steps) + t);
+                        pairs.Add(p.StatesPacked ? valid - 1 : (b * p.Steps) + t);
                         next.Add(p.Packed ? valid : (b * p.Steps) + t + 1);
                     }
                 }

@@ -76,11 +76,12 @@ internal sealed class RecurrenceFunction : torch.autograd.SingleTensorFunction<R
         var att = attention?.detach().contiguous();
         int gateStride = spec.DType == ScalarType.Float32 ? RecurrenceKernel<float>.GateStride(spec.Hidden) : RecurrenceKernel<double>.GateStride(spec.Hidden);
 
-        bool allStates = spec.Output == RecurrentOutput.AllStates;
-        // Backward reads every state, so they are kept whenever the gates are.
-        var states = allStates || save ? empty(spec.Batch, spec.Steps, spec.Hidden, dtype: spec.DType) : null;
+        bool allStates = spec.Output != RecurrentOutput.FinalState;
+        // Backward reads every state, so they are kept whenever the gates are; packed, they take the valid rows only.
+        long[] rows = spec.PackedStates ? [spec.ValidPositions] : [spec.Batch, spec.Steps];
+        var states = allStates || save ? empty([.. rows, spec.Hidden], dtype: spec.DType) : null;
         var final = allStates ? null : empty(spec.Batch, spec.Hidden, dtype: spec.DType);
-        var gates = save ? empty(spec.Batch, spec.Steps, gateStride, dtype: spec.DType) : null;
+        var gates = save ? empty([.. rows, gateStride], dtype: spec.DType) : null;
         if (spec.DType == ScalarType.Float32)
         {
             Forward<float>(spec, x, att, w, bias, states, final, gates);
@@ -97,7 +98,7 @@ internal sealed class RecurrenceFunction : torch.autograd.SingleTensorFunction<R
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         RecurrenceKernel<T>.Forward(
-            spec.Cell, spec.Batch, spec.Steps, spec.Hidden, spec.Packed,
+            spec.Cell, spec.Batch, spec.Steps, spec.Hidden, spec.Packed, spec.PackedStates,
             TensorMemory.Pointer<T>(x), TensorMemory.Pointer<T>(attention), TensorMemory.Pointer<T>(w), TensorMemory.Pointer<T>(bias), spec.Lengths,
             TensorMemory.Pointer<T>(states), TensorMemory.Pointer<T>(final), TensorMemory.Pointer<T>(gates), KernelWorkers.Count);
     }
@@ -105,10 +106,10 @@ internal sealed class RecurrenceFunction : torch.autograd.SingleTensorFunction<R
     private static unsafe void Backward<T>(RecurrenceSpec spec, Tensor grad, Tensor? attention, Tensor w, Tensor states, Tensor gates, Tensor dX, Tensor? dA, Tensor dW, Tensor dB)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        bool allStates = spec.Output == RecurrentOutput.AllStates;
+        bool allStates = spec.Output != RecurrentOutput.FinalState;
         T* g = TensorMemory.Pointer<T>(grad);
         RecurrenceKernel<T>.Backward(
-            spec.Cell, spec.Batch, spec.Steps, spec.Hidden, spec.Packed,
+            spec.Cell, spec.Batch, spec.Steps, spec.Hidden, spec.Packed, spec.PackedStates,
             allStates ? g : null, allStates ? null : g, TensorMemory.Pointer<T>(attention), TensorMemory.Pointer<T>(w), spec.Lengths,
             TensorMemory.Pointer<T>(states), TensorMemory.Pointer<T>(gates),
             TensorMemory.Pointer<T>(dX), TensorMemory.Pointer<T>(dA), TensorMemory.Pointer<T>(dW), TensorMemory.Pointer<T>(dB), KernelWorkers.Count);

@@ -16,7 +16,8 @@ namespace Dien.Kernels.Recurrence;
 /// them only a few times per batch, too rarely for tiered compilation to promote them quickly.
 /// Shapes: xProj [B, T, 3H] (x W_ih^T + b_ih, gate rows (r, u|z, n|h~)), or packed [sum of lengths, 3H] (the
 /// valid positions row after row; dXProj then packed too), attention [B, T], weightHh [3H, H],
-/// biasHh [3H], states [B, T, H], final [B, H]. Internally each gate is padded to PH lanes (a whole number
+/// biasHh [3H], states [B, T, H] or packed [sum of lengths, H] (packedStates: states, saved gates and dStates
+/// hold the valid positions only, row after row), final [B, H]. Internally each gate is padded to PH lanes (a whole number
 /// of vectors) so every inner loop runs on full vectors; the saved gates tensor is [B, T, 4 * PH] holding
 /// (r, u, c, U_c h_prev + b_hc) per step. All pointers address contiguous memory of element type T.
 /// </remarks>
@@ -32,7 +33,7 @@ internal static unsafe class RecurrenceKernel<T>
     /// attention and biasHh may be null (no attention; no hidden bias).
     /// </summary>
     public static void Forward(
-        RecurrentCell cell, int batch, int steps, int hidden, bool packed,
+        RecurrentCell cell, int batch, int steps, int hidden, bool packed, bool packedStates,
         T* xProj, T* attention, T* weightHh, T* biasHh, int[] lengths,
         T* states, T* final, T* gates, int parallelism)
     {
@@ -41,6 +42,7 @@ internal static unsafe class RecurrenceKernel<T>
             Cell = cell, Batch = batch, Steps = steps, Hidden = hidden, PaddedHidden = VectorOps<T>.Pad(hidden),
             XProj = xProj, Attention = attention, BiasHh = biasHh, Lengths = lengths,
             States = states, Final = final, Gates = gates, XStart = ProjectionRows(lengths, batch, steps, packed),
+            StateStart = ProjectionRows(lengths, batch, steps, packedStates), PackedStates = packedStates,
         };
         int ph = job.PaddedHidden;
         job.WeightT = Alloc(hidden * 3 * ph);
@@ -74,7 +76,7 @@ internal static unsafe class RecurrenceKernel<T>
     /// (attentional cells, else null), dWeightHh [3H, H], dBiasHh [3H] (or null).
     /// </summary>
     public static void Backward(
-        RecurrentCell cell, int batch, int steps, int hidden, bool packed,
+        RecurrentCell cell, int batch, int steps, int hidden, bool packed, bool packedStates,
         T* dStates, T* dFinal, T* attention, T* weightHh, int[] lengths, T* states, T* gates,
         T* dXProj, T* dAttention, T* dWeightHh, T* dBiasHh, int parallelism)
     {
@@ -84,6 +86,7 @@ internal static unsafe class RecurrenceKernel<T>
             Cell = cell, Batch = batch, Steps = steps, Hidden = hidden, PaddedHidden = ph,
             DStates = dStates, DFinal = dFinal, Attention = attention, Lengths = lengths, States = states, Gates = gates,
             DXProj = dXProj, DAttention = dAttention, XStart = ProjectionRows(lengths, batch, steps, packed), Packed = packed,
+            StateStart = ProjectionRows(lengths, batch, steps, packedStates),
         };
         int chunks = Partition(lengths, batch, hidden, parallelism, out job.Bounds);
         int accStride = (3 * ph * ph) + (3 * ph);
@@ -138,7 +141,8 @@ internal static unsafe class RecurrenceKernel<T>
         public RecurrentCell Cell;
         public int Batch, Steps, Hidden, PaddedHidden;
         public T* XProj, Attention, BiasHh, WeightT, States, Final, Gates;
-        public long[] XStart = [];
+        public long[] XStart = [], StateStart = [];
+        public bool PackedStates;
         public int[] Lengths = [];
         public int[] Bounds = [];
 
@@ -159,7 +163,7 @@ internal static unsafe class RecurrenceKernel<T>
                     Clear(hp, ph);
                     for (int t = 0; t < length; t++)
                     {
-                        long row = ((long)b * Steps) + t;
+                        long row = ((long)b * Steps) + t, stateRow = StateStart[b] + t;
                         T* x = XProj + ((XStart[b] + t) * 3 * h);
                         for (int q = 0; q < 3; q++)
                         {
@@ -189,12 +193,12 @@ internal static unsafe class RecurrenceKernel<T>
 
                         if (States != null)
                         {
-                            new ReadOnlySpan<T>(hn, h).CopyTo(new Span<T>(States + (row * h), h));
+                            new ReadOnlySpan<T>(hn, h).CopyTo(new Span<T>(States + (stateRow * h), h));
                         }
 
                         if (Gates != null)
                         {
-                            T* s = Gates + (row * gateStride);
+                            T* s = Gates + (stateRow * gateStride);
                             new ReadOnlySpan<T>(g, 3 * ph).CopyTo(new Span<T>(s, 3 * ph));
                             // Saved order: r, u, c, g_c.
                             new ReadOnlySpan<T>(gc, ph).CopyTo(new Span<T>(s + (3 * ph), ph));
@@ -207,7 +211,7 @@ internal static unsafe class RecurrenceKernel<T>
                         Clear(g, 3 * ph);
                     }
 
-                    if (States != null && length < Steps)
+                    if (States != null && length < Steps && !PackedStates)
                     {
                         Clear(States + ((((long)b * Steps) + length) * h), (Steps - length) * h);
                     }
@@ -253,7 +257,7 @@ internal static unsafe class RecurrenceKernel<T>
         public RecurrentCell Cell;
         public int Batch, Steps, Hidden, PaddedHidden, AccumulatorStride;
         public T* DStates, DFinal, Attention, States, Gates, DXProj, DAttention, Weight, Accumulators;
-        public long[] XStart = [];
+        public long[] XStart = [], StateStart = [];
         public bool Packed;
         public int[] Lengths = [];
         public int[] Bounds = [];
@@ -289,10 +293,10 @@ internal static unsafe class RecurrenceKernel<T>
 
                     for (int t = length - 1; t >= 0; t--)
                     {
-                        long row = rowStart + t;
+                        long row = rowStart + t, stateRow = StateStart[b] + t;
                         if (DStates != null)
                         {
-                            T* ds = DStates + (row * h);
+                            T* ds = DStates + (stateRow * h);
                             for (int k = 0; k < h; k++)
                             {
                                 dh[k] += ds[k];
@@ -303,13 +307,13 @@ internal static unsafe class RecurrenceKernel<T>
                         T* dgh = dghRows + ((long)t * 3 * ph);
                         if (t > 0)
                         {
-                            new ReadOnlySpan<T>(States + ((row - 1) * h), h).CopyTo(new Span<T>(hp, h));
+                            new ReadOnlySpan<T>(States + ((stateRow - 1) * h), h).CopyTo(new Span<T>(hp, h));
                         }
 
                         T a = Attention != null ? Attention[row] : T.Zero;
                         var va = new Vector<T>(a);
                         var daSum = Vector<T>.Zero;
-                        T* s = Gates + (row * gateStride);
+                        T* s = Gates + (stateRow * gateStride);
                         for (int k = 0; k < ph; k += lanes)
                         {
                             var r = VectorOps<T>.Load(s + k);
@@ -446,8 +450,8 @@ internal static unsafe class RecurrenceKernel<T>
     private static T* Alloc(long count) => (T*)NativeMemory.AlignedAlloc((nuint)(Math.Max(1, count) * sizeof(T)), 64);
 
     /// <summary>
-    /// Where each row's steps start in the input projection, in positions: <c>b * steps</c> padded, or the sum of
-    /// the earlier rows' lengths packed (the valid positions only, row after row).
+    /// Where each row's steps start in the input projection (or the states), in positions: <c>b * steps</c> padded,
+    /// or the sum of the earlier rows' lengths packed (the valid positions only, row after row).
     /// </summary>
     private static long[] ProjectionRows(int[] lengths, int batch, int steps, bool packed)
     {

@@ -36,6 +36,12 @@ internal sealed class RecurrenceSpec
     /// <summary>Whether the input projection holds the valid positions only, row after row ([sum of lengths, 3H]).</summary>
     public bool Packed { get; }
 
+    /// <summary>
+    /// Whether states, saved gates and the states' gradient are packed (one row per valid position): with a packed
+    /// input, for every output but <see cref="RecurrentOutput.AllStates"/>, which is padded by definition.
+    /// </summary>
+    public bool PackedStates => Packed && Output != RecurrentOutput.AllStates;
+
     /// <summary>The valid positions: the rows of a packed input projection.</summary>
     public long ValidPositions { get; }
 
@@ -58,6 +64,11 @@ internal sealed class RecurrenceSpec
         }
 
         bool packed = packedSteps is not null;
+        if (output == RecurrentOutput.PackedStates && !packed)
+        {
+            throw new ArgumentException("output = PackedStates needs a packed input projection (give packedSteps).", nameof(output));
+        }
+
         if (inputProjection.dim() != (packed ? 2 : 3))
         {
             throw new ArgumentException($"inputProjection has shape {Guard.ShapeOf(inputProjection)}: expected {(packed ? "[valid positions, 3H] (packed)" : "[B, T, 3H]")}.", nameof(inputProjection));

@@ -34,4 +34,10 @@ internal enum RecurrentOutput
 
     /// <summary>The state at position L_b (the last valid step), [B, H]; zero for a row with L_b = 0.</summary>
     FinalState,
+
+    /// <summary>
+    /// Every valid state packed row after row, [sum of lengths, H], as the packed input projection it needs: what
+    /// reads the states next (attention, evolution, the auxiliary loss) then pays nothing for padding.
+    /// </summary>
+    PackedStates,
 }

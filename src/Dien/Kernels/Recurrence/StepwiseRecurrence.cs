@@ -23,6 +23,11 @@ internal static class StepwiseRecurrence
     /// <returns>[B, T, H] (zero at padding) or [B, H] (zero for an empty row).</returns>
     public static Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor inputProjection, Tensor? attention, Tensor weightHh, Tensor? biasHh, int[] lengths)
     {
+        if (output == RecurrentOutput.PackedStates)
+        {
+            throw new ArgumentException("output = PackedStates: the step-by-step composition returns padded states (AllStates); pack them with the valid positions.", nameof(output));
+        }
+
         using var scope = NewDisposeScope();
         long batch = inputProjection.shape[0], steps = inputProjection.shape[1], hidden = weightHh.shape[1];
         int last = lengths.Length == 0 ? 0 : (int)Math.Min(steps, lengths.Max());
