@@ -81,14 +81,13 @@ internal static class StepProfile
             var history = embedded.Packed!.Behaviours.detach().requires_grad_();
             var packed = embedded.Packed;
             var states = extractor.ForwardPacked(history, batch.Mask, lengths).detach().requires_grad_();
-            var paddedStates = packed.Pad(states).detach().requires_grad_();
             var target = embedded.Target.detach().requires_grad_();
-            var weights = attention.call(paddedStates, target, batch.Mask).detach().requires_grad_();
+            var weights = attention.ForwardPacked(states, target, batch.Mask).detach().requires_grad_();
             var negatives = packed.Negatives!.detach().requires_grad_();
             var interest = evolution.EvolvePacked(states, packed.Positions, packed.Rows, weights, lengths).detach();
             var headIn = embedded.HeadInput(options.HeadSumTerms, interest).detach().requires_grad_();
             double ext = Time(() => extractor.ForwardPacked(history, batch.Mask, lengths).sum().backward());
-            double att = Time(() => attention.call(paddedStates, target, batch.Mask).sum().backward());
+            double att = Time(() => attention.ForwardPacked(states, target, batch.Mask).sum().backward());
             double evo = Time(() => evolution.EvolvePacked(states, packed.Positions, packed.Rows, weights, lengths).sum().backward());
             double aux = Time(() => auxiliary.ComputePacked(states, history, negatives, batch.Mask).backward());
             double hd = Time(() => head.call(headIn).sum().backward());

@@ -84,6 +84,33 @@ internal sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         return AttentionWeights.Of(scores, mask, Normalization).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Whether <see cref="ForwardPacked"/> can take these states: the fused kernel runs for them.</summary>
+    /// <param name="states">The states, packed or padded.</param>
+    internal bool ReadsPacked(Tensor states)
+        => UseFusedKernels && FusedMlpAttention.Supports(states) && _score.bias is not null && _layers.All(l => l.bias is not null);
+
+    /// <summary>
+    /// Attention weights from states packed (the valid positions row after row): the fused kernel reads them as they
+    /// are, so padding costs neither a copy nor a gradient.
+    /// </summary>
+    /// <param name="states">States h_t at the N valid positions of <paramref name="mask"/>, [N, H].</param>
+    /// <param name="target">Target ad e_a, [B, E].</param>
+    /// <param name="mask">True at valid positions, bool [B, T].</param>
+    /// <returns>[B, T]; zero at padded positions and for empty rows.</returns>
+    /// <exception cref="ArgumentException">A shape does not fit, or the fused kernel cannot take the states (<see cref="ReadsPacked"/>).</exception>
+    internal Tensor ForwardPacked(Tensor states, Tensor target, Tensor mask)
+    {
+        Guard.That(ReadsPacked(states), $"Packed states run in the fused kernel only: they are {states.dtype} on {states.device}, fused kernels {(UseFusedKernels ? "on" : "off")}.", nameof(states));
+        Guard.Shape(states, new[] { Guard.Any, (long)_keySize });
+        Guard.Mask(mask, Guard.Any, Guard.Any);
+        Guard.Shape(target, new[] { mask.shape[0], (long)_querySize });
+        using var scope = NewDisposeScope();
+        var q = _query.call(target);
+        var linear = _layers.Append(_score).ToList();
+        var scores = FusedMlpAttention.Scores(states, q, mask, linear.Select(l => (Tensor)l.weight!).ToList(), linear.Select(l => (Tensor)l.bias!).ToList());
+        return AttentionWeights.Of(scores, mask, Normalization).MoveToOuterDisposeScope();
+    }
+
     /// <summary>
     /// The first layer on [q, h, q - h, q * h] without building that [B, T, 4H] input: with W = [A | B | C | D],
     /// W x + b = (A + C) q + (B - C) h + D (q * h) + b, and the q part is computed once per row.

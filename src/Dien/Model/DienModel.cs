@@ -1,4 +1,5 @@
 using Dien.Data.Batching;
+using Dien.Attention;
 using Dien.Auxiliary;
 using Dien.Embeddings;
 using Dien.Evolution;
@@ -72,14 +73,17 @@ public sealed class DienModel : CtrModel
         using var scope = NewDisposeScope();
         int[] lengths = batch.Arrays.Lengths;
         var embedded = _embedding.Embed(batch, includeNegatives: withAuxiliary && nextBehaviour);
-        Tensor logit, states, paddedStates;
+        Tensor logit, states;
+        Tensor? paddedStates;
         if (embedded.Packed is { } packed && _extractor.ReadsPacked(packed.Behaviours) && _evolution.ReadsPacked(packed.Behaviours))
         {
-            // Packed sequences from the lookup to the evolution: the extractor, the evolution's input projection and
-            // the auxiliary loss see the valid positions only; the attention reads the states laid out padded.
+            // Packed sequences from the lookup to the evolution: the extractor, the MLP attention, the evolution's
+            // input projection and the auxiliary loss see the valid positions only.
             states = _extractor.ForwardPacked(packed.Behaviours, batch.Mask, lengths);
-            paddedStates = packed.Pad(states);
-            var weights = _attention.call(paddedStates, embedded.Target, batch.Mask);
+            paddedStates = null;
+            var weights = _attention is MlpAttention mlp && mlp.ReadsPacked(states)
+                ? mlp.ForwardPacked(states, embedded.Target, batch.Mask)
+                : _attention.call(paddedStates = packed.Pad(states), embedded.Target, batch.Mask);
             var interest = _evolution.EvolvePacked(states, packed.Positions, packed.Rows, weights, lengths);
             logit = _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
         }
@@ -122,13 +126,15 @@ public sealed class DienModel : CtrModel
     /// L_aux: from the packed behaviours (and <paramref name="states"/> as they come, packed or padded) where the fused
     /// kernel reads them, else on the padded layout.
     /// </summary>
-    private Tensor AuxiliaryLoss(EmbeddedBatch embedded, Tensor states, Tensor paddedStates, BehaviourBatch batch, bool nextBehaviour)
+    private Tensor AuxiliaryLoss(EmbeddedBatch embedded, Tensor states, Tensor? paddedStates, BehaviourBatch batch, bool nextBehaviour)
     {
         if (_auxiliary is NextBehaviourAuxiliaryLoss next && embedded.Packed is { Negatives: { } negatives } packed && next.ReadsPacked(states))
         {
             return next.ComputePacked(states, packed.Behaviours, negatives, batch.Mask);
         }
 
+        // States come packed only with a packed batch.
+        paddedStates ??= embedded.Packed!.Pad(states);
         return _auxiliary!.call(paddedStates, embedded.History, nextBehaviour ? embedded.Negatives! : batch.HistoryLabels!, batch.Mask);
     }
 

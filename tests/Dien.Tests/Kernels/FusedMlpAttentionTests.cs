@@ -76,6 +76,44 @@ public sealed class FusedMlpAttentionTests
             .Should().Throw<ArgumentException>().WithMessage("*layer 0*");
     }
 
+    [Fact]
+    public void PackedKeysGiveBitwiseTheScoresAndGradientsOfPaddedOnes()
+    {
+        // Keys at the valid positions only, row after row (a mask with holes too): the same arithmetic.
+        using var scope = NewDisposeScope();
+        torch.manual_seed(23);
+        var mask = Mask([5, 0, 2, 7, 1], 7);
+        mask[3, 2] = tensor(false);
+        var keys = randn(5, 7, 4, ScalarType.Float64);
+        var query = randn(5, 4, ScalarType.Float64);
+        var weights = new List<Tensor> { randn(6, 16, ScalarType.Float64), randn(3, 6, ScalarType.Float64), randn(1, 3, ScalarType.Float64) };
+        var biases = new List<Tensor> { randn(6, ScalarType.Float64), randn(3, ScalarType.Float64), randn(1, ScalarType.Float64) };
+        var upstream = randn(5, 7, ScalarType.Float64);
+        var positions = mask.reshape(-1).nonzero().reshape(-1);
+        Tensor Pack(Tensor padded) => padded.reshape(-1, 4).index_select(0, positions);
+
+        var padded = keys.clone().requires_grad_();
+        var paddedQuery = query.clone().requires_grad_();
+        var paddedScores = FusedMlpAttention.Scores(padded, paddedQuery, mask, weights, biases);
+        (paddedScores * upstream).sum().backward();
+        var packed = Pack(keys).requires_grad_();
+        var packedQuery = query.clone().requires_grad_();
+        var packedScores = FusedMlpAttention.Scores(packed, packedQuery, mask, weights, biases);
+        (packedScores * upstream).sum().backward();
+
+        packedScores.eq(paddedScores).all().item<bool>().Should().BeTrue("the scores");
+        packed.grad!.eq(Pack(padded.grad!)).all().item<bool>().Should().BeTrue("the keys' gradient at the valid positions");
+        packedQuery.grad!.eq(paddedQuery.grad!).all().item<bool>().Should().BeTrue("the query's gradient");
+        packed.grad!.abs().sum().item<double>().Should().BeGreaterThan(0);
+        using (no_grad())
+        {
+            FusedMlpAttention.Scores(Pack(keys), query, mask, weights, biases).eq(paddedScores).all().item<bool>().Should().BeTrue("inference reads packed keys too");
+        }
+
+        FluentActions.Invoking(() => FusedMlpAttention.Scores(Pack(keys).narrow(0, 0, 13), query, mask, weights, biases))
+            .Should().Throw<ArgumentException>().WithMessage("*13 rows but the mask has 14 valid positions*");
+    }
+
     private static void Compare(int[] hidden, Tensor mask, int keySize, int querySize, ScalarType dtype, int seed, double tolerance)
     {
         using var scope = NewDisposeScope();

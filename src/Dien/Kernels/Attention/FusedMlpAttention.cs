@@ -17,7 +17,7 @@ internal static class FusedMlpAttention
         => keys.device_type == DeviceType.CPU && (keys.dtype == ScalarType.Float32 || keys.dtype == ScalarType.Float64);
 
     /// <summary>f(q_b, k_{b,t}) at every valid position, 0 at masked ones.</summary>
-    /// <param name="keys">k, [B, T, H] (the extractor states).</param>
+    /// <param name="keys">k, [B, T, H] (the extractor states); or packed, [N, H]: the N valid positions of <paramref name="mask"/> row after row.</param>
     /// <param name="query">q, [B, H] (the projected target).</param>
     /// <param name="mask">Bool [B, T], true at valid positions.</param>
     /// <param name="weights">Weight of each layer: the first [N_0, 4H] over [q ; k ; q - k ; q * k], the last [1, N].</param>
@@ -51,11 +51,21 @@ internal static class FusedMlpAttention
             throw new ArgumentException($"keys are {keys.dtype} on {keys.device}: the fused attention takes Float32 or Float64 on CPU.", nameof(keys));
         }
 
-        Guard.Shape(keys, new[] { Guard.Any, Guard.Any, Guard.Any });
-        Guard.Shape(query, new[] { keys.shape[0], keys.shape[2] });
-        Guard.Mask(mask, keys.shape[0], keys.shape[1], onCpu: true);
+        if (keys.dim() == 2)
+        {
+            // Packed: the kernel checks N against the mask's valid positions.
+            Guard.Mask(mask, Guard.Any, Guard.Any, onCpu: true);
+            Guard.Shape(query, new[] { mask.shape[0], keys.shape[1] });
+        }
+        else
+        {
+            Guard.Shape(keys, new[] { Guard.Any, Guard.Any, Guard.Any });
+            Guard.Shape(query, new[] { keys.shape[0], keys.shape[2] });
+            Guard.Mask(mask, keys.shape[0], keys.shape[1], onCpu: true);
+        }
+
         Guard.That(keys.numel() <= int.MaxValue / 4, $"keys {Guard.ShapeOf(keys)} are too large for the fused kernel.", nameof(keys));
         Guard.CpuLike(query, keys.dtype, "the keys");
-        MlpStack.CheckLayers(weights, biases, 4 * keys.shape[2], keys.dtype);
+        MlpStack.CheckLayers(weights, biases, 4 * keys.shape[^1], keys.dtype);
     }
 }

@@ -21,7 +21,7 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
     {
         using var scope = NewDisposeScope();
         var inputs = Inputs.Of(keys, query, mask, weights, biases);
-        var scores = empty(keys.shape[0], keys.shape[1], dtype: keys.dtype);
+        var scores = empty(mask.shape[0], mask.shape[1], dtype: keys.dtype);
         inputs.Forward(scores, null);
         return scores.MoveToOuterDisposeScope();
     }
@@ -32,9 +32,11 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
         var (weights, biases) = Layers(vars);
         var inputs = Inputs.Of((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], weights, biases);
         var keys = inputs.Keys;
-        var scores = empty(keys.shape[0], keys.shape[1], dtype: keys.dtype);
+        var scores = empty(inputs.Mask.shape[0], inputs.Mask.shape[1], dtype: keys.dtype);
         int width = keys.dtype == ScalarType.Float32 ? MlpAttentionKernel<float>.SavedWidth(inputs.Widths) : MlpAttentionKernel<double>.SavedWidth(inputs.Widths);
-        var saved = empty(keys.shape[0], keys.shape[1], width, dtype: keys.dtype);
+
+        // One saved row per key: [B, T, width], or [N, width] for packed keys.
+        var saved = empty([.. keys.shape[..^1], width], dtype: keys.dtype);
         inputs.Forward(scores, saved);
         ctx.save_for_backward([inputs.Keys, inputs.Query, inputs.Mask, saved, .. inputs.Weights, .. inputs.Biases]);
         return scores;
@@ -142,12 +144,26 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
 
         private unsafe MlpAttentionKernel<T>.Problem Problem<T>()
             where T : unmanaged, IFloatingPointIeee754<T>
-            => new()
+        {
+            int batch = (int)Mask.shape[0], steps = (int)Mask.shape[1];
+            byte* mask = TensorMemory.Pointer<byte>(Mask);
+            long[]? starts = null;
+            if (Keys.dim() == 2)
             {
-                Batch = (int)Keys.shape[0], Steps = (int)Keys.shape[1], Hidden = (int)Keys.shape[2],
-                Keys = TensorMemory.Pointer<T>(Keys), Query = TensorMemory.Pointer<T>(Query), Mask = TensorMemory.Pointer<byte>(Mask),
+                (starts, long valid) = MlpAttentionKernel<T>.PackedStarts(mask, batch, steps);
+                if (valid != Keys.shape[0])
+                {
+                    throw new ArgumentException($"The packed keys have {Keys.shape[0]} rows but the mask has {valid} valid positions.", "keys");
+                }
+            }
+
+            return new()
+            {
+                Batch = batch, Steps = steps, Hidden = (int)Keys.shape[^1], KeyStart = starts,
+                Keys = TensorMemory.Pointer<T>(Keys), Query = TensorMemory.Pointer<T>(Query), Mask = mask,
                 Widths = Widths, Weights = Addresses<T>(Weights), Biases = Addresses<T>(Biases),
             };
+        }
 
         private static unsafe nint[] Addresses<T>(List<Tensor> tensors)
             where T : unmanaged

@@ -15,7 +15,8 @@ namespace Dien.Kernels.Attention;
 /// four column blocks of W_0): one product per position instead of two, the per-row parts once per row.
 /// Positions go in tiles of <see cref="TileRows"/>; forward keeps the hidden activations for backward.
 /// Rows are cut into chunks (<see cref="KernelWorkers"/>), each with its own weight-gradient accumulators
-/// summed in chunk order. Layout: keys [B, T, H], query [B, H], mask [B, T] (one byte per flag), scores and
+/// summed in chunk order. Layout: keys [B, T, H] or packed [N, H] (the valid positions row after row,
+/// <see cref="Problem.KeyStart"/>; the saved activations and the keys' gradient then packed too), query [B, H], mask [B, T] (one byte per flag), scores and
 /// their gradient [B, T] (0 at masked positions), layer j weight [N_j, K_j] row-major (K_0 = 4H), bias [N_j],
 /// the last N = 1; saved activations [B, T, <see cref="SavedWidth"/>].
 /// </remarks>
@@ -35,6 +36,27 @@ internal static unsafe class MlpAttentionKernel<T>
         }
 
         return width;
+    }
+
+    /// <summary>
+    /// Where each row's valid positions start among packed keys: the valid positions of <paramref name="mask"/>
+    /// [batch, steps] counted row after row. Returns the starts and the total.
+    /// </summary>
+    public static (long[] Starts, long Valid) PackedStarts(byte* mask, int batch, int steps)
+    {
+        var starts = new long[batch];
+        long valid = 0;
+        for (int b = 0; b < batch; b++)
+        {
+            starts[b] = valid;
+            byte* row = mask + ((long)b * steps);
+            for (int t = 0; t < steps; t++)
+            {
+                valid += row[t] != 0 ? 1 : 0;
+            }
+        }
+
+        return (starts, valid);
     }
 
     /// <summary>Scores every valid position; <paramref name="saved"/> (or null at inference) receives the activations.</summary>
@@ -83,6 +105,12 @@ internal static unsafe class MlpAttentionKernel<T>
         public int Batch, Steps, Hidden;
         public T* Keys, Query;
         public byte* Mask;
+
+        /// <summary>
+        /// Null: keys are [B, T, H]. Otherwise keys are packed, [N, H], and this is where each row's valid
+        /// positions start (<see cref="PackedStarts"/>).
+        /// </summary>
+        public long[]? KeyStart;
 
         /// <summary>Output width of each linear layer, the last one 1.</summary>
         public int[] Widths = [];
@@ -185,7 +213,7 @@ internal static unsafe class MlpAttentionKernel<T>
                     T* q = p.Query + ((long)b * h);
                     RowParts(q, r, mT, lanes);
                     long rowStart = (long)b * p.Steps;
-                    int t = 0;
+                    int t = 0, seen = 0;
                     while (true)
                     {
                         int rows = NextTile(rowStart, ref t, positions);
@@ -196,7 +224,7 @@ internal static unsafe class MlpAttentionKernel<T>
 
                         for (int i = 0; i < rows; i++)
                         {
-                            new ReadOnlySpan<T>(p.Keys + ((rowStart + positions[i]) * h), h).CopyTo(new Span<T>(kT + (i * hp), h));
+                            new ReadOnlySpan<T>(p.Keys + (KeyRow(b, rowStart, positions[i], seen + i) * h), h).CopyTo(new Span<T>(kT + (i * hp), h));
                             new ReadOnlySpan<T>(r, np[0]).CopyTo(new Span<T>(act[0] + (i * np[0]), np[0]));
                         }
 
@@ -204,16 +232,18 @@ internal static unsafe class MlpAttentionKernel<T>
                         T* logits = stack.Forward(rows, act);
                         for (int i = 0; i < rows; i++)
                         {
-                            long at = rowStart + positions[i];
-                            Scores[at] = logits[i * np[last]];
+                            Scores[rowStart + positions[i]] = logits[i * np[last]];
                             if (Saved != null)
                             {
+                                long key = KeyRow(b, rowStart, positions[i], seen + i);
                                 for (int j = 0; j < last; j++)
                                 {
-                                    new ReadOnlySpan<T>(act[j] + (i * np[j]), np[j]).CopyTo(new Span<T>(Saved + (at * savedWidth) + savedOffset[j], np[j]));
+                                    new ReadOnlySpan<T>(act[j] + (i * np[j]), np[j]).CopyTo(new Span<T>(Saved + (key * savedWidth) + savedOffset[j], np[j]));
                                 }
                             }
                         }
+
+                        seen += rows;
                     }
 
                     for (int s = 0; s < p.Steps; s++)
@@ -264,7 +294,7 @@ internal static unsafe class MlpAttentionKernel<T>
                     NativeMemory.Clear(dM, (nuint)((long)n[0] * hp * sizeof(T)));
                     NativeMemory.Clear(dr, (nuint)(np[0] * sizeof(T)));
                     long rowStart = (long)b * p.Steps;
-                    int t = 0;
+                    int t = 0, seen = 0;
                     while (true)
                     {
                         int rows = NextTile(rowStart, ref t, positions);
@@ -277,14 +307,14 @@ internal static unsafe class MlpAttentionKernel<T>
                         NativeMemory.Clear(dA, (nuint)((long)rows * lastWidth * sizeof(T)));
                         for (int i = 0; i < rows; i++)
                         {
-                            long at = rowStart + positions[i];
-                            new ReadOnlySpan<T>(p.Keys + (at * h), h).CopyTo(new Span<T>(kT + (i * hp), h));
+                            long key = KeyRow(b, rowStart, positions[i], seen + i);
+                            new ReadOnlySpan<T>(p.Keys + (key * h), h).CopyTo(new Span<T>(kT + (i * hp), h));
                             for (int j = 0; j < last; j++)
                             {
-                                new ReadOnlySpan<T>(Saved + (at * savedWidth) + savedOffset[j], np[j]).CopyTo(new Span<T>(act[j] + (i * np[j]), np[j]));
+                                new ReadOnlySpan<T>(Saved + (key * savedWidth) + savedOffset[j], np[j]).CopyTo(new Span<T>(act[j] + (i * np[j]), np[j]));
                             }
 
-                            dA[i * lastWidth] = DScores[at];
+                            dA[i * lastWidth] = DScores[rowStart + positions[i]];
                         }
 
                         T* dz = stack.Backward(rows, dA, dB, act, acc);
@@ -296,8 +326,10 @@ internal static unsafe class MlpAttentionKernel<T>
                         VectorOps<T>.MultiplyAccumulate(dz, np[0], 1, rows, n[0], m, hp, dIn, hp);
                         for (int i = 0; i < rows; i++)
                         {
-                            new ReadOnlySpan<T>(dIn + (i * hp), h).CopyTo(new Span<T>(DKeys + ((rowStart + positions[i]) * h), h));
+                            new ReadOnlySpan<T>(dIn + (i * hp), h).CopyTo(new Span<T>(DKeys + (KeyRow(b, rowStart, positions[i], seen + i) * h), h));
                         }
+
+                        seen += rows;
                     }
 
                     RowGradients(acc, dr, dM, qPad, dq, lanes);
@@ -353,6 +385,10 @@ internal static unsafe class MlpAttentionKernel<T>
                 }
             }
         }
+
+        /// <summary>Where position t, the row's valid position number <paramref name="ordinal"/>, sits in the keys.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private long KeyRow(int b, long rowStart, int t, int ordinal) => p.KeyStart is null ? rowStart + t : p.KeyStart[b] + ordinal;
 
         /// <summary>The next up to TileRows valid positions of a row from t on; returns how many.</summary>
         private int NextTile(long rowStart, ref int t, int* positions)
