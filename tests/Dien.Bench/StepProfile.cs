@@ -84,11 +84,11 @@ internal static class StepProfile
             var target = embedded.Target.detach().requires_grad_();
             var weights = attention.ForwardPacked(states, target, batch.Mask).detach().requires_grad_();
             var negatives = packed.Negatives!.detach().requires_grad_();
-            var interest = evolution.EvolvePacked(states, packed.Positions, packed.Rows, weights, lengths).detach();
+            var interest = evolution.EvolvePacked(states, packed.Positions, packed.RowOfPosition, weights, lengths).detach();
             var headIn = embedded.HeadInput(options.HeadSumTerms, interest).detach().requires_grad_();
             double ext = Time(() => extractor.ForwardPacked(history, batch.Mask, lengths).sum().backward());
             double att = Time(() => attention.ForwardPacked(states, target, batch.Mask).sum().backward());
-            double evo = Time(() => evolution.EvolvePacked(states, packed.Positions, packed.Rows, weights, lengths).sum().backward());
+            double evo = Time(() => evolution.EvolvePacked(states, packed.Positions, packed.RowOfPosition, weights, lengths).sum().backward());
             double aux = Time(() => auxiliary.ComputePacked(states, history, negatives, batch.Mask).backward());
             double hd = Time(() => head.call(headIn).sum().backward());
             if (record)

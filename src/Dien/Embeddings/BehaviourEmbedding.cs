@@ -104,7 +104,7 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
         var history = all.narrow(0, 0, valid);
         var target = all.narrow(0, valid, size);
         var negative = negatives ? all.narrow(0, valid + size, valid) : null;
-        var packed = new PackedHistory(history, negative, batch.ValidPositionIds, batch.ValidRows, batch.Arrays.Lengths, batch.Width);
+        var packed = new PackedHistory(history, negative, batch.ValidPositionIds, batch.ValidPositionRows, batch.Arrays.Lengths, batch.Width);
         return new EmbeddedBatch(packed, target, EmbedUser(batch.UserIds), EmbedExtraFields(batch.ExtraFields), itemIds, categoryIds);
     }
 

@@ -12,10 +12,10 @@ namespace Dien.Embeddings;
 /// <param name="Behaviours">e_t at the valid positions, [N, E], N the sum of the lengths.</param>
 /// <param name="Negatives">The sampled negatives at the valid positions, [N, E]; null unless looked up.</param>
 /// <param name="Positions">Where each packed position sits in the padded layout: b * T + t, int64 [N].</param>
-/// <param name="Rows">The row b of each packed position, int64 [N].</param>
+/// <param name="RowOfPosition">The row b of each packed position, int64 [N].</param>
 /// <param name="Lengths">Valid lengths per row, on the host.</param>
 /// <param name="Width">The padded width T.</param>
-internal sealed record PackedHistory(Tensor Behaviours, Tensor? Negatives, Tensor Positions, Tensor Rows, int[] Lengths, long Width)
+internal sealed record PackedHistory(Tensor Behaviours, Tensor? Negatives, Tensor Positions, Tensor RowOfPosition, int[] Lengths, long Width)
 {
     /// <summary>Number of rows B.</summary>
     public long Size => Lengths.Length;
@@ -30,5 +30,5 @@ internal sealed record PackedHistory(Tensor Behaviours, Tensor? Negatives, Tenso
     /// <summary>Each row's sum of its packed vectors, [B, E] (zero for an empty row).</summary>
     /// <param name="packed">One vector per valid position, in <see cref="Positions"/> order.</param>
     public Tensor SumRows(Tensor packed)
-        => zeros(new[] { Size, packed.shape[1] }, dtype: packed.dtype, device: packed.device).index_add(0, Rows, packed, HeldScalars.One);
+        => zeros(new[] { Size, packed.shape[1] }, dtype: packed.dtype, device: packed.device).index_add(0, RowOfPosition, packed, HeldScalars.One);
 }

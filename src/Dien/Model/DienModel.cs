@@ -84,7 +84,7 @@ public sealed class DienModel : CtrModel
             var weights = _attention is MlpAttention mlp && mlp.ReadsPacked(states)
                 ? mlp.ForwardPacked(states, embedded.Target, batch.Mask)
                 : _attention.call(paddedStates = packed.Pad(states), embedded.Target, batch.Mask);
-            var interest = _evolution.EvolvePacked(states, packed.Positions, packed.Rows, weights, lengths);
+            var interest = _evolution.EvolvePacked(states, packed.Positions, packed.RowOfPosition, weights, lengths);
             logit = _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
         }
         else

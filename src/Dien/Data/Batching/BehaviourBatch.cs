@@ -48,7 +48,7 @@ public sealed class BehaviourBatch : IDisposable
         ExtraFields = arrays.ExtraFields is null ? null : Ids(arrays.ExtraFields, b, arrays.ExtraFieldCount);
         var (positions, rows) = ValidPositions.Of(arrays.Lengths, t);
         ValidPositionIds = Ids(positions, positions.LongLength);
-        ValidRows = Ids(rows, rows.LongLength);
+        ValidPositionRows = Ids(rows, rows.LongLength);
     }
 
     /// <summary>The host-side arrays this batch was built from.</summary>
@@ -109,7 +109,7 @@ public sealed class BehaviourBatch : IDisposable
     internal Tensor ValidPositionIds { get; }
 
     /// <summary>The row b of each of <see cref="ValidPositionIds"/>, int64 [sum of lengths].</summary>
-    internal Tensor ValidRows { get; }
+    internal Tensor ValidPositionRows { get; }
 
     /// <inheritdoc />
     public void Dispose()
@@ -120,7 +120,7 @@ public sealed class BehaviourBatch : IDisposable
         }
 
         _disposed = true;
-        foreach (var t in new[] { UserIds, TargetItems, TargetCategories, HistoryItems, HistoryCategories, Lengths, Mask, Labels, NegativeItems, NegativeCategories, HistoryLabels, ExtraFields, ValidPositionIds, ValidRows })
+        foreach (var t in new[] { UserIds, TargetItems, TargetCategories, HistoryItems, HistoryCategories, Lengths, Mask, Labels, NegativeItems, NegativeCategories, HistoryLabels, ExtraFields, ValidPositionIds, ValidPositionRows })
         {
             t?.Dispose();
         }
