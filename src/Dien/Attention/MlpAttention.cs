@@ -100,7 +100,7 @@ internal sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     /// <exception cref="ArgumentException">A shape does not fit, or the fused kernel cannot take the states (<see cref="ReadsPacked"/>).</exception>
     internal Tensor ForwardPacked(Tensor states, Tensor target, Tensor mask)
     {
-        Guard.That(ReadsPacked(states), $"Packed states run in the fused kernel only: they are {states.dtype} on {states.device}, fused kernels {(UseFusedKernels ? "on" : "off")}.", nameof(states));
+        Guard.PackedRoute(ReadsPacked(states), states, UseFusedKernels);
         Guard.Shape(states, new[] { Guard.Any, (long)_keySize });
         Guard.Mask(mask, Guard.Any, Guard.Any);
         Guard.Shape(target, new[] { mask.shape[0], (long)_querySize });

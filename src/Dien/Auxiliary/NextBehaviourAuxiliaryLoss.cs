@@ -120,7 +120,7 @@ internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
     }
 
     /// <summary>Whether <see cref="ComputePacked"/> can take these states: the fused kernel runs for them.</summary>
-    /// <param name="states">Extractor states h_t, [B, T, H].</param>
+    /// <param name="states">Extractor states h_t, packed [N, H] or padded [B, T, H].</param>
     internal bool ReadsPacked(Tensor states) => Fused(states);
 
     /// <summary>
@@ -135,7 +135,8 @@ internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
     /// <exception cref="ArgumentException">A shape does not fit, or the fused kernel cannot take the states (<see cref="ReadsPacked"/>).</exception>
     internal Tensor ComputePacked(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask)
     {
-        Guard.That(Fused(states), $"The packed auxiliary loss runs in the fused kernel only: states are {states.dtype} on {states.device}, fused kernels {(UseFusedKernels ? "on" : "off")}.", nameof(states));
+        Guard.PackedRoute(Fused(behaviours), behaviours, UseFusedKernels);
+        Guard.Mask(mask, Guard.Any, Guard.Any);
         Guard.Shape(behaviours, new[] { Guard.Any, (long)_behaviourSize });
         Guard.Shape(states, states.dim() == 2 ? new[] { behaviours.shape[0], (long)_hiddenSize } : new[] { mask.shape[0], mask.shape[1], (long)_hiddenSize });
         Guard.SameShape(negatives, behaviours);

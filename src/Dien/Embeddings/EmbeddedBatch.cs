@@ -26,23 +26,19 @@ internal sealed class EmbeddedBatch
     /// <param name="itemIds">Every item id the lookup read, flat.</param>
     /// <param name="categoryIds">Every category id the lookup read, in the same order.</param>
     public EmbeddedBatch(Tensor history, Tensor target, Tensor? user, Tensor? extras, Tensor itemIds, Tensor categoryIds)
+        : this((PackedHistory?)null, target, user, extras, itemIds, categoryIds)
     {
         _history = history;
-        Target = target;
-        User = user;
-        Extras = extras;
-        ItemIds = itemIds;
-        CategoryIds = categoryIds;
     }
 
     /// <summary>A batch embedded packed: the valid history positions (and their negatives) only.</summary>
-    /// <param name="packed">The valid behaviours and negatives, row after row, and where they sit in the padded layout.</param>
+    /// <param name="packed">The valid behaviours and negatives, row after row, and where they sit in the padded layout (null only from the padded constructor).</param>
     /// <param name="target">The target ad e_a, [B, E].</param>
     /// <param name="user">The user vector, [B, user width], or null.</param>
     /// <param name="extras">Extra field vectors side by side, [B, F * width], or null.</param>
     /// <param name="itemIds">Every item id the lookup read, flat (valid history, target, valid negatives).</param>
     /// <param name="categoryIds">Every category id the lookup read, in the same order.</param>
-    public EmbeddedBatch(PackedHistory packed, Tensor target, Tensor? user, Tensor? extras, Tensor itemIds, Tensor categoryIds)
+    public EmbeddedBatch(PackedHistory? packed, Tensor target, Tensor? user, Tensor? extras, Tensor itemIds, Tensor categoryIds)
     {
         Packed = packed;
         Target = target;

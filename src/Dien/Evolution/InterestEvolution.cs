@@ -144,7 +144,7 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
     /// <exception cref="ArgumentException">A shape or length does not fit, or the fused kernel cannot take the states (<see cref="ReadsPacked"/>).</exception>
     internal Tensor EvolvePacked(Tensor states, Tensor positions, Tensor rowOfPosition, Tensor attention, int[] lengths)
     {
-        Guard.That(ReadsPacked(states), $"Packed states run in the fused kernel only: they are {states.dtype} on {states.device}, fused kernels {(UseFusedKernels ? "on" : "off")}.", nameof(states));
+        Guard.PackedRoute(ReadsPacked(states), states, UseFusedKernels);
         Guard.Shape(states, new[] { ValidPositions.Count(lengths), _weightIh.shape[1] });
         Guard.Shape(attention, new[] { lengths.Length, Guard.Any });
         Guard.Lengths(lengths, attention.shape[0], attention.shape[1]);

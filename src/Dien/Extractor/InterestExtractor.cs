@@ -116,10 +116,10 @@ internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tenso
     /// <exception cref="ArgumentException">A shape or length does not fit, or the fused kernel cannot take the behaviours (<see cref="ReadsPacked"/>).</exception>
     public Tensor ForwardPacked(Tensor behaviours, Tensor mask, int[] lengths)
     {
-        Guard.That(ReadsPacked(behaviours), $"Packed behaviours run in the fused kernel only: they are {behaviours.dtype} on {behaviours.device}, fused kernels {(UseFusedKernels ? "on" : "off")}.", nameof(behaviours));
+        Guard.PackedRoute(ReadsPacked(behaviours), behaviours, UseFusedKernels);
         Guard.Shape(behaviours, new[] { ValidPositions.Count(lengths), (long)InputSize });
+        Guard.Mask(mask, lengths.Length, Guard.Any);
         long batch = mask.shape[0], steps = mask.shape[1];
-        Guard.Mask(mask, batch, steps);
         Guard.Lengths(lengths, batch, steps);
         using var scope = NewDisposeScope();
         RowsRun += batch;

@@ -32,6 +32,18 @@ internal static class Guard
         }
     }
 
+    /// <summary>
+    /// A packed route (inputs holding the valid positions only) runs in a fused CPU kernel only: throws unless
+    /// <paramref name="runs"/>, naming the tensor's dtype and device and the module's fused-kernel switch.
+    /// </summary>
+    /// <param name="runs">Whether the module's fused kernel takes <paramref name="tensor"/>.</param>
+    /// <param name="tensor">The packed input.</param>
+    /// <param name="useFusedKernels">The module's fused-kernel switch.</param>
+    /// <param name="name">The argument's name.</param>
+    /// <exception cref="ArgumentException"><paramref name="runs"/> is false.</exception>
+    public static void PackedRoute(bool runs, Tensor tensor, bool useFusedKernels, [CallerArgumentExpression(nameof(tensor))] string name = "")
+        => That(runs, $"{name} is packed ({tensor.dtype} {ShapeOf(tensor)} on {tensor.device}), which only the fused CPU kernel reads (Float32 or Float64, fused kernels on; they are {(useFusedKernels ? "on" : "off")}).", name);
+
     /// <summary>The tensor has exactly <paramref name="expected"/> as its shape, <see cref="Any"/> matching any size.</summary>
     /// <param name="tensor">The tensor.</param>
     /// <param name="expected">One size per dimension, or <see cref="Any"/>.</param>

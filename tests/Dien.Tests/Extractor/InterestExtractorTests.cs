@@ -54,6 +54,11 @@ public sealed class InterestExtractorTests
         paddedGrads.Should().HaveCount(6);
         packedGrads.Zip(paddedGrads).Should().OnlyContain(p => p.First.allclose(p.Second, 1e-5, 1e-6));
         packedGrads[0].abs().sum().item<float>().Should().BeGreaterThan(0, "the item table gets a gradient");
+
+        extractor.UseFusedKernels = false;
+        extractor.ReadsPacked(packed.Packed.Behaviours).Should().BeFalse();
+        FluentActions.Invoking(() => extractor.ForwardPacked(packed.Packed.Behaviours, batch.Mask, lengths))
+            .Should().Throw<ArgumentException>().WithMessage("behaviours is packed (Float32 [18, 5] on cpu), which only the fused CPU kernel reads*they are off*");
     }
 
     [Fact]

@@ -120,7 +120,7 @@ public sealed class FusedNextBehaviourLossTests
         var (states, behaviours, negatives, mask) = Inputs(lengths, 6, 5, 4, ScalarType.Float64);
         var weights = new List<Tensor> { randn(7, 9, ScalarType.Float64), randn(1, 7, ScalarType.Float64) };
         var biases = new List<Tensor> { randn(7, ScalarType.Float64), randn(1, ScalarType.Float64) };
-        var positions = tensor(Dien.Data.Batching.ValidPositions.Of(lengths, 6).Positions);
+        var positions = tensor(Dien.Data.Batching.ValidPositions.Positions(lengths, 6));
         Tensor Pack(Tensor padded) => padded.reshape(-1, 4).index_select(0, positions);
 
         var padded = new[] { states, behaviours, negatives }.Select(t => t.clone().requires_grad_()).ToArray();

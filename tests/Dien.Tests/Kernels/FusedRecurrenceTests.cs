@@ -12,6 +12,8 @@ namespace Dien.Tests.Kernels;
 public sealed class FusedRecurrenceTests
 {
     // Cells and outputs travel as ints: the enums are internal to the library.
+    public static TheoryData<int> Cells() => new(Enum.GetValues<RecurrentCell>().Select(cell => (int)cell));
+
     public static TheoryData<int, int> Cases()
     {
         var data = new TheoryData<int, int>();
@@ -103,11 +105,7 @@ public sealed class FusedRecurrenceTests
     }
 
     [Theory]
-    [InlineData((int)RecurrentCell.Gru)]
-    [InlineData((int)RecurrentCell.UpdateGateGru)]
-    [InlineData((int)RecurrentCell.AugruPaper)]
-    [InlineData((int)RecurrentCell.AugruAuthorsCode)]
-    [InlineData((int)RecurrentCell.Agru)]
+    [MemberData(nameof(Cells))]
     public void Packed_states_are_the_valid_rows_of_all_states_with_the_same_gradients_exactly(int cellId)
     {
         // States, saved gates and the states' gradient one row per valid position: the same arithmetic.
@@ -115,7 +113,7 @@ public sealed class FusedRecurrenceTests
         using var scope = NewDisposeScope();
         int[] lengths = [7, 3, 0, 1, 5];
         var inputs = Inputs.Random(cell, batch: 5, steps: 7, hidden: 6, ScalarType.Float64, seed: 14, lengths: lengths);
-        var positions = tensor(Dien.Data.Batching.ValidPositions.Of(lengths, 7).Positions);
+        var positions = tensor(Dien.Data.Batching.ValidPositions.Positions(lengths, 7));
         var upstream = randn(5 * 7, 6, dtype: ScalarType.Float64);
         var packedX = inputs.XProj.detach().reshape(-1, inputs.XProj.shape[2]).index_select(0, positions).requires_grad_();
 
@@ -229,11 +227,7 @@ public sealed class FusedRecurrenceTests
     }
 
     [Theory]
-    [InlineData((int)RecurrentCell.Gru)]
-    [InlineData((int)RecurrentCell.UpdateGateGru)]
-    [InlineData((int)RecurrentCell.AugruPaper)]
-    [InlineData((int)RecurrentCell.AugruAuthorsCode)]
-    [InlineData((int)RecurrentCell.Agru)]
+    [MemberData(nameof(Cells))]
     public void PaddingNeverChangesOutputsOrGradients(int cellId)
     {
         var cell = (RecurrentCell)cellId;

@@ -46,9 +46,9 @@ public sealed class BehaviourBatch : IDisposable
         NegativeCategories = arrays.NegativeCategories is null ? null : Ids(arrays.NegativeCategories, b, t);
         HistoryLabels = arrays.HistoryLabels is null ? null : Copy(arrays.HistoryLabels, ScalarType.Float32, b, t);
         ExtraFields = arrays.ExtraFields is null ? null : Ids(arrays.ExtraFields, b, arrays.ExtraFieldCount);
-        var (positions, rows) = ValidPositions.Of(arrays.Lengths, t);
+        var positions = ValidPositions.Positions(arrays.Lengths, t);
         ValidPositionIds = Ids(positions, positions.LongLength);
-        ValidPositionRows = Ids(rows, rows.LongLength);
+        ValidPositionRows = Ids(ValidPositions.Rows(arrays.Lengths), positions.LongLength);
     }
 
     /// <summary>The host-side arrays this batch was built from.</summary>

@@ -6,24 +6,37 @@ namespace Dien.Data.Batching;
 /// </summary>
 internal static class ValidPositions
 {
-    /// <summary>The flat positions b * width + t and the rows b of the valid positions, row after row.</summary>
+    /// <summary>The flat positions b * width + t of the valid positions, row after row.</summary>
     /// <param name="lengths">Valid lengths per row, each at most <paramref name="width"/>.</param>
     /// <param name="width">The padded width.</param>
-    public static (long[] Positions, long[] Rows) Of(int[] lengths, long width)
+    public static long[] Positions(int[] lengths, long width)
     {
         var positions = new long[Count(lengths)];
-        var rows = new long[positions.Length];
         long k = 0;
         for (int b = 0; b < lengths.Length; b++)
         {
-            for (int t = 0; t < lengths[b]; t++, k++)
+            for (int t = 0; t < lengths[b]; t++)
             {
-                positions[k] = (b * width) + t;
-                rows[k] = b;
+                positions[k++] = (b * width) + t;
             }
         }
 
-        return (positions, rows);
+        return positions;
+    }
+
+    /// <summary>The row b of each valid position, row after row (<see cref="Positions"/> order).</summary>
+    /// <param name="lengths">Valid lengths per row.</param>
+    public static long[] Rows(int[] lengths)
+    {
+        var rows = new long[Count(lengths)];
+        long k = 0;
+        for (int b = 0; b < lengths.Length; b++)
+        {
+            Array.Fill(rows, b, (int)k, lengths[b]);
+            k += lengths[b];
+        }
+
+        return rows;
     }
 
     /// <summary>The number of valid positions: the sum of the lengths.</summary>

@@ -31,7 +31,7 @@ internal static class ValidPositionProjection
     {
         using var scope = NewDisposeScope();
         long total = x.shape[1];
-        var (source, _) = ValidPositions.Of(lengths, total);
+        var source = ValidPositions.Positions(lengths, total);
         var gathered = x.reshape(x.shape[0] * total, x.shape[2]).index_select(0, tensor(source, device: x.device));
         return nn.functional.linear(gathered, weight, bias).MoveToOuterDisposeScope();
     }
@@ -57,7 +57,7 @@ internal static class ValidPositionProjection
         var projected = Gather(x, lengths, weight, bias);
         long batch = x.shape[0];
         return zeros(new[] { batch * steps, projected.shape[1] }, dtype: projected.dtype, device: projected.device)
-            .index_copy(0, tensor(ValidPositions.Of(lengths, steps).Positions, device: x.device), projected)
+            .index_copy(0, tensor(ValidPositions.Positions(lengths, steps), device: x.device), projected)
             .view(batch, steps, projected.shape[1])
             .MoveToOuterDisposeScope();
     }
