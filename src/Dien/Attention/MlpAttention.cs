@@ -1,3 +1,4 @@
+using Dien.Data.Batching;
 using Dien.Kernels.Attention;
 using Dien.Runtime;
 using TorchSharp;
@@ -108,6 +109,34 @@ internal sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var q = _query.call(target);
         var linear = _layers.Append(_score).ToList();
         var scores = FusedMlpAttention.Scores(states, q, mask, linear.Select(l => (Tensor)l.weight!).ToList(), linear.Select(l => (Tensor)l.bias!).ToList());
+        return AttentionWeights.Of(scores, mask, Normalization).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Attention weights of rows that share histories (ranking): <paramref name="states"/> has one row per history,
+    /// which each row reads through <paramref name="rows"/>. The fused kernel reads each history's states where they
+    /// are (<see cref="ReadsPacked"/>); otherwise the states are spread to the rows, a copy per row.
+    /// </summary>
+    /// <param name="states">States h_t, [R, T, H], one row per history.</param>
+    /// <param name="rows">The history each row reads.</param>
+    /// <param name="target">Target ad e_a, [B, E], one per row.</param>
+    /// <param name="mask">True at valid positions, bool [B, T], one row per row.</param>
+    /// <returns>[B, T]; zero at padded positions and for empty rows.</returns>
+    /// <exception cref="ArgumentException">A shape does not fit.</exception>
+    internal Tensor ForwardShared(Tensor states, HistoryIndex rows, Tensor target, Tensor mask)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        if (rows.HistoryOfRow is not { } historyOfRow || !ReadsPacked(states))
+        {
+            return forward(rows.Spread(states), target, mask);
+        }
+
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, (long)_keySize });
+        Guard.Shape(target, new[] { historyOfRow.LongLength, (long)_querySize });
+        using var scope = NewDisposeScope();
+        var q = _query.call(target);
+        var linear = _layers.Append(_score).ToList();
+        var scores = FusedMlpAttention.Scores(states, q, mask, linear.Select(l => (Tensor)l.weight!).ToList(), linear.Select(l => (Tensor)l.bias!).ToList(), historyOfRow);
         return AttentionWeights.Of(scores, mask, Normalization).MoveToOuterDisposeScope();
     }
 

@@ -187,7 +187,8 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
     /// Projects the first <paramref name="last"/> positions of <paramref name="input"/> [rows, T, E] and runs the
     /// recurrence. Where gathering is allowed (each row its own input) and pays, the fused kernel reads the valid
     /// positions' projections packed and the composition gets them scattered into the padded shape; otherwise one
-    /// product over every position, spread to the candidates' rows when <paramref name="spread"/> is given.
+    /// product over every position, which the candidates' rows read through <paramref name="spread"/> when it is given
+    /// (the fused kernel in place, the composition from a copy per row).
     /// </summary>
     private Tensor RunProjected(RecurrentCell cell, RecurrentOutput output, Tensor input, bool gather, Tensor? a, int[] lengths, int last, HistoryIndex? spread = null)
     {
@@ -199,14 +200,13 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
         }
 
         var projection = Project(input.narrow(1, 0, last));
-        return Run(cell, output, spread is null ? projection : spread.Spread(projection), a, lengths);
-    }
+        if (UseFusedKernels && FusedRecurrence.Supports(projection))
+        {
+            // Candidates read their history's projection where it is: no [rows, T, 3H] copy per candidate.
+            return FusedRecurrence.Run(cell, output, projection, a, _weightHh, _biasHh, lengths, inputRows: spread?.HistoryOfRow);
+        }
 
-    private Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor projection, Tensor? a, int[] lengths)
-    {
-        return UseFusedKernels && FusedRecurrence.Supports(projection)
-            ? FusedRecurrence.Run(cell, output, projection, a, _weightHh, _biasHh, lengths)
-            : StepwiseRecurrence.Run(cell, output, projection, a, _weightHh, _biasHh, lengths);
+        return StepwiseRecurrence.Run(cell, output, spread is null ? projection : spread.Spread(projection), a, _weightHh, _biasHh, lengths);
     }
 
     /// <inheritdoc />

@@ -114,6 +114,45 @@ public sealed class FusedMlpAttentionTests
             .Should().Throw<ArgumentException>().WithMessage("*13 rows but the mask has 14 valid positions*");
     }
 
+    [Fact]
+    public void Rows_sharing_a_history_read_its_keys_in_place_with_a_copy_per_rows_scores_exactly()
+    {
+        // Ranking: two histories' keys [2, T, H] and five rows reading them, each with its own query and mask. Without a
+        // gradient the kernel reads the blocks in place; with one, each row gets its own copy; both as a copy per row.
+        using var scope = NewDisposeScope();
+        torch.manual_seed(29);
+        int[] keyRows = [1, 0, 1, 1, 0];
+        var mask = Mask([6, 2, 6, 0, 2], 6);
+        mask[2, 4] = tensor(false);
+        var keys = randn(2, 6, 4, ScalarType.Float64);
+        var query = randn(5, 4, ScalarType.Float64);
+        var weights = new List<Tensor> { randn(6, 16, ScalarType.Float64), randn(3, 6, ScalarType.Float64), randn(1, 3, ScalarType.Float64) };
+        var biases = new List<Tensor> { randn(6, ScalarType.Float64), randn(3, ScalarType.Float64), randn(1, ScalarType.Float64) };
+        var upstream = randn(5, 6, ScalarType.Float64);
+        var index = tensor(keyRows.Select(r => (long)r).ToArray());
+
+        var copied = keys.index_select(0, index).requires_grad_();
+        var expected = FusedMlpAttention.Scores(copied, query, mask, weights, biases);
+        (expected * upstream).sum().backward();
+        using (no_grad())
+        {
+            FusedMlpAttention.Scores(keys, query, mask, weights, biases, keyRows).eq(expected).all().item<bool>().Should().BeTrue("inference reads the shared keys");
+        }
+
+        var shared = keys.clone().requires_grad_();
+        var withGrad = FusedMlpAttention.Scores(shared, query, mask, weights, biases, keyRows);
+        (withGrad * upstream).sum().backward();
+        withGrad.eq(expected).all().item<bool>().Should().BeTrue("the scores with a gradient");
+        var blockGrads = zeros_like(keys).index_add_(0, index, copied.grad!, 1.0);
+        (shared.grad! - blockGrads).abs().max().item<double>().Should().BeLessThan(1e-12, "each block's gradient is the sum of its rows'");
+        shared.grad!.abs().sum().item<double>().Should().BeGreaterThan(0);
+
+        FluentActions.Invoking(() => FusedMlpAttention.Scores(keys, query, mask, weights, biases, [1, 0, 2, 1, 0]))
+            .Should().Throw<ArgumentException>().WithMessage("keyRows[2] = 2: keys have shape [2, 6, 4], so a row reads a block 0 .. 1.*");
+        FluentActions.Invoking(() => FusedMlpAttention.Scores(keys, query, mask, weights, biases, [1, 0]))
+            .Should().Throw<ArgumentException>().WithMessage("*query*");
+    }
+
     private static void Compare(int[] hidden, Tensor mask, int keySize, int querySize, ScalarType dtype, int seed, double tolerance)
     {
         using var scope = NewDisposeScope();

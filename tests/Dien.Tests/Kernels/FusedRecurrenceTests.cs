@@ -177,6 +177,56 @@ public sealed class FusedRecurrenceTests
 
     [Theory]
     [MemberData(nameof(Cases))]
+    public void Rows_sharing_a_history_read_its_projection_in_place_with_a_copy_per_rows_results_exactly(int cellId, int outputId)
+    {
+        // Ranking: three histories' projections [3, T, 3H] and seven rows, each reading one (one unread, one read by
+        // four rows), with their own lengths and attention. Without a gradient the kernel reads the blocks in place;
+        // with one, each row gets its own copy. Both must give what a copy per row gives.
+        var (cell, output) = ((RecurrentCell)cellId, (RecurrentOutput)outputId);
+        using var scope = NewDisposeScope();
+        int[] inputRows = [2, 0, 0, 2, 2, 0, 2];
+        int[] lengths = [7, 3, 0, 1, 7, 5, 2];
+        var histories = Inputs.Random(cell, batch: 3, steps: 7, hidden: 6, ScalarType.Float32, seed: 31, lengths: [7, 7, 7]);
+        var gen = new Generator(4);
+        var copied = new Inputs
+        {
+            XProj = histories.XProj.detach().index_select(0, tensor(inputRows.Select(r => (long)r).ToArray())).requires_grad_(),
+            Attention = histories.Attention is null ? null : rand(new long[] { inputRows.Length, 7 }, generator: gen).requires_grad_(),
+            WeightHh = histories.WeightHh,
+            BiasHh = histories.BiasHh,
+            Lengths = lengths,
+        };
+        var (expected, expectedGrads) = Fused(cell, output, copied, seed: 9);
+        var shared = new Inputs { XProj = histories.XProj, Attention = copied.Attention, WeightHh = histories.WeightHh, BiasHh = histories.BiasHh, Lengths = lengths };
+        Tensor Shared() => FusedRecurrence.Run(cell, output, shared.XProj, shared.Attention, shared.WeightHh, shared.BiasHh, lengths, inputRows: inputRows);
+
+        using (no_grad())
+        {
+            MaxDiff(Shared(), expected).Should().Be(0);
+        }
+
+        var (withGrad, grads) = WithGrads(shared, seed: 9, Shared);
+        MaxDiff(withGrad, expected).Should().Be(0);
+        var blockGrads = zeros_like(histories.XProj).index_add_(0, tensor(inputRows.Select(r => (long)r).ToArray()), expectedGrads[0], 1.0);
+        MaxDiff(grads[0], blockGrads).Should().BeLessThan(1e-6, "each block's gradient is the sum of its rows'");
+        grads[0][1].abs().max().item<float>().Should().Be(0, "no row reads block 1");
+        for (int i = 1; i < grads.Length; i++)
+        {
+            (grads[i] is null).Should().Be(expectedGrads[i] is null);
+            if (grads[i] is not null)
+            {
+                MaxDiff(grads[i], expectedGrads[i]).Should().Be(0, "gradient {0}", i);
+            }
+        }
+
+        var outOfRange = () => FusedRecurrence.Run(cell, output, histories.XProj, shared.Attention, histories.WeightHh, histories.BiasHh, lengths, inputRows: [2, 0, 0, 3, 2, 0, 2]);
+        outOfRange.Should().Throw<ArgumentException>().WithMessage("inputRows[3] = 3: inputProjection has shape [3, 7, 18], so a row reads a block 0 .. 2.*");
+        var tooFew = () => FusedRecurrence.Run(cell, output, histories.XProj, shared.Attention, histories.WeightHh, histories.BiasHh, lengths, inputRows: [2, 0]);
+        tooFew.Should().Throw<ArgumentException>().WithMessage("inputRows has 2 entries for 7 rows (lengths)*");
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
     public void GradientsMatchFiniteDifferencesInFloat64(int cellId, int outputId)
     {
         // Independent of libtorch's autograd: central differences of a weighted sum of the outputs.

@@ -29,6 +29,9 @@ internal sealed class HistoryIndex : IDisposable
     /// <summary>Number of histories R (0 for <see cref="Identity"/>, where it is the row count).</summary>
     public int Histories { get; }
 
+    /// <summary>The history each row reads, 0 .. <see cref="Histories"/> - 1; null for <see cref="Identity"/>. Not to be written.</summary>
+    public int[]? HistoryOfRow => _historyOfRow;
+
     /// <summary>Rows K that read the histories (0 for <see cref="Identity"/>).</summary>
     public int Rows => _historyOfRow?.Length ?? 0;
 

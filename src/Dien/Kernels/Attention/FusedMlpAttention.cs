@@ -22,16 +22,25 @@ internal static class FusedMlpAttention
     /// <param name="mask">Bool [B, T], true at valid positions.</param>
     /// <param name="weights">Weight of each layer: the first [N_0, 4H] over [q ; k ; q - k ; q * k], the last [1, N].</param>
     /// <param name="biases">Bias of each layer.</param>
+    /// <param name="keyRows">Null, or keys are one block per history, [R, T, H], and row b reads block keyRows[b]:
+    /// candidates that share a history read its states where they are, with no copy per row. Where a gradient is
+    /// needed each row gets its own copy, so that autograd sums the rows' gradients into their history's block.</param>
     /// <returns>Scores [B, T].</returns>
     /// <exception cref="ArgumentException">A device, dtype or shape does not fit; the message names the tensor.</exception>
-    public static Tensor Scores(Tensor keys, Tensor query, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases)
+    public static Tensor Scores(Tensor keys, Tensor query, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, int[]? keyRows = null)
     {
-        Validate(keys, query, mask, weights, biases);
+        Validate(keys, query, mask, weights, biases, keyRows);
         bool needsGrad = torch.is_grad_enabled()
             && (keys.requires_grad || query.requires_grad || weights.Any(w => w.requires_grad) || biases.Any(b => b.requires_grad));
         if (!needsGrad)
         {
-            return MlpAttentionFunction.Inference(keys, query, mask, weights, biases);
+            return MlpAttentionFunction.Inference(keys, query, mask, weights, biases, keyRows);
+        }
+
+        if (keyRows is not null)
+        {
+            using var index = torch.tensor(Array.ConvertAll(keyRows, r => (long)r));
+            return Scores(keys.index_select(0, index), query, mask, weights, biases);
         }
 
         var vars = new List<object> { keys, query, mask };
@@ -44,14 +53,22 @@ internal static class FusedMlpAttention
         return MlpAttentionFunction.apply(vars.ToArray());
     }
 
-    private static void Validate(Tensor keys, Tensor query, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases)
+    private static void Validate(Tensor keys, Tensor query, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, int[]? keyRows)
     {
         if (!Supports(keys))
         {
             throw new ArgumentException($"keys are {keys.dtype} on {keys.device}: the fused attention takes Float32 or Float64 on CPU.", nameof(keys));
         }
 
-        if (keys.dim() == 2)
+        if (keyRows is not null)
+        {
+            Guard.Shape(keys, new[] { Guard.Any, Guard.Any, Guard.Any });
+            Guard.Shape(query, new[] { keyRows.LongLength, keys.shape[2] });
+            Guard.Mask(mask, keyRows.LongLength, keys.shape[1], onCpu: true);
+            int bad = Array.FindIndex(keyRows, r => r < 0 || r >= keys.shape[0]);
+            Guard.That(bad < 0, bad < 0 ? string.Empty : $"keyRows[{bad}] = {keyRows[bad]}: keys have shape {Guard.ShapeOf(keys)}, so a row reads a block 0 .. {keys.shape[0] - 1}.", nameof(keyRows));
+        }
+        else if (keys.dim() == 2)
         {
             // Packed: the kernel checks N against the mask's valid positions.
             Guard.Mask(mask, Guard.Any, Guard.Any, onCpu: true);

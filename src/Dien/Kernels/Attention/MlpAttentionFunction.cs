@@ -16,11 +16,15 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
     /// <inheritdoc/>
     public override string Name => nameof(MlpAttentionFunction);
 
-    /// <summary>The scores without a graph node or saved activations.</summary>
-    public static Tensor Inference(Tensor keys, Tensor query, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases)
+    /// <summary>
+    /// The scores without a graph node or saved activations. With <paramref name="keyRows"/>, keys are one block per
+    /// history, [R, T, H], and row b reads block keyRows[b].
+    /// </summary>
+    public static Tensor Inference(Tensor keys, Tensor query, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, int[]? keyRows = null)
     {
         using var scope = NewDisposeScope();
         var inputs = Inputs.Of(keys, query, mask, weights, biases);
+        inputs.KeyRows = keyRows;
         var scores = empty(mask.shape[0], mask.shape[1], dtype: keys.dtype);
         inputs.Forward(scores, null);
         return scores.MoveToOuterDisposeScope();
@@ -104,6 +108,9 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
 
         public int[] Widths { get; }
 
+        /// <summary>Null, or the history block of the keys each row reads (forward only).</summary>
+        public int[]? KeyRows { get; set; }
+
         public static Inputs Of(Tensor keys, Tensor query, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases)
             => new(keys.detach().contiguous(), query.detach().contiguous(), mask.detach().contiguous(),
                 weights.Select(w => w.detach().contiguous()).ToList(), biases.Select(b => b.detach().contiguous()).ToList());
@@ -160,6 +167,7 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
             return new()
             {
                 Batch = batch, Steps = steps, Hidden = (int)Keys.shape[^1], KeyStart = starts,
+                KeyBlock = KeyRows is null ? null : Array.ConvertAll(KeyRows, r => (long)r * steps),
                 Keys = TensorMemory.Pointer<T>(Keys), Query = TensorMemory.Pointer<T>(Query), Mask = mask,
                 Widths = Widths, Weights = Addresses<T>(Weights), Biases = Addresses<T>(Biases),
             };

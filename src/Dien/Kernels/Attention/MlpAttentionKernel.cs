@@ -82,6 +82,11 @@ internal static unsafe class MlpAttentionKernel<T>
     /// </summary>
     public static void Backward(Problem problem, T* dScores, T* saved, T* dKeys, T* dQuery, nint[] dWeights, nint[] dBiases, int workers)
     {
+        if (problem.KeyBlock is not null)
+        {
+            throw new ArgumentException("Keys shared by rows (KeyBlock) are read by the forward only.", nameof(problem));
+        }
+
         var job = new Job(problem);
         try
         {
@@ -111,6 +116,12 @@ internal static unsafe class MlpAttentionKernel<T>
         /// positions start (<see cref="PackedStarts"/>).
         /// </summary>
         public long[]? KeyStart;
+
+        /// <summary>
+        /// Null, or keys are one block [T, H] per history, [R, T, H], that rows share: where row b's block starts
+        /// (its history times T). Forward only: the gradients of rows sharing a block would meet in it.
+        /// </summary>
+        public long[]? KeyBlock;
 
         /// <summary>Output width of each linear layer, the last one 1.</summary>
         public int[] Widths = [];
@@ -388,7 +399,8 @@ internal static unsafe class MlpAttentionKernel<T>
 
         /// <summary>Where position t, the row's valid position number <paramref name="ordinal"/>, sits in the keys.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private long KeyRow(int b, long rowStart, int t, int ordinal) => p.KeyStart is null ? rowStart + t : p.KeyStart[b] + ordinal;
+        private long KeyRow(int b, long rowStart, int t, int ordinal)
+            => p.KeyStart is not null ? p.KeyStart[b] + ordinal : p.KeyBlock is not null ? p.KeyBlock[b] + t : rowStart + t;
 
         /// <summary>The next up to TileRows valid positions of a row from t on; returns how many.</summary>
         private int NextTile(long rowStart, ref int t, int* positions)

@@ -72,15 +72,25 @@ internal static class FusedRecurrence
     /// <param name="packedSteps">Null: <paramref name="inputProjection"/> is [B, T, 3H]. Otherwise it is packed,
     /// [sum of lengths, 3H], the valid positions row after row (<see cref="ValidPositionProjection.Gather"/>), and this
     /// is T, the width of the states and the attention.</param>
+    /// <param name="inputRows">Null: row b reads block b of <paramref name="inputProjection"/>. Otherwise the projection
+    /// has one block per history, [R, T, 3H], and row b reads block inputRows[b]: candidates that share a history read
+    /// its projection where it is, with no copy per row. Where a gradient is needed each row gets its own copy, so that
+    /// autograd sums the rows' gradients into their history's block.</param>
     /// <exception cref="ArgumentException">A shape, device, dtype or length does not fit; the message names it.</exception>
-    public static Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor inputProjection, Tensor? attention, Tensor weightHh, Tensor? biasHh, int[] lengths, int? packedSteps = null)
+    public static Tensor Run(RecurrentCell cell, RecurrentOutput output, Tensor inputProjection, Tensor? attention, Tensor weightHh, Tensor? biasHh, int[] lengths, int? packedSteps = null, int[]? inputRows = null)
     {
-        var spec = RecurrenceSpec.Validate(cell, output, inputProjection, attention, weightHh, biasHh, lengths, packedSteps);
+        var spec = RecurrenceSpec.Validate(cell, output, inputProjection, attention, weightHh, biasHh, lengths, packedSteps, inputRows);
         bool needsGrad = torch.is_grad_enabled()
             && (inputProjection.requires_grad || weightHh.requires_grad || (attention?.requires_grad ?? false) || (biasHh?.requires_grad ?? false));
         if (!needsGrad)
         {
             return RecurrenceFunction.Inference(spec, inputProjection, attention, weightHh, biasHh);
+        }
+
+        if (inputRows is not null)
+        {
+            using var index = torch.tensor(Array.ConvertAll(inputRows, r => (long)r));
+            return Run(cell, output, inputProjection.index_select(0, index), attention, weightHh, biasHh, lengths);
         }
 
         return RecurrenceFunction.apply(inputProjection, attention!, weightHh, biasHh!, spec);

@@ -100,7 +100,7 @@ internal sealed class RecurrenceFunction : torch.autograd.SingleTensorFunction<R
         RecurrenceKernel<T>.Forward(
             spec.Cell, spec.Batch, spec.Steps, spec.Hidden, spec.Packed, spec.PackedStates,
             TensorMemory.Pointer<T>(x), TensorMemory.Pointer<T>(attention), TensorMemory.Pointer<T>(w), TensorMemory.Pointer<T>(bias), spec.Lengths,
-            TensorMemory.Pointer<T>(states), TensorMemory.Pointer<T>(final), TensorMemory.Pointer<T>(gates), KernelWorkers.Count);
+            TensorMemory.Pointer<T>(states), TensorMemory.Pointer<T>(final), TensorMemory.Pointer<T>(gates), KernelWorkers.Count, spec.InputRows);
     }
 
     private static unsafe void Backward<T>(RecurrenceSpec spec, Tensor grad, Tensor? attention, Tensor w, Tensor states, Tensor gates, Tensor dX, Tensor? dA, Tensor dW, Tensor dB)

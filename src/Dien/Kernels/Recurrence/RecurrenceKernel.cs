@@ -30,18 +30,25 @@ internal static unsafe class RecurrenceKernel<T>
     /// <summary>
     /// Runs the recurrence forward. Outputs: states [B, T, H] (null allowed when only final is wanted and
     /// nothing is saved), final [B, H] (or null), gates [B, T, GateStride(H)] for backward (null at inference).
-    /// attention and biasHh may be null (no attention; no hidden bias).
+    /// attention and biasHh may be null (no attention; no hidden bias). With <paramref name="inputRows"/>, xProj is
+    /// [R, T, 3H], one block per history, and row b reads block inputRows[b] (rows that share a history share its
+    /// projection, with no copy per row); forward only, since their gradients would meet in one block.
     /// </summary>
     public static void Forward(
         RecurrentCell cell, int batch, int steps, int hidden, bool packed, bool packedStates,
         T* xProj, T* attention, T* weightHh, T* biasHh, int[] lengths,
-        T* states, T* final, T* gates, int parallelism)
+        T* states, T* final, T* gates, int parallelism, int[]? inputRows = null)
     {
+        if (inputRows is not null && (packed || gates != null))
+        {
+            throw new ArgumentException("inputRows: shared input blocks are read by a padded forward that saves nothing for backward.", nameof(inputRows));
+        }
+
         var job = new ForwardJob
         {
             Cell = cell, Batch = batch, Steps = steps, Hidden = hidden, PaddedHidden = VectorOps<T>.Pad(hidden),
             XProj = xProj, Attention = attention, BiasHh = biasHh, Lengths = lengths,
-            States = states, Final = final, Gates = gates, XStart = ProjectionRows(lengths, batch, steps, packed),
+            States = states, Final = final, Gates = gates, XStart = inputRows is null ? ProjectionRows(lengths, batch, steps, packed) : Array.ConvertAll(inputRows, r => (long)r * steps),
             StateStart = ProjectionRows(lengths, batch, steps, packedStates), PackedStates = packedStates,
         };
         int ph = job.PaddedHidden;

@@ -7,9 +7,10 @@ namespace Dien.Kernels.Recurrence;
 /// <summary>The checked, non-tensor description of one fused recurrence call.</summary>
 internal sealed class RecurrenceSpec
 {
-    private RecurrenceSpec(RecurrentCell cell, RecurrentOutput output, int batch, int steps, int hidden, int[] lengths, ScalarType dtype, bool packed, long validPositions)
+    private RecurrenceSpec(RecurrentCell cell, RecurrentOutput output, int batch, int steps, int hidden, int[] lengths, ScalarType dtype, bool packed, long validPositions, int[]? inputRows)
     {
         Packed = packed;
+        InputRows = inputRows;
         ValidPositions = validPositions;
         Cell = cell;
         Output = output;
@@ -42,13 +43,19 @@ internal sealed class RecurrenceSpec
     /// </summary>
     public bool PackedStates => Packed && Output != RecurrentOutput.AllStates;
 
+    /// <summary>
+    /// Null: row b reads block b of the input projection. Otherwise the projection has one block per history,
+    /// [R, T, 3H], and row b reads block InputRows[b] (forward only: <see cref="FusedRecurrence.Run"/>).
+    /// </summary>
+    public int[]? InputRows { get; }
+
     /// <summary>The valid positions: the rows of a packed input projection.</summary>
     public long ValidPositions { get; }
 
     public ScalarType DType { get; }
 
     /// <exception cref="ArgumentException">A shape, device, dtype or length does not fit.</exception>
-    public static RecurrenceSpec Validate(RecurrentCell cell, RecurrentOutput output, Tensor inputProjection, Tensor? attention, Tensor weightHh, Tensor? biasHh, int[] lengths, int? packedSteps = null)
+    public static RecurrenceSpec Validate(RecurrentCell cell, RecurrentOutput output, Tensor inputProjection, Tensor? attention, Tensor weightHh, Tensor? biasHh, int[] lengths, int? packedSteps = null, int[]? inputRows = null)
     {
         ArgumentNullException.ThrowIfNull(inputProjection);
         ArgumentNullException.ThrowIfNull(weightHh);
@@ -79,7 +86,21 @@ internal sealed class RecurrenceSpec
             throw new ArgumentException($"weightHh has shape {Guard.ShapeOf(weightHh)}: expected [3H, H] with H > 0.", nameof(weightHh));
         }
 
-        long batch = packed ? lengths.Length : inputProjection.shape[0], steps = packedSteps ?? inputProjection.shape[1], hidden = weightHh.shape[1];
+        if (inputRows is not null)
+        {
+            if (packed)
+            {
+                throw new ArgumentException("inputRows was given with packedSteps: rows share blocks of a padded projection [R, T, 3H] only.", nameof(inputRows));
+            }
+
+            int bad = Array.FindIndex(inputRows, r => r < 0 || r >= inputProjection.shape[0]);
+            if (bad >= 0)
+            {
+                throw new ArgumentException($"inputRows[{bad}] = {inputRows[bad]}: inputProjection has shape {Guard.ShapeOf(inputProjection)}, so a row reads a block 0 .. {inputProjection.shape[0] - 1}.", nameof(inputRows));
+            }
+        }
+
+        long batch = packed || inputRows is not null ? lengths.Length : inputProjection.shape[0], steps = packedSteps ?? inputProjection.shape[1], hidden = weightHh.shape[1];
         long valid = lengths.Sum(l => (long)Math.Max(l, 0));
         if (packed && inputProjection.shape[0] != valid)
         {
@@ -123,12 +144,17 @@ internal sealed class RecurrenceSpec
         // Checked here although callers check too: the kernels index memory by these lengths.
         Guard.Lengths(lengths, batch, steps);
 
+        if (inputRows is not null && inputRows.Length != batch)
+        {
+            throw new ArgumentException($"inputRows has {inputRows.Length} entries for {batch} rows (lengths): one block per row.", nameof(inputRows));
+        }
+
         if (batch * steps * 3 * hidden > int.MaxValue)
         {
             throw new ArgumentException($"inputProjection has {batch * steps * 3 * hidden} elements: the fused kernels take at most {int.MaxValue}.", nameof(inputProjection));
         }
 
-        return new RecurrenceSpec(cell, output, (int)batch, (int)steps, (int)hidden, (int[])lengths.Clone(), inputProjection.dtype, packed, valid);
+        return new RecurrenceSpec(cell, output, (int)batch, (int)steps, (int)hidden, (int[])lengths.Clone(), inputProjection.dtype, packed, valid, (int[]?)inputRows?.Clone());
     }
 
     private static void RequireCpu(Tensor tensor, string name, ScalarType dtype)
