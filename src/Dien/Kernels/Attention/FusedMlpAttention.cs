@@ -65,8 +65,9 @@ internal static class FusedMlpAttention
             Guard.Shape(keys, new[] { Guard.Any, Guard.Any, Guard.Any });
             Guard.Shape(query, new[] { keyRows.LongLength, keys.shape[2] });
             Guard.Mask(mask, keyRows.LongLength, keys.shape[1], onCpu: true);
-            int bad = Array.FindIndex(keyRows, r => r < 0 || r >= keys.shape[0]);
-            Guard.That(bad < 0, bad < 0 ? string.Empty : $"keyRows[{bad}] = {keyRows[bad]}: keys have shape {Guard.ShapeOf(keys)}, so a row reads a block 0 .. {keys.shape[0] - 1}.", nameof(keyRows));
+            long blocks = keys.shape[0];
+            int bad = Array.FindIndex(keyRows, r => r < 0 || r >= blocks);
+            Guard.That(bad < 0, bad < 0 ? string.Empty : $"keyRows[{bad}] = {keyRows[bad]}: keys have shape {Guard.ShapeOf(keys)}, so a row reads a block 0 .. {blocks - 1}.", nameof(keyRows));
         }
         else if (keys.dim() == 2)
         {

@@ -93,10 +93,12 @@ internal sealed class RecurrenceSpec
                 throw new ArgumentException("inputRows was given with packedSteps: rows share blocks of a padded projection [R, T, 3H] only.", nameof(inputRows));
             }
 
-            int bad = Array.FindIndex(inputRows, r => r < 0 || r >= inputProjection.shape[0]);
+            // The shape read once: each read of a tensor's shape is a native call.
+            long blocks = inputProjection.shape[0];
+            int bad = Array.FindIndex(inputRows, r => r < 0 || r >= blocks);
             if (bad >= 0)
             {
-                throw new ArgumentException($"inputRows[{bad}] = {inputRows[bad]}: inputProjection has shape {Guard.ShapeOf(inputProjection)}, so a row reads a block 0 .. {inputProjection.shape[0] - 1}.", nameof(inputRows));
+                throw new ArgumentException($"inputRows[{bad}] = {inputRows[bad]}: inputProjection has shape {Guard.ShapeOf(inputProjection)}, so a row reads a block 0 .. {blocks - 1}.", nameof(inputRows));
             }
         }
 
