@@ -65,9 +65,14 @@ internal static class FusedMlpAttention
             Guard.Shape(keys, new[] { Guard.Any, Guard.Any, Guard.Any });
             Guard.Shape(query, new[] { keyRows.LongLength, keys.shape[2] });
             Guard.Mask(mask, keyRows.LongLength, keys.shape[1], onCpu: true);
+
+            // The shape read once: each read of a tensor's shape is a native call.
             long blocks = keys.shape[0];
             int bad = Array.FindIndex(keyRows, r => r < 0 || r >= blocks);
-            Guard.That(bad < 0, bad < 0 ? string.Empty : $"keyRows[{bad}] = {keyRows[bad]}: keys have shape {Guard.ShapeOf(keys)}, so a row reads a block 0 .. {blocks - 1}.", nameof(keyRows));
+            if (bad >= 0)
+            {
+                throw new ArgumentException($"keyRows[{bad}] = {keyRows[bad]}: keys have shape {Guard.ShapeOf(keys)}, so a row reads a block 0 .. {blocks - 1}.", nameof(keyRows));
+            }
         }
         else if (keys.dim() == 2)
         {
