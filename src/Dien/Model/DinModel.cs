@@ -1,3 +1,4 @@
+using Dien.Attention;
 using Dien.Data.Batching;
 using Dien.Embeddings;
 using Dien.Head;
@@ -58,8 +59,12 @@ public sealed class DinModel : CtrModel
     /// <returns>Click logits, [B].</returns>
     private Tensor ScoreAgainst(EmbeddedBatch embedded, Tensor mask)
     {
-        var history = embedded.Rows.Spread(embedded.History);
-        var weights = _attention.call(history, embedded.Target, embedded.Rows.Spread(mask));
+        var rows = embedded.Rows;
+        var rowMask = rows.Spread(mask);
+        var history = rows.Spread(embedded.History);
+        var weights = _attention is MlpAttention mlp
+            ? mlp.ForwardShared(embedded.History, rows, embedded.Target, rowMask)
+            : _attention.call(history, embedded.Target, rowMask);
         var pooled = (weights.unsqueeze(-1) * history).sum(1);
         return _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, pooled));
     }
