@@ -117,9 +117,7 @@ public sealed class DienModel : CtrModel
     {
         var rows = embedded.Rows;
         var rowMask = rows.Spread(mask);
-        var weights = _attention is MlpAttention mlp
-            ? mlp.ForwardShared(states, rows, embedded.Target, rowMask)
-            : _attention.call(rows.Spread(states), embedded.Target, rowMask);
+        var weights = SharedHistoryAttention.Weights(_attention, states, rows, embedded.Target, rowMask);
         var interest = _evolution.Evolve(states, rows, weights, rowMask, rows.Spread(lengths));
         return _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
     }

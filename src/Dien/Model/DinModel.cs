@@ -61,11 +61,8 @@ public sealed class DinModel : CtrModel
     {
         var rows = embedded.Rows;
         var rowMask = rows.Spread(mask);
-        var history = rows.Spread(embedded.History);
-        var weights = _attention is MlpAttention mlp
-            ? mlp.ForwardShared(embedded.History, rows, embedded.Target, rowMask)
-            : _attention.call(history, embedded.Target, rowMask);
-        var pooled = (weights.unsqueeze(-1) * history).sum(1);
+        var weights = SharedHistoryAttention.Weights(_attention, embedded.History, rows, embedded.Target, rowMask);
+        var pooled = (weights.unsqueeze(-1) * rows.Spread(embedded.History)).sum(1);
         return _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, pooled));
     }
 

@@ -33,6 +33,22 @@ internal static class Guard
     }
 
     /// <summary>
+    /// Throws unless <paramref name="condition"/> holds, with an interpolated message that is formatted only then
+    /// (<see cref="GuardMessage"/>): checks on every training step pay for the condition alone.
+    /// </summary>
+    /// <param name="condition">What must hold.</param>
+    /// <param name="message">The message: it names the argument, its value and the rule.</param>
+    /// <param name="name">The argument's name.</param>
+    /// <exception cref="ArgumentException"><paramref name="condition"/> is false.</exception>
+    public static void That(bool condition, [InterpolatedStringHandlerArgument(nameof(condition))] ref GuardMessage message, string name)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException(message.ToStringAndClear(), name);
+        }
+    }
+
+    /// <summary>
     /// A packed route (inputs holding the valid positions only) runs in a fused CPU kernel only: throws unless
     /// <paramref name="runs"/>, naming the tensor's dtype and device and the module's fused-kernel switch.
     /// </summary>
@@ -126,14 +142,16 @@ internal static class Guard
 
     private static bool Fits(Tensor tensor, long[] expected)
     {
-        if (tensor.dim() != expected.Length)
+        // The shape read once: each read of a tensor's shape is a native call.
+        long[] shape = tensor.shape;
+        if (shape.Length != expected.Length)
         {
             return false;
         }
 
         for (int i = 0; i < expected.Length; i++)
         {
-            if (expected[i] != Any && tensor.shape[i] != expected[i])
+            if (expected[i] != Any && shape[i] != expected[i])
             {
                 return false;
             }

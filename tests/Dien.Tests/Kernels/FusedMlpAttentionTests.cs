@@ -86,8 +86,7 @@ public sealed class FusedMlpAttentionTests
         mask[3, 2] = tensor(false);
         var keys = randn(5, 7, 4, ScalarType.Float64);
         var query = randn(5, 4, ScalarType.Float64);
-        var weights = new List<Tensor> { randn(6, 16, ScalarType.Float64), randn(3, 6, ScalarType.Float64), randn(1, 3, ScalarType.Float64) };
-        var biases = new List<Tensor> { randn(6, ScalarType.Float64), randn(3, ScalarType.Float64), randn(1, ScalarType.Float64) };
+        var (weights, biases) = RandomLayers();
         var upstream = randn(5, 7, ScalarType.Float64);
         var positions = mask.reshape(-1).nonzero().reshape(-1);
         Tensor Pack(Tensor padded) => padded.reshape(-1, 4).index_select(0, positions);
@@ -126,8 +125,7 @@ public sealed class FusedMlpAttentionTests
         mask[2, 4] = tensor(false);
         var keys = randn(2, 6, 4, ScalarType.Float64);
         var query = randn(5, 4, ScalarType.Float64);
-        var weights = new List<Tensor> { randn(6, 16, ScalarType.Float64), randn(3, 6, ScalarType.Float64), randn(1, 3, ScalarType.Float64) };
-        var biases = new List<Tensor> { randn(6, ScalarType.Float64), randn(3, ScalarType.Float64), randn(1, ScalarType.Float64) };
+        var (weights, biases) = RandomLayers();
         var upstream = randn(5, 6, ScalarType.Float64);
         var index = tensor(keyRows.Select(r => (long)r).ToArray());
 
@@ -151,6 +149,14 @@ public sealed class FusedMlpAttentionTests
             .Should().Throw<ArgumentException>().WithMessage("keyRows[2] = 2: keys have shape [2, 6, 4], so a row reads a block 0 .. 1.*");
         FluentActions.Invoking(() => FusedMlpAttention.Scores(keys, query, mask, weights, biases, [1, 0]))
             .Should().Throw<ArgumentException>().WithMessage("*query*");
+    }
+
+    /// <summary>Random float64 layers 16 -> 6 -> 3 -> 1 (keys of width 4), weights drawn before biases.</summary>
+    private static (List<Tensor> Weights, List<Tensor> Biases) RandomLayers()
+    {
+        var weights = new List<Tensor> { randn(6, 16, ScalarType.Float64), randn(3, 6, ScalarType.Float64), randn(1, 3, ScalarType.Float64) };
+        var biases = new List<Tensor> { randn(6, ScalarType.Float64), randn(3, ScalarType.Float64), randn(1, ScalarType.Float64) };
+        return (weights, biases);
     }
 
     private static void Compare(int[] hidden, Tensor mask, int keySize, int querySize, ScalarType dtype, int seed, double tolerance)

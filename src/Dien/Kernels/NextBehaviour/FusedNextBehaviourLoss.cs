@@ -133,12 +133,11 @@ internal static class FusedNextBehaviourLoss
         }
         else
         {
-            Guard.Shape(states, new[] { Guard.Any, Guard.Any, Guard.Any });
-            Guard.Shape(behaviours, new[] { states.shape[0], states.shape[1], Guard.Any });
+            Guard.Shape(states, new[] { mask.shape[0], mask.shape[1], Guard.Any });
+            Guard.Shape(behaviours, new[] { mask.shape[0], mask.shape[1], Guard.Any });
         }
 
         Guard.SameShape(negatives, behaviours);
-        Guard.Mask(mask, states.dim() == 3 ? states.shape[0] : Guard.Any, states.dim() == 3 ? states.shape[1] : Guard.Any, onCpu: true);
         Guard.That(states.numel() <= int.MaxValue && behaviours.numel() <= int.MaxValue,
             $"states {Guard.ShapeOf(states)} or behaviours {Guard.ShapeOf(behaviours)} exceed {int.MaxValue} elements, the fused kernel's limit.", nameof(states));
         Guard.CpuLike(behaviours, states.dtype, "the states");
