@@ -15,7 +15,13 @@ internal static unsafe class VectorOps<T>
     public static int Lanes => Vector<T>.Count;
 
     /// <summary>Rounds <paramref name="n"/> up to a whole number of vectors.</summary>
-    public static int Pad(int n) => (n + Vector<T>.Count - 1) / Vector<T>.Count * Vector<T>.Count;
+    public static int Pad(int n) => (n + PadLanes - 1) / PadLanes * PadLanes;
+
+#if NET9_0_OR_GREATER
+    private static readonly int PadLanes = WideVectors<T>.Enabled ? WideVectors<T>.Count : Vector<T>.Count;
+#else
+    private static readonly int PadLanes = Vector<T>.Count;
+#endif
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> Load(T* p) => Unsafe.ReadUnaligned<Vector<T>>(p);
@@ -138,88 +144,115 @@ internal static unsafe class VectorOps<T>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AccumulateRows(T* coeffs, int rows, T* matrix, int width, T* acc)
     {
-        int lanes = Vector<T>.Count;
-        int vectors = width / lanes;
+#if NET9_0_OR_GREATER
+        if (WideVectors<T>.Enabled)
+        {
+            int wide = width / WideVectors<T>.Count * WideVectors<T>.Count;
+            AccumulateRows<WideVectors<T>, System.Runtime.Intrinsics.Vector512<T>>(coeffs, rows, matrix, width, acc, 0, wide);
+            if (wide < width)
+            {
+                AccumulateRows<NarrowVectors<T>, Vector<T>>(coeffs, rows, matrix, width, acc, wide, width);
+            }
+
+            return;
+        }
+#endif
+        AccumulateRows<NarrowVectors<T>, Vector<T>>(coeffs, rows, matrix, width, acc, 0, width);
+    }
+
+    /// <summary>
+    /// <see cref="AccumulateRows(T*, int, T*, int, T*)"/> over columns [from, to) only, a whole number of
+    /// <typeparamref name="TWidth"/> registers, in registers of that width.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateRows<TWidth, TVector>(T* coeffs, int rows, T* matrix, int width, T* acc, int from, int to)
+        where TWidth : struct, IVectorWidth<TVector, T>
+        where TVector : struct
+    {
+        int lanes = TWidth.Count;
+        int vectors = (to - from) / lanes;
         int v = 0;
+        acc += from;
+        matrix += from;
         for (; v + 8 <= vectors; v += 8)
         {
             T* a = acc + (v * lanes);
-            Vector<T> a0 = Load(a), a1 = Load(a + lanes), a2 = Load(a + (2 * lanes)), a3 = Load(a + (3 * lanes));
-            Vector<T> a4 = Load(a + (4 * lanes)), a5 = Load(a + (5 * lanes)), a6 = Load(a + (6 * lanes)), a7 = Load(a + (7 * lanes));
+            TVector a0 = TWidth.Load(a), a1 = TWidth.Load(a + lanes), a2 = TWidth.Load(a + (2 * lanes)), a3 = TWidth.Load(a + (3 * lanes));
+            TVector a4 = TWidth.Load(a + (4 * lanes)), a5 = TWidth.Load(a + (5 * lanes)), a6 = TWidth.Load(a + (6 * lanes)), a7 = TWidth.Load(a + (7 * lanes));
             T* m = matrix + (v * lanes);
             for (int i = 0; i < rows; i++, m += width)
             {
-                var c = new Vector<T>(coeffs[i]);
-                a0 = MulAdd(Load(m), c, a0);
-                a1 = MulAdd(Load(m + lanes), c, a1);
-                a2 = MulAdd(Load(m + (2 * lanes)), c, a2);
-                a3 = MulAdd(Load(m + (3 * lanes)), c, a3);
-                a4 = MulAdd(Load(m + (4 * lanes)), c, a4);
-                a5 = MulAdd(Load(m + (5 * lanes)), c, a5);
-                a6 = MulAdd(Load(m + (6 * lanes)), c, a6);
-                a7 = MulAdd(Load(m + (7 * lanes)), c, a7);
+                var c = TWidth.Broadcast(coeffs[i]);
+                a0 = TWidth.MulAdd(TWidth.Load(m), c, a0);
+                a1 = TWidth.MulAdd(TWidth.Load(m + lanes), c, a1);
+                a2 = TWidth.MulAdd(TWidth.Load(m + (2 * lanes)), c, a2);
+                a3 = TWidth.MulAdd(TWidth.Load(m + (3 * lanes)), c, a3);
+                a4 = TWidth.MulAdd(TWidth.Load(m + (4 * lanes)), c, a4);
+                a5 = TWidth.MulAdd(TWidth.Load(m + (5 * lanes)), c, a5);
+                a6 = TWidth.MulAdd(TWidth.Load(m + (6 * lanes)), c, a6);
+                a7 = TWidth.MulAdd(TWidth.Load(m + (7 * lanes)), c, a7);
             }
 
-            Store(a, a0); Store(a + lanes, a1); Store(a + (2 * lanes), a2); Store(a + (3 * lanes), a3);
-            Store(a + (4 * lanes), a4); Store(a + (5 * lanes), a5); Store(a + (6 * lanes), a6); Store(a + (7 * lanes), a7);
+            TWidth.Store(a, a0); TWidth.Store(a + lanes, a1); TWidth.Store(a + (2 * lanes), a2); TWidth.Store(a + (3 * lanes), a3);
+            TWidth.Store(a + (4 * lanes), a4); TWidth.Store(a + (5 * lanes), a5); TWidth.Store(a + (6 * lanes), a6); TWidth.Store(a + (7 * lanes), a7);
         }
 
         for (; v + 4 <= vectors; v += 4)
         {
             // Two partial sums per column (even and odd rows).
             T* a = acc + (v * lanes);
-            Vector<T> a0 = Load(a), a1 = Load(a + lanes), a2 = Load(a + (2 * lanes)), a3 = Load(a + (3 * lanes));
-            Vector<T> b0 = Vector<T>.Zero, b1 = Vector<T>.Zero, b2 = Vector<T>.Zero, b3 = Vector<T>.Zero;
+            TVector a0 = TWidth.Load(a), a1 = TWidth.Load(a + lanes), a2 = TWidth.Load(a + (2 * lanes)), a3 = TWidth.Load(a + (3 * lanes));
+            TVector b0 = TWidth.Zero, b1 = TWidth.Zero, b2 = TWidth.Zero, b3 = TWidth.Zero;
             T* m = matrix + (v * lanes);
             int i = 0;
             for (; i + 2 <= rows; i += 2, m += 2 * width)
             {
-                var c = new Vector<T>(coeffs[i]);
-                var d = new Vector<T>(coeffs[i + 1]);
+                var c = TWidth.Broadcast(coeffs[i]);
+                var d = TWidth.Broadcast(coeffs[i + 1]);
                 T* n = m + width;
-                a0 = MulAdd(Load(m), c, a0);
-                a1 = MulAdd(Load(m + lanes), c, a1);
-                a2 = MulAdd(Load(m + (2 * lanes)), c, a2);
-                a3 = MulAdd(Load(m + (3 * lanes)), c, a3);
-                b0 = MulAdd(Load(n), d, b0);
-                b1 = MulAdd(Load(n + lanes), d, b1);
-                b2 = MulAdd(Load(n + (2 * lanes)), d, b2);
-                b3 = MulAdd(Load(n + (3 * lanes)), d, b3);
+                a0 = TWidth.MulAdd(TWidth.Load(m), c, a0);
+                a1 = TWidth.MulAdd(TWidth.Load(m + lanes), c, a1);
+                a2 = TWidth.MulAdd(TWidth.Load(m + (2 * lanes)), c, a2);
+                a3 = TWidth.MulAdd(TWidth.Load(m + (3 * lanes)), c, a3);
+                b0 = TWidth.MulAdd(TWidth.Load(n), d, b0);
+                b1 = TWidth.MulAdd(TWidth.Load(n + lanes), d, b1);
+                b2 = TWidth.MulAdd(TWidth.Load(n + (2 * lanes)), d, b2);
+                b3 = TWidth.MulAdd(TWidth.Load(n + (3 * lanes)), d, b3);
             }
 
             if (i < rows)
             {
-                var c = new Vector<T>(coeffs[i]);
-                a0 = MulAdd(Load(m), c, a0);
-                a1 = MulAdd(Load(m + lanes), c, a1);
-                a2 = MulAdd(Load(m + (2 * lanes)), c, a2);
-                a3 = MulAdd(Load(m + (3 * lanes)), c, a3);
+                var c = TWidth.Broadcast(coeffs[i]);
+                a0 = TWidth.MulAdd(TWidth.Load(m), c, a0);
+                a1 = TWidth.MulAdd(TWidth.Load(m + lanes), c, a1);
+                a2 = TWidth.MulAdd(TWidth.Load(m + (2 * lanes)), c, a2);
+                a3 = TWidth.MulAdd(TWidth.Load(m + (3 * lanes)), c, a3);
             }
 
-            Store(a, a0 + b0); Store(a + lanes, a1 + b1); Store(a + (2 * lanes), a2 + b2); Store(a + (3 * lanes), a3 + b3);
+            TWidth.Store(a, TWidth.Add(a0, b0)); TWidth.Store(a + lanes, TWidth.Add(a1, b1)); TWidth.Store(a + (2 * lanes), TWidth.Add(a2, b2)); TWidth.Store(a + (3 * lanes), TWidth.Add(a3, b3));
         }
 
         for (; v < vectors; v++)
         {
             // Four partial sums over the rows.
             T* a = acc + (v * lanes);
-            Vector<T> s0 = Load(a), s1 = Vector<T>.Zero, s2 = Vector<T>.Zero, s3 = Vector<T>.Zero;
+            TVector s0 = TWidth.Load(a), s1 = TWidth.Zero, s2 = TWidth.Zero, s3 = TWidth.Zero;
             T* m = matrix + (v * lanes);
             int i = 0;
             for (; i + 4 <= rows; i += 4, m += 4 * width)
             {
-                s0 = MulAdd(Load(m), new Vector<T>(coeffs[i]), s0);
-                s1 = MulAdd(Load(m + width), new Vector<T>(coeffs[i + 1]), s1);
-                s2 = MulAdd(Load(m + (2 * width)), new Vector<T>(coeffs[i + 2]), s2);
-                s3 = MulAdd(Load(m + (3 * width)), new Vector<T>(coeffs[i + 3]), s3);
+                s0 = TWidth.MulAdd(TWidth.Load(m), TWidth.Broadcast(coeffs[i]), s0);
+                s1 = TWidth.MulAdd(TWidth.Load(m + width), TWidth.Broadcast(coeffs[i + 1]), s1);
+                s2 = TWidth.MulAdd(TWidth.Load(m + (2 * width)), TWidth.Broadcast(coeffs[i + 2]), s2);
+                s3 = TWidth.MulAdd(TWidth.Load(m + (3 * width)), TWidth.Broadcast(coeffs[i + 3]), s3);
             }
 
             for (; i < rows; i++, m += width)
             {
-                s0 = MulAdd(Load(m), new Vector<T>(coeffs[i]), s0);
+                s0 = TWidth.MulAdd(TWidth.Load(m), TWidth.Broadcast(coeffs[i]), s0);
             }
 
-            Store(a, (s0 + s1) + (s2 + s3));
+            TWidth.Store(a, TWidth.Add(TWidth.Add(s0, s1), TWidth.Add(s2, s3)));
         }
     }
 
@@ -234,64 +267,91 @@ internal static unsafe class VectorOps<T>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MultiplyAccumulate(T* a, int rowStride, int depthStride, int rows, int depth, T* m, int width, T* y, int yStride)
     {
-        int lanes = Vector<T>.Count;
+#if NET9_0_OR_GREATER
+        if (WideVectors<T>.Enabled)
+        {
+            // 512-bit registers over the whole wide column blocks, the layout's own width over the rest (at most one vector).
+            int wide = width / WideVectors<T>.Count * WideVectors<T>.Count;
+            MultiplyAccumulate<WideVectors<T>, System.Runtime.Intrinsics.Vector512<T>>(a, rowStride, depthStride, rows, depth, m, width, y, yStride, 0, wide);
+            if (wide < width)
+            {
+                MultiplyAccumulate<NarrowVectors<T>, Vector<T>>(a, rowStride, depthStride, rows, depth, m, width, y, yStride, wide, width);
+            }
+
+            return;
+        }
+#endif
+        MultiplyAccumulate<NarrowVectors<T>, Vector<T>>(a, rowStride, depthStride, rows, depth, m, width, y, yStride, 0, width);
+    }
+
+    /// <summary>
+    /// <see cref="MultiplyAccumulate(T*, int, int, int, int, T*, int, T*, int)"/> over columns [from, to) only, a
+    /// whole number of <typeparamref name="TWidth"/> registers, in registers of that width. Each output is the same
+    /// sequence of multiply-adds at every width, so the widths agree to the bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MultiplyAccumulate<TWidth, TVector>(T* a, int rowStride, int depthStride, int rows, int depth, T* m, int width, T* y, int yStride, int from, int to)
+        where TWidth : struct, IVectorWidth<TVector, T>
+        where TVector : struct
+    {
+        int lanes = TWidth.Count;
         int i = 0;
         for (; i + 6 <= rows; i += 6)
         {
             T* a0 = a + ((long)i * rowStride), a1 = a0 + rowStride, a2 = a1 + rowStride, a3 = a2 + rowStride, a4 = a3 + rowStride, a5 = a4 + rowStride;
             T* y0 = y + ((long)i * yStride), y1 = y0 + yStride, y2 = y1 + yStride, y3 = y2 + yStride, y4 = y3 + yStride, y5 = y4 + yStride;
-            int v = 0;
-            for (; v + (2 * lanes) <= width; v += 2 * lanes)
+            int v = from;
+            for (; v + (2 * lanes) <= to; v += 2 * lanes)
             {
-                Vector<T> c00 = Load(y0 + v), c01 = Load(y0 + v + lanes), c10 = Load(y1 + v), c11 = Load(y1 + v + lanes);
-                Vector<T> c20 = Load(y2 + v), c21 = Load(y2 + v + lanes), c30 = Load(y3 + v), c31 = Load(y3 + v + lanes);
-                Vector<T> c40 = Load(y4 + v), c41 = Load(y4 + v + lanes), c50 = Load(y5 + v), c51 = Load(y5 + v + lanes);
+                TVector c00 = TWidth.Load(y0 + v), c01 = TWidth.Load(y0 + v + lanes), c10 = TWidth.Load(y1 + v), c11 = TWidth.Load(y1 + v + lanes);
+                TVector c20 = TWidth.Load(y2 + v), c21 = TWidth.Load(y2 + v + lanes), c30 = TWidth.Load(y3 + v), c31 = TWidth.Load(y3 + v + lanes);
+                TVector c40 = TWidth.Load(y4 + v), c41 = TWidth.Load(y4 + v + lanes), c50 = TWidth.Load(y5 + v), c51 = TWidth.Load(y5 + v + lanes);
                 T* mk = m + v;
                 for (long k = 0, ak = 0; k < depth; k++, ak += depthStride, mk += width)
                 {
-                    var m0 = Load(mk);
-                    var m1 = Load(mk + lanes);
-                    var b = new Vector<T>(a0[ak]);
-                    c00 = MulAdd(m0, b, c00);
-                    c01 = MulAdd(m1, b, c01);
-                    b = new Vector<T>(a1[ak]);
-                    c10 = MulAdd(m0, b, c10);
-                    c11 = MulAdd(m1, b, c11);
-                    b = new Vector<T>(a2[ak]);
-                    c20 = MulAdd(m0, b, c20);
-                    c21 = MulAdd(m1, b, c21);
-                    b = new Vector<T>(a3[ak]);
-                    c30 = MulAdd(m0, b, c30);
-                    c31 = MulAdd(m1, b, c31);
-                    b = new Vector<T>(a4[ak]);
-                    c40 = MulAdd(m0, b, c40);
-                    c41 = MulAdd(m1, b, c41);
-                    b = new Vector<T>(a5[ak]);
-                    c50 = MulAdd(m0, b, c50);
-                    c51 = MulAdd(m1, b, c51);
+                    var m0 = TWidth.Load(mk);
+                    var m1 = TWidth.Load(mk + lanes);
+                    var b = TWidth.Broadcast(a0[ak]);
+                    c00 = TWidth.MulAdd(m0, b, c00);
+                    c01 = TWidth.MulAdd(m1, b, c01);
+                    b = TWidth.Broadcast(a1[ak]);
+                    c10 = TWidth.MulAdd(m0, b, c10);
+                    c11 = TWidth.MulAdd(m1, b, c11);
+                    b = TWidth.Broadcast(a2[ak]);
+                    c20 = TWidth.MulAdd(m0, b, c20);
+                    c21 = TWidth.MulAdd(m1, b, c21);
+                    b = TWidth.Broadcast(a3[ak]);
+                    c30 = TWidth.MulAdd(m0, b, c30);
+                    c31 = TWidth.MulAdd(m1, b, c31);
+                    b = TWidth.Broadcast(a4[ak]);
+                    c40 = TWidth.MulAdd(m0, b, c40);
+                    c41 = TWidth.MulAdd(m1, b, c41);
+                    b = TWidth.Broadcast(a5[ak]);
+                    c50 = TWidth.MulAdd(m0, b, c50);
+                    c51 = TWidth.MulAdd(m1, b, c51);
                 }
 
-                Store(y0 + v, c00); Store(y0 + v + lanes, c01); Store(y1 + v, c10); Store(y1 + v + lanes, c11);
-                Store(y2 + v, c20); Store(y2 + v + lanes, c21); Store(y3 + v, c30); Store(y3 + v + lanes, c31);
-                Store(y4 + v, c40); Store(y4 + v + lanes, c41); Store(y5 + v, c50); Store(y5 + v + lanes, c51);
+                TWidth.Store(y0 + v, c00); TWidth.Store(y0 + v + lanes, c01); TWidth.Store(y1 + v, c10); TWidth.Store(y1 + v + lanes, c11);
+                TWidth.Store(y2 + v, c20); TWidth.Store(y2 + v + lanes, c21); TWidth.Store(y3 + v, c30); TWidth.Store(y3 + v + lanes, c31);
+                TWidth.Store(y4 + v, c40); TWidth.Store(y4 + v + lanes, c41); TWidth.Store(y5 + v, c50); TWidth.Store(y5 + v + lanes, c51);
             }
 
-            if (v < width)
+            if (v < to)
             {
-                Vector<T> c0 = Load(y0 + v), c1 = Load(y1 + v), c2 = Load(y2 + v), c3 = Load(y3 + v), c4 = Load(y4 + v), c5 = Load(y5 + v);
+                TVector c0 = TWidth.Load(y0 + v), c1 = TWidth.Load(y1 + v), c2 = TWidth.Load(y2 + v), c3 = TWidth.Load(y3 + v), c4 = TWidth.Load(y4 + v), c5 = TWidth.Load(y5 + v);
                 T* mk = m + v;
                 for (long k = 0, ak = 0; k < depth; k++, ak += depthStride, mk += width)
                 {
-                    var m0 = Load(mk);
-                    c0 = MulAdd(m0, new Vector<T>(a0[ak]), c0);
-                    c1 = MulAdd(m0, new Vector<T>(a1[ak]), c1);
-                    c2 = MulAdd(m0, new Vector<T>(a2[ak]), c2);
-                    c3 = MulAdd(m0, new Vector<T>(a3[ak]), c3);
-                    c4 = MulAdd(m0, new Vector<T>(a4[ak]), c4);
-                    c5 = MulAdd(m0, new Vector<T>(a5[ak]), c5);
+                    var m0 = TWidth.Load(mk);
+                    c0 = TWidth.MulAdd(m0, TWidth.Broadcast(a0[ak]), c0);
+                    c1 = TWidth.MulAdd(m0, TWidth.Broadcast(a1[ak]), c1);
+                    c2 = TWidth.MulAdd(m0, TWidth.Broadcast(a2[ak]), c2);
+                    c3 = TWidth.MulAdd(m0, TWidth.Broadcast(a3[ak]), c3);
+                    c4 = TWidth.MulAdd(m0, TWidth.Broadcast(a4[ak]), c4);
+                    c5 = TWidth.MulAdd(m0, TWidth.Broadcast(a5[ak]), c5);
                 }
 
-                Store(y0 + v, c0); Store(y1 + v, c1); Store(y2 + v, c2); Store(y3 + v, c3); Store(y4 + v, c4); Store(y5 + v, c5);
+                TWidth.Store(y0 + v, c0); TWidth.Store(y1 + v, c1); TWidth.Store(y2 + v, c2); TWidth.Store(y3 + v, c3); TWidth.Store(y4 + v, c4); TWidth.Store(y5 + v, c5);
             }
         }
 
@@ -299,48 +359,48 @@ internal static unsafe class VectorOps<T>
         {
             T* a0 = a + ((long)i * rowStride), a1 = a0 + rowStride, a2 = a1 + rowStride, a3 = a2 + rowStride;
             T* y0 = y + ((long)i * yStride), y1 = y0 + yStride, y2 = y1 + yStride, y3 = y2 + yStride;
-            int v = 0;
-            for (; v + (2 * lanes) <= width; v += 2 * lanes)
+            int v = from;
+            for (; v + (2 * lanes) <= to; v += 2 * lanes)
             {
-                Vector<T> c00 = Load(y0 + v), c01 = Load(y0 + v + lanes), c10 = Load(y1 + v), c11 = Load(y1 + v + lanes);
-                Vector<T> c20 = Load(y2 + v), c21 = Load(y2 + v + lanes), c30 = Load(y3 + v), c31 = Load(y3 + v + lanes);
+                TVector c00 = TWidth.Load(y0 + v), c01 = TWidth.Load(y0 + v + lanes), c10 = TWidth.Load(y1 + v), c11 = TWidth.Load(y1 + v + lanes);
+                TVector c20 = TWidth.Load(y2 + v), c21 = TWidth.Load(y2 + v + lanes), c30 = TWidth.Load(y3 + v), c31 = TWidth.Load(y3 + v + lanes);
                 T* mk = m + v;
                 for (long k = 0, ak = 0; k < depth; k++, ak += depthStride, mk += width)
                 {
-                    var m0 = Load(mk);
-                    var m1 = Load(mk + lanes);
-                    var b = new Vector<T>(a0[ak]);
-                    c00 = MulAdd(m0, b, c00);
-                    c01 = MulAdd(m1, b, c01);
-                    b = new Vector<T>(a1[ak]);
-                    c10 = MulAdd(m0, b, c10);
-                    c11 = MulAdd(m1, b, c11);
-                    b = new Vector<T>(a2[ak]);
-                    c20 = MulAdd(m0, b, c20);
-                    c21 = MulAdd(m1, b, c21);
-                    b = new Vector<T>(a3[ak]);
-                    c30 = MulAdd(m0, b, c30);
-                    c31 = MulAdd(m1, b, c31);
+                    var m0 = TWidth.Load(mk);
+                    var m1 = TWidth.Load(mk + lanes);
+                    var b = TWidth.Broadcast(a0[ak]);
+                    c00 = TWidth.MulAdd(m0, b, c00);
+                    c01 = TWidth.MulAdd(m1, b, c01);
+                    b = TWidth.Broadcast(a1[ak]);
+                    c10 = TWidth.MulAdd(m0, b, c10);
+                    c11 = TWidth.MulAdd(m1, b, c11);
+                    b = TWidth.Broadcast(a2[ak]);
+                    c20 = TWidth.MulAdd(m0, b, c20);
+                    c21 = TWidth.MulAdd(m1, b, c21);
+                    b = TWidth.Broadcast(a3[ak]);
+                    c30 = TWidth.MulAdd(m0, b, c30);
+                    c31 = TWidth.MulAdd(m1, b, c31);
                 }
 
-                Store(y0 + v, c00); Store(y0 + v + lanes, c01); Store(y1 + v, c10); Store(y1 + v + lanes, c11);
-                Store(y2 + v, c20); Store(y2 + v + lanes, c21); Store(y3 + v, c30); Store(y3 + v + lanes, c31);
+                TWidth.Store(y0 + v, c00); TWidth.Store(y0 + v + lanes, c01); TWidth.Store(y1 + v, c10); TWidth.Store(y1 + v + lanes, c11);
+                TWidth.Store(y2 + v, c20); TWidth.Store(y2 + v + lanes, c21); TWidth.Store(y3 + v, c30); TWidth.Store(y3 + v + lanes, c31);
             }
 
-            if (v < width)
+            if (v < to)
             {
-                Vector<T> c0 = Load(y0 + v), c1 = Load(y1 + v), c2 = Load(y2 + v), c3 = Load(y3 + v);
+                TVector c0 = TWidth.Load(y0 + v), c1 = TWidth.Load(y1 + v), c2 = TWidth.Load(y2 + v), c3 = TWidth.Load(y3 + v);
                 T* mk = m + v;
                 for (long k = 0, ak = 0; k < depth; k++, ak += depthStride, mk += width)
                 {
-                    var m0 = Load(mk);
-                    c0 = MulAdd(m0, new Vector<T>(a0[ak]), c0);
-                    c1 = MulAdd(m0, new Vector<T>(a1[ak]), c1);
-                    c2 = MulAdd(m0, new Vector<T>(a2[ak]), c2);
-                    c3 = MulAdd(m0, new Vector<T>(a3[ak]), c3);
+                    var m0 = TWidth.Load(mk);
+                    c0 = TWidth.MulAdd(m0, TWidth.Broadcast(a0[ak]), c0);
+                    c1 = TWidth.MulAdd(m0, TWidth.Broadcast(a1[ak]), c1);
+                    c2 = TWidth.MulAdd(m0, TWidth.Broadcast(a2[ak]), c2);
+                    c3 = TWidth.MulAdd(m0, TWidth.Broadcast(a3[ak]), c3);
                 }
 
-                Store(y0 + v, c0); Store(y1 + v, c1); Store(y2 + v, c2); Store(y3 + v, c3);
+                TWidth.Store(y0 + v, c0); TWidth.Store(y1 + v, c1); TWidth.Store(y2 + v, c2); TWidth.Store(y3 + v, c3);
             }
         }
 
@@ -348,23 +408,23 @@ internal static unsafe class VectorOps<T>
         {
             T* ai = a + ((long)i * rowStride);
             T* yi = y + ((long)i * yStride);
-            for (int v = 0; v < width; v += lanes)
+            for (int v = from; v < to; v += lanes)
             {
-                Vector<T> c0 = Load(yi + v), c1 = Vector<T>.Zero;
+                TVector c0 = TWidth.Load(yi + v), c1 = TWidth.Zero;
                 T* mk = m + v;
                 long k = 0, ak = 0;
                 for (; k + 2 <= depth; k += 2, ak += 2L * depthStride, mk += 2 * width)
                 {
-                    c0 = MulAdd(Load(mk), new Vector<T>(ai[ak]), c0);
-                    c1 = MulAdd(Load(mk + width), new Vector<T>(ai[ak + depthStride]), c1);
+                    c0 = TWidth.MulAdd(TWidth.Load(mk), TWidth.Broadcast(ai[ak]), c0);
+                    c1 = TWidth.MulAdd(TWidth.Load(mk + width), TWidth.Broadcast(ai[ak + depthStride]), c1);
                 }
 
                 if (k < depth)
                 {
-                    c0 = MulAdd(Load(mk), new Vector<T>(ai[ak]), c0);
+                    c0 = TWidth.MulAdd(TWidth.Load(mk), TWidth.Broadcast(ai[ak]), c0);
                 }
 
-                Store(yi + v, c0 + c1);
+                TWidth.Store(yi + v, TWidth.Add(c0, c1));
             }
         }
     }
