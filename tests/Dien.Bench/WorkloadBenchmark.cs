@@ -122,6 +122,7 @@ internal static class WorkloadBenchmark
             ["samples"] = w.Samples, ["max_history"] = w.MaxHistory, ["batch"] = w.Batch, ["threads"] = w.Threads,
             ["evolution"] = w.Evolution.ToString(), ["epochs"] = w.Epochs, ["release_memory"] = w.ReleaseMemory,
             ["gomp_spincount"] = Environment.GetEnvironmentVariable("GOMP_SPINCOUNT"),
+            ["kernel_product_register_bits"] = Dien.Kernels.Primitives.WideVectors<float>.Enabled ? 512 : System.Numerics.Vector<float>.Count * 32,
         };
         Console.WriteLine(JsonSerializer.Serialize(summary));
     }

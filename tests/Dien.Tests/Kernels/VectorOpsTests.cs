@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using Dien.Kernels.Primitives;
 using FluentAssertions;
 using Xunit;
@@ -63,4 +64,84 @@ public sealed class VectorOpsTests
             tanh[i].Should().BeApproximately((float)Math.Tanh(xs[i]), 4e-7f);
         }
     }
+
+    public static TheoryData<int, int, int> ProductShapes => new()
+    {
+        // rows (6-, 4- and 1-row blocks), depth, width (whole narrow vectors: with and without a wide remainder)
+        { 1, 1, 8 }, { 3, 2, 16 }, { 4, 7, 24 }, { 6, 36, 104 }, { 7, 36, 112 }, { 13, 5, 40 }, { 17, 36, 48 },
+    };
+
+    [Theory]
+    [MemberData(nameof(ProductShapes))]
+    public unsafe void MultiplyAccumulateAddsTheProductAtEveryRegisterWidthWithTheSameSums(int rows, int depth, int width)
+    {
+        // a is read transposed (depth-major), as the kernels' backward products read it; y has a wider stride than width.
+        var random = new Random(rows * 100 + depth);
+        int yStride = width + Vector<float>.Count;
+        float[] a = Draw(random, rows * depth), m = Draw(random, depth * width), y0 = Draw(random, rows * yStride);
+        float[] machine = (float[])y0.Clone(), narrow = (float[])y0.Clone(), wide = (float[])y0.Clone();
+        int wideColumns = width / Vector512<float>.Count * Vector512<float>.Count;
+        fixed (float* pa = a, pm = m, py = machine, pn = narrow, pw = wide)
+        {
+            VectorOps<float>.MultiplyAccumulate(pa, 1, rows, rows, depth, pm, width, py, yStride);
+            VectorOps<float>.MultiplyAccumulate<NarrowVectors<float>, Vector<float>>(pa, 1, rows, rows, depth, pm, width, pn, yStride, 0, width);
+            VectorOps<float>.MultiplyAccumulate<WideVectors<float>, Vector512<float>>(pa, 1, rows, rows, depth, pm, width, pw, yStride, 0, wideColumns);
+            VectorOps<float>.MultiplyAccumulate<NarrowVectors<float>, Vector<float>>(pa, 1, rows, rows, depth, pm, width, pw, yStride, wideColumns, width);
+        }
+
+        for (int i = 0; i < rows; i++)
+        {
+            for (int j = 0; j < yStride; j++)
+            {
+                double expected = y0[(i * yStride) + j];
+                if (j < width)
+                {
+                    for (int k = 0; k < depth; k++)
+                    {
+                        expected += (double)a[(k * rows) + i] * m[(k * width) + j];
+                    }
+                }
+
+                machine[(i * yStride) + j].Should().BeApproximately((float)expected, 1e-4f, $"y[{i}, {j}]");
+                wide[(i * yStride) + j].Should().Be(narrow[(i * yStride) + j], $"both widths should sum y[{i}, {j}] in one order");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 8)]
+    [InlineData(36, 120)]
+    [InlineData(36, 144)]
+    [InlineData(5, 40)]
+    [InlineData(120, 48)]
+    public unsafe void AccumulateRowsAddsTheVectorMatrixProductAtEveryRegisterWidth(int rows, int width)
+    {
+        var random = new Random(rows + width);
+        float[] coeffs = Draw(random, rows), matrix = Draw(random, rows * width), acc0 = Draw(random, width);
+        int wideColumns = width / Vector512<float>.Count * Vector512<float>.Count;
+        float[] machine = (float[])acc0.Clone(), narrow = (float[])acc0.Clone(), wide = (float[])acc0.Clone();
+        fixed (float* c = coeffs, m = matrix, py = machine, pn = narrow, pw = wide)
+        {
+            VectorOps<float>.AccumulateRows(c, rows, m, width, py);
+            VectorOps<float>.AccumulateRows<NarrowVectors<float>, Vector<float>>(c, rows, m, width, pn, 0, width);
+            VectorOps<float>.AccumulateRows<WideVectors<float>, Vector512<float>>(c, rows, m, width, pw, 0, wideColumns);
+            VectorOps<float>.AccumulateRows<NarrowVectors<float>, Vector<float>>(c, rows, m, width, pw, wideColumns, width);
+        }
+
+        for (int j = 0; j < width; j++)
+        {
+            double expected = acc0[j];
+            for (int i = 0; i < rows; i++)
+            {
+                expected += (double)coeffs[i] * matrix[(i * width) + j];
+            }
+
+            foreach (var (name, result) in new[] { ("the machine's width", machine), ("narrow", narrow), ("wide", wide) })
+            {
+                result[j].Should().BeApproximately((float)expected, 1e-4f, $"{name}: acc[{j}]");
+            }
+        }
+    }
+
+    private static float[] Draw(Random random, int n) => Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
 }

@@ -165,7 +165,7 @@ internal static unsafe class VectorOps<T>
     /// <typeparamref name="TWidth"/> registers, in registers of that width.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AccumulateRows<TWidth, TVector>(T* coeffs, int rows, T* matrix, int width, T* acc, int from, int to)
+    internal static void AccumulateRows<TWidth, TVector>(T* coeffs, int rows, T* matrix, int width, T* acc, int from, int to)
         where TWidth : struct, IVectorWidth<TVector, T>
         where TVector : struct
     {
@@ -290,7 +290,7 @@ internal static unsafe class VectorOps<T>
     /// sequence of multiply-adds at every width, so the widths agree to the bit.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MultiplyAccumulate<TWidth, TVector>(T* a, int rowStride, int depthStride, int rows, int depth, T* m, int width, T* y, int yStride, int from, int to)
+    internal static void MultiplyAccumulate<TWidth, TVector>(T* a, int rowStride, int depthStride, int rows, int depth, T* m, int width, T* y, int yStride, int from, int to)
         where TWidth : struct, IVectorWidth<TVector, T>
         where TVector : struct
     {
