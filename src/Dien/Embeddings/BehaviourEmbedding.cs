@@ -100,10 +100,13 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
 
         // One lookup per table for history, target and negatives together: with a max-norm the lookup
         // renormalises rows in place, which must not happen between two lookups of one forward pass.
+        // One split, not three narrows: its backward writes the parts' gradients into one tensor, where each narrow's
+        // would fill a zero tensor of the whole lookup and add them up.
         var all = forward(itemIds, categoryIds);
-        var history = all.narrow(0, 0, valid);
-        var target = all.narrow(0, valid, size);
-        var negative = negatives ? all.narrow(0, valid + size, valid) : null;
+        var parts = all.split(negatives ? new[] { valid, size, valid } : new[] { valid, size });
+        var history = parts[0];
+        var target = parts[1];
+        var negative = negatives ? parts[2] : null;
         var packed = new PackedHistory(history, negative, batch.ValidPositionIds, batch.ValidPositionRows, batch.Arrays.Lengths, batch.Width);
         return new EmbeddedBatch(packed, target, EmbedUser(batch.UserIds), EmbedExtraFields(batch.ExtraFields), itemIds, categoryIds);
     }
