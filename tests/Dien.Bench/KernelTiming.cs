@@ -62,6 +62,29 @@ internal static class KernelTiming
             using var g = enable_grad();
             w.InputProjection().sum().backward();
         });
+        // The packed route's projection: W's 3,520 valid positions, libtorch's linear against the kernels' own.
+        var packedX = w.Inputs.detach().reshape(-1, Workload.Width).narrow(0, 0, 3520).contiguous().requires_grad_();
+        var packedGrad = randn(3520, 3 * Workload.Hidden);
+        foreach (var (name, project) in new (string, Func<Tensor>)[]
+        {
+            ("libtorch linear", () => nn.functional.linear(packedX, w.WeightIh, w.BiasIh)),
+            ("FusedLinear", () => Dien.Kernels.Projection.FusedLinear.Apply(packedX, w.WeightIh, w.BiasIh)),
+        })
+        {
+            Median($"packed projection [3520, 36] x [36, 108], {name}: fwd", repeat, () =>
+            {
+                using var s = NewDisposeScope();
+                using var g = enable_grad();
+                project();
+            });
+            Median($"packed projection [3520, 36] x [36, 108], {name}: fwd+bwd", repeat, () =>
+            {
+                using var s = NewDisposeScope();
+                using var g = enable_grad();
+                project().backward(new[] { packedGrad });
+            });
+        }
+
                 Median("fused AUGRU final state fwd+bwd on a leaf xProj", repeat, () =>
         {
             using var s = NewDisposeScope();

@@ -1,4 +1,5 @@
 using Dien.Data.Batching;
+using Dien.Kernels.Projection;
 using Dien.Kernels.Recurrence;
 using Dien.Runtime;
 using TorchSharp;
@@ -181,7 +182,7 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
     };
 
     /// <summary>The input projections of all steps, W_ih x + b_ih, in one matrix product.</summary>
-    private Tensor Project(Tensor x) => nn.functional.linear(x, _weightIh, _biasIh);
+    private Tensor Project(Tensor x) => FusedLinear.Apply(x, _weightIh, _biasIh);
 
     /// <summary>
     /// Projects the first <paramref name="last"/> positions of <paramref name="input"/> [rows, T, E] and runs the

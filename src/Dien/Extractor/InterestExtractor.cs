@@ -1,4 +1,5 @@
 using Dien.Data.Batching;
+using Dien.Kernels.Projection;
 using Dien.Kernels.Recurrence;
 using Dien.Runtime;
 using TorchSharp;
@@ -129,7 +130,7 @@ internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tenso
             return zeros(new[] { 0L, HiddenSize }, dtype: behaviours.dtype, device: behaviours.device).MoveToOuterDisposeScope();
         }
 
-        var projection = nn.functional.linear(behaviours, Parameter("weight_ih_l0"), Parameter("bias_ih_l0"));
+        var projection = FusedLinear.Apply(behaviours, Parameter("weight_ih_l0"), Parameter("bias_ih_l0"));
         return FusedRecurrence.Run(RecurrentCell.Gru, RecurrentOutput.PackedStates, projection, null, Parameter("weight_hh_l0"), Parameter("bias_hh_l0"), lengths, last)
             .MoveToOuterDisposeScope();
     }

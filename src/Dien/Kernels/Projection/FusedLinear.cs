@@ -1,0 +1,38 @@
+using Dien.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Dien.Kernels.Projection;
+
+/// <summary>
+/// A linear layer's x W^T + b over rows, on <see cref="LinearKernel{T}"/> where a gradient is needed on CPU, and
+/// <see cref="nn.functional.linear"/> otherwise (inference, where libtorch's forward is as fast and packs no
+/// weights, and other devices). The recurrences' input projections run through it when they train.
+/// </summary>
+internal static class FusedLinear
+{
+    /// <summary>x W^T + b: [..., O] from x [..., K], W [O, K], b [O] or null.</summary>
+    /// <param name="x">The inputs [..., K].</param>
+    /// <param name="weight">W [O, K].</param>
+    /// <param name="bias">b [O], or null.</param>
+    /// <exception cref="ArgumentException">The widths do not fit; the message names the tensors' shapes.</exception>
+    public static Tensor Apply(Tensor x, Tensor weight, Tensor? bias)
+    {
+        bool fused = x.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU
+            && (x.dtype == ScalarType.Float32 || x.dtype == ScalarType.Float64)
+            && weight.dtype == x.dtype && (bias is null || bias.dtype == x.dtype)
+            && torch.is_grad_enabled() && (x.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false));
+        if (!fused)
+        {
+            return nn.functional.linear(x, weight, bias);
+        }
+
+        long k = x.shape[^1];
+        Guard.That(weight.dim() == 2 && weight.shape[1] == k, $"weight {Guard.ShapeOf(weight)} should be [O, {k}] for x {Guard.ShapeOf(x)}.", nameof(weight));
+        Guard.That(bias is null || (bias.dim() == 1 && bias.shape[0] == weight.shape[0]), $"bias {(bias is null ? "null" : Guard.ShapeOf(bias))} should be [{weight.shape[0]}].", nameof(bias));
+        long[] outer = x.shape[..^1];
+        var flat = x.reshape(-1, k);
+        var y = LinearFunction.apply(flat, weight, bias!);
+        return y.view([.. outer, weight.shape[0]]);
+    }
+}
