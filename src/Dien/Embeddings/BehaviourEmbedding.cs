@@ -1,4 +1,5 @@
 using Dien.Data.Batching;
+using Dien.Kernels.Lookup;
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -22,6 +23,9 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     private readonly Embedding? _user;
     [ComponentName(Name = "extras")]
     private readonly ModuleList<Embedding> _extras;
+    private readonly bool _itemsHaveMaxNorm;
+
+    private static readonly string[] BehaviourTables = ["item", "category"], UserTable = ["user"];
 
     /// <summary>Creates the tables from the vocabulary sizes, widths and initialisation in <paramref name="options"/>.</summary>
     /// <param name="options">The tables' sizes, widths and initialisation.</param>
@@ -34,6 +38,7 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
         _user = options.UseUserField ? Table(options.UserVocabularySize, options.UserEmbeddingSize, options) : null;
         _extras = nn.ModuleList(options.ExtraFieldVocabularySizes
             .Select(size => Table(size, options.UserEmbeddingSize, options)).ToArray());
+        _itemsHaveMaxNorm = options.ItemMaxNorm is not null;
         BehaviourSize = options.BehaviourSize;
         UserSize = _user is null ? 0 : options.UserEmbeddingSize;
         ExtraSize = options.UserEmbeddingSize * options.ExtraFieldVocabularySizes.Count;
@@ -57,14 +62,28 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor itemIds, Tensor categoryIds)
     {
         Guard.SameShape(categoryIds, itemIds);
+        if (Fused(_itemsHaveMaxNorm))
+        {
+            var rows = FusedLookup.Rows(BehaviourTables, new[] { _items.weight!, _categories.weight! }, new[] { itemIds.reshape(-1), categoryIds.reshape(-1) });
+            return rows.view([.. itemIds.shape, BehaviourSize]);
+        }
 
         return torch.cat(new[] { _items.call(itemIds), _categories.call(categoryIds) }, -1);
     }
 
+    /// <summary>
+    /// Whether training looks rows up with the fused CPU kernel (<see cref="FusedLookup"/>): the same values and
+    /// gradients as the tables' own lookups, with a backward that is one loop over the rows instead of libtorch's
+    /// tensor iterator per row. Not for the item table with a max-norm, whose lookup renormalises rows in place.
+    /// </summary>
+    public bool UseFusedKernels { get; set; } = true;
+
     /// <summary>User vectors, or null when the model does not use the user field (<see cref="EmbeddingOptions.UseUserField"/>).</summary>
     /// <param name="users">User ids, int64 [B].</param>
     /// <returns>[B, user width], or null.</returns>
-    public Tensor? EmbedUser(Tensor users) => _user?.call(users);
+    public Tensor? EmbedUser(Tensor users)
+        => _user is null ? null
+            : Fused(maxNorm: false) ? FusedLookup.Rows(UserTable, new[] { _user.weight! }, new[] { users }) : _user.call(users);
 
     /// <summary>Extra field vectors side by side, or null when there are no extra fields.</summary>
     /// <param name="fields">Ids, int64 [B, F].</param>
@@ -76,14 +95,19 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
             return null;
         }
 
-        var parts = new Tensor[_extras.Count];
-        for (int f = 0; f < parts.Length; f++)
+        var ids = Enumerable.Range(0, _extras.Count).Select(f => fields.select(1, f)).ToArray();
+        if (Fused(maxNorm: false))
         {
-            parts[f] = _extras[f].call(fields.select(1, f));
+            return FusedLookup.Rows(ids.Select((_, f) => $"extra field {f}").ToArray(), _extras.Select(e => e.weight!).ToArray(), ids);
         }
 
-        return torch.cat(parts, -1);
+        return torch.cat(ids.Select((column, f) => _extras[f].call(column)).ToArray(), -1);
     }
+
+    /// <summary>Whether this lookup runs on the fused kernel: training on CPU in float, and no max-norm.</summary>
+    private bool Fused(bool maxNorm)
+        => UseFusedKernels && !maxNorm && torch.is_grad_enabled() && _items.weight!.device_type == DeviceType.CPU
+           && _items.weight.dtype is ScalarType.Float32 or ScalarType.Float64;
 
     /// <summary>
     /// Everything a model reads from the tables for one batch, packed: only the valid history positions (and their

@@ -43,7 +43,7 @@ public sealed class DienModel : CtrModel
         : base(nameof(DienModel), options)
     {
         var o = ModelOptions;
-        _embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
+        _embedding = new BehaviourEmbedding(o.ToEmbeddingOptions()) { UseFusedKernels = o.UseFusedKernels };
         _extractor = new InterestExtractor(o.BehaviourSize, o.HiddenSize, o.UseFusedKernels);
         _attention = AttentionFor(o.HiddenSize);
         _evolution = new InterestEvolution(o.HiddenSize, o.HiddenSize, o.Evolution, o.UseFusedKernels);

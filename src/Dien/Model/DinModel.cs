@@ -30,7 +30,7 @@ public sealed class DinModel : CtrModel
         : base(nameof(DinModel), options)
     {
         var o = ModelOptions;
-        _embedding = new BehaviourEmbedding(o.ToEmbeddingOptions());
+        _embedding = new BehaviourEmbedding(o.ToEmbeddingOptions()) { UseFusedKernels = o.UseFusedKernels };
         _attention = AttentionFor(o.BehaviourSize);
         int behaviours = o.HeadSumTerms ? 4 : 2;
         _head = MlpHeadFor(_embedding.UserSize + (behaviours * o.BehaviourSize) + _embedding.ExtraSize);

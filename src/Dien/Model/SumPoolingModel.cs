@@ -25,7 +25,7 @@ public sealed class SumPoolingModel : CtrModel
     public SumPoolingModel(CtrModelOptions options)
         : base("BaseModel", options)
     {
-        _embedding = new BehaviourEmbedding(ModelOptions.ToEmbeddingOptions());
+        _embedding = new BehaviourEmbedding(ModelOptions.ToEmbeddingOptions()) { UseFusedKernels = ModelOptions.UseFusedKernels };
         int behaviours = ModelOptions.HeadSumTerms ? 3 : 2;
         _head = MlpHeadFor(_embedding.UserSize + (behaviours * ModelOptions.BehaviourSize) + _embedding.ExtraSize);
         RegisterComponents();

@@ -1,6 +1,7 @@
 using Dien.Attention;
 using Dien.Auxiliary;
 using Dien.Data.Batching;
+using Dien.Embeddings;
 using Dien.Evolution;
 using Dien.Extractor;
 using Dien.Model;
@@ -52,7 +53,7 @@ public sealed class FusedPathTests
             .ToList();
 
         switches.Select(x => x.Module.GetType()).Should().BeEquivalentTo(
-            new[] { typeof(InterestExtractor), typeof(MlpAttention), typeof(InterestEvolution), typeof(NextBehaviourAuxiliaryLoss) });
+            new[] { typeof(BehaviourEmbedding), typeof(InterestExtractor), typeof(MlpAttention), typeof(InterestEvolution), typeof(NextBehaviourAuxiliaryLoss) });
         switches.Should().OnlyContain(x => (bool)x.Switch!.GetValue(x.Module)! == useFusedKernels);
     }
 

@@ -1,0 +1,60 @@
+using System.Numerics;
+
+namespace Dien.Kernels.Lookup;
+
+/// <summary>
+/// Rows of several embedding tables side by side, and their gradients: out[i] = [T_0[ids_0[i]] ; T_1[ids_1[i]] ; ...].
+/// Row 0 of every table is padding: it is read as it is and gets no gradient, as <c>nn.Embedding(padding_idx: 0)</c>.
+/// </summary>
+internal static unsafe class LookupKernel<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Copies each looked-up row into its columns of <paramref name="output"/> [N, sum of widths].</summary>
+    public static void Forward(T*[] tables, int[] widths, long*[] ids, int n, T* output)
+    {
+        int total = widths.Sum();
+        for (int i = 0; i < n; i++)
+        {
+            T* row = output + ((long)i * total);
+            for (int j = 0; j < tables.Length; j++)
+            {
+                int width = widths[j];
+                new ReadOnlySpan<T>(tables[j] + (ids[j][i] * width), width).CopyTo(new Span<T>(row, width));
+                row += width;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds each row of <paramref name="grad"/> [N, sum of widths] into the rows it was read from, in row order (as
+    /// libtorch's dense embedding backward does, so the sums are the same); <paramref name="gradTables"/> start zero.
+    /// </summary>
+    public static void Backward(T* grad, int[] widths, long*[] ids, int n, T*[] gradTables)
+    {
+        int total = widths.Sum();
+        int offset = 0;
+        for (int j = 0; j < gradTables.Length; j++)
+        {
+            int width = widths[j];
+            long* table = ids[j];
+            T* g = gradTables[j];
+            for (int i = 0; i < n; i++)
+            {
+                long id = table[i];
+                if (id == 0)
+                {
+                    continue;
+                }
+
+                T* source = grad + ((long)i * total) + offset;
+                T* target = g + (id * width);
+                for (int k = 0; k < width; k++)
+                {
+                    target[k] += source[k];
+                }
+            }
+
+            offset += width;
+        }
+    }
+}
