@@ -235,8 +235,8 @@ internal static unsafe class MlpAttentionKernel<T>
 
                         for (int i = 0; i < rows; i++)
                         {
-                            new ReadOnlySpan<T>(p.Keys + (KeyRow(b, rowStart, positions[i], seen + i) * h), h).CopyTo(new Span<T>(kT + (i * hp), h));
-                            new ReadOnlySpan<T>(r, np[0]).CopyTo(new Span<T>(act[0] + (i * np[0]), np[0]));
+                            VectorOps<T>.Copy(kT + (i * hp), p.Keys + (KeyRow(b, rowStart, positions[i], seen + i) * h), h);
+                            VectorOps<T>.Copy(act[0] + (i * np[0]), r, np[0]);
                         }
 
                         VectorOps<T>.MultiplyAccumulate(kT, hp, 1, rows, h, mT, np[0], act[0], np[0]);
@@ -249,7 +249,7 @@ internal static unsafe class MlpAttentionKernel<T>
                                 long key = KeyRow(b, rowStart, positions[i], seen + i);
                                 for (int j = 0; j < last; j++)
                                 {
-                                    new ReadOnlySpan<T>(act[j] + (i * np[j]), np[j]).CopyTo(new Span<T>(Saved + (key * savedWidth) + savedOffset[j], np[j]));
+                                    VectorOps<T>.Copy(Saved + (key * savedWidth) + savedOffset[j], act[j] + (i * np[j]), np[j]);
                                 }
                             }
                         }
@@ -290,7 +290,7 @@ internal static unsafe class MlpAttentionKernel<T>
                 var (start, end) = Rows(chunk);
                 for (int b = start; b < end; b++)
                 {
-                    new ReadOnlySpan<T>(p.Query + ((long)b * h), h).CopyTo(new Span<T>(qPad, h));
+                    VectorOps<T>.Copy(qPad, p.Query + ((long)b * h), h);
 
                     // M_b = A + W_p diag(q), row by row.
                     for (int i = 0; i < n[0]; i++)
@@ -319,10 +319,10 @@ internal static unsafe class MlpAttentionKernel<T>
                         for (int i = 0; i < rows; i++)
                         {
                             long key = KeyRow(b, rowStart, positions[i], seen + i);
-                            new ReadOnlySpan<T>(p.Keys + (key * h), h).CopyTo(new Span<T>(kT + (i * hp), h));
+                            VectorOps<T>.Copy(kT + (i * hp), p.Keys + (key * h), h);
                             for (int j = 0; j < last; j++)
                             {
-                                new ReadOnlySpan<T>(Saved + (key * savedWidth) + savedOffset[j], np[j]).CopyTo(new Span<T>(act[j] + (i * np[j]), np[j]));
+                                VectorOps<T>.Copy(act[j] + (i * np[j]), Saved + (key * savedWidth) + savedOffset[j], np[j]);
                             }
 
                             dA[i * lastWidth] = DScores[rowStart + positions[i]];
@@ -337,14 +337,14 @@ internal static unsafe class MlpAttentionKernel<T>
                         VectorOps<T>.MultiplyAccumulate(dz, np[0], 1, rows, n[0], m, hp, dIn, hp);
                         for (int i = 0; i < rows; i++)
                         {
-                            new ReadOnlySpan<T>(dIn + (i * hp), h).CopyTo(new Span<T>(DKeys + (KeyRow(b, rowStart, positions[i], seen + i) * h), h));
+                            VectorOps<T>.Copy(DKeys + (KeyRow(b, rowStart, positions[i], seen + i) * h), dIn + (i * hp), h);
                         }
 
                         seen += rows;
                     }
 
                     RowGradients(acc, dr, dM, qPad, dq, lanes);
-                    new ReadOnlySpan<T>(dq, h).CopyTo(new Span<T>(DQuery + ((long)b * h), h));
+                    VectorOps<T>.Copy(DQuery + ((long)b * h), dq, h);
                 }
             }
             finally
@@ -427,7 +427,7 @@ internal static unsafe class MlpAttentionKernel<T>
             {
                 for (int block = 0; block < 4; block++)
                 {
-                    new ReadOnlySpan<T>(accumulators + ((long)i * 4 * hp) + (block * hp), h).CopyTo(new Span<T>(w + ((long)i * 4 * h) + (block * h), h));
+                    VectorOps<T>.Copy(w + ((long)i * 4 * h) + (block * h), accumulators + ((long)i * 4 * hp) + (block * hp), h);
                 }
             }
         }

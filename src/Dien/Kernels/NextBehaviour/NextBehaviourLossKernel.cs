@@ -200,7 +200,7 @@ internal static unsafe class NextBehaviourLossKernel<T>
                     VectorOps<T>.MultiplyAccumulate(hT, hp, 1, rows, h, forwardState, np0, shared, np0);
                     for (int c = 0; c < 2; c++)
                     {
-                        new ReadOnlySpan<T>(shared, rows * np0).CopyTo(new Span<T>(act[c][0], rows * np0));
+                        VectorOps<T>.Copy(act[c][0], shared, rows * np0);
                         VectorOps<T>.MultiplyAccumulate(eT[c], ep, 1, rows, e, forwardBehaviour, np0, act[c][0], np0);
                         T* logits = stack.Forward(rows, act[c]);
 
@@ -237,7 +237,7 @@ internal static unsafe class NextBehaviourLossKernel<T>
                         VectorOps<T>.MultiplyAccumulate(dSum, np0, 1, rows, n0, backwardState, hp, dIn, hp);
                         for (int i = 0; i < rows; i++)
                         {
-                            new ReadOnlySpan<T>(dIn + (i * hp), h).CopyTo(new Span<T>(grads!.States + ((long)Pairs[tile + i] * h), h));
+                            VectorOps<T>.Copy(grads!.States + ((long)Pairs[tile + i] * h), dIn + (i * hp), h);
                         }
                     }
                 }
@@ -258,7 +258,7 @@ internal static unsafe class NextBehaviourLossKernel<T>
             MlpStack<T>.SumRows(dz, rows, np0, acc + stack.BiasOffset[0]);
             if (c == 0)
             {
-                new ReadOnlySpan<T>(dz, rows * np0).CopyTo(new Span<T>(dSum, rows * np0));
+                VectorOps<T>.Copy(dSum, dz, rows * np0);
             }
             else
             {
@@ -270,7 +270,7 @@ internal static unsafe class NextBehaviourLossKernel<T>
             T* target = c == 0 ? grads!.Behaviours : grads!.Negatives;
             for (int i = 0; i < rows; i++)
             {
-                new ReadOnlySpan<T>(dIn + (i * ep), e).CopyTo(new Span<T>(target + ((long)Next[tile + i] * e), e));
+                VectorOps<T>.Copy(target + ((long)Next[tile + i] * e), dIn + (i * ep), e);
             }
         }
 
@@ -279,9 +279,9 @@ internal static unsafe class NextBehaviourLossKernel<T>
             for (int i = 0; i < rows; i++)
             {
                 long at = Pairs[tile + i], next = Next[tile + i];
-                new ReadOnlySpan<T>(p.States + (at * h), h).CopyTo(new Span<T>(hT + (i * hp), h));
-                new ReadOnlySpan<T>(p.Behaviours + (next * e), e).CopyTo(new Span<T>(eT[0] + (i * ep), e));
-                new ReadOnlySpan<T>(p.Negatives + (next * e), e).CopyTo(new Span<T>(eT[1] + (i * ep), e));
+                VectorOps<T>.Copy(hT + (i * hp), p.States + (at * h), h);
+                VectorOps<T>.Copy(eT[0] + (i * ep), p.Behaviours + (next * e), e);
+                VectorOps<T>.Copy(eT[1] + (i * ep), p.Negatives + (next * e), e);
             }
         }
 
@@ -328,8 +328,8 @@ internal static unsafe class NextBehaviourLossKernel<T>
             for (int row = 0; row < stack.N[0]; row++)
             {
                 T* s = accumulators + ((long)row * (hp + ep));
-                new ReadOnlySpan<T>(s, h).CopyTo(new Span<T>(w + ((long)row * (h + e)), h));
-                new ReadOnlySpan<T>(s + hp, e).CopyTo(new Span<T>(w + ((long)row * (h + e)) + h, e));
+                VectorOps<T>.Copy(w + ((long)row * (h + e)), s, h);
+                VectorOps<T>.Copy(w + ((long)row * (h + e)) + h, s + hp, e);
             }
         }
 

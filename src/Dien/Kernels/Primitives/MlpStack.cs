@@ -38,7 +38,7 @@ internal sealed unsafe class MlpStack<T> : IDisposable
         for (int j = 0; j < Layers; j++)
         {
             bias[j] = PackedMatrix<T>.AllocClear(Np[j]);
-            new ReadOnlySpan<T>((T*)biases[j], N[j]).CopyTo(new Span<T>(bias[j], N[j]));
+            VectorOps<T>.Copy(bias[j], (T*)biases[j], N[j]);
             if (j > 0)
             {
                 forwardW[j] = PackedMatrix<T>.Transposed((T*)weights[j], N[j], N[j - 1], 0, N[j - 1], Np[j]);
@@ -112,7 +112,7 @@ internal sealed unsafe class MlpStack<T> : IDisposable
     {
         for (int i = 0; i < rows; i++)
         {
-            new ReadOnlySpan<T>(bias[j], Np[j]).CopyTo(new Span<T>(z + ((long)i * Np[j]), Np[j]));
+            VectorOps<T>.Copy(z + ((long)i * Np[j]), bias[j], Np[j]);
         }
     }
 
@@ -190,11 +190,11 @@ internal sealed unsafe class MlpStack<T> : IDisposable
                 T* w = (T*)dWeights[j];
                 for (int i = 0; i < N[j]; i++)
                 {
-                    new ReadOnlySpan<T>(total + WeightOffset[j] + ((long)i * Np[j - 1]), k).CopyTo(new Span<T>(w + ((long)i * k), k));
+                    VectorOps<T>.Copy(w + ((long)i * k), total + WeightOffset[j] + ((long)i * Np[j - 1]), k);
                 }
             }
 
-            new ReadOnlySpan<T>(total + BiasOffset[j], N[j]).CopyTo(new Span<T>((T*)dBiases[j], N[j]));
+            VectorOps<T>.Copy((T*)dBiases[j], total + BiasOffset[j], N[j]);
         }
     }
 

@@ -429,6 +429,25 @@ internal static unsafe class VectorOps<T>
         }
     }
 
+    /// <summary>
+    /// dst[0 .. n) = src[0 .. n), any n, in whole vectors and a scalar tail, inlined: the kernels copy many short rows
+    /// (a state, a gate block), where <see cref="Span{T}.CopyTo(Span{T})"/>'s general memmove cost more than the copy.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Copy(T* dst, T* src, int n)
+    {
+        int k = 0;
+        for (; k + Vector<T>.Count <= n; k += Vector<T>.Count)
+        {
+            Store(dst + k, Load(src + k));
+        }
+
+        for (; k < n; k++)
+        {
+            dst[k] = src[k];
+        }
+    }
+
     /// <summary>dst[0 .. n) += src[0 .. n), n a multiple of the vector width.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddInPlace(T* dst, T* src, int n)

@@ -58,7 +58,7 @@ internal static unsafe class LinearKernel<T>
                             VectorOps<T>.MultiplyAccumulate(x + ((long)first * k), k, 1, rows, k, wT, op, scratch, op);
                             for (int r = 0; r < rows; r++)
                             {
-                                new ReadOnlySpan<T>(scratch + ((long)r * op), o).CopyTo(new Span<T>(y + ((long)(first + r) * o), o));
+                                VectorOps<T>.Copy(y + ((long)(first + r) * o), scratch + ((long)r * op), o);
                             }
                         }
                     }
@@ -107,7 +107,7 @@ internal static unsafe class LinearKernel<T>
                             int first = t * TileRows, rows = Math.Min(TileRows, n - first);
                             for (int r = 0; r < rows; r++)
                             {
-                                new ReadOnlySpan<T>(dy + ((long)(first + r) * o), o).CopyTo(new Span<T>(dyTile + ((long)r * op), o));
+                                VectorOps<T>.Copy(dyTile + ((long)r * op), dy + ((long)(first + r) * o), o);
                             }
 
                             if (dx is not null)
@@ -116,7 +116,7 @@ internal static unsafe class LinearKernel<T>
                                 VectorOps<T>.MultiplyAccumulate(dyTile, op, 1, rows, o, wPadded, kp, dxTile, kp);
                                 for (int r = 0; r < rows; r++)
                                 {
-                                    new ReadOnlySpan<T>(dxTile + ((long)r * kp), k).CopyTo(new Span<T>(dx + ((long)(first + r) * k), k));
+                                    VectorOps<T>.Copy(dx + ((long)(first + r) * k), dxTile + ((long)r * kp), k);
                                 }
                             }
 
@@ -162,7 +162,7 @@ internal static unsafe class LinearKernel<T>
 
             if (db is not null)
             {
-                new ReadOnlySpan<T>(acc + ((long)k * op), o).CopyTo(new Span<T>(db, o));
+                VectorOps<T>.Copy(db, acc + ((long)k * op), o);
             }
         }
         finally

@@ -174,10 +174,10 @@ internal static unsafe class RecurrenceKernel<T>
                         T* x = XProj + ((XStart[b] + t) * 3 * h);
                         for (int q = 0; q < 3; q++)
                         {
-                            new ReadOnlySpan<T>(x + (q * h), h).CopyTo(new Span<T>(xs + (q * ph), h));
+                            VectorOps<T>.Copy(xs + (q * ph), x + (q * h), h);
                             if (BiasHh != null)
                             {
-                                new ReadOnlySpan<T>(BiasHh + (q * h), h).CopyTo(new Span<T>(g + (q * ph), h));
+                                VectorOps<T>.Copy(g + (q * ph), BiasHh + (q * h), h);
                             }
                         }
 
@@ -200,16 +200,16 @@ internal static unsafe class RecurrenceKernel<T>
 
                         if (States != null)
                         {
-                            new ReadOnlySpan<T>(hn, h).CopyTo(new Span<T>(States + (stateRow * h), h));
+                            VectorOps<T>.Copy(States + (stateRow * h), hn, h);
                         }
 
                         if (Gates != null)
                         {
                             T* s = Gates + (stateRow * gateStride);
-                            new ReadOnlySpan<T>(g, 3 * ph).CopyTo(new Span<T>(s, 3 * ph));
+                            VectorOps<T>.Copy(s, g, 3 * ph);
                             // Saved order: r, u, c, g_c.
-                            new ReadOnlySpan<T>(gc, ph).CopyTo(new Span<T>(s + (3 * ph), ph));
-                            new ReadOnlySpan<T>(c, ph).CopyTo(new Span<T>(s + (2 * ph), ph));
+                            VectorOps<T>.Copy(s + (3 * ph), gc, ph);
+                            VectorOps<T>.Copy(s + (2 * ph), c, ph);
                         }
 
                         T* swap = hp;
@@ -225,7 +225,7 @@ internal static unsafe class RecurrenceKernel<T>
 
                     if (Final != null)
                     {
-                        new ReadOnlySpan<T>(hp, h).CopyTo(new Span<T>(Final + ((long)b * h), h));
+                        VectorOps<T>.Copy(Final + ((long)b * h), hp, h);
                     }
                 }
             }
@@ -295,7 +295,7 @@ internal static unsafe class RecurrenceKernel<T>
                     Clear(dh, ph);
                     if (DFinal != null && length > 0)
                     {
-                        new ReadOnlySpan<T>(DFinal + ((long)b * h), h).CopyTo(new Span<T>(dh, h));
+                        VectorOps<T>.Copy(dh, DFinal + ((long)b * h), h);
                     }
 
                     for (int t = length - 1; t >= 0; t--)
@@ -314,7 +314,7 @@ internal static unsafe class RecurrenceKernel<T>
                         T* dgh = dghRows + ((long)t * 3 * ph);
                         if (t > 0)
                         {
-                            new ReadOnlySpan<T>(States + ((stateRow - 1) * h), h).CopyTo(new Span<T>(hp, h));
+                            VectorOps<T>.Copy(hp, States + ((stateRow - 1) * h), h);
                         }
 
                         T a = Attention != null ? Attention[row] : T.Zero;
@@ -379,7 +379,7 @@ internal static unsafe class RecurrenceKernel<T>
                         T* dxRow = DXProj + ((XStart[b] + t) * 3 * h);
                         for (int q = 0; q < 3; q++)
                         {
-                            new ReadOnlySpan<T>(dx + (q * ph), h).CopyTo(new Span<T>(dxRow + (q * h), h));
+                            VectorOps<T>.Copy(dxRow + (q * h), dx + (q * ph), h);
                         }
 
                         VectorOps<T>.AddInPlace(dBias, dgh, 3 * ph);
