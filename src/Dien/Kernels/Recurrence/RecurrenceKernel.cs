@@ -384,8 +384,12 @@ internal static unsafe class RecurrenceKernel<T>
 
                         VectorOps<T>.AddInPlace(dBias, dgh, 3 * ph);
 
-                        // dh_prev = dh * (1 - m) + U^T dgh.
-                        VectorOps<T>.AccumulateRows(dgh, 3 * ph, Weight, ph, dhn);
+                        // dh_prev = dh * (1 - m) + U^T dgh, gate by gate: the padding lanes of dgh are zero, so only the
+                        // first h rows of each gate's block take part.
+                        for (int q = 0; q < 3; q++)
+                        {
+                            VectorOps<T>.AccumulateRows(dgh + (q * ph), h, Weight + ((long)q * ph * ph), ph, dhn);
+                        }
                         T* swap = dh;
                         dh = dhn;
                         dhn = swap;
@@ -395,7 +399,11 @@ internal static unsafe class RecurrenceKernel<T>
                     // [3 PH, T - 1] x [T - 1, PH] product, its left factor read transposed from the rows of dgh.
                     if (length > 1)
                     {
-                        VectorOps<T>.MultiplyAccumulate(dghRows + (3 * ph), 1, 3 * ph, 3 * ph, length - 1, hps + ph, ph, dW, ph);
+                        // Gate by gate, the first h rows of each block (the rest are zero).
+                        for (int q = 0; q < 3; q++)
+                        {
+                            VectorOps<T>.MultiplyAccumulate(dghRows + (3 * ph) + (q * ph), 1, 3 * ph, h, length - 1, hps + ph, ph, dW + ((long)q * ph * ph), ph);
+                        }
                     }
 
                     if (length < Steps)
