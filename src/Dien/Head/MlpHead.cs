@@ -1,3 +1,4 @@
+using Dien.Kernels.Activation;
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -66,7 +67,7 @@ internal sealed class MlpHead : nn.Module<Tensor, Tensor>
         var x = _norm.call(input);
         for (int i = 0; i < _layers.Count; i++)
         {
-            x = _activations[i].call(_layers[i].call(x));
+            x = Activate(i, _layers[i].call(x));
             if (_dropout is not null)
             {
                 x = _dropout.call(x);
@@ -78,6 +79,15 @@ internal sealed class MlpHead : nn.Module<Tensor, Tensor>
         var click = Output == HeadOutput.Softmax ? logits.select(1, 1).Minus(logits.select(1, 0)) : logits.squeeze(-1);
         return click.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// Whether training runs PReLU on the fused CPU kernel (<see cref="FusedPRelu"/>): the same values and gradients as
+    /// libtorch's, whose slope gradient costs most of the activation; inference and other devices run libtorch's.
+    /// </summary>
+    public bool UseFusedKernels { get; set; } = true;
+
+    private Tensor Activate(int layer, Tensor x)
+        => UseFusedKernels && _activations[layer] is PReLU prelu ? FusedPRelu.Apply(x, prelu.weight!) : _activations[layer].call(x);
 
     /// <inheritdoc />
     protected override void Dispose(bool disposing)

@@ -42,7 +42,10 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
     /// <summary>The prediction head the options describe, for an input of <paramref name="inputSize"/> features.</summary>
     /// <param name="inputSize">Width of the concatenated head input.</param>
     private protected Dien.Head.MlpHead MlpHeadFor(int inputSize) => new(
-        inputSize, ModelOptions.HeadHiddenSizes, ModelOptions.HeadActivation, ModelOptions.HeadBatchNorm, ModelOptions.HeadDropout, ModelOptions.HeadOutput);
+        inputSize, ModelOptions.HeadHiddenSizes, ModelOptions.HeadActivation, ModelOptions.HeadBatchNorm, ModelOptions.HeadDropout, ModelOptions.HeadOutput)
+    {
+        UseFusedKernels = ModelOptions.UseFusedKernels,
+    };
 
     /// <summary>The target attention the options ask for, over keys of width <paramref name="keySize"/> (DIEN: H; DIN: E).</summary>
     private protected nn.Module<Tensor, Tensor, Tensor, Tensor> AttentionFor(int keySize)

@@ -4,6 +4,7 @@ using Dien.Data.Batching;
 using Dien.Embeddings;
 using Dien.Evolution;
 using Dien.Extractor;
+using Dien.Head;
 using Dien.Model;
 using FluentAssertions;
 using TorchSharp;
@@ -53,7 +54,7 @@ public sealed class FusedPathTests
             .ToList();
 
         switches.Select(x => x.Module.GetType()).Should().BeEquivalentTo(
-            new[] { typeof(BehaviourEmbedding), typeof(InterestExtractor), typeof(MlpAttention), typeof(InterestEvolution), typeof(NextBehaviourAuxiliaryLoss) });
+            new[] { typeof(BehaviourEmbedding), typeof(InterestExtractor), typeof(MlpAttention), typeof(InterestEvolution), typeof(NextBehaviourAuxiliaryLoss), typeof(MlpHead) });
         switches.Should().OnlyContain(x => (bool)x.Switch!.GetValue(x.Module)! == useFusedKernels);
     }
 
