@@ -181,8 +181,8 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
         _ => throw new ArgumentOutOfRangeException(nameof(variant), variant, "Not an attentional evolution variant."),
     };
 
-    /// <summary>The input projections of all steps, W_ih x + b_ih, in one matrix product.</summary>
-    private Tensor Project(Tensor x) => FusedLinear.Apply(x, _weightIh, _biasIh);
+    /// <summary>The input projections of all steps, W_ih x + b_ih, in one matrix product (the kernels' own while training with fused kernels).</summary>
+    private Tensor Project(Tensor x) => UseFusedKernels ? FusedLinear.Apply(x, _weightIh, _biasIh) : nn.functional.linear(x, _weightIh, _biasIh);
 
     /// <summary>
     /// Projects the first <paramref name="last"/> positions of <paramref name="input"/> [rows, T, E] and runs the
