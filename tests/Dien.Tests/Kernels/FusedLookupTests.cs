@@ -83,5 +83,7 @@ public sealed class FusedLookupTests
         using var categories = nn.Embedding(3, 2, padding_idx: 0);
         var act = () => FusedLookup.Rows(["item", "category"], [items.weight!, categories.weight!], [tensor(new long[] { 1, 2 }), tensor(new long[] { 2 })]);
         act.Should().Throw<ArgumentException>().WithMessage("the category ids*[1]*should be int64 [2]*");
+        var matrix = () => FusedLookup.Rows(["item"], [items.weight!], [tensor(new long[] { 1, 2, 3, 4 }).reshape(2, 2)]);
+        matrix.Should().Throw<ArgumentException>().WithMessage("the item ids [2, 2] should be one id per row*");
     }
 }

@@ -47,7 +47,8 @@ internal static class FusedLookup
     {
         Guard.That(Supports(tables), $"the tables should be on CPU with one dtype, float32 or float64 (check Supports first).", nameof(tables));
         Guard.That(names.Count == tables.Count && ids.Count == tables.Count, $"{names.Count} names, {tables.Count} tables and {ids.Count} id vectors should be as many.", nameof(ids));
-        long n = ids[0].shape.Length == 1 ? ids[0].shape[0] : -1;
+        Guard.That(ids[0].dim() == 1, $"the {names[0]} ids {Guard.ShapeOf(ids[0])} should be one id per row, [N].", nameof(ids));
+        long n = ids[0].shape[0];
         for (int j = 0; j < tables.Count; j++)
         {
             Guard.That(tables[j].dim() == 2, $"table {names[j]} {Guard.ShapeOf(tables[j])} should be [rows, width].", nameof(tables));
