@@ -1,5 +1,6 @@
 using Dien.Data.Batching;
 using Dien.Kernels.Lookup;
+using Dien.Kernels.Primitives;
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -104,10 +105,8 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
         return torch.cat(ids.Select((column, f) => _extras[f].call(column)).ToArray(), -1);
     }
 
-    /// <summary>Whether this lookup runs on the fused kernel: training on CPU in float, and no max-norm.</summary>
-    private bool Fused(bool maxNorm)
-        => UseFusedKernels && !maxNorm && torch.is_grad_enabled() && _items.weight!.device_type == DeviceType.CPU
-           && _items.weight.dtype is ScalarType.Float32 or ScalarType.Float64;
+    /// <summary>Whether this lookup runs on the fused kernel: training on CPU in float (<see cref="TrainingRoute"/>), and no max-norm.</summary>
+    private bool Fused(bool maxNorm) => UseFusedKernels && !maxNorm && TrainingRoute.Takes(_items.weight);
 
     /// <summary>
     /// Everything a model reads from the tables for one batch, packed: only the valid history positions (and their

@@ -1,3 +1,4 @@
+using Dien.Kernels.Primitives;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,10 +20,7 @@ internal static class FusedPRelu
     /// <param name="slopes">One slope per column, [C].</param>
     public static Tensor Apply(Tensor x, Tensor slopes)
     {
-        bool fused = x.device_type == DeviceType.CPU && slopes.device_type == DeviceType.CPU
-            && (x.dtype == ScalarType.Float32 || x.dtype == ScalarType.Float64) && slopes.dtype == x.dtype
-            && x.dim() == 2 && slopes.dim() == 1 && slopes.shape[0] == x.shape[1]
-            && torch.is_grad_enabled() && (x.requires_grad || slopes.requires_grad);
+        bool fused = x.dim() == 2 && slopes.dim() == 1 && slopes.shape[0] == x.shape[1] && TrainingRoute.Takes(x, slopes);
         return fused ? PReluFunction.apply(x, slopes) : nn.functional.prelu(x, slopes);
     }
 }

@@ -147,7 +147,7 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
             where T : unmanaged, IFloatingPointIeee754<T>
             => MlpAttentionKernel<T>.Backward(
                 Problem<T>(), TensorMemory.Pointer<T>(dScores), TensorMemory.Pointer<T>(saved), TensorMemory.Pointer<T>(dKeys), TensorMemory.Pointer<T>(dQuery),
-                Addresses<T>(dWeights), Addresses<T>(dBiases), KernelWorkers.Count);
+                TensorMemory.Addresses<T>(dWeights), TensorMemory.Addresses<T>(dBiases), KernelWorkers.Count);
 
         private unsafe MlpAttentionKernel<T>.Problem Problem<T>()
             where T : unmanaged, IFloatingPointIeee754<T>
@@ -169,12 +169,8 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
                 Batch = batch, Steps = steps, Hidden = (int)Keys.shape[^1], KeyStart = starts,
                 KeyBlock = KeyRows is null ? null : Array.ConvertAll(KeyRows, r => (long)r * steps),
                 Keys = TensorMemory.Pointer<T>(Keys), Query = TensorMemory.Pointer<T>(Query), Mask = mask,
-                Widths = Widths, Weights = Addresses<T>(Weights), Biases = Addresses<T>(Biases),
+                Widths = Widths, Weights = TensorMemory.Addresses<T>(Weights), Biases = TensorMemory.Addresses<T>(Biases),
             };
         }
-
-        private static unsafe nint[] Addresses<T>(List<Tensor> tensors)
-            where T : unmanaged
-            => tensors.Select(t => (nint)TensorMemory.Pointer<T>(t)).ToArray();
     }
 }

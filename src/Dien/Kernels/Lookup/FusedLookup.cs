@@ -29,8 +29,9 @@ internal static class FusedLookup
     /// <exception cref="ArgumentException">A shape, dtype or device does not fit, or an id is outside its table; the message names the table and the id.</exception>
     public static Tensor Rows(IReadOnlyList<string> names, IReadOnlyList<Tensor> tables, IReadOnlyList<Tensor> ids)
     {
-        Validate(names, tables, ids);
+        // Made contiguous once: the bounds check and the kernel read the same memory.
         var contiguousIds = ids.Select(i => i.contiguous()).ToArray();
+        Validate(names, tables, contiguousIds);
         bool needsGrad = torch.is_grad_enabled() && tables.Any(t => t.requires_grad);
         if (!needsGrad)
         {
@@ -55,8 +56,7 @@ internal static class FusedLookup
             Guard.That(ids[j].dtype == ScalarType.Int64 && ids[j].device_type == DeviceType.CPU && ids[j].dim() == 1 && ids[j].shape[0] == n,
                 $"the {names[j]} ids ({ids[j].dtype}, {Guard.ShapeOf(ids[j])}) should be int64 [{n}] on CPU, as many as the first table's.", nameof(ids));
             long rows = tables[j].shape[0];
-            using var contiguous = ids[j].contiguous();
-            long* p = Kernels.Primitives.TensorMemory.Pointer<long>(contiguous);
+            long* p = Kernels.Primitives.TensorMemory.Pointer<long>(ids[j]);
             for (long i = 0; i < n; i++)
             {
                 if ((ulong)p[i] >= (ulong)rows)

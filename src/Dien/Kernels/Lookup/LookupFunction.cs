@@ -78,29 +78,9 @@ internal sealed class LookupFunction : torch.autograd.SingleTensorFunction<Looku
 
     private static unsafe void Forward<T>(Tensor[] tables, int[] widths, Tensor[] ids, int n, Tensor output)
         where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var tablePointers = new T*[tables.Length];
-        var idPointers = new long*[ids.Length];
-        for (int j = 0; j < tables.Length; j++)
-        {
-            tablePointers[j] = TensorMemory.Pointer<T>(tables[j]);
-            idPointers[j] = TensorMemory.Pointer<long>(ids[j]);
-        }
-
-        LookupKernel<T>.Forward(tablePointers, widths, idPointers, n, TensorMemory.Pointer<T>(output));
-    }
+        => LookupKernel<T>.Forward(TensorMemory.Addresses<T>(tables), widths, TensorMemory.Addresses<long>(ids), n, TensorMemory.Pointer<T>(output));
 
     private static unsafe void Backward<T>(Tensor grad, int[] widths, Tensor[] ids, Tensor[] gradTables)
         where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var gradPointers = new T*[gradTables.Length];
-        var idPointers = new long*[ids.Length];
-        for (int j = 0; j < gradTables.Length; j++)
-        {
-            gradPointers[j] = TensorMemory.Pointer<T>(gradTables[j]);
-            idPointers[j] = TensorMemory.Pointer<long>(ids[j]);
-        }
-
-        LookupKernel<T>.Backward(TensorMemory.Pointer<T>(grad), widths, idPointers, (int)grad.shape[0], gradPointers);
-    }
+        => LookupKernel<T>.Backward(TensorMemory.Pointer<T>(grad), widths, TensorMemory.Addresses<long>(ids), (int)grad.shape[0], TensorMemory.Addresses<T>(gradTables));
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using Dien.Kernels.Primitives;
 
 namespace Dien.Kernels.Lookup;
 
@@ -9,8 +10,8 @@ namespace Dien.Kernels.Lookup;
 internal static unsafe class LookupKernel<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Copies each looked-up row into its columns of <paramref name="output"/> [N, sum of widths].</summary>
-    public static void Forward(T*[] tables, int[] widths, long*[] ids, int n, T* output)
+    /// <summary>Copies each looked-up row into its columns of <paramref name="output"/> [N, sum of widths]; tables and ids are addresses (<see cref="TensorMemory.Addresses{T}"/>).</summary>
+    public static void Forward(nint[] tables, int[] widths, nint[] ids, int n, T* output)
     {
         int total = widths.Sum();
         for (int i = 0; i < n; i++)
@@ -19,7 +20,7 @@ internal static unsafe class LookupKernel<T>
             for (int j = 0; j < tables.Length; j++)
             {
                 int width = widths[j];
-                new ReadOnlySpan<T>(tables[j] + (ids[j][i] * width), width).CopyTo(new Span<T>(row, width));
+                VectorOps<T>.Copy(row, (T*)tables[j] + (((long*)ids[j])[i] * width), width);
                 row += width;
             }
         }
@@ -29,15 +30,15 @@ internal static unsafe class LookupKernel<T>
     /// Adds each row of <paramref name="grad"/> [N, sum of widths] into the rows it was read from, in row order (as
     /// libtorch's dense embedding backward does, so the sums are the same); <paramref name="gradTables"/> start zero.
     /// </summary>
-    public static void Backward(T* grad, int[] widths, long*[] ids, int n, T*[] gradTables)
+    public static void Backward(T* grad, int[] widths, nint[] ids, int n, nint[] gradTables)
     {
         int total = widths.Sum();
         int offset = 0;
         for (int j = 0; j < gradTables.Length; j++)
         {
             int width = widths[j];
-            long* table = ids[j];
-            T* g = gradTables[j];
+            long* table = (long*)ids[j];
+            T* g = (T*)gradTables[j];
             for (int i = 0; i < n; i++)
             {
                 long id = table[i];

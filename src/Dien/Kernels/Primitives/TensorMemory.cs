@@ -29,4 +29,10 @@ internal static unsafe class TensorMemory
         Span<byte> bytes = tensor.bytes;
         return bytes.IsEmpty ? null : (T*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(bytes));
     }
+
+    /// <summary>The addresses of several tensors' first elements, as <see cref="Pointer{T}"/> gives each.</summary>
+    /// <param name="tensors">Contiguous CPU tensors of element type T.</param>
+    public static nint[] Addresses<T>(IEnumerable<Tensor> tensors)
+        where T : unmanaged
+        => tensors.Select(t => (nint)Pointer<T>(t)).ToArray();
 }

@@ -1,3 +1,4 @@
+using Dien.Kernels.Primitives;
 using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -18,11 +19,7 @@ internal static class FusedLinear
     /// <exception cref="ArgumentException">The widths do not fit; the message names the tensors' shapes.</exception>
     public static Tensor Apply(Tensor x, Tensor weight, Tensor? bias)
     {
-        bool fused = x.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU
-            && (x.dtype == ScalarType.Float32 || x.dtype == ScalarType.Float64)
-            && weight.dtype == x.dtype && (bias is null || bias.dtype == x.dtype)
-            && torch.is_grad_enabled() && (x.requires_grad || weight.requires_grad || (bias?.requires_grad ?? false));
-        if (!fused)
+        if (!TrainingRoute.Takes(x, weight, bias))
         {
             return nn.functional.linear(x, weight, bias);
         }

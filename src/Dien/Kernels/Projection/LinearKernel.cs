@@ -29,6 +29,8 @@ internal static unsafe class LinearKernel<T>
 
         int op = VectorOps<T>.Pad(o);
         T* wT = PackedMatrix<T>.Transposed(w, o, k, 0, k, op);
+        // b padded to whole vectors once (zero without a bias): each output row of a tile starts as a copy of it.
+        T* bPadded = b is null ? PackedMatrix<T>.AllocClear(op) : PackedMatrix<T>.Padded(b, 1, o, 0, o, op);
         try
         {
             int tiles = (n + TileRows - 1) / TileRows;
@@ -44,15 +46,7 @@ internal static unsafe class LinearKernel<T>
                             int first = t * TileRows, rows = Math.Min(TileRows, n - first);
                             for (int r = 0; r < rows; r++)
                             {
-                                var row = new Span<T>(scratch + ((long)r * op), o);
-                                if (b is null)
-                                {
-                                    row.Clear();
-                                }
-                                else
-                                {
-                                    new ReadOnlySpan<T>(b, o).CopyTo(row);
-                                }
+                                VectorOps<T>.Copy(scratch + ((long)r * op), bPadded, op);
                             }
 
                             VectorOps<T>.MultiplyAccumulate(x + ((long)first * k), k, 1, rows, k, wT, op, scratch, op);
@@ -73,6 +67,7 @@ internal static unsafe class LinearKernel<T>
         finally
         {
             NativeMemory.AlignedFree(wT);
+            NativeMemory.AlignedFree(bPadded);
         }
     }
 

@@ -158,12 +158,19 @@ internal static unsafe class RecurrenceKernel<T>
         {
             int h = Hidden, ph = PaddedHidden, lanes = Vector<T>.Count;
             int gateStride = 4 * ph;
-            // Scratch: previous and next state, hidden projection g (3 PH), padded input projection (3 PH), candidate.
-            T* scratch = Alloc(9 * ph);
+            // Scratch: previous and next state, hidden projection g (3 PH), padded input projection (3 PH), candidate,
+            // and b_hh padded to the gate blocks once (zero without a bias), which starts g at every step.
+            T* scratch = Alloc(12 * ph);
             try
             {
                 T* hp = scratch, hn = scratch + ph, g = scratch + (2 * ph), xs = scratch + (5 * ph), c = scratch + (8 * ph);
-                Clear(scratch, 9 * ph);
+                T* biasPadded = scratch + (9 * ph);
+                Clear(scratch, 12 * ph);
+                for (int q = 0; q < 3 && BiasHh != null; q++)
+                {
+                    VectorOps<T>.Copy(biasPadded + (q * ph), BiasHh + (q * h), h);
+                }
+
                 for (int b = Bounds[chunk]; b < Bounds[chunk + 1]; b++)
                 {
                     int length = Lengths[b];
@@ -175,13 +182,10 @@ internal static unsafe class RecurrenceKernel<T>
                         for (int q = 0; q < 3; q++)
                         {
                             VectorOps<T>.Copy(xs + (q * ph), x + (q * h), h);
-                            if (BiasHh != null)
-                            {
-                                VectorOps<T>.Copy(g + (q * ph), BiasHh + (q * h), h);
-                            }
                         }
 
                         // g = U h_prev + b_hh (the padding lanes of g stay zero).
+                        VectorOps<T>.Copy(g, biasPadded, 3 * ph);
                         VectorOps<T>.AccumulateRows(hp, h, WeightT, 3 * ph, g);
 
                         // r, u = sigmoid(x + g) in place in g[0 .. 2 PH); c = tanh(x_c + r * g_c).
@@ -215,7 +219,6 @@ internal static unsafe class RecurrenceKernel<T>
                         T* swap = hp;
                         hp = hn;
                         hn = swap;
-                        Clear(g, 3 * ph);
                     }
 
                     if (States != null && length < Steps && !PackedStates)
