@@ -191,14 +191,13 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     /// </summary>
     private static (Tensor Items, Tensor Categories, bool Negatives) BehaviourIds(BehaviourBatch batch, bool includeNegatives)
     {
-        var valid = batch.ValidPositionIds;
-        bool negatives = includeNegatives && batch.NegativeItems is not null && batch.NegativeCategories is not null;
-        var itemIds = new List<Tensor> { batch.HistoryItems.reshape(-1).index_select(0, valid), batch.TargetItems };
-        var categoryIds = new List<Tensor> { batch.HistoryCategories.reshape(-1).index_select(0, valid), batch.TargetCategories };
+        bool negatives = includeNegatives && batch.ValidNegativeItems is not null && batch.ValidNegativeCategories is not null;
+        var itemIds = new List<Tensor> { batch.ValidHistoryItems, batch.TargetItems };
+        var categoryIds = new List<Tensor> { batch.ValidHistoryCategories, batch.TargetCategories };
         if (negatives)
         {
-            itemIds.Add(batch.NegativeItems!.reshape(-1).index_select(0, valid));
-            categoryIds.Add(batch.NegativeCategories!.reshape(-1).index_select(0, valid));
+            itemIds.Add(batch.ValidNegativeItems!);
+            categoryIds.Add(batch.ValidNegativeCategories!);
         }
 
         return (torch.cat(itemIds, 0), torch.cat(categoryIds, 0), negatives);

@@ -140,7 +140,7 @@ public sealed class DienModel : CtrModel
 
     private static void RequireAuxiliaryInputs(BehaviourBatch batch, bool nextBehaviour)
     {
-        if (nextBehaviour && batch.NegativeItems is null)
+        if (nextBehaviour && batch.ValidNegativeItems is null)
         {
             throw new ArgumentException(
                 $"The batch has no {nameof(BatchArrays.NegativeItems)}: the next-behaviour auxiliary loss (alpha > 0) needs a sampled negative per history position in training. " +
@@ -148,7 +148,7 @@ public sealed class DienModel : CtrModel
                 nameof(BatchArrays.NegativeItems));
         }
 
-        if (!nextBehaviour && batch.HistoryLabels is null)
+        if (!nextBehaviour && !batch.Arrays.HasHistoryLabels)
         {
             throw new ArgumentException(
                 $"The batch has no {nameof(BatchArrays.HistoryLabels)}: the labelled-history auxiliary loss (alpha > 0) needs a 0/1 label per history position in training.",

@@ -142,6 +142,68 @@ public sealed class BatcherTests
     }
 
     [Fact]
+    public void BatchesKeepHistoriesPackedAndLayThePaddedArraysOutOnFirstRead()
+    {
+        var sampler = new NegativeSampler(Enumerable.Range(1, 50).Select(i => ((long)i, (long)(100 + i))), NegativeSampling.Uniform);
+        var options = new BatcherOptions { BatchSize = 3, NegativeSampler = sampler, IncludeHistoryLabels = true };
+        var batch = new Batcher(options).Batches([Make(1, 2), Make(2, 4), Make(3, 0)]).Single();
+
+        // Packed: the valid positions row after row, and no padded array made for it.
+        batch.ValidHistoryItems().Should().Equal(101, 102, 201, 202, 203, 204);
+        batch.ValidHistoryCategories().Should().Equal(1, 2, 1, 2, 3, 4);
+        var negatives = batch.ValidNegativeItems()!;
+        negatives.Should().HaveCount(6);
+        batch.ValidHistoryItems().Should().BeSameAs(batch.ValidHistoryItems(), "the packed column itself is read, not a copy");
+
+        // The padded arrays: the same values at the valid positions, 0 in the padding, one array per column.
+        batch.HistoryItems.Should().Equal(101, 102, 0, 0, 201, 202, 203, 204, 0, 0, 0, 0);
+        batch.HistoryItems.Should().BeSameAs(batch.HistoryItems);
+        batch.NegativeItems.Should().Equal(negatives[0], negatives[1], 0, 0, negatives[2], negatives[3], negatives[4], negatives[5], 0, 0, 0, 0);
+        batch.HistoryLabels.Should().Equal(1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0);
+
+        // The negatives are the draws the padded layout's Fill makes with the same seed.
+        var padded = new long[12];
+        var paddedCategories = new long[12];
+        sampler.Fill(batch.HistoryItems, batch.Lengths, 4, padded, paddedCategories, new Random(options.Seed));
+        batch.NegativeItems.Should().Equal(padded);
+        batch.NegativeCategories.Should().Equal(paddedCategories);
+    }
+
+    [Fact]
+    public void OnceAPaddedArrayIsReadItIsTheBatchsContent()
+    {
+        var batch = new Batcher(new BatcherOptions { BatchSize = 2 }).Batches([Make(1, 2), Make(2, 3)]).Single();
+        batch.HistoryItems[4] = 999;
+        batch.ValidHistoryItems().Should().Equal(101, 102, 201, 999, 203);
+        using var tensors = new BehaviourBatch(batch);
+        tensors.HistoryItems.Values<long>().Should().Equal(101, 102, 0, 201, 999, 203);
+        tensors.ValidHistoryItems.Values<long>().Should().Equal(101, 102, 201, 999, 203);
+    }
+
+    [Fact]
+    public void APackedBatchIsValidatedAsAPaddedOneIs()
+    {
+        var bad = Make(2, 3);
+        bad.HistoryItems[1] = -5;
+        var batch = new Batcher(new BatcherOptions { BatchSize = 2 }).Batches([Make(1, 2), bad]).Single();
+        var act = () => batch.Validate();
+        act.Should().Throw<ArgumentException>().WithMessage("HistoryItems[row 1, position 1] = -5*");
+        var range = () => new BatchArrays
+        {
+            Size = batch.Size, Width = batch.Width, UserIds = batch.UserIds, TargetItems = batch.TargetItems, TargetCategories = batch.TargetCategories,
+            Lengths = batch.Lengths, HistoryItems = batch.HistoryItems, HistoryCategories = batch.HistoryCategories,
+        }.Validate();
+        range.Should().Throw<ArgumentException>().WithMessage("HistoryItems[row 1, position 1] = -5*", "the padded copy says the same");
+
+        var large = Make(2, 3);
+        large.HistoryItems[2] = 1500;
+        var packed = new Batcher(new BatcherOptions { BatchSize = 2 }).Batches([Make(1, 2), large]).Single();
+        var sizes = new VocabularySizes(ItemVocabularySize: 1003, CategoryVocabularySize: 10, UserVocabularySize: 10, ExtraFieldVocabularySizes: []);
+        var outOfRange = () => packed.EnsureIdsInRange(sizes);
+        outOfRange.Should().Throw<ArgumentException>().WithMessage("HistoryItems[row 1, position 2] = 1500 is out of range*");
+    }
+
+    [Fact]
     public void MismatchedHistoryLengthsAreRejected()
     {
         var bad = Make(9, 3) with { HistoryCategories = [1, 2] };

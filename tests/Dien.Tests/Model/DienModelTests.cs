@@ -77,6 +77,46 @@ public sealed class DienModelTests
         CheckPaddingInvariance(model, Arrays(new[] { 3, 1, 0, 2 }, 3, seed: 10, historyLabels: true));
     }
 
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void ABatchersPackedHistoriesTrainAsTheirPaddedLayoutDoes(string name)
+    {
+        manual_seed(4);
+        using var model = ModelKinds.Create(name, TinyOptions());
+        model.train();
+        var source = Arrays(new[] { 3, 1, 0, 2, 3, 1 }, 3, seed: 11);
+        var samples = Enumerable.Range(0, source.Size).Select(row => new Dien.Data.Sample
+        {
+            Label = source.Labels![row],
+            User = source.UserIds[row],
+            TargetItem = source.TargetItems[row],
+            TargetCategory = source.TargetCategories[row],
+            HistoryItems = source.HistoryItems.Skip(row * 3).Take(source.Lengths[row]).ToArray(),
+            HistoryCategories = source.HistoryCategories.Skip(row * 3).Take(source.Lengths[row]).ToArray(),
+            ExtraFields = [source.ExtraFields![row]],
+        }).ToList();
+        var sampler = new NegativeSampler(Enumerable.Range(1, (int)Items - 1).Select(i => ((long)i, (long)((i % (Categories - 1)) + 1))), NegativeSampling.Uniform);
+        BatchArrays Batch() => new Batcher(new BatcherOptions { BatchSize = samples.Count, NegativeSampler = sampler }).Batches(samples).Single();
+
+        // The same batch twice: one trains from its packed columns, the other is first read as padded arrays by a caller.
+        var packed = Run(model, Batch());
+        var read = Batch();
+        var padded = Run(model, new BatchArrays
+        {
+            Size = read.Size, Width = read.Width, UserIds = read.UserIds, GroupIds = read.GroupIds, TargetItems = read.TargetItems, TargetCategories = read.TargetCategories,
+            HistoryItems = read.HistoryItems, HistoryCategories = read.HistoryCategories, Lengths = read.Lengths, Labels = read.Labels,
+            NegativeItems = read.NegativeItems, NegativeCategories = read.NegativeCategories, ExtraFieldCount = read.ExtraFieldCount, ExtraFields = read.ExtraFields,
+        });
+
+        padded.Gradients.Values.Should().Contain(g => g.Any(v => v != 0), "the check must compare real gradients");
+        packed.Logit.Should().Equal(padded.Logit);
+        packed.Loss.Should().Be(padded.Loss);
+        foreach (var (key, gradient) in padded.Gradients)
+        {
+            packed.Gradients[key].Should().Equal(gradient, "gradient of {0}", key);
+        }
+    }
+
     private static void CheckPaddingInvariance(CtrModel model, BatchArrays narrow)
     {
         model.train();

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Dien.Data.Batching;
 
 /// <summary>
@@ -8,9 +10,37 @@ namespace Dien.Data.Batching;
 /// Histories are left-aligned, oldest first: row b holds its <c>Lengths[b]</c> behaviours at positions
 /// 0 .. Lengths[b] - 1 of its <see cref="Width"/> slots; later slots are padding and their contents are
 /// ignored by every model (id 0 by convention).
+/// <para>
+/// A <see cref="Batcher"/> keeps the history columns packed (the valid positions only, row after row) and lays out a
+/// padded [B * T] array the first time a caller reads one. Training never reads them: an unbucketed batch of Amazon
+/// histories is about 85 % padding, and allocating and filling those cells cost as much CPU per epoch as the rest of the
+/// batch. Once read, a padded array is the batch's content for that column (changes to it are seen, as they always were).
+/// Reading from several threads is safe.
+/// </para>
 /// </remarks>
 public sealed class BatchArrays
 {
+    // A history column: the padded array (given by the caller, or laid out on first read) or, until then, the packed one.
+    private long[]? _historyItems, _historyCategories, _negativeItems, _negativeCategories;
+    private float[]? _historyLabels;
+    private readonly PackedHistories? _packed;
+
+    /// <summary>Creates an empty batch for an object initializer to fill.</summary>
+    public BatchArrays()
+    {
+    }
+
+    /// <summary>A batch whose history columns are packed; the caller's initializer sets every other member.</summary>
+    // The history getters lay their arrays out from the packed columns, so they never return null.
+#pragma warning disable CS8618
+    [SetsRequiredMembers]
+    internal BatchArrays(PackedHistories packed)
+    {
+        _packed = packed;
+        UserIds = TargetItems = TargetCategories = [];
+        Lengths = [];
+    }
+#pragma warning restore CS8618
     /// <summary>Number of rows B.</summary>
     public required int Size { get; init; }
 
@@ -33,10 +63,18 @@ public sealed class BatchArrays
     public required long[] TargetCategories { get; init; }
 
     /// <summary>History item ids, [B * T] row-major.</summary>
-    public required long[] HistoryItems { get; init; }
+    public required long[] HistoryItems
+    {
+        get => _historyItems ?? Padded(ref _historyItems, _packed?.Items)!;
+        init => _historyItems = value;
+    }
 
     /// <summary>History category ids, [B * T] row-major.</summary>
-    public required long[] HistoryCategories { get; init; }
+    public required long[] HistoryCategories
+    {
+        get => _historyCategories ?? Padded(ref _historyCategories, _packed?.Categories)!;
+        init => _historyCategories = value;
+    }
 
     /// <summary>Valid history length of each row, [B], each in 0 .. T.</summary>
     public required int[] Lengths { get; init; }
@@ -45,13 +83,25 @@ public sealed class BatchArrays
     public float[]? Labels { get; init; }
 
     /// <summary>Sampled negative item ids for the next-behaviour auxiliary loss, [B * T]: slot t is the negative for the behaviour at t.</summary>
-    public long[]? NegativeItems { get; init; }
+    public long[]? NegativeItems
+    {
+        get => _negativeItems ?? Padded(ref _negativeItems, _packed?.NegativeItems);
+        init => _negativeItems = value;
+    }
 
     /// <summary>Categories of <see cref="NegativeItems"/>, [B * T].</summary>
-    public long[]? NegativeCategories { get; init; }
+    public long[]? NegativeCategories
+    {
+        get => _negativeCategories ?? Padded(ref _negativeCategories, _packed?.NegativeCategories);
+        init => _negativeCategories = value;
+    }
 
     /// <summary>Per-position 0/1 labels for the labelled-history auxiliary loss, [B * T].</summary>
-    public float[]? HistoryLabels { get; init; }
+    public float[]? HistoryLabels
+    {
+        get => _historyLabels ?? Padded(ref _historyLabels, _packed?.HistoryLabels);
+        init => _historyLabels = value;
+    }
 
     /// <summary>Number of extra categorical fields F.</summary>
     public int ExtraFieldCount { get; init; }
@@ -90,13 +140,31 @@ public sealed class BatchArrays
         RequireLength(nameof(TargetItems), TargetItems, Size);
         RequireLength(nameof(TargetCategories), TargetCategories, Size);
         RequireLength(nameof(Lengths), Lengths, Size);
-        RequireLength(nameof(HistoryItems), HistoryItems, cells);
-        RequireLength(nameof(HistoryCategories), HistoryCategories, cells);
+        long valid = 0;
+        for (int b = 0; b < Size; b++)
+        {
+            int length = Lengths[b];
+            if (length < 0 || length > Width)
+            {
+                throw new ArgumentException(
+                    $"{nameof(Lengths)}[{b}] = {length}: a length must be in 0 .. {Width} (the padded width).", nameof(Lengths));
+            }
+
+            valid += length;
+        }
+
+        var items = Column(_historyItems, _packed?.Items);
+        var categories = Column(_historyCategories, _packed?.Categories);
+        var negativeItems = Column(_negativeItems, _packed?.NegativeItems);
+        var negativeCategories = Column(_negativeCategories, _packed?.NegativeCategories);
+        var historyLabels = Column(_historyLabels, _packed?.HistoryLabels);
+        items.RequireLength(nameof(HistoryItems), cells, valid);
+        categories.RequireLength(nameof(HistoryCategories), cells, valid);
         RequireLength(nameof(Labels), Labels, Size);
-        RequireLength(nameof(NegativeItems), NegativeItems, cells);
-        RequireLength(nameof(NegativeCategories), NegativeCategories, cells);
-        RequireLength(nameof(HistoryLabels), HistoryLabels, cells);
-        if ((NegativeItems is null) != (NegativeCategories is null))
+        negativeItems.RequireLength(nameof(NegativeItems), cells, valid);
+        negativeCategories.RequireLength(nameof(NegativeCategories), cells, valid);
+        historyLabels.RequireLength(nameof(HistoryLabels), cells, valid);
+        if ((negativeItems.Values is null) != (negativeCategories.Values is null))
         {
             throw new ArgumentException(
                 $"{nameof(NegativeItems)} and {nameof(NegativeCategories)} go together: one is null and the other is not.", nameof(NegativeCategories));
@@ -107,15 +175,9 @@ public sealed class BatchArrays
             RequireLength(nameof(ExtraFields), ExtraFields, (long)Size * ExtraFieldCount);
         }
 
+        int offset = 0;
         for (int b = 0; b < Size; b++)
         {
-            int length = Lengths[b];
-            if (length < 0 || length > Width)
-            {
-                throw new ArgumentException(
-                    $"{nameof(Lengths)}[{b}] = {length}: a length must be in 0 .. {Width} (the padded width).", nameof(Lengths));
-            }
-
             RequireNonNegative(nameof(UserIds), b, -1, UserIds[b]);
             RequireNonNegative(nameof(TargetItems), b, -1, TargetItems[b]);
             RequireNonNegative(nameof(TargetCategories), b, -1, TargetCategories[b]);
@@ -124,23 +186,24 @@ public sealed class BatchArrays
                 RequireLabel(nameof(Labels), b, -1, Labels[b]);
             }
 
-            for (int t = 0; t < length; t++)
+            for (int t = 0; t < Lengths[b]; t++)
             {
-                int i = (b * Width) + t;
-                RequireNonNegative(nameof(HistoryItems), b, t, HistoryItems[i]);
-                RequireNonNegative(nameof(HistoryCategories), b, t, HistoryCategories[i]);
-                if (NegativeItems is not null)
+                int padded = (b * Width) + t, packed = offset + t;
+                RequireNonNegative(nameof(HistoryItems), b, t, items.At(padded, packed));
+                RequireNonNegative(nameof(HistoryCategories), b, t, categories.At(padded, packed));
+                if (negativeItems.Values is not null)
                 {
-                    RequireNonNegative(nameof(NegativeItems), b, t, NegativeItems[i]);
-                    RequireNonNegative(nameof(NegativeCategories), b, t, NegativeCategories![i]);
+                    RequireNonNegative(nameof(NegativeItems), b, t, negativeItems.At(padded, packed));
+                    RequireNonNegative(nameof(NegativeCategories), b, t, negativeCategories.At(padded, packed));
                 }
 
-                if (HistoryLabels is not null)
+                if (historyLabels.Values is not null)
                 {
-                    RequireLabel(nameof(HistoryLabels), b, t, HistoryLabels[i]);
+                    RequireLabel(nameof(HistoryLabels), b, t, historyLabels.At(padded, packed));
                 }
             }
 
+            offset += Lengths[b];
             for (int f = 0; f < ExtraFieldCount; f++)
             {
                 RequireNonNegative($"{nameof(ExtraFields)}[field {f}]", b, -1, ExtraFields![(b * ExtraFieldCount) + f]);
@@ -161,6 +224,11 @@ public sealed class BatchArrays
                 nameof(ExtraFieldCount));
         }
 
+        var items = Column(_historyItems, _packed?.Items);
+        var categories = Column(_historyCategories, _packed?.Categories);
+        var negativeItems = Column(_negativeItems, _packed?.NegativeItems);
+        var negativeCategories = Column(_negativeCategories, _packed?.NegativeCategories);
+        int offset = 0;
         for (int b = 0; b < Size; b++)
         {
             RequireBelow(nameof(UserIds), b, -1, UserIds[b], sizes.UserVocabularySize, nameof(sizes.UserVocabularySize));
@@ -168,22 +236,84 @@ public sealed class BatchArrays
             RequireBelow(nameof(TargetCategories), b, -1, TargetCategories[b], sizes.CategoryVocabularySize, nameof(sizes.CategoryVocabularySize));
             for (int t = 0; t < Lengths[b]; t++)
             {
-                int i = (b * Width) + t;
-                RequireBelow(nameof(HistoryItems), b, t, HistoryItems[i], sizes.ItemVocabularySize, nameof(sizes.ItemVocabularySize));
-                RequireBelow(nameof(HistoryCategories), b, t, HistoryCategories[i], sizes.CategoryVocabularySize, nameof(sizes.CategoryVocabularySize));
-                if (NegativeItems is not null)
+                int padded = (b * Width) + t, packed = offset + t;
+                RequireBelow(nameof(HistoryItems), b, t, items.At(padded, packed), sizes.ItemVocabularySize, nameof(sizes.ItemVocabularySize));
+                RequireBelow(nameof(HistoryCategories), b, t, categories.At(padded, packed), sizes.CategoryVocabularySize, nameof(sizes.CategoryVocabularySize));
+                if (negativeItems.Values is not null)
                 {
-                    RequireBelow(nameof(NegativeItems), b, t, NegativeItems[i], sizes.ItemVocabularySize, nameof(sizes.ItemVocabularySize));
-                    RequireBelow(nameof(NegativeCategories), b, t, NegativeCategories![i], sizes.CategoryVocabularySize, nameof(sizes.CategoryVocabularySize));
+                    RequireBelow(nameof(NegativeItems), b, t, negativeItems.At(padded, packed), sizes.ItemVocabularySize, nameof(sizes.ItemVocabularySize));
+                    RequireBelow(nameof(NegativeCategories), b, t, negativeCategories.At(padded, packed), sizes.CategoryVocabularySize, nameof(sizes.CategoryVocabularySize));
                 }
             }
 
+            offset += Lengths[b];
             for (int f = 0; f < ExtraFieldCount; f++)
             {
                 RequireBelow($"{nameof(ExtraFields)}[field {f}]", b, -1, ExtraFields![(b * ExtraFieldCount) + f],
                     sizes.ExtraFieldVocabularySizes[f], $"{nameof(sizes.ExtraFieldVocabularySizes)}[{f}]");
             }
         }
+    }
+
+    /// <summary>History item ids at the valid positions, row after row ([sum of lengths]), without laying out the padded array.</summary>
+    internal long[] ValidHistoryItems() => Valid(_historyItems, _packed?.Items)!;
+
+    /// <summary>History category ids at the valid positions, row after row.</summary>
+    internal long[] ValidHistoryCategories() => Valid(_historyCategories, _packed?.Categories)!;
+
+    /// <summary>Sampled negative items at the valid positions, row after row; null when the batch has none.</summary>
+    internal long[]? ValidNegativeItems() => Valid(_negativeItems, _packed?.NegativeItems);
+
+    /// <summary>Categories of the sampled negatives at the valid positions, row after row; null when the batch has none.</summary>
+    internal long[]? ValidNegativeCategories() => Valid(_negativeCategories, _packed?.NegativeCategories);
+
+    /// <summary>Whether the batch has sampled negatives, without laying out a padded array.</summary>
+    internal bool HasNegatives => (_negativeItems ?? _packed?.NegativeItems) is not null && (_negativeCategories ?? _packed?.NegativeCategories) is not null;
+
+    /// <summary>Whether the batch has per-position history labels, without laying out a padded array.</summary>
+    internal bool HasHistoryLabels => (_historyLabels ?? _packed?.HistoryLabels) is not null;
+
+    /// <summary>A column as validation reads it: the padded array where there is one (the caller's, or laid out), else the packed one.</summary>
+    private static ColumnView<T> Column<T>(T[]? padded, T[]? packed) => padded is not null ? new(padded, false) : new(packed, packed is not null);
+
+    /// <summary>The valid positions of a column, row after row: the packed array itself, or gathered from the padded one.</summary>
+    private T[]? Valid<T>(T[]? padded, T[]? packed)
+    {
+        if (padded is null)
+        {
+            return packed;
+        }
+
+        var values = new T[ValidPositions.Count(Lengths)];
+        int offset = 0;
+        for (int b = 0; b < Size; b++)
+        {
+            Array.Copy(padded, b * Width, values, offset, Lengths[b]);
+            offset += Lengths[b];
+        }
+
+        return values;
+    }
+
+    /// <summary>
+    /// Lays a packed column out as the padded [B * T] array, once: the first of racing readers wins and every reader gets its array.
+    /// </summary>
+    private T[]? Padded<T>(ref T[]? field, T[]? packed)
+    {
+        if (packed is null)
+        {
+            return null;
+        }
+
+        var padded = new T[(long)Size * Width];
+        int offset = 0;
+        for (int b = 0; b < Size; b++)
+        {
+            Array.Copy(packed, offset, padded, b * Width, Lengths[b]);
+            offset += Lengths[b];
+        }
+
+        return Interlocked.CompareExchange(ref field, padded, null) ?? padded;
     }
 
     private static string Where(string field, int row, int position) =>
@@ -224,5 +354,13 @@ public sealed class BatchArrays
             throw new ArgumentException(
                 $"{Where(field, row, position)} = {id} is out of range: {option} = {size}, so ids must be below {size}.", field);
         }
+    }
+
+    /// <summary>One history column for validation: indexed by padded position or by packed position, as it is stored.</summary>
+    private readonly record struct ColumnView<T>(T[]? Values, bool IsPacked)
+    {
+        public T At(int padded, int packed) => Values![IsPacked ? packed : padded];
+
+        public void RequireLength(string field, long cells, long valid) => BatchArrays.RequireLength(field, Values, IsPacked ? valid : cells);
     }
 }

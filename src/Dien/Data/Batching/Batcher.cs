@@ -128,16 +128,26 @@ public sealed class Batcher
             width = Math.Max(width, Math.Min(s.HistoryLength, max));
         }
 
+        // The histories are packed (valid positions only, row after row); BatchArrays lays out the padded
+        // [B * T] arrays only if a caller reads them.
+        var lengths = new int[size];
+        int valid = 0;
+        for (int b = 0; b < size; b++)
+        {
+            lengths[b] = Math.Min(rows[b].HistoryLength, max);
+            valid += lengths[b];
+        }
+
         var users = new long[size];
         var groups = new long[size];
         var targets = new long[size];
         var targetCats = new long[size];
         var labels = new float[size];
-        var lengths = new int[size];
-        var items = new long[size * width];
-        var cats = new long[size * width];
-        var historyLabels = _options.IncludeHistoryLabels ? new float[size * width] : null;
+        var items = new long[valid];
+        var cats = new long[valid];
+        var historyLabels = _options.IncludeHistoryLabels ? new float[valid] : null;
         var extra = fields > 0 ? new long[size * fields] : null;
+        int offset = 0;
         for (int b = 0; b < size; b++)
         {
             var s = rows[b];
@@ -146,31 +156,32 @@ public sealed class Batcher
             targets[b] = s.TargetItem;
             targetCats[b] = s.TargetCategory;
             labels[b] = s.Label;
-            int length = Math.Min(s.HistoryLength, max);
+            int length = lengths[b];
             int skip = s.HistoryLength - length;
-            lengths[b] = length;
-            Array.Copy(s.HistoryItems, skip, items, b * width, length);
-            Array.Copy(s.HistoryCategories, skip, cats, b * width, length);
+            Array.Copy(s.HistoryItems, skip, items, offset, length);
+            Array.Copy(s.HistoryCategories, skip, cats, offset, length);
             if (historyLabels is not null && s.HistoryLabels is not null)
             {
-                Array.Copy(s.HistoryLabels, skip, historyLabels, b * width, length);
+                Array.Copy(s.HistoryLabels, skip, historyLabels, offset, length);
             }
 
             if (extra is not null)
             {
                 Array.Copy(s.ExtraFields!, 0, extra, b * fields, fields);
             }
+
+            offset += length;
         }
 
         long[]? negItems = null, negCats = null;
         if (_options.NegativeSampler is { } sampler)
         {
-            negItems = new long[size * width];
-            negCats = new long[size * width];
-            sampler.Fill(items, lengths, width, negItems, negCats, random);
+            negItems = new long[valid];
+            negCats = new long[valid];
+            sampler.FillPacked(items, negItems, negCats, random);
         }
 
-        return new BatchArrays
+        return new BatchArrays(new PackedHistories(items, cats, negItems, negCats, historyLabels))
         {
             Size = size,
             Width = width,
@@ -178,13 +189,8 @@ public sealed class Batcher
             GroupIds = groups,
             TargetItems = targets,
             TargetCategories = targetCats,
-            HistoryItems = items,
-            HistoryCategories = cats,
             Lengths = lengths,
             Labels = labels,
-            NegativeItems = negItems,
-            NegativeCategories = negCats,
-            HistoryLabels = historyLabels,
             ExtraFieldCount = fields,
             ExtraFields = extra,
         };

@@ -11,6 +11,8 @@ namespace Dien.Data.Batching;
 /// </summary>
 public sealed class BehaviourBatch : IDisposable
 {
+    private readonly object _gate = new();
+    private Tensor? _historyItems, _historyCategories, _negativeItems, _negativeCategories, _historyLabels;
     private bool _disposed;
 
     /// <summary>Validates <paramref name="arrays"/> and copies them into tensors on <paramref name="device"/>.</summary>
@@ -30,8 +32,10 @@ public sealed class BehaviourBatch : IDisposable
         UserIds = Ids(arrays.UserIds, b);
         TargetItems = Ids(arrays.TargetItems, b);
         TargetCategories = Ids(arrays.TargetCategories, b);
-        HistoryItems = Ids(arrays.HistoryItems, b, t);
-        HistoryCategories = Ids(arrays.HistoryCategories, b, t);
+        // The models read the history columns at the valid positions only; the padded [B, T] tensors are made on first read.
+        long valid = ValidPositions.Count(arrays.Lengths);
+        ValidHistoryItems = Ids(arrays.ValidHistoryItems(), valid);
+        ValidHistoryCategories = Ids(arrays.ValidHistoryCategories(), valid);
         Lengths = Ids(Array.ConvertAll(arrays.Lengths, l => (long)l), b);
 
         var mask = new bool[(long)b * t];
@@ -42,9 +46,12 @@ public sealed class BehaviourBatch : IDisposable
 
         Mask = Copy(mask, ScalarType.Bool, b, t);
         Labels = arrays.Labels is null ? null : Copy(arrays.Labels, ScalarType.Float32, b);
-        NegativeItems = arrays.NegativeItems is null ? null : Ids(arrays.NegativeItems, b, t);
-        NegativeCategories = arrays.NegativeCategories is null ? null : Ids(arrays.NegativeCategories, b, t);
-        HistoryLabels = arrays.HistoryLabels is null ? null : Copy(arrays.HistoryLabels, ScalarType.Float32, b, t);
+        if (arrays.HasNegatives)
+        {
+            ValidNegativeItems = Ids(arrays.ValidNegativeItems()!, valid);
+            ValidNegativeCategories = Ids(arrays.ValidNegativeCategories()!, valid);
+        }
+
         ExtraFields = arrays.ExtraFields is null ? null : Ids(arrays.ExtraFields, b, arrays.ExtraFieldCount);
         var positions = ValidPositions.Positions(arrays.Lengths, t);
         ValidPositionIds = Ids(positions, positions.LongLength);
@@ -76,10 +83,10 @@ public sealed class BehaviourBatch : IDisposable
     public Tensor TargetCategories { get; }
 
     /// <summary>History item ids, int64 [B, T], left-aligned, oldest first.</summary>
-    public Tensor HistoryItems { get; }
+    public Tensor HistoryItems => OnFirstRead(ref _historyItems, () => Ids(Arrays.HistoryItems, Size, Width))!;
 
     /// <summary>History category ids, int64 [B, T].</summary>
-    public Tensor HistoryCategories { get; }
+    public Tensor HistoryCategories => OnFirstRead(ref _historyCategories, () => Ids(Arrays.HistoryCategories, Size, Width))!;
 
     /// <summary>Valid lengths, int64 [B].</summary>
     public Tensor Lengths { get; }
@@ -91,13 +98,13 @@ public sealed class BehaviourBatch : IDisposable
     public Tensor? Labels { get; }
 
     /// <summary>Sampled negative item ids, int64 [B, T]; slot t is the negative for the behaviour at t.</summary>
-    public Tensor? NegativeItems { get; }
+    public Tensor? NegativeItems => ValidNegativeItems is null ? null : OnFirstRead(ref _negativeItems, () => Ids(Arrays.NegativeItems!, Size, Width));
 
     /// <summary>Categories of the sampled negatives, int64 [B, T].</summary>
-    public Tensor? NegativeCategories { get; }
+    public Tensor? NegativeCategories => ValidNegativeCategories is null ? null : OnFirstRead(ref _negativeCategories, () => Ids(Arrays.NegativeCategories!, Size, Width));
 
     /// <summary>Per-position 0/1 labels for the labelled-history auxiliary loss, float32 [B, T].</summary>
-    public Tensor? HistoryLabels { get; }
+    public Tensor? HistoryLabels => Arrays.HasHistoryLabels ? OnFirstRead(ref _historyLabels, () => Copy(Arrays.HistoryLabels!, ScalarType.Float32, Size, Width)) : null;
 
     /// <summary>Extra field ids, int64 [B, F]; null when there are none.</summary>
     public Tensor? ExtraFields { get; }
@@ -111,6 +118,18 @@ public sealed class BehaviourBatch : IDisposable
     /// <summary>The row b of each of <see cref="ValidPositionIds"/>, int64 [sum of lengths].</summary>
     internal Tensor ValidPositionRows { get; }
 
+    /// <summary>History item ids at the valid positions, row after row, int64 [sum of lengths].</summary>
+    internal Tensor ValidHistoryItems { get; }
+
+    /// <summary>History category ids at the valid positions, row after row, int64 [sum of lengths].</summary>
+    internal Tensor ValidHistoryCategories { get; }
+
+    /// <summary>Sampled negative items at the valid positions, row after row, int64 [sum of lengths]; null when the batch has none.</summary>
+    internal Tensor? ValidNegativeItems { get; }
+
+    /// <summary>Categories of <see cref="ValidNegativeItems"/>, int64 [sum of lengths].</summary>
+    internal Tensor? ValidNegativeCategories { get; }
+
     /// <inheritdoc />
     public void Dispose()
     {
@@ -119,10 +138,30 @@ public sealed class BehaviourBatch : IDisposable
             return;
         }
 
-        _disposed = true;
-        foreach (var t in new[] { UserIds, TargetItems, TargetCategories, HistoryItems, HistoryCategories, Lengths, Mask, Labels, NegativeItems, NegativeCategories, HistoryLabels, ExtraFields, ValidPositionIds, ValidPositionRows })
+        lock (_gate)
+        {
+            _disposed = true;
+        }
+
+        foreach (var t in new[]
+        {
+            UserIds, TargetItems, TargetCategories, Lengths, Mask, Labels, ExtraFields, ValidPositionIds, ValidPositionRows,
+            ValidHistoryItems, ValidHistoryCategories, ValidNegativeItems, ValidNegativeCategories,
+            _historyItems, _historyCategories, _negativeItems, _negativeCategories, _historyLabels,
+        })
         {
             t?.Dispose();
+        }
+    }
+
+    /// <summary>A padded tensor, made on its first read (under a lock: a batch may be read from several threads).</summary>
+    /// <exception cref="ObjectDisposedException">The batch was disposed.</exception>
+    private Tensor OnFirstRead(ref Tensor? field, Func<Tensor> make)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return field ??= make();
         }
     }
 

@@ -125,6 +125,22 @@ public sealed class NegativeSampler
         }
     }
 
+    /// <summary>
+    /// Fills a negative for each of a packed batch's positives, in order: the same draws, in the same order, as
+    /// <see cref="Fill"/> makes for the padded layout of the same batch.
+    /// </summary>
+    /// <param name="positives">The valid positions' items, row after row.</param>
+    /// <param name="negativeItems">Output items, as long as <paramref name="positives"/>.</param>
+    /// <param name="negativeCategories">Output categories, as long as <paramref name="positives"/>.</param>
+    /// <param name="random">The source of draws.</param>
+    internal void FillPacked(long[] positives, long[] negativeItems, long[] negativeCategories, Random random)
+    {
+        for (int i = 0; i < positives.Length; i++)
+        {
+            (negativeItems[i], negativeCategories[i]) = Draw(positives[i], random);
+        }
+    }
+
     private int DrawIndex(Random random)
     {
         if (_cumulative is null)
