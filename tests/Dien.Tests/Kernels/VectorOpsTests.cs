@@ -65,6 +65,33 @@ public sealed class VectorOpsTests
         }
     }
 
+    [Fact]
+    public unsafe void SigmoidAndTanhGiveTheNarrowRegistersBitsAtEveryWidth()
+    {
+        // 4,096 values in whole 512-bit registers where they run, then one narrow register's remainder; specials included.
+        var random = new Random(5);
+        float[] xs = Enumerable.Range(0, 4096 + Vector<float>.Count - 8).Select(_ => (float)((random.NextDouble() * 200) - 100))
+            .Concat([0f, -0f, 1000f, -1000f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, 44.2f]).ToArray();
+        float[] sigmoid = (float[])xs.Clone(), tanh = (float[])xs.Clone();
+        fixed (float* s = sigmoid)
+        fixed (float* t = tanh)
+        {
+            VectorOps<float>.SigmoidInPlace(s, xs.Length);
+            VectorOps<float>.TanhInPlace(t, xs.Length);
+        }
+
+        var one = Vector<float>.One;
+        var two = one + one;
+        for (int i = 0; i < xs.Length; i++)
+        {
+            var x = new Vector<float>(xs[i]);
+            float narrowSigmoid = (one / (one + VectorOps<float>.Exp(-x)))[0];
+            float narrowTanh = (one - (two / (VectorOps<float>.Exp(two * x) + one)))[0];
+            BitConverter.SingleToInt32Bits(sigmoid[i]).Should().Be(BitConverter.SingleToInt32Bits(narrowSigmoid), $"sigmoid({xs[i]}) at index {i}");
+            BitConverter.SingleToInt32Bits(tanh[i]).Should().Be(BitConverter.SingleToInt32Bits(narrowTanh), $"tanh({xs[i]}) at index {i}");
+        }
+    }
+
     public static TheoryData<int, int, int> ProductShapes => new()
     {
         // rows (6-, 4- and 1-row blocks), depth, width (whole narrow vectors: with and without a wide remainder)
