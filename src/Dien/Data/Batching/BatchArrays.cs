@@ -41,6 +41,7 @@ public sealed class BatchArrays
         Lengths = [];
     }
 #pragma warning restore CS8618
+
     /// <summary>Number of rows B.</summary>
     public required int Size { get; init; }
 

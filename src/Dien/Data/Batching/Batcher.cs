@@ -9,7 +9,8 @@ namespace Dien.Data.Batching;
 /// </summary>
 /// <remarks>
 /// Streams: at most <c>BufferBatches * BatchSize</c> samples are held at once. Each batch is built
-/// straight into its flat arrays. Not thread-safe; one enumeration at a time.
+/// straight into its flat arrays, its histories packed: the padded arrays are laid out when a caller first reads
+/// one (<see cref="BatchArrays"/>). Not thread-safe; one enumeration at a time.
 /// </remarks>
 public sealed class Batcher
 {

@@ -9,6 +9,11 @@ namespace Dien.Data.Batching;
 /// keeps for host-side checks and lengths (so no model ever has to read a tensor back to the host).
 /// Owns its tensors: dispose it when done.
 /// </summary>
+/// <remarks>
+/// The models look up the history at its valid positions only, which the constructor copies packed; the padded
+/// [B, T] history tensors (<see cref="HistoryItems"/> and the rest) are made on their first read, for code that
+/// takes padded input. Reading them after <see cref="Dispose"/> throws <see cref="ObjectDisposedException"/>.
+/// </remarks>
 public sealed class BehaviourBatch : IDisposable
 {
     private readonly object _gate = new();
@@ -83,10 +88,10 @@ public sealed class BehaviourBatch : IDisposable
     public Tensor TargetCategories { get; }
 
     /// <summary>History item ids, int64 [B, T], left-aligned, oldest first.</summary>
-    public Tensor HistoryItems => OnFirstRead(ref _historyItems, () => Ids(Arrays.HistoryItems, Size, Width))!;
+    public Tensor HistoryItems => OnFirstRead(ref _historyItems, () => Ids(Arrays.HistoryItems, Size, Width));
 
     /// <summary>History category ids, int64 [B, T].</summary>
-    public Tensor HistoryCategories => OnFirstRead(ref _historyCategories, () => Ids(Arrays.HistoryCategories, Size, Width))!;
+    public Tensor HistoryCategories => OnFirstRead(ref _historyCategories, () => Ids(Arrays.HistoryCategories, Size, Width));
 
     /// <summary>Valid lengths, int64 [B].</summary>
     public Tensor Lengths { get; }
