@@ -77,14 +77,30 @@ public sealed class DienModelTests
         CheckPaddingInvariance(model, Arrays(new[] { 3, 1, 0, 2 }, 3, seed: 10, historyLabels: true));
     }
 
+    public static TheoryData<string, AuxiliaryLossForm> PackedCases => new()
+    {
+        { nameof(DienModel), AuxiliaryLossForm.NextBehaviour },
+        { nameof(DienModel), AuxiliaryLossForm.LabelledHistory },
+        { "BaseModel", AuxiliaryLossForm.NextBehaviour },
+        { nameof(DinModel), AuxiliaryLossForm.NextBehaviour },
+    };
+
     [Theory]
-    [MemberData(nameof(Models))]
-    public void ABatchersPackedHistoriesTrainAsTheirPaddedLayoutDoes(string name)
+    [MemberData(nameof(PackedCases))]
+    public void ABatchersPackedHistoriesTrainAsTheirPaddedLayoutDoes(string name, AuxiliaryLossForm auxiliary)
     {
         manual_seed(4);
-        using var model = ModelKinds.Create(name, TinyOptions());
+        var options = TinyOptions();
+        bool labelled = auxiliary == AuxiliaryLossForm.LabelledHistory;
+        if (labelled)
+        {
+            options.AuxiliaryLoss = auxiliary;
+            options.HiddenSize = options.BehaviourSize;
+        }
+
+        using var model = ModelKinds.Create(name, options);
         model.train();
-        var source = Arrays(new[] { 3, 1, 0, 2, 3, 1 }, 3, seed: 11);
+        var source = Arrays(new[] { 3, 1, 0, 2, 3, 1 }, 3, seed: 11, historyLabels: true);
         var samples = Enumerable.Range(0, source.Size).Select(row => new Dien.Data.Sample
         {
             Label = source.Labels![row],
@@ -93,10 +109,12 @@ public sealed class DienModelTests
             TargetCategory = source.TargetCategories[row],
             HistoryItems = source.HistoryItems.Skip(row * 3).Take(source.Lengths[row]).ToArray(),
             HistoryCategories = source.HistoryCategories.Skip(row * 3).Take(source.Lengths[row]).ToArray(),
+            HistoryLabels = source.HistoryLabels!.Skip(row * 3).Take(source.Lengths[row]).ToArray(),
             ExtraFields = [source.ExtraFields![row]],
         }).ToList();
         var sampler = new NegativeSampler(Enumerable.Range(1, (int)Items - 1).Select(i => ((long)i, (long)((i % (Categories - 1)) + 1))), NegativeSampling.Uniform);
-        BatchArrays Batch() => new Batcher(new BatcherOptions { BatchSize = samples.Count, NegativeSampler = sampler }).Batches(samples).Single();
+        BatchArrays Batch() => new Batcher(new BatcherOptions { BatchSize = samples.Count, NegativeSampler = sampler, IncludeHistoryLabels = labelled })
+            .Batches(samples).Single();
 
         // The same batch twice: one trains from its packed columns, the other is first read as padded arrays by a caller.
         var packed = Run(model, Batch());
@@ -105,7 +123,8 @@ public sealed class DienModelTests
         {
             Size = read.Size, Width = read.Width, UserIds = read.UserIds, GroupIds = read.GroupIds, TargetItems = read.TargetItems, TargetCategories = read.TargetCategories,
             HistoryItems = read.HistoryItems, HistoryCategories = read.HistoryCategories, Lengths = read.Lengths, Labels = read.Labels,
-            NegativeItems = read.NegativeItems, NegativeCategories = read.NegativeCategories, ExtraFieldCount = read.ExtraFieldCount, ExtraFields = read.ExtraFields,
+            NegativeItems = read.NegativeItems, NegativeCategories = read.NegativeCategories, HistoryLabels = read.HistoryLabels,
+            ExtraFieldCount = read.ExtraFieldCount, ExtraFields = read.ExtraFields,
         });
 
         padded.Gradients.Values.Should().Contain(g => g.Any(v => v != 0), "the check must compare real gradients");
