@@ -191,7 +191,7 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     /// </summary>
     private static (Tensor Items, Tensor Categories, bool Negatives) BehaviourIds(BehaviourBatch batch, bool includeNegatives)
     {
-        bool negatives = includeNegatives && batch.ValidNegativeItems is not null && batch.ValidNegativeCategories is not null;
+        bool negatives = includeNegatives && batch.Arrays.HasNegatives;
         var itemIds = new List<Tensor> { batch.ValidHistoryItems, batch.TargetItems };
         var categoryIds = new List<Tensor> { batch.ValidHistoryCategories, batch.TargetCategories };
         if (negatives)

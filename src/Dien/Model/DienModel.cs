@@ -140,7 +140,7 @@ public sealed class DienModel : CtrModel
 
     private static void RequireAuxiliaryInputs(BehaviourBatch batch, bool nextBehaviour)
     {
-        if (nextBehaviour && batch.ValidNegativeItems is null)
+        if (nextBehaviour && !batch.Arrays.HasNegatives)
         {
             throw new ArgumentException(
                 $"The batch has no {nameof(BatchArrays.NegativeItems)}: the next-behaviour auxiliary loss (alpha > 0) needs a sampled negative per history position in training. " +

@@ -20,10 +20,9 @@ namespace Dien.Data.Batching;
 /// </remarks>
 public sealed class BatchArrays
 {
-    // A history column: the padded array (given by the caller, or laid out on first read) or, until then, the packed one.
-    private long[]? _historyItems, _historyCategories, _negativeItems, _negativeCategories;
-    private float[]? _historyLabels;
-    private readonly PackedHistories? _packed;
+    private readonly HistoryColumn<long> _historyItems = HistoryColumn<long>.None, _historyCategories = HistoryColumn<long>.None;
+    private readonly HistoryColumn<long> _negativeItems = HistoryColumn<long>.None, _negativeCategories = HistoryColumn<long>.None;
+    private readonly HistoryColumn<float> _historyLabels = HistoryColumn<float>.None;
 
     /// <summary>Creates an empty batch for an object initializer to fill.</summary>
     public BatchArrays()
@@ -36,7 +35,11 @@ public sealed class BatchArrays
     [SetsRequiredMembers]
     internal BatchArrays(PackedHistories packed)
     {
-        _packed = packed;
+        _historyItems = HistoryColumn<long>.OfPacked(packed.Items);
+        _historyCategories = HistoryColumn<long>.OfPacked(packed.Categories);
+        _negativeItems = HistoryColumn<long>.OfPacked(packed.NegativeItems);
+        _negativeCategories = HistoryColumn<long>.OfPacked(packed.NegativeCategories);
+        _historyLabels = HistoryColumn<float>.OfPacked(packed.HistoryLabels);
         UserIds = TargetItems = TargetCategories = [];
         Lengths = [];
     }
@@ -66,15 +69,15 @@ public sealed class BatchArrays
     /// <summary>History item ids, [B * T] row-major.</summary>
     public required long[] HistoryItems
     {
-        get => _historyItems ?? Padded(ref _historyItems, _packed?.Items)!;
-        init => _historyItems = value;
+        get => _historyItems.Padded(Lengths, Width)!;
+        init => _historyItems = HistoryColumn<long>.OfPadded(value);
     }
 
     /// <summary>History category ids, [B * T] row-major.</summary>
     public required long[] HistoryCategories
     {
-        get => _historyCategories ?? Padded(ref _historyCategories, _packed?.Categories)!;
-        init => _historyCategories = value;
+        get => _historyCategories.Padded(Lengths, Width)!;
+        init => _historyCategories = HistoryColumn<long>.OfPadded(value);
     }
 
     /// <summary>Valid history length of each row, [B], each in 0 .. T.</summary>
@@ -86,22 +89,22 @@ public sealed class BatchArrays
     /// <summary>Sampled negative item ids for the next-behaviour auxiliary loss, [B * T]: slot t is the negative for the behaviour at t.</summary>
     public long[]? NegativeItems
     {
-        get => _negativeItems ?? Padded(ref _negativeItems, _packed?.NegativeItems);
-        init => _negativeItems = value;
+        get => _negativeItems.Padded(Lengths, Width);
+        init => _negativeItems = HistoryColumn<long>.OfPadded(value);
     }
 
     /// <summary>Categories of <see cref="NegativeItems"/>, [B * T].</summary>
     public long[]? NegativeCategories
     {
-        get => _negativeCategories ?? Padded(ref _negativeCategories, _packed?.NegativeCategories);
-        init => _negativeCategories = value;
+        get => _negativeCategories.Padded(Lengths, Width);
+        init => _negativeCategories = HistoryColumn<long>.OfPadded(value);
     }
 
     /// <summary>Per-position 0/1 labels for the labelled-history auxiliary loss, [B * T].</summary>
     public float[]? HistoryLabels
     {
-        get => _historyLabels ?? Padded(ref _historyLabels, _packed?.HistoryLabels);
-        init => _historyLabels = value;
+        get => _historyLabels.Padded(Lengths, Width);
+        init => _historyLabels = HistoryColumn<float>.OfPadded(value);
     }
 
     /// <summary>Number of extra categorical fields F.</summary>
@@ -154,18 +157,14 @@ public sealed class BatchArrays
             valid += length;
         }
 
-        var items = Column(_historyItems, _packed?.Items);
-        var categories = Column(_historyCategories, _packed?.Categories);
-        var negativeItems = Column(_negativeItems, _packed?.NegativeItems);
-        var negativeCategories = Column(_negativeCategories, _packed?.NegativeCategories);
-        var historyLabels = Column(_historyLabels, _packed?.HistoryLabels);
+        var (items, categories, negativeItems, negativeCategories, historyLabels) = (_historyItems, _historyCategories, _negativeItems, _negativeCategories, _historyLabels);
         items.RequireLength(nameof(HistoryItems), cells, valid);
         categories.RequireLength(nameof(HistoryCategories), cells, valid);
         RequireLength(nameof(Labels), Labels, Size);
         negativeItems.RequireLength(nameof(NegativeItems), cells, valid);
         negativeCategories.RequireLength(nameof(NegativeCategories), cells, valid);
         historyLabels.RequireLength(nameof(HistoryLabels), cells, valid);
-        if ((negativeItems.Values is null) != (negativeCategories.Values is null))
+        if (negativeItems.HasValues != negativeCategories.HasValues)
         {
             throw new ArgumentException(
                 $"{nameof(NegativeItems)} and {nameof(NegativeCategories)} go together: one is null and the other is not.", nameof(NegativeCategories));
@@ -192,13 +191,13 @@ public sealed class BatchArrays
                 int padded = (b * Width) + t, packed = offset + t;
                 RequireNonNegative(nameof(HistoryItems), b, t, items.At(padded, packed));
                 RequireNonNegative(nameof(HistoryCategories), b, t, categories.At(padded, packed));
-                if (negativeItems.Values is not null)
+                if (negativeItems.HasValues)
                 {
                     RequireNonNegative(nameof(NegativeItems), b, t, negativeItems.At(padded, packed));
                     RequireNonNegative(nameof(NegativeCategories), b, t, negativeCategories.At(padded, packed));
                 }
 
-                if (historyLabels.Values is not null)
+                if (historyLabels.HasValues)
                 {
                     RequireLabel(nameof(HistoryLabels), b, t, historyLabels.At(padded, packed));
                 }
@@ -225,10 +224,7 @@ public sealed class BatchArrays
                 nameof(ExtraFieldCount));
         }
 
-        var items = Column(_historyItems, _packed?.Items);
-        var categories = Column(_historyCategories, _packed?.Categories);
-        var negativeItems = Column(_negativeItems, _packed?.NegativeItems);
-        var negativeCategories = Column(_negativeCategories, _packed?.NegativeCategories);
+        var (items, categories, negativeItems, negativeCategories) = (_historyItems, _historyCategories, _negativeItems, _negativeCategories);
         int offset = 0;
         for (int b = 0; b < Size; b++)
         {
@@ -240,7 +236,7 @@ public sealed class BatchArrays
                 int padded = (b * Width) + t, packed = offset + t;
                 RequireBelow(nameof(HistoryItems), b, t, items.At(padded, packed), sizes.ItemVocabularySize, nameof(sizes.ItemVocabularySize));
                 RequireBelow(nameof(HistoryCategories), b, t, categories.At(padded, packed), sizes.CategoryVocabularySize, nameof(sizes.CategoryVocabularySize));
-                if (negativeItems.Values is not null)
+                if (negativeItems.HasValues)
                 {
                     RequireBelow(nameof(NegativeItems), b, t, negativeItems.At(padded, packed), sizes.ItemVocabularySize, nameof(sizes.ItemVocabularySize));
                     RequireBelow(nameof(NegativeCategories), b, t, negativeCategories.At(padded, packed), sizes.CategoryVocabularySize, nameof(sizes.CategoryVocabularySize));
@@ -257,70 +253,28 @@ public sealed class BatchArrays
     }
 
     /// <summary>History item ids at the valid positions, row after row ([sum of lengths]), without laying out the padded array.</summary>
-    internal long[] ValidHistoryItems() => Valid(_historyItems, _packed?.Items)!;
+    internal long[] ValidHistoryItems() => _historyItems.Valid(Lengths, Width)!;
 
     /// <summary>History category ids at the valid positions, row after row.</summary>
-    internal long[] ValidHistoryCategories() => Valid(_historyCategories, _packed?.Categories)!;
+    internal long[] ValidHistoryCategories() => _historyCategories.Valid(Lengths, Width)!;
 
     /// <summary>Sampled negative items at the valid positions, row after row; null when the batch has none.</summary>
-    internal long[]? ValidNegativeItems() => Valid(_negativeItems, _packed?.NegativeItems);
+    internal long[]? ValidNegativeItems() => _negativeItems.Valid(Lengths, Width);
 
     /// <summary>Categories of the sampled negatives at the valid positions, row after row; null when the batch has none.</summary>
-    internal long[]? ValidNegativeCategories() => Valid(_negativeCategories, _packed?.NegativeCategories);
+    internal long[]? ValidNegativeCategories() => _negativeCategories.Valid(Lengths, Width);
 
-    /// <summary>Whether the batch has sampled negatives, without laying out a padded array.</summary>
-    internal bool HasNegatives => (_negativeItems ?? _packed?.NegativeItems) is not null && (_negativeCategories ?? _packed?.NegativeCategories) is not null;
+    /// <summary>Whether the batch has sampled negatives (items and categories), without laying out a padded array.</summary>
+    internal bool HasNegatives => _negativeItems.HasValues && _negativeCategories.HasValues;
 
     /// <summary>Whether the batch has per-position history labels, without laying out a padded array.</summary>
-    internal bool HasHistoryLabels => (_historyLabels ?? _packed?.HistoryLabels) is not null;
-
-    /// <summary>A column as validation reads it: the padded array where there is one (the caller's, or laid out), else the packed one.</summary>
-    private static ColumnView<T> Column<T>(T[]? padded, T[]? packed) => padded is not null ? new(padded, false) : new(packed, packed is not null);
-
-    /// <summary>The valid positions of a column, row after row: the packed array itself, or gathered from the padded one.</summary>
-    private T[]? Valid<T>(T[]? padded, T[]? packed)
-    {
-        if (padded is null)
-        {
-            return packed;
-        }
-
-        var values = new T[ValidPositions.Count(Lengths)];
-        int offset = 0;
-        for (int b = 0; b < Size; b++)
-        {
-            Array.Copy(padded, b * Width, values, offset, Lengths[b]);
-            offset += Lengths[b];
-        }
-
-        return values;
-    }
-
-    /// <summary>
-    /// Lays a packed column out as the padded [B * T] array, once: the first of racing readers wins and every reader gets its array.
-    /// </summary>
-    private T[]? Padded<T>(ref T[]? field, T[]? packed)
-    {
-        if (packed is null)
-        {
-            return null;
-        }
-
-        var padded = new T[(long)Size * Width];
-        int offset = 0;
-        for (int b = 0; b < Size; b++)
-        {
-            Array.Copy(packed, offset, padded, b * Width, Lengths[b]);
-            offset += Lengths[b];
-        }
-
-        return Interlocked.CompareExchange(ref field, padded, null) ?? padded;
-    }
+    internal bool HasHistoryLabels => _historyLabels.HasValues;
 
     private static string Where(string field, int row, int position) =>
         position < 0 ? $"{field}[row {row}]" : $"{field}[row {row}, position {position}]";
 
-    private static void RequireLength<T>(string field, T[]? array, long expected)
+    /// <summary>Throws when <paramref name="array"/> (if given) does not hold <paramref name="expected"/> elements; the message names the field and both counts.</summary>
+    internal static void RequireLength<T>(string field, T[]? array, long expected)
     {
         if (array is not null && array.LongLength != expected)
         {
@@ -355,13 +309,5 @@ public sealed class BatchArrays
             throw new ArgumentException(
                 $"{Where(field, row, position)} = {id} is out of range: {option} = {size}, so ids must be below {size}.", field);
         }
-    }
-
-    /// <summary>One history column for validation: indexed by padded position or by packed position, as it is stored.</summary>
-    private readonly record struct ColumnView<T>(T[]? Values, bool IsPacked)
-    {
-        public T At(int padded, int packed) => Values![IsPacked ? packed : padded];
-
-        public void RequireLength(string field, long cells, long valid) => BatchArrays.RequireLength(field, Values, IsPacked ? valid : cells);
     }
 }

@@ -103,10 +103,10 @@ public sealed class BehaviourBatch : IDisposable
     public Tensor? Labels { get; }
 
     /// <summary>Sampled negative item ids, int64 [B, T]; slot t is the negative for the behaviour at t.</summary>
-    public Tensor? NegativeItems => ValidNegativeItems is null ? null : OnFirstRead(ref _negativeItems, () => Ids(Arrays.NegativeItems!, Size, Width));
+    public Tensor? NegativeItems => !Arrays.HasNegatives ? null : OnFirstRead(ref _negativeItems, () => Ids(Arrays.NegativeItems!, Size, Width));
 
     /// <summary>Categories of the sampled negatives, int64 [B, T].</summary>
-    public Tensor? NegativeCategories => ValidNegativeCategories is null ? null : OnFirstRead(ref _negativeCategories, () => Ids(Arrays.NegativeCategories!, Size, Width));
+    public Tensor? NegativeCategories => !Arrays.HasNegatives ? null : OnFirstRead(ref _negativeCategories, () => Ids(Arrays.NegativeCategories!, Size, Width));
 
     /// <summary>Per-position 0/1 labels for the labelled-history auxiliary loss, float32 [B, T].</summary>
     public Tensor? HistoryLabels => Arrays.HasHistoryLabels ? OnFirstRead(ref _historyLabels, () => Copy(Arrays.HistoryLabels!, ScalarType.Float32, Size, Width)) : null;

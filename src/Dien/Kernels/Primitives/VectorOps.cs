@@ -93,18 +93,18 @@ internal static unsafe class VectorOps<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector<float> ExpSingle(Vector<float> x)
     {
-        var high = new Vector<float>(88.3762626647949f);
-        var low = new Vector<float>(-87.3365447f);
+        var high = new Vector<float>(ExpConstants.High);
+        var low = new Vector<float>(ExpConstants.Low);
         var clamped = Vector.MinNative(Vector.MaxNative(x, low), high);
-        var n = Vector.Floor(Vector.FusedMultiplyAdd(clamped, new Vector<float>(1.44269504088896341f), new Vector<float>(0.5f)));
-        var r = Vector.FusedMultiplyAdd(n, new Vector<float>(-0.693359375f), clamped);
-        r = Vector.FusedMultiplyAdd(n, new Vector<float>(2.12194440e-4f), r);
-        var p = new Vector<float>(1.9875691500E-4f);
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(1.3981999507E-3f));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(8.3334519073E-3f));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(4.1665795894E-2f));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(1.6666665459E-1f));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(5.0000001201E-1f));
+        var n = Vector.Floor(Vector.FusedMultiplyAdd(clamped, new Vector<float>(ExpConstants.Log2E), new Vector<float>(0.5f)));
+        var r = Vector.FusedMultiplyAdd(n, new Vector<float>(ExpConstants.Ln2High), clamped);
+        r = Vector.FusedMultiplyAdd(n, new Vector<float>(ExpConstants.Ln2Low), r);
+        var p = new Vector<float>(ExpConstants.P0);
+        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(ExpConstants.P1));
+        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(ExpConstants.P2));
+        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(ExpConstants.P3));
+        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(ExpConstants.P4));
+        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(ExpConstants.P5));
         p = Vector.FusedMultiplyAdd(p, r * r, r + Vector<float>.One);
         var scale = Vector.ShiftLeft(Vector.ConvertToInt32(n) + new Vector<int>(127), 23).As<int, float>();
         var result = p * scale;
@@ -120,18 +120,18 @@ internal static unsafe class VectorOps<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> ExpSingle(Vector512<float> x)
     {
-        var high = Vector512.Create(88.3762626647949f);
-        var low = Vector512.Create(-87.3365447f);
+        var high = Vector512.Create(ExpConstants.High);
+        var low = Vector512.Create(ExpConstants.Low);
         var clamped = Vector512.MinNative(Vector512.MaxNative(x, low), high);
-        var n = Vector512.Floor(Vector512.FusedMultiplyAdd(clamped, Vector512.Create(1.44269504088896341f), Vector512.Create(0.5f)));
-        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), clamped);
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
-        var p = Vector512.Create(1.9875691500E-4f);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507E-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073E-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894E-2f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459E-1f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201E-1f));
+        var n = Vector512.Floor(Vector512.FusedMultiplyAdd(clamped, Vector512.Create(ExpConstants.Log2E), Vector512.Create(0.5f)));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(ExpConstants.Ln2High), clamped);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(ExpConstants.Ln2Low), r);
+        var p = Vector512.Create(ExpConstants.P0);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpConstants.P1));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpConstants.P2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpConstants.P3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpConstants.P4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(ExpConstants.P5));
         p = Vector512.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
         var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
         var result = p * scale;
