@@ -135,14 +135,34 @@ internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
     /// <exception cref="ArgumentException">A shape does not fit, or the fused kernel cannot take the states (<see cref="ReadsPacked"/>).</exception>
     internal Tensor ComputePacked(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask)
     {
+        CheckPacked(states, behaviours, negatives, mask);
+        using var scope = NewDisposeScope();
+        var (weights, biases) = ScorerParameters();
+        return FusedNextBehaviourLoss.Compute(states, behaviours, negatives, mask, weights, biases).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Starts <see cref="ComputePacked"/>'s kernel on helper threads and returns at once, so that the caller can score
+    /// the target meanwhile; <see cref="FusedNextBehaviourLoss.Prepared.Finish"/> then returns the same loss.
+    /// </summary>
+    /// <remarks>
+    /// The tensors it prepares belong to the caller's dispose scope, and the caller must finish (or wait for) the
+    /// kernel on every path before that scope ends.
+    /// </remarks>
+    internal FusedNextBehaviourLoss.Prepared BeginPacked(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask)
+    {
+        CheckPacked(states, behaviours, negatives, mask);
+        var (weights, biases) = ScorerParameters();
+        return FusedNextBehaviourLoss.Begin(states, behaviours, negatives, mask, weights, biases);
+    }
+
+    private void CheckPacked(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask)
+    {
         Guard.PackedRoute(Fused(behaviours), behaviours, UseFusedKernels);
         Guard.Mask(mask, Guard.Any, Guard.Any);
         Guard.Shape(behaviours, new[] { Guard.Any, (long)_behaviourSize });
         Guard.Shape(states, states.dim() == 2 ? new[] { behaviours.shape[0], (long)_hiddenSize } : new[] { mask.shape[0], mask.shape[1], (long)_hiddenSize });
         Guard.SameShape(negatives, behaviours);
-        using var scope = NewDisposeScope();
-        var (weights, biases) = ScorerParameters();
-        return FusedNextBehaviourLoss.Compute(states, behaviours, negatives, mask, weights, biases).MoveToOuterDisposeScope();
     }
 
     private bool Fused(Tensor states)

@@ -5,6 +5,7 @@ using Dien.Embeddings;
 using Dien.Evolution;
 using Dien.Extractor;
 using Dien.Head;
+using Dien.Kernels.NextBehaviour;
 using TorchSharp;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -81,11 +82,29 @@ public sealed class DienModel : CtrModel
             // input projection and the auxiliary loss see the valid positions only.
             states = _extractor.ForwardPacked(packed.Behaviours, batch.Mask, lengths);
             paddedStates = null;
-            var weights = _attention is MlpAttention mlp && mlp.ReadsPacked(states)
-                ? mlp.ForwardPacked(states, embedded.Target, batch.Mask)
-                : _attention.call(paddedStates = packed.Pad(states), embedded.Target, batch.Mask);
-            var interest = _evolution.EvolvePacked(states, packed.Positions, packed.RowOfPosition, weights, lengths);
-            logit = _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
+
+            // The fused auxiliary loss depends on the states alone: its kernel runs on helper threads while this
+            // thread scores the target, instead of both taking turns at splitting each part over every core.
+            var auxiliary = withAuxiliary ? BeginAuxiliaryLoss(embedded, states, batch) : null;
+            try
+            {
+                var weights = _attention is MlpAttention mlp && mlp.ReadsPacked(states)
+                    ? mlp.ForwardPacked(states, embedded.Target, batch.Mask)
+                    : _attention.call(paddedStates = packed.Pad(states), embedded.Target, batch.Mask);
+                var interest = _evolution.EvolvePacked(states, packed.Positions, packed.RowOfPosition, weights, lengths);
+                logit = _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
+            }
+            catch
+            {
+                // The kernel reads and writes tensors of this scope: wait for it before the error frees them.
+                WaitQuietly(auxiliary);
+                throw;
+            }
+
+            if (auxiliary is not null)
+            {
+                return Finish(batch, logit, auxiliary.Finish(), EmbeddingPenalty(_embedding, embedded, batch));
+            }
         }
         else
         {
@@ -120,6 +139,27 @@ public sealed class DienModel : CtrModel
         var weights = SharedHistoryAttention.Weights(_attention, states, rows, embedded.Target, rowMask);
         var interest = _evolution.Evolve(states, rows, weights, rowMask, rows.Spread(lengths));
         return _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
+    }
+
+    /// <summary>
+    /// Starts the fused next-behaviour loss on helper threads where it reads the packed batch; null where the loss is
+    /// computed afterwards (<see cref="AuxiliaryLoss"/>).
+    /// </summary>
+    private FusedNextBehaviourLoss.Prepared? BeginAuxiliaryLoss(EmbeddedBatch embedded, Tensor states, BehaviourBatch batch)
+        => _auxiliary is NextBehaviourAuxiliaryLoss next && embedded.Packed is { Negatives: { } negatives } packed && next.ReadsPacked(states)
+            ? next.BeginPacked(states, packed.Behaviours, negatives, batch.Mask)
+            : null;
+
+    private static void WaitQuietly(FusedNextBehaviourLoss.Prepared? auxiliary)
+    {
+        try
+        {
+            auxiliary?.Wait();
+        }
+        catch (AggregateException)
+        {
+            // The scoring error propagates; the kernel's would only hide it.
+        }
     }
 
     /// <summary>

@@ -52,6 +52,54 @@ public sealed class FusedNextBehaviourLossTests
     }
 
     [Fact]
+    public void StartedOnHelpersItGivesBitwiseTheValueAndGradientsOfARunInPlace()
+    {
+        // Begin runs the same chunks on a helper while the caller works; Finish must hand over the same numbers.
+        using var scope = NewDisposeScope();
+        int threads = torch.get_num_threads();
+        torch.manual_seed(23);
+        var random = new Random(4);
+        int[] lengths = Enumerable.Range(0, 96).Select(_ => random.Next(0, 21)).ToArray();
+        var (states, behaviours, negatives, mask) = Inputs(lengths, 20, 36, 36, ScalarType.Float32);
+        var weights = new List<Tensor> { randn(100, 72) * 0.1, randn(50, 100) * 0.1, randn(1, 50) * 0.1 };
+        var biases = new List<Tensor> { randn(100) * 0.1, randn(50) * 0.1, randn(1) * 0.1 };
+        try
+        {
+            torch.set_num_threads(2);
+            var inPlace = new[] { states, behaviours, negatives }.Select(t => t.clone().requires_grad_()).ToArray();
+            var expected = FusedNextBehaviourLoss.Compute(inPlace[0], inPlace[1], inPlace[2], mask, weights, biases);
+            expected.backward();
+
+            long starts = Dien.Kernels.Primitives.KernelWorkers.BackgroundStarts;
+            var started = new[] { states, behaviours, negatives }.Select(t => t.clone().requires_grad_()).ToArray();
+            var prepared = FusedNextBehaviourLoss.Begin(started[0], started[1], started[2], mask, weights, biases);
+            using (states.matmul(states.transpose(1, 2)))
+            {
+                // libtorch work on the caller while the helper runs the kernel.
+            }
+
+            var value = prepared.Finish();
+            value.backward();
+
+            if (Environment.ProcessorCount >= 2)
+            {
+                Dien.Kernels.Primitives.KernelWorkers.BackgroundStarts.Should().BeGreaterThan(starts, "two workers start the kernel on a helper");
+            }
+
+            torch.get_num_threads().Should().Be(2, "Finish gives the helper's thread back");
+            value.item<float>().Should().Be(expected.item<float>());
+            for (int i = 0; i < 3; i++)
+            {
+                started[i].grad!.eq(inPlace[i].grad!).all().item<bool>().Should().BeTrue($"input {i}'s gradient");
+            }
+        }
+        finally
+        {
+            torch.set_num_threads(threads);
+        }
+    }
+
+    [Fact]
     public void ValueWithoutGradientsEqualsTheValueWithThem()
     {
         using var scope = NewDisposeScope();

@@ -1,10 +1,16 @@
 using Dien.Kernels.Primitives;
 using FluentAssertions;
+using TorchSharp;
 using Xunit;
 
 namespace Dien.Tests.Kernels;
 
-/// <summary><see cref="KernelWorkers.Run"/>: every chunk runs exactly once, whatever the workers; a chunk's exception reaches the caller after the call's other chunks are done.</summary>
+/// <summary>
+/// <see cref="KernelWorkers.Run"/> and <see cref="KernelWorkers.Start"/>: every chunk runs exactly once, whatever the
+/// workers; a chunk's exception reaches the caller after the call's other chunks are done; a background job lowers the
+/// caller's libtorch thread count until its join.
+/// </summary>
+[Collection("Sequential")]
 public sealed class KernelWorkersTests
 {
     [Theory]
@@ -41,5 +47,68 @@ public sealed class KernelWorkersTests
             2);
         act.Should().Throw<AggregateException>().WithInnerException<InvalidOperationException>().WithMessage("chunk 3 failed");
         finished.Should().Be(7, "the call returns only when every other chunk is done");
+    }
+
+    [Fact]
+    public void A_background_job_runs_every_chunk_once_and_gives_its_cores_back_at_the_join()
+    {
+        int threads = torch.get_num_threads();
+        try
+        {
+            torch.set_num_threads(2);
+            for (int call = 0; call < 100; call++)
+            {
+                var runs = new int[8];
+                var job = KernelWorkers.Start(c => Interlocked.Increment(ref runs[c]), 8, 2);
+                torch.get_num_threads().Should().Be(1, "the helper holds one of the two threads until the join");
+                KernelWorkers.Count.Should().Be(Math.Min(2, Environment.ProcessorCount), "kernels cut their work as before, so their results do not change");
+                var ranOn = new int[4];
+                KernelWorkers.Run(c => ranOn[c] = Environment.CurrentManagedThreadId, 4, 2);
+                ranOn.Should().OnlyContain(id => id == Environment.CurrentManagedThreadId, "the caller's own kernels leave the lent core alone");
+                job.Join();
+                torch.get_num_threads().Should().Be(2);
+                runs.Should().OnlyContain(r => r == 1, $"call {call}: each chunk should run once");
+            }
+        }
+        finally
+        {
+            torch.set_num_threads(threads);
+        }
+    }
+
+    [Fact]
+    public void With_one_worker_a_background_job_waits_for_its_join()
+    {
+        int threads = torch.get_num_threads();
+        var runs = new int[4];
+        var job = KernelWorkers.Start(c => Interlocked.Increment(ref runs[c]), 4, 1);
+        Thread.Sleep(20);
+        runs.Should().OnlyContain(r => r == 0, "no helper was asked");
+        torch.get_num_threads().Should().Be(threads);
+        job.Join();
+        runs.Should().OnlyContain(r => r == 1);
+    }
+
+    [Fact]
+    public void A_failing_background_chunk_surfaces_at_the_join_once_the_others_are_done()
+    {
+        int threads = torch.get_num_threads();
+        int finished = 0;
+        var job = KernelWorkers.Start(
+            c =>
+            {
+                if (c == 2)
+                {
+                    throw new InvalidOperationException("chunk 2 failed");
+                }
+
+                Thread.Sleep(1);
+                Interlocked.Increment(ref finished);
+            },
+            8,
+            2);
+        FluentActions.Invoking(job.Join).Should().Throw<AggregateException>().WithInnerException<InvalidOperationException>().WithMessage("chunk 2 failed");
+        finished.Should().Be(7);
+        torch.get_num_threads().Should().Be(threads, "the join puts the thread count back before it waits");
     }
 }

@@ -36,6 +36,30 @@ public sealed class FusedPathTests
     }
 
     [Fact]
+    public void The_auxiliary_loss_beside_the_target_gives_the_libtorch_routes_results_and_the_threads_back()
+    {
+        // Enough pairs (> 2 x 128) for the fused auxiliary kernel to start on a helper while the target is scored.
+        int threads = torch.get_num_threads();
+        try
+        {
+            torch.set_num_threads(2);
+            long starts = Dien.Kernels.Primitives.KernelWorkers.BackgroundStarts;
+            var random = new Random(9);
+            Compare(o => new DienModel(o), ModelTestKit.TinyOptions(AttentionForm.Mlp), expectAuxiliary: true,
+                lengths: Enumerable.Range(0, 64).Select(_ => random.Next(3, 13)).ToArray(), width: 12);
+            torch.get_num_threads().Should().Be(2, "the model gives the helper's thread back");
+            if (Environment.ProcessorCount >= 2)
+            {
+                Dien.Kernels.Primitives.KernelWorkers.BackgroundStarts.Should().BeGreaterThan(starts, "the auxiliary kernel runs beside the target");
+            }
+        }
+        finally
+        {
+            torch.set_num_threads(threads);
+        }
+    }
+
+    [Fact]
     public void FusedAndLibtorchDinModelsAgreeOnOutputsLossesAndGradients() =>
         Compare(o => new DinModel(o), ModelTestKit.TinyOptions(AttentionForm.Mlp), expectAuxiliary: false);
 
@@ -58,7 +82,7 @@ public sealed class FusedPathTests
         switches.Should().OnlyContain(x => (bool)x.Switch!.GetValue(x.Module)! == useFusedKernels);
     }
 
-    private static void Compare(Func<CtrModelOptions, CtrModel> build, CtrModelOptions options, bool expectAuxiliary)
+    private static void Compare(Func<CtrModelOptions, CtrModel> build, CtrModelOptions options, bool expectAuxiliary, int[]? lengths = null, int width = 7)
     {
         var libtorchOptions = options.Clone();
         libtorchOptions.UseFusedKernels = false;
@@ -68,7 +92,7 @@ public sealed class FusedPathTests
         libtorch.load_state_dict(fused.state_dict());
         fused.to(ScalarType.Float64);
         libtorch.to(ScalarType.Float64);
-        using var batch = new BehaviourBatch(ModelTestKit.Arrays([4, 1, 0, 6, 2], 7, seed: 3));
+        using var batch = new BehaviourBatch(ModelTestKit.Arrays(lengths ?? [4, 1, 0, 6, 2], width, seed: 3));
 
         using var a = fused.call(batch);
         using var b = libtorch.call(batch);

@@ -40,6 +40,19 @@ internal static class FusedNextBehaviourLoss
         return prepared.Finish();
     }
 
+    /// <summary>
+    /// Starts the loss of <see cref="Compute"/> on helper threads and returns at once, so that the caller can do other
+    /// work on the remaining cores (<see cref="KernelWorkers.Start"/>); <see cref="Prepared.Finish"/> waits for it
+    /// and returns the loss. The caller must call <see cref="Prepared.Finish"/> or <see cref="Prepared.Wait"/> before
+    /// the tensors of its dispose scope are freed, on every path.
+    /// </summary>
+    public static Prepared Begin(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases)
+    {
+        var prepared = Prepare(states, behaviours, negatives, mask, weights, biases);
+        prepared.Start(KernelWorkers.Count);
+        return prepared;
+    }
+
     private static Prepared Prepare(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases)
     {
         Validate(states, behaviours, negatives, mask, weights, biases);
@@ -59,6 +72,7 @@ internal static class FusedNextBehaviourLoss
         private readonly IReadOnlyList<Tensor> _weights, _biases, _originalWeights, _originalBiases;
         private readonly Tensor _states, _behaviours, _negatives, _mask;
         private double _loss;
+        private Func<double>? _pending;
 
         public Prepared(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, bool withGradients)
         {
@@ -89,9 +103,25 @@ internal static class FusedNextBehaviourLoss
         public void Run(int parallelism)
             => _loss = NextBehaviourLossFunction.Run(_states, _behaviours, _negatives, _mask, _weights, _biases, Gradients, parallelism);
 
+        /// <summary>Starts the kernel on helper threads (<see cref="Begin"/>); <see cref="Finish"/> or <see cref="Wait"/> waits for it.</summary>
+        public void Start(int parallelism)
+            => _pending = NextBehaviourLossFunction.Start(_states, _behaviours, _negatives, _mask, _weights, _biases, Gradients, parallelism, inBackground: true);
+
+        /// <summary>Waits for a started kernel (<see cref="Start"/>), if any; afterwards its memory may be freed.</summary>
+        /// <exception cref="AggregateException">The kernel threw.</exception>
+        public void Wait()
+        {
+            if (_pending is { } pending)
+            {
+                _pending = null;
+                _loss = pending();
+            }
+        }
+
         /// <summary>The loss, with its autograd node when there are gradients.</summary>
         public Tensor Finish()
         {
+            Wait();
             Loss = torch.tensor(_loss, dtype: _states.dtype);
             if (Gradients is null)
             {

@@ -47,11 +47,18 @@ internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFun
     /// [B, T, H], or packed [N, H] when 2-D (with packed behaviours).
     /// </remarks>
     public static double Run(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, IReadOnlyList<Tensor>? gradients, int parallelism)
-        => states.dtype == ScalarType.Float32
-            ? Kernel<float>(states, behaviours, negatives, mask, weights, biases, gradients, parallelism)
-            : Kernel<double>(states, behaviours, negatives, mask, weights, biases, gradients, parallelism);
+        => Start(states, behaviours, negatives, mask, weights, biases, gradients, parallelism, inBackground: false)();
 
-    private static unsafe double Kernel<T>(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, IReadOnlyList<Tensor>? gradients, int parallelism)
+    /// <summary>
+    /// Starts the kernel as <see cref="Run"/> does, with <paramref name="inBackground"/> on helper threads while the caller
+    /// goes on; the returned function waits for it and returns the loss. The tensors must stay alive until then.
+    /// </summary>
+    public static Func<double> Start(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, IReadOnlyList<Tensor>? gradients, int parallelism, bool inBackground)
+        => states.dtype == ScalarType.Float32
+            ? Kernel<float>(states, behaviours, negatives, mask, weights, biases, gradients, parallelism, inBackground)
+            : Kernel<double>(states, behaviours, negatives, mask, weights, biases, gradients, parallelism, inBackground);
+
+    private static unsafe Func<double> Kernel<T>(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, IReadOnlyList<Tensor>? gradients, int parallelism, bool inBackground)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var problem = new NextBehaviourLossKernel<T>.Problem
@@ -70,6 +77,7 @@ internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFun
             Weights = Enumerable.Range(0, weights.Count).Select(j => (nint)TensorMemory.Pointer<T>(gradients[3 + (2 * j)])).ToArray(),
             Biases = Enumerable.Range(0, weights.Count).Select(j => (nint)TensorMemory.Pointer<T>(gradients[4 + (2 * j)])).ToArray(),
         };
-        return NextBehaviourLossKernel<T>.Run(problem, target, parallelism, out _);
+        var pending = NextBehaviourLossKernel<T>.Start(problem, target, parallelism, inBackground);
+        return () => pending.Finish(out _);
     }
 }

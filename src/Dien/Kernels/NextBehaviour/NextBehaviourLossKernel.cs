@@ -40,37 +40,98 @@ internal static unsafe class NextBehaviourLossKernel<T>
     /// caller (positions without a pair are not written) and its weight and bias gradients are overwritten.
     /// </summary>
     public static double Run(Problem problem, Gradients? gradients, int parallelism, out int pairCount)
+        => Start(problem, gradients, parallelism, inBackground: false).Finish(out pairCount);
+
+    /// <summary>
+    /// Starts the loss: with <paramref name="inBackground"/> on helper threads (<see cref="KernelWorkers.Start"/>), so
+    /// that the caller can do other work meanwhile, else at once. <see cref="Pending.Finish"/> returns what
+    /// <see cref="Run"/> does; the inputs and gradients must stay alive until it has returned.
+    /// </summary>
+    public static Pending Start(Problem problem, Gradients? gradients, int parallelism, bool inBackground)
     {
         var job = new Job(problem, gradients);
-        pairCount = job.Pairs.Length;
         try
         {
+            int pairCount = job.Pairs.Length;
             if (pairCount == 0)
             {
-                gradients?.ClearWeights(problem.Widths, problem.Hidden + problem.Behaviour);
-                return 0;
+                return new Pending(job, problem, gradients, null);
             }
 
             int chunks = Math.Clamp(Math.Min(KernelWorkers.Chunks(parallelism), pairCount / MinPairsPerChunk), 1, pairCount);
             job.Prepare(chunks);
+            if (inBackground)
+            {
+                return new Pending(job, problem, gradients, KernelWorkers.Start(job.RunChunk, chunks, parallelism));
+            }
+
             KernelWorkers.Run(job.RunChunk, chunks, parallelism);
-
-            double loss = 0;
-            for (int c = 0; c < chunks; c++)
-            {
-                loss += job.Losses[c];
-            }
-
-            if (gradients is not null)
-            {
-                job.WriteWeightGradients(gradients);
-            }
-
-            return loss / pairCount;
+            return new Pending(job, problem, gradients, null);
         }
-        finally
+        catch
         {
             job.Free();
+            throw;
+        }
+    }
+
+    /// <summary>A started loss (<see cref="Start"/>): its chunks may still be running.</summary>
+    internal sealed class Pending
+    {
+        private readonly Job _job;
+        private readonly Problem _problem;
+        private readonly Gradients? _gradients;
+        private KernelWorkers.Background? _background;
+        private bool _finished;
+
+        internal Pending(Job job, Problem problem, Gradients? gradients, KernelWorkers.Background? background)
+        {
+            _job = job;
+            _problem = problem;
+            _gradients = gradients;
+            _background = background;
+        }
+
+        /// <summary>
+        /// Waits for the chunks, writes the weight gradients and frees the kernel's memory. Returns the mean loss over
+        /// <paramref name="pairCount"/> pairs (0 when there are none). Call once.
+        /// </summary>
+        /// <exception cref="AggregateException">A chunk threw (the memory is freed all the same).</exception>
+        public double Finish(out int pairCount)
+        {
+            if (_finished)
+            {
+                throw new InvalidOperationException("The auxiliary loss kernel has already finished.");
+            }
+
+            _finished = true;
+            try
+            {
+                _background?.Join();
+                pairCount = _job.Pairs.Length;
+                if (pairCount == 0)
+                {
+                    _gradients?.ClearWeights(_problem.Widths, _problem.Hidden + _problem.Behaviour);
+                    return 0;
+                }
+
+                double loss = 0;
+                foreach (double chunkLoss in _job.Losses)
+                {
+                    loss += chunkLoss;
+                }
+
+                if (_gradients is not null)
+                {
+                    _job.WriteWeightGradients(_gradients);
+                }
+
+                return loss / pairCount;
+            }
+            finally
+            {
+                _job.Free();
+            }
         }
     }
 
@@ -117,7 +178,7 @@ internal static unsafe class NextBehaviourLossKernel<T>
         }
     }
 
-    private sealed class Job
+    internal sealed class Job
     {
         private readonly Problem p;
         private readonly Gradients? grads;

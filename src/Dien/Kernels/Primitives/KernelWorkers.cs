@@ -13,7 +13,16 @@ namespace Dien.Kernels.Primitives;
 internal static class KernelWorkers
 {
     /// <summary>Workers for a kernel: libtorch's intra-op thread count (at most the cores), so one setting governs both.</summary>
-    public static int Count => Math.Max(1, Math.Min(torch.get_num_threads(), Environment.ProcessorCount));
+    /// <remarks>
+    /// While a background job started on this thread holds helpers (<see cref="Start"/>), libtorch's count is lowered
+    /// by their number, but this stays what it was: kernels cut their work by it, so their chunks and results do not
+    /// change, and <see cref="Run"/> runs those chunks on fewer threads.
+    /// </remarks>
+    public static int Count => Math.Max(1, Math.Min(torch.get_num_threads() + t_lent, Environment.ProcessorCount));
+
+    /// <summary>Threads this thread has lent to its background jobs' helpers until their join.</summary>
+    [ThreadStatic]
+    private static int t_lent;
 
     /// <summary>Chunks per worker when there are two or more workers (internal, for measurements).</summary>
     internal static int ChunksPerWorker { get; set; } = 4;
@@ -32,6 +41,8 @@ internal static class KernelWorkers
     /// </remarks>
     public static void Run(Action<int> chunk, int chunks, int workers)
     {
+        // Cores lent to a background job stay with it: the same chunks, on fewer threads.
+        workers -= t_lent;
         if (chunks == 1 || workers <= 1)
         {
             for (int c = 0; c < chunks; c++)
@@ -52,8 +63,82 @@ internal static class KernelWorkers
         job.WaitForTakenChunks();
     }
 
+    /// <summary>
+    /// Starts chunks 0 .. <paramref name="chunks"/> - 1 on helper threads (half of <paramref name="workers"/>, at least
+    /// one when there are two or more) and returns at once, so that the caller can go on with other work on the
+    /// remaining cores; <see cref="Background.Join"/> then runs what is left on the caller and waits for the rest.
+    /// </summary>
+    /// <remarks>
+    /// Until the join, the caller's libtorch operations and the kernels it runs (<see cref="Run"/>) use the remaining
+    /// threads: libtorch's thread count is the calling thread's (OpenMP's), so it is lowered here and put back by the
+    /// join, which must run on the same thread; <see cref="Count"/>, by which kernels cut their work, does not change. Otherwise libtorch's OpenMP threads and the helpers fight
+    /// over the same cores, and a parallel operation waits for whichever thread the system has set aside. With one
+    /// worker nothing starts early: <see cref="Background.Join"/> runs every chunk.
+    /// </remarks>
+    public static Background Start(Action<int> chunk, int chunks, int workers)
+    {
+        var job = new Job(chunk, chunks);
+        int helpers = workers > 1 && chunks > 1 ? Math.Min(Math.Max(1, workers / 2), chunks) : 0;
+        int threads = torch.get_num_threads();
+        if (helpers > 0)
+        {
+            Interlocked.Increment(ref s_backgroundStarts);
+            torch.set_num_threads(Math.Max(1, threads - helpers));
+            t_lent += helpers;
+            for (int helper = 0; helper < helpers; helper++)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static j => j.Work(), job, preferLocal: false);
+            }
+        }
+
+        return new Background(job, helpers > 0 ? threads : 0, helpers);
+    }
+
+    /// <summary>How many jobs <see cref="Start"/> has started on helpers in this process (for tests and measurements).</summary>
+    internal static long BackgroundStarts => Interlocked.Read(ref s_backgroundStarts);
+
+    private static long s_backgroundStarts;
+
+    /// <summary>A job started by <see cref="Start"/>; <see cref="Join"/> must be called once, on the starting thread, before its memory is freed.</summary>
+    internal sealed class Background
+    {
+        private readonly Job _job;
+        private readonly int _threads, _helpers;
+        private bool _joined;
+
+        /// <param name="job">The chunks.</param>
+        /// <param name="threads">libtorch's thread count to put back at the join, or 0 when it was not changed.</param>
+        /// <param name="helpers">The helpers asked, whose threads the join takes back.</param>
+        internal Background(Job job, int threads, int helpers)
+        {
+            _job = job;
+            _threads = threads;
+            _helpers = helpers;
+        }
+
+        /// <summary>Puts libtorch's thread count back, runs the chunks no helper has taken, then waits for the rest.</summary>
+        /// <exception cref="AggregateException">A chunk threw.</exception>
+        public void Join()
+        {
+            if (_joined)
+            {
+                return;
+            }
+
+            _joined = true;
+            if (_threads > 0)
+            {
+                torch.set_num_threads(_threads);
+                t_lent -= _helpers;
+            }
+
+            _job.Work();
+            _job.WaitForTakenChunks();
+        }
+    }
+
     /// <summary>One call's chunks: taken one at a time by whichever thread asks next.</summary>
-    private sealed class Job(Action<int> chunk, int chunks)
+    internal sealed class Job(Action<int> chunk, int chunks)
     {
         private int _next = -1;
         private int _done;
