@@ -4,11 +4,13 @@ using Dien.Model;
 namespace Dien.Bench;
 
 /// <summary>
-/// FLOPs of one DIEN training step, counted from the shapes the model actually processes for a batch.
+/// FLOPs of one DIEN training step, counted from a batch's shapes.
 /// Rule: a multiply-add of a matrix product is 2 FLOPs; elementwise work is ignored; backward costs twice
-/// the forward, so a step is 3x the forward. Counts the work as implemented: the input projections over
-/// the longest valid length, the recurrences over the valid steps only, attention and the auxiliary
-/// scorer over every (padded) position of the batch.
+/// the forward, so a step is 3x the forward. The count is the one W's figures have used from the first run, so
+/// that runs compare: the input projections over the longest valid length, the recurrences over the valid steps
+/// only, attention and the auxiliary scorer over every position of the batch's width. Since training went packed,
+/// the projections, the attention and the auxiliary scorer skip padding too; on W's length-bucketed batches that
+/// is the small share the workload prints as <c>train_valid_position_share</c>'s complement.
 /// </summary>
 internal static class FlopCount
 {

@@ -122,19 +122,21 @@ internal static class StepProfile
     {
         var auxiliary = model.modules().OfType<NextBehaviourAuxiliaryLoss>().Single();
         var attention = model.modules().OfType<MlpAttention>().Single();
-        var variants = new (string Name, bool Auxiliary, bool Attention, int Chunks)[]
+        var variants = new (string Name, bool Auxiliary, bool Attention, int Chunks, bool Beside)[]
         {
-            ("all fused kernels", true, true, 4),
-            ("attention: libtorch composition", true, false, 4),
-            ("auxiliary loss: libtorch composition", false, true, 4),
-            ("kernels: one chunk per worker", true, true, 1),
+            ("all fused kernels", true, true, 4, true),
+            ("auxiliary kernel in turn, not beside the target", true, true, 4, false),
+            ("attention: libtorch composition", true, false, 4, true),
+            ("auxiliary loss: libtorch composition", false, true, 4, true),
+            ("kernels: one chunk per worker", true, true, 1, true),
         };
         var times = new Dictionary<string, List<double>>();
         for (int i = 0; i < batches.Count; i++)
         {
             for (int k = 0; k < variants.Length; k++)
             {
-                var (name, fusedAuxiliary, fusedAttention, chunks) = variants[(i + k) % variants.Length];
+                var (name, fusedAuxiliary, fusedAttention, chunks, beside) = variants[(i + k) % variants.Length];
+                Dien.Kernels.Primitives.KernelWorkers.StartsInBackground = beside;
                 auxiliary.UseFusedKernels = fusedAuxiliary;
                 attention.UseFusedKernels = fusedAttention;
                 Dien.Kernels.Primitives.KernelWorkers.ChunksPerWorker = chunks;
@@ -154,6 +156,7 @@ internal static class StepProfile
         auxiliary.UseFusedKernels = true;
         attention.UseFusedKernels = true;
         Dien.Kernels.Primitives.KernelWorkers.ChunksPerWorker = 4;
+        Dien.Kernels.Primitives.KernelWorkers.StartsInBackground = true;
         Console.WriteLine($"Whole step per variant, taking turns on each of {Timed} batches; ms");
         Print(times);
     }

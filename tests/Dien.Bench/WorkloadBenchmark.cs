@@ -45,7 +45,7 @@ internal static class WorkloadBenchmark
         using var model = new DienModel(options);
         var optimizer = new Dien.Kernels.Optim.Adam(model.parameters(), w.LearningRate);
         var figures = new Dictionary<string, object?>();
-        double trainSeconds = 0, trainFlops = 0;
+        double trainSeconds = 0, trainFlops = 0, validPositions = 0, positions = 0;
         long trainSamples = 0;
         var stepMs = new List<double>();
         int batchIndex = 0;
@@ -73,6 +73,8 @@ internal static class WorkloadBenchmark
                     stepMs.Add(clock.Elapsed.TotalMilliseconds);
                     trainSamples += arrays.Size;
                     trainFlops += FlopCount.TrainingStep(arrays, options);
+                    validPositions += arrays.Lengths.Sum();
+                    positions += (double)arrays.Size * arrays.Width;
                 }
             }
 
@@ -102,6 +104,7 @@ internal static class WorkloadBenchmark
         figures["train_samples_per_s"] = Math.Round(trainSamples / trainSeconds);
         figures["train_gflops_per_s"] = Math.Round(trainFlops / trainSeconds / 1e9, 2);
         figures["train_mflop_per_sample"] = Math.Round(trainFlops / trainSamples / 1e6, 2);
+        figures["train_valid_position_share"] = Math.Round(validPositions / positions, 3);
         figures["infer_samples_per_s_batch_128"] = Math.Round(InferenceThroughput(model, data.Test));
         var (median, p90) = Latency(model, data.Test);
         figures["latency_batch1_median_ms"] = Math.Round(median, 3);

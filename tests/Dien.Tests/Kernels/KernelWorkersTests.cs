@@ -111,4 +111,24 @@ public sealed class KernelWorkersTests
         finished.Should().Be(7);
         torch.get_num_threads().Should().Be(threads, "the join puts the thread count back before it waits");
     }
+
+    [Fact]
+    public void Switched_off_for_measurements_a_background_job_runs_at_once_and_lends_nothing()
+    {
+        int threads = torch.get_num_threads();
+        try
+        {
+            KernelWorkers.StartsInBackground = false;
+            var runs = new int[8];
+            var job = KernelWorkers.Start(c => Interlocked.Increment(ref runs[c]), 8, 2);
+            runs.Should().OnlyContain(r => r == 1, "every chunk ran before Start returned");
+            torch.get_num_threads().Should().Be(threads);
+            job.Join();
+            runs.Should().OnlyContain(r => r == 1, "the join runs nothing again");
+        }
+        finally
+        {
+            KernelWorkers.StartsInBackground = true;
+        }
+    }
 }

@@ -78,6 +78,12 @@ internal static class KernelWorkers
     public static Background Start(Action<int> chunk, int chunks, int workers)
     {
         var job = new Job(chunk, chunks);
+        if (!StartsInBackground)
+        {
+            Run(chunk, chunks, workers);
+            return new Background(job, 0, 0, done: true);
+        }
+
         int helpers = workers > 1 && chunks > 1 ? Math.Min(Math.Max(1, workers / 2), chunks) : 0;
         int threads = torch.get_num_threads();
         if (helpers > 0)
@@ -94,6 +100,9 @@ internal static class KernelWorkers
         return new Background(job, helpers > 0 ? threads : 0, helpers);
     }
 
+    /// <summary>Whether <see cref="Start"/> starts jobs on helpers; off, it runs them at once as <see cref="Run"/> does (internal, for measurements).</summary>
+    internal static bool StartsInBackground { get; set; } = true;
+
     /// <summary>How many jobs <see cref="Start"/> has started on helpers in this process (for tests and measurements).</summary>
     internal static long BackgroundStarts => Interlocked.Read(ref s_backgroundStarts);
 
@@ -109,11 +118,13 @@ internal static class KernelWorkers
         /// <param name="job">The chunks.</param>
         /// <param name="threads">libtorch's thread count to put back at the join, or 0 when it was not changed.</param>
         /// <param name="helpers">The helpers asked, whose threads the join takes back.</param>
-        internal Background(Job job, int threads, int helpers)
+        /// <param name="done">The chunks have already run (nothing to join).</param>
+        internal Background(Job job, int threads, int helpers, bool done = false)
         {
             _job = job;
             _threads = threads;
             _helpers = helpers;
+            _joined = done;
         }
 
         /// <summary>Puts libtorch's thread count back, runs the chunks no helper has taken, then waits for the rest.</summary>
