@@ -54,6 +54,8 @@ internal static class StepProfile
         for (int i = 0; i < batches.Count; i++)
         {
             bool record = i >= WarmUp;
+            // As CtrTrainer runs a step whose heavy work is in the kernels: libtorch on one thread.
+            using var narrowing = Dien.Kernels.Primitives.KernelWorkers.KernelsOnly();
             using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
             using var batch = new BehaviourBatch(batches[i]);
@@ -122,24 +124,27 @@ internal static class StepProfile
     {
         var auxiliary = model.modules().OfType<NextBehaviourAuxiliaryLoss>().Single();
         var attention = model.modules().OfType<MlpAttention>().Single();
-        var variants = new (string Name, bool Auxiliary, bool Attention, int Chunks, bool Beside)[]
+        var variants = new (string Name, bool Auxiliary, bool Attention, int Chunks, bool Beside, bool Narrow)[]
         {
-            ("all fused kernels", true, true, 4, true),
-            ("auxiliary kernel in turn, not beside the target", true, true, 4, false),
-            ("attention: libtorch composition", true, false, 4, true),
-            ("auxiliary loss: libtorch composition", false, true, 4, true),
-            ("kernels: one chunk per worker", true, true, 1, true),
+            ("all fused kernels", true, true, 4, true, true),
+            ("libtorch on every thread in the step", true, true, 4, true, false),
+            ("auxiliary kernel in turn, not beside the target", true, true, 4, false, true),
+            ("attention: libtorch composition", true, false, 4, true, true),
+            ("auxiliary loss: libtorch composition", false, true, 4, true, true),
+            ("kernels: one chunk per worker", true, true, 1, true, true),
         };
         var times = new Dictionary<string, List<double>>();
         for (int i = 0; i < batches.Count; i++)
         {
             for (int k = 0; k < variants.Length; k++)
             {
-                var (name, fusedAuxiliary, fusedAttention, chunks, beside) = variants[(i + k) % variants.Length];
+                var (name, fusedAuxiliary, fusedAttention, chunks, beside, narrow) = variants[(i + k) % variants.Length];
                 Dien.Kernels.Primitives.KernelWorkers.StartsInBackground = beside;
+                Dien.Kernels.Primitives.KernelWorkers.NarrowsLibTorch = narrow;
                 auxiliary.UseFusedKernels = fusedAuxiliary;
                 attention.UseFusedKernels = fusedAttention;
                 Dien.Kernels.Primitives.KernelWorkers.ChunksPerWorker = chunks;
+                using var narrowing = Dien.Kernels.Primitives.KernelWorkers.KernelsOnly();
                 using var scope = NewDisposeScope();
                 var clock = Stopwatch.StartNew();
                 using var batch = new BehaviourBatch(batches[i]);
@@ -157,6 +162,7 @@ internal static class StepProfile
         attention.UseFusedKernels = true;
         Dien.Kernels.Primitives.KernelWorkers.ChunksPerWorker = 4;
         Dien.Kernels.Primitives.KernelWorkers.StartsInBackground = true;
+        Dien.Kernels.Primitives.KernelWorkers.NarrowsLibTorch = true;
         Console.WriteLine($"Whole step per variant, taking turns on each of {Timed} batches; ms");
         Print(times);
     }

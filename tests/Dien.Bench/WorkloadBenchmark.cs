@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Dien.Data;
 using Dien.Data.Batching;
+using Dien.Kernels.Primitives;
 using Dien.Metrics;
 using Dien.Model;
 using Dien.Runtime;
@@ -45,6 +46,7 @@ internal static class WorkloadBenchmark
         var before = MatmulGflops();
         using var model = new DienModel(options);
         var optimizer = new Dien.Kernels.Optim.Adam(model.parameters(), w.LearningRate);
+        bool kernelsOnly = model.TrainsOnFusedKernels;
         var figures = new Dictionary<string, object?>();
         double trainSeconds = 0, trainFlops = 0, validPositions = 0, positions = 0;
         long trainSamples = 0;
@@ -58,6 +60,8 @@ internal static class WorkloadBenchmark
             foreach (var arrays in batches)
             {
                 var clock = Stopwatch.StartNew();
+                // As CtrTrainer does for a model whose step is in the fused kernels: libtorch on one thread.
+                using (kernelsOnly ? KernelWorkers.KernelsOnly() : default)
                 using (NewDisposeScope())
                 {
                     using var batch = new BehaviourBatch(arrays);

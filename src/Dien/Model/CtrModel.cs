@@ -39,6 +39,20 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
     /// <summary>The options the model was built with, for derived models to read (never changed).</summary>
     protected CtrModelOptions ModelOptions { get; }
 
+    /// <summary>
+    /// Whether this model's training step does its heavy work in the fused CPU kernels (its parameters on the CPU in
+    /// float32 or float64, <see cref="CtrModelOptions.UseFusedKernels"/> on and a model with such a step), so that
+    /// libtorch's own operations in the step are small and the trainer runs them on one thread
+    /// (<see cref="Kernels.Primitives.KernelWorkers.KernelsOnly"/>).
+    /// </summary>
+    internal bool TrainsOnFusedKernels
+        => ModelOptions.UseFusedKernels && HasFusedTrainingStep
+           && parameters().FirstOrDefault() is { } p && p.device_type == DeviceType.CPU
+           && (p.dtype == ScalarType.Float32 || p.dtype == ScalarType.Float64);
+
+    /// <summary>Whether the model's step runs its recurrences or its attention in fused kernels when they are on.</summary>
+    private protected virtual bool HasFusedTrainingStep => false;
+
     /// <summary>The prediction head the options describe, for an input of <paramref name="inputSize"/> features.</summary>
     /// <param name="inputSize">Width of the concatenated head input.</param>
     private protected Dien.Head.MlpHead MlpHeadFor(int inputSize) => new(

@@ -61,6 +61,9 @@ public sealed class DienModel : CtrModel
     }
 
     /// <inheritdoc />
+    private protected override bool HasFusedTrainingStep => true;
+
+    /// <inheritdoc />
     /// <exception cref="ArgumentException">The batch lacks an input the auxiliary loss needs in training.</exception>
     protected override CtrOutput Score(BehaviourBatch batch)
     {

@@ -38,6 +38,9 @@ public sealed class DinModel : CtrModel
     }
 
     /// <inheritdoc />
+    private protected override bool HasFusedTrainingStep => ModelOptions.Attention != AttentionForm.Bilinear;
+
+    /// <inheritdoc />
     protected override CtrOutput Score(BehaviourBatch batch)
     {
         using var scope = NewDisposeScope();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Dien.Checkpoints;
 using Dien.Data.Batching;
+using Dien.Kernels.Primitives;
 using Dien.Metrics;
 using Dien.Model;
 using Dien.Runtime;
@@ -257,9 +258,12 @@ public sealed class CtrTrainer : IDisposable
         long samples = start?.Samples ?? 0;
         int index = start?.Batches ?? 0;
         using var prefetcher = new BatchPrefetcher(index == 0 ? source : source.Skip(index), _device, _options.PrefetchDepth);
+        bool kernelsOnly = _device.type == DeviceType.CPU && _model.TrainsOnFusedKernels;
         foreach (var batch in prefetcher.Batches())
         {
             using (batch)
+            // The step's heavy work is in the fused kernels: libtorch's OpenMP threads would only spin on their cores.
+            using (kernelsOnly ? KernelWorkers.KernelsOnly() : default)
             {
                 if (batch.Labels is null)
                 {

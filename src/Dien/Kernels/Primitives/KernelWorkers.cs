@@ -18,7 +18,16 @@ internal static class KernelWorkers
     /// by their number, but this stays what it was: kernels cut their work by it, so their chunks and results do not
     /// change, and <see cref="Run"/> runs those chunks on fewer threads.
     /// </remarks>
-    public static int Count => Math.Max(1, Math.Min(torch.get_num_threads() + t_lent, Environment.ProcessorCount));
+    /// <remarks>
+    /// Inside <see cref="KernelsOnly"/> it is the count the scope found, though libtorch runs on one thread there.
+    /// </remarks>
+    public static int Count => t_workers > 0
+        ? t_workers
+        : Math.Max(1, Math.Min(torch.get_num_threads() + t_lent, Environment.ProcessorCount));
+
+    /// <summary>The kernels' worker count fixed by <see cref="KernelsOnly"/> on this thread; 0 outside it.</summary>
+    [ThreadStatic]
+    private static int t_workers;
 
     /// <summary>Threads this thread has lent to its background jobs' helpers until their join.</summary>
     [ThreadStatic]
@@ -98,6 +107,48 @@ internal static class KernelWorkers
         }
 
         return new Background(job, helpers > 0 ? threads : 0, helpers);
+    }
+
+    /// <summary>
+    /// Until the returned scope is disposed, on this thread, libtorch runs on one thread while the kernels keep
+    /// <see cref="Count"/> workers: for steps whose heavy work is in the kernels, where libtorch's own operations are
+    /// small. On 2 cores libtorch's second OpenMP thread only spun between those operations, on the core a kernel's
+    /// helper needed.
+    /// </summary>
+    /// <returns>A scope that puts libtorch's thread count back; dispose it on this thread.</returns>
+    public static LibTorchNarrowing KernelsOnly()
+    {
+        int workers = Count;
+        int threads = torch.get_num_threads();
+        if (!NarrowsLibTorch || threads <= 1 || t_workers > 0)
+        {
+            return default;
+        }
+
+        t_workers = workers;
+        torch.set_num_threads(1);
+        return new LibTorchNarrowing(threads);
+    }
+
+    /// <summary>Whether <see cref="KernelsOnly"/> narrows libtorch; off, it does nothing (internal, for measurements).</summary>
+    internal static bool NarrowsLibTorch { get; set; } = true;
+
+    /// <summary>The scope of <see cref="KernelsOnly"/>: disposing it puts libtorch's thread count back.</summary>
+    internal readonly struct LibTorchNarrowing : IDisposable
+    {
+        private readonly int _threads;
+
+        internal LibTorchNarrowing(int threads) => _threads = threads;
+
+        /// <inheritdoc />
+        public void Dispose()
+        {
+            if (_threads > 0)
+            {
+                torch.set_num_threads(_threads);
+                t_workers = 0;
+            }
+        }
     }
 
     /// <summary>Whether <see cref="Start"/> starts jobs on helpers; off, it runs them at once as <see cref="Run"/> does (internal, for measurements).</summary>
