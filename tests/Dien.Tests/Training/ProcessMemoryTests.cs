@@ -74,13 +74,19 @@ public class ProcessMemoryTests
                 Step();
             }
 
-            long before = MinorFaultsOfThisThread();
-            for (int measured = 0; measured < measuredSteps; measured++)
+            // The fewer of two rounds: a settling is one round's (a full suite once had one round spill 3 blocks, 6,147
+            // faults), while handing blocks back, with the defaults or without the pad, happens in every round.
+            faults = long.MaxValue;
+            for (int round = 0; round < 2; round++)
             {
-                Step();
-            }
+                long before = MinorFaultsOfThisThread();
+                for (int measured = 0; measured < measuredSteps; measured++)
+                {
+                    Step();
+                }
 
-            faults = MinorFaultsOfThisThread() - before;
+                faults = Math.Min(faults, MinorFaultsOfThisThread() - before);
+            }
         }
         finally
         {
@@ -90,7 +96,7 @@ public class ProcessMemoryTests
         long pages = (long)blocks * floats * sizeof(float) / Environment.SystemPageSize;
         // Defaults: 14,272 to 30,723 faults in six steps; thresholds without the pad: 12,291; kept: 0. The class runs alone
         // (a test beside it took a freed block from the same arena in every step once); a quarter of the pages is the margin.
-        faults.Should().BeLessThan(pages / 4, $"each step's {pages} pages were freed by the step before and kept; {faults} page faults in {measuredSteps} steps say some were handed back");
+        faults.Should().BeLessThan(pages / 4, $"each step's {pages} pages were freed by the step before and kept; {faults} page faults in {measuredSteps} steps (the fewer of two rounds) say some were handed back");
     }
 
     [Fact]
