@@ -55,7 +55,7 @@ internal static class StepProfile
         {
             bool record = i >= WarmUp;
             // As CtrTrainer runs a step whose heavy work is in the kernels: libtorch on one thread.
-            using var narrowing = Dien.Kernels.Primitives.KernelWorkers.KernelsOnly();
+            using var narrowing = Dien.Kernels.Primitives.KernelWorkers.KernelsOnly(batches[i].Size);
             using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
             using var batch = new BehaviourBatch(batches[i]);
@@ -144,7 +144,7 @@ internal static class StepProfile
                 auxiliary.UseFusedKernels = fusedAuxiliary;
                 attention.UseFusedKernels = fusedAttention;
                 Dien.Kernels.Primitives.KernelWorkers.ChunksPerWorker = chunks;
-                using var narrowing = Dien.Kernels.Primitives.KernelWorkers.KernelsOnly();
+                using var narrowing = Dien.Kernels.Primitives.KernelWorkers.KernelsOnly(batches[i].Size);
                 using var scope = NewDisposeScope();
                 var clock = Stopwatch.StartNew();
                 using var batch = new BehaviourBatch(batches[i]);

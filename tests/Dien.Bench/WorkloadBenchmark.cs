@@ -61,7 +61,7 @@ internal static class WorkloadBenchmark
             {
                 var clock = Stopwatch.StartNew();
                 // As CtrTrainer does for a model whose step is in the fused kernels: libtorch on one thread.
-                using (kernelsOnly ? KernelWorkers.KernelsOnly() : default)
+                using (kernelsOnly ? KernelWorkers.KernelsOnly(arrays.Size) : default)
                 using (NewDisposeScope())
                 {
                     using var batch = new BehaviourBatch(arrays);

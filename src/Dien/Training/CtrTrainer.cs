@@ -262,8 +262,9 @@ public sealed class CtrTrainer : IDisposable
         foreach (var batch in prefetcher.Batches())
         {
             using (batch)
-            // The step's heavy work is in the fused kernels: libtorch's OpenMP threads would only spin on their cores.
-            using (kernelsOnly ? KernelWorkers.KernelsOnly() : default)
+            // The step's heavy work is in the fused kernels: at up to 256 rows libtorch's OpenMP threads would only
+            // spin on their cores.
+            using (kernelsOnly ? KernelWorkers.KernelsOnly(batch.Size) : default)
             {
                 if (batch.Labels is null)
                 {

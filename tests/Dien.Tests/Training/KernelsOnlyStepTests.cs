@@ -28,11 +28,11 @@ public sealed class KernelsOnlyStepTests
         try
         {
             torch.set_num_threads(2);
-            using (KernelWorkers.KernelsOnly())
+            using (KernelWorkers.KernelsOnly(128))
             {
                 torch.get_num_threads().Should().Be(1);
                 KernelWorkers.Count.Should().Be(Workers);
-                using (KernelWorkers.KernelsOnly())
+                using (KernelWorkers.KernelsOnly(128))
                 {
                     torch.get_num_threads().Should().Be(1, "a nested scope changes nothing");
                 }
@@ -61,13 +61,38 @@ public sealed class KernelsOnlyStepTests
     }
 
     [Fact]
+    public void Above_its_row_limit_the_scope_changes_nothing()
+    {
+        int threads = torch.get_num_threads();
+        try
+        {
+            torch.set_num_threads(2);
+            using (KernelWorkers.KernelsOnly(KernelWorkers.KernelsOnlyRows))
+            {
+                torch.get_num_threads().Should().Be(1, "the limit itself is narrowed");
+            }
+
+            using (KernelWorkers.KernelsOnly(KernelWorkers.KernelsOnlyRows + 1))
+            {
+                torch.get_num_threads().Should().Be(2, "libtorch's operations at more rows are worth its threads");
+            }
+
+            torch.get_num_threads().Should().Be(2);
+        }
+        finally
+        {
+            torch.set_num_threads(threads);
+        }
+    }
+
+    [Fact]
     public void With_libtorch_on_one_thread_already_the_scope_changes_nothing()
     {
         int threads = torch.get_num_threads();
         try
         {
             torch.set_num_threads(1);
-            using (KernelWorkers.KernelsOnly())
+            using (KernelWorkers.KernelsOnly(128))
             {
                 torch.get_num_threads().Should().Be(1);
                 KernelWorkers.Count.Should().Be(1, "one thread asked for is one worker");
