@@ -258,7 +258,8 @@ public sealed class CtrTrainer : IDisposable
         long samples = start?.Samples ?? 0;
         int index = start?.Batches ?? 0;
         using var prefetcher = new BatchPrefetcher(index == 0 ? source : source.Skip(index), _device, _options.PrefetchDepth);
-        bool kernelsOnly = _device.type == DeviceType.CPU && _model.TrainsOnFusedKernels;
+        // Read once an epoch: it looks at the parameters' device and dtype.
+        bool kernelsOnly = _model.TrainsOnFusedKernels;
         foreach (var batch in prefetcher.Batches())
         {
             using (batch)

@@ -24,10 +24,8 @@ public sealed class KernelsOnlyStepTests
     [Fact]
     public void Inside_the_scope_libtorch_runs_on_one_thread_and_the_kernels_keep_their_workers()
     {
-        int threads = torch.get_num_threads();
-        try
+        WithLibTorchThreads(2, () =>
         {
-            torch.set_num_threads(2);
             using (KernelWorkers.KernelsOnly(128))
             {
                 torch.get_num_threads().Should().Be(1);
@@ -53,20 +51,14 @@ public sealed class KernelsOnlyStepTests
 
             torch.get_num_threads().Should().Be(2);
             KernelWorkers.Count.Should().Be(Workers);
-        }
-        finally
-        {
-            torch.set_num_threads(threads);
-        }
+        });
     }
 
     [Fact]
     public void Above_its_row_limit_the_scope_changes_nothing()
     {
-        int threads = torch.get_num_threads();
-        try
+        WithLibTorchThreads(2, () =>
         {
-            torch.set_num_threads(2);
             using (KernelWorkers.KernelsOnly(KernelWorkers.KernelsOnlyRows))
             {
                 torch.get_num_threads().Should().Be(1, "the limit itself is narrowed");
@@ -78,20 +70,14 @@ public sealed class KernelsOnlyStepTests
             }
 
             torch.get_num_threads().Should().Be(2);
-        }
-        finally
-        {
-            torch.set_num_threads(threads);
-        }
+        });
     }
 
     [Fact]
     public void With_libtorch_on_one_thread_already_the_scope_changes_nothing()
     {
-        int threads = torch.get_num_threads();
-        try
+        WithLibTorchThreads(1, () =>
         {
-            torch.set_num_threads(1);
             using (KernelWorkers.KernelsOnly(128))
             {
                 torch.get_num_threads().Should().Be(1);
@@ -99,11 +85,7 @@ public sealed class KernelsOnlyStepTests
             }
 
             torch.get_num_threads().Should().Be(1);
-        }
-        finally
-        {
-            torch.set_num_threads(threads);
-        }
+        });
     }
 
     [Fact]
@@ -144,10 +126,8 @@ public sealed class KernelsOnlyStepTests
     [InlineData(false)]
     public void The_trainer_narrows_libtorch_in_training_steps_only_and_puts_it_back(bool fusedKernels)
     {
-        int threads = torch.get_num_threads();
-        try
+        WithLibTorchThreads(2, () =>
         {
-            torch.set_num_threads(2);
             torch.manual_seed(1);
             var options = TinyCtrModel.SmallOptions();
             options.UseFusedKernels = fusedKernels;
@@ -164,10 +144,21 @@ public sealed class KernelsOnlyStepTests
                 fusedKernels ? "a kernels-only step runs libtorch on one thread and the kernels on every worker" : "a model on libtorch keeps its threads");
             model.Evaluation.Distinct().Should().Equal(new[] { (Threads: 2, Workers) }, "evaluation runs libtorch's inference compositions");
             torch.get_num_threads().Should().Be(2);
+        });
+    }
+
+    /// <summary>Runs <paramref name="body"/> with libtorch on <paramref name="threads"/> threads, then puts the count back.</summary>
+    private static void WithLibTorchThreads(int threads, Action body)
+    {
+        int before = torch.get_num_threads();
+        try
+        {
+            torch.set_num_threads(threads);
+            body();
         }
         finally
         {
-            torch.set_num_threads(threads);
+            torch.set_num_threads(before);
         }
     }
 

@@ -16,10 +16,8 @@ internal static class KernelWorkers
     /// <remarks>
     /// While a background job started on this thread holds helpers (<see cref="Start"/>), libtorch's count is lowered
     /// by their number, but this stays what it was: kernels cut their work by it, so their chunks and results do not
-    /// change, and <see cref="Run"/> runs those chunks on fewer threads.
-    /// </remarks>
-    /// <remarks>
-    /// Inside <see cref="KernelsOnly"/> it is the count the scope found, though libtorch runs on one thread there.
+    /// change, and <see cref="Run"/> runs those chunks on fewer threads. Inside <see cref="KernelsOnly"/> it is the
+    /// count the scope found, though libtorch runs on one thread there.
     /// </remarks>
     public static int Count => t_workers > 0
         ? t_workers
