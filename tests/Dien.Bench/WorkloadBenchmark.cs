@@ -25,7 +25,8 @@ internal static class WorkloadBenchmark
     public static void Run(string[] args, OpenMpSpinResult openMpSpin)
     {
         bool profile = args.Contains("--profile");
-        var w = WorkloadOptions.Parse(args.Where(a => a != "--profile").ToArray());
+        bool timeline = args.Contains("--timeline");
+        var w = WorkloadOptions.Parse(args.Where(a => a != "--profile" && a != "--timeline").ToArray());
         // As CtrTrainer does (TrainerOptions.KeepFreedMemoryWithinEpochs); --release-memory false leaves glibc's defaults.
         if (w.ReleaseMemory)
         {
@@ -52,6 +53,11 @@ internal static class WorkloadBenchmark
         long trainSamples = 0;
         var stepMs = new List<double>();
         int batchIndex = 0;
+        if (timeline)
+        {
+            StepTimeline.Begin();
+        }
+
         for (int epoch = 1; epoch <= w.Epochs; epoch++)
         {
             model.train();
@@ -60,16 +66,28 @@ internal static class WorkloadBenchmark
             foreach (var arrays in batches)
             {
                 var clock = Stopwatch.StartNew();
+                if (timeline && batchIndex >= WarmUpBatches)
+                {
+                    StepTimeline.StartStep();
+                }
+
                 // As CtrTrainer does for a model whose step is in the fused kernels: libtorch on one thread.
                 using (kernelsOnly ? KernelWorkers.KernelsOnly(arrays.Size) : default)
                 using (NewDisposeScope())
                 {
                     using var batch = new BehaviourBatch(arrays);
+                    StepTimeline.Mark("batch tensors");
                     optimizer.zero_grad();
+                    StepTimeline.Mark("zero_grad");
                     using var output = model.call(batch);
+                    StepTimeline.Mark("forward returned");
                     output.Loss!.backward();
+                    StepTimeline.Mark("backward");
                     optimizer.step();
+                    StepTimeline.Mark("optimizer step");
                 }
+
+                StepTimeline.EndStep();
 
                 // Timed after the warm-up batches (JIT tiers, allocator, thread pool).
                 if (++batchIndex > WarmUpBatches)
@@ -99,6 +117,11 @@ internal static class WorkloadBenchmark
             }
 
             Console.WriteLine($"epoch {epoch}: {string.Join(", ", figures.Where(f => f.Key.EndsWith($"_{epoch}", StringComparison.Ordinal)).Select(f => $"{f.Key} {f.Value}"))}");
+        }
+
+        if (timeline)
+        {
+            PrintTimeline(StepTimeline.End(), stepMs.Count);
         }
 
         // The spread tells steady cost (median) from stalls (p90, max): JIT, page faults, the machine's other load.
@@ -137,6 +160,27 @@ internal static class WorkloadBenchmark
             ["kernel_product_register_bits"] = Dien.Kernels.Primitives.WideVectors<float>.Enabled ? 512 : System.Numerics.Vector<float>.Count * 32,
         };
         Console.WriteLine(JsonSerializer.Serialize(summary));
+    }
+
+    /// <summary>
+    /// The training thread's time between marks of a step (<c>--timeline</c>), per timed step: the model's parts, its
+    /// kernels' autograd nodes going in and out, and the step's own calls. A pair passed twice a step (the extractor's
+    /// and the evolution's projection) shows "x2".
+    /// </summary>
+    private static void PrintTimeline(IReadOnlyList<StepTimeline.Interval> intervals, int steps)
+    {
+        Console.WriteLine($"Timeline of the training thread, mean over {steps} timed steps; ms per step");
+        Console.WriteLine("| from | to | ms | passes per step |");
+        Console.WriteLine("|---|---|---|---|");
+        double total = 0;
+        foreach (var interval in intervals)
+        {
+            total += interval.Milliseconds;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {interval.From} | {interval.To} | {interval.Milliseconds / steps:F3} | {interval.Count / (double)steps:F2} |"));
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| step start | step end | {total / steps:F3} | |"));
+        Console.WriteLine();
     }
 
     private static void ReleaseMemory(WorkloadOptions w)

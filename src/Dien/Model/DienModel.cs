@@ -6,6 +6,7 @@ using Dien.Evolution;
 using Dien.Extractor;
 using Dien.Head;
 using Dien.Kernels.NextBehaviour;
+using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -77,6 +78,7 @@ public sealed class DienModel : CtrModel
         using var scope = NewDisposeScope();
         int[] lengths = batch.Arrays.Lengths;
         var embedded = _embedding.Embed(batch, includeNegatives: withAuxiliary && nextBehaviour);
+        StepTimeline.Mark("embedding");
         Tensor logit, states;
         Tensor? paddedStates;
         if (embedded.Packed is { } packed && _extractor.ReadsPacked(packed.Behaviours) && _evolution.ReadsPacked(packed.Behaviours))
@@ -85,17 +87,22 @@ public sealed class DienModel : CtrModel
             // input projection and the auxiliary loss see the valid positions only.
             states = _extractor.ForwardPacked(packed.Behaviours, batch.Mask, lengths);
             paddedStates = null;
+            StepTimeline.Mark("extractor");
 
             // The fused auxiliary loss depends on the states alone: its kernel runs on helper threads while this
             // thread scores the target, instead of both taking turns at splitting each part over every core.
             var auxiliary = withAuxiliary ? BeginAuxiliaryLoss(embedded, states, batch) : null;
+            StepTimeline.Mark("auxiliary loss started");
             try
             {
                 var weights = _attention is MlpAttention mlp && mlp.ReadsPacked(states)
                     ? mlp.ForwardPacked(states, embedded.Target, batch.Mask)
                     : _attention.call(paddedStates = packed.Pad(states), embedded.Target, batch.Mask);
+                StepTimeline.Mark("attention");
                 var interest = _evolution.EvolvePacked(states, packed.Positions, packed.RowOfPosition, weights, lengths);
+                StepTimeline.Mark("evolution");
                 logit = _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
+                StepTimeline.Mark("head");
             }
             catch
             {
@@ -106,7 +113,9 @@ public sealed class DienModel : CtrModel
 
             if (auxiliary is not null)
             {
-                return Finish(batch, logit, auxiliary.Finish(), EmbeddingPenalty(_embedding, embedded, batch));
+                var joined = auxiliary.Finish();
+                StepTimeline.Mark("auxiliary loss joined");
+                return Finish(batch, logit, joined, EmbeddingPenalty(_embedding, embedded, batch));
             }
         }
         else

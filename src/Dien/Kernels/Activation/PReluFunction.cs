@@ -1,5 +1,6 @@
 using System.Numerics;
 using Dien.Kernels.Primitives;
+using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -34,6 +35,7 @@ internal sealed class PReluFunction : torch.autograd.SingleTensorFunction<PReluF
     /// <inheritdoc/>
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
     {
+        StepTimeline.Mark("PReluFunction.backward: in");
         using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
         Tensor x = saved[0], a = saved[1];
@@ -49,6 +51,7 @@ internal sealed class PReluFunction : torch.autograd.SingleTensorFunction<PReluF
             Backward<double>(x, a, g, dx, da);
         }
 
+        StepTimeline.Mark("PReluFunction.backward: out");
         return [dx.MoveToOuterDisposeScope(), da.MoveToOuterDisposeScope()];
     }
 

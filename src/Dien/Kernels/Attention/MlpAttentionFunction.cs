@@ -1,5 +1,6 @@
 using System.Numerics;
 using Dien.Kernels.Primitives;
+using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -33,6 +34,7 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
     /// <inheritdoc/>
     public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
     {
+        StepTimeline.Mark("MlpAttentionFunction.forward: in");
         var (weights, biases) = Layers(vars);
         var inputs = Inputs.Of((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], weights, biases);
         var keys = inputs.Keys;
@@ -43,12 +45,14 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
         var saved = empty([.. keys.shape[..^1], width], dtype: keys.dtype);
         inputs.Forward(scores, saved);
         ctx.save_for_backward([inputs.Keys, inputs.Query, inputs.Mask, saved, .. inputs.Weights, .. inputs.Biases]);
+        StepTimeline.Mark("MlpAttentionFunction.forward: out");
         return scores;
     }
 
     /// <inheritdoc/>
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
     {
+        StepTimeline.Mark("MlpAttentionFunction.backward: in");
         using var scope = NewDisposeScope();
         var s = ctx.get_saved_variables();
         int layers = (s.Count - 4) / 2;
@@ -67,6 +71,7 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
             result.Add(dBiases[j].MoveToOuterDisposeScope());
         }
 
+        StepTimeline.Mark("MlpAttentionFunction.backward: out");
         return result;
     }
 

@@ -1,5 +1,6 @@
 using System.Numerics;
 using Dien.Kernels.Primitives;
+using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -38,6 +39,7 @@ internal sealed class LookupFunction : torch.autograd.SingleTensorFunction<Looku
     /// <inheritdoc/>
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
     {
+        StepTimeline.Mark("LookupFunction.backward: in");
         using var scope = NewDisposeScope();
         var ids = ctx.get_saved_variables().ToArray();
         var shapes = ((long Rows, int Width)[])ctx.get_data(ShapesKey);
@@ -56,6 +58,7 @@ internal sealed class LookupFunction : torch.autograd.SingleTensorFunction<Looku
         // The ids and the count get no gradient.
         var result = new List<Tensor>(gradTables.Select(g => g.MoveToOuterDisposeScope()));
         result.AddRange(Enumerable.Repeat<Tensor>(null!, ids.Length + 1));
+        StepTimeline.Mark("LookupFunction.backward: out");
         return result;
     }
 

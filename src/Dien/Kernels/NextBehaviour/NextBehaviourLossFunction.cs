@@ -1,5 +1,6 @@
 using System.Numerics;
 using Dien.Kernels.Primitives;
+using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -30,6 +31,7 @@ internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFun
     /// <inheritdoc/>
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
     {
+        StepTimeline.Mark("NextBehaviourLossFunction.backward: in");
         var saved = ctx.get_saved_variables();
 
         // Always new tensors: autograd may accumulate into a returned gradient in place, and a retained graph
@@ -38,6 +40,7 @@ internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFun
         var result = new List<Tensor> { scaled[0], scaled[1], scaled[2], null! };
         result.AddRange(scaled.Skip(3));
         result.Add(null!);
+        StepTimeline.Mark("NextBehaviourLossFunction.backward: out");
         return result;
     }
 

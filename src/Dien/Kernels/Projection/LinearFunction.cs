@@ -1,5 +1,6 @@
 using System.Numerics;
 using Dien.Kernels.Primitives;
+using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,6 +17,7 @@ internal sealed class LinearFunction : torch.autograd.SingleTensorFunction<Linea
     /// <inheritdoc/>
     public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
     {
+        StepTimeline.Mark("LinearFunction.forward: in");
         var x = ((Tensor)vars[0]).detach().contiguous();
         var w = ((Tensor)vars[1]).detach().contiguous();
         var b = (vars[2] as Tensor)?.detach().contiguous();
@@ -32,12 +34,14 @@ internal sealed class LinearFunction : torch.autograd.SingleTensorFunction<Linea
 
         ctx.save_for_backward([x, w]);
         ctx.save_data(HasBiasKey, b is not null);
+        StepTimeline.Mark("LinearFunction.forward: out");
         return y;
     }
 
     /// <inheritdoc/>
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
     {
+        StepTimeline.Mark("LinearFunction.backward: in");
         using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
         Tensor x = saved[0], w = saved[1];
@@ -56,6 +60,7 @@ internal sealed class LinearFunction : torch.autograd.SingleTensorFunction<Linea
             Backward<double>(x, w, dy, dx, dw, db, n, k, o);
         }
 
+        StepTimeline.Mark("LinearFunction.backward: out");
         return [dx.MoveToOuterDisposeScope(), dw.MoveToOuterDisposeScope(), db?.MoveToOuterDisposeScope()!];
     }
 

@@ -1,5 +1,6 @@
 using System.Numerics;
 using Dien.Kernels.Primitives;
+using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -30,6 +31,7 @@ internal sealed class RecurrenceFunction : torch.autograd.SingleTensorFunction<R
     /// <inheritdoc/>
     public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
     {
+        StepTimeline.Mark("RecurrenceFunction.forward: in");
         var spec = (RecurrenceSpec)vars[4];
         var attention = vars[1] as Tensor;
         var weightHh = (Tensor)vars[2];
@@ -37,12 +39,14 @@ internal sealed class RecurrenceFunction : torch.autograd.SingleTensorFunction<R
         ctx.save_for_backward([weightHh, attention!, states!, gates!]);
         ctx.save_data(SpecKey, spec);
         ctx.save_data(HasBiasKey, vars[3] is Tensor);
+        StepTimeline.Mark("RecurrenceFunction.forward: out");
         return output;
     }
 
     /// <inheritdoc/>
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
     {
+        StepTimeline.Mark("RecurrenceFunction.backward: in");
         var spec = (RecurrenceSpec)ctx.get_data(SpecKey);
         using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
@@ -65,6 +69,7 @@ internal sealed class RecurrenceFunction : torch.autograd.SingleTensorFunction<R
 
         // A null input (no attention, no bias) must get a null gradient.
         bool hasBias = (bool)ctx.get_data(HasBiasKey);
+        StepTimeline.Mark("RecurrenceFunction.backward: out");
         return [dX.MoveToOuterDisposeScope(), dA?.MoveToOuterDisposeScope()!, dW.MoveToOuterDisposeScope(), hasBias ? dB.MoveToOuterDisposeScope() : null!, null!];
     }
 

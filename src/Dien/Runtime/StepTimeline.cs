@@ -1,0 +1,104 @@
+using System.Diagnostics;
+
+namespace Dien.Runtime;
+
+/// <summary>
+/// Where the time of a training step goes on the thread that runs it: the model and its fused kernels' autograd nodes
+/// mark points of the step (<see cref="Mark"/>), and the time between two marks adds up under that pair. For
+/// measurements only (<c>workload --timeline</c> in the bench): off, a mark costs one field read.
+/// </summary>
+/// <remarks>
+/// Only the thread that called <see cref="Begin"/> records, between <see cref="StartStep"/> and <see cref="EndStep"/>
+/// (so that evaluation between steps stays out), so helper threads running kernel chunks and other
+/// threads using the library do not mix into its figures. Time between marks is wall time on that thread: with a
+/// kernel started in the background it includes waiting, which is what the step pays.
+/// </remarks>
+internal static class StepTimeline
+{
+    private static readonly object s_lock = new();
+    private static readonly Dictionary<(string From, string To), int> s_index = new();
+    private static readonly List<Interval> s_intervals = new();
+    private static volatile int s_thread;
+    private static bool s_inStep;
+    private static long s_previous;
+    private static string s_previousLabel = StepStart;
+
+    /// <summary>The label of the point <see cref="StartStep"/> sets.</summary>
+    public const string StepStart = "step start";
+
+    /// <summary>The label of the point <see cref="EndStep"/> marks.</summary>
+    public const string StepEnd = "step end";
+
+    /// <summary>Starts recording on the calling thread, from empty totals.</summary>
+    public static void Begin()
+    {
+        lock (s_lock)
+        {
+            s_index.Clear();
+            s_intervals.Clear();
+            s_previousLabel = StepStart;
+            s_previous = Stopwatch.GetTimestamp();
+            s_inStep = false;
+            s_thread = Environment.CurrentManagedThreadId;
+        }
+    }
+
+    /// <summary>Stops recording and returns the intervals in the order they were first seen.</summary>
+    public static IReadOnlyList<Interval> End()
+    {
+        lock (s_lock)
+        {
+            s_thread = 0;
+            s_inStep = false;
+            return s_intervals.ToList();
+        }
+    }
+
+    /// <summary>Marks the start of a step: the time since the last mark is not counted.</summary>
+    public static void StartStep()
+    {
+        if (s_thread == Environment.CurrentManagedThreadId)
+        {
+            s_inStep = true;
+            s_previousLabel = StepStart;
+            s_previous = Stopwatch.GetTimestamp();
+        }
+    }
+
+    /// <summary>Marks the end of a step (<see cref="StepEnd"/>); marks until the next <see cref="StartStep"/> are not counted.</summary>
+    public static void EndStep()
+    {
+        Mark(StepEnd);
+        s_inStep = false;
+    }
+
+    /// <summary>Adds the time since the previous mark to the interval (previous label, <paramref name="label"/>).</summary>
+    /// <param name="label">A constant naming the point just reached.</param>
+    public static void Mark(string label)
+    {
+        if (s_thread != Environment.CurrentManagedThreadId || !s_inStep)
+        {
+            return;
+        }
+
+        long now = Stopwatch.GetTimestamp();
+        var key = (s_previousLabel, label);
+        if (!s_index.TryGetValue(key, out int i))
+        {
+            s_index[key] = i = s_intervals.Count;
+            s_intervals.Add(new Interval(s_previousLabel, label, 0, 0));
+        }
+
+        var interval = s_intervals[i];
+        s_intervals[i] = interval with { Milliseconds = interval.Milliseconds + Stopwatch.GetElapsedTime(s_previous, now).TotalMilliseconds, Count = interval.Count + 1 };
+        s_previousLabel = label;
+        s_previous = now;
+    }
+
+    /// <summary>The time spent between two marks, summed over the times it was passed.</summary>
+    /// <param name="From">The earlier mark.</param>
+    /// <param name="To">The later mark.</param>
+    /// <param name="Milliseconds">Total wall time, ms.</param>
+    /// <param name="Count">How many times the pair was passed.</param>
+    public readonly record struct Interval(string From, string To, double Milliseconds, long Count);
+}
