@@ -123,4 +123,50 @@ public class FusedAdamTests
             b[i].detach().data<double>().ToArray().Should().Equal(a[i].detach().data<double>().ToArray(), "the fallback is the same code");
         }
     }
+
+    [Fact]
+    public void ZeroGradLeavesNoGradientAndTrainsAsZeroFilledGradientsDoToTheBit()
+    {
+        var (a, b) = Twins(ScalarType.Float32);
+        using var zeroFilled = new Dien.Kernels.Optim.Adam(a, 1e-2);
+        using var none = new Dien.Kernels.Optim.Adam(b, 1e-2);
+        torch.manual_seed(3);
+        var x = randn(new long[] { 4, 37 });
+        for (int step = 0; step < 4; step++)
+        {
+            // The fill zero_grad did before: each gradient kept and set to zeros, the backward adding into it.
+            foreach (var p in a)
+            {
+                p.grad?.zero_();
+            }
+
+            none.zero_grad();
+            if (step > 0)
+            {
+                a.Should().OnlyContain(p => !ReferenceEquals(p.grad, null));
+                b.Should().OnlyContain(p => ReferenceEquals(p.grad, null), "zero_grad sets the gradients to none");
+            }
+
+            Loss(a, x).backward();
+            Loss(b, x).backward();
+            for (int i = 0; i < a.Length; i++)
+            {
+                // 0 + g is g: the gradient a backward hands over is the one it would have added to zeros.
+                b[i].grad!.data<float>().ToArray().Should().Equal(a[i].grad!.data<float>().ToArray(), $"parameter {i}, step {step}");
+            }
+
+            zeroFilled.step();
+            none.step();
+        }
+
+        for (int i = 0; i < a.Length; i++)
+        {
+            b[i].detach().data<float>().ToArray().Should().Equal(a[i].detach().data<float>().ToArray(), $"parameter {i} after 4 steps");
+            b[i].detach().data<float>().ToArray().Should().NotEqual(Twins(ScalarType.Float32).B[i].detach().data<float>().ToArray(), "the steps must move the parameter");
+        }
+    }
+
+    /// <summary>A loss over the three parameters, so that a backward gives each a gradient that changes with the step.</summary>
+    private static Tensor Loss(Parameter[] p, Tensor x)
+        => (x.matmul(p[0]).tanh().sum() * p[1].sum()).square() + p[2].square().sum();
 }

@@ -31,6 +31,28 @@ internal sealed class Adam : TorchSharp.Modules.Adam
     {
     }
 
+    /// <summary>
+    /// Sets every parameter's gradient to none instead of filling it with zeros, as PyTorch's optimizers do by default
+    /// since 2.0: the next backward then hands each parameter its gradient as it is, where a zero-filled one costs a
+    /// fill here and an addition in the backward for each of DIEN's ~30 parameters (0.16 ms and about as much again of
+    /// W's 12 ms step, and a pass over every embedding table on a real vocabulary).
+    /// </summary>
+    /// <remarks>
+    /// A parameter that gets no gradient in a step keeps none, and <see cref="step"/> leaves it and its moments as they
+    /// are, as PyTorch's Adam does; with a zero-filled gradient it would have moved by its decaying moments. In DIEN's
+    /// training steps every parameter in use gets a gradient every step, so the updates are those of before, to the bit.
+    /// </remarks>
+    public override void zero_grad()
+    {
+        foreach (var group in _parameter_groups)
+        {
+            foreach (var parameter in group.Parameters)
+            {
+                parameter.grad = null;
+            }
+        }
+    }
+
     /// <inheritdoc />
     public override Tensor step(Func<Tensor>? closure = null)
     {
