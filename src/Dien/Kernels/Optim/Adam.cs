@@ -33,9 +33,9 @@ internal sealed class Adam : TorchSharp.Modules.Adam
 
     /// <summary>
     /// Sets every parameter's gradient to none instead of filling it with zeros, as PyTorch's optimizers do by default
-    /// since 2.0: the next backward then hands each parameter its gradient as it is, where a zero-filled one costs a
-    /// fill here and an addition in the backward for each of DIEN's ~30 parameters (0.16 ms and about as much again of
-    /// W's 12 ms step, and a pass over every embedding table on a real vocabulary).
+    /// since 2.0: the next backward then hands each parameter its gradient, where it would have added it to zeros. The
+    /// fill of DIEN's ~30 gradients took 0.16 ms of W's 12 ms step on the training thread, 0.04-0.08 ms after
+    /// (docs/performance.md).
     /// </summary>
     /// <remarks>
     /// A parameter that gets no gradient in a step keeps none, and <see cref="step"/> leaves it and its moments as they
