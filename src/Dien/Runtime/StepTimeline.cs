@@ -15,7 +15,6 @@ namespace Dien.Runtime;
 /// </remarks>
 internal static class StepTimeline
 {
-    private static readonly object s_lock = new();
     private static readonly Dictionary<(string From, string To), int> s_index = new();
     private static readonly List<Interval> s_intervals = new();
     private static volatile int s_thread;
@@ -30,28 +29,22 @@ internal static class StepTimeline
     public const string StepEnd = "step end";
 
     /// <summary>Starts recording on the calling thread, from empty totals.</summary>
+    /// <remarks>One recording at a time, begun and ended on the thread that records: nothing here is shared with others.</remarks>
     public static void Begin()
     {
-        lock (s_lock)
-        {
-            s_index.Clear();
-            s_intervals.Clear();
-            s_previousLabel = StepStart;
-            s_previous = Stopwatch.GetTimestamp();
-            s_inStep = false;
-            s_thread = Environment.CurrentManagedThreadId;
-        }
+        s_thread = 0;
+        s_index.Clear();
+        s_intervals.Clear();
+        s_inStep = false;
+        s_thread = Environment.CurrentManagedThreadId;
     }
 
     /// <summary>Stops recording and returns the intervals in the order they were first seen.</summary>
     public static IReadOnlyList<Interval> End()
     {
-        lock (s_lock)
-        {
-            s_thread = 0;
-            s_inStep = false;
-            return s_intervals.ToList();
-        }
+        s_thread = 0;
+        s_inStep = false;
+        return s_intervals.ToList();
     }
 
     /// <summary>Marks the start of a step: the time since the last mark is not counted.</summary>
