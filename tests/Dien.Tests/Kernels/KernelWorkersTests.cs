@@ -59,16 +59,46 @@ public sealed class KernelWorkersTests
             for (int call = 0; call < 100; call++)
             {
                 var runs = new int[8];
-                var job = KernelWorkers.Start(c => Interlocked.Increment(ref runs[c]), 8, 2);
+                // The job's chunks wait for the gate, so that it is still busy while the caller runs its own kernel.
+                using var gate = new ManualResetEventSlim();
+                var job = KernelWorkers.Start(c => { gate.Wait(TimeSpan.FromSeconds(5)); Interlocked.Increment(ref runs[c]); }, 8, 2);
                 torch.get_num_threads().Should().Be(1, "the helper holds one of the two threads until the join");
                 KernelWorkers.Count.Should().Be(Math.Min(2, Environment.ProcessorCount), "kernels cut their work as before, so their results do not change");
                 var ranOn = new int[4];
                 KernelWorkers.Run(c => ranOn[c] = Environment.CurrentManagedThreadId, 4, 2);
-                ranOn.Should().OnlyContain(id => id == Environment.CurrentManagedThreadId, "the caller's own kernels leave the lent core alone");
+                ranOn.Should().OnlyContain(id => id == Environment.CurrentManagedThreadId, "the caller's own kernels leave the busy lent core alone");
+                gate.Set();
                 job.Join();
                 torch.get_num_threads().Should().Be(2);
                 runs.Should().OnlyContain(r => r == 1, $"call {call}: each chunk should run once");
             }
+        }
+        finally
+        {
+            torch.set_num_threads(threads);
+        }
+    }
+
+    [Fact]
+    public void Once_a_background_job_has_run_its_chunks_the_callers_kernels_take_its_helper_back_before_the_join()
+    {
+        int threads = torch.get_num_threads();
+        try
+        {
+            torch.set_num_threads(2);
+            var runs = new int[4];
+            var job = KernelWorkers.Start(c => Interlocked.Increment(ref runs[c]), 4, 2);
+            SpinWait.SpinUntil(() => runs.All(r => r == 1), TimeSpan.FromSeconds(10)).Should().BeTrue("a helper runs the chunks");
+
+            // Two chunks that each wait for the other: they finish only on two threads at once.
+            using var both = new Barrier(2);
+            var met = new bool[2];
+            var ranOn = new int[2];
+            KernelWorkers.Run(c => { ranOn[c] = Environment.CurrentManagedThreadId; met[c] = both.SignalAndWait(TimeSpan.FromSeconds(5)); }, 2, 2);
+            job.Join();
+            met.Should().OnlyContain(m => m, "a job whose chunks are done lends no core, though it is not joined yet");
+            ranOn.Distinct().Should().HaveCount(2);
+            torch.get_num_threads().Should().Be(2);
         }
         finally
         {

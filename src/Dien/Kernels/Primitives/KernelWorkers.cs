@@ -31,6 +31,10 @@ internal static class KernelWorkers
     [ThreadStatic]
     private static int t_lent;
 
+    /// <summary>This thread's background jobs not yet joined, whose helpers <see cref="Run"/> leaves alone while they work.</summary>
+    [ThreadStatic]
+    private static List<Background>? t_started;
+
     /// <summary>Chunks per worker when there are two or more workers (internal, for measurements).</summary>
     internal static int ChunksPerWorker { get; set; } = 4;
 
@@ -48,8 +52,9 @@ internal static class KernelWorkers
     /// </remarks>
     public static void Run(Action<int> chunk, int chunks, int workers)
     {
-        // Cores lent to a background job stay with it: the same chunks, on fewer threads.
-        workers -= t_lent;
+        // Cores lent to a background job stay with it while it has chunks running: the same chunks, on fewer
+        // threads. Once its chunks are done, its helpers are free again though the caller has not joined it yet.
+        workers -= BusyHelpers();
         if (chunks == 1 || workers <= 1)
         {
             for (int c = 0; c < chunks; c++)
@@ -104,7 +109,28 @@ internal static class KernelWorkers
             }
         }
 
-        return new Background(job, helpers > 0 ? threads : 0, helpers);
+        var started = new Background(job, helpers > 0 ? threads : 0, helpers);
+        if (helpers > 0)
+        {
+            (t_started ??= []).Add(started);
+        }
+
+        return started;
+    }
+
+    /// <summary>Helpers of this thread's background jobs that still have chunks to finish.</summary>
+    private static int BusyHelpers()
+    {
+        int busy = 0;
+        if (t_started is { Count: > 0 } started)
+        {
+            foreach (var background in started)
+            {
+                busy += background.Busy ? background.Helpers : 0;
+            }
+        }
+
+        return busy;
     }
 
     /// <summary>
@@ -184,6 +210,12 @@ internal static class KernelWorkers
             _joined = done;
         }
 
+        /// <summary>The helpers asked.</summary>
+        internal int Helpers => _helpers;
+
+        /// <summary>Whether a chunk is still left or running.</summary>
+        internal bool Busy => !_joined && !_job.Done;
+
         /// <summary>Puts libtorch's thread count back, runs the chunks no helper has taken, then waits for the rest.</summary>
         /// <exception cref="AggregateException">A chunk threw.</exception>
         public void Join()
@@ -198,6 +230,7 @@ internal static class KernelWorkers
             {
                 torch.set_num_threads(_threads);
                 t_lent -= _helpers;
+                t_started?.Remove(this);
             }
 
             _job.Work();
@@ -211,6 +244,9 @@ internal static class KernelWorkers
         private int _next = -1;
         private int _done;
         private System.Collections.Concurrent.ConcurrentQueue<Exception>? _errors;
+
+        /// <summary>Whether every chunk has run.</summary>
+        public bool Done => Volatile.Read(ref _done) >= chunks;
 
         /// <summary>Runs chunks until none is left; a helper that starts late finds none and returns.</summary>
         public void Work()
