@@ -13,8 +13,9 @@ using TorchSharp;
 //   dotnet run -c Release --project tests/Dien.Bench -- --bdn [BenchmarkDotNet args]   e.g. --filter '*StepPart*'
 //   dotnet run -c Release --project tests/Dien.Bench -- workload [--samples 20000 --items 1000 --categories 50
 //       --min-history 5 --max-history 50 --embedding 18 --hidden 36 --batch 128 --lr 0.001 --evolution augru
-//       --attention mlp --alpha 1 --epochs 3 --threads 2 --seed 2019 --bucket true --path <authors folder>]    end-to-end figures on workload W
-//       (--path: W's model on a real set's samples; --bucket false: batches as the library's defaults draw them; --profile: where a step goes; --timeline: the training thread's time between the step's marks)
+//       --attention mlp --alpha 1 --epochs 3 --threads 2 --seed 2019 --bucket true --defer-auxiliary true --path <authors folder>]    end-to-end figures on workload W
+//       (--path: W's model on a real set's samples; --bucket false: batches as the library's defaults draw them; --profile: where a step goes; --timeline: the training thread's time between the step's marks;
+//       --defer-auxiliary false: wait for the auxiliary loss in the forward, not in the backward)
 //   dotnet run -c Release --project tests/Dien.Bench -- quality [--path ../shared/data/amazon-beauty-dien,../shared/data/amazon-sports-dien --models base,din,dien
 //       --seeds 1,2,3 --epochs 8 --patience 2 --validation-fraction 0.1 --output tables.md --set Option=value ... --grid Option=value1,value2 ...
 //       --bucket false --negatives popularity --shuffle whole --label NAME --jsonl runs.jsonl --threads 2]

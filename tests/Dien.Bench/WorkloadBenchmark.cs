@@ -61,6 +61,8 @@ internal static class WorkloadBenchmark
         for (int epoch = 1; epoch <= w.Epochs; epoch++)
         {
             model.train();
+            // As CtrTrainer does: the loss is read after the backward (CompleteDeferred).
+            model.DefersAuxiliaryLoss = w.DeferAuxiliary;
             var batches = new Batcher(new BatcherOptions { BatchSize = w.Batch, Shuffle = true, BucketByLength = w.Bucket, Seed = w.Seed + epoch, NegativeSampler = w.Alpha > 0 ? sampler : null })
                 .Batches(data.Train).Where(b => b.Size >= 2);
             foreach (var arrays in batches)
@@ -82,6 +84,7 @@ internal static class WorkloadBenchmark
                     using var output = model.call(batch);
                     StepTimeline.Mark("forward returned");
                     output.Loss!.backward();
+                    output.CompleteDeferred();
                     StepTimeline.Mark("backward");
                     optimizer.step();
                     StepTimeline.Mark("optimizer step");

@@ -35,6 +35,9 @@ internal sealed record WorkloadOptions
     /// <summary>Whether training batches are bucketed by length (W's setting) or drawn as the library's defaults draw them.</summary>
     public bool Bucket { get; init; } = true;
 
+    /// <summary>Whether the auxiliary loss may run into the backward, as <c>CtrTrainer</c> lets it (off to measure the join in the forward).</summary>
+    public bool DeferAuxiliary { get; init; } = true;
+
     /// <summary>
     /// Sets libtorch's thread count and seed, generates W's data and returns it with the negative sampler
     /// and the model options every W run uses.
@@ -104,6 +107,7 @@ internal sealed record WorkloadOptions
                 "--seed" => o with { Seed = Int() },
                 "--path" => o with { DataPath = value },
                 "--bucket" => o with { Bucket = bool.TryParse(value, out bool bucket) ? bucket : throw new ArgumentException($"{flag} {value}: expected true or false.") },
+                "--defer-auxiliary" => o with { DeferAuxiliary = bool.TryParse(value, out bool defer) ? defer : throw new ArgumentException($"{flag} {value}: expected true or false.") },
                 "--release-memory" => o with { ReleaseMemory = bool.TryParse(value, out bool b) ? b : throw new ArgumentException($"{flag} {value}: expected true or false.") },
                 _ => throw new ArgumentException($"{flag}: unknown flag (see the usage at the top of Program.cs)."),
             };

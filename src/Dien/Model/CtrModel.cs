@@ -50,6 +50,13 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
            && parameters().FirstOrDefault() is { } p && p.device_type == DeviceType.CPU
            && (p.dtype == ScalarType.Float32 || p.dtype == ScalarType.Float64);
 
+    /// <summary>
+    /// Set by the trainer around its steps: a training forward may then leave a fused auxiliary loss running into the
+    /// backward, which waits for it where it needs the loss's gradients. The output's auxiliary loss and loss read
+    /// their values only after <see cref="CtrOutput.CompleteDeferred"/>, which the trainer calls after the backward.
+    /// </summary>
+    internal bool DefersAuxiliaryLoss { get; set; }
+
     /// <summary>Whether the model's step runs its recurrences or its attention in fused kernels when they are on.</summary>
     private protected virtual bool HasFusedTrainingStep => false;
 
@@ -86,7 +93,7 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
 
     /// <summary>Scores a batch that <see cref="forward"/> has checked against this model.</summary>
     /// <param name="batch">The batch.</param>
-    /// <returns>Click logits and probabilities [B], and the losses when the batch has labels (build it with <see cref="Finish"/>).</returns>
+    /// <returns>Click logits and probabilities [B], and the losses when the batch has labels (build it with <see cref="Finish(BehaviourBatch, Tensor, Tensor?, Tensor?)"/>).</returns>
     protected abstract CtrOutput Score(BehaviourBatch batch);
 
     /// <summary>
@@ -176,6 +183,14 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
     /// <param name="auxiliaryLoss">L_aux, or null when it is not computed.</param>
     /// <param name="penalty">The embedding penalty (already scaled), or null.</param>
     protected CtrOutput Finish(BehaviourBatch batch, Tensor logit, Tensor? auxiliaryLoss, Tensor? penalty = null)
+        => Finish(batch, logit, auxiliaryLoss, penalty, deferred: null);
+
+    /// <summary>
+    /// <see cref="Finish(BehaviourBatch, Tensor, Tensor?, Tensor?)"/> for an auxiliary loss whose value is not known yet
+    /// (<see cref="DefersAuxiliaryLoss"/>): <paramref name="deferred"/> waits for it and returns it, and the output's
+    /// <see cref="CtrOutput.CompleteDeferred"/> writes it into the auxiliary loss and the loss.
+    /// </summary>
+    private protected CtrOutput Finish(BehaviourBatch batch, Tensor logit, Tensor? auxiliaryLoss, Tensor? penalty, Func<double>? deferred)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(logit);
@@ -192,12 +207,34 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
             }
         }
 
-        return new CtrOutput(
+        var output = new CtrOutput(
             logit.MoveToOuterDisposeScope(),
             probability.MoveToOuterDisposeScope(),
             target?.MoveToOuterDisposeScope(),
             auxiliaryLoss?.MoveToOuterDisposeScope(),
             loss?.MoveToOuterDisposeScope());
+        if (deferred is not null)
+        {
+            // The penalty's tensor belongs to the caller's scope: keep its value (float64 holds float32 exactly).
+            double? penaltyValue = penalty?.to_type(ScalarType.Float64).item<double>();
+            output.Deferred = () => WriteDeferred(output, deferred(), penaltyValue);
+        }
+
+        return output;
+    }
+
+    /// <summary>Writes a deferred auxiliary loss into the output, and the loss again as the forward would have summed it.</summary>
+    private void WriteDeferred(CtrOutput output, double auxiliaryLoss, double? penalty)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using var value = auxiliaryLoss.ToScalar();
+        output.AuxiliaryLoss!.fill_(value);
+        if (output.Loss is { } loss && output.TargetLoss is { } target)
+        {
+            var sum = target.Plus(output.AuxiliaryLoss.mul(_alpha));
+            loss.copy_(penalty is { } p ? sum.Plus(torch.tensor(p, dtype: sum.dtype)) : sum);
+        }
     }
 
     /// <inheritdoc />

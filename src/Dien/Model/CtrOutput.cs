@@ -41,9 +41,35 @@ public sealed class CtrOutput : IDisposable
     /// </summary>
     public Tensor? Loss { get; }
 
+    /// <summary>
+    /// Waits for an auxiliary loss the forward left running into the backward (<c>CtrModel.DefersAuxiliaryLoss</c>) and
+    /// writes its value into <see cref="AuxiliaryLoss"/> and <see cref="Loss"/>; does nothing for any other output or
+    /// when already done. Call after the backward (which waits for the same loss) and before reading either value.
+    /// </summary>
+    /// <exception cref="AggregateException">The auxiliary loss's kernel threw.</exception>
+    internal void CompleteDeferred()
+    {
+        var deferred = Deferred;
+        Deferred = null;
+        deferred?.Invoke();
+    }
+
+    /// <summary>Writes a deferred auxiliary loss's value into this output (<see cref="CompleteDeferred"/>); null when none.</summary>
+    internal Action? Deferred { get; set; }
+
     /// <inheritdoc />
     public void Dispose()
     {
+        try
+        {
+            // The kernel of a deferred loss may still read and write memory the step frees after this.
+            CompleteDeferred();
+        }
+        catch (AggregateException)
+        {
+            // Disposing on an error path: the error that got here propagates, the kernel's would only hide it.
+        }
+
         Logit.Dispose();
         Probability.Dispose();
         TargetLoss?.Dispose();

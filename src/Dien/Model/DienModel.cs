@@ -92,6 +92,10 @@ public sealed class DienModel : CtrModel
             // The fused auxiliary loss depends on the states alone: its kernel runs on helper threads while this
             // thread scores the target, instead of both taking turns at splitting each part over every core.
             var auxiliary = withAuxiliary ? BeginAuxiliaryLoss(embedded, states, batch) : null;
+            // Deferred, its node is built now: the backward, which runs the newest nodes first, then waits for the kernel
+            // only after the target's nodes, and the kernel's helpers work through the forward's end and the backward's
+            // start, where this thread runs libtorch on one core.
+            var deferred = DefersAuxiliaryLoss && auxiliary is { Gradients: not null } ? auxiliary.FinishInBackward() : null;
             StepTimeline.Mark("auxiliary loss started");
             try
             {
@@ -109,6 +113,11 @@ public sealed class DienModel : CtrModel
                 // The kernel reads and writes tensors of this scope: wait for it before the error frees them.
                 WaitQuietly(auxiliary);
                 throw;
+            }
+
+            if (deferred is not null)
+            {
+                return Finish(batch, logit, deferred, EmbeddingPenalty(_embedding, embedded, batch), auxiliary!.Complete);
             }
 
             if (auxiliary is not null)
@@ -166,6 +175,8 @@ public sealed class DienModel : CtrModel
     {
         try
         {
+            // A deferred loss waits and frees its tensors in Complete; any other waits in Wait.
+            auxiliary?.Complete();
             auxiliary?.Wait();
         }
         catch (AggregateException)

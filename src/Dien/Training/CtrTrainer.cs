@@ -252,6 +252,22 @@ public sealed class CtrTrainer : IDisposable
     private (double Loss, bool Completed) TrainEpoch(
         int epoch, IEnumerable<BatchArrays> source, PartialEpoch? start, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
     {
+        // Each step reads its loss after the backward (CtrOutput.CompleteDeferred), so the model may leave a fused
+        // auxiliary loss running into it.
+        _model.DefersAuxiliaryLoss = true;
+        try
+        {
+            return TrainSteps(epoch, source, start, progress, cancellationToken);
+        }
+        finally
+        {
+            _model.DefersAuxiliaryLoss = false;
+        }
+    }
+
+    private (double Loss, bool Completed) TrainSteps(
+        int epoch, IEnumerable<BatchArrays> source, PartialEpoch? start, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
         _model.train();
         var clock = Stopwatch.StartNew();
         double lossSum = start?.LossSum ?? 0;
@@ -276,6 +292,10 @@ public sealed class CtrTrainer : IDisposable
                 _optimizer.zero_grad();
                 using var output = _model.call(batch);
                 var loss = output.Loss ?? throw new InvalidOperationException($"{_model.GetType().Name} returned no loss for a labelled batch.");
+                // The auxiliary loss may still be running (CtrModel.DefersAuxiliaryLoss): the backward waits for it, and
+                // the loss has its value only after that.
+                loss.backward();
+                output.CompleteDeferred();
                 float value = loss.item<float>();
                 if (!float.IsFinite(value))
                 {
@@ -284,7 +304,6 @@ public sealed class CtrTrainer : IDisposable
                         $"The loss is {value} at epoch {epoch}, batch {index}; no step was taken. Lower the learning rate, clip gradients, or check the batch's inputs.");
                 }
 
-                loss.backward();
                 if (_options.GradientClipNorm is { } clip)
                 {
                     nn.utils.clip_grad_norm_(_model.parameters(), clip);

@@ -73,6 +73,7 @@ internal static class FusedNextBehaviourLoss
         private readonly Tensor _states, _behaviours, _negatives, _mask;
         private double _loss;
         private Func<double>? _pending;
+        private Tensor[]? _owned;
 
         public Prepared(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, bool withGradients)
         {
@@ -123,11 +124,68 @@ internal static class FusedNextBehaviourLoss
         {
             Wait();
             Loss = torch.tensor(_loss, dtype: _states.dtype);
+            return Gradients is null ? Loss : Node();
+        }
+
+        /// <summary>
+        /// The loss's autograd node at once, before the kernel has finished: its backward waits for the kernel, so the
+        /// kernel keeps running on its helpers through the rest of the forward and the backward's first nodes. The
+        /// returned loss reads 0 until the caller writes what <see cref="Complete"/> returns into it. The node's backward
+        /// calls <see cref="Complete"/>; the caller calls it too, on every path, before reading the loss or freeing the
+        /// kernel's inputs. Needs gradients.
+        /// </summary>
+        /// <remarks>
+        /// The tensors the kernel reads and writes leave the caller's dispose scope, which may end before the backward,
+        /// and are freed by <see cref="Complete"/>.
+        /// </remarks>
+        public Tensor FinishInBackward()
+        {
             if (Gradients is null)
             {
-                return Loss;
+                throw new InvalidOperationException("The auxiliary loss has no gradients to wait for in the backward.");
             }
 
+            _owned = [_states, _behaviours, _negatives, _mask, .. _weights, .. _biases, .. Gradients];
+            foreach (var tensor in _owned)
+            {
+                tensor.DetachFromDisposeScope();
+            }
+
+            Loss = torch.zeros(Array.Empty<long>(), dtype: _states.dtype).DetachFromDisposeScope();
+            return Node();
+        }
+
+        /// <summary>
+        /// For <see cref="FinishInBackward"/>: waits for the kernel and frees its tensors; returns the loss, which the
+        /// caller writes into the tensor <see cref="FinishInBackward"/> returned. Later calls return it again.
+        /// </summary>
+        /// <exception cref="AggregateException">The kernel threw (its tensors are freed all the same).</exception>
+        public double Complete()
+        {
+            if (_owned is not { } owned)
+            {
+                return _loss;
+            }
+
+            _owned = null;
+            try
+            {
+                Wait();
+                return _loss;
+            }
+            finally
+            {
+                foreach (var tensor in owned)
+                {
+                    tensor.Dispose();
+                }
+
+                Loss.Dispose();
+            }
+        }
+
+        private Tensor Node()
+        {
             var vars = new List<object>(_inputs);
             for (int j = 0; j < _originalWeights.Count; j++)
             {

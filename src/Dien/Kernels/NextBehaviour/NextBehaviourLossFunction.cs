@@ -16,6 +16,8 @@ namespace Dien.Kernels.NextBehaviour;
 /// <remarks>Stateless: libtorch keeps one instance; per-call state travels in the context.</remarks>
 internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFunction<NextBehaviourLossFunction>
 {
+    private const string PreparedKey = "prepared";
+
     /// <inheritdoc/>
     public override string Name => nameof(NextBehaviourLossFunction);
 
@@ -25,6 +27,7 @@ internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFun
         // The kernel has already run (FusedNextBehaviourLoss.Prepared); this node only carries its results.
         var prepared = (FusedNextBehaviourLoss.Prepared)vars[^1];
         ctx.save_for_backward(prepared.Gradients!.ToList());
+        ctx.save_data(PreparedKey, prepared);
         return prepared.Loss;
     }
 
@@ -32,6 +35,9 @@ internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFun
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
     {
         StepTimeline.Mark("NextBehaviourLossFunction.backward: in");
+        // Started with FinishInBackward, the kernel may still be running: its gradients are ready after this.
+        ((FusedNextBehaviourLoss.Prepared)ctx.get_data(PreparedKey)).Complete();
+        StepTimeline.Mark("NextBehaviourLossFunction.backward: joined");
         var saved = ctx.get_saved_variables();
 
         // Always new tensors: autograd may accumulate into a returned gradient in place, and a retained graph
