@@ -56,59 +56,59 @@ internal sealed class Adam : TorchSharp.Modules.Adam
     /// <inheritdoc />
     public override Tensor step(Func<Tensor>? closure = null)
     {
-        if (closure is not null || !CanFuse())
+        if (closure is not null)
         {
             return base.step(closure);
         }
 
-        foreach (var group in _parameter_groups)
+        // One walk reads each gradient once (every read is a native call and a new handle) and checks it can fuse.
+        var updates = new List<(Parameter Parameter, Tensor Grad, State State, Options Options)>();
+        try
         {
-            var o = (Options)group.Options;
-            foreach (var parameter in group.Parameters)
+            foreach (var group in _parameter_groups)
             {
-                var grad = parameter.grad;
-                if (grad is null)
+                var o = (Options)group.Options;
+                if (o.amsgrad == true || o.maximize == true)
                 {
-                    continue;
+                    return Unfused();
                 }
 
-                var state = (State)_state[parameter.Handle];
+                foreach (var parameter in group.Parameters)
+                {
+                    var grad = parameter.grad;
+                    if (grad is null)
+                    {
+                        continue;
+                    }
+
+                    var state = (State)_state[parameter.Handle];
+                    updates.Add((parameter, grad, state, o));
+                    if (!IsPlainFloat(parameter) || !IsPlainFloat(grad) || !IsPlainFloat(state.exp_avg) || !IsPlainFloat(state.exp_avg_sq)
+                        || grad.numel() != parameter.numel())
+                    {
+                        return Unfused();
+                    }
+                }
+            }
+
+            foreach (var (parameter, grad, state, o) in updates)
+            {
                 state.step++;
                 Update(parameter, grad, state, o.LearningRate!.Value, o.beta1!.Value, o.beta2!.Value, o.eps!.Value, o.weight_decay!.Value);
             }
+
+            return null!;
         }
-
-        return null!;
-    }
-
-    private bool CanFuse()
-    {
-        foreach (var group in _parameter_groups)
+        finally
         {
-            var o = (Options)group.Options;
-            if (o.amsgrad == true || o.maximize == true)
+            // The handles only: each parameter keeps its gradient.
+            foreach (var update in updates)
             {
-                return false;
-            }
-
-            foreach (var parameter in group.Parameters)
-            {
-                var grad = parameter.grad;
-                if (grad is null)
-                {
-                    continue;
-                }
-
-                var state = (State)_state[parameter.Handle];
-                if (!IsPlainFloat(parameter) || !IsPlainFloat(grad) || !IsPlainFloat(state.exp_avg) || !IsPlainFloat(state.exp_avg_sq)
-                    || grad.numel() != parameter.numel())
-                {
-                    return false;
-                }
+                update.Grad.Dispose();
             }
         }
 
-        return true;
+        Tensor Unfused() => base.step(closure);
     }
 
     private static bool IsPlainFloat(Tensor t) => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32 && t.is_contiguous();
