@@ -84,8 +84,10 @@ internal static class FusedNextBehaviourLoss
             _behaviours = behaviours.detach().contiguous();
             _negatives = negatives.detach().contiguous();
             _mask = mask.detach().contiguous();
-            _weights = weights.Select(t => t.detach().contiguous()).ToList();
-            _biases = biases.Select(t => t.detach().contiguous()).ToList();
+            // The scorer's parameters are contiguous and outlive the call: the kernel reads them as they are, without
+            // two native calls a tensor for a detached contiguous handle.
+            _weights = weights.Select(Readable).ToList();
+            _biases = biases.Select(Readable).ToList();
             if (withGradients)
             {
                 var gradients = new List<Tensor> { zeros_like(_states), zeros_like(_behaviours), zeros_like(_negatives) };
@@ -145,7 +147,7 @@ internal static class FusedNextBehaviourLoss
                 throw new InvalidOperationException("The auxiliary loss has no gradients to wait for in the backward.");
             }
 
-            _owned = [_states, _behaviours, _negatives, _mask, .. _weights, .. _biases, .. Gradients];
+            _owned = [_states, _behaviours, _negatives, _mask, .. _weights.Where(Copied), .. _biases.Where(Copied), .. Gradients];
             foreach (var tensor in _owned)
             {
                 tensor.DetachFromDisposeScope();
@@ -183,6 +185,11 @@ internal static class FusedNextBehaviourLoss
                 Loss.Dispose();
             }
         }
+
+        private static Tensor Readable(Tensor t) => t.is_contiguous() ? t : t.detach().contiguous();
+
+        // By reference: a tensor's Equals compares its values.
+        private bool Copied(Tensor t) => !_originalWeights.Any(w => ReferenceEquals(w, t)) && !_originalBiases.Any(b => ReferenceEquals(b, t));
 
         private Tensor Node()
         {
