@@ -95,10 +95,11 @@ public sealed class DienModel : CtrModel
             // Deferred, its node is built now: the backward, which runs the newest nodes first, then waits for the kernel
             // only after the target's nodes, and the kernel's helpers work through the forward's end and the backward's
             // start, where this thread runs libtorch on one core.
-            var deferred = DefersAuxiliaryLoss && auxiliary is { Gradients: not null } ? auxiliary.FinishInBackward() : null;
-            StepTimeline.Mark("auxiliary loss started");
+            Tensor? deferred = null;
             try
             {
+                deferred = DefersAuxiliaryLoss && auxiliary is { Gradients: not null } ? auxiliary.FinishInBackward() : null;
+                StepTimeline.Mark("auxiliary loss started");
                 var weights = _attention is MlpAttention mlp && mlp.ReadsPacked(states)
                     ? mlp.ForwardPacked(states, embedded.Target, batch.Mask)
                     : _attention.call(paddedStates = packed.Pad(states), embedded.Target, batch.Mask);
@@ -117,7 +118,16 @@ public sealed class DienModel : CtrModel
 
             if (deferred is not null)
             {
-                return Finish(batch, logit, deferred, EmbeddingPenalty(_embedding, embedded, batch), auxiliary!.Complete);
+                try
+                {
+                    return Finish(batch, logit, deferred, EmbeddingPenalty(_embedding, embedded, batch), auxiliary!.Complete);
+                }
+                catch
+                {
+                    // No output owns the kernel yet: wait for it here.
+                    WaitQuietly(auxiliary);
+                    throw;
+                }
             }
 
             if (auxiliary is not null)
