@@ -14,24 +14,27 @@ namespace Dien.Tests.Kernels;
 public sealed class FusedLookupTests
 {
     [Theory]
-    [InlineData(ScalarType.Float32)]
-    [InlineData(ScalarType.Float64)]
-    public void Rows_and_table_gradients_equal_the_embedding_modules_to_the_bit(ScalarType dtype)
+    [InlineData(ScalarType.Float32, 5, 3)]
+    [InlineData(ScalarType.Float64, 5, 3)]
+    // Wider than a vector, with a tail: the backward adds whole vectors, then element by element.
+    [InlineData(ScalarType.Float32, 18, 9)]
+    [InlineData(ScalarType.Float64, 18, 9)]
+    public void Rows_and_table_gradients_equal_the_embedding_modules_to_the_bit(ScalarType dtype, int itemWidth, int categoryWidth)
     {
         using var scope = NewDisposeScope();
         var generator = new Generator(seed: 21);
-        using var items = nn.Embedding(11, 5, padding_idx: 0, dtype: dtype);
-        using var categories = nn.Embedding(4, 3, padding_idx: 0, dtype: dtype);
+        using var items = nn.Embedding(11, itemWidth, padding_idx: 0, dtype: dtype);
+        using var categories = nn.Embedding(4, categoryWidth, padding_idx: 0, dtype: dtype);
         using (no_grad())
         {
-            items.weight!.copy_(randn(new long[] { 11, 5 }, dtype: dtype, generator: generator));
-            categories.weight!.copy_(randn(new long[] { 4, 3 }, dtype: dtype, generator: generator));
+            items.weight!.copy_(randn(new long[] { 11, itemWidth }, dtype: dtype, generator: generator));
+            categories.weight!.copy_(randn(new long[] { 4, categoryWidth }, dtype: dtype, generator: generator));
         }
 
         // Repeated ids (their gradients add up), padding 0 among them.
         var itemIds = tensor(new long[] { 3, 0, 3, 10, 1, 3, 0, 7 });
         var categoryIds = tensor(new long[] { 1, 0, 2, 3, 1, 1, 0, 2 });
-        var upstream = randn(new long[] { 8, 8 }, dtype: dtype, generator: generator);
+        var upstream = randn(new long[] { 8, itemWidth + categoryWidth }, dtype: dtype, generator: generator);
 
         var rows = FusedLookup.Rows(["item", "category"], [items.weight!, categories.weight!], [itemIds, categoryIds]);
         (rows * upstream).sum().backward();
