@@ -7,6 +7,21 @@ namespace Dien.Tests;
 /// <summary>Tensor helpers shared by the tests: set parameters by name, read values, finite differences.</summary>
 internal static class TestKit
 {
+    /// <summary>Runs <paramref name="body"/> with libtorch on <paramref name="threads"/> threads, then puts the count back.</summary>
+    internal static void WithLibTorchThreads(int threads, Action body)
+    {
+        int before = torch.get_num_threads();
+        try
+        {
+            torch.set_num_threads(threads);
+            body();
+        }
+        finally
+        {
+            torch.set_num_threads(before);
+        }
+    }
+
     /// <summary>Sets a named parameter of a module to the given values (row-major).</summary>
     internal static void SetParameter(nn.Module module, string name, params double[] values)
     {

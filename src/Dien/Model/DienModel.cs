@@ -95,10 +95,9 @@ public sealed class DienModel : CtrModel
             // Deferred, its node is built now: the backward, which runs the newest nodes first, then waits for the kernel
             // only after the target's nodes, and the kernel's helpers work through the forward's end and the backward's
             // start, where this thread runs libtorch on one core.
-            Tensor? deferred = null;
             try
             {
-                deferred = DefersAuxiliaryLoss && auxiliary is { Gradients: not null } ? auxiliary.FinishInBackward() : null;
+                var deferred = DefersAuxiliaryLoss && auxiliary is { Gradients: not null } ? auxiliary.FinishInBackward() : null;
                 StepTimeline.Mark("auxiliary loss started");
                 var weights = _attention is MlpAttention mlp && mlp.ReadsPacked(states)
                     ? mlp.ForwardPacked(states, embedded.Target, batch.Mask)
@@ -108,26 +107,17 @@ public sealed class DienModel : CtrModel
                 StepTimeline.Mark("evolution");
                 logit = _head.call(embedded.HeadInput(ModelOptions.HeadSumTerms, interest));
                 StepTimeline.Mark("head");
+                if (deferred is not null)
+                {
+                    // The output owns the running kernel from here (CtrOutput.CompleteDeferred).
+                    return Finish(batch, logit, deferred, EmbeddingPenalty(_embedding, embedded, batch), auxiliary!.Complete);
+                }
             }
             catch
             {
-                // The kernel reads and writes tensors of this scope: wait for it before the error frees them.
+                // The kernel reads and writes tensors the error would free (or that no output owns yet): wait for it first.
                 WaitQuietly(auxiliary);
                 throw;
-            }
-
-            if (deferred is not null)
-            {
-                try
-                {
-                    return Finish(batch, logit, deferred, EmbeddingPenalty(_embedding, embedded, batch), auxiliary!.Complete);
-                }
-                catch
-                {
-                    // No output owns the kernel yet: wait for it here.
-                    WaitQuietly(auxiliary);
-                    throw;
-                }
             }
 
             if (auxiliary is not null)
@@ -185,9 +175,7 @@ public sealed class DienModel : CtrModel
     {
         try
         {
-            // A deferred loss waits and frees its tensors in Complete; any other waits in Wait.
             auxiliary?.Complete();
-            auxiliary?.Wait();
         }
         catch (AggregateException)
         {

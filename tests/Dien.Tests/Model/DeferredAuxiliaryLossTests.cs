@@ -21,7 +21,7 @@ public sealed class DeferredAuxiliaryLossTests
     [InlineData(2)]
     public void Deferred_to_the_backward_the_auxiliary_loss_gives_the_joined_losses_and_gradients(int threads)
     {
-        WithThreads(threads, () =>
+        TestKit.WithLibTorchThreads(threads, () =>
         {
             torch.manual_seed(3);
             var options = ModelTestKit.TinyOptions(AttentionForm.Mlp);
@@ -64,7 +64,7 @@ public sealed class DeferredAuxiliaryLossTests
     [Fact]
     public void An_output_disposed_without_a_backward_waits_for_its_kernel_and_the_model_goes_on()
     {
-        WithThreads(2, () =>
+        TestKit.WithLibTorchThreads(2, () =>
         {
             torch.manual_seed(3);
             using var model = new DienModel(ModelTestKit.TinyOptions(AttentionForm.Mlp));
@@ -111,20 +111,6 @@ public sealed class DeferredAuxiliaryLossTests
         finally
         {
             model.DefersAuxiliaryLoss = false;
-        }
-    }
-
-    private static void WithThreads(int threads, Action body)
-    {
-        int before = torch.get_num_threads();
-        try
-        {
-            torch.set_num_threads(threads);
-            body();
-        }
-        finally
-        {
-            torch.set_num_threads(before);
         }
     }
 

@@ -24,7 +24,7 @@ public sealed class KernelsOnlyStepTests
     [Fact]
     public void Inside_the_scope_libtorch_runs_on_one_thread_and_the_kernels_keep_their_workers()
     {
-        WithLibTorchThreads(2, () =>
+        TestKit.WithLibTorchThreads(2, () =>
         {
             using (KernelWorkers.KernelsOnly(128))
             {
@@ -57,7 +57,7 @@ public sealed class KernelsOnlyStepTests
     [Fact]
     public void Above_its_row_limit_the_scope_changes_nothing()
     {
-        WithLibTorchThreads(2, () =>
+        TestKit.WithLibTorchThreads(2, () =>
         {
             using (KernelWorkers.KernelsOnly(KernelWorkers.KernelsOnlyRows))
             {
@@ -76,7 +76,7 @@ public sealed class KernelsOnlyStepTests
     [Fact]
     public void With_libtorch_on_one_thread_already_the_scope_changes_nothing()
     {
-        WithLibTorchThreads(1, () =>
+        TestKit.WithLibTorchThreads(1, () =>
         {
             using (KernelWorkers.KernelsOnly(128))
             {
@@ -126,7 +126,7 @@ public sealed class KernelsOnlyStepTests
     [InlineData(false)]
     public void The_trainer_narrows_libtorch_in_training_steps_only_and_puts_it_back(bool fusedKernels)
     {
-        WithLibTorchThreads(2, () =>
+        TestKit.WithLibTorchThreads(2, () =>
         {
             torch.manual_seed(1);
             var options = TinyCtrModel.SmallOptions();
@@ -145,21 +145,6 @@ public sealed class KernelsOnlyStepTests
             model.Evaluation.Distinct().Should().Equal(new[] { (Threads: 2, Workers) }, "evaluation runs libtorch's inference compositions");
             torch.get_num_threads().Should().Be(2);
         });
-    }
-
-    /// <summary>Runs <paramref name="body"/> with libtorch on <paramref name="threads"/> threads, then puts the count back.</summary>
-    private static void WithLibTorchThreads(int threads, Action body)
-    {
-        int before = torch.get_num_threads();
-        try
-        {
-            torch.set_num_threads(threads);
-            body();
-        }
-        finally
-        {
-            torch.set_num_threads(before);
-        }
     }
 
     /// <summary>A model that says its step runs in the kernels and records the threads each call sees.</summary>

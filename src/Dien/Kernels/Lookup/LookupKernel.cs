@@ -47,19 +47,7 @@ internal static unsafe class LookupKernel<T>
                     continue;
                 }
 
-                T* source = grad + ((long)i * total) + offset;
-                T* target = g + (id * width);
-                int k = 0;
-                for (; k + Vector<T>.Count <= width; k += Vector<T>.Count)
-                {
-                    // Element by element the same additions as the scalar tail, so the sums do not change.
-                    VectorOps<T>.Store(target + k, VectorOps<T>.Load(target + k) + VectorOps<T>.Load(source + k));
-                }
-
-                for (; k < width; k++)
-                {
-                    target[k] += source[k];
-                }
+                VectorOps<T>.AddInPlace(g + (id * width), grad + ((long)i * total) + offset, width);
             }
 
             offset += width;

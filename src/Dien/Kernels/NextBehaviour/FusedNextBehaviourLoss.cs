@@ -133,8 +133,7 @@ internal static class FusedNextBehaviourLoss
         /// The loss's autograd node at once, before the kernel has finished: its backward waits for the kernel, so the
         /// kernel keeps running on its helpers through the rest of the forward and the backward's first nodes. The
         /// returned loss reads 0 until the caller writes what <see cref="Complete"/> returns into it. The node's backward
-        /// calls <see cref="Complete"/>; the caller calls it too, on every path, before reading the loss or freeing the
-        /// kernel's inputs. Needs gradients.
+        /// calls <see cref="Complete"/>; the caller calls it too, on every path, before reading the loss. Needs gradients.
         /// </summary>
         /// <remarks>
         /// The tensors the kernel reads and writes leave the caller's dispose scope, which may end before the backward,
@@ -158,17 +157,14 @@ internal static class FusedNextBehaviourLoss
         }
 
         /// <summary>
-        /// For <see cref="FinishInBackward"/>: waits for the kernel and frees its tensors; returns the loss, which the
-        /// caller writes into the tensor <see cref="FinishInBackward"/> returned. Later calls return it again.
+        /// Waits for a started kernel (<see cref="Wait"/>) and, after <see cref="FinishInBackward"/>, frees the tensors it
+        /// took from the caller's scope; returns the loss, which that caller writes into the tensor
+        /// <see cref="FinishInBackward"/> returned. Later calls return it again.
         /// </summary>
         /// <exception cref="AggregateException">The kernel threw (its tensors are freed all the same).</exception>
         public double Complete()
         {
-            if (_owned is not { } owned)
-            {
-                return _loss;
-            }
-
+            var owned = _owned;
             _owned = null;
             try
             {
@@ -177,12 +173,15 @@ internal static class FusedNextBehaviourLoss
             }
             finally
             {
-                foreach (var tensor in owned)
+                if (owned is not null)
                 {
-                    tensor.Dispose();
-                }
+                    foreach (var tensor in owned)
+                    {
+                        tensor.Dispose();
+                    }
 
-                Loss.Dispose();
+                    Loss.Dispose();
+                }
             }
         }
 

@@ -35,7 +35,8 @@ internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFun
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor grad_output)
     {
         StepTimeline.Mark("NextBehaviourLossFunction.backward: in");
-        // Started with FinishInBackward, the kernel may still be running: its gradients are ready after this.
+        // Started with FinishInBackward, the kernel may still be running: its gradients are ready after this (a no-op
+        // when the forward waited).
         ((FusedNextBehaviourLoss.Prepared)ctx.get_data(PreparedKey)).Complete();
         StepTimeline.Mark("NextBehaviourLossFunction.backward: joined");
         var saved = ctx.get_saved_variables();

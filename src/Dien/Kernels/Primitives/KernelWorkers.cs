@@ -21,17 +21,16 @@ internal static class KernelWorkers
     /// </remarks>
     public static int Count => t_workers > 0
         ? t_workers
-        : Math.Max(1, Math.Min(torch.get_num_threads() + t_lent, Environment.ProcessorCount));
+        : Math.Max(1, Math.Min(torch.get_num_threads() + LentHelpers(busyOnly: false), Environment.ProcessorCount));
 
     /// <summary>The kernels' worker count fixed by <see cref="KernelsOnly"/> on this thread; 0 outside it.</summary>
     [ThreadStatic]
     private static int t_workers;
 
-    /// <summary>Threads this thread has lent to its background jobs' helpers until their join.</summary>
-    [ThreadStatic]
-    private static int t_lent;
-
-    /// <summary>This thread's background jobs not yet joined, whose helpers <see cref="Run"/> leaves alone while they work.</summary>
+    /// <summary>
+    /// This thread's background jobs not yet joined: libtorch's count is lowered by their helpers until the join, and
+    /// <see cref="Run"/> leaves the helpers alone while their chunks run.
+    /// </summary>
     [ThreadStatic]
     private static List<Background>? t_started;
 
@@ -54,7 +53,7 @@ internal static class KernelWorkers
     {
         // Cores lent to a background job stay with it while it has chunks running: the same chunks, on fewer
         // threads. Once its chunks are done, its helpers are free again though the caller has not joined it yet.
-        workers -= BusyHelpers();
+        workers -= LentHelpers(busyOnly: true);
         if (chunks == 1 || workers <= 1)
         {
             for (int c = 0; c < chunks; c++)
@@ -102,7 +101,6 @@ internal static class KernelWorkers
         {
             Interlocked.Increment(ref s_backgroundStarts);
             torch.set_num_threads(Math.Max(1, threads - helpers));
-            t_lent += helpers;
             for (int helper = 0; helper < helpers; helper++)
             {
                 ThreadPool.UnsafeQueueUserWorkItem(static j => j.Work(), job, preferLocal: false);
@@ -118,19 +116,19 @@ internal static class KernelWorkers
         return started;
     }
 
-    /// <summary>Helpers of this thread's background jobs that still have chunks to finish.</summary>
-    private static int BusyHelpers()
+    /// <summary>Helpers lent to this thread's background jobs until their join; with <paramref name="busyOnly"/>, only those whose chunks still run.</summary>
+    private static int LentHelpers(bool busyOnly)
     {
-        int busy = 0;
+        int lent = 0;
         if (t_started is { Count: > 0 } started)
         {
             foreach (var background in started)
             {
-                busy += background.Busy ? background.Helpers : 0;
+                lent += busyOnly && !background.Busy ? 0 : background.Helpers;
             }
         }
 
-        return busy;
+        return lent;
     }
 
     /// <summary>
@@ -214,7 +212,7 @@ internal static class KernelWorkers
         internal int Helpers => _helpers;
 
         /// <summary>Whether a chunk is still left or running.</summary>
-        internal bool Busy => !_joined && !_job.Done;
+        internal bool Busy => !_job.Done;
 
         /// <summary>Puts libtorch's thread count back, runs the chunks no helper has taken, then waits for the rest.</summary>
         /// <exception cref="AggregateException">A chunk threw.</exception>
@@ -229,7 +227,6 @@ internal static class KernelWorkers
             if (_threads > 0)
             {
                 torch.set_num_threads(_threads);
-                t_lent -= _helpers;
                 t_started?.Remove(this);
             }
 

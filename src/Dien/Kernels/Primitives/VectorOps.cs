@@ -499,13 +499,19 @@ internal static unsafe class VectorOps<T>
         }
     }
 
-    /// <summary>dst[0 .. n) += src[0 .. n), n a multiple of the vector width.</summary>
+    /// <summary>dst[0 .. n) += src[0 .. n): whole vectors, then the tail element by element (the same additions either way).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddInPlace(T* dst, T* src, int n)
     {
-        for (int k = 0; k < n; k += Vector<T>.Count)
+        int k = 0;
+        for (; k + Vector<T>.Count <= n; k += Vector<T>.Count)
         {
             Store(dst + k, Load(dst + k) + Load(src + k));
+        }
+
+        for (; k < n; k++)
+        {
+            dst[k] += src[k];
         }
     }
 }
