@@ -124,7 +124,9 @@ internal static class WorkloadBenchmark
 
         if (timeline)
         {
+            var background = StepTimeline.BackgroundIntervals();
             PrintTimeline(StepTimeline.End(), stepMs.Count);
+            PrintBackground(background, stepMs.Count);
         }
 
         // The spread tells steady cost (median) from stalls (p90, max): JIT, page faults, the machine's other load.
@@ -183,6 +185,25 @@ internal static class WorkloadBenchmark
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| step start | step end | {total / steps:F3} | |"));
+        Console.WriteLine();
+    }
+
+    /// <summary>The background jobs (the auxiliary kernel beside the target): how long their helpers worked, and how long they then had nothing of it left before the join.</summary>
+    private static void PrintBackground(IReadOnlyList<StepTimeline.Interval> intervals, int steps)
+    {
+        if (intervals.Count == 0)
+        {
+            return;
+        }
+
+        Console.WriteLine("Background jobs on helper threads, mean over the same steps; ms per step (the helpers take other kernels' chunks after the last one)");
+        Console.WriteLine("| from | to | ms | jobs per step |");
+        Console.WriteLine("|---|---|---|---|");
+        foreach (var interval in intervals)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {interval.From} | {interval.To} | {interval.Milliseconds / steps:F3} | {interval.Count / (double)steps:F2} |"));
+        }
+
         Console.WriteLine();
     }
 

@@ -17,6 +17,7 @@ internal static class StepTimeline
 {
     private static readonly Dictionary<(string From, string To), int> s_index = new();
     private static readonly List<Interval> s_intervals = new();
+    private static readonly List<Interval> s_background = new();
     private static volatile int s_thread;
     private static bool s_inStep;
     private static long s_previous;
@@ -35,6 +36,7 @@ internal static class StepTimeline
         s_thread = 0;
         s_index.Clear();
         s_intervals.Clear();
+        s_background.Clear();
         s_inStep = false;
         s_thread = Environment.CurrentManagedThreadId;
     }
@@ -45,6 +47,49 @@ internal static class StepTimeline
         s_thread = 0;
         s_inStep = false;
         return s_intervals.ToList();
+    }
+
+    /// <summary>Whether a recording is under way, on any thread: helpers take the timestamps of <see cref="Background"/> only then.</summary>
+    public static bool Recording => s_thread != 0;
+
+    /// <summary>
+    /// The background jobs' lives (<c>KernelWorkers.Start</c>) as the recording thread saw them at their joins, in the
+    /// order first seen: from the start to the end of the last chunk, and from then to the join. Apart from
+    /// <see cref="End"/>'s intervals, since they overlap the recording thread's own time.
+    /// </summary>
+    public static IReadOnlyList<Interval> BackgroundIntervals() => s_background.ToList();
+
+    /// <summary>
+    /// Adds a background job's life, called at its join on the thread that started it: <paramref name="startedAt"/> to
+    /// <paramref name="doneAt"/> (its last chunk's end) and <paramref name="doneAt"/> to <paramref name="joinedAt"/> (the
+    /// time its helpers had nothing left of it while the caller went on; 0 when the join had to wait). Timestamps are
+    /// <see cref="Stopwatch.GetTimestamp"/>'s; a 0 (taken while nothing recorded) leaves the job out.
+    /// </summary>
+    public static void Background(long startedAt, long doneAt, long joinedAt)
+    {
+        if (s_thread != Environment.CurrentManagedThreadId || !s_inStep || startedAt == 0 || doneAt == 0)
+        {
+            return;
+        }
+
+        AddBackground(BackgroundStarted, BackgroundDone, doneAt - startedAt);
+        AddBackground(BackgroundDone, BackgroundJoined, Math.Max(0, joinedAt - doneAt));
+    }
+
+    /// <summary>Labels of <see cref="BackgroundIntervals"/>.</summary>
+    public const string BackgroundStarted = "background job started", BackgroundDone = "its last chunk done", BackgroundJoined = "joined";
+
+    private static void AddBackground(string from, string to, long ticks)
+    {
+        int i = s_background.FindIndex(b => b.From == from && b.To == to);
+        if (i < 0)
+        {
+            i = s_background.Count;
+            s_background.Add(new Interval(from, to, 0, 0));
+        }
+
+        var interval = s_background[i];
+        s_background[i] = interval with { Milliseconds = interval.Milliseconds + (ticks * 1000.0 / Stopwatch.Frequency), Count = interval.Count + 1 };
     }
 
     /// <summary>Marks the start of a step: the time since the last mark is not counted.</summary>

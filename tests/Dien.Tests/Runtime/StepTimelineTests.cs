@@ -1,4 +1,5 @@
 using Dien.Data.Batching;
+using Dien.Kernels.Primitives;
 using Dien.Runtime;
 using Dien.Model;
 using Dien.Tests.Model;
@@ -68,6 +69,39 @@ public sealed class StepTimelineTests
         StepTimeline.Mark("after the end");
         StepTimeline.Begin();
         StepTimeline.End().Should().BeEmpty();
+    }
+
+    [Fact]
+    public void A_background_job_records_how_long_its_helpers_ran_it_and_how_long_it_then_waited_for_the_join()
+    {
+        StepTimeline.Begin();
+        try
+        {
+            StepTimeline.StartStep();
+            var job = KernelWorkers.Start(_ => Thread.Sleep(20), 2, 2);
+            SpinWait.SpinUntil(() => !job.Busy, TimeSpan.FromSeconds(10)).Should().BeTrue("a helper runs the chunks");
+            Thread.Sleep(30);
+            job.Join();
+            StepTimeline.EndStep();
+
+            // Outside a step a join records nothing.
+            var outside = KernelWorkers.Start(_ => { }, 2, 2);
+            outside.Join();
+        }
+        finally
+        {
+            var background = StepTimeline.BackgroundIntervals();
+            StepTimeline.End().Should().NotContain(i => i.To == StepTimeline.BackgroundDone, "the helpers' time is not the recording thread's");
+            background.Select(i => (i.From, i.To)).Should().Equal(
+                (StepTimeline.BackgroundStarted, StepTimeline.BackgroundDone), (StepTimeline.BackgroundDone, StepTimeline.BackgroundJoined));
+            background.Should().OnlyContain(i => i.Count == 1);
+            background[0].Milliseconds.Should().BeGreaterThan(15, "the helper slept in each chunk");
+            background[1].Milliseconds.Should().BeGreaterThan(25, "the caller slept between the last chunk and the join");
+        }
+
+        StepTimeline.Begin();
+        StepTimeline.BackgroundIntervals().Should().BeEmpty("a new recording starts empty");
+        StepTimeline.End();
     }
 
     private static void Step(DienModel model, BehaviourBatch batch)

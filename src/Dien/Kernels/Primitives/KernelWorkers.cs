@@ -1,3 +1,4 @@
+using Dien.Runtime;
 using TorchSharp;
 
 namespace Dien.Kernels.Primitives;
@@ -107,7 +108,7 @@ internal static class KernelWorkers
             }
         }
 
-        var started = new Background(job, helpers > 0 ? threads : 0, helpers);
+        var started = new Background(job, helpers > 0 ? threads : 0, helpers, startedAt: StepTimeline.Recording ? System.Diagnostics.Stopwatch.GetTimestamp() : 0);
         if (helpers > 0)
         {
             (t_started ??= []).Add(started);
@@ -194,18 +195,21 @@ internal static class KernelWorkers
     {
         private readonly Job _job;
         private readonly int _threads, _helpers;
+        private readonly long _startedAt;
         private bool _joined;
 
         /// <param name="job">The chunks.</param>
         /// <param name="threads">libtorch's thread count to put back at the join, or 0 when it was not changed.</param>
         /// <param name="helpers">The helpers asked, whose threads the join takes back.</param>
         /// <param name="done">The chunks have already run (nothing to join).</param>
-        internal Background(Job job, int threads, int helpers, bool done = false)
+        /// <param name="startedAt">When the helpers were asked, for <see cref="StepTimeline"/>; 0 when nothing records.</param>
+        internal Background(Job job, int threads, int helpers, bool done = false, long startedAt = 0)
         {
             _job = job;
             _threads = threads;
             _helpers = helpers;
             _joined = done;
+            _startedAt = startedAt;
         }
 
         /// <summary>The helpers asked.</summary>
@@ -224,6 +228,7 @@ internal static class KernelWorkers
             }
 
             _joined = true;
+            long joinedAt = _startedAt != 0 ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             if (_threads > 0)
             {
                 torch.set_num_threads(_threads);
@@ -232,6 +237,10 @@ internal static class KernelWorkers
 
             _job.Work();
             _job.WaitForTakenChunks();
+            if (_startedAt != 0)
+            {
+                StepTimeline.Background(_startedAt, _job.DoneAt, joinedAt);
+            }
         }
     }
 
@@ -240,7 +249,11 @@ internal static class KernelWorkers
     {
         private int _next = -1;
         private int _done;
+        private long _doneAt;
         private System.Collections.Concurrent.ConcurrentQueue<Exception>? _errors;
+
+        /// <summary>When the last chunk ended (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>), taken only while <see cref="StepTimeline"/> records; else 0.</summary>
+        public long DoneAt => Volatile.Read(ref _doneAt);
 
         /// <summary>Whether every chunk has run.</summary>
         public bool Done => Volatile.Read(ref _done) >= chunks;
@@ -262,7 +275,10 @@ internal static class KernelWorkers
                 }
                 finally
                 {
-                    Interlocked.Increment(ref _done);
+                    if (Interlocked.Increment(ref _done) == chunks && StepTimeline.Recording)
+                    {
+                        Volatile.Write(ref _doneAt, System.Diagnostics.Stopwatch.GetTimestamp());
+                    }
                 }
             }
         }
