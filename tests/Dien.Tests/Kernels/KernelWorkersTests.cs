@@ -59,14 +59,16 @@ public sealed class KernelWorkersTests
             for (int call = 0; call < 100; call++)
             {
                 var runs = new int[8];
-                // The job's chunks wait for the gate, so that it is still busy while the caller runs its own kernel.
+                // The job's chunks wait for the gate, so that its helper is inside one while the caller runs its own kernel.
                 using var gate = new ManualResetEventSlim();
-                var job = KernelWorkers.Start(c => { gate.Wait(TimeSpan.FromSeconds(5)); Interlocked.Increment(ref runs[c]); }, 8, 2);
+                using var entered = new ManualResetEventSlim();
+                var job = KernelWorkers.Start(c => { entered.Set(); gate.Wait(TimeSpan.FromSeconds(5)); Interlocked.Increment(ref runs[c]); }, 8, 2);
                 torch.get_num_threads().Should().Be(1, "the helper holds one of the two threads until the join");
                 KernelWorkers.Count.Should().Be(Math.Min(2, Environment.ProcessorCount), "kernels cut their work as before, so their results do not change");
+                entered.Wait(TimeSpan.FromSeconds(10)).Should().BeTrue("a helper runs the job");
                 var ranOn = new int[4];
                 KernelWorkers.Run(c => ranOn[c] = Environment.CurrentManagedThreadId, 4, 2);
-                ranOn.Should().OnlyContain(id => id == Environment.CurrentManagedThreadId, "the caller's own kernels leave the busy lent core alone");
+                ranOn.Should().OnlyContain(id => id == Environment.CurrentManagedThreadId, "the lent core's helper is inside one of its job's chunks, and no other helper is asked");
                 gate.Set();
                 job.Join();
                 torch.get_num_threads().Should().Be(2);
@@ -97,6 +99,48 @@ public sealed class KernelWorkersTests
             job.Join();
             met.Should().OnlyContain(m => m, "a job whose chunks are done lends no core, though it is not joined yet");
             ranOn.Distinct().Should().HaveCount(2);
+            torch.get_num_threads().Should().Be(2);
+        });
+
+    [Fact]
+    public void While_a_background_job_runs_its_helper_takes_the_callers_chunks_between_its_own()
+        => TestKit.WithLibTorchThreads(2, () =>
+        {
+            int caller = Environment.CurrentManagedThreadId;
+            var runs = new int[200];
+            using var entered = new ManualResetEventSlim();
+            // Many short chunks: the job stays busy while its helper comes between two of them often.
+            var job = KernelWorkers.Start(c => { entered.Set(); Thread.Sleep(1); Interlocked.Increment(ref runs[c]); }, runs.Length, 2);
+            entered.Wait(TimeSpan.FromSeconds(10)).Should().BeTrue("a helper runs the job");
+
+            // The caller's first chunk waits until another thread has taken one of the call's chunks.
+            using var helped = new ManualResetEventSlim();
+            var ranOn = new int[4];
+            var calls = new int[4];
+            KernelWorkers.Run(
+                c =>
+                {
+                    ranOn[c] = Environment.CurrentManagedThreadId;
+                    Interlocked.Increment(ref calls[c]);
+                    if (ranOn[c] != caller)
+                    {
+                        helped.Set();
+                    }
+                    else if (c == 0)
+                    {
+                        helped.Wait(TimeSpan.FromSeconds(10));
+                    }
+                },
+                4,
+                2);
+            bool wasBusy = job.Busy;
+            job.Join();
+
+            helped.IsSet.Should().BeTrue("the busy job's helper takes the caller's chunks between its own");
+            ranOn.Should().Contain(id => id != caller);
+            calls.Should().OnlyContain(n => n == 1, "each of the call's chunks runs once");
+            runs.Should().OnlyContain(n => n == 1, "each of the job's chunks runs once");
+            wasBusy.Should().BeTrue("the call ran while the job still had chunks, as the test intends");
             torch.get_num_threads().Should().Be(2);
         });
 

@@ -17,8 +17,8 @@ internal static class KernelWorkers
     /// <remarks>
     /// While a background job started on this thread holds helpers (<see cref="Start"/>), libtorch's count is lowered
     /// by their number, but this stays what it was: kernels cut their work by it, so their chunks and results do not
-    /// change, and <see cref="Run"/> runs those chunks on fewer threads. Inside <see cref="KernelsOnly"/> it is the
-    /// count the scope found, though libtorch runs on one thread there.
+    /// change, and <see cref="Run"/> runs those chunks on the caller and, between their own chunks, the job's helpers.
+    /// Inside <see cref="KernelsOnly"/> it is the count the scope found, though libtorch runs on one thread there.
     /// </remarks>
     public static int Count => t_workers > 0
         ? t_workers
@@ -30,7 +30,7 @@ internal static class KernelWorkers
 
     /// <summary>
     /// This thread's background jobs not yet joined: libtorch's count is lowered by their helpers until the join, and
-    /// <see cref="Run"/> leaves the helpers alone while their chunks run.
+    /// <see cref="Run"/> asks no other helper while their chunks run, and offers its chunks to them instead.
     /// </summary>
     [ThreadStatic]
     private static List<Background>? t_started;
@@ -52,9 +52,17 @@ internal static class KernelWorkers
     /// </remarks>
     public static void Run(Action<int> chunk, int chunks, int workers)
     {
-        // Cores lent to a background job stay with it while it has chunks running: the same chunks, on fewer
-        // threads. Once its chunks are done, its helpers are free again though the caller has not joined it yet.
-        workers -= LentHelpers(busyOnly: true);
+        // Cores lent to a background job stay with it while it has chunks running: no other helper is asked, and the
+        // job's own helpers take this call's chunks between theirs. Once its chunks are done, its helpers are free
+        // again though the caller has not joined it yet.
+        int lent = LentHelpers(busyOnly: true);
+        workers -= lent;
+        if (chunks > 1 && workers <= 1 && lent > 0 && BusyBackground() is { } background)
+        {
+            RunBesideBackground(chunk, chunks, background);
+            return;
+        }
+
         if (chunks == 1 || workers <= 1)
         {
             for (int c = 0; c < chunks; c++)
@@ -73,6 +81,46 @@ internal static class KernelWorkers
 
         job.Work();
         job.WaitForTakenChunks();
+    }
+
+    /// <summary>
+    /// Runs a call's chunks on the caller while this thread's background job holds the other cores: its helpers take
+    /// the call's chunks between their own. The caller's kernels lie on the step's path, while the background job
+    /// only has to be done by its join (the auxiliary kernel on W was done about 4 ms before it), so its helpers serve
+    /// the caller first. A helper inside one of the job's chunks takes the call's chunks only after it, so the caller
+    /// starts alone and never waits for a helper to come; results do not change, since each chunk keeps its own
+    /// accumulators whoever runs it.
+    /// </summary>
+    private static void RunBesideBackground(Action<int> chunk, int chunks, Background background)
+    {
+        var job = new Job(chunk, chunks);
+        background.Offer(job);
+        try
+        {
+            job.Work();
+            job.WaitForTakenChunks();
+        }
+        finally
+        {
+            background.Withdraw(job);
+        }
+    }
+
+    /// <summary>This thread's first background job whose chunks still run, or null.</summary>
+    private static Background? BusyBackground()
+    {
+        if (t_started is { Count: > 0 } started)
+        {
+            foreach (var background in started)
+            {
+                if (background.Busy)
+                {
+                    return background;
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -104,7 +152,7 @@ internal static class KernelWorkers
             torch.set_num_threads(Math.Max(1, threads - helpers));
             for (int helper = 0; helper < helpers; helper++)
             {
-                ThreadPool.UnsafeQueueUserWorkItem(static j => j.Work(), job, preferLocal: false);
+                ThreadPool.UnsafeQueueUserWorkItem(static j => j.WorkServingOffers(), job, preferLocal: false);
             }
         }
 
@@ -218,6 +266,12 @@ internal static class KernelWorkers
         /// <summary>Whether a chunk is still left or running.</summary>
         internal bool Busy => !_job.Done;
 
+        /// <summary>Offers another call's chunks to this job's helpers, who take them between their own (<see cref="Run"/>).</summary>
+        internal void Offer(Job call) => _job.Offer(call);
+
+        /// <summary>Withdraws an offer once its call is done: a helper that still reads it finds no chunk left.</summary>
+        internal void Withdraw(Job call) => _job.Withdraw(call);
+
         /// <summary>Puts libtorch's thread count back, runs the chunks no helper has taken, then waits for the rest.</summary>
         /// <exception cref="AggregateException">A chunk threw.</exception>
         public void Join()
@@ -250,6 +304,7 @@ internal static class KernelWorkers
         private int _next = -1;
         private int _done;
         private long _doneAt;
+        private Job? _offered;
         private System.Collections.Concurrent.ConcurrentQueue<Exception>? _errors;
 
         /// <summary>When the last chunk ended (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>), taken only while <see cref="StepTimeline"/> records; else 0.</summary>
@@ -264,21 +319,51 @@ internal static class KernelWorkers
             int c;
             while ((c = Interlocked.Increment(ref _next)) < chunks)
             {
-                try
+                RunChunk(c);
+            }
+        }
+
+        /// <summary>
+        /// <see cref="Work"/> for a background job's helper: before each of its own chunks it runs what is left of the
+        /// call offered to it (<see cref="Offer"/>), if any.
+        /// </summary>
+        public void WorkServingOffers()
+        {
+            while (true)
+            {
+                Volatile.Read(ref _offered)?.Work();
+                int c = Interlocked.Increment(ref _next);
+                if (c >= chunks)
                 {
-                    chunk(c);
+                    return;
                 }
-                catch (Exception e)
+
+                RunChunk(c);
+            }
+        }
+
+        /// <summary>Offers <paramref name="call"/>'s chunks to the helpers of this job.</summary>
+        public void Offer(Job call) => Volatile.Write(ref _offered, call);
+
+        /// <summary>Withdraws <paramref name="call"/> if it is still the one offered.</summary>
+        public void Withdraw(Job call) => Interlocked.CompareExchange(ref _offered, null, call);
+
+        private void RunChunk(int c)
+        {
+            try
+            {
+                chunk(c);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _errors, new(), null);
+                _errors.Enqueue(e);
+            }
+            finally
+            {
+                if (Interlocked.Increment(ref _done) == chunks && StepTimeline.Recording)
                 {
-                    Interlocked.CompareExchange(ref _errors, new(), null);
-                    _errors.Enqueue(e);
-                }
-                finally
-                {
-                    if (Interlocked.Increment(ref _done) == chunks && StepTimeline.Recording)
-                    {
-                        Volatile.Write(ref _doneAt, System.Diagnostics.Stopwatch.GetTimestamp());
-                    }
+                    Volatile.Write(ref _doneAt, System.Diagnostics.Stopwatch.GetTimestamp());
                 }
             }
         }
