@@ -113,6 +113,11 @@ public sealed class KernelWorkersTests
             var job = KernelWorkers.Start(c => { entered.Set(); Thread.Sleep(1); Interlocked.Increment(ref runs[c]); }, runs.Length, 2);
             entered.Wait(TimeSpan.FromSeconds(10)).Should().BeTrue("a helper runs the job");
 
+            // A call asking for one worker stays on the caller: the helper, free every millisecond, is not offered it.
+            var alone = new int[4];
+            KernelWorkers.Run(c => { alone[c] = Environment.CurrentManagedThreadId; Thread.Sleep(3); }, 4, 1);
+            alone.Should().OnlyContain(id => id == caller);
+
             // The caller's first chunk waits until another thread has taken one of the call's chunks.
             using var helped = new ManualResetEventSlim();
             var ranOn = new int[4];
