@@ -308,7 +308,7 @@ internal static class KernelWorkers
         private Job? _offered;
         private System.Collections.Concurrent.ConcurrentQueue<Exception>? _errors;
 
-        /// <summary>When the last chunk ended (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>), taken only while <see cref="StepTimeline"/> records; else 0.</summary>
+        /// <summary>When the latest chunk ended (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>), taken only while <see cref="StepTimeline"/> records; else 0.</summary>
         public long DoneAt => Volatile.Read(ref _doneAt);
 
         /// <summary>Whether every chunk has run.</summary>
@@ -362,10 +362,17 @@ internal static class KernelWorkers
             }
             finally
             {
-                if (Interlocked.Increment(ref _done) == chunks && StepTimeline.Recording)
+                // Stamped before the count, so that a caller who sees every chunk done also sees the latest end.
+                if (StepTimeline.Recording)
                 {
-                    Volatile.Write(ref _doneAt, System.Diagnostics.Stopwatch.GetTimestamp());
+                    long now = System.Diagnostics.Stopwatch.GetTimestamp();
+                    long seen;
+                    while ((seen = Volatile.Read(ref _doneAt)) < now && Interlocked.CompareExchange(ref _doneAt, now, seen) != seen)
+                    {
+                    }
                 }
+
+                Interlocked.Increment(ref _done);
             }
         }
 
