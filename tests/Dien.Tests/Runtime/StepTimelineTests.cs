@@ -82,6 +82,13 @@ public sealed class StepTimelineTests
             SpinWait.SpinUntil(() => !job.Busy, TimeSpan.FromSeconds(10)).Should().BeTrue("a helper runs the chunks");
             Thread.Sleep(30);
             job.Join();
+
+            // A join that has to wait for the helper's chunk records the job too: the helper sleeps in chunk 0, the
+            // caller's join runs chunk 1 at once and waits.
+            using var entered = new ManualResetEventSlim();
+            var waited = KernelWorkers.Start(c => { if (c == 0) { entered.Set(); Thread.Sleep(20); } }, 2, 2);
+            entered.Wait(TimeSpan.FromSeconds(10)).Should().BeTrue("a helper runs the job");
+            waited.Join();
             StepTimeline.EndStep();
 
             // Outside a step a join records nothing.
@@ -94,9 +101,9 @@ public sealed class StepTimelineTests
             StepTimeline.End().Should().NotContain(i => i.To == StepTimeline.BackgroundDone, "the helpers' time is not the recording thread's");
             background.Select(i => (i.From, i.To)).Should().Equal(
                 (StepTimeline.BackgroundStarted, StepTimeline.BackgroundDone), (StepTimeline.BackgroundDone, StepTimeline.BackgroundJoined));
-            background.Should().OnlyContain(i => i.Count == 1);
-            background[0].Milliseconds.Should().BeGreaterThan(15, "the helper slept in each chunk");
-            background[1].Milliseconds.Should().BeGreaterThan(25, "the caller slept between the last chunk and the join");
+            background.Should().OnlyContain(i => i.Count == 2, "both jobs of the step, the one whose join waited too");
+            background[0].Milliseconds.Should().BeGreaterThan(35, "the helpers slept in each chunk");
+            background[1].Milliseconds.Should().BeGreaterThan(25, "the caller slept between the first job's last chunk and its join");
         }
 
         StepTimeline.Begin();
