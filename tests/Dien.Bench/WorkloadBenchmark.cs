@@ -174,16 +174,8 @@ internal static class WorkloadBenchmark
     /// </summary>
     private static void PrintTimeline(IReadOnlyList<StepTimeline.Interval> intervals, int steps)
     {
-        Console.WriteLine($"Timeline of the training thread, mean over {steps} timed steps; ms per step");
-        Console.WriteLine("| from | to | ms | passes per step |");
-        Console.WriteLine("|---|---|---|---|");
-        double total = 0;
-        foreach (var interval in intervals)
-        {
-            total += interval.Milliseconds;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {interval.From} | {interval.To} | {interval.Milliseconds / steps:F3} | {interval.Count / (double)steps:F2} |"));
-        }
-
+        PrintIntervals($"Timeline of the training thread, mean over {steps} timed steps; ms per step", "passes per step", intervals, steps);
+        double total = intervals.Sum(i => i.Milliseconds);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| step start | step end | {total / steps:F3} | |"));
         Console.WriteLine();
     }
@@ -191,20 +183,23 @@ internal static class WorkloadBenchmark
     /// <summary>The background jobs (the auxiliary kernel beside the target): how long their helpers worked, and how long they then had nothing of it left before the join.</summary>
     private static void PrintBackground(IReadOnlyList<StepTimeline.Interval> intervals, int steps)
     {
-        if (intervals.Count == 0)
+        if (intervals.Count > 0)
         {
-            return;
+            PrintIntervals("Background jobs on helper threads, mean over the same steps; ms per step (the helpers take other kernels' chunks after the last one)", "jobs per step", intervals, steps);
+            Console.WriteLine();
         }
+    }
 
-        Console.WriteLine("Background jobs on helper threads, mean over the same steps; ms per step (the helpers take other kernels' chunks after the last one)");
-        Console.WriteLine("| from | to | ms | jobs per step |");
+    /// <summary>A title and one table row per interval, its time and count per step.</summary>
+    private static void PrintIntervals(string title, string countColumn, IReadOnlyList<StepTimeline.Interval> intervals, int steps)
+    {
+        Console.WriteLine(title);
+        Console.WriteLine($"| from | to | ms | {countColumn} |");
         Console.WriteLine("|---|---|---|---|");
         foreach (var interval in intervals)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {interval.From} | {interval.To} | {interval.Milliseconds / steps:F3} | {interval.Count / (double)steps:F2} |"));
         }
-
-        Console.WriteLine();
     }
 
     private static void ReleaseMemory(WorkloadOptions w)

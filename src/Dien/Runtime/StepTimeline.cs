@@ -17,6 +17,7 @@ internal static class StepTimeline
 {
     private static readonly Dictionary<(string From, string To), int> s_index = new();
     private static readonly List<Interval> s_intervals = new();
+    private static readonly Dictionary<(string From, string To), int> s_backgroundIndex = new();
     private static readonly List<Interval> s_background = new();
     private static volatile int s_thread;
     private static bool s_inStep;
@@ -36,6 +37,7 @@ internal static class StepTimeline
         s_thread = 0;
         s_index.Clear();
         s_intervals.Clear();
+        s_backgroundIndex.Clear();
         s_background.Clear();
         s_inStep = false;
         s_thread = Environment.CurrentManagedThreadId;
@@ -72,24 +74,24 @@ internal static class StepTimeline
             return;
         }
 
-        AddBackground(BackgroundStarted, BackgroundDone, doneAt - startedAt);
-        AddBackground(BackgroundDone, BackgroundJoined, Math.Max(0, joinedAt - doneAt));
+        Add(s_background, s_backgroundIndex, BackgroundStarted, BackgroundDone, Stopwatch.GetElapsedTime(startedAt, doneAt));
+        Add(s_background, s_backgroundIndex, BackgroundDone, BackgroundJoined, Stopwatch.GetElapsedTime(doneAt, Math.Max(doneAt, joinedAt)));
     }
 
     /// <summary>Labels of <see cref="BackgroundIntervals"/>.</summary>
     public const string BackgroundStarted = "background job started", BackgroundDone = "its last chunk done", BackgroundJoined = "joined";
 
-    private static void AddBackground(string from, string to, long ticks)
+    /// <summary>Adds <paramref name="elapsed"/> and one pass to the interval (<paramref name="from"/>, <paramref name="to"/>), appended the first time the pair is seen.</summary>
+    private static void Add(List<Interval> intervals, Dictionary<(string From, string To), int> index, string from, string to, TimeSpan elapsed)
     {
-        int i = s_background.FindIndex(b => b.From == from && b.To == to);
-        if (i < 0)
+        if (!index.TryGetValue((from, to), out int i))
         {
-            i = s_background.Count;
-            s_background.Add(new Interval(from, to, 0, 0));
+            index[(from, to)] = i = intervals.Count;
+            intervals.Add(new Interval(from, to, 0, 0));
         }
 
-        var interval = s_background[i];
-        s_background[i] = interval with { Milliseconds = interval.Milliseconds + (ticks * 1000.0 / Stopwatch.Frequency), Count = interval.Count + 1 };
+        var interval = intervals[i];
+        intervals[i] = interval with { Milliseconds = interval.Milliseconds + elapsed.TotalMilliseconds, Count = interval.Count + 1 };
     }
 
     /// <summary>Marks the start of a step: the time since the last mark is not counted.</summary>
@@ -120,15 +122,7 @@ internal static class StepTimeline
         }
 
         long now = Stopwatch.GetTimestamp();
-        var key = (s_previousLabel, label);
-        if (!s_index.TryGetValue(key, out int i))
-        {
-            s_index[key] = i = s_intervals.Count;
-            s_intervals.Add(new Interval(s_previousLabel, label, 0, 0));
-        }
-
-        var interval = s_intervals[i];
-        s_intervals[i] = interval with { Milliseconds = interval.Milliseconds + Stopwatch.GetElapsedTime(s_previous, now).TotalMilliseconds, Count = interval.Count + 1 };
+        Add(s_intervals, s_index, s_previousLabel, label, Stopwatch.GetElapsedTime(s_previous, now));
         s_previousLabel = label;
         s_previous = now;
     }

@@ -56,7 +56,7 @@ internal static class KernelWorkers
         // job's own helpers take this call's chunks between theirs. Once its chunks are done, its helpers are free
         // again though the caller has not joined it yet.
         int lent = LentHelpers(busyOnly: true);
-        if (chunks > 1 && workers > 1 && workers - lent <= 1 && lent > 0 && BusyBackground() is { } background)
+        if (chunks > 1 && workers > 1 && workers - lent <= 1 && BusyBackground() is { } background)
         {
             RunBesideBackground(chunk, chunks, background);
             return;
