@@ -206,7 +206,7 @@ internal static class WorkloadBenchmark
     {
         if (w.ReleaseMemory)
         {
-            ProcessMemory.Release();
+            ProcessMemory.ReleaseBetweenEpochs();
         }
     }
 

@@ -3,10 +3,10 @@ using System.Runtime.InteropServices;
 namespace Dien.Runtime;
 
 /// <summary>
-/// Hands memory that training has freed back to the operating system, between epochs. A training step
-/// allocates and frees tens of megabytes of tensors; glibc keeps the freed blocks in its heap (and its
-/// holes grow with the batch shapes), and the .NET heap keeps garbage until a full collection, so the
-/// resident size creeps up epoch after epoch although live memory is flat.
+/// Keeps training's memory flat and hands it back to the operating system. A training step allocates and frees
+/// tens of megabytes of tensors: glibc keeps the freed blocks in its heap for the next step (<see
+/// cref="KeepFreedBlocks"/>), and the .NET heap keeps garbage until a full collection, which would otherwise make
+/// the resident size creep up epoch after epoch although live memory is flat.
 /// </summary>
 internal static partial class ProcessMemory
 {
@@ -33,8 +33,8 @@ internal static partial class ProcessMemory
     /// from the heap (not one mmap each) and a heap's free top is not handed back by itself. A step allocates tensors of
     /// the batch's padded width and frees them; by default glibc maps each large one afresh and unmaps it on free, so
     /// every step touches new pages, and on a virtual machine a page fault costs microseconds: on unbucketed Amazon
-    /// batches (89 % padding) that was most of a step (docs/performance.md). <see cref="Release"/> between epochs
-    /// still hands the free pages back. A thread other than the main one allocates from a thread arena made of heaps of
+    /// batches (89 % padding) that was most of a step (docs/performance.md). The blocks stay kept between epochs too
+    /// (<see cref="ReleaseBetweenEpochs"/>); <see cref="Release"/> hands the free pages back. A thread other than the main one allocates from a thread arena made of heaps of
     /// at most 64 MiB, and glibc deletes a heap that empties whatever the trim threshold; the top pad keeps those too, so
     /// training on a worker thread keeps its blocks as on the main thread. Process-wide and left in place; Linux with
     /// glibc only (a no-op elsewhere).
@@ -47,7 +47,7 @@ internal static partial class ProcessMemory
             return false;
         }
 
-        if (Volatile.Read(ref _keepingFreedBlocks) == 1)
+        if (KeepsFreedBlocks)
         {
             return true;
         }
@@ -67,16 +67,38 @@ internal static partial class ProcessMemory
         }
     }
 
+    /// <summary>True when <see cref="KeepFreedBlocks"/> has put its settings in place in this process.</summary>
+    public static bool KeepsFreedBlocks => Volatile.Read(ref _keepingFreedBlocks) == 1;
+
+    /// <summary>
+    /// Between epochs: a full .NET collection, and the native heap's free pages handed back only when glibc does not
+    /// keep them for the next step (<see cref="KeepsFreedBlocks"/> false, so its heap holds the holes differently
+    /// shaped batches leave). Kept, the native heap stays the size of the largest step's blocks from epoch to epoch,
+    /// and handing its pages back would only make the next epoch fault every one of them in again: at batch 512 on
+    /// W that was thousands of faults a step through the next epoch's first steps and a fifth of its time
+    /// (docs/performance.md). <see cref="Release"/> hands them back when training ends.
+    /// </summary>
+    public static void ReleaseBetweenEpochs()
+    {
+        if (KeepsFreedBlocks)
+        {
+            CollectManaged();
+        }
+        else
+        {
+            Release();
+        }
+    }
+
     /// <summary>
     /// A full .NET collection (finalizers included, so tensors dropped without Dispose free their native
     /// memory), then glibc's <c>malloc_trim(0)</c>, which returns the free pages of every malloc arena.
-    /// Costs tens of milliseconds (docs/performance.md); not meant for every batch (pages handed back are
-    /// faulted in again).
+    /// Costs tens of milliseconds (docs/performance.md), and every page handed back is faulted in again when it is
+    /// used: for the end of training, not for every batch or epoch.
     /// </summary>
     public static void Release()
     {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
+        CollectManaged();
         if (!OperatingSystem.IsLinux() || _noMallocTrim)
         {
             return;
@@ -91,6 +113,13 @@ internal static partial class ProcessMemory
             // Not glibc (musl has no malloc_trim): nothing to hand back this way.
             _noMallocTrim = true;
         }
+    }
+
+    /// <summary>A full .NET collection, finalizers included, so tensors dropped without Dispose free their native memory.</summary>
+    private static void CollectManaged()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
     }
 
     [LibraryImport("libc", EntryPoint = "mallopt")]

@@ -109,6 +109,26 @@ public sealed class CtrTrainer : IDisposable
             ProcessMemory.KeepFreedBlocks();
         }
 
+        try
+        {
+            return FitEpochs(trainingBatches, validationBatches, progress, cancellationToken);
+        }
+        finally
+        {
+            // The native heap's blocks were kept from epoch to epoch for the next step; training is over, so they go back.
+            if (_options.ReleaseMemoryBetweenEpochs)
+            {
+                ProcessMemory.Release();
+            }
+        }
+    }
+
+    private TrainingResult FitEpochs(
+        Func<int, IEnumerable<BatchArrays>> trainingBatches,
+        Func<IEnumerable<BatchArrays>>? validationBatches,
+        IProgress<TrainingProgress>? progress,
+        CancellationToken cancellationToken)
+    {
         var summaries = new List<EpochSummary>();
         bool stoppedEarly = false;
         bool cancelled = false;
@@ -240,12 +260,12 @@ public sealed class CtrTrainer : IDisposable
         _optimizer.Dispose();
     }
 
-    /// <summary>Around evaluation, so that its differently shaped batches do not add to training's heap.</summary>
+    /// <summary>Around evaluation: the .NET heap's garbage, and the native heap's holes unless its blocks are kept for the next epoch's steps.</summary>
     private void ReleaseMemory()
     {
         if (_options.ReleaseMemoryBetweenEpochs)
         {
-            ProcessMemory.Release();
+            ProcessMemory.ReleaseBetweenEpochs();
         }
     }
 

@@ -73,9 +73,12 @@ public sealed class TrainerOptions
     public string? LastCheckpointPath { get; set; }
 
     /// <summary>
-    /// After each epoch, collect the .NET heap and hand the native heap's free pages back to the operating
-    /// system (glibc <c>malloc_trim</c> on Linux), so the resident size stays flat from epoch to epoch.
-    /// Its cost is a small share of an epoch (docs/performance.md).
+    /// After each epoch (and after its evaluation), collect the .NET heap, so the resident size stays flat from epoch
+    /// to epoch; when <see cref="CtrTrainer.Fit"/> returns, hand the native heap's free pages back to the operating
+    /// system too (glibc <c>malloc_trim</c> on Linux). While <see cref="KeepFreedMemoryWithinEpochs"/> keeps the
+    /// native heap's blocks for the next step they stay kept between epochs, since the next epoch's steps use them
+    /// again (handing them back made every page fault in again, docs/performance.md); without it the native heap's
+    /// free pages go back after each epoch as well.
     /// </summary>
     /// <value>The default value is true.</value>
     public bool ReleaseMemoryBetweenEpochs { get; set; } = true;
@@ -84,7 +87,8 @@ public sealed class TrainerOptions
     /// Within an epoch, let the native heap keep the blocks a step frees for the next step (glibc on Linux: blocks up
     /// to 32 MiB from the heap, no automatic trim) instead of mapping every large tensor afresh: batches padded to a
     /// long history otherwise pay a page fault per page of every large tensor, every step. Process-wide; it stays in
-    /// place after training, and <see cref="ReleaseMemoryBetweenEpochs"/> still hands the memory back between epochs.
+    /// place after training, the blocks stay kept between epochs, and <see cref="ReleaseMemoryBetweenEpochs"/> hands
+    /// them back when training ends.
     /// </summary>
     /// <value>The default value is true.</value>
     public bool KeepFreedMemoryWithinEpochs { get; set; } = true;

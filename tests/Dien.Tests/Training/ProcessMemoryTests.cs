@@ -45,28 +45,66 @@ public class ProcessMemoryTests
         Skip.IfNot(OperatingSystem.IsLinux(), "glibc's mallopt and /proc/self/stat: Linux only");
         ProcessMemory.KeepFreedBlocks().Should().BeTrue("glibc accepts both settings");
 
-        // A step's worth of large tensors (12 x 8 MiB), freed together as a step's are: by glibc's defaults the freed
-        // top of the heap (96 MiB, above the largest trim threshold glibc sets by itself, 64 MiB) goes back to the
-        // system and the next step faults every page in again; kept, the next step finds them resident. A test runs on
-        // a worker thread, whose thread arena has heaps of 64 MiB: the step spills into a second heap, which glibc
-        // deletes when it empties unless the top pad keeps it (without the pad, 6 of the 12 blocks faulted each step).
-        const int floats = 2 * 1024 * 1024, blocks = 12;
-        void Step()
-        {
-            var tensors = Enumerable.Range(0, blocks).Select(_ => ones(floats)).ToList();
-            tensors.ForEach(t => t.Dispose());
-        }
-
-        // One libtorch thread, so that the tensors are filled on this thread, and this thread's page faults only: the
-        // runtime's own threads (a background collection) fault pages of their own meanwhile. A few steps first: in a
-        // process that has run other work (and malloc_trim) the first steps may take blocks from trimmed holes; once
-        // the steps' frees leave the same free lists, each step takes the blocks the last one freed. Then the faults of
-        // six steps together: by glibc's defaults every other step faults 5 of its blocks in again, and without the top
-        // pad every other step faults the 2 or 3 blocks of the spilled heap; kept, none do.
+        // By glibc's defaults the freed top of the heap (96 MiB, above the largest trim threshold glibc sets by itself,
+        // 64 MiB) goes back to the system and the next step faults every page in again; kept, the next step finds them
+        // resident. A test runs on a worker thread, whose thread arena has heaps of 64 MiB: the step spills into a
+        // second heap, which glibc deletes when it empties unless the top pad keeps it (without the pad, 6 of the 12
+        // blocks faulted each step). Six steps a round: by glibc's defaults every other step faults 5 of its blocks in
+        // again, and without the top pad every other step faults the 2 or 3 blocks of the spilled heap; kept, none do.
         const int measuredSteps = 6;
+        long faults = FaultsOfTheFewerRound(() =>
+        {
+            for (int measured = 0; measured < measuredSteps; measured++)
+            {
+                Step();
+            }
+        });
+
+        // Defaults: 14,272 to 30,723 faults in six steps; thresholds without the pad: 12,291; kept: 0. The class runs alone
+        // (a test beside it took a freed block from the same arena in every step once); a quarter of the pages is the margin.
+        faults.Should().BeLessThan(StepPages / 4, $"each step's {StepPages} pages were freed by the step before and kept; {faults} page faults in {measuredSteps} steps (the fewer of two rounds) say some were handed back");
+    }
+
+    [SkippableFact]
+    public void BetweenEpochsKeptBlocksStayResidentForTheNextEpochsSteps()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "glibc's mallopt and /proc/self/stat: Linux only");
+        ProcessMemory.KeepFreedBlocks().Should().BeTrue("glibc accepts both settings");
+
+        // An epoch's end, then the next epoch's first step. malloc_trim(0) there (what Release does) hands every free
+        // page of the step's blocks back, and the step faults all of them in again: a whole step's pages each round.
+        long faults = FaultsOfTheFewerRound(() =>
+        {
+            ProcessMemory.ReleaseBetweenEpochs();
+            Step();
+        });
+
+        faults.Should().BeLessThan(StepPages / 4, $"the step's {StepPages} pages were kept across the epoch's end; {faults} page faults in its first step (the fewer of two rounds) say they were handed back");
+    }
+
+    // A step's worth of large tensors (12 x 8 MiB), freed together as a step's are.
+    private const int StepFloats = 2 * 1024 * 1024, StepBlocks = 12;
+
+    private static long StepPages => (long)StepBlocks * StepFloats * sizeof(float) / Environment.SystemPageSize;
+
+    private static void Step()
+    {
+        var tensors = Enumerable.Range(0, StepBlocks).Select(_ => ones(StepFloats)).ToList();
+        tensors.ForEach(t => t.Dispose());
+    }
+
+    /// <summary>
+    /// This thread's page faults in <paramref name="round"/>, the fewer of two rounds, after three steps. One libtorch
+    /// thread, so that the tensors are filled on this thread, and this thread's page faults only: the runtime's own
+    /// threads (a background collection) fault pages of their own meanwhile. In a process that has run other work (and
+    /// malloc_trim) the first steps may take blocks from trimmed holes; once the steps' frees leave the same free lists,
+    /// each step takes the blocks the last one freed. The fewer of two rounds: a settling is one round's (a full suite
+    /// once had one round spill 3 blocks, 6,147 faults), while handing blocks back happens in every round.
+    /// </summary>
+    private static long FaultsOfTheFewerRound(Action round)
+    {
         int threads = torch.get_num_threads();
         torch.set_num_threads(1);
-        long faults;
         try
         {
             for (int warm = 0; warm < 3; warm++)
@@ -74,29 +112,20 @@ public class ProcessMemoryTests
                 Step();
             }
 
-            // The fewer of two rounds: a settling is one round's (a full suite once had one round spill 3 blocks, 6,147
-            // faults), while handing blocks back, with the defaults or without the pad, happens in every round.
-            faults = long.MaxValue;
-            for (int round = 0; round < 2; round++)
+            long faults = long.MaxValue;
+            for (int i = 0; i < 2; i++)
             {
                 long before = MinorFaultsOfThisThread();
-                for (int measured = 0; measured < measuredSteps; measured++)
-                {
-                    Step();
-                }
-
+                round();
                 faults = Math.Min(faults, MinorFaultsOfThisThread() - before);
             }
+
+            return faults;
         }
         finally
         {
             torch.set_num_threads(threads);
         }
-
-        long pages = (long)blocks * floats * sizeof(float) / Environment.SystemPageSize;
-        // Defaults: 14,272 to 30,723 faults in six steps; thresholds without the pad: 12,291; kept: 0. The class runs alone
-        // (a test beside it took a freed block from the same arena in every step once); a quarter of the pages is the margin.
-        faults.Should().BeLessThan(pages / 4, $"each step's {pages} pages were freed by the step before and kept; {faults} page faults in {measuredSteps} steps (the fewer of two rounds) say some were handed back");
     }
 
     [Fact]
