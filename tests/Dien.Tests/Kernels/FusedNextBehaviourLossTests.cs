@@ -190,6 +190,48 @@ public sealed class FusedNextBehaviourLossTests
             .Should().Throw<ArgumentException>().WithMessage("*22 rows but the mask has 23 valid positions*");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void EveryRowOfTheInputGradientsIsWrittenWhateverTheBuffersHeld(bool packed)
+    {
+        // The kernel writes zeros where no pair is (padding, each row's last valid position, rows of length 0 or 1),
+        // each chunk between its pairs: buffers full of NaN must come out as zero-filled ones do, bit for bit, over
+        // 8 chunks on 2 workers, with pairless rows at the start, inside and at the end.
+        using var scope = NewDisposeScope();
+        torch.manual_seed(29);
+        var random = new Random(4);
+        const int steps = 12, hidden = 8, behaviour = 6;
+        int[] lengths = [0, 1, .. Enumerable.Range(0, 200).Select(i => i % 37 == 0 ? 1 : random.Next(0, steps + 1)), 1, 0];
+        var (states, behaviours, negatives, mask) = Inputs(lengths, steps, hidden, behaviour, ScalarType.Float64);
+        if (packed)
+        {
+            var positions = tensor(Dien.Data.Batching.ValidPositions.Positions(lengths, steps));
+            states = states.reshape(-1, hidden).index_select(0, positions);
+            behaviours = behaviours.reshape(-1, behaviour).index_select(0, positions);
+            negatives = negatives.reshape(-1, behaviour).index_select(0, positions);
+        }
+
+        var weights = new List<Tensor> { randn(7, hidden + behaviour, ScalarType.Float64), randn(1, 7, ScalarType.Float64) };
+        var biases = new List<Tensor> { randn(7, ScalarType.Float64), randn(1, ScalarType.Float64) };
+        Tensor[] Buffers(double fill) => [.. new[] { states, behaviours, negatives }.Select(t => full_like(t, fill)),
+            .. weights.Zip(biases).SelectMany(l => new[] { full_like(l.First, fill), full_like(l.Second, fill) })];
+
+        var cleared = Buffers(0);
+        double expected = NextBehaviourLossFunction.Run(states, behaviours, negatives, mask, weights, biases, cleared, parallelism: 2);
+        var garbage = Buffers(double.NaN);
+        double value = NextBehaviourLossFunction.Run(states, behaviours, negatives, mask, weights, biases, garbage, parallelism: 2);
+
+        value.Should().Be(expected);
+        for (int i = 0; i < 3; i++)
+        {
+            garbage[i].isnan().any().item<bool>().Should().BeFalse($"input gradient {i} (states, behaviours, negatives) must have every row written");
+            garbage[i].eq(cleared[i]).all().item<bool>().Should().BeTrue($"input gradient {i} must not depend on what its buffer held");
+        }
+
+        cleared[0].abs().sum().item<double>().Should().BeGreaterThan(0, "the states get a gradient");
+    }
+
     private static void Compare(int[] hidden, int[] lengths, int steps, int hiddenSize, int behaviourSize, ScalarType dtype, int seed, double tolerance)
     {
         using var scope = NewDisposeScope();

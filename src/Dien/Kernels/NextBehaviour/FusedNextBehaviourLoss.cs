@@ -90,7 +90,8 @@ internal static class FusedNextBehaviourLoss
             _biases = biases.Select(Readable).ToList();
             if (withGradients)
             {
-                var gradients = new List<Tensor> { zeros_like(_states), zeros_like(_behaviours), zeros_like(_negatives) };
+                // Not cleared here: the kernel writes every row, zeros where no pair is, on its own workers.
+                var gradients = new List<Tensor> { empty_like(_states), empty_like(_behaviours), empty_like(_negatives) };
                 gradients.AddRange(_weights.SelectMany((t, j) => new[] { empty_like(t), empty_like(_biases[j]) }));
                 Gradients = gradients;
             }

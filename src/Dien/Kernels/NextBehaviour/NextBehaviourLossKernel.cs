@@ -36,8 +36,9 @@ internal static unsafe class NextBehaviourLossKernel<T>
 
     /// <summary>
     /// Runs the loss. Returns its value, the mean over <paramref name="pairCount"/> pairs (0 when there are none).
-    /// When <paramref name="gradients"/> is given, its state and behaviour gradients must be zero-filled by the
-    /// caller (positions without a pair are not written) and its weight and bias gradients are overwritten.
+    /// When <paramref name="gradients"/> is given, all of it is overwritten: a position without a pair (padding, a
+    /// row's last valid position) gets zeros, written by the chunk whose pairs surround it, so that the caller need not
+    /// clear the buffers on its own thread first.
     /// </summary>
     public static double Run(Problem problem, Gradients? gradients, int parallelism, out int pairCount)
         => Start(problem, gradients, parallelism, inBackground: false).Finish(out pairCount);
@@ -55,6 +56,7 @@ internal static unsafe class NextBehaviourLossKernel<T>
             int pairCount = job.Pairs.Length;
             if (pairCount == 0)
             {
+                job.ClearInputGradients();
                 return new Pending(job, problem, gradients, null);
             }
 
@@ -249,6 +251,11 @@ internal static unsafe class NextBehaviourLossKernel<T>
                 var act = new[] { stack.Activations(first, P, layers), stack.Activations(first + stack.ActivationSize(P, layers), P, layers) };
 
                 T* acc = grads is null ? null : accumulators + (chunk * stack.AccumulatorSize);
+                if (grads is not null)
+                {
+                    ClearRowsWithoutPairs(chunk, chunks, start, end);
+                }
+
                 double loss = 0;
                 T scale = T.One / T.CreateChecked(Pairs.Length);
                 for (int tile = start; tile < end; tile += P)
@@ -332,6 +339,55 @@ internal static unsafe class NextBehaviourLossKernel<T>
             for (int i = 0; i < rows; i++)
             {
                 VectorOps<T>.Copy(target + ((long)Next[tile + i] * e), dIn + (i * ep), e);
+            }
+        }
+
+        /// <summary>With no pair at all: the input gradients are zeros.</summary>
+        public void ClearInputGradients()
+        {
+            if (grads is not null)
+            {
+                NativeMemory.Clear(grads.States, (nuint)(StateRows * h * sizeof(T)));
+                NativeMemory.Clear(grads.Behaviours, (nuint)(BehaviourRows * e * sizeof(T)));
+                NativeMemory.Clear(grads.Negatives, (nuint)(BehaviourRows * e * sizeof(T)));
+            }
+        }
+
+        private long StateRows => p.StatesPacked ? p.PackedRows : (long)p.Batch * p.Steps;
+
+        private long BehaviourRows => p.Packed ? p.PackedRows : (long)p.Batch * p.Steps;
+
+        /// <summary>
+        /// Zeros the input gradients' rows that no pair writes, between this chunk's first pair and the next chunk's (the
+        /// first chunk from row 0, the last to the end): the chunks' ranges tile every row once, and the pairs' rows
+        /// increase, so the gaps between a chunk's pair rows are its own.
+        /// </summary>
+        private void ClearRowsWithoutPairs(int chunk, int chunks, int start, int end)
+        {
+            bool last = chunk == chunks - 1;
+            ClearGaps(grads!.States, h, Pairs, start, end, chunk == 0 ? 0 : Pairs[start], last ? StateRows : Pairs[end]);
+            long from = chunk == 0 ? 0 : Next[start], to = last ? BehaviourRows : Next[end];
+            ClearGaps(grads.Behaviours, e, Next, start, end, from, to);
+            ClearGaps(grads.Negatives, e, Next, start, end, from, to);
+        }
+
+        /// <summary>Zeros rows <paramref name="from"/> .. <paramref name="to"/> - 1 of <paramref name="target"/> except the rows <paramref name="rows"/>[start .. end - 1].</summary>
+        private static void ClearGaps(T* target, int width, int[] rows, int start, int end, long from, long to)
+        {
+            long row = from;
+            for (int i = start; i < end; i++)
+            {
+                if (rows[i] > row)
+                {
+                    NativeMemory.Clear(target + (row * width), (nuint)((rows[i] - row) * width * sizeof(T)));
+                }
+
+                row = rows[i] + 1;
+            }
+
+            if (to > row)
+            {
+                NativeMemory.Clear(target + (row * width), (nuint)((to - row) * width * sizeof(T)));
             }
         }
 
