@@ -27,6 +27,10 @@ internal static partial class ProcessMemory
 
     private static bool _noMallocTrim;
     private static int _keepingFreedBlocks;
+    private static int _handedBack;
+
+    /// <summary>How many times this process has handed the native heap's free pages back (<c>malloc_trim</c>).</summary>
+    internal static int HandedBack => Volatile.Read(ref _handedBack);
 
     /// <summary>
     /// Makes glibc keep the blocks training frees for the next step instead of unmapping them: blocks up to 32 MiB come
@@ -107,6 +111,7 @@ internal static partial class ProcessMemory
         try
         {
             MallocTrim(0);
+            Interlocked.Increment(ref _handedBack);
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {

@@ -128,6 +128,26 @@ public class ProcessMemoryTests
         }
     }
 
+    [SkippableTheory]
+    [InlineData(true, 1)]
+    [InlineData(false, 0)]
+    public void TheTrainerHandsTheNativeHeapBackOnceWhenFitEndsNotBetweenEpochs(bool release, int expected)
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "malloc_trim is glibc's: Linux only");
+
+        // Three epochs, each with its evaluation: the .NET heap is collected around each, while the native heap keeps
+        // its blocks for the next epoch's steps (a trim there made them fault in again) and goes back once at the end.
+        torch.manual_seed(3);
+        using var model = new TinyCtrModel(TinyCtrModel.SmallOptions());
+        using var trainer = new CtrTrainer(model, new TrainerOptions { Epochs = 3, Patience = null, ReleaseMemoryBetweenEpochs = release });
+        var pool = TinyData.Batches(seed: 1, count: 4);
+        int before = ProcessMemory.HandedBack;
+        trainer.Fit(TinyData.Epochs(pool, 1), () => pool);
+
+        ProcessMemory.KeepsFreedBlocks.Should().BeTrue("the trainer keeps freed blocks by default");
+        (ProcessMemory.HandedBack - before).Should().Be(expected, "the native heap goes back when Fit ends, and only then");
+    }
+
     [Fact]
     public void TheTrainerKeepsFreedMemoryWithinEpochsByDefault()
         => new TrainerOptions().KeepFreedMemoryWithinEpochs.Should().BeTrue();
