@@ -14,18 +14,19 @@ namespace Dien.Bench;
 internal static class ComparisonRun
 {
     private const string Usage = """
-        compare [--data ../shared/data/amazon-beauty-dien,../shared/data/amazon-sports-dien --threads 2 --epoch-rounds 2 --output comparison.jsonl]
+        compare [--data ../shared/data/amazon-beauty-dien,../shared/data/amazon-sports-dien --threads 2 --w-rounds 2 --epoch-rounds 2 --output comparison.jsonl]
           W (batch 128 and 512), one DIEN epoch per --data folder (unbucketed and bucketed, seed 1) and ranking 100
           candidates, each in a child process; one JSON line with every figure and ratio. A folder that does not
-          exist is left out and named in "skipped". --data none runs W and ranking only. Each round times both epochs,
-          their order alternating between rounds; the fastest of each kind makes the ratio (every time is kept).
+          exist is left out and named in "skipped". --data none runs W and ranking only. Each round of W runs both
+          batch sizes and each round of epochs times both kinds, their order alternating between rounds; the fastest
+          of each makes the ratio (every round's training rate or time is kept).
         """;
 
     public static void Run(string[] args)
     {
         var settings = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            ["--data"] = string.Join(',', QualityBenchmark.QualitySettings.DefaultPaths), ["--threads"] = "2", ["--output"] = string.Empty, ["--epoch-rounds"] = "2",
+            ["--data"] = string.Join(',', QualityBenchmark.QualitySettings.DefaultPaths), ["--threads"] = "2", ["--output"] = string.Empty, ["--epoch-rounds"] = "2", ["--w-rounds"] = "2",
         };
         for (int i = 1; i < args.Length; i += 2)
         {
@@ -46,16 +47,29 @@ internal static class ComparisonRun
             ["load_average_before"] = LoadAverage(),
         };
 
-        // W at the two batch sizes: training and inference speed, latency, peak RSS, and the matmul limit of this run.
-        foreach (int batch in new[] { 128, 512 })
+        // W at the two batch sizes: training and inference speed, latency, peak RSS, and the matmul limit of this run. On a
+        // shared host one run moves by 10-20 %: the sizes take turns, each round starting with the other, and each size's
+        // run with the fastest training stands for it, all its figures together (its ratio is to its own matmul).
+        int wRounds = Rounds(settings, "--w-rounds");
+        var wRuns = new Dictionary<int, List<JsonNode>> { [128] = new(), [512] = new() };
+        for (int round = 0; round < wRounds; round++)
         {
-            var w = Child($"W at batch {batch}", ["workload", "--batch", batch.ToString(CultureInfo.InvariantCulture), "--threads", threads]);
+            foreach (int batch in round % 2 == 0 ? new[] { 128, 512 } : new[] { 512, 128 })
+            {
+                wRuns[batch].Add(Child($"W at batch {batch} (round {round + 1} of {wRounds})", ["workload", "--batch", batch.ToString(CultureInfo.InvariantCulture), "--threads", threads]));
+            }
+        }
+
+        foreach (var (batch, runs) in wRuns)
+        {
+            var w = runs.MaxBy(r => r["train_samples_per_s"]!.GetValue<double>())!;
             string prefix = $"w{batch}_";
             foreach (string key in new[] { "train_samples_per_s", "train_gflops_per_s", "matmul_1024_gflops_per_s", "infer_samples_per_s_batch_128", "latency_batch1_median_ms", "peak_rss_mib", "auc_epoch_3" })
             {
                 figures[prefix + key] = w[key]?.DeepClone();
             }
 
+            figures[prefix + "train_samples_per_s_each_round"] = new JsonArray(runs.Select(r => r["train_samples_per_s"]?.DeepClone()).ToArray());
             figures[prefix + "ratio_to_matmul_limit"] = Math.Round(w["train_gflops_per_s"]!.GetValue<double>() / w["matmul_1024_gflops_per_s"]!.GetValue<double>(), 3);
         }
 
@@ -72,11 +86,7 @@ internal static class ComparisonRun
             }
 
             string set = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
-            int rounds = int.Parse(settings["--epoch-rounds"], CultureInfo.InvariantCulture);
-            if (rounds < 1)
-            {
-                throw new ArgumentException($"--epoch-rounds {rounds}: at least 1.\n{Usage}");
-            }
+            int rounds = Rounds(settings, "--epoch-rounds");
 
             // On a shared host one epoch moves by 10-20 % between runs: both kinds take turns, each round starting with
             // the other, and each kind's fastest epoch stands for it.
@@ -128,6 +138,12 @@ internal static class ComparisonRun
             File.AppendAllText(output, line + Environment.NewLine);
             Console.Error.WriteLine($"appended to {output}");
         }
+    }
+
+    private static int Rounds(Dictionary<string, string> settings, string option)
+    {
+        int rounds = int.TryParse(settings[option], NumberStyles.Integer, CultureInfo.InvariantCulture, out int parsed) ? parsed : 0;
+        return rounds >= 1 ? rounds : throw new ArgumentException($"{option} {settings[option]}: expected a whole number of at least 1.\n{Usage}");
     }
 
     /// <summary>Runs this benchmark with <paramref name="arguments"/> and returns the JSON object its last output line holds.</summary>
