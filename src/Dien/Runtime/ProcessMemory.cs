@@ -38,10 +38,10 @@ internal static partial class ProcessMemory
     /// the batch's padded width and frees them; by default glibc maps each large one afresh and unmaps it on free, so
     /// every step touches new pages, and on a virtual machine a page fault costs microseconds: on unbucketed Amazon
     /// batches (89 % padding) that was most of a step (docs/performance.md). The blocks stay kept between epochs too
-    /// (<see cref="ReleaseBetweenEpochs"/>); <see cref="Release"/> hands the free pages back. A thread other than the main one allocates from a thread arena made of heaps of
-    /// at most 64 MiB, and glibc deletes a heap that empties whatever the trim threshold; the top pad keeps those too, so
-    /// training on a worker thread keeps its blocks as on the main thread. Process-wide and left in place; Linux with
-    /// glibc only (a no-op elsewhere).
+    /// (<see cref="ReleaseBetweenEpochs"/>); <see cref="Release"/> hands the free pages back. A thread other than the
+    /// main one allocates from a thread arena made of heaps of at most 64 MiB, and glibc deletes a heap that empties
+    /// whatever the trim threshold; the top pad keeps those too, so training on a worker thread keeps its blocks as on
+    /// the main thread. Process-wide and left in place; Linux with glibc only (a no-op elsewhere).
     /// </summary>
     /// <returns>True when the settings are in place (now or before).</returns>
     public static bool KeepFreedBlocks()
