@@ -47,10 +47,12 @@ internal static class ComparisonRun
             ["load_average_before"] = LoadAverage(),
         };
 
+        // Both checked before the first child runs, not minutes later.
+        int wRounds = Rounds(settings, "--w-rounds"), epochRounds = Rounds(settings, "--epoch-rounds");
+
         // W at the two batch sizes: training and inference speed, latency, peak RSS, and the matmul limit of this run. On a
         // shared host one run moves by 10-20 %: the sizes take turns, each round starting with the other, and each size's
         // run with the fastest training stands for it, all its figures together (its ratio is to its own matmul).
-        int wRounds = Rounds(settings, "--w-rounds");
         var wRuns = new Dictionary<int, List<JsonNode>> { [128] = new(), [512] = new() };
         for (int round = 0; round < wRounds; round++)
         {
@@ -86,12 +88,11 @@ internal static class ComparisonRun
             }
 
             string set = Path.GetFileName(Path.TrimEndingDirectorySeparator(folder));
-            int rounds = Rounds(settings, "--epoch-rounds");
 
             // On a shared host one epoch moves by 10-20 % between runs: both kinds take turns, each round starting with
             // the other, and each kind's fastest epoch stands for it.
             var seconds = new Dictionary<bool, List<double>> { [false] = new(), [true] = new() };
-            for (int round = 0; round < rounds; round++)
+            for (int round = 0; round < epochRounds; round++)
             {
                 foreach (bool bucket in round % 2 == 0 ? new[] { false, true } : new[] { true, false })
                 {
@@ -99,7 +100,7 @@ internal static class ComparisonRun
                     string jsonl = Path.Combine(Path.GetTempPath(), $"dien-compare-{Guid.NewGuid():N}.jsonl");
                     try
                     {
-                        Child($"one DIEN epoch on {set}, {kind} (round {round + 1} of {rounds})", ["quality", "--path", folder, "--models", "dien", "--seeds", "1", "--epochs", "1",
+                        Child($"one DIEN epoch on {set}, {kind} (round {round + 1} of {epochRounds})", ["quality", "--path", folder, "--models", "dien", "--seeds", "1", "--epochs", "1",
                             "--bucket", bucket ? "true" : "false", "--threads", threads, "--jsonl", jsonl]);
                         var run = JsonNode.Parse(File.ReadLines(jsonl).Last())!;
                         seconds[bucket].Add(run["SecondsPerEpoch"]!.GetValue<double>());

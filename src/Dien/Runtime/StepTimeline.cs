@@ -64,7 +64,8 @@ internal static class StepTimeline
     /// <summary>
     /// Adds a background job's life, called at its join on the thread that started it: <paramref name="startedAt"/> to
     /// <paramref name="doneAt"/> (its last chunk's end) and <paramref name="doneAt"/> to <paramref name="joinedAt"/> (the
-    /// time its helpers had nothing left of it while the caller went on; 0 when the join had to wait). Timestamps are
+    /// time its helpers had nothing left of it while the caller went on; counted as 0 when the last chunk ended after
+    /// the join began, that is when the join had to wait). Timestamps are
     /// <see cref="Stopwatch.GetTimestamp"/>'s; a 0 (taken while nothing recorded) leaves the job out.
     /// </summary>
     public static void Background(long startedAt, long doneAt, long joinedAt)
