@@ -143,6 +143,37 @@ public sealed class FusedNextBehaviourLossTests
     }
 
     [Fact]
+    public void AnIncomingGradientOfOneHandsBackTheSavedGradientsAndARetainedGraphStillFindsThemUnchanged()
+    {
+        // At grad_output 1 the node returns its saved gradients without a copy. The states also get a second path's
+        // gradient and the weights accumulate over two passes: were either added into the saved tensors in place, the
+        // second pass through the retained graph would read that sum.
+        using var scope = NewDisposeScope();
+        torch.manual_seed(19);
+        using var loss = new NextBehaviourAuxiliaryLoss(4, 3, AuxiliaryScorer.Mlp, new List<int> { 6 });
+        loss.to(ScalarType.Float64);
+        var (states, behaviours, negatives, mask) = Inputs([3, 5, 2, 4], 5, 4, 3, ScalarType.Float64);
+        states.requires_grad_();
+        var weight = loss.parameters().First();
+
+        (loss.call(states, behaviours, negatives, mask) * 2.0).backward();
+        var expected = (states.grad! / 2) + (2 * states.detach());
+        var weightExpected = weight.grad! / 2;
+        states.grad!.zero_();
+        loss.zero_grad();
+
+        var total = loss.call(states, behaviours, negatives, mask) + states.square().sum();
+        total.backward(retain_graph: true);
+        states.grad!.allclose(expected, 1e-12, 1e-14).Should().BeTrue();
+        weight.grad!.allclose(weightExpected, 1e-12, 1e-14).Should().BeTrue();
+        total.backward();
+
+        states.grad!.allclose(expected * 2, 1e-12, 1e-14).Should().BeTrue();
+        weight.grad!.allclose(weightExpected * 2, 1e-12, 1e-14).Should().BeTrue();
+        weightExpected.abs().sum().item<double>().Should().BeGreaterThan(0);
+    }
+
+    [Fact]
     public void BadShapesAreRejectedWithTheirName()
     {
         using var scope = NewDisposeScope();

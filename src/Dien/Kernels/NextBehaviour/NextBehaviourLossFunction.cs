@@ -41,9 +41,11 @@ internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFun
         StepTimeline.Mark("NextBehaviourLossFunction.backward: joined");
         var saved = ctx.get_saved_variables();
 
-        // Always new tensors: autograd may accumulate into a returned gradient in place, and a retained graph
-        // must find its saved gradients unchanged.
-        var scaled = saved.Select(g => g.mul(grad_output)).ToList();
+        // An incoming gradient of exactly 1 (alpha 1, the default) leaves the gradients as they are, and they are returned
+        // without a copy: autograd adds into a returned gradient in place, or keeps it as a parameter's .grad, only
+        // when nothing else holds it, and while a graph is retained its saved variables hold it. Any other factor
+        // makes new tensors.
+        var scaled = grad_output.ToDouble() == 1 ? saved : saved.Select(g => g.mul(grad_output)).ToList();
         var result = new List<Tensor> { scaled[0], scaled[1], scaled[2], null! };
         result.AddRange(scaled.Skip(3));
         result.Add(null!);
