@@ -170,5 +170,46 @@ public sealed class VectorOpsTests
         }
     }
 
+    [Theory]
+    [InlineData(8)]
+    [InlineData(16)]
+    [InlineData(24)]
+    [InlineData(112)]
+    public unsafe void DotSumsTheProductsOfEveryLane(int n)
+    {
+        var random = new Random(n);
+        float[] a = Draw(random, n), b = Draw(random, n);
+        double expected = 0;
+        for (int k = 0; k < n; k++)
+        {
+            expected += (double)a[k] * b[k];
+        }
+
+        fixed (float* pa = a, pb = b)
+        {
+            VectorOps<float>.Dot(pa, pb, n).Should().BeApproximately((float)expected, 1e-5f);
+        }
+    }
+
+    [Fact]
+    public unsafe void MultiplyAccumulateColumnsWritesTheFirstColumnsAsTheFullProductDoesAndLeavesTheRest()
+    {
+        // 7 rows (a block of 6 and one row), m 64 columns wide, of which the first 48 (3 wide or 6 narrow registers) are written.
+        const int rows = 7, depth = 10, width = 64, columns = 48;
+        var random = new Random(11);
+        float[] a = Draw(random, rows * depth), m = Draw(random, depth * width), y0 = Draw(random, rows * width);
+        float[] full = (float[])y0.Clone(), part = (float[])y0.Clone();
+        fixed (float* pa = a, pm = m, pf = full, pp = part)
+        {
+            VectorOps<float>.MultiplyAccumulate(pa, depth, 1, rows, depth, pm, width, pf, width);
+            VectorOps<float>.MultiplyAccumulateColumns(pa, depth, 1, rows, depth, pm, width, pp, width, columns);
+        }
+
+        for (int i = 0; i < rows * width; i++)
+        {
+            part[i].Should().Be(i % width < columns ? full[i] : y0[i], $"y[{i / width}, {i % width}]");
+        }
+    }
+
     private static float[] Draw(Random random, int n) => Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
 }

@@ -21,7 +21,13 @@ namespace Dien.Kernels.Primitives;
 internal sealed unsafe class MlpStack<T> : IDisposable
     where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>What a dot product's lane sum costs, in multiply-adds of a register (the choice of <see cref="productColumns"/>).</summary>
+    private const int DotOverhead = 6;
+
     private readonly T*[] forwardW, backwardW, bias;
+
+    // Per layer: its first columns, a whole number of registers, run as a matrix product; the rest up to N as dot products.
+    private readonly int[] productColumns;
 
     /// <param name="widths">Output width of each layer, the last one 1.</param>
     /// <param name="weights">Weight of each layer [N_j, K_j] (layer 0's is not read here).</param>
@@ -44,6 +50,15 @@ internal sealed unsafe class MlpStack<T> : IDisposable
                 forwardW[j] = PackedMatrix<T>.Transposed((T*)weights[j], N[j], N[j - 1], 0, N[j - 1], Np[j]);
                 backwardW[j] = PackedMatrix<T>.Padded((T*)weights[j], N[j], N[j - 1], 0, N[j - 1], Np[j - 1]);
             }
+        }
+
+        // A layer whose width ends a few lanes into its last register (50 of 64, the output's 1 of 16) computes those
+        // columns as dot products along K, which cost their share of K, instead of a column block that costs all of K.
+        productColumns = new int[Layers];
+        for (int j = 1; j < Layers; j++)
+        {
+            int lanes = VectorOps<T>.PadWidth, rest = N[j] % lanes;
+            productColumns[j] = rest > 0 && rest * ((Np[j - 1] / lanes) + DotOverhead) < N[j - 1] ? N[j] - rest : Np[j];
         }
 
         WeightOffset = new long[Layers];
@@ -123,7 +138,21 @@ internal sealed unsafe class MlpStack<T> : IDisposable
         {
             VectorOps<T>.SigmoidInPlace(act[j - 1], rows * Np[j - 1]);
             FillBias(j, act[j], rows);
-            VectorOps<T>.MultiplyAccumulate(act[j - 1], Np[j - 1], 1, rows, N[j - 1], forwardW[j], Np[j], act[j], Np[j]);
+            int columns = productColumns[j];
+            if (columns > 0)
+            {
+                VectorOps<T>.MultiplyAccumulateColumns(act[j - 1], Np[j - 1], 1, rows, N[j - 1], forwardW[j], Np[j], act[j], Np[j], columns);
+            }
+
+            // The padded lanes of act[j - 1] meet zero weights in backwardW's rows, as in the product.
+            for (int n = columns; n < N[j]; n++)
+            {
+                T* w = backwardW[j] + ((long)n * Np[j - 1]);
+                for (int i = 0; i < rows; i++)
+                {
+                    act[j][((long)i * Np[j]) + n] += VectorOps<T>.Dot(act[j - 1] + ((long)i * Np[j - 1]), w, Np[j - 1]);
+                }
+            }
         }
 
         return act[Layers - 1];

@@ -18,6 +18,9 @@ internal static unsafe class VectorOps<T>
     /// <summary>Rounds <paramref name="n"/> up to a whole number of vectors.</summary>
     public static int Pad(int n) => (n + PadLanes - 1) / PadLanes * PadLanes;
 
+    /// <summary>The lanes <see cref="Pad"/> rounds to: the widest registers the products use.</summary>
+    public static int PadWidth => PadLanes;
+
 #if NET9_0_OR_GREATER
     private static readonly int PadLanes = WideVectors<T>.Enabled ? WideVectors<T>.Count : Vector<T>.Count;
 #else
@@ -333,6 +336,69 @@ internal static unsafe class VectorOps<T>
         }
 #endif
         MultiplyAccumulate<NarrowVectors<T>, Vector<T>>(a, rowStride, depthStride, rows, depth, m, width, y, yStride, 0, width);
+    }
+
+    /// <summary>
+    /// <see cref="MultiplyAccumulate(T*, int, int, int, int, T*, int, T*, int)"/> over the first
+    /// <paramref name="columns"/> columns of y only (a multiple of the vector width); m keeps its row stride
+    /// <paramref name="width"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void MultiplyAccumulateColumns(T* a, int rowStride, int depthStride, int rows, int depth, T* m, int width, T* y, int yStride, int columns)
+    {
+#if NET9_0_OR_GREATER
+        if (WideVectors<T>.Enabled)
+        {
+            int wide = columns / WideVectors<T>.Count * WideVectors<T>.Count;
+            MultiplyAccumulate<WideVectors<T>, System.Runtime.Intrinsics.Vector512<T>>(a, rowStride, depthStride, rows, depth, m, width, y, yStride, 0, wide);
+            if (wide < columns)
+            {
+                MultiplyAccumulate<NarrowVectors<T>, Vector<T>>(a, rowStride, depthStride, rows, depth, m, width, y, yStride, wide, columns);
+            }
+
+            return;
+        }
+#endif
+        MultiplyAccumulate<NarrowVectors<T>, Vector<T>>(a, rowStride, depthStride, rows, depth, m, width, y, yStride, 0, columns);
+    }
+
+    /// <summary>
+    /// The sum over i &lt; n of a[i] * b[i], n a multiple of <see cref="Vector{T}"/>'s width: partial sums lane by lane
+    /// (in 512-bit registers where the products use them), then the lanes added.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Dot(T* a, T* b, int n)
+    {
+#if NET9_0_OR_GREATER
+        if (WideVectors<T>.Enabled)
+        {
+            int wide = n / WideVectors<T>.Count * WideVectors<T>.Count;
+            T sum = Dot<WideVectors<T>, System.Runtime.Intrinsics.Vector512<T>>(a, b, wide);
+            return wide < n ? sum + Dot<NarrowVectors<T>, Vector<T>>(a + wide, b + wide, n - wide) : sum;
+        }
+#endif
+        return Dot<NarrowVectors<T>, Vector<T>>(a, b, n);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T Dot<TWidth, TVector>(T* a, T* b, int n)
+        where TWidth : struct, IVectorWidth<TVector, T>
+        where TVector : struct
+    {
+        int lanes = TWidth.Count, k = 0;
+        TVector s0 = TWidth.Zero, s1 = TWidth.Zero;
+        for (; k + (2 * lanes) <= n; k += 2 * lanes)
+        {
+            s0 = TWidth.MulAdd(TWidth.Load(a + k), TWidth.Load(b + k), s0);
+            s1 = TWidth.MulAdd(TWidth.Load(a + k + lanes), TWidth.Load(b + k + lanes), s1);
+        }
+
+        if (k < n)
+        {
+            s0 = TWidth.MulAdd(TWidth.Load(a + k), TWidth.Load(b + k), s0);
+        }
+
+        return TWidth.Sum(TWidth.Add(s0, s1));
     }
 
     /// <summary>

@@ -34,6 +34,9 @@ internal unsafe interface IVectorWidth<TVector, T>
 
     /// <summary>All lanes zero.</summary>
     static abstract TVector Zero { get; }
+
+    /// <summary>The sum of the lanes.</summary>
+    static abstract T Sum(TVector v);
 }
 
 /// <summary><see cref="Vector{T}"/>: the width every kernel's layout is padded to.</summary>
@@ -59,6 +62,9 @@ internal readonly unsafe struct NarrowVectors<T> : IVectorWidth<Vector<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> Add(Vector<T> a, Vector<T> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector<T> v) => Vector.Sum(v);
 }
 
 #if NET9_0_OR_GREATER
@@ -103,5 +109,8 @@ internal readonly unsafe struct WideVectors<T> : IVectorWidth<Vector512<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Add(Vector512<T> a, Vector512<T> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector512<T> v) => Vector512.Sum(v);
 }
 #endif
