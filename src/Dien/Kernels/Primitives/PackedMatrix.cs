@@ -14,12 +14,24 @@ internal static unsafe class PackedMatrix<T>
     /// <summary>Columns [from, from + count) of w [rows, cols], transposed to [count, paddedRows].</summary>
     public static T* Transposed(T* w, int rows, int cols, int from, int count, int paddedRows)
     {
+        // In blocks of 16 x 16, so that the block's 16 destination rows stay in L1 while it is written: row by row, every
+        // write of a large matrix (the head's 200 x 180) went to a line of its own.
+        const int Block = 16;
         T* t = AllocClear((long)count * paddedRows);
-        for (int r = 0; r < rows; r++)
+        for (int r0 = 0; r0 < rows; r0 += Block)
         {
-            for (int k = 0; k < count; k++)
+            int r1 = Math.Min(rows, r0 + Block);
+            for (int k0 = 0; k0 < count; k0 += Block)
             {
-                t[((long)k * paddedRows) + r] = w[((long)r * cols) + from + k];
+                int k1 = Math.Min(count, k0 + Block);
+                for (int r = r0; r < r1; r++)
+                {
+                    T* source = w + ((long)r * cols) + from;
+                    for (int k = k0; k < k1; k++)
+                    {
+                        t[((long)k * paddedRows) + r] = source[k];
+                    }
+                }
             }
         }
 
