@@ -1,4 +1,5 @@
 using Dien.Kernels.Activation;
+using Dien.Kernels.Head;
 using Dien.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -65,6 +66,22 @@ internal sealed class MlpHead : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x = _norm.call(input);
+        var logits = FusedLayers(x) ?? Layers(x);
+        // Two logits: softmax(l)_1 = sigmoid(l_1 - l_0), so the click logit is their difference.
+        var click = Output == HeadOutput.Softmax ? logits.select(1, 1).Minus(logits.select(1, 0)) : logits.squeeze(-1);
+        return click.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Whether training runs the layers after the normalisation on the fused CPU kernel (<see cref="FusedHead"/>; PReLU
+    /// and no dropout) or, with Dice or dropout, PReLU on its own kernel (<see cref="FusedPRelu"/>): the same values and
+    /// gradients as libtorch's to float rounding; inference and other devices run libtorch's.
+    /// </summary>
+    public bool UseFusedKernels { get; set; } = true;
+
+    /// <summary>The layers after the normalisation on libtorch, one operation at a time.</summary>
+    private Tensor Layers(Tensor x)
+    {
         for (int i = 0; i < _layers.Count; i++)
         {
             x = Activate(i, _layers[i].call(x));
@@ -74,17 +91,25 @@ internal sealed class MlpHead : nn.Module<Tensor, Tensor>
             }
         }
 
-        var logits = _output.call(x);
-        // Two logits: softmax(l)_1 = sigmoid(l_1 - l_0), so the click logit is their difference.
-        var click = Output == HeadOutput.Softmax ? logits.select(1, 1).Minus(logits.select(1, 0)) : logits.squeeze(-1);
-        return click.MoveToOuterDisposeScope();
+        return _output.call(x);
     }
 
     /// <summary>
-    /// Whether training runs PReLU on the fused CPU kernel (<see cref="FusedPRelu"/>): the same values and gradients as
-    /// libtorch's, whose slope gradient costs most of the activation; inference and other devices run libtorch's.
+    /// The layers after the normalisation in one CPU kernel (<see cref="FusedHead"/>) while training with PReLU and no
+    /// dropout; null where it does not take the call.
     /// </summary>
-    public bool UseFusedKernels { get; set; } = true;
+    private Tensor? FusedLayers(Tensor x)
+    {
+        if (!UseFusedKernels || _dropout is not null || !_activations.All(a => a is PReLU))
+        {
+            return null;
+        }
+
+        var weights = _layers.Select(l => l.weight!).ToList();
+        var biases = _layers.Select(l => l.bias!).ToList();
+        var slopes = _activations.Select(a => ((PReLU)a).weight!).ToList();
+        return FusedHead.TryApply(x, weights, biases, slopes, _output.weight!, _output.bias);
+    }
 
     private Tensor Activate(int layer, Tensor x)
         => UseFusedKernels && _activations[layer] is PReLU prelu ? FusedPRelu.Apply(x, prelu.weight!) : _activations[layer].call(x);

@@ -1,7 +1,6 @@
 using System.Numerics;
-using Dien.Kernels.Primitives;
 
-namespace Dien.Kernels.Activation;
+namespace Dien.Kernels.Primitives;
 
 /// <summary>
 /// PReLU with one slope per column, y = x if x &gt; 0 else a_c x, over rows x [N, C], and its gradients, as libtorch's
