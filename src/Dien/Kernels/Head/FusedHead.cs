@@ -48,7 +48,8 @@ internal static class FusedHead
 
     private static bool Takes(Tensor x, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, IReadOnlyList<Tensor> slopes, Tensor outputWeight, Tensor? outputBias)
     {
-        if (x.dim() != 2 || outputBias is null || weights.Count != biases.Count || weights.Count != slopes.Count)
+        // First the one check that turns every inference call away, before the shapes' native calls.
+        if (!torch.is_grad_enabled() || x.dim() != 2 || outputBias is null || weights.Count != biases.Count || weights.Count != slopes.Count)
         {
             return false;
         }
