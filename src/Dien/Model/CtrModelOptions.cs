@@ -166,7 +166,8 @@ public sealed class CtrModelOptions
 
     /// <summary>
     /// Whether the fused C# kernels run on CPU: the two recurrences (forward and backward over all steps in one
-    /// call), the MLP attention, the next-behaviour auxiliary scorer and, in <c>CtrTrainer</c>, the Adam update.
+    /// call), the MLP attention, the next-behaviour auxiliary scorer, the head's layers while training (with PReLU)
+    /// and, in <c>CtrTrainer</c>, the Adam update.
     /// Off, or on another device, every one of them runs as the libtorch composition, which is the reference the
     /// kernels are tested against.
     /// </summary>
