@@ -320,23 +320,7 @@ internal static unsafe class VectorOps<T>
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MultiplyAccumulate(T* a, int rowStride, int depthStride, int rows, int depth, T* m, int width, T* y, int yStride)
-    {
-#if NET9_0_OR_GREATER
-        if (WideVectors<T>.Enabled)
-        {
-            // 512-bit registers over the whole wide column blocks, the layout's own width over the rest (at most one vector).
-            int wide = width / WideVectors<T>.Count * WideVectors<T>.Count;
-            MultiplyAccumulate<WideVectors<T>, System.Runtime.Intrinsics.Vector512<T>>(a, rowStride, depthStride, rows, depth, m, width, y, yStride, 0, wide);
-            if (wide < width)
-            {
-                MultiplyAccumulate<NarrowVectors<T>, Vector<T>>(a, rowStride, depthStride, rows, depth, m, width, y, yStride, wide, width);
-            }
-
-            return;
-        }
-#endif
-        MultiplyAccumulate<NarrowVectors<T>, Vector<T>>(a, rowStride, depthStride, rows, depth, m, width, y, yStride, 0, width);
-    }
+        => MultiplyAccumulateColumns(a, rowStride, depthStride, rows, depth, m, width, y, yStride, width);
 
     /// <summary>
     /// <see cref="MultiplyAccumulate(T*, int, int, int, int, T*, int, T*, int)"/> over the first
@@ -349,6 +333,7 @@ internal static unsafe class VectorOps<T>
 #if NET9_0_OR_GREATER
         if (WideVectors<T>.Enabled)
         {
+            // 512-bit registers over the whole wide column blocks, the layout's own width over the rest (at most one vector).
             int wide = columns / WideVectors<T>.Count * WideVectors<T>.Count;
             MultiplyAccumulate<WideVectors<T>, System.Runtime.Intrinsics.Vector512<T>>(a, rowStride, depthStride, rows, depth, m, width, y, yStride, 0, wide);
             if (wide < columns)
