@@ -119,15 +119,22 @@ public sealed class FusedNextBehaviourLossTests
         inference.Should().Be(withGraph);
     }
 
+    /// <summary>A float64 loss with a 6-wide MLP scorer over H = 4, E = 3, and inputs of 4 rows whose states need gradients.</summary>
+    private static (NextBehaviourAuxiliaryLoss Loss, Tensor States, Tensor Behaviours, Tensor Negatives, Tensor Mask) SmallMlpLoss(int seed)
+    {
+        torch.manual_seed(seed);
+        var loss = new NextBehaviourAuxiliaryLoss(4, 3, AuxiliaryScorer.Mlp, new List<int> { 6 });
+        loss.to(ScalarType.Float64);
+        var (states, behaviours, negatives, mask) = Inputs([3, 5, 2, 4], 5, 4, 3, ScalarType.Float64);
+        return (loss, states.requires_grad_(), behaviours, negatives, mask);
+    }
+
     [Fact]
     public void GradientsScaleWithTheIncomingGradientAndSurviveARetainedGraph()
     {
         using var scope = NewDisposeScope();
-        torch.manual_seed(13);
-        using var loss = new NextBehaviourAuxiliaryLoss(4, 3, AuxiliaryScorer.Mlp, new List<int> { 6 });
-        loss.to(ScalarType.Float64);
-        var (states, behaviours, negatives, mask) = Inputs([3, 5, 2, 4], 5, 4, 3, ScalarType.Float64);
-        states.requires_grad_();
+        var (loss, states, behaviours, negatives, mask) = SmallMlpLoss(seed: 13);
+        using var owned = loss;
         var value = loss.call(states, behaviours, negatives, mask);
 
         (value * 0.5).backward(retain_graph: true);
@@ -149,11 +156,8 @@ public sealed class FusedNextBehaviourLossTests
         // gradient and the weights accumulate over two passes: were either added into the saved tensors in place, the
         // second pass through the retained graph would read that sum.
         using var scope = NewDisposeScope();
-        torch.manual_seed(19);
-        using var loss = new NextBehaviourAuxiliaryLoss(4, 3, AuxiliaryScorer.Mlp, new List<int> { 6 });
-        loss.to(ScalarType.Float64);
-        var (states, behaviours, negatives, mask) = Inputs([3, 5, 2, 4], 5, 4, 3, ScalarType.Float64);
-        states.requires_grad_();
+        var (loss, states, behaviours, negatives, mask) = SmallMlpLoss(seed: 19);
+        using var owned = loss;
         var weight = loss.parameters().First();
 
         (loss.call(states, behaviours, negatives, mask) * 2.0).backward();

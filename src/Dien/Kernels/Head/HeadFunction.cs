@@ -43,7 +43,7 @@ internal sealed class HeadFunction : torch.autograd.SingleTensorFunction<HeadFun
 
         // The parameters (everything after x), then the padded input and the activations.
         ctx.save_for_backward([.. tensors.Skip(1), inputPadded, .. pre, .. post]);
-        ctx.save_data(HiddenKey, (hidden, x.shape[1]));
+        ctx.save_data(HiddenKey, hidden);
         StepTimeline.Mark("HeadFunction.forward: out");
         return logits;
     }
@@ -53,19 +53,21 @@ internal sealed class HeadFunction : torch.autograd.SingleTensorFunction<HeadFun
     {
         StepTimeline.Mark("HeadFunction.backward: in");
         using var scope = NewDisposeScope();
-        var (hidden, input) = ((int, long))ctx.get_data(HiddenKey);
+        int hidden = (int)ctx.get_data(HiddenKey);
         var saved = ctx.get_saved_variables();
+        // The first layer's weight (a hidden layer's, or the output layer's without one) is [N, K_0].
+        long input = saved[0].shape[1];
         int parameters = (3 * hidden) + 2;
         var dLogits = grad_output.contiguous();
         var dx = empty(new[] { dLogits.shape[0], input }, dtype: dLogits.dtype);
         var gradients = saved.Take(parameters).Select(p => empty_like(p)).ToArray();
         if (dLogits.dtype == ScalarType.Float32)
         {
-            Backward<float>(saved, hidden, input, dLogits, dx, gradients);
+            Backward<float>(saved, hidden, dLogits, dx, gradients);
         }
         else
         {
-            Backward<double>(saved, hidden, input, dLogits, dx, gradients);
+            Backward<double>(saved, hidden, dLogits, dx, gradients);
         }
 
         var result = new List<Tensor> { dx.MoveToOuterDisposeScope() };
@@ -78,11 +80,11 @@ internal sealed class HeadFunction : torch.autograd.SingleTensorFunction<HeadFun
     private static int Pad(Tensor like, long n) => like.dtype == ScalarType.Float32 ? VectorOps<float>.Pad((int)n) : VectorOps<double>.Pad((int)n);
 
     /// <summary>The kernel's view of the call: parameters [W_0, b_0, a_0, ..., W_out, b_out] and the saved activations.</summary>
-    private static unsafe HeadKernel<T>.Layers Layers<T>(IReadOnlyList<Tensor> parameters, int hidden, long rows, long input, Tensor inputPadded, Tensor[] pre, Tensor[] post)
+    private static unsafe HeadKernel<T>.Layers Layers<T>(IReadOnlyList<Tensor> parameters, int hidden, long rows, Tensor inputPadded, Tensor[] pre, Tensor[] post)
         where T : unmanaged, IFloatingPointIeee754<T>
         => new()
         {
-            Rows = (int)rows, Input = (int)input, Outputs = (int)parameters[3 * hidden].shape[0],
+            Rows = (int)rows, Input = (int)parameters[0].shape[1], Outputs = (int)parameters[3 * hidden].shape[0],
             Hidden = Enumerable.Range(0, hidden).Select(j => (int)parameters[3 * j].shape[0]).ToArray(),
             Weights = Enumerable.Range(0, hidden).Select(j => (nint)TensorMemory.Pointer<T>(parameters[3 * j])).ToArray(),
             Biases = Enumerable.Range(0, hidden).Select(j => (nint)TensorMemory.Pointer<T>(parameters[(3 * j) + 1])).ToArray(),
@@ -96,17 +98,17 @@ internal sealed class HeadFunction : torch.autograd.SingleTensorFunction<HeadFun
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var x = tensors[0];
-        var layers = Layers<T>(tensors[1..], hidden, x.shape[0], x.shape[1], inputPadded, pre, post);
+        var layers = Layers<T>(tensors[1..], hidden, x.shape[0], inputPadded, pre, post);
         HeadKernel<T>.Forward(layers, TensorMemory.Pointer<T>(x), TensorMemory.Pointer<T>(logits));
     }
 
-    private static unsafe void Backward<T>(IList<Tensor> saved, int hidden, long input, Tensor dLogits, Tensor dx, Tensor[] gradients)
+    private static unsafe void Backward<T>(IList<Tensor> saved, int hidden, Tensor dLogits, Tensor dx, Tensor[] gradients)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int parameters = (3 * hidden) + 2;
         var pre = saved.Skip(parameters + 1).Take(hidden).ToArray();
         var post = saved.Skip(parameters + 1 + hidden).Take(hidden).ToArray();
-        var layers = Layers<T>(saved.Take(parameters).ToList(), hidden, dLogits.shape[0], input, saved[parameters], pre, post);
+        var layers = Layers<T>(saved.Take(parameters).ToList(), hidden, dLogits.shape[0], saved[parameters], pre, post);
         HeadKernel<T>.Backward(
             layers, TensorMemory.Pointer<T>(dLogits), TensorMemory.Pointer<T>(dx),
             Enumerable.Range(0, hidden).Select(j => (nint)TensorMemory.Pointer<T>(gradients[3 * j])).ToArray(),
