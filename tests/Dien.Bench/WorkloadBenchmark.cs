@@ -65,20 +65,23 @@ internal static class WorkloadBenchmark
             model.DefersAuxiliaryLoss = w.DeferAuxiliary;
             var batches = new Batcher(new BatcherOptions { BatchSize = w.Batch, Shuffle = true, BucketByLength = w.Bucket, Seed = w.Seed + epoch, NegativeSampler = w.Alpha > 0 ? sampler : null })
                 .Batches(data.Train).Where(b => b.Size >= 2);
-            foreach (var arrays in batches)
+            // As CtrTrainer does: the next batch's arrays and tensors are built on the prefetch thread while a step runs.
+            using var prefetcher = new BatchPrefetcher(batches, CPU, depth: 1);
+            // A step is timed from the end of the one before, so that a wait for the prefetch thread counts.
+            var clock = Stopwatch.StartNew();
+            foreach (var batch in prefetcher.Batches())
             {
-                var clock = Stopwatch.StartNew();
+                var arrays = batch.Arrays;
                 if (timeline && batchIndex >= WarmUpBatches)
                 {
                     StepTimeline.StartStep();
                 }
 
                 // As CtrTrainer does for a model whose step is in the fused kernels: libtorch on one thread.
+                using (batch)
                 using (kernelsOnly ? KernelWorkers.KernelsOnly(arrays.Size) : default)
                 using (NewDisposeScope())
                 {
-                    using var batch = new BehaviourBatch(arrays);
-                    StepTimeline.Mark("batch tensors");
                     optimizer.zero_grad();
                     StepTimeline.Mark("zero_grad");
                     using var output = model.call(batch);
@@ -102,6 +105,8 @@ internal static class WorkloadBenchmark
                     validPositions += arrays.Lengths.Sum();
                     positions += (double)arrays.Size * arrays.Width;
                 }
+
+                clock.Restart();
             }
 
             // As CtrTrainer does around each epoch's evaluation (TrainerOptions.ReleaseMemoryBetweenEpochs).
