@@ -1,6 +1,7 @@
 using Dien.Attention;
 using Dien.Data.Batching;
 using Dien.Head;
+using Dien.Kernels.Primitives;
 using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -88,6 +89,7 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
     public sealed override CtrOutput forward(BehaviourBatch batch)
     {
         CheckBatch(batch);
+        using var narrowing = SmallInference(batch.Size, batch.Device);
         return Score(batch);
     }
 
@@ -112,6 +114,7 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
         ArgumentNullException.ThrowIfNull(batch);
         batch.Arrays.EnsureIdsInRange(_vocabularies);
         CheckDevice(batch.Device, nameof(batch));
+        using var narrowing = SmallInference(batch.Arrays.Size, batch.Device);
         using var scope = NewDisposeScope();
         var logit = encodeHistoryOnce ? ScoreEncoded(batch) : null;
         if (logit is null)
@@ -130,6 +133,13 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
     /// </summary>
     /// <param name="batch">The ranking call.</param>
     private protected virtual Tensor? ScoreEncoded(CandidateBatch batch) => null;
+
+    /// <summary>
+    /// A scoring call of a few rows on CPU runs libtorch on one thread (<see cref="KernelWorkers.SmallInference"/>); training
+    /// steps and other devices are left as they are.
+    /// </summary>
+    private KernelWorkers.LibTorchNarrowing SmallInference(long rows, Device device)
+        => !training && device.type == DeviceType.CPU ? KernelWorkers.SmallInference(rows) : default;
 
     private void CheckBatch(BehaviourBatch batch)
     {

@@ -14,7 +14,8 @@ namespace Dien.Tests.Training;
 
 /// <summary>
 /// A training step whose heavy work is in the fused kernels runs libtorch on one thread while the kernels keep their
-/// workers (<see cref="KernelWorkers.KernelsOnly"/>); evaluation and every other model keep libtorch's threads.
+/// workers (<see cref="KernelWorkers.KernelsOnly"/>); every other model's steps keep libtorch's threads, and evaluation
+/// follows the model's own rule for small calls (<see cref="SmallInferenceTests"/>).
 /// </summary>
 [Collection("Sequential")]
 public sealed class KernelsOnlyStepTests
@@ -142,7 +143,8 @@ public sealed class KernelsOnlyStepTests
             model.Training.Distinct().Should().Equal(
                 new[] { step },
                 fusedKernels ? "a kernels-only step runs libtorch on one thread and the kernels on every worker" : "a model on libtorch keeps its threads");
-            model.Evaluation.Distinct().Should().Equal(new[] { (Threads: 2, Workers) }, "evaluation runs libtorch's inference compositions");
+            model.Evaluation.Distinct().Should().Equal(
+                new[] { (Threads: 1, Workers) }, "evaluation batches of at most SmallInferenceRows rows run libtorch on one thread, narrowed by the model (SmallInferenceTests)");
             torch.get_num_threads().Should().Be(2);
         });
     }

@@ -1,0 +1,104 @@
+using Dien.Kernels.Primitives;
+using Dien.Model;
+using FluentAssertions;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Dien.Tests.Model;
+
+/// <summary>
+/// A scoring call of a few rows on CPU runs libtorch on one thread (<see cref="KernelWorkers.SmallInference"/>), and
+/// the thread count is back afterwards; training steps and larger calls keep libtorch's threads; the scores do not
+/// depend on it beyond float rounding.
+/// </summary>
+[Collection("Sequential")]
+public sealed class SmallInferenceTests
+{
+    /// <summary>libtorch's thread count seen by the head while <paramref name="model"/> scores a batch of <paramref name="rows"/> rows.</summary>
+    private static int ThreadsInsideTheCall(DienModel model, int rows)
+    {
+        int seen = 0;
+        var head = (nn.Module<Tensor, Tensor>)model.named_modules().Single(m => m.name == "head").module;
+        var hook = head.register_forward_pre_hook((_, input) =>
+        {
+            seen = torch.get_num_threads();
+            return input;
+        });
+        try
+        {
+            Score(model, rows);
+        }
+        finally
+        {
+            hook.remove();
+        }
+
+        return seen;
+    }
+
+    private static void Score(DienModel model, int rows)
+    {
+        var lengths = Enumerable.Range(0, rows).Select(r => 1 + (r % 4)).ToArray();
+        using var batch = new Dien.Data.Batching.BehaviourBatch(ModelTestKit.Arrays(lengths, width: 4, seed: rows));
+        using (torch.NewDisposeScope())
+        {
+            using var output = model.call(batch);
+        }
+    }
+
+    [Fact]
+    public void A_call_of_a_few_rows_in_evaluation_runs_libtorch_on_one_thread_and_puts_it_back()
+    {
+        TestKit.WithLibTorchThreads(2, () =>
+        {
+            torch.manual_seed(3);
+            using var model = new DienModel(ModelTestKit.TinyOptions());
+            model.eval();
+            using (torch.inference_mode(true))
+            {
+                ThreadsInsideTheCall(model, 1).Should().Be(1);
+                torch.get_num_threads().Should().Be(2, "the call puts libtorch's count back");
+                ThreadsInsideTheCall(model, KernelWorkers.SmallInferenceRows).Should().Be(1, "the limit itself is narrowed");
+                ThreadsInsideTheCall(model, KernelWorkers.SmallInferenceRows + 1).Should().Be(2, "larger calls are worth libtorch's threads");
+            }
+
+            model.train();
+            ThreadsInsideTheCall(model, 3).Should().Be(2, "a training step is narrowed by its trainer (KernelsOnly), not by the model");
+            torch.get_num_threads().Should().Be(2);
+        });
+    }
+
+    [Fact]
+    public void Narrowed_calls_score_as_wide_ones_do()
+    {
+        TestKit.WithLibTorchThreads(2, () =>
+        {
+            torch.manual_seed(5);
+            using var model = new DienModel(ModelTestKit.TinyOptions());
+            model.eval();
+            using var batch = new Dien.Data.Batching.BehaviourBatch(ModelTestKit.Arrays([3, 1, 4, 2, 0], width: 4, seed: 11));
+            float[] Scores()
+            {
+                using var inference = torch.inference_mode(true);
+                using var scope = torch.NewDisposeScope();
+                using var output = model.call(batch);
+                return output.Probability.data<float>().ToArray();
+            }
+
+            var narrowed = Scores();
+            KernelWorkers.NarrowsLibTorch = false;
+            float[] wide;
+            try
+            {
+                wide = Scores();
+            }
+            finally
+            {
+                KernelWorkers.NarrowsLibTorch = true;
+            }
+
+            narrowed.Should().Equal(wide, (a, b) => Math.Abs(a - b) <= 1e-6f);
+        });
+    }
+}
