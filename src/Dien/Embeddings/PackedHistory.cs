@@ -29,6 +29,12 @@ internal sealed record PackedHistory(Tensor Behaviours, Tensor? Negatives, Tenso
 
     /// <summary>Each row's sum of its packed vectors, [B, E] (zero for an empty row).</summary>
     /// <param name="packed">One vector per valid position, in <see cref="Positions"/> order.</param>
+    /// <remarks>
+    /// One row (a single scored history) sums along the positions: index_add costs about 14 µs over one history's 27
+    /// positions where the sum costs 3, a part of a batch-1 call worth keeping. The two agree to float rounding.
+    /// </remarks>
     public Tensor SumRows(Tensor packed)
-        => zeros(new[] { Size, packed.shape[1] }, dtype: packed.dtype, device: packed.device).index_add(0, RowOfPosition, packed, HeldScalars.One);
+        => Size == 1
+            ? packed.sum(0, keepdim: true)
+            : zeros(new[] { Size, packed.shape[1] }, dtype: packed.dtype, device: packed.device).index_add(0, RowOfPosition, packed, HeldScalars.One);
 }
