@@ -39,9 +39,9 @@ internal sealed class BilinearAttention : nn.Module<Tensor, Tensor, Tensor, Tens
     /// <returns>[B, T]; zero at padded positions and for empty rows.</returns>
     public override Tensor forward(Tensor states, Tensor target, Tensor mask)
     {
-        Guard.Shape(states, new[] { Guard.Any, Guard.Any, _weight.shape[0] });
-        Guard.Shape(target, new[] { states.shape[0], _weight.shape[1] });
-        Guard.Mask(mask, states.shape[0], states.shape[1]);
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, _weight.size(0) });
+        Guard.Shape(target, new[] { states.size(0), _weight.size(1) });
+        Guard.Mask(mask, states.size(0), states.size(1));
         using var scope = NewDisposeScope();
         var projected = nn.functional.linear(target, _weight); // W e_a: [B, H]
         var scores = states.matmul(projected.unsqueeze(-1)).squeeze(-1); // h_t . (W e_a): [B, T]

@@ -64,8 +64,8 @@ internal sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor states, Tensor target, Tensor mask)
     {
         Guard.Shape(states, new[] { Guard.Any, Guard.Any, (long)_keySize });
-        Guard.Shape(target, new[] { states.shape[0], (long)_querySize });
-        Guard.Mask(mask, states.shape[0], states.shape[1]);
+        Guard.Shape(target, new[] { states.size(0), (long)_querySize });
+        Guard.Mask(mask, states.size(0), states.size(1));
         using var scope = NewDisposeScope();
         var q = _query.call(target); // [B, H]
         if (UseFusedKernels && FusedMlpAttention.Supports(states) && _score.bias is not null && _layers.All(l => l.bias is not null))
@@ -104,7 +104,7 @@ internal sealed class MlpAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         Guard.PackedRoute(ReadsPacked(states), states, UseFusedKernels);
         Guard.Shape(states, new[] { Guard.Any, (long)_keySize });
         Guard.Mask(mask, Guard.Any, Guard.Any);
-        Guard.Shape(target, new[] { mask.shape[0], (long)_querySize });
+        Guard.Shape(target, new[] { mask.size(0), (long)_querySize });
         using var scope = NewDisposeScope();
         var q = _query.call(target);
         var linear = _layers.Append(_score).ToList();

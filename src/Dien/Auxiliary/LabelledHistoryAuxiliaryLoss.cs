@@ -27,8 +27,8 @@ internal sealed class LabelledHistoryAuxiliaryLoss : nn.Module<Tensor, Tensor, T
     public override Tensor forward(Tensor states, Tensor behaviours, Tensor historyLabels, Tensor mask)
     {
         Guard.Shape(states, new[] { Guard.Any, Guard.Any, Guard.Any });
-        Guard.Shape(behaviours, new[] { states.shape[0], states.shape[1], states.shape[2] }, "the inner product needs the width of the states");
-        Guard.Mask(mask, states.shape[0], states.shape[1]);
+        Guard.Shape(behaviours, new[] { states.size(0), states.size(1), states.size(2) }, "the inner product needs the width of the states");
+        Guard.Mask(mask, states.size(0), states.size(1));
         Guard.SameShape(historyLabels, mask);
         using var scope = NewDisposeScope();
         var valid = mask.to_type(states.dtype);

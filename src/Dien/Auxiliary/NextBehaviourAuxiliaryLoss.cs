@@ -89,8 +89,8 @@ internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
     public override Tensor forward(Tensor states, Tensor behaviours, Tensor negatives, Tensor mask)
     {
         Guard.Shape(states, new[] { Guard.Any, Guard.Any, (long)_hiddenSize });
-        Guard.Shape(behaviours, new[] { states.shape[0], states.shape[1], (long)_behaviourSize });
-        Guard.Mask(mask, states.shape[0], states.shape[1]);
+        Guard.Shape(behaviours, new[] { states.size(0), states.size(1), (long)_behaviourSize });
+        Guard.Mask(mask, states.size(0), states.size(1));
         Guard.SameShape(negatives, behaviours);
         using var scope = NewDisposeScope();
         if (Fused(states))
@@ -99,7 +99,7 @@ internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
             return FusedNextBehaviourLoss.Compute(states, behaviours, negatives, mask, weights, biases).MoveToOuterDisposeScope();
         }
 
-        long steps = states.shape[1];
+        long steps = states.size(1);
         if (steps < 2)
         {
             return (states.sum() * HeldScalars.Zero).MoveToOuterDisposeScope();
@@ -161,7 +161,7 @@ internal sealed class NextBehaviourAuxiliaryLoss : nn.Module<Tensor, Tensor, Ten
         Guard.PackedRoute(Fused(behaviours), behaviours, UseFusedKernels);
         Guard.Mask(mask, Guard.Any, Guard.Any);
         Guard.Shape(behaviours, new[] { Guard.Any, (long)_behaviourSize });
-        Guard.Shape(states, states.dim() == 2 ? new[] { behaviours.shape[0], (long)_hiddenSize } : new[] { mask.shape[0], mask.shape[1], (long)_hiddenSize });
+        Guard.Shape(states, states.dim() == 2 ? new[] { behaviours.size(0), (long)_hiddenSize } : new[] { mask.size(0), mask.size(1), (long)_hiddenSize });
         Guard.SameShape(negatives, behaviours);
     }
 

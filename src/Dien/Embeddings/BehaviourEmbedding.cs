@@ -66,7 +66,7 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
         if (Fused(_itemsHaveMaxNorm))
         {
             var rows = FusedLookup.Rows(BehaviourTables, new[] { _items.weight!, _categories.weight! }, new[] { itemIds.reshape(-1), categoryIds.reshape(-1) });
-            return rows.view([.. itemIds.shape, BehaviourSize]);
+            return rows.view([.. Sizes.Of(itemIds), BehaviourSize]);
         }
 
         return torch.cat(new[] { _items.call(itemIds), _categories.call(categoryIds) }, -1);
@@ -118,7 +118,7 @@ internal sealed class BehaviourEmbedding : nn.Module<Tensor, Tensor, Tensor>
     internal EmbeddedBatch Embed(BehaviourBatch batch, bool includeNegatives)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        long size = batch.Size, valid = batch.ValidPositionIds.shape[0];
+        long size = batch.Size, valid = batch.ValidPositionIds.size(0);
         var (itemIds, categoryIds, negatives) = BehaviourIds(batch, includeNegatives);
 
         // One lookup per table for history, target and negatives together: with a max-norm the lookup

@@ -23,9 +23,9 @@ internal sealed record PackedHistory(Tensor Behaviours, Tensor? Negatives, Tenso
     /// <summary>Packed vectors [N, E] laid out padded, [B, T, E], zero at padded positions.</summary>
     /// <param name="packed">One vector per valid position, in <see cref="Positions"/> order.</param>
     public Tensor Pad(Tensor packed)
-        => zeros(new[] { Size * Width, packed.shape[1] }, dtype: packed.dtype, device: packed.device)
+        => zeros(new[] { Size * Width, packed.size(1) }, dtype: packed.dtype, device: packed.device)
             .index_copy(0, Positions, packed)
-            .view(Size, Width, packed.shape[1]);
+            .view(Size, Width, packed.size(1));
 
     /// <summary>Each row's sum of its packed vectors, [B, E] (zero for an empty row).</summary>
     /// <param name="packed">One vector per valid position, in <see cref="Positions"/> order.</param>
@@ -36,5 +36,5 @@ internal sealed record PackedHistory(Tensor Behaviours, Tensor? Negatives, Tenso
     public Tensor SumRows(Tensor packed)
         => Size == 1
             ? packed.sum(0, keepdim: true)
-            : zeros(new[] { Size, packed.shape[1] }, dtype: packed.dtype, device: packed.device).index_add(0, RowOfPosition, packed, HeldScalars.One);
+            : zeros(new[] { Size, packed.size(1) }, dtype: packed.dtype, device: packed.device).index_add(0, RowOfPosition, packed, HeldScalars.One);
 }

@@ -100,11 +100,11 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
     internal Tensor Evolve(Tensor states, HistoryIndex rows, Tensor attention, Tensor mask, int[] lengths)
     {
         ArgumentNullException.ThrowIfNull(rows);
-        Guard.Shape(states, new[] { Guard.Any, Guard.Any, _weightIh.shape[1] });
-        long batch = rows.IsIdentity ? states.shape[0] : rows.Rows;
-        Guard.Mask(mask, batch, states.shape[1]);
-        Guard.Lengths(lengths, batch, states.shape[1]);
-        Guard.Shape(attention, new[] { batch, states.shape[1] });
+        Guard.Shape(states, new[] { Guard.Any, Guard.Any, _weightIh.size(1) });
+        long batch = rows.IsIdentity ? states.size(0) : rows.Rows;
+        Guard.Mask(mask, batch, states.size(1));
+        Guard.Lengths(lengths, batch, states.size(1));
+        Guard.Shape(attention, new[] { batch, states.size(1) });
 
         using var scope = NewDisposeScope();
         int last = lengths.Length == 0 ? 0 : lengths.Max();
@@ -146,11 +146,11 @@ internal sealed class InterestEvolution : nn.Module<Tensor, Tensor, Tensor, int[
     internal Tensor EvolvePacked(Tensor states, Tensor positions, Tensor rowOfPosition, Tensor attention, int[] lengths)
     {
         Guard.PackedRoute(ReadsPacked(states), states, UseFusedKernels);
-        Guard.Shape(states, new[] { ValidPositions.Count(lengths), _weightIh.shape[1] });
+        Guard.Shape(states, new[] { ValidPositions.Count(lengths), _weightIh.size(1) });
         Guard.Shape(attention, new[] { lengths.Length, Guard.Any });
-        Guard.Lengths(lengths, attention.shape[0], attention.shape[1]);
+        Guard.Lengths(lengths, attention.size(0), attention.size(1));
         using var scope = NewDisposeScope();
-        long batch = attention.shape[0];
+        long batch = attention.size(0);
         int last = lengths.Length == 0 ? 0 : lengths.Max();
         if (last == 0)
         {

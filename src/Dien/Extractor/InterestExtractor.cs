@@ -65,10 +65,10 @@ internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tenso
     public override Tensor forward(Tensor behaviours, Tensor mask, int[] lengths)
     {
         Guard.Shape(behaviours, new[] { Guard.Any, Guard.Any, (long)InputSize });
-        Guard.Mask(mask, behaviours.shape[0], behaviours.shape[1]);
-        Guard.Lengths(lengths, behaviours.shape[0], behaviours.shape[1]);
+        Guard.Mask(mask, behaviours.size(0), behaviours.size(1));
+        Guard.Lengths(lengths, behaviours.size(0), behaviours.size(1));
         using var scope = NewDisposeScope();
-        long batch = behaviours.shape[0], steps = behaviours.shape[1];
+        long batch = behaviours.size(0), steps = behaviours.size(1);
         RowsRun += batch;
         int last = lengths.Length == 0 ? 0 : lengths.Max();
         if (last == 0)
@@ -120,7 +120,7 @@ internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tenso
         Guard.PackedRoute(ReadsPacked(behaviours), behaviours, UseFusedKernels);
         Guard.Shape(behaviours, new[] { ValidPositions.Count(lengths), (long)InputSize });
         Guard.Mask(mask, lengths.Length, Guard.Any);
-        long batch = mask.shape[0], steps = mask.shape[1];
+        long batch = mask.size(0), steps = mask.size(1);
         Guard.Lengths(lengths, batch, steps);
         using var scope = NewDisposeScope();
         RowsRun += batch;
@@ -144,7 +144,7 @@ internal sealed class InterestExtractor : nn.Module<Tensor, Tensor, int[], Tenso
         var packedLengths = tensor(lengths.Select(l => (long)Math.Max(l, 1)).ToArray());
         var packed = nn.utils.rnn.pack_padded_sequence(input, packedLengths, batch_first: true, enforce_sorted: false);
         var (output, _) = _gru.call(packed);
-        var (padded, _) = nn.utils.rnn.pad_packed_sequence(output, batch_first: true, total_length: input.shape[1]);
+        var (padded, _) = nn.utils.rnn.pad_packed_sequence(output, batch_first: true, total_length: input.size(1));
         return padded * mask.unsqueeze(-1).to_type(padded.dtype);
     }
 

@@ -39,11 +39,11 @@ internal sealed class Dice : nn.Module<Tensor, Tensor>
     /// <exception cref="ArgumentException">The input is not [B, features].</exception>
     public override Tensor forward(Tensor input)
     {
-        Guard.Shape(input, new[] { Guard.Any, _alpha.shape[0] });
+        Guard.Shape(input, new[] { Guard.Any, _alpha.size(0) });
 
-        if (training && input.shape[0] < 2)
+        if (training && input.size(0) < 2)
         {
-            throw new ArgumentException($"Dice in training needs at least 2 rows for its batch statistics; got Size = {input.shape[0]}. Call eval() to score single rows.", nameof(input));
+            throw new ArgumentException($"Dice in training needs at least 2 rows for its batch statistics; got Size = {input.size(0)}. Call eval() to score single rows.", nameof(input));
         }
 
         using var scope = NewDisposeScope();

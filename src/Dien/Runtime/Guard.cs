@@ -82,7 +82,7 @@ internal static class Guard
     public static void SameShape(Tensor? tensor, Tensor like, [CallerArgumentExpression(nameof(tensor))] string name = "")
     {
         ArgumentNullException.ThrowIfNull(tensor, name);
-        if (!tensor.shape.SequenceEqual(like.shape))
+        if (!Sizes.Same(tensor, like))
         {
             throw new ArgumentException($"{name} has shape {ShapeOf(tensor)}: expected {ShapeOf(like)}.", name);
         }
@@ -142,16 +142,15 @@ internal static class Guard
 
     private static bool Fits(Tensor tensor, long[] expected)
     {
-        // The shape read once: each read of a tensor's shape is a native call.
-        long[] shape = tensor.shape;
-        if (shape.Length != expected.Length)
+        // Size by size (Sizes): reading the whole shape costs more than the check.
+        if (tensor.dim() != expected.Length)
         {
             return false;
         }
 
         for (int i = 0; i < expected.Length; i++)
         {
-            if (expected[i] != Any && shape[i] != expected[i])
+            if (expected[i] != Any && tensor.size(i) != expected[i])
             {
                 return false;
             }

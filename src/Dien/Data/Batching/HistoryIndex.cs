@@ -1,3 +1,4 @@
+using Dien.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -59,7 +60,7 @@ internal sealed class HistoryIndex : IDisposable
 
         if (_index is null)
         {
-            var shape = perHistory.shape;
+            var shape = Sizes.Of(perHistory);
             shape[0] = Rows;
             return perHistory.expand(shape);
         }

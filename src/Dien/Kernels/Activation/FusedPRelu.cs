@@ -20,7 +20,7 @@ internal static class FusedPRelu
     /// <param name="slopes">One slope per column, [C].</param>
     public static Tensor Apply(Tensor x, Tensor slopes)
     {
-        bool fused = x.dim() == 2 && slopes.dim() == 1 && slopes.shape[0] == x.shape[1] && TrainingRoute.Takes(x, slopes);
+        bool fused = x.dim() == 2 && slopes.dim() == 1 && slopes.size(0) == x.size(1) && TrainingRoute.Takes(x, slopes);
         return fused ? PReluFunction.apply(x, slopes) : nn.functional.prelu(x, slopes);
     }
 }

@@ -57,11 +57,11 @@ internal sealed class PReluFunction : torch.autograd.SingleTensorFunction<PReluF
 
     private static unsafe void Forward<T>(Tensor x, Tensor a, Tensor y)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => PReluKernel<T>.Forward(TensorMemory.Pointer<T>(x), TensorMemory.Pointer<T>(a), TensorMemory.Pointer<T>(y), (int)x.shape[0], (int)x.shape[1]);
+        => PReluKernel<T>.Forward(TensorMemory.Pointer<T>(x), TensorMemory.Pointer<T>(a), TensorMemory.Pointer<T>(y), (int)x.size(0), (int)x.size(1));
 
     private static unsafe void Backward<T>(Tensor x, Tensor a, Tensor g, Tensor dx, Tensor da)
         where T : unmanaged, IFloatingPointIeee754<T>
         => PReluKernel<T>.Backward(
             TensorMemory.Pointer<T>(x), TensorMemory.Pointer<T>(a), TensorMemory.Pointer<T>(g), TensorMemory.Pointer<T>(dx), TensorMemory.Pointer<T>(da),
-            (int)x.shape[0], (int)x.shape[1]);
+            (int)x.size(0), (int)x.size(1));
 }

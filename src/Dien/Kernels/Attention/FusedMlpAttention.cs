@@ -63,11 +63,11 @@ internal static class FusedMlpAttention
         if (keyRows is not null)
         {
             Guard.Shape(keys, new[] { Guard.Any, Guard.Any, Guard.Any });
-            Guard.Shape(query, new[] { keyRows.LongLength, keys.shape[2] });
-            Guard.Mask(mask, keyRows.LongLength, keys.shape[1], onCpu: true);
+            Guard.Shape(query, new[] { keyRows.LongLength, keys.size(2) });
+            Guard.Mask(mask, keyRows.LongLength, keys.size(1), onCpu: true);
 
             // The shape read once: each read of a tensor's shape is a native call.
-            long blocks = keys.shape[0];
+            long blocks = keys.size(0);
             int bad = Array.FindIndex(keyRows, r => r < 0 || r >= blocks);
             if (bad >= 0)
             {
@@ -78,17 +78,17 @@ internal static class FusedMlpAttention
         {
             // Packed: the kernel checks N against the mask's valid positions.
             Guard.Mask(mask, Guard.Any, Guard.Any, onCpu: true);
-            Guard.Shape(query, new[] { mask.shape[0], keys.shape[1] });
+            Guard.Shape(query, new[] { mask.size(0), keys.size(1) });
         }
         else
         {
             Guard.Shape(keys, new[] { Guard.Any, Guard.Any, Guard.Any });
-            Guard.Shape(query, new[] { keys.shape[0], keys.shape[2] });
-            Guard.Mask(mask, keys.shape[0], keys.shape[1], onCpu: true);
+            Guard.Shape(query, new[] { keys.size(0), keys.size(2) });
+            Guard.Mask(mask, keys.size(0), keys.size(1), onCpu: true);
         }
 
         Guard.That(keys.numel() <= int.MaxValue / 4, $"keys {Guard.ShapeOf(keys)} are too large for the fused kernel.", nameof(keys));
         Guard.CpuLike(query, keys.dtype, "the keys");
-        MlpStack.CheckLayers(weights, biases, 4 * keys.shape[^1], keys.dtype);
+        MlpStack.CheckLayers(weights, biases, 4 * keys.size(-1), keys.dtype);
     }
 }

@@ -26,7 +26,7 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
         using var scope = NewDisposeScope();
         var inputs = Inputs.Of(keys, query, mask, weights, biases);
         inputs.KeyRows = keyRows;
-        var scores = empty(mask.shape[0], mask.shape[1], dtype: keys.dtype);
+        var scores = empty(mask.size(0), mask.size(1), dtype: keys.dtype);
         inputs.Forward(scores, null);
         return scores.MoveToOuterDisposeScope();
     }
@@ -38,11 +38,11 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
         var (weights, biases) = Layers(vars);
         var inputs = Inputs.Of((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], weights, biases);
         var keys = inputs.Keys;
-        var scores = empty(inputs.Mask.shape[0], inputs.Mask.shape[1], dtype: keys.dtype);
+        var scores = empty(inputs.Mask.size(0), inputs.Mask.size(1), dtype: keys.dtype);
         int width = keys.dtype == ScalarType.Float32 ? MlpAttentionKernel<float>.SavedWidth(inputs.Widths) : MlpAttentionKernel<double>.SavedWidth(inputs.Widths);
 
         // One saved row per key: [B, T, width], or [N, width] for packed keys.
-        var saved = empty([.. keys.shape[..^1], width], dtype: keys.dtype);
+        var saved = empty([.. Sizes.AllButLast(keys), width], dtype: keys.dtype);
         inputs.Forward(scores, saved);
         ctx.save_for_backward([inputs.Keys, inputs.Query, inputs.Mask, saved, .. inputs.Weights, .. inputs.Biases]);
         StepTimeline.Mark("MlpAttentionFunction.forward: out");
@@ -98,7 +98,7 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
             Mask = mask;
             Weights = weights;
             Biases = biases;
-            Widths = weights.Select(w => (int)w.shape[0]).ToArray();
+            Widths = weights.Select(w => (int)w.size(0)).ToArray();
         }
 
         public Tensor Keys { get; }
@@ -157,21 +157,21 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
         private unsafe MlpAttentionKernel<T>.Problem Problem<T>()
             where T : unmanaged, IFloatingPointIeee754<T>
         {
-            int batch = (int)Mask.shape[0], steps = (int)Mask.shape[1];
+            int batch = (int)Mask.size(0), steps = (int)Mask.size(1);
             byte* mask = TensorMemory.Pointer<byte>(Mask);
             long[]? starts = null;
             if (Keys.dim() == 2)
             {
                 (starts, long valid) = MlpAttentionKernel<T>.PackedStarts(mask, batch, steps);
-                if (valid != Keys.shape[0])
+                if (valid != Keys.size(0))
                 {
-                    throw new ArgumentException($"The packed keys have {Keys.shape[0]} rows but the mask has {valid} valid positions.", "keys");
+                    throw new ArgumentException($"The packed keys have {Keys.size(0)} rows but the mask has {valid} valid positions.", "keys");
                 }
             }
 
             return new()
             {
-                Batch = batch, Steps = steps, Hidden = (int)Keys.shape[^1], KeyStart = starts,
+                Batch = batch, Steps = steps, Hidden = (int)Keys.size(-1), KeyStart = starts,
                 KeyBlock = KeyRows is null ? null : Array.ConvertAll(KeyRows, r => (long)r * steps),
                 Keys = TensorMemory.Pointer<T>(Keys), Query = TensorMemory.Pointer<T>(Query), Mask = mask,
                 Widths = Widths, Weights = TensorMemory.Addresses<T>(Weights), Biases = TensorMemory.Addresses<T>(Biases),

@@ -54,12 +54,12 @@ internal static class FusedHead
             return false;
         }
 
-        long width = x.shape[1];
+        long width = x.size(1);
         for (int j = 0; j < weights.Count; j++)
         {
-            long n = weights[j].shape[0];
-            if (weights[j].dim() != 2 || weights[j].shape[1] != width || biases[j].dim() != 1 || biases[j].shape[0] != n
-                || slopes[j].dim() != 1 || slopes[j].shape[0] != n)
+            long n = weights[j].size(0);
+            if (weights[j].dim() != 2 || weights[j].size(1) != width || biases[j].dim() != 1 || biases[j].size(0) != n
+                || slopes[j].dim() != 1 || slopes[j].size(0) != n)
             {
                 return false;
             }
@@ -67,8 +67,8 @@ internal static class FusedHead
             width = n;
         }
 
-        return outputWeight.dim() == 2 && outputWeight.shape[1] == width && outputWeight.shape[0] is 1 or 2
-            && outputBias.dim() == 1 && outputBias.shape[0] == outputWeight.shape[0]
+        return outputWeight.dim() == 2 && outputWeight.size(1) == width && outputWeight.size(0) is 1 or 2
+            && outputBias.dim() == 1 && outputBias.size(0) == outputWeight.size(0)
             && TrainingRoute.Takes([x, .. weights, .. biases, .. slopes, outputWeight, outputBias]);
     }
 }

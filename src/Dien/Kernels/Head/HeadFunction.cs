@@ -26,12 +26,12 @@ internal sealed class HeadFunction : torch.autograd.SingleTensorFunction<HeadFun
         int hidden = (int)vars[^1];
         var tensors = vars.Take(vars.Length - 1).Select(v => ((Tensor)v).detach().contiguous()).ToArray();
         var x = tensors[0];
-        long rows = x.shape[0];
-        var widths = Enumerable.Range(0, hidden).Select(j => tensors[1 + (3 * j)].shape[0]).ToArray();
-        var inputPadded = empty(new[] { rows, (long)Pad(x, x.shape[1]) }, dtype: x.dtype);
+        long rows = x.size(0);
+        var widths = Enumerable.Range(0, hidden).Select(j => tensors[1 + (3 * j)].size(0)).ToArray();
+        var inputPadded = empty(new[] { rows, (long)Pad(x, x.size(1)) }, dtype: x.dtype);
         var pre = widths.Select(n => empty(new[] { rows, (long)Pad(x, n) }, dtype: x.dtype)).ToArray();
         var post = widths.Select(n => empty(new[] { rows, (long)Pad(x, n) }, dtype: x.dtype)).ToArray();
-        var logits = empty(new[] { rows, tensors[^2].shape[0] }, dtype: x.dtype);
+        var logits = empty(new[] { rows, tensors[^2].size(0) }, dtype: x.dtype);
         if (x.dtype == ScalarType.Float32)
         {
             Forward<float>(tensors, hidden, inputPadded, pre, post, logits);
@@ -56,10 +56,10 @@ internal sealed class HeadFunction : torch.autograd.SingleTensorFunction<HeadFun
         int hidden = (int)ctx.get_data(HiddenKey);
         var saved = ctx.get_saved_variables();
         // The first layer's weight (a hidden layer's, or the output layer's without one) is [N, K_0].
-        long input = saved[0].shape[1];
+        long input = saved[0].size(1);
         int parameters = (3 * hidden) + 2;
         var dLogits = grad_output.contiguous();
-        var dx = empty(new[] { dLogits.shape[0], input }, dtype: dLogits.dtype);
+        var dx = empty(new[] { dLogits.size(0), input }, dtype: dLogits.dtype);
         var gradients = saved.Take(parameters).Select(p => empty_like(p)).ToArray();
         if (dLogits.dtype == ScalarType.Float32)
         {
@@ -84,8 +84,8 @@ internal sealed class HeadFunction : torch.autograd.SingleTensorFunction<HeadFun
         where T : unmanaged, IFloatingPointIeee754<T>
         => new()
         {
-            Rows = (int)rows, Input = (int)parameters[0].shape[1], Outputs = (int)parameters[3 * hidden].shape[0],
-            Hidden = Enumerable.Range(0, hidden).Select(j => (int)parameters[3 * j].shape[0]).ToArray(),
+            Rows = (int)rows, Input = (int)parameters[0].size(1), Outputs = (int)parameters[3 * hidden].size(0),
+            Hidden = Enumerable.Range(0, hidden).Select(j => (int)parameters[3 * j].size(0)).ToArray(),
             Weights = Enumerable.Range(0, hidden).Select(j => (nint)TensorMemory.Pointer<T>(parameters[3 * j])).ToArray(),
             Biases = Enumerable.Range(0, hidden).Select(j => (nint)TensorMemory.Pointer<T>(parameters[(3 * j) + 1])).ToArray(),
             Slopes = Enumerable.Range(0, hidden).Select(j => (nint)TensorMemory.Pointer<T>(parameters[(3 * j) + 2])).ToArray(),
@@ -98,7 +98,7 @@ internal sealed class HeadFunction : torch.autograd.SingleTensorFunction<HeadFun
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var x = tensors[0];
-        var layers = Layers<T>(tensors[1..], hidden, x.shape[0], inputPadded, pre, post);
+        var layers = Layers<T>(tensors[1..], hidden, x.size(0), inputPadded, pre, post);
         HeadKernel<T>.Forward(layers, TensorMemory.Pointer<T>(x), TensorMemory.Pointer<T>(logits));
     }
 
@@ -108,7 +108,7 @@ internal sealed class HeadFunction : torch.autograd.SingleTensorFunction<HeadFun
         int parameters = (3 * hidden) + 2;
         var pre = saved.Skip(parameters + 1).Take(hidden).ToArray();
         var post = saved.Skip(parameters + 1 + hidden).Take(hidden).ToArray();
-        var layers = Layers<T>(saved.Take(parameters).ToList(), hidden, dLogits.shape[0], saved[parameters], pre, post);
+        var layers = Layers<T>(saved.Take(parameters).ToList(), hidden, dLogits.size(0), saved[parameters], pre, post);
         HeadKernel<T>.Backward(
             layers, TensorMemory.Pointer<T>(dLogits), TensorMemory.Pointer<T>(dx),
             Enumerable.Range(0, hidden).Select(j => (nint)TensorMemory.Pointer<T>(gradients[3 * j])).ToArray(),

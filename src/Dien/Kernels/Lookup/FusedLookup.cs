@@ -49,13 +49,13 @@ internal static class FusedLookup
         Guard.That(Supports(tables), $"the tables should be on CPU with one dtype, float32 or float64 (check Supports first).", nameof(tables));
         Guard.That(names.Count == tables.Count && ids.Count == tables.Count, $"{names.Count} names, {tables.Count} tables and {ids.Count} id vectors should be as many.", nameof(ids));
         Guard.That(ids[0].dim() == 1, $"the {names[0]} ids {Guard.ShapeOf(ids[0])} should be one id per row, [N].", nameof(ids));
-        long n = ids[0].shape[0];
+        long n = ids[0].size(0);
         for (int j = 0; j < tables.Count; j++)
         {
             Guard.That(tables[j].dim() == 2, $"table {names[j]} {Guard.ShapeOf(tables[j])} should be [rows, width].", nameof(tables));
-            Guard.That(ids[j].dtype == ScalarType.Int64 && ids[j].device_type == DeviceType.CPU && ids[j].dim() == 1 && ids[j].shape[0] == n,
+            Guard.That(ids[j].dtype == ScalarType.Int64 && ids[j].device_type == DeviceType.CPU && ids[j].dim() == 1 && ids[j].size(0) == n,
                 $"the {names[j]} ids ({ids[j].dtype}, {Guard.ShapeOf(ids[j])}) should be int64 [{n}] on CPU, as many as the first table's.", nameof(ids));
-            long rows = tables[j].shape[0];
+            long rows = tables[j].size(0);
             long* p = Kernels.Primitives.TensorMemory.Pointer<long>(ids[j]);
             for (long i = 0; i < n; i++)
             {

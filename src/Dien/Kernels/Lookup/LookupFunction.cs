@@ -32,7 +32,7 @@ internal sealed class LookupFunction : torch.autograd.SingleTensorFunction<Looku
         var tables = vars.Take(count).Select(v => ((Tensor)v).detach().contiguous()).ToArray();
         var ids = vars.Skip(count).Take(count).Cast<Tensor>().ToArray();
         ctx.save_for_backward([.. ids]);
-        ctx.save_data(ShapesKey, tables.Select(t => (t.shape[0], (int)t.shape[1])).ToArray());
+        ctx.save_data(ShapesKey, tables.Select(t => (t.size(0), (int)t.size(1))).ToArray());
         return Run(tables, ids);
     }
 
@@ -64,8 +64,8 @@ internal sealed class LookupFunction : torch.autograd.SingleTensorFunction<Looku
 
     private static Tensor Run(Tensor[] tables, Tensor[] ids)
     {
-        int[] widths = tables.Select(t => (int)t.shape[1]).ToArray();
-        int n = (int)ids[0].shape[0];
+        int[] widths = tables.Select(t => (int)t.size(1)).ToArray();
+        int n = (int)ids[0].size(0);
         var output = empty(new long[] { n, widths.Sum() }, dtype: tables[0].dtype);
         if (output.dtype == ScalarType.Float32)
         {
@@ -85,5 +85,5 @@ internal sealed class LookupFunction : torch.autograd.SingleTensorFunction<Looku
 
     private static unsafe void Backward<T>(Tensor grad, int[] widths, Tensor[] ids, Tensor[] gradTables)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LookupKernel<T>.Backward(TensorMemory.Pointer<T>(grad), widths, TensorMemory.Addresses<long>(ids), (int)grad.shape[0], TensorMemory.Addresses<T>(gradTables));
+        => LookupKernel<T>.Backward(TensorMemory.Pointer<T>(grad), widths, TensorMemory.Addresses<long>(ids), (int)grad.size(0), TensorMemory.Addresses<T>(gradTables));
 }

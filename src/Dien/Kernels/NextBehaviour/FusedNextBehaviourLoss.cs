@@ -219,17 +219,17 @@ internal static class FusedNextBehaviourLoss
             Guard.Shape(behaviours, new[] { Guard.Any, Guard.Any });
             if (states.dim() == 2)
             {
-                Guard.Shape(states, new[] { behaviours.shape[0], Guard.Any });
+                Guard.Shape(states, new[] { behaviours.size(0), Guard.Any });
             }
             else
             {
-                Guard.Shape(states, new[] { mask.shape[0], mask.shape[1], Guard.Any });
+                Guard.Shape(states, new[] { mask.size(0), mask.size(1), Guard.Any });
             }
         }
         else
         {
-            Guard.Shape(states, new[] { mask.shape[0], mask.shape[1], Guard.Any });
-            Guard.Shape(behaviours, new[] { mask.shape[0], mask.shape[1], Guard.Any });
+            Guard.Shape(states, new[] { mask.size(0), mask.size(1), Guard.Any });
+            Guard.Shape(behaviours, new[] { mask.size(0), mask.size(1), Guard.Any });
         }
 
         Guard.SameShape(negatives, behaviours);
@@ -237,6 +237,6 @@ internal static class FusedNextBehaviourLoss
             $"states {Guard.ShapeOf(states)} or behaviours {Guard.ShapeOf(behaviours)} exceed {int.MaxValue} elements, the fused kernel's limit.", nameof(states));
         Guard.CpuLike(behaviours, states.dtype, "the states");
         Guard.CpuLike(negatives, states.dtype, "the states");
-        MlpStack.CheckLayers(weights, biases, states.shape[^1] + behaviours.shape[^1], states.dtype);
+        MlpStack.CheckLayers(weights, biases, states.size(-1) + behaviours.size(-1), states.dtype);
     }
 }

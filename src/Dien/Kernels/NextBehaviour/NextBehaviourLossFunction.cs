@@ -75,11 +75,11 @@ internal sealed class NextBehaviourLossFunction : torch.autograd.SingleTensorFun
     {
         var problem = new NextBehaviourLossKernel<T>.Problem
         {
-            Batch = (int)mask.shape[0], Steps = (int)mask.shape[1], Hidden = (int)states.shape[^1], Behaviour = (int)behaviours.shape[^1],
-            Packed = behaviours.dim() == 2, StatesPacked = states.dim() == 2, PackedRows = behaviours.shape[0],
+            Batch = (int)mask.size(0), Steps = (int)mask.size(1), Hidden = (int)states.size(-1), Behaviour = (int)behaviours.size(-1),
+            Packed = behaviours.dim() == 2, StatesPacked = states.dim() == 2, PackedRows = behaviours.size(0),
             States = TensorMemory.Pointer<T>(states), Behaviours = TensorMemory.Pointer<T>(behaviours), Negatives = TensorMemory.Pointer<T>(negatives),
             Mask = TensorMemory.Pointer<byte>(mask),
-            Widths = weights.Select(t => (int)t.shape[0]).ToArray(),
+            Widths = weights.Select(t => (int)t.size(0)).ToArray(),
             Weights = weights.Select(t => (nint)TensorMemory.Pointer<T>(t)).ToArray(),
             Biases = biases.Select(t => (nint)TensorMemory.Pointer<T>(t)).ToArray(),
         };

@@ -259,9 +259,9 @@ internal static class MlpStack
 
         for (int j = 0; j < weights.Count; j++)
         {
-            Guard.That(weights[j].dim() == 2 && weights[j].shape[1] == input && biases[j].dim() == 1 && biases[j].shape[0] == weights[j].shape[0],
+            Guard.That(weights[j].dim() == 2 && weights[j].size(1) == input && biases[j].dim() == 1 && biases[j].size(0) == weights[j].size(0),
                 $"layer {j}: weight {Guard.ShapeOf(weights[j])} and bias {Guard.ShapeOf(biases[j])} do not fit an input of width {input}.", nameof(weights));
-            input = weights[j].shape[0];
+            input = weights[j].size(0);
         }
 
         Guard.That(input == 1, $"the last layer has {input} outputs: the scorer ends in one output.", nameof(weights));

@@ -24,12 +24,12 @@ internal static class FusedLinear
             return nn.functional.linear(x, weight, bias);
         }
 
-        long k = x.shape[^1];
-        Guard.That(weight.dim() == 2 && weight.shape[1] == k, $"weight {Guard.ShapeOf(weight)} should be [O, {k}] for x {Guard.ShapeOf(x)}.", nameof(weight));
-        Guard.That(bias is null || (bias.dim() == 1 && bias.shape[0] == weight.shape[0]), $"bias {(bias is null ? "null" : Guard.ShapeOf(bias))} should be [{weight.shape[0]}].", nameof(bias));
-        long[] outer = x.shape[..^1];
+        long k = x.size(-1);
+        Guard.That(weight.dim() == 2 && weight.size(1) == k, $"weight {Guard.ShapeOf(weight)} should be [O, {k}] for x {Guard.ShapeOf(x)}.", nameof(weight));
+        Guard.That(bias is null || (bias.dim() == 1 && bias.size(0) == weight.size(0)), $"bias {(bias is null ? "null" : Guard.ShapeOf(bias))} should be [{weight.size(0)}].", nameof(bias));
+        long[] outer = Sizes.AllButLast(x);
         var flat = x.reshape(-1, k);
         var y = LinearFunction.apply(flat, weight, bias!);
-        return y.view([.. outer, weight.shape[0]]);
+        return y.view([.. outer, weight.size(0)]);
     }
 }

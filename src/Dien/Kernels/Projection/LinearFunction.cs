@@ -21,7 +21,7 @@ internal sealed class LinearFunction : torch.autograd.SingleTensorFunction<Linea
         var x = ((Tensor)vars[0]).detach().contiguous();
         var w = ((Tensor)vars[1]).detach().contiguous();
         var b = (vars[2] as Tensor)?.detach().contiguous();
-        int n = (int)x.shape[0], k = (int)x.shape[1], o = (int)w.shape[0];
+        int n = (int)x.size(0), k = (int)x.size(1), o = (int)w.size(0);
         var y = empty(new long[] { n, o }, dtype: x.dtype);
         if (x.dtype == ScalarType.Float32)
         {
@@ -46,7 +46,7 @@ internal sealed class LinearFunction : torch.autograd.SingleTensorFunction<Linea
         var saved = ctx.get_saved_variables();
         Tensor x = saved[0], w = saved[1];
         var dy = grad_output.contiguous();
-        int n = (int)x.shape[0], k = (int)x.shape[1], o = (int)w.shape[0];
+        int n = (int)x.size(0), k = (int)x.size(1), o = (int)w.size(0);
         bool hasBias = (bool)ctx.get_data(HasBiasKey);
         var dx = empty(new long[] { n, k }, dtype: x.dtype);
         var dw = empty(new long[] { o, k }, dtype: x.dtype);

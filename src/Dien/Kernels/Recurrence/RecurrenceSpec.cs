@@ -81,7 +81,7 @@ internal sealed class RecurrenceSpec
             throw new ArgumentException($"inputProjection has shape {Guard.ShapeOf(inputProjection)}: expected {(packed ? "[valid positions, 3H] (packed)" : "[B, T, 3H]")}.", nameof(inputProjection));
         }
 
-        if (weightHh.dim() != 2 || weightHh.shape[0] != 3 * weightHh.shape[1] || weightHh.shape[1] == 0)
+        if (weightHh.dim() != 2 || weightHh.size(0) != 3 * weightHh.size(1) || weightHh.size(1) == 0)
         {
             throw new ArgumentException($"weightHh has shape {Guard.ShapeOf(weightHh)}: expected [3H, H] with H > 0.", nameof(weightHh));
         }
@@ -94,7 +94,7 @@ internal sealed class RecurrenceSpec
             }
 
             // The shape read once: each read of a tensor's shape is a native call.
-            long blocks = inputProjection.shape[0];
+            long blocks = inputProjection.size(0);
             int bad = Array.FindIndex(inputRows, r => r < 0 || r >= blocks);
             if (bad >= 0)
             {
@@ -102,14 +102,14 @@ internal sealed class RecurrenceSpec
             }
         }
 
-        long batch = packed || inputRows is not null ? lengths.Length : inputProjection.shape[0], steps = packedSteps ?? inputProjection.shape[1], hidden = weightHh.shape[1];
+        long batch = packed || inputRows is not null ? lengths.Length : inputProjection.size(0), steps = packedSteps ?? inputProjection.size(1), hidden = weightHh.size(1);
         long valid = lengths.Sum(l => (long)Math.Max(l, 0));
-        if (packed && inputProjection.shape[0] != valid)
+        if (packed && inputProjection.size(0) != valid)
         {
             throw new ArgumentException($"inputProjection has shape {Guard.ShapeOf(inputProjection)}: a packed projection has one row per valid position ({valid}).", nameof(inputProjection));
         }
 
-        if (inputProjection.shape[^1] != 3 * hidden)
+        if (inputProjection.size(-1) != 3 * hidden)
         {
             throw new ArgumentException($"inputProjection has shape {Guard.ShapeOf(inputProjection)}: its last dimension must be 3H = {3 * hidden} (H from weightHh).", nameof(inputProjection));
         }
@@ -119,7 +119,7 @@ internal sealed class RecurrenceSpec
         if (biasHh is not null)
         {
             RequireCpu(biasHh, nameof(biasHh), inputProjection.dtype);
-            if (biasHh.dim() != 1 || biasHh.shape[0] != 3 * hidden)
+            if (biasHh.dim() != 1 || biasHh.size(0) != 3 * hidden)
             {
                 throw new ArgumentException($"biasHh has shape {Guard.ShapeOf(biasHh)}: expected [{3 * hidden}].", nameof(biasHh));
             }

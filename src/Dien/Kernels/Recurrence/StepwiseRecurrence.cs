@@ -29,7 +29,7 @@ internal static class StepwiseRecurrence
         }
 
         using var scope = NewDisposeScope();
-        long batch = inputProjection.shape[0], steps = inputProjection.shape[1], hidden = weightHh.shape[1];
+        long batch = inputProjection.size(0), steps = inputProjection.size(1), hidden = weightHh.size(1);
         int last = lengths.Length == 0 ? 0 : (int)Math.Min(steps, lengths.Max());
         var lengthTensor = tensor(lengths.Select(l => (long)l).ToArray(), device: inputProjection.device);
         // Positions from host longs: arange takes its bounds as temporary scalars (Runtime/HeldArithmetic).

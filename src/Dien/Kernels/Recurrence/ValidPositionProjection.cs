@@ -18,7 +18,7 @@ internal static class ValidPositionProjection
 
     /// <summary>Whether to gather: fewer than <see cref="GatherBelow"/> of the <c>B x steps</c> positions are valid, and <paramref name="x"/> is contiguous.</summary>
     public static bool Pays(Tensor x, int[] lengths, int steps) =>
-        ValidPositions.Count(lengths) < GatherBelow * x.shape[0] * steps && x.is_contiguous();
+        ValidPositions.Count(lengths) < GatherBelow * x.size(0) * steps && x.is_contiguous();
 
     /// <summary>
     /// The projection of the valid positions of <paramref name="x"/> [B, T, E], row after row: [sum of lengths, O].
@@ -30,9 +30,9 @@ internal static class ValidPositionProjection
     public static Tensor Gather(Tensor x, int[] lengths, Tensor weight, Tensor? bias)
     {
         using var scope = NewDisposeScope();
-        long total = x.shape[1];
+        long total = x.size(1);
         var source = ValidPositions.Positions(lengths, total);
-        var gathered = x.reshape(x.shape[0] * total, x.shape[2]).index_select(0, tensor(source, device: x.device));
+        var gathered = x.reshape(x.size(0) * total, x.size(2)).index_select(0, tensor(source, device: x.device));
         return nn.functional.linear(gathered, weight, bias).MoveToOuterDisposeScope();
     }
 
@@ -55,10 +55,10 @@ internal static class ValidPositionProjection
 
         using var scope = NewDisposeScope();
         var projected = Gather(x, lengths, weight, bias);
-        long batch = x.shape[0];
-        return zeros(new[] { batch * steps, projected.shape[1] }, dtype: projected.dtype, device: projected.device)
+        long batch = x.size(0);
+        return zeros(new[] { batch * steps, projected.size(1) }, dtype: projected.dtype, device: projected.device)
             .index_copy(0, tensor(ValidPositions.Positions(lengths, steps), device: x.device), projected)
-            .view(batch, steps, projected.shape[1])
+            .view(batch, steps, projected.size(1))
             .MoveToOuterDisposeScope();
     }
 }
