@@ -114,6 +114,29 @@ public sealed class FusedMlpAttentionTests
     }
 
     [Fact]
+    public void Inference_reads_inputs_that_are_not_contiguous_as_their_values()
+    {
+        // Inference reads contiguous tensors where they are and copies the others: views with other strides must score
+        // as their contiguous copies do.
+        using var scope = NewDisposeScope();
+        torch.manual_seed(31);
+        var mask = Mask([5, 2, 0, 4], 5);
+        var keys = randn(4, 5, 4, ScalarType.Float64);
+        var query = randn(4, 4, ScalarType.Float64);
+        var (weights, biases) = RandomLayers();
+        using (no_grad())
+        {
+            var expected = FusedMlpAttention.Scores(keys, query, mask, weights, biases);
+            var strided = keys.transpose(0, 1).contiguous().transpose(0, 1);
+            var stridedQuery = query.t().contiguous().t();
+            var stridedWeights = weights.Select(w => w.t().contiguous().t()).ToList();
+            strided.is_contiguous().Should().BeFalse();
+            stridedWeights[0].is_contiguous().Should().BeFalse();
+            FusedMlpAttention.Scores(strided, stridedQuery, mask, stridedWeights, biases).eq(expected).all().item<bool>().Should().BeTrue();
+        }
+    }
+
+    [Fact]
     public void Rows_sharing_a_history_read_its_keys_in_place_with_a_copy_per_rows_scores_exactly()
     {
         // Ranking: two histories' keys [2, T, H] and five rows reading them, each with its own query and mask. Without a

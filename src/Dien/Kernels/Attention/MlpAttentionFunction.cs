@@ -24,12 +24,16 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
     public static Tensor Inference(Tensor keys, Tensor query, Tensor mask, IReadOnlyList<Tensor> weights, IReadOnlyList<Tensor> biases, int[]? keyRows = null)
     {
         using var scope = NewDisposeScope();
-        var inputs = Inputs.Of(keys, query, mask, weights, biases);
+        // No graph here: the tensors are read where they are, without a detached handle each.
+        var inputs = new Inputs(Dense(keys), Dense(query), Dense(mask), weights.Select(Dense).ToList(), biases.Select(Dense).ToList());
         inputs.KeyRows = keyRows;
         var scores = empty(mask.size(0), mask.size(1), dtype: keys.dtype);
         inputs.Forward(scores, null);
         return scores.MoveToOuterDisposeScope();
     }
+
+    /// <summary>The tensor itself when contiguous, else a contiguous copy.</summary>
+    private static Tensor Dense(Tensor t) => t.is_contiguous() ? t : t.contiguous();
 
     /// <inheritdoc/>
     public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)

@@ -166,6 +166,7 @@ internal static unsafe class MlpAttentionKernel<T>
 
         public T* Scores, Saved, DScores, DKeys, DQuery;
 
+        /// <summary>Packs layer 0 for the forward; with <paramref name="gradients"/>, also its row-major copies and the accumulators the backward needs.</summary>
         public void Prepare(int maxChunks, bool gradients)
         {
             Chunks = Math.Clamp(Math.Min(maxChunks, p.Batch / 4), 1, Math.Max(1, p.Batch));
@@ -187,8 +188,12 @@ internal static unsafe class MlpAttentionKernel<T>
 
                 aT = PackedMatrix<T>.Transposed(a, n[0], h, 0, h, np[0]);
                 cT = PackedMatrix<T>.Transposed(c, n[0], h, 0, h, np[0]);
-                aRows = PackedMatrix<T>.Padded(a, n[0], h, 0, h, hp);
-                cRows = PackedMatrix<T>.Padded(c, n[0], h, 0, h, hp);
+                if (gradients)
+                {
+                    // The row-major copies serve the backward only.
+                    aRows = PackedMatrix<T>.Padded(a, n[0], h, 0, h, hp);
+                    cRows = PackedMatrix<T>.Padded(c, n[0], h, 0, h, hp);
+                }
             }
             finally
             {
@@ -197,9 +202,9 @@ internal static unsafe class MlpAttentionKernel<T>
             }
 
             pT = PackedMatrix<T>.Transposed(w0, n[0], k0, 3 * h, h, np[0]);
-            pRows = PackedMatrix<T>.Padded(w0, n[0], k0, 3 * h, h, hp);
             if (gradients)
             {
+                pRows = PackedMatrix<T>.Padded(w0, n[0], k0, 3 * h, h, hp);
                 accumulators = PackedMatrix<T>.AllocClear(Chunks * stack.AccumulatorSize);
             }
         }
