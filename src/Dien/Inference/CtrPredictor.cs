@@ -13,7 +13,8 @@ namespace Dien.Inference;
 /// Thread-safety: every call takes one lock around the model, because TorchSharp modules make no
 /// thread-safety guarantee (and <c>no_grad</c> and dispose scopes are per thread). Calls from many
 /// threads are therefore safe and give the same answers as sequential calls; libtorch still uses its
-/// intra-op threads inside each call. For more throughput, create one predictor per worker.
+/// intra-op threads inside each call of more than 64 rows (smaller ones run it on one thread, where its second thread
+/// only adds a fork to each small operation). For more throughput, create one predictor per worker.
 /// </remarks>
 public sealed class CtrPredictor : IDisposable
 {
