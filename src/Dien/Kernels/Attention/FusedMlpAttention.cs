@@ -66,7 +66,7 @@ internal static class FusedMlpAttention
             Guard.Shape(query, new[] { keyRows.LongLength, keys.size(2) });
             Guard.Mask(mask, keyRows.LongLength, keys.size(1), onCpu: true);
 
-            // The shape read once: each read of a tensor's shape is a native call.
+            // Read once, not once per row in the check below: each read is a native call.
             long blocks = keys.size(0);
             int bad = Array.FindIndex(keyRows, r => r < 0 || r >= blocks);
             if (bad >= 0)

@@ -93,7 +93,7 @@ internal sealed class RecurrenceSpec
                 throw new ArgumentException("inputRows was given with packedSteps: rows share blocks of a padded projection [R, T, 3H] only.", nameof(inputRows));
             }
 
-            // The shape read once: each read of a tensor's shape is a native call.
+            // Read once, not once per row in the check below: each read is a native call.
             long blocks = inputProjection.size(0);
             int bad = Array.FindIndex(inputRows, r => r < 0 || r >= blocks);
             if (bad >= 0)
