@@ -70,6 +70,36 @@ public sealed class SmallInferenceTests
     }
 
     [Fact]
+    public void A_thread_that_first_used_libtorch_while_another_was_narrowed_gets_its_threads_back()
+    {
+        // libtorch copies its process-wide count into a thread's own on that thread's first use, and narrowing sets the
+        // process-wide count: a thread born inside another's narrowing starts with one thread.
+        TestKit.WithLibTorchThreads(2, () =>
+        {
+            torch.manual_seed(4);
+            using var model = new DienModel(ModelTestKit.TinyOptions());
+            model.eval();
+            int before = 0, inside = 0, after = 0;
+            using (KernelWorkers.SmallInference(1))
+            {
+                var thread = new Thread(() =>
+                {
+                    before = torch.get_num_threads();
+                    inside = ThreadsInsideTheCall(model, KernelWorkers.SmallInferenceRows + 1);
+                    after = torch.get_num_threads();
+                });
+                thread.Start();
+                thread.Join();
+            }
+
+            before.Should().Be(1, "the new thread copied the count narrowed by this one");
+            inside.Should().Be(2, "a large call on that thread runs on the count narrowing found");
+            after.Should().Be(2);
+            torch.get_num_threads().Should().Be(2);
+        });
+    }
+
+    [Fact]
     public void Narrowed_calls_score_as_wide_ones_do()
     {
         TestKit.WithLibTorchThreads(2, () =>

@@ -199,6 +199,7 @@ internal static class KernelWorkers
         }
 
         t_workers = workers;
+        Volatile.Write(ref s_narrowedFrom, threads);
         torch.set_num_threads(1);
         return new LibTorchNarrowing(threads);
     }
@@ -218,7 +219,32 @@ internal static class KernelWorkers
     /// </summary>
     /// <param name="rows">The call's scored rows: above <see cref="SmallInferenceRows"/> the scope changes nothing.</param>
     /// <returns>A scope that puts libtorch's thread count back; dispose it on this thread.</returns>
-    public static LibTorchNarrowing SmallInference(long rows) => rows <= SmallInferenceRows ? KernelsOnly(rows) : default;
+    /// <remarks>
+    /// libtorch copies its process-wide thread count into a thread's own the first time that thread uses it, and
+    /// narrowing sets the process-wide count too, so a thread that starts scoring while another one is narrowed would
+    /// keep one thread for good. Before anything else this puts such a thread back to the count narrowing found.
+    /// </remarks>
+    public static LibTorchNarrowing SmallInference(long rows)
+    {
+        RestoreCountNarrowedElsewhere();
+        return rows <= SmallInferenceRows ? KernelsOnly(rows) : default;
+    }
+
+    /// <summary>
+    /// Puts this thread's libtorch count back to the one the last narrowing found, when it is lower and this thread is
+    /// in no narrowing or background job of its own (see <see cref="SmallInference"/>).
+    /// </summary>
+    private static void RestoreCountNarrowedElsewhere()
+    {
+        int wide = Volatile.Read(ref s_narrowedFrom);
+        if (wide > 1 && t_workers == 0 && t_started is not { Count: > 0 } && torch.get_num_threads() < wide)
+        {
+            torch.set_num_threads(wide);
+        }
+    }
+
+    /// <summary>libtorch's thread count the last <see cref="KernelsOnly"/> narrowed from; 0 before any.</summary>
+    private static int s_narrowedFrom;
 
     /// <summary>
     /// The most rows at which <see cref="SmallInference"/> narrows libtorch. Workload W's DIEN in inference, median call
