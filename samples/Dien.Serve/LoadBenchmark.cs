@@ -17,7 +17,7 @@ internal static class LoadBenchmark
 {
     private const string Usage = """
         load [--checkpoint out/best.dien] [--clients 32] [--requests 2000] [--candidates 100] [--history 25] [--modes on,off] [--threads 0]
-             [--max-batch-rows 1024] [--max-wait-ms 1]
+             [--max-batch-rows 256] [--max-wait-ms 1]
           Sends --requests POST /rank requests (after a warm-up) from --clients concurrent clients to the service on
           127.0.0.1, each one user with --history behaviours and --candidates candidates, for each batching mode.
         """;
@@ -27,7 +27,7 @@ internal static class LoadBenchmark
         var settings = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["--checkpoint"] = "out/best.dien", ["--clients"] = "32", ["--requests"] = "2000", ["--candidates"] = "100",
-            ["--history"] = "25", ["--modes"] = "on,off", ["--threads"] = "0", ["--max-batch-rows"] = "1024", ["--max-wait-ms"] = "1",
+            ["--history"] = "25", ["--modes"] = "on,off", ["--threads"] = "0", ["--max-batch-rows"] = "256", ["--max-wait-ms"] = "1",
         };
         for (int i = 0; i < args.Length; i++)
         {

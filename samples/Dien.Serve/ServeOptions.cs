@@ -73,8 +73,8 @@ public sealed class BatchingSettings
     /// <summary>Longest wait of the oldest queued request for others.</summary>
     public double MaxWaitMilliseconds { get; set; } = 1;
 
-    /// <summary>Most candidate rows in one model call.</summary>
-    public int MaxBatchRows { get; set; } = 1024;
+    /// <summary>Most candidate rows in one model call (the library's default, <c>BatchingScorerOptions.MaxBatchRows</c>).</summary>
+    public int MaxBatchRows { get; set; } = 256;
 
     /// <summary>Most rows waiting; beyond it requests get 503.</summary>
     public int MaxQueuedRows { get; set; } = 8192;

@@ -89,7 +89,7 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
     public sealed override CtrOutput forward(BehaviourBatch batch)
     {
         CheckBatch(batch);
-        using var narrowing = SmallInference(batch.Size, batch.Device);
+        using var narrowing = SmallInference(batch.Size, batch.Device, KernelWorkers.SmallInferenceRows);
         return Score(batch);
     }
 
@@ -114,7 +114,7 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
         ArgumentNullException.ThrowIfNull(batch);
         batch.Arrays.EnsureIdsInRange(_vocabularies);
         CheckDevice(batch.Device, nameof(batch));
-        using var narrowing = SmallInference(batch.Arrays.Size, batch.Device);
+        using var narrowing = SmallInference(batch.Arrays.Size, batch.Device, KernelWorkers.SmallRankingRows);
         using var scope = NewDisposeScope();
         var logit = encodeHistoryOnce ? ScoreEncoded(batch) : null;
         if (logit is null)
@@ -135,11 +135,11 @@ public abstract class CtrModel : nn.Module<BehaviourBatch, CtrOutput>
     private protected virtual Tensor? ScoreEncoded(CandidateBatch batch) => null;
 
     /// <summary>
-    /// A scoring call of a few rows on CPU runs libtorch on one thread (<see cref="KernelWorkers.SmallInference"/>); training
-    /// steps and other devices are left as they are.
+    /// A scoring call of at most <paramref name="limit"/> rows on CPU runs libtorch on one thread
+    /// (<see cref="KernelWorkers.SmallInference"/>); training steps and other devices are left as they are.
     /// </summary>
-    private KernelWorkers.LibTorchNarrowing SmallInference(long rows, Device device)
-        => !training && device.type == DeviceType.CPU ? KernelWorkers.SmallInference(rows) : default;
+    private KernelWorkers.LibTorchNarrowing SmallInference(long rows, Device device, int limit)
+        => !training && device.type == DeviceType.CPU ? KernelWorkers.SmallInference(rows, limit) : default;
 
     private void CheckBatch(BehaviourBatch batch)
     {

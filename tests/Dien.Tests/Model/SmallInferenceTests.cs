@@ -1,3 +1,4 @@
+using Dien.Inference;
 using Dien.Kernels.Primitives;
 using Dien.Model;
 using FluentAssertions;
@@ -8,15 +9,18 @@ using static TorchSharp.torch;
 namespace Dien.Tests.Model;
 
 /// <summary>
-/// A scoring call of a few rows on CPU runs libtorch on one thread (<see cref="KernelWorkers.SmallInference"/>), and
-/// the thread count is back afterwards; training steps and larger calls keep libtorch's threads; the scores do not
-/// depend on it beyond float rounding.
+/// A scoring call of a few rows on CPU, or a ranking call of up to a few hundred candidates, runs libtorch on one thread
+/// (<see cref="KernelWorkers.SmallInference"/>), and the thread count is back afterwards; training steps and larger
+/// calls keep libtorch's threads; the scores do not depend on it beyond float rounding.
 /// </summary>
 [Collection("Sequential")]
 public sealed class SmallInferenceTests
 {
     /// <summary>libtorch's thread count seen by the head while <paramref name="model"/> scores a batch of <paramref name="rows"/> rows.</summary>
-    private static int ThreadsInsideTheCall(DienModel model, int rows)
+    private static int ThreadsInsideTheCall(DienModel model, int rows) => ThreadsSeenByTheHead(model, () => Score(model, rows));
+
+    /// <summary>libtorch's thread count seen by <paramref name="model"/>'s head during <paramref name="call"/>.</summary>
+    private static int ThreadsSeenByTheHead(DienModel model, Action call)
     {
         int seen = 0;
         var head = (nn.Module<Tensor, Tensor>)model.named_modules().Single(m => m.name == "head").module;
@@ -27,7 +31,7 @@ public sealed class SmallInferenceTests
         });
         try
         {
-            Score(model, rows);
+            call();
         }
         finally
         {
@@ -65,6 +69,26 @@ public sealed class SmallInferenceTests
 
             model.train();
             ThreadsInsideTheCall(model, 3).Should().Be(2, "a training step is narrowed by its trainer (KernelsOnly), not by the model");
+            torch.get_num_threads().Should().Be(2);
+        });
+    }
+
+    [Fact]
+    public void A_ranking_call_of_up_to_SmallRankingRows_candidates_runs_libtorch_on_one_thread()
+    {
+        TestKit.WithLibTorchThreads(2, () =>
+        {
+            torch.manual_seed(6);
+            using var model = new DienModel(ModelTestKit.TinyOptions());
+            using var predictor = new CtrPredictor(model);
+            int Ranking(int candidates) => ThreadsSeenByTheHead(model, () => predictor.ScoreCandidates(
+                1, [2, 3, 4], [1, 2, 3],
+                Enumerable.Range(0, candidates).Select(i => 1L + (i % 11)).ToArray(),
+                Enumerable.Range(0, candidates).Select(i => 1L + (i % 4)).ToArray(),
+                extraFields: [1]));
+
+            Ranking(KernelWorkers.SmallRankingRows).Should().Be(1, "the candidates of one history run the kernels, as a training step's rows do");
+            Ranking(KernelWorkers.SmallRankingRows + 1).Should().Be(2);
             torch.get_num_threads().Should().Be(2);
         });
     }

@@ -217,17 +217,18 @@ internal static class KernelWorkers
     /// second OpenMP thread only adds a fork and a join to each of the call's small operations (an index_add over one
     /// history's 27 positions: 14 µs on one thread, 30 on two).
     /// </summary>
-    /// <param name="rows">The call's scored rows: above <see cref="SmallInferenceRows"/> the scope changes nothing.</param>
+    /// <param name="rows">The call's scored rows: above <paramref name="limit"/> the scope changes nothing.</param>
+    /// <param name="limit">The most rows narrowed: <see cref="SmallInferenceRows"/> for a batch, <see cref="SmallRankingRows"/> for a ranking call.</param>
     /// <returns>A scope that puts libtorch's thread count back; dispose it on this thread.</returns>
     /// <remarks>
     /// libtorch copies its process-wide thread count into a thread's own the first time that thread uses it, and
     /// narrowing sets the process-wide count too, so a thread that starts scoring while another one is narrowed would
     /// keep one thread for good. Before anything else this puts such a thread back to the count narrowing found.
     /// </remarks>
-    public static LibTorchNarrowing SmallInference(long rows)
+    public static LibTorchNarrowing SmallInference(long rows, int limit = SmallInferenceRows)
     {
         RestoreCountNarrowedElsewhere();
-        return rows <= SmallInferenceRows ? KernelsOnly(rows) : default;
+        return rows <= limit ? KernelsOnly(rows) : default;
     }
 
     /// <summary>
@@ -251,6 +252,15 @@ internal static class KernelWorkers
     /// on one thread against two: 1 row 9 % faster, 8 and 32 rows 13-15 %, 64 level, 128 12 % slower.
     /// </summary>
     public const int SmallInferenceRows = 64;
+
+    /// <summary>
+    /// The most candidate rows at which a ranking call (each request's history encoded once) narrows libtorch: its
+    /// candidate rows run the attention and evolution kernels, where a batch's rows also run the extractor and the
+    /// lookups. Ranking rows/s of W's DIEN with the call narrowed against not, two rounds: 100 candidates of one request
+    /// 125,560 / 92,635 against 90,232 / 73,252; 300 candidates 111,817 / 128,639 against 109,691 / 132,063 (level);
+    /// 10 requests of 100, 149,431 / 116,505 against 149,515 / 127,496 (level).
+    /// </summary>
+    public const int SmallRankingRows = 256;
 
     /// <summary>Whether <see cref="KernelsOnly"/> narrows libtorch; off, it does nothing (internal, for measurements).</summary>
     internal static bool NarrowsLibTorch { get; set; } = true;
