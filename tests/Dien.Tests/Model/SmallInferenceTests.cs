@@ -1,3 +1,4 @@
+using Dien.Data.Batching;
 using Dien.Inference;
 using Dien.Kernels.Primitives;
 using Dien.Model;
@@ -41,10 +42,19 @@ public sealed class SmallInferenceTests
         return seen;
     }
 
+    /// <summary>The tests' tiny DIEN (<see cref="ModelTestKit.TinyOptions"/>) in evaluation mode, seeded.</summary>
+    private static DienModel EvaluatedModel(int seed)
+    {
+        torch.manual_seed(seed);
+        var model = new DienModel(ModelTestKit.TinyOptions());
+        model.eval();
+        return model;
+    }
+
     private static void Score(DienModel model, int rows)
     {
         var lengths = Enumerable.Range(0, rows).Select(r => 1 + (r % 4)).ToArray();
-        using var batch = new Dien.Data.Batching.BehaviourBatch(ModelTestKit.Arrays(lengths, width: 4, seed: rows));
+        using var batch = new BehaviourBatch(ModelTestKit.Arrays(lengths, width: 4, seed: rows));
         using (torch.NewDisposeScope())
         {
             using var output = model.call(batch);
@@ -56,9 +66,7 @@ public sealed class SmallInferenceTests
     {
         TestKit.WithLibTorchThreads(2, () =>
         {
-            torch.manual_seed(3);
-            using var model = new DienModel(ModelTestKit.TinyOptions());
-            model.eval();
+            using var model = EvaluatedModel(3);
             using (torch.inference_mode(true))
             {
                 ThreadsInsideTheCall(model, 1).Should().Be(1);
@@ -78,8 +86,7 @@ public sealed class SmallInferenceTests
     {
         TestKit.WithLibTorchThreads(2, () =>
         {
-            torch.manual_seed(6);
-            using var model = new DienModel(ModelTestKit.TinyOptions());
+            using var model = EvaluatedModel(6);
             using var predictor = new CtrPredictor(model);
             int Ranking(int candidates) => ThreadsSeenByTheHead(model, () => predictor.ScoreCandidates(
                 1, [2, 3, 4], [1, 2, 3],
@@ -100,9 +107,7 @@ public sealed class SmallInferenceTests
         // process-wide count: a thread born inside another's narrowing starts with one thread.
         TestKit.WithLibTorchThreads(2, () =>
         {
-            torch.manual_seed(4);
-            using var model = new DienModel(ModelTestKit.TinyOptions());
-            model.eval();
+            using var model = EvaluatedModel(4);
             int before = 0, inside = 0, after = 0;
             using (KernelWorkers.SmallInference(1))
             {
@@ -128,10 +133,8 @@ public sealed class SmallInferenceTests
     {
         TestKit.WithLibTorchThreads(2, () =>
         {
-            torch.manual_seed(5);
-            using var model = new DienModel(ModelTestKit.TinyOptions());
-            model.eval();
-            using var batch = new Dien.Data.Batching.BehaviourBatch(ModelTestKit.Arrays([3, 1, 4, 2, 0], width: 4, seed: 11));
+            using var model = EvaluatedModel(5);
+            using var batch = new BehaviourBatch(ModelTestKit.Arrays([3, 1, 4, 2, 0], width: 4, seed: 11));
             float[] Scores()
             {
                 using var inference = torch.inference_mode(true);

@@ -25,15 +25,14 @@ internal sealed class MlpAttentionFunction : torch.autograd.SingleTensorFunction
     {
         using var scope = NewDisposeScope();
         // No graph here: the tensors are read where they are, without a detached handle each.
-        var inputs = new Inputs(Dense(keys), Dense(query), Dense(mask), weights.Select(Dense).ToList(), biases.Select(Dense).ToList());
+        var inputs = new Inputs(
+            TensorMemory.Readable(keys), TensorMemory.Readable(query), TensorMemory.Readable(mask),
+            weights.Select(TensorMemory.Readable).ToList(), biases.Select(TensorMemory.Readable).ToList());
         inputs.KeyRows = keyRows;
         var scores = empty(mask.size(0), mask.size(1), dtype: keys.dtype);
         inputs.Forward(scores, null);
         return scores.MoveToOuterDisposeScope();
     }
-
-    /// <summary>The tensor itself when contiguous, else a contiguous copy.</summary>
-    private static Tensor Dense(Tensor t) => t.is_contiguous() ? t : t.contiguous();
 
     /// <inheritdoc/>
     public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)

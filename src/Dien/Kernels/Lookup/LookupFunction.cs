@@ -22,7 +22,7 @@ internal sealed class LookupFunction : torch.autograd.SingleTensorFunction<Looku
     public static Tensor Inference(IReadOnlyList<Tensor> tables, IReadOnlyList<Tensor> ids)
     {
         using var scope = NewDisposeScope();
-        return Run(tables.Select(t => t.detach().contiguous()).ToArray(), ids.ToArray()).MoveToOuterDisposeScope();
+        return Run(tables.Select(TensorMemory.Readable).ToArray(), ids.ToArray()).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>

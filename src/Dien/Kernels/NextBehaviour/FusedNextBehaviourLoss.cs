@@ -86,8 +86,8 @@ internal static class FusedNextBehaviourLoss
             _mask = mask.detach().contiguous();
             // The scorer's parameters are contiguous and outlive the call: the kernel reads them as they are, without
             // two native calls a tensor for a detached contiguous handle.
-            _weights = weights.Select(Readable).ToList();
-            _biases = biases.Select(Readable).ToList();
+            _weights = weights.Select(TensorMemory.Readable).ToList();
+            _biases = biases.Select(TensorMemory.Readable).ToList();
             if (withGradients)
             {
                 // Not cleared here: the kernel writes every row, zeros where no pair is, on its own workers.
@@ -185,8 +185,6 @@ internal static class FusedNextBehaviourLoss
                 }
             }
         }
-
-        private static Tensor Readable(Tensor t) => t.is_contiguous() ? t : t.detach().contiguous();
 
         // By reference: a tensor's Equals compares its values.
         private bool Copied(Tensor t) => !_originalWeights.Any(w => ReferenceEquals(w, t)) && !_originalBiases.Any(b => ReferenceEquals(b, t));

@@ -30,6 +30,12 @@ internal static unsafe class TensorMemory
         return bytes.IsEmpty ? null : (T*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(bytes));
     }
 
+    /// <summary>
+    /// What <see cref="Pointer{T}"/> can read: the tensor itself when contiguous (no new handle), else a detached
+    /// contiguous copy in the caller's dispose scope.
+    /// </summary>
+    public static Tensor Readable(Tensor tensor) => tensor.is_contiguous() ? tensor : tensor.detach().contiguous();
+
     /// <summary>The addresses of several tensors' first elements, as <see cref="Pointer{T}"/> gives each.</summary>
     /// <param name="tensors">Contiguous CPU tensors of element type T.</param>
     public static nint[] Addresses<T>(IEnumerable<Tensor> tensors)
