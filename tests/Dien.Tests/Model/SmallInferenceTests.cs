@@ -2,6 +2,7 @@ using Dien.Data.Batching;
 using Dien.Inference;
 using Dien.Kernels.Primitives;
 using Dien.Model;
+using Dien.Runtime;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
@@ -101,24 +102,63 @@ public sealed class SmallInferenceTests
     }
 
     [Fact]
-    public void A_thread_that_first_used_libtorch_while_another_was_narrowed_gets_its_threads_back()
+    public void A_thread_that_first_uses_libtorch_while_another_is_narrowed_keeps_its_threads()
     {
-        // libtorch copies its process-wide count into a thread's own on that thread's first use, and narrowing sets the
-        // process-wide count: a thread born inside another's narrowing starts with one thread.
+        // Narrowing changes the narrowed thread's count only: a service's new thread, or a training job started
+        // beside a busy service, keeps libtorch's threads and the kernels' workers.
+        if (!LibTorchThreads.ThreadLocal)
+        {
+            return;
+        }
+
         TestKit.WithLibTorchThreads(2, () =>
         {
-            using var model = EvaluatedModel(4);
-            int before = 0, inside = 0, after = 0;
+            int threads = 0, workers = 0;
             using (KernelWorkers.SmallInference(1))
             {
                 var thread = new Thread(() =>
                 {
-                    before = torch.get_num_threads();
-                    inside = ThreadsInsideTheCall(model, KernelWorkers.SmallInferenceRows + 1);
-                    after = torch.get_num_threads();
+                    threads = torch.get_num_threads();
+                    workers = KernelWorkers.Count;
                 });
                 thread.Start();
                 thread.Join();
+                torch.get_num_threads().Should().Be(1, "this thread is narrowed");
+            }
+
+            threads.Should().Be(2);
+            workers.Should().Be(Math.Min(2, Environment.ProcessorCount));
+        });
+    }
+
+    [Fact]
+    public void Without_per_thread_counts_a_thread_born_inside_a_narrowing_gets_its_threads_back_when_it_scores()
+    {
+        // The fallback narrows through the process-wide count, which libtorch copies into a thread's own on that
+        // thread's first use: a thread born inside another's narrowing starts with one thread, and its first scoring
+        // call puts it back.
+        TestKit.WithLibTorchThreads(2, () =>
+        {
+            using var model = EvaluatedModel(4);
+            int before = 0, inside = 0, after = 0;
+            LibTorchThreads.UseThreadLocal = false;
+            try
+            {
+                using (KernelWorkers.SmallInference(1))
+                {
+                    var thread = new Thread(() =>
+                    {
+                        before = torch.get_num_threads();
+                        inside = ThreadsInsideTheCall(model, KernelWorkers.SmallInferenceRows + 1);
+                        after = torch.get_num_threads();
+                    });
+                    thread.Start();
+                    thread.Join();
+                }
+            }
+            finally
+            {
+                LibTorchThreads.UseThreadLocal = true;
             }
 
             before.Should().Be(1, "the new thread copied the count narrowed by this one");

@@ -142,22 +142,22 @@ internal static class KernelWorkers
         if (!StartsInBackground)
         {
             Run(chunk, chunks, workers);
-            return new Background(job, 0, 0, done: true);
+            return new Background(job, null, 0, done: true);
         }
 
         int helpers = workers > 1 && chunks > 1 ? Math.Min(Math.Max(1, workers / 2), chunks) : 0;
-        int threads = torch.get_num_threads();
+        LibTorchThreads.Saved? narrowed = null;
         if (helpers > 0)
         {
             Interlocked.Increment(ref s_backgroundStarts);
-            torch.set_num_threads(Math.Max(1, threads - helpers));
+            narrowed = LibTorchThreads.Set(Math.Max(1, torch.get_num_threads() - helpers));
             for (int helper = 0; helper < helpers; helper++)
             {
                 ThreadPool.UnsafeQueueUserWorkItem(static j => j.WorkServingOffers(), job, preferLocal: false);
             }
         }
 
-        var started = new Background(job, helpers > 0 ? threads : 0, helpers, startedAt: StepTimeline.Recording ? System.Diagnostics.Stopwatch.GetTimestamp() : 0);
+        var started = new Background(job, narrowed, helpers, startedAt: StepTimeline.Recording ? System.Diagnostics.Stopwatch.GetTimestamp() : 0);
         if (helpers > 0)
         {
             (t_started ??= []).Add(started);
@@ -185,7 +185,8 @@ internal static class KernelWorkers
     /// Until the returned scope is disposed, on this thread, libtorch runs on one thread while the kernels keep
     /// <see cref="Count"/> workers: for steps whose heavy work is in the kernels, where libtorch's own operations are
     /// small. On 2 cores libtorch's second OpenMP thread only spun between those operations, on the core a kernel's
-    /// helper needed.
+    /// helper needed. Only this thread's count changes (<see cref="LibTorchThreads"/>): other threads, and threads that
+    /// first use libtorch meanwhile, keep the process's.
     /// </summary>
     /// <param name="rows">The step's batch rows: above <see cref="KernelsOnlyRows"/> the scope changes nothing.</param>
     /// <returns>A scope that puts libtorch's thread count back; dispose it on this thread.</returns>
@@ -199,9 +200,13 @@ internal static class KernelWorkers
         }
 
         t_workers = workers;
-        Volatile.Write(ref s_narrowedFrom, threads);
-        torch.set_num_threads(1);
-        return new LibTorchNarrowing(threads);
+        var saved = LibTorchThreads.Set(1);
+        if (!saved.ThreadLocal)
+        {
+            Volatile.Write(ref s_narrowedFrom, threads);
+        }
+
+        return new LibTorchNarrowing(saved);
     }
 
     /// <summary>
@@ -221,9 +226,11 @@ internal static class KernelWorkers
     /// <param name="limit">The most rows narrowed: <see cref="SmallInferenceRows"/> for a batch, <see cref="SmallRankingRows"/> for a ranking call.</param>
     /// <returns>A scope that puts libtorch's thread count back; dispose it on this thread.</returns>
     /// <remarks>
-    /// libtorch copies its process-wide thread count into a thread's own the first time that thread uses it, and
-    /// narrowing sets the process-wide count too, so a thread that starts scoring while another one is narrowed would
-    /// keep one thread for good. Before anything else this puts such a thread back to the count narrowing found.
+    /// Narrowing changes this thread's count only (<see cref="LibTorchThreads"/>). Where that is not possible it falls
+    /// back to <c>torch.set_num_threads</c>, which sets the process-wide count too, and libtorch copies that count into
+    /// a thread's own the first time the thread uses it: a thread that started scoring while another one was narrowed
+    /// would keep one thread for good. So, in that fallback, this first puts such a thread back to the count the last
+    /// narrowing found.
     /// </remarks>
     public static LibTorchNarrowing SmallInference(long rows, int limit = SmallInferenceRows)
     {
@@ -238,13 +245,13 @@ internal static class KernelWorkers
     private static void RestoreCountNarrowedElsewhere()
     {
         int wide = Volatile.Read(ref s_narrowedFrom);
-        if (wide > 1 && t_workers == 0 && t_started is not { Count: > 0 } && torch.get_num_threads() < wide)
+        if (wide > 1 && !LibTorchThreads.ThreadLocal && t_workers == 0 && t_started is not { Count: > 0 } && torch.get_num_threads() < wide)
         {
             torch.set_num_threads(wide);
         }
     }
 
-    /// <summary>libtorch's thread count the last <see cref="KernelsOnly"/> narrowed from; 0 before any.</summary>
+    /// <summary>libtorch's thread count the last <see cref="KernelsOnly"/> narrowed from through the process-wide count; 0 before any.</summary>
     private static int s_narrowedFrom;
 
     /// <summary>
@@ -268,16 +275,16 @@ internal static class KernelWorkers
     /// <summary>The scope of <see cref="KernelsOnly"/>: disposing it puts libtorch's thread count back.</summary>
     internal readonly struct LibTorchNarrowing : IDisposable
     {
-        private readonly int _threads;
+        private readonly LibTorchThreads.Saved? _saved;
 
-        internal LibTorchNarrowing(int threads) => _threads = threads;
+        internal LibTorchNarrowing(LibTorchThreads.Saved saved) => _saved = saved;
 
         /// <inheritdoc />
         public void Dispose()
         {
-            if (_threads > 0)
+            if (_saved is { } saved)
             {
-                torch.set_num_threads(_threads);
+                LibTorchThreads.Restore(saved);
                 t_workers = 0;
             }
         }
@@ -295,19 +302,20 @@ internal static class KernelWorkers
     internal sealed class Background
     {
         private readonly Job _job;
-        private readonly int _threads, _helpers;
+        private readonly LibTorchThreads.Saved? _narrowed;
+        private readonly int _helpers;
         private readonly long _startedAt;
         private bool _joined;
 
         /// <param name="job">The chunks.</param>
-        /// <param name="threads">libtorch's thread count to put back at the join, or 0 when it was not changed.</param>
+        /// <param name="narrowed">libtorch's thread count to put back at the join, or null when it was not changed.</param>
         /// <param name="helpers">The helpers asked, whose threads the join takes back.</param>
         /// <param name="done">The chunks have already run (nothing to join).</param>
         /// <param name="startedAt">When the helpers were asked, for <see cref="StepTimeline"/>; 0 when nothing records.</param>
-        internal Background(Job job, int threads, int helpers, bool done = false, long startedAt = 0)
+        internal Background(Job job, LibTorchThreads.Saved? narrowed, int helpers, bool done = false, long startedAt = 0)
         {
             _job = job;
-            _threads = threads;
+            _narrowed = narrowed;
             _helpers = helpers;
             _joined = done;
             _startedAt = startedAt;
@@ -336,9 +344,9 @@ internal static class KernelWorkers
 
             _joined = true;
             long joinedAt = _startedAt != 0 ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
-            if (_threads > 0)
+            if (_narrowed is { } narrowed)
             {
-                torch.set_num_threads(_threads);
+                LibTorchThreads.Restore(narrowed);
                 t_started?.Remove(this);
             }
 
