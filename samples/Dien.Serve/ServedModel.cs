@@ -56,7 +56,7 @@ public sealed class ServedModel
     public int? MaxHistoryLength => Predictor.MaxHistoryLength;
 
     /// <summary>
-    /// Loads and verifies a checkpoint from one read of the file (every entry's CRC and SHA-256, then one smoke call);
+    /// Loads and verifies a checkpoint from one read of the file (every entry's CRC and SHA-256, then a warm-up and one smoke call);
     /// its version is the SHA-256 of exactly the bytes loaded, so a writer replacing the file meanwhile cannot mix two.
     /// </summary>
     /// <param name="path">The checkpoint.</param>
@@ -68,7 +68,9 @@ public sealed class ServedModel
         var predictor = CtrPredictor.Load(path);
         try
         {
-            // One call through the whole model before it takes traffic: a model that cannot score is refused here.
+            // The scoring code compiled before traffic (the process's first call would take about 0.2 s), then one
+            // call through the whole model: a model that cannot score is refused here.
+            predictor.WarmUp();
             var probe = predictor.ScoreCandidates(0, [0], [0], [0], [0],
                 predictor.Options.ExtraFieldVocabularySizes.Count == 0 ? null : new long[predictor.Options.ExtraFieldVocabularySizes.Count]);
             if (probe.Length != 1 || !float.IsFinite(probe[0]))

@@ -15,6 +15,10 @@ public static class ChildProcess
     /// equal to k, and prints <c>saved k</c> after each, until killed.
     /// <c>readme README.md folder</c>: compiles the README's C# example from its text and runs it in <c>folder</c>,
     /// in a fresh process as a user's program would run (its own working folder, libtorch not yet loaded).
+    /// <c>first-calls path warm|cold</c>: loads the checkpoint at <c>path</c> (a model of <c>ModelTestKit.TinyOptions</c>),
+    /// calls <see cref="Inference.CtrPredictor.WarmUp"/> with <c>warm</c>, then scores as a service would (one candidate,
+    /// 100 candidates, a batch of 100 rows) and prints <c>compiled N</c>: the methods .NET compiled on this thread
+    /// during those calls.
     /// </summary>
     public static int Main(string[] args)
     {
@@ -23,9 +27,14 @@ public static class ChildProcess
             return Docs.ReadmeExample.Run(args[1], args[2]);
         }
 
+        if (args.Length == 3 && args[0] == "first-calls")
+        {
+            return Inference.WarmUpTests.FirstCalls(args[1], warm: args[2] == "warm");
+        }
+
         if (args.Length != 2 || args[0] != "save-loop")
         {
-            Console.Error.WriteLine("usage: save-loop <checkpoint path> | readme <README.md> <folder>");
+            Console.Error.WriteLine("usage: save-loop <checkpoint path> | readme <README.md> <folder> | first-calls <checkpoint path> warm|cold");
             return 2;
         }
 
