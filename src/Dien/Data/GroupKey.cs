@@ -11,7 +11,10 @@ internal static class GroupKey
     private const ulong Prime = 1099511628211;
 
     /// <summary>The key of <paramref name="user"/>.</summary>
-    public static long Of(string user)
+    public static long Of(string user) => Of(user.AsSpan());
+
+    /// <summary>The key of the characters <paramref name="user"/>, as of the same string.</summary>
+    public static long Of(ReadOnlySpan<char> user)
     {
         ulong hash = OffsetBasis;
         foreach (char c in user)

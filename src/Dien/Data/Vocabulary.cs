@@ -1,7 +1,7 @@
 namespace Dien.Data;
 
 /// <summary>
-/// A string -> id map. Id 0 is padding and out-of-vocabulary: <see cref="IdOf"/> returns 0 for any
+/// A string -> id map. Id 0 is padding and out-of-vocabulary: <see cref="IdOf(string)"/> returns 0 for any
 /// string it does not know. Vocabularies built here give ids 1.. to known strings.
 /// </summary>
 /// <remarks>
@@ -11,6 +11,9 @@ namespace Dien.Data;
 public sealed class Vocabulary
 {
     private readonly Dictionary<string, int> _ids;
+#if NET9_0_OR_GREATER
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _spanIds;
+#endif
 
     /// <summary>Wraps an existing map (ids must not be negative, nor <see cref="int.MaxValue"/>, whose table size would overflow).</summary>
     /// <param name="ids">string -> id.</param>
@@ -19,6 +22,9 @@ public sealed class Vocabulary
     {
         ArgumentNullException.ThrowIfNull(ids);
         _ids = new Dictionary<string, int>(ids, StringComparer.Ordinal);
+#if NET9_0_OR_GREATER
+        _spanIds = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
+#endif
         int max = 0;
         foreach (var (key, id) in _ids)
         {
@@ -44,6 +50,13 @@ public sealed class Vocabulary
 
     /// <summary>The id of <paramref name="value"/>, or 0 when it is unknown.</summary>
     public int IdOf(string value) => _ids.TryGetValue(value, out int id) ? id : 0;
+
+    /// <summary>The id of the characters <paramref name="value"/>, or 0 when unknown, without making a string of them (.NET 9 and later).</summary>
+#if NET9_0_OR_GREATER
+    internal int IdOf(ReadOnlySpan<char> value) => _spanIds.TryGetValue(value, out int id) ? id : 0;
+#else
+    internal int IdOf(ReadOnlySpan<char> value) => IdOf(value.ToString());
+#endif
 
     /// <summary>Whether <paramref name="value"/> is known.</summary>
     public bool Contains(string value) => _ids.ContainsKey(value);

@@ -37,6 +37,12 @@ public sealed class AuthorsFormatReader
         _options = options ?? new ReadOptions();
     }
 
+    /// <summary>
+    /// Whether plainly well-formed lines are read from their characters (the default) rather than split into strings as
+    /// other lines are; both give the same samples and counts (internal, for tests and measurements).
+    /// </summary>
+    internal static bool ReadsPlainLinesDirectly { get; set; } = true;
+
     /// <summary>The summary of the last complete enumeration of <see cref="Read"/>; null before.</summary>
     public ReadSummary? Summary { get; private set; }
 
@@ -90,6 +96,14 @@ public sealed class AuthorsFormatReader
 
     private Sample? Parse(string line, out string? problem)
     {
+        // The common line in one pass over its characters, with no string per field or entry; a line that is not
+        // plainly well formed goes the general way below, which also words its problem.
+        if (ReadsPlainLinesDirectly && TryParsePlain(line) is { } plain)
+        {
+            problem = null;
+            return plain;
+        }
+
         var fields = SplitFields(line, out problem);
         if (fields is null)
         {
@@ -135,17 +149,140 @@ public sealed class AuthorsFormatReader
         };
     }
 
+    /// <summary>
+    /// The sample of a plainly well-formed line, as <see cref="Parse"/>'s general way would read it, or null for anything
+    /// else (a field count other than 6, a label other than the characters 0 or 1, an empty uid, mid or cat, an empty
+    /// history entry, histories of different lengths), which the general way then reads or reports.
+    /// </summary>
+    private Sample? TryParsePlain(string line)
+    {
+        if (!TrySplitPlain(line, out var fields, out int historyLength))
+        {
+            return null;
+        }
+
+        var text = fields.Text;
+        var itemIds = new long[historyLength];
+        var catIds = new long[historyLength];
+        FillIds(text[fields.Items], _vocabularies.Items, itemIds);
+        FillIds(text[fields.Categories], _vocabularies.Categories, catIds);
+        return new Sample
+        {
+            Label = text[fields.Label][0] == '1' ? 1f : 0f,
+            User = _vocabularies.Users.IdOf(text[fields.User]),
+            Group = GroupKey.Of(text[fields.User]),
+            TargetItem = _vocabularies.Items.IdOf(text[fields.Item]),
+            TargetCategory = _vocabularies.Categories.IdOf(text[fields.Category]),
+            HistoryItems = itemIds,
+            HistoryCategories = catIds,
+        };
+    }
+
+    /// <summary>The ids of a history field's entries (0x02-separated, none empty) in <paramref name="ids"/>.</summary>
+    private static void FillIds(ReadOnlySpan<char> history, Vocabulary vocabulary, long[] ids)
+    {
+        for (int i = 0; i < ids.Length; i++)
+        {
+            int end = history.IndexOf(HistorySeparator);
+            ids[i] = vocabulary.IdOf(end < 0 ? history : history[..end]);
+            history = end < 0 ? default : history[(end + 1)..];
+        }
+    }
+
+    /// <summary>Where a plain line's six fields lie (see <see cref="TrySplitPlain"/>).</summary>
+    private readonly ref struct PlainFields
+    {
+        public ReadOnlySpan<char> Text { get; init; }
+
+        public Range Label { get; init; }
+
+        public Range User { get; init; }
+
+        public Range Item { get; init; }
+
+        public Range Category { get; init; }
+
+        public Range Items { get; init; }
+
+        public Range Categories { get; init; }
+    }
+
+    /// <summary>
+    /// Splits a line that is plainly well formed (see <see cref="TryParsePlain"/>) into its fields, with its history
+    /// length; false for any other line.
+    /// </summary>
+    private static bool TrySplitPlain(string line, out PlainFields fields, out int historyLength)
+    {
+        fields = default;
+        historyLength = 0;
+        var text = line.AsSpan().TrimEnd('\r');
+        Span<Range> ranges = stackalloc Range[7];
+        if (text.Split(ranges, '\t') != 6)
+        {
+            return false;
+        }
+
+        var label = text[ranges[0]];
+        if (label.Length != 1 || (label[0] != '0' && label[0] != '1')
+            || text[ranges[1]].IsEmpty || text[ranges[2]].IsEmpty || text[ranges[3]].IsEmpty)
+        {
+            return false;
+        }
+
+        int items = PlainHistoryLength(text[ranges[4]]), categories = PlainHistoryLength(text[ranges[5]]);
+        if (items < 0 || items != categories)
+        {
+            return false;
+        }
+
+        historyLength = items;
+        fields = new PlainFields
+        {
+            Text = text, Label = ranges[0], User = ranges[1], Item = ranges[2], Category = ranges[3], Items = ranges[4], Categories = ranges[5],
+        };
+        return true;
+    }
+
+    /// <summary>The entries of a history field (0 when it is empty), or -1 when an entry is empty.</summary>
+    private static int PlainHistoryLength(ReadOnlySpan<char> history)
+    {
+        if (history.IsEmpty)
+        {
+            return 0;
+        }
+
+        if (history[0] == HistorySeparator || history[^1] == HistorySeparator || history.IndexOf([HistorySeparator, HistorySeparator]) >= 0)
+        {
+            return -1;
+        }
+
+        return history.Count(HistorySeparator) + 1;
+    }
+
     /// <summary>Counts uid, item (targets and histories) and category strings, for rebuilding vocabularies.</summary>
     internal static Dictionary<string, long>[] CountStrings(string path, ReadOptions options)
     {
         var counts = new[] { new Dictionary<string, long>(StringComparer.Ordinal), new Dictionary<string, long>(StringComparer.Ordinal), new Dictionary<string, long>(StringComparer.Ordinal) };
         void Add(int table, string s) => counts[table][s] = counts[table].GetValueOrDefault(s) + 1;
+        var tallies = counts.Select(c => new Tally(c)).ToArray();
         long lineNumber = 0;
         foreach (string line in File.ReadLines(path))
         {
             lineNumber++;
             if (line.Length == 0)
             {
+                continue;
+            }
+
+            // A plainly well-formed line is counted from its characters (a string is made only for a new entry).
+            if (ReadsPlainLinesDirectly && TrySplitPlain(line, out var plain, out _))
+            {
+                var text = plain.Text;
+                tallies[0].Add(text[plain.User]);
+                tallies[1].Add(text[plain.Item]);
+                tallies[2].Add(text[plain.Category]);
+                tallies[1].AddEntries(text[plain.Items]);
+                tallies[2].AddEntries(text[plain.Categories]);
                 continue;
             }
 
@@ -187,6 +324,41 @@ public sealed class AuthorsFormatReader
         }
 
         return counts;
+    }
+
+    /// <summary>Occurrence counts of strings, added from characters.</summary>
+    private readonly struct Tally
+    {
+#if NET9_0_OR_GREATER
+        private readonly Dictionary<string, long>.AlternateLookup<ReadOnlySpan<char>> _counts;
+
+        public Tally(Dictionary<string, long> counts) => _counts = counts.GetAlternateLookup<ReadOnlySpan<char>>();
+
+        /// <summary>One more occurrence of <paramref name="value"/>.</summary>
+        public void Add(ReadOnlySpan<char> value) => System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_counts, value, out _)++;
+#else
+        private readonly Dictionary<string, long> _counts;
+
+        public Tally(Dictionary<string, long> counts) => _counts = counts;
+
+        /// <summary>One more occurrence of <paramref name="value"/>.</summary>
+        public void Add(ReadOnlySpan<char> value)
+        {
+            string key = value.ToString();
+            _counts[key] = _counts.GetValueOrDefault(key) + 1;
+        }
+#endif
+
+        /// <summary>One more occurrence of each entry of a history field (0x02-separated, none empty; empty: none).</summary>
+        public void AddEntries(ReadOnlySpan<char> history)
+        {
+            while (!history.IsEmpty)
+            {
+                int end = history.IndexOf(HistorySeparator);
+                Add(end < 0 ? history : history[..end]);
+                history = end < 0 ? default : history[(end + 1)..];
+            }
+        }
     }
 
     private static string[]? SplitFields(string line, out string? problem)
