@@ -10,6 +10,23 @@ namespace Dien.Tests;
 /// </summary>
 public static class ChildProcess
 {
+    /// <summary>Runs this assembly as a child process with <paramref name="args"/> (a mode below) and waits for it to end.</summary>
+    /// <returns>Its exit code and everything it wrote.</returns>
+    internal static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string arg in new[] { "exec", typeof(ChildProcess).Assembly.Location }.Concat(args))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var child = System.Diagnostics.Process.Start(start)!;
+        var stderrRead = child.StandardError.ReadToEndAsync();
+        string stdout = await child.StandardOutput.ReadToEndAsync();
+        await child.WaitForExitAsync();
+        return (child.ExitCode, stdout, await stderrRead);
+    }
+
     /// <summary>
     /// <c>save-loop path</c>: saves checkpoints of a tiny model to <c>path</c> forever, version k holding every weight
     /// equal to k, and prints <c>saved k</c> after each, until killed.

@@ -74,12 +74,12 @@ internal static unsafe class LibTorchThreads
         if (!ThreadLocal)
         {
             torch.set_num_threads(threads);
-            return new Saved(before, 0, threadLocal: false);
+            return new Saved(before, 0, ThreadLocal: false);
         }
 
         s_openMpSet(threads);
         int mklBefore = s_mklSetLocal != null ? s_mklSetLocal(threads) : 0;
-        return new Saved(before, mklBefore, threadLocal: true);
+        return new Saved(before, mklBefore, ThreadLocal: true);
     }
 
     /// <summary>Puts back what <see cref="Set"/> changed; call it on the thread that called <see cref="Set"/>, innermost first.</summary>
@@ -110,23 +110,9 @@ internal static unsafe class LibTorchThreads
             : OperatingSystem.IsWindows() ? ("libiomp5md.dll", "torch_cpu.dll")
             : (null, null);
 
-    /// <summary>A thread's libtorch count before <see cref="Set"/>, and MKL's thread-local count (0: none).</summary>
-    internal readonly struct Saved
-    {
-        internal Saved(int threads, int mklLocal, bool threadLocal)
-        {
-            Threads = threads;
-            MklLocal = mklLocal;
-            ThreadLocal = threadLocal;
-        }
-
-        /// <summary>libtorch's count on the thread before.</summary>
-        public int Threads { get; }
-
-        /// <summary>MKL's thread-local count before (0: none).</summary>
-        public int MklLocal { get; }
-
-        /// <summary>Whether it was set per thread.</summary>
-        public bool ThreadLocal { get; }
-    }
+    /// <summary>What <see cref="Set"/> changed on a thread, for <see cref="Restore"/>.</summary>
+    /// <param name="Threads">libtorch's count on the thread before.</param>
+    /// <param name="MklLocal">MKL's thread-local count before (0: none).</param>
+    /// <param name="ThreadLocal">Whether it was set per thread.</param>
+    internal readonly record struct Saved(int Threads, int MklLocal, bool ThreadLocal);
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using FluentAssertions;
@@ -20,19 +19,8 @@ public sealed partial class ReadmeExampleTests : IDisposable
     [Fact]
     public async Task The_readme_example_compiles_trains_saves_and_scores()
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string arg in new[] { "exec", typeof(ChildProcess).Assembly.Location, "readme", ReadmeExample.FindReadme(), _folder })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var child = Process.Start(start)!;
-        var stderrRead = child.StandardError.ReadToEndAsync();
-        string stdout = await child.StandardOutput.ReadToEndAsync();
-        await child.WaitForExitAsync();
-        string stderr = await stderrRead;
-
-        child.ExitCode.Should().Be(0, $"the example runs to its end (stdout: {stdout}; stderr: {stderr})");
+        var (exitCode, stdout, stderr) = await ChildProcess.RunAsync("readme", ReadmeExample.FindReadme(), _folder);
+        exitCode.Should().Be(0, $"the example runs to its end (stdout: {stdout}; stderr: {stderr})");
         var summary = Summary().Match(stdout);
         summary.Success.Should().BeTrue($"the example prints its summary line (stdout: {stdout})");
         double validation = double.Parse(summary.Groups["validation"].Value, CultureInfo.InvariantCulture);

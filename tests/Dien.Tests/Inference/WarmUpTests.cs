@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Dien.Checkpoints;
 using Dien.Data.Batching;
@@ -118,18 +117,8 @@ public sealed class WarmUpTests
 
     private static async Task<int> CompiledInFirstCalls(string path, string mode)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string arg in new[] { "exec", typeof(ChildProcess).Assembly.Location, "first-calls", path, mode })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var child = Process.Start(start)!;
-        var stderrRead = child.StandardError.ReadToEndAsync();
-        string stdout = await child.StandardOutput.ReadToEndAsync();
-        await child.WaitForExitAsync();
-        string stderr = await stderrRead;
-        child.ExitCode.Should().Be(0, $"the child scores to its end (stdout: {stdout}; stderr: {stderr})");
+        var (exitCode, stdout, stderr) = await ChildProcess.RunAsync("first-calls", path, mode);
+        exitCode.Should().Be(0, $"the child scores to its end (stdout: {stdout}; stderr: {stderr})");
         string line = stdout.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith("compiled ", StringComparison.Ordinal))
             ?? throw new InvalidOperationException($"the child printed no count (stdout: {stdout}; stderr: {stderr})");
         return int.Parse(line["compiled ".Length..], CultureInfo.InvariantCulture);

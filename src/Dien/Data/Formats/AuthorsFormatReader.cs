@@ -183,10 +183,17 @@ public sealed class AuthorsFormatReader
     {
         for (int i = 0; i < ids.Length; i++)
         {
-            int end = history.IndexOf(HistorySeparator);
-            ids[i] = vocabulary.IdOf(end < 0 ? history : history[..end]);
-            history = end < 0 ? default : history[(end + 1)..];
+            ids[i] = vocabulary.IdOf(NextEntry(ref history));
         }
+    }
+
+    /// <summary>The first entry of a history field's characters (0x02-separated); <paramref name="history"/> moves past it.</summary>
+    private static ReadOnlySpan<char> NextEntry(ref ReadOnlySpan<char> history)
+    {
+        int end = history.IndexOf(HistorySeparator);
+        var entry = end < 0 ? history : history[..end];
+        history = end < 0 ? default : history[(end + 1)..];
+        return entry;
     }
 
     /// <summary>Where a plain line's six fields lie (see <see cref="TrySplitPlain"/>).</summary>
@@ -354,9 +361,7 @@ public sealed class AuthorsFormatReader
         {
             while (!history.IsEmpty)
             {
-                int end = history.IndexOf(HistorySeparator);
-                Add(end < 0 ? history : history[..end]);
-                history = end < 0 ? default : history[(end + 1)..];
+                Add(NextEntry(ref history));
             }
         }
     }
