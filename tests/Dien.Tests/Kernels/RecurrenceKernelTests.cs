@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
 using Dien.Kernels.Primitives;
 using Dien.Kernels.Recurrence;
 using FluentAssertions;
@@ -114,5 +116,62 @@ public sealed class RecurrenceKernelTests
             kernel.isfinite().all().item<bool>().Should().BeTrue($"every position of {name} is written");
             (kernel - oracle).abs().max().item<double>().Should().BeLessThan(1e-12, name);
         }
+    }
+
+    [Fact]
+    public void A_steps_lane_work_gives_the_same_bits_in_wide_and_narrow_registers()
+    {
+        foreach (var cell in Enum.GetValues<RecurrentCell>())
+        {
+            LaneWorkAtBothWidths(cell);
+        }
+    }
+
+    private static unsafe void LaneWorkAtBothWidths(RecurrentCell cell)
+    {
+        // The per-step elementwise work runs in 512-bit registers where AVX-512 runs them, else in Vector<T>: the same
+        // operations lane by lane, so the same bits; only dL/da, a sum over the lanes, may differ by its order.
+        const int ph = 48;
+        var random = new Random((int)cell + 5);
+        float[] Draw(int n) => Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
+        float[] saved = Draw(4 * ph), dh = Draw(ph), hp = Draw(ph), r = Draw(ph), gc = Draw(ph), xc = Draw(ph), u = Draw(ph), c = Draw(ph);
+        const float a = 0.37f;
+        float[][] narrow = [new float[3 * ph], new float[3 * ph], new float[ph], new float[ph], new float[ph]];
+        float[][] wide = [new float[3 * ph], new float[3 * ph], new float[ph], new float[ph], new float[ph]];
+        float daNarrow, daWide;
+        fixed (float* ps = saved, pdh = dh, php = hp, pr = r, pgc = gc, pxc = xc, pu = u, pc = c)
+        {
+            fixed (float* dx = narrow[0], dgh = narrow[1], dhn = narrow[2], cand = narrow[3], hn = narrow[4])
+            {
+                daNarrow = RecurrenceKernel<float>.GateGradients<NarrowVectors<float>, Vector<float>>(cell, a, ps, pdh, php, dx, dgh, dhn, ph);
+                RecurrenceKernel<float>.CandidateInput<NarrowVectors<float>, Vector<float>>(pr, pgc, pxc, cand, ph);
+                RecurrenceKernel<float>.Step<NarrowVectors<float>, Vector<float>>(cell, a, pu, pc, php, hn, ph);
+            }
+
+            fixed (float* dx = wide[0], dgh = wide[1], dhn = wide[2], cand = wide[3], hn = wide[4])
+            {
+                daWide = RecurrenceKernel<float>.GateGradients<WideVectors<float>, Vector512<float>>(cell, a, ps, pdh, php, dx, dgh, dhn, ph);
+                RecurrenceKernel<float>.CandidateInput<WideVectors<float>, Vector512<float>>(pr, pgc, pxc, cand, ph);
+                RecurrenceKernel<float>.Step<WideVectors<float>, Vector512<float>>(cell, a, pu, pc, php, hn, ph);
+            }
+        }
+
+        string[] names = ["dx", "dgh", "dh_prev's (1 - m) part", "candidate input", "next state"];
+        for (int i = 0; i < names.Length; i++)
+        {
+            wide[i].Should().Equal(narrow[i], $"{cell}: {names[i]} is lane-by-lane work");
+        }
+
+        // One lane by hand: the next state moves hp towards c by the cell's move fraction m.
+        float m = cell switch
+        {
+            RecurrentCell.Gru => 1 - u[5],
+            RecurrentCell.UpdateGateGru => u[5],
+            RecurrentCell.AugruPaper => a * u[5],
+            RecurrentCell.AugruAuthorsCode => 1 - ((1 - a) * (1 - u[5])),
+            _ => a,
+        };
+        wide[4][5].Should().BeApproximately(hp[5] + (m * (c[5] - hp[5])), 1e-6f, $"{cell}: h_t = h_prev + m * (c - h_prev)");
+        daWide.Should().BeApproximately(daNarrow, 1e-5f * Math.Max(1, Math.Abs(daNarrow)), $"{cell}: dL/da sums the same lanes");
     }
 }

@@ -32,6 +32,12 @@ internal unsafe interface IVectorWidth<TVector, T>
     /// <summary>a + b.</summary>
     static abstract TVector Add(TVector a, TVector b);
 
+    /// <summary>a - b.</summary>
+    static abstract TVector Subtract(TVector a, TVector b);
+
+    /// <summary>a * b, lane by lane.</summary>
+    static abstract TVector Multiply(TVector a, TVector b);
+
     /// <summary>All lanes zero.</summary>
     static abstract TVector Zero { get; }
 
@@ -62,6 +68,12 @@ internal readonly unsafe struct NarrowVectors<T> : IVectorWidth<Vector<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> Add(Vector<T> a, Vector<T> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Subtract(Vector<T> a, Vector<T> b) => a - b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> Multiply(Vector<T> a, Vector<T> b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector<T> v) => Vector.Sum(v);
@@ -109,6 +121,12 @@ internal readonly unsafe struct WideVectors<T> : IVectorWidth<Vector512<T>, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Add(Vector512<T> a, Vector512<T> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Subtract(Vector512<T> a, Vector512<T> b) => a - b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Multiply(Vector512<T> a, Vector512<T> b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector512<T> v) => Vector512.Sum(v);

@@ -1,6 +1,9 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+#if NET9_0_OR_GREATER
+using System.Runtime.Intrinsics;
+#endif
 using Dien.Kernels.Primitives;
 
 namespace Dien.Kernels.Recurrence;
@@ -156,7 +159,7 @@ internal static unsafe class RecurrenceKernel<T>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void RunChunk(int chunk)
         {
-            int h = Hidden, ph = PaddedHidden, lanes = Vector<T>.Count;
+            int h = Hidden, ph = PaddedHidden;
             int gateStride = 4 * ph;
             // Scratch: previous and next state, hidden projection g (3 PH), padded input projection (3 PH), candidate,
             // and b_hh padded to the gate blocks once (zero without a bias), which starts g at every step.
@@ -192,15 +195,21 @@ internal static unsafe class RecurrenceKernel<T>
                         VectorOps<T>.AddInPlace(g, xs, 2 * ph);
                         VectorOps<T>.SigmoidInPlace(g, 2 * ph);
                         T* r = g, u = g + ph, gc = g + (2 * ph);
-                        for (int k = 0; k < ph; k += lanes)
-                        {
-                            VectorOps<T>.Store(c + k, VectorOps<T>.MulAdd(VectorOps<T>.Load(r + k), VectorOps<T>.Load(gc + k), VectorOps<T>.Load(xs + (2 * ph) + k)));
-                        }
-
-                        VectorOps<T>.TanhInPlace(c, ph);
-
                         T a = Attention != null ? Attention[row] : T.Zero;
-                        Step(Cell, a, u, c, hp, hn, ph);
+#if NET9_0_OR_GREATER
+                        if (WideVectors<T>.Enabled)
+                        {
+                            CandidateInput<WideVectors<T>, Vector512<T>>(r, gc, xs + (2 * ph), c, ph);
+                            VectorOps<T>.TanhInPlace(c, ph);
+                            Step<WideVectors<T>, Vector512<T>>(Cell, a, u, c, hp, hn, ph);
+                        }
+                        else
+#endif
+                        {
+                            CandidateInput<NarrowVectors<T>, Vector<T>>(r, gc, xs + (2 * ph), c, ph);
+                            VectorOps<T>.TanhInPlace(c, ph);
+                            Step<NarrowVectors<T>, Vector<T>>(Cell, a, u, c, hp, hn, ph);
+                        }
 
                         if (States != null)
                         {
@@ -237,29 +246,6 @@ internal static unsafe class RecurrenceKernel<T>
                 NativeMemory.AlignedFree(scratch);
             }
         }
-
-        /// <summary>hn = hp + m * (c - hp) with the cell's move fraction m.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Step(RecurrentCell cell, T a, T* u, T* c, T* hp, T* hn, int ph)
-        {
-            int lanes = Vector<T>.Count;
-            var va = new Vector<T>(a);
-            var one = Vector<T>.One;
-            for (int k = 0; k < ph; k += lanes)
-            {
-                var uk = VectorOps<T>.Load(u + k);
-                var m = cell switch
-                {
-                    RecurrentCell.Gru => one - uk,
-                    RecurrentCell.UpdateGateGru => uk,
-                    RecurrentCell.AugruPaper => va * uk,
-                    RecurrentCell.AugruAuthorsCode => one - ((one - va) * (one - uk)),
-                    _ => va,
-                };
-                var h0 = VectorOps<T>.Load(hp + k);
-                VectorOps<T>.Store(hn + k, VectorOps<T>.MulAdd(m, VectorOps<T>.Load(c + k) - h0, h0));
-            }
-        }
     }
 
     private sealed class BackwardJob
@@ -275,7 +261,7 @@ internal static unsafe class RecurrenceKernel<T>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void RunChunk(int chunk)
         {
-            int h = Hidden, ph = PaddedHidden, lanes = Vector<T>.Count;
+            int h = Hidden, ph = PaddedHidden;
             int gateStride = 4 * ph;
             T* dW = Accumulators + (chunk * AccumulatorStride);
             T* dBias = dW + (3 * ph * ph);
@@ -290,7 +276,6 @@ internal static unsafe class RecurrenceKernel<T>
                 T* dh = scratch, dhn = scratch + ph, dx = scratch + (3 * ph);
                 T* hps = scratch + (6 * ph), dghRows = hps + ((long)Steps * ph);
                 Clear(scratch, scratchSize);
-                var one = Vector<T>.One;
                 for (int b = Bounds[chunk]; b < Bounds[chunk + 1]; b++)
                 {
                     int length = Lengths[b];
@@ -306,11 +291,7 @@ internal static unsafe class RecurrenceKernel<T>
                         long row = rowStart + t, stateRow = StateStart[b] + t;
                         if (DStates != null)
                         {
-                            T* ds = DStates + (stateRow * h);
-                            for (int k = 0; k < h; k++)
-                            {
-                                dh[k] += ds[k];
-                            }
+                            VectorOps<T>.AddInPlace(dh, DStates + (stateRow * h), h);
                         }
 
                         T* hp = hps + ((long)t * ph);
@@ -321,62 +302,17 @@ internal static unsafe class RecurrenceKernel<T>
                         }
 
                         T a = Attention != null ? Attention[row] : T.Zero;
-                        var va = new Vector<T>(a);
-                        var daSum = Vector<T>.Zero;
                         T* s = Gates + (stateRow * gateStride);
-                        for (int k = 0; k < ph; k += lanes)
-                        {
-                            var r = VectorOps<T>.Load(s + k);
-                            var u = VectorOps<T>.Load(s + ph + k);
-                            var c = VectorOps<T>.Load(s + (2 * ph) + k);
-                            var gc = VectorOps<T>.Load(s + (3 * ph) + k);
-                            var d = VectorOps<T>.Load(dh + k);
-                            var h0 = VectorOps<T>.Load(hp + k);
-
-                            Vector<T> m, du;
-                            var dm = d * (c - h0);
-                            switch (Cell)
-                            {
-                                case RecurrentCell.Gru:
-                                    m = one - u;
-                                    du = -dm;
-                                    break;
-                                case RecurrentCell.UpdateGateGru:
-                                    m = u;
-                                    du = dm;
-                                    break;
-                                case RecurrentCell.AugruPaper:
-                                    m = va * u;
-                                    du = dm * va;
-                                    daSum += dm * u;
-                                    break;
-                                case RecurrentCell.AugruAuthorsCode:
-                                    m = one - ((one - va) * (one - u));
-                                    du = dm * (one - va);
-                                    daSum += dm * (one - u);
-                                    break;
-                                default:
-                                    m = va;
-                                    du = Vector<T>.Zero;
-                                    daSum += dm;
-                                    break;
-                            }
-
-                            var dcPre = d * m * (one - (c * c));
-                            var drPre = dcPre * gc * r * (one - r);
-                            var duPre = du * u * (one - u);
-                            VectorOps<T>.Store(dx + k, drPre);
-                            VectorOps<T>.Store(dx + ph + k, duPre);
-                            VectorOps<T>.Store(dx + (2 * ph) + k, dcPre);
-                            VectorOps<T>.Store(dgh + k, drPre);
-                            VectorOps<T>.Store(dgh + ph + k, duPre);
-                            VectorOps<T>.Store(dgh + (2 * ph) + k, dcPre * r);
-                            VectorOps<T>.Store(dhn + k, d * (one - m));
-                        }
-
+#if NET9_0_OR_GREATER
+                        T da = WideVectors<T>.Enabled
+                            ? GateGradients<WideVectors<T>, Vector512<T>>(Cell, a, s, dh, hp, dx, dgh, dhn, ph)
+                            : GateGradients<NarrowVectors<T>, Vector<T>>(Cell, a, s, dh, hp, dx, dgh, dhn, ph);
+#else
+                        T da = GateGradients<NarrowVectors<T>, Vector<T>>(Cell, a, s, dh, hp, dx, dgh, dhn, ph);
+#endif
                         if (DAttention != null)
                         {
-                            DAttention[row] = Vector.Sum(daSum);
+                            DAttention[row] = da;
                         }
 
                         T* dxRow = DXProj + ((XStart[b] + t) * 3 * h);
@@ -428,6 +364,109 @@ internal static unsafe class RecurrenceKernel<T>
                 NativeMemory.AlignedFree(scratch);
             }
         }
+    }
+
+    /// <summary>c = r * g_c + x_c (the candidate's input before its tanh), in registers of <typeparamref name="TWidth"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CandidateInput<TWidth, TVector>(T* r, T* gc, T* xc, T* c, int ph)
+        where TWidth : struct, IVectorWidth<TVector, T>
+        where TVector : struct
+    {
+        for (int k = 0; k < ph; k += TWidth.Count)
+        {
+            TWidth.Store(c + k, TWidth.MulAdd(TWidth.Load(r + k), TWidth.Load(gc + k), TWidth.Load(xc + k)));
+        }
+    }
+
+    /// <summary>hn = hp + m * (c - hp) with the cell's move fraction m, in registers of <typeparamref name="TWidth"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Step<TWidth, TVector>(RecurrentCell cell, T a, T* u, T* c, T* hp, T* hn, int ph)
+        where TWidth : struct, IVectorWidth<TVector, T>
+        where TVector : struct
+    {
+        var va = TWidth.Broadcast(a);
+        var one = TWidth.Broadcast(T.One);
+        for (int k = 0; k < ph; k += TWidth.Count)
+        {
+            var uk = TWidth.Load(u + k);
+            var m = cell switch
+            {
+                RecurrentCell.Gru => TWidth.Subtract(one, uk),
+                RecurrentCell.UpdateGateGru => uk,
+                RecurrentCell.AugruPaper => TWidth.Multiply(va, uk),
+                RecurrentCell.AugruAuthorsCode => TWidth.Subtract(one, TWidth.Multiply(TWidth.Subtract(one, va), TWidth.Subtract(one, uk))),
+                _ => va,
+            };
+            var h0 = TWidth.Load(hp + k);
+            TWidth.Store(hn + k, TWidth.MulAdd(m, TWidth.Subtract(TWidth.Load(c + k), h0), h0));
+        }
+    }
+
+    /// <summary>
+    /// One step's gate gradients over the padded lanes, in registers of <typeparamref name="TWidth"/> (the padding
+    /// lanes stay zero): dx gets the pre-activations' gradients as the input projection sees them, dgh as U h sees
+    /// them (the candidate's scaled by r), dhn = dh * (1 - m). Returns dL/da (attentional cells; else 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static T GateGradients<TWidth, TVector>(RecurrentCell cell, T a, T* s, T* dh, T* hp, T* dx, T* dgh, T* dhn, int ph)
+        where TWidth : struct, IVectorWidth<TVector, T>
+        where TVector : struct
+    {
+        int lanes = TWidth.Count;
+        var one = TWidth.Broadcast(T.One);
+        var va = TWidth.Broadcast(a);
+        var daSum = TWidth.Zero;
+        for (int k = 0; k < ph; k += lanes)
+        {
+            var r = TWidth.Load(s + k);
+            var u = TWidth.Load(s + ph + k);
+            var c = TWidth.Load(s + (2 * ph) + k);
+            var gc = TWidth.Load(s + (3 * ph) + k);
+            var d = TWidth.Load(dh + k);
+            var h0 = TWidth.Load(hp + k);
+
+            TVector m, du;
+            var dm = TWidth.Multiply(d, TWidth.Subtract(c, h0));
+            switch (cell)
+            {
+                case RecurrentCell.Gru:
+                    m = TWidth.Subtract(one, u);
+                    du = TWidth.Subtract(TWidth.Zero, dm);
+                    break;
+                case RecurrentCell.UpdateGateGru:
+                    m = u;
+                    du = dm;
+                    break;
+                case RecurrentCell.AugruPaper:
+                    m = TWidth.Multiply(va, u);
+                    du = TWidth.Multiply(dm, va);
+                    daSum = TWidth.Add(daSum, TWidth.Multiply(dm, u));
+                    break;
+                case RecurrentCell.AugruAuthorsCode:
+                    m = TWidth.Subtract(one, TWidth.Multiply(TWidth.Subtract(one, va), TWidth.Subtract(one, u)));
+                    du = TWidth.Multiply(dm, TWidth.Subtract(one, va));
+                    daSum = TWidth.Add(daSum, TWidth.Multiply(dm, TWidth.Subtract(one, u)));
+                    break;
+                default:
+                    m = va;
+                    du = TWidth.Zero;
+                    daSum = TWidth.Add(daSum, dm);
+                    break;
+            }
+
+            var dcPre = TWidth.Multiply(TWidth.Multiply(d, m), TWidth.Subtract(one, TWidth.Multiply(c, c)));
+            var drPre = TWidth.Multiply(TWidth.Multiply(TWidth.Multiply(dcPre, gc), r), TWidth.Subtract(one, r));
+            var duPre = TWidth.Multiply(TWidth.Multiply(du, u), TWidth.Subtract(one, u));
+            TWidth.Store(dx + k, drPre);
+            TWidth.Store(dx + ph + k, duPre);
+            TWidth.Store(dx + (2 * ph) + k, dcPre);
+            TWidth.Store(dgh + k, drPre);
+            TWidth.Store(dgh + ph + k, duPre);
+            TWidth.Store(dgh + (2 * ph) + k, TWidth.Multiply(dcPre, r));
+            TWidth.Store(dhn + k, TWidth.Multiply(d, TWidth.Subtract(one, m)));
+        }
+
+        return TWidth.Sum(daSum);
     }
 
     /// <summary>
