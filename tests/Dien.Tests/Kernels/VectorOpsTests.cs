@@ -92,6 +92,40 @@ public sealed class VectorOpsTests
         }
     }
 
+    [Fact]
+    public unsafe void LaneMultiplyAddsAreFusedAndGiveTheSameBitsAtEveryWidth()
+    {
+        int n = 3 * VectorOps<float>.PadWidth;
+        var random = new Random(6);
+        float[] a = Draw(random, n), b = Draw(random, n), c = Draw(random, n);
+        const float s = 0.731f;
+        float[][] results = [new float[n], new float[n], new float[n], new float[n], new float[n], new float[n]];
+        fixed (float* pa = a, pb = b, pc = c, r0 = results[0], r1 = results[1], r2 = results[2], r3 = results[3], r4 = results[4], r5 = results[5])
+        {
+            VectorOps<float>.MulAdd(pa, pb, pc, r0, n);
+            VectorOps<float>.MulAdd<NarrowVectors<float>, Vector<float>>(pa, pb, pc, r1, n);
+            VectorOps<float>.MulAdd<WideVectors<float>, Vector512<float>>(pa, pb, pc, r2, n);
+            VectorOps<float>.MulAdd(pa, s, pc, r3, n);
+            VectorOps<float>.MulAdd<NarrowVectors<float>, Vector<float>>(pa, s, pc, r4, n);
+            VectorOps<float>.MulAdd<WideVectors<float>, Vector512<float>>(pa, s, pc, r5, n);
+        }
+
+        results[1].Should().Equal(results[0], "the narrow registers are the fallback");
+        results[4].Should().Equal(results[3], "the narrow registers are the fallback");
+        if (!System.Runtime.Intrinsics.X86.Fma.IsSupported && !System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported)
+        {
+            return; // no fused multiply-add in the narrow registers: nothing more holds to the bit
+        }
+
+        results[2].Should().Equal(results[0], "a * b + c lane by lane is one rounding at any width");
+        results[5].Should().Equal(results[3], "a * s + c lane by lane is one rounding at any width");
+        for (int i = 0; i < n; i++)
+        {
+            results[0][i].Should().Be(MathF.FusedMultiplyAdd(a[i], b[i], c[i]), $"lane {i} of a * b + c");
+            results[3][i].Should().Be(MathF.FusedMultiplyAdd(a[i], s, c[i]), $"lane {i} of a * s + c");
+        }
+    }
+
     public static TheoryData<int, int, int> ProductShapes => new()
     {
         // rows (6-, 4- and 1-row blocks), depth, width (whole narrow vectors: with and without a wide remainder)

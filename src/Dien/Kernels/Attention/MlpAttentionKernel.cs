@@ -215,7 +215,6 @@ internal static unsafe class MlpAttentionKernel<T>
         public void ForwardChunk(int chunk)
         {
             const int P = TileRows;
-            int lanes = Vector<T>.Count;
             T* scratch = PackedMatrix<T>.AllocClear(((long)h * np[0]) + np[0] + ((long)P * hp) + stack.ActivationSize(P, layers));
             int* positions = stackalloc int[P];
             try
@@ -227,7 +226,7 @@ internal static unsafe class MlpAttentionKernel<T>
                 for (int b = start; b < end; b++)
                 {
                     T* q = p.Query + ((long)b * h);
-                    RowParts(q, r, mT, lanes);
+                    RowParts(q, r, mT);
                     long rowStart = (long)b * p.Steps;
                     int t = 0, seen = 0;
                     while (true)
@@ -281,7 +280,6 @@ internal static unsafe class MlpAttentionKernel<T>
         public void BackwardChunk(int chunk)
         {
             const int P = TileRows;
-            int lanes = Vector<T>.Count;
             long size = (2L * n[0] * hp) + np[0] + hp + hp + ((long)P * hp) + stack.ActivationSize(P, last) + (3L * P * maxWidth);
             T* scratch = PackedMatrix<T>.AllocClear(size);
             int* positions = stackalloc int[P];
@@ -300,11 +298,7 @@ internal static unsafe class MlpAttentionKernel<T>
                     // M_b = A + W_p diag(q), row by row.
                     for (int i = 0; i < n[0]; i++)
                     {
-                        T* mi = m + ((long)i * hp), ai = aRows + ((long)i * hp), pi = pRows + ((long)i * hp);
-                        for (int k = 0; k < hp; k += lanes)
-                        {
-                            VectorOps<T>.Store(mi + k, VectorOps<T>.MulAdd(VectorOps<T>.Load(pi + k), VectorOps<T>.Load(qPad + k), VectorOps<T>.Load(ai + k)));
-                        }
+                        VectorOps<T>.MulAdd(pRows + ((long)i * hp), qPad, aRows + ((long)i * hp), m + ((long)i * hp), hp);
                     }
 
                     NativeMemory.Clear(dM, (nuint)((long)n[0] * hp * sizeof(T)));
@@ -348,7 +342,7 @@ internal static unsafe class MlpAttentionKernel<T>
                         seen += rows;
                     }
 
-                    RowGradients(acc, dr, dM, qPad, dq, lanes);
+                    RowGradients(acc, dr, dM, qPad, dq);
                     VectorOps<T>.Copy(DQuery + ((long)b * h), dq, h);
                 }
             }
@@ -359,18 +353,14 @@ internal static unsafe class MlpAttentionKernel<T>
         }
 
         /// <summary>r = C q + b_0 and M^T = A^T + diag(q) W_p^T for one row.</summary>
-        private void RowParts(T* q, T* r, T* mT, int lanes)
+        private void RowParts(T* q, T* r, T* mT)
         {
             stack.FillBias(0, r, 1);
             VectorOps<T>.MultiplyAccumulate(q, h, 1, 1, h, cT, np[0], r, np[0]);
             for (int k = 0; k < h; k++)
             {
-                var qk = new Vector<T>(q[k]);
-                T* dst = mT + ((long)k * np[0]), a = aT + ((long)k * np[0]), w = pT + ((long)k * np[0]);
-                for (int i = 0; i < np[0]; i += lanes)
-                {
-                    VectorOps<T>.Store(dst + i, VectorOps<T>.MulAdd(VectorOps<T>.Load(w + i), qk, VectorOps<T>.Load(a + i)));
-                }
+                long at = (long)k * np[0];
+                VectorOps<T>.MulAdd(pT + at, q[k], aT + at, mT + at, np[0]);
             }
         }
 
@@ -378,7 +368,7 @@ internal static unsafe class MlpAttentionKernel<T>
         /// Layer 0's weight and bias gradients and dq from one row's dr and dM: the q block gets dr q^T, the k
         /// block dM, the (q - k) block dr q^T - dM, the (q * k) block dM diag(q); dq = C^T dr + sum_i W_p[i] * dM[i].
         /// </summary>
-        private void RowGradients(T* acc, T* dr, T* dM, T* qPad, T* dq, int lanes)
+        private void RowGradients(T* acc, T* dr, T* dM, T* qPad, T* dq)
         {
             VectorOps<T>.AddInPlace(acc + stack.BiasOffset[0], dr, np[0]);
             T* w0 = acc + stack.WeightOffset[0];
@@ -387,18 +377,37 @@ internal static unsafe class MlpAttentionKernel<T>
             for (int i = 0; i < n[0]; i++)
             {
                 T* row = w0 + ((long)i * 4 * hp), dMi = dM + ((long)i * hp), pi = pRows + ((long)i * hp);
-                var d = new Vector<T>(dr[i]);
-                for (int k = 0; k < hp; k += lanes)
+#if NET9_0_OR_GREATER
+                if (WideVectors<T>.Enabled)
                 {
-                    var q = VectorOps<T>.Load(qPad + k);
-                    var g = VectorOps<T>.Load(dMi + k);
-                    var outer = d * q;
-                    VectorOps<T>.Store(row + k, VectorOps<T>.Load(row + k) + outer);
-                    VectorOps<T>.Store(row + hp + k, VectorOps<T>.Load(row + hp + k) + g);
-                    VectorOps<T>.Store(row + (2 * hp) + k, VectorOps<T>.Load(row + (2 * hp) + k) + (outer - g));
-                    VectorOps<T>.Store(row + (3 * hp) + k, VectorOps<T>.MulAdd(g, q, VectorOps<T>.Load(row + (3 * hp) + k)));
-                    VectorOps<T>.Store(dq + k, VectorOps<T>.MulAdd(VectorOps<T>.Load(pi + k), g, VectorOps<T>.Load(dq + k)));
+                    RowGradientLanes<WideVectors<T>, System.Runtime.Intrinsics.Vector512<T>>(row, dr[i], dMi, pi, qPad, dq, hp);
+                    continue;
                 }
+#endif
+                RowGradientLanes<NarrowVectors<T>, Vector<T>>(row, dr[i], dMi, pi, qPad, dq, hp);
+            }
+        }
+
+        /// <summary>
+        /// One output i of layer 0 in <see cref="RowGradients"/>, lane by lane in registers of <typeparamref name="TWidth"/>
+        /// (so the same bits at every width): its four weight-row blocks and its share of dq.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void RowGradientLanes<TWidth, TVector>(T* row, T dri, T* dMi, T* pi, T* qPad, T* dq, int hp)
+            where TWidth : struct, IVectorWidth<TVector, T>
+            where TVector : struct
+        {
+            var d = TWidth.Broadcast(dri);
+            for (int k = 0; k < hp; k += TWidth.Count)
+            {
+                var q = TWidth.Load(qPad + k);
+                var g = TWidth.Load(dMi + k);
+                var outer = TWidth.Multiply(d, q);
+                TWidth.Store(row + k, TWidth.Add(TWidth.Load(row + k), outer));
+                TWidth.Store(row + hp + k, TWidth.Add(TWidth.Load(row + hp + k), g));
+                TWidth.Store(row + (2 * hp) + k, TWidth.Add(TWidth.Load(row + (2 * hp) + k), TWidth.Subtract(outer, g)));
+                TWidth.Store(row + (3 * hp) + k, TWidth.MulAdd(g, q, TWidth.Load(row + (3 * hp) + k)));
+                TWidth.Store(dq + k, TWidth.MulAdd(TWidth.Load(pi + k), g, TWidth.Load(dq + k)));
             }
         }
 

@@ -532,6 +532,63 @@ internal static unsafe class VectorOps<T>
     }
 
     /// <summary>
+    /// dst[0 .. n) = a[0 .. n) * b[0 .. n) + c[0 .. n), lane by lane (fused where the hardware has it), n a whole number
+    /// of <see cref="PadWidth"/> registers: in 512-bit registers where the products use them, so the same bits at
+    /// every width. dst may be c.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void MulAdd(T* a, T* b, T* c, T* dst, int n)
+    {
+#if NET9_0_OR_GREATER
+        if (WideVectors<T>.Enabled)
+        {
+            MulAdd<WideVectors<T>, System.Runtime.Intrinsics.Vector512<T>>(a, b, c, dst, n);
+            return;
+        }
+#endif
+        MulAdd<NarrowVectors<T>, Vector<T>>(a, b, c, dst, n);
+    }
+
+    /// <summary>dst[0 .. n) = a[0 .. n) * s + c[0 .. n), lane by lane, as <see cref="MulAdd(T*, T*, T*, T*, int)"/> with b all s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void MulAdd(T* a, T s, T* c, T* dst, int n)
+    {
+#if NET9_0_OR_GREATER
+        if (WideVectors<T>.Enabled)
+        {
+            MulAdd<WideVectors<T>, System.Runtime.Intrinsics.Vector512<T>>(a, s, c, dst, n);
+            return;
+        }
+#endif
+        MulAdd<NarrowVectors<T>, Vector<T>>(a, s, c, dst, n);
+    }
+
+    /// <summary><see cref="MulAdd(T*, T*, T*, T*, int)"/> in registers of <typeparamref name="TWidth"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void MulAdd<TWidth, TVector>(T* a, T* b, T* c, T* dst, int n)
+        where TWidth : struct, IVectorWidth<TVector, T>
+        where TVector : struct
+    {
+        for (int k = 0; k < n; k += TWidth.Count)
+        {
+            TWidth.Store(dst + k, TWidth.MulAdd(TWidth.Load(a + k), TWidth.Load(b + k), TWidth.Load(c + k)));
+        }
+    }
+
+    /// <summary><see cref="MulAdd(T*, T, T*, T*, int)"/> in registers of <typeparamref name="TWidth"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void MulAdd<TWidth, TVector>(T* a, T s, T* c, T* dst, int n)
+        where TWidth : struct, IVectorWidth<TVector, T>
+        where TVector : struct
+    {
+        var vs = TWidth.Broadcast(s);
+        for (int k = 0; k < n; k += TWidth.Count)
+        {
+            TWidth.Store(dst + k, TWidth.MulAdd(TWidth.Load(a + k), vs, TWidth.Load(c + k)));
+        }
+    }
+
+    /// <summary>
     /// dst[0 .. n) = src[0 .. n), any n, in whole vectors and a scalar tail, inlined: the kernels copy many short rows
     /// (a state, a gate block), where <see cref="Span{T}.CopyTo(Span{T})"/>'s general memmove cost more than the copy.
     /// </summary>
