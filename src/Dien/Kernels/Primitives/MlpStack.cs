@@ -165,7 +165,6 @@ internal sealed unsafe class MlpStack<T> : IDisposable
     /// </summary>
     public T* Backward(int rows, T* dz, T* spare, T*[] act, T* acc)
     {
-        int lanes = Vector<T>.Count;
         for (int j = Layers - 1; j >= 1; j--)
         {
             int kp = Np[j - 1];
@@ -176,11 +175,7 @@ internal sealed unsafe class MlpStack<T> : IDisposable
             VectorOps<T>.MultiplyAccumulate(dz, Np[j], 1, rows, N[j], backwardW[j], kp, spare, kp);
 
             // Through the sigmoid: da * a (1 - a).
-            for (long k = 0; k < (long)rows * kp; k += lanes)
-            {
-                var a = VectorOps<T>.Load(input + k);
-                VectorOps<T>.Store(spare + k, VectorOps<T>.Load(spare + k) * a * (Vector<T>.One - a));
-            }
+            VectorOps<T>.ThroughSigmoid(spare, input, (long)rows * kp);
 
             T* swap = dz;
             dz = spare;

@@ -532,6 +532,38 @@ internal static unsafe class VectorOps<T>
     }
 
     /// <summary>
+    /// d[0 .. n) = d * a * (1 - a) lane by lane, in that order: a gradient through a sigmoid whose outputs are a. n a
+    /// whole number of <see cref="PadWidth"/> registers; in 512-bit registers where the products use them, the same
+    /// bits at every width.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ThroughSigmoid(T* d, T* a, long n)
+    {
+#if NET9_0_OR_GREATER
+        if (WideVectors<T>.Enabled)
+        {
+            ThroughSigmoid<WideVectors<T>, System.Runtime.Intrinsics.Vector512<T>>(d, a, n);
+            return;
+        }
+#endif
+        ThroughSigmoid<NarrowVectors<T>, Vector<T>>(d, a, n);
+    }
+
+    /// <summary><see cref="ThroughSigmoid(T*, T*, long)"/> in registers of <typeparamref name="TWidth"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void ThroughSigmoid<TWidth, TVector>(T* d, T* a, long n)
+        where TWidth : struct, IVectorWidth<TVector, T>
+        where TVector : struct
+    {
+        var one = TWidth.Broadcast(T.One);
+        for (long k = 0; k < n; k += TWidth.Count)
+        {
+            var ak = TWidth.Load(a + k);
+            TWidth.Store(d + k, TWidth.Multiply(TWidth.Multiply(TWidth.Load(d + k), ak), TWidth.Subtract(one, ak)));
+        }
+    }
+
+    /// <summary>
     /// dst[0 .. n) = a[0 .. n) * b[0 .. n) + c[0 .. n), lane by lane (fused where the hardware has it), n a whole number
     /// of <see cref="PadWidth"/> registers: in 512-bit registers where the products use them, so the same bits at
     /// every width. dst may be c.
@@ -607,11 +639,23 @@ internal static unsafe class VectorOps<T>
         }
     }
 
-    /// <summary>dst[0 .. n) += src[0 .. n): whole vectors, then the tail element by element (the same additions either way).</summary>
+    /// <summary>
+    /// dst[0 .. n) += src[0 .. n): whole 512-bit registers where the products use them, whole vectors, then the tail
+    /// element by element (the same additions either way).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AddInPlace(T* dst, T* src, int n)
     {
         int k = 0;
+#if NET9_0_OR_GREATER
+        if (WideVectors<T>.Enabled)
+        {
+            for (; k + WideVectors<T>.Count <= n; k += WideVectors<T>.Count)
+            {
+                WideVectors<T>.Store(dst + k, WideVectors<T>.Load(dst + k) + WideVectors<T>.Load(src + k));
+            }
+        }
+#endif
         for (; k + Vector<T>.Count <= n; k += Vector<T>.Count)
         {
             Store(dst + k, Load(dst + k) + Load(src + k));
