@@ -126,6 +126,36 @@ public sealed class VectorOpsTests
         }
     }
 
+    [Fact]
+    public unsafe void TheSigmoidSlopeAndInPlaceSumsGiveTheNarrowRegistersBitsAtEveryWidth()
+    {
+        int n = 3 * VectorOps<float>.PadWidth;
+        var random = new Random(7);
+        float[] d = Draw(random, n), a = d.Select(_ => (float)random.NextDouble()).ToArray(), src = Draw(random, n + 3);
+        float[] narrow = (float[])d.Clone(), wide = (float[])d.Clone(), machine = (float[])d.Clone();
+        float[] sum = Draw(random, n + 3);
+        float[] summed = (float[])sum.Clone();
+        fixed (float* pa = a, pn = narrow, pw = wide, pm = machine, ps = src, pt = summed)
+        {
+            VectorOps<float>.ThroughSigmoid<NarrowVectors<float>, Vector<float>>(pn, pa, n);
+            VectorOps<float>.ThroughSigmoid<WideVectors<float>, Vector512<float>>(pw, pa, n);
+            VectorOps<float>.ThroughSigmoid(pm, pa, n);
+            VectorOps<float>.AddInPlace(pt, ps, n + 3); // whole registers, then a tail of 3
+        }
+
+        wide.Should().Equal(narrow, "d * a * (1 - a) is lane-by-lane work");
+        machine.Should().Equal(narrow, "d * a * (1 - a) is lane-by-lane work");
+        for (int i = 0; i < n; i++)
+        {
+            narrow[i].Should().Be(d[i] * a[i] * (1 - a[i]), $"lane {i}: d * a * (1 - a), in that order");
+        }
+
+        for (int i = 0; i < n + 3; i++)
+        {
+            summed[i].Should().Be(sum[i] + src[i], $"element {i} of the in-place sum");
+        }
+    }
+
     public static TheoryData<int, int, int> ProductShapes => new()
     {
         // rows (6-, 4- and 1-row blocks), depth, width (whole narrow vectors: with and without a wide remainder)
