@@ -157,7 +157,8 @@ public sealed class RecurrenceKernelTests
         }
 
         string[] names = ["dx", "dgh", "dh_prev's (1 - m) part", "candidate input", "next state"];
-        for (int i = 0; i < names.Length; i++)
+        // The last two are multiply-adds: the same bits only where the narrow registers fuse them too.
+        for (int i = 0; i < (VectorOpsTests.NarrowRegistersFuse ? names.Length : 3); i++)
         {
             wide[i].Should().Equal(narrow[i], $"{cell}: {names[i]} is lane-by-lane work");
         }
