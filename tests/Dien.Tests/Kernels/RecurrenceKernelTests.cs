@@ -144,14 +144,14 @@ public sealed class RecurrenceKernelTests
             fixed (float* dx = narrow[0], dgh = narrow[1], dhn = narrow[2], cand = narrow[3], hn = narrow[4])
             {
                 daNarrow = RecurrenceKernel<float>.GateGradients<NarrowVectors<float>, Vector<float>>(cell, a, ps, pdh, php, dx, dgh, dhn, ph);
-                RecurrenceKernel<float>.CandidateInput<NarrowVectors<float>, Vector<float>>(pr, pgc, pxc, cand, ph);
+                VectorOps<float>.MulAdd<NarrowVectors<float>, Vector<float>>(pr, pgc, pxc, cand, ph);
                 RecurrenceKernel<float>.Step<NarrowVectors<float>, Vector<float>>(cell, a, pu, pc, php, hn, ph);
             }
 
             fixed (float* dx = wide[0], dgh = wide[1], dhn = wide[2], cand = wide[3], hn = wide[4])
             {
                 daWide = RecurrenceKernel<float>.GateGradients<WideVectors<float>, Vector512<float>>(cell, a, ps, pdh, php, dx, dgh, dhn, ph);
-                RecurrenceKernel<float>.CandidateInput<WideVectors<float>, Vector512<float>>(pr, pgc, pxc, cand, ph);
+                VectorOps<float>.MulAdd<WideVectors<float>, Vector512<float>>(pr, pgc, pxc, cand, ph);
                 RecurrenceKernel<float>.Step<WideVectors<float>, Vector512<float>>(cell, a, pu, pc, php, hn, ph);
             }
         }

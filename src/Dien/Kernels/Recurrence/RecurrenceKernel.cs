@@ -196,18 +196,16 @@ internal static unsafe class RecurrenceKernel<T>
                         VectorOps<T>.SigmoidInPlace(g, 2 * ph);
                         T* r = g, u = g + ph, gc = g + (2 * ph);
                         T a = Attention != null ? Attention[row] : T.Zero;
+                        VectorOps<T>.MulAdd(r, gc, xs + (2 * ph), c, ph);
+                        VectorOps<T>.TanhInPlace(c, ph);
 #if NET9_0_OR_GREATER
                         if (WideVectors<T>.Enabled)
                         {
-                            CandidateInput<WideVectors<T>, Vector512<T>>(r, gc, xs + (2 * ph), c, ph);
-                            VectorOps<T>.TanhInPlace(c, ph);
                             Step<WideVectors<T>, Vector512<T>>(Cell, a, u, c, hp, hn, ph);
                         }
                         else
 #endif
                         {
-                            CandidateInput<NarrowVectors<T>, Vector<T>>(r, gc, xs + (2 * ph), c, ph);
-                            VectorOps<T>.TanhInPlace(c, ph);
                             Step<NarrowVectors<T>, Vector<T>>(Cell, a, u, c, hp, hn, ph);
                         }
 
@@ -363,18 +361,6 @@ internal static unsafe class RecurrenceKernel<T>
             {
                 NativeMemory.AlignedFree(scratch);
             }
-        }
-    }
-
-    /// <summary>c = r * g_c + x_c (the candidate's input before its tanh), in registers of <typeparamref name="TWidth"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void CandidateInput<TWidth, TVector>(T* r, T* gc, T* xc, T* c, int ph)
-        where TWidth : struct, IVectorWidth<TVector, T>
-        where TVector : struct
-    {
-        for (int k = 0; k < ph; k += TWidth.Count)
-        {
-            TWidth.Store(c + k, TWidth.MulAdd(TWidth.Load(r + k), TWidth.Load(gc + k), TWidth.Load(xc + k)));
         }
     }
 
