@@ -52,13 +52,12 @@ public sealed class AuthorsFormatReader
     {
         long lines = 0, samples = 0, skipped = 0, dropped = 0;
         string? firstProblem = null;
-        using (var reader = new StreamReader(_path))
+        using (var reader = new LineReader(_path))
         {
-            string? line;
-            while ((line = reader.ReadLine()) is not null)
+            while (reader.TryReadLine(out var line))
             {
                 lines++;
-                if (line.Length == 0)
+                if (line.IsEmpty)
                 {
                     continue;
                 }
@@ -94,9 +93,9 @@ public sealed class AuthorsFormatReader
         _options.Completed?.Report(Summary);
     }
 
-    private Sample? Parse(string line, out string? problem)
+    private Sample? Parse(ReadOnlySpan<char> line, out string? problem)
     {
-        // The common line in one pass over its characters, with no string per field or entry; a line that is not
+        // The common line in one pass over its characters, with no string per line, field or entry; a line that is not
         // plainly well formed goes the general way below, which also words its problem.
         if (ReadsPlainLinesDirectly && TryParsePlain(line) is { } plain)
         {
@@ -104,7 +103,7 @@ public sealed class AuthorsFormatReader
             return plain;
         }
 
-        var fields = SplitFields(line, out problem);
+        var fields = SplitFields(line.ToString(), out problem);
         if (fields is null)
         {
             return null;
@@ -154,7 +153,7 @@ public sealed class AuthorsFormatReader
     /// else (a field count other than 6, a label other than the characters 0 or 1, an empty uid, mid or cat, an empty
     /// history entry, histories of different lengths), which the general way then reads or reports.
     /// </summary>
-    private Sample? TryParsePlain(string line)
+    private Sample? TryParsePlain(ReadOnlySpan<char> line)
     {
         if (!TrySplitPlain(line, out var fields, out int historyLength))
         {
@@ -218,11 +217,11 @@ public sealed class AuthorsFormatReader
     /// Splits a line that is plainly well formed (see <see cref="TryParsePlain"/>) into its fields, with its history
     /// length; false for any other line.
     /// </summary>
-    private static bool TrySplitPlain(string line, out PlainFields fields, out int historyLength)
+    private static bool TrySplitPlain(ReadOnlySpan<char> line, out PlainFields fields, out int historyLength)
     {
         fields = default;
         historyLength = 0;
-        var text = line.AsSpan().TrimEnd('\r');
+        var text = line.TrimEnd('\r');
         Span<Range> ranges = stackalloc Range[7];
         if (text.Split(ranges, '\t') != 6)
         {
@@ -273,16 +272,17 @@ public sealed class AuthorsFormatReader
         void Add(int table, string s) => counts[table][s] = counts[table].GetValueOrDefault(s) + 1;
         var tallies = counts.Select(c => new Tally(c)).ToArray();
         long lineNumber = 0;
-        foreach (string line in File.ReadLines(path))
+        using var reader = new LineReader(path);
+        while (reader.TryReadLine(out var characters))
         {
             lineNumber++;
-            if (line.Length == 0)
+            if (characters.IsEmpty)
             {
                 continue;
             }
 
             // A plainly well-formed line is counted from its characters (a string is made only for a new entry).
-            if (ReadsPlainLinesDirectly && TrySplitPlain(line, out var plain, out _))
+            if (ReadsPlainLinesDirectly && TrySplitPlain(characters, out var plain, out _))
             {
                 var text = plain.Text;
                 tallies[0].Add(text[plain.User]);
@@ -293,7 +293,7 @@ public sealed class AuthorsFormatReader
                 continue;
             }
 
-            var fields = SplitFields(line, out string? problem);
+            var fields = SplitFields(characters.ToString(), out string? problem);
             if (fields is null)
             {
                 if (options.SkipBadLines)

@@ -85,10 +85,11 @@ internal static class AuthorsSideFiles
         long lineNumber = 0, skipped = 0, kept = 0;
         string? first = null;
         Span<Range> ranges = stackalloc Range[count + 1]; // one more than needed: a line with more fields fills it
-        foreach (string raw in File.ReadLines(path))
+        using var reader = new LineReader(path);
+        while (reader.TryReadLine(out var characters))
         {
             lineNumber++;
-            var line = raw.AsSpan().TrimEnd('\r');
+            var line = characters.TrimEnd('\r');
             if (line.IsEmpty)
             {
                 continue;
