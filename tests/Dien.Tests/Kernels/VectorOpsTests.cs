@@ -21,7 +21,11 @@ public sealed class VectorOpsTests
         // .ci/run runs the numerical tests a second time with AVX-512 switched off and DIEN_EXPECT_PAD_LANES=8, so that
         // a host with AVX-512 tests the layout of hosts without it too: this checks that the switch took.
         string? expected = Environment.GetEnvironmentVariable("DIEN_EXPECT_PAD_LANES");
+#if NET9_0_OR_GREATER
         int widest = Vector512.IsHardwareAccelerated ? Math.Max(Vector512<float>.Count, Vector<float>.Count) : Vector<float>.Count;
+#else
+        int widest = Vector<float>.Count; // net8.0 builds of the library run Vector<T> only
+#endif
         VectorOps<float>.PadWidth.Should().Be(expected is null ? widest : int.Parse(expected, System.Globalization.CultureInfo.InvariantCulture));
         VectorOps<float>.Pad(36).Should().Be((36 + VectorOps<float>.PadWidth - 1) / VectorOps<float>.PadWidth * VectorOps<float>.PadWidth);
     }
@@ -122,10 +126,18 @@ public sealed class VectorOpsTests
         {
             VectorOps<float>.MulAdd(pa, pb, pc, r0, n);
             VectorOps<float>.MulAdd<NarrowVectors<float>, Vector<float>>(pa, pb, pc, r1, n);
+#if NET9_0_OR_GREATER
             VectorOps<float>.MulAdd<WideVectors<float>, Vector512<float>>(pa, pb, pc, r2, n);
+#else
+            VectorOps<float>.MulAdd<NarrowVectors<float>, Vector<float>>(pa, pb, pc, r2, n); // net8.0 builds have no wide registers
+#endif
             VectorOps<float>.MulAdd(pa, s, pc, r3, n);
             VectorOps<float>.MulAdd<NarrowVectors<float>, Vector<float>>(pa, s, pc, r4, n);
+#if NET9_0_OR_GREATER
             VectorOps<float>.MulAdd<WideVectors<float>, Vector512<float>>(pa, s, pc, r5, n);
+#else
+            VectorOps<float>.MulAdd<NarrowVectors<float>, Vector<float>>(pa, s, pc, r5, n);
+#endif
         }
 
         results[1].Should().Equal(results[0], "the narrow registers are the fallback");
@@ -156,7 +168,11 @@ public sealed class VectorOpsTests
         fixed (float* pa = a, pn = narrow, pw = wide, pm = machine, ps = src, pt = summed)
         {
             VectorOps<float>.ThroughSigmoid<NarrowVectors<float>, Vector<float>>(pn, pa, n);
+#if NET9_0_OR_GREATER
             VectorOps<float>.ThroughSigmoid<WideVectors<float>, Vector512<float>>(pw, pa, n);
+#else
+            VectorOps<float>.ThroughSigmoid<NarrowVectors<float>, Vector<float>>(pw, pa, n); // net8.0 builds have no wide registers
+#endif
             VectorOps<float>.ThroughSigmoid(pm, pa, n);
             VectorOps<float>.AddInPlace(pt, ps, n + 3); // whole registers, then a tail of 3
         }
@@ -194,7 +210,11 @@ public sealed class VectorOpsTests
         {
             VectorOps<float>.MultiplyAccumulate(pa, 1, rows, rows, depth, pm, width, py, yStride);
             VectorOps<float>.MultiplyAccumulate<NarrowVectors<float>, Vector<float>>(pa, 1, rows, rows, depth, pm, width, pn, yStride, 0, width);
+#if NET9_0_OR_GREATER
             VectorOps<float>.MultiplyAccumulate<WideVectors<float>, Vector512<float>>(pa, 1, rows, rows, depth, pm, width, pw, yStride, 0, wideColumns);
+#else
+            VectorOps<float>.MultiplyAccumulate<NarrowVectors<float>, Vector<float>>(pa, 1, rows, rows, depth, pm, width, pw, yStride, 0, wideColumns); // net8.0: no wide registers
+#endif
             VectorOps<float>.MultiplyAccumulate<NarrowVectors<float>, Vector<float>>(pa, 1, rows, rows, depth, pm, width, pw, yStride, wideColumns, width);
         }
 
@@ -236,7 +256,11 @@ public sealed class VectorOpsTests
         {
             VectorOps<float>.AccumulateRows(c, rows, m, width, py);
             VectorOps<float>.AccumulateRows<NarrowVectors<float>, Vector<float>>(c, rows, m, width, pn, 0, width);
+#if NET9_0_OR_GREATER
             VectorOps<float>.AccumulateRows<WideVectors<float>, Vector512<float>>(c, rows, m, width, pw, 0, wideColumns);
+#else
+            VectorOps<float>.AccumulateRows<NarrowVectors<float>, Vector<float>>(c, rows, m, width, pw, 0, wideColumns); // net8.0: no wide registers
+#endif
             VectorOps<float>.AccumulateRows<NarrowVectors<float>, Vector<float>>(c, rows, m, width, pw, wideColumns, width);
         }
 
