@@ -137,7 +137,13 @@ public sealed class ElfVersionPatcherTests : IDisposable
     [Fact]
     public void BuildOutputCopyIsWeakExactlyWhenTheSystemLacksTheVersion()
     {
+        // A portable build keeps the native files under runtimes/; a build for one runtime (-r linux-x64) puts them beside the assembly.
         string output = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+        if (!File.Exists(output))
+        {
+            output = Path.Combine(AppContext.BaseDirectory, "libLibTorchSharp.so");
+        }
+
         string libstdcxx = LoadedLibStdCxx();
         bool systemHasIt = ElfVersionPatcher.DefinesVersion(libstdcxx, Version);
 
