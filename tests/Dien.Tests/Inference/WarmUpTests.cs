@@ -17,14 +17,7 @@ namespace Dien.Tests.Inference;
 [Collection("Sequential")]
 public sealed class WarmUpTests
 {
-    public static TheoryData<string> Kinds => new() { nameof(DienModel), nameof(DinModel), "BaseModel" };
-
-    private static CtrModel Build(string kind) => kind switch
-    {
-        nameof(DienModel) => new DienModel(ModelTestKit.TinyOptions()),
-        nameof(DinModel) => new DinModel(ModelTestKit.TinyOptions()),
-        _ => new SumPoolingModel(ModelTestKit.TinyOptions()),
-    };
+    private static CtrModel Build(string kind) => ModelKinds.Create(kind, ModelTestKit.TinyOptions());
 
     /// <summary>A ranking call, a larger one and a batch, as a service makes them, with ids of the tiny options.</summary>
     private sealed class ServiceCalls
@@ -73,7 +66,7 @@ public sealed class WarmUpTests
     }
 
     [Theory]
-    [MemberData(nameof(Kinds))]
+    [MemberData(nameof(ModelTestKit.Kinds), MemberType = typeof(ModelTestKit))]
     public void WarmUp_changes_no_score(string kind)
     {
         torch.manual_seed(7);

@@ -217,11 +217,10 @@ public sealed class AuthorsFormatReader
     /// Splits a line that is plainly well formed (see <see cref="TryParsePlain"/>) into its fields, with its history
     /// length; false for any other line.
     /// </summary>
-    private static bool TrySplitPlain(ReadOnlySpan<char> line, out PlainFields fields, out int historyLength)
+    private static bool TrySplitPlain(ReadOnlySpan<char> text, out PlainFields fields, out int historyLength)
     {
         fields = default;
         historyLength = 0;
-        var text = line.TrimEnd('\r');
         Span<Range> ranges = stackalloc Range[7];
         if (text.Split(ranges, '\t') != 6)
         {
@@ -269,7 +268,6 @@ public sealed class AuthorsFormatReader
     internal static Dictionary<string, long>[] CountStrings(string path, ReadOptions options)
     {
         var counts = new[] { new Dictionary<string, long>(StringComparer.Ordinal), new Dictionary<string, long>(StringComparer.Ordinal), new Dictionary<string, long>(StringComparer.Ordinal) };
-        void Add(int table, string s) => counts[table][s] = counts[table].GetValueOrDefault(s) + 1;
         var tallies = counts.Select(c => new Tally(c)).ToArray();
         long lineNumber = 0;
         using var reader = new LineReader(path);
@@ -316,17 +314,17 @@ public sealed class AuthorsFormatReader
                 throw new DataFormatException(path, lineNumber, problem!);
             }
 
-            Add(0, fields[1]);
-            Add(1, fields[2]);
-            Add(2, fields[3]);
+            tallies[0].Add(fields[1]);
+            tallies[1].Add(fields[2]);
+            tallies[2].Add(fields[3]);
             foreach (string item in items)
             {
-                Add(1, item);
+                tallies[1].Add(item);
             }
 
             foreach (string cat in cats)
             {
-                Add(2, cat);
+                tallies[2].Add(cat);
             }
         }
 
@@ -368,7 +366,7 @@ public sealed class AuthorsFormatReader
 
     private static string[]? SplitFields(string line, out string? problem)
     {
-        string[] fields = line.TrimEnd('\r').Split('\t');
+        string[] fields = line.Split('\t');
         if (fields.Length != 6)
         {
             problem = $"expected 6 tab-separated fields (label, uid, mid, cat, mid_history, cat_history) but found {fields.Length}";

@@ -77,7 +77,7 @@ internal static class AuthorsSideFiles
 
     /// <summary>
     /// Hands every non-empty line of <paramref name="path"/> with exactly <paramref name="count"/> tab-separated fields
-    /// to <paramref name="take"/> (a trailing '\r' dropped); any other line throws, or is skipped and counted under
+    /// to <paramref name="take"/>; any other line throws, or is skipped and counted under
     /// <see cref="ReadOptions.SkipBadLines"/>. Reports a <see cref="ReadSummary"/> to <see cref="ReadOptions.Completed"/>.
     /// </summary>
     private static void ReadFields(string path, int count, string layout, ReadOptions options, LineFields take)
@@ -86,10 +86,9 @@ internal static class AuthorsSideFiles
         string? first = null;
         Span<Range> ranges = stackalloc Range[count + 1]; // one more than needed: a line with more fields fills it
         using var reader = new LineReader(path);
-        while (reader.TryReadLine(out var characters))
+        while (reader.TryReadLine(out var line))
         {
             lineNumber++;
-            var line = characters.TrimEnd('\r');
             if (line.IsEmpty)
             {
                 continue;
