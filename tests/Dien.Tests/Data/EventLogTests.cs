@@ -155,6 +155,32 @@ public sealed class EventLogTests
     }
 
     [Fact]
+    public void Quoted_lines_give_the_values_the_plain_lines_give()
+    {
+        using var folder = new TempFolder();
+        var log = new EventLogFixture(users: 8, eventsPerUser: 30);
+        string plain = log.WriteCsv(Path.Combine(folder.Path, "plain.csv"));
+        var lines = File.ReadAllLines(plain);
+        static string Quoted(string line) => string.Join(',', line.Split(',').Select(f => $"\"{f.Replace("\"", "\"\"", StringComparison.Ordinal)}\""));
+        string quoted = folder.File("quoted.csv", string.Join('\n', lines.Select((line, i) => i % 3 == 1 ? Quoted(line) : line)) + "\n");
+        var columns = EventColumns.Parse("user=user_id,item=item_id,time=ts,category=category,behaviour=behaviour,targets=pv");
+        SameData(EventLogConverter.Convert(quoted, columns), EventLogConverter.Convert(plain, columns));
+
+        // A quoted field holds the delimiter and quotes; a quoted line is checked for its field count as any line.
+        string special = folder.File("special.csv", "user_id,item_id,ts\n\"a,\"\"b\"\"\",5,1511600000\nc,\"6\",1511600001\n\"d\",7\n\"e,8,1511600002\n");
+        ReadSummary? summary = null;
+        var data = EventLogConverter.Convert(special, Columns with { Category = null }, new ConversionOptions { Read = new ReadOptions { SkipBadLines = true, Completed = new CallbackProgress<ReadSummary>(s => summary = s) } });
+        data.Users.Entries.Keys.Should().BeEquivalentTo(["a,\"b\"", "c"]);
+        data.Items.Entries.Keys.Should().BeEquivalentTo(["5", "6"], "a quoted number is the number");
+        summary!.SkippedLines.Should().Be(2);
+        summary.FirstProblem.Should().Be("special.csv line 4: expected 3 fields, as the header, but found 2");
+        var unclosed = () => EventLogConverter.Convert(special, Columns with { Category = null });
+        unclosed.Should().Throw<DataFormatException>().WithMessage("*special.csv, line 4: expected 3 fields*");
+        File.WriteAllText(special, "user_id,item_id,ts\n\"e,8,1511600002\n");
+        unclosed.Should().Throw<DataFormatException>().WithMessage("*special.csv, line 2: a quoted field is not closed");
+    }
+
+    [Fact]
     public void Errors_name_the_file_the_row_and_the_column()
     {
         using var folder = new TempFolder();

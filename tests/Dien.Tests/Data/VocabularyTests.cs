@@ -21,6 +21,38 @@ public sealed class VocabularyTests
     }
 
     [Fact]
+    public void RankingComparesHeadsAndStringsAsASortOfTheWholeStringsDoes()
+    {
+        // Keys that share their first eight characters or differ in any of them, prefixes of each other, characters
+        // 0 and above 0x7FFF (ordinal order is unsigned), and counts with many ties.
+        var random = new Random(7);
+        char[] alphabet = ['\0', '0', '1', '9', 'A', 'a', 'é', '\u8000', '\uFFFF'];
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (counts.Count < 4000)
+        {
+            int length = random.Next(0, 13);
+            var chars = new char[length];
+            for (int i = 0; i < length; i++)
+            {
+                chars[i] = i < 6 && random.Next(4) > 0 ? 'k' : alphabet[random.Next(alphabet.Length)];
+            }
+
+            counts[new string(chars)] = random.Next(1, 4);
+        }
+
+        var vocabulary = Vocabulary.FromCounts(counts);
+        var expected = counts.OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Select((p, i) => (p.Key, Id: i + 1));
+        foreach (var (key, id) in expected)
+        {
+            vocabulary.IdOf(key).Should().Be(id, "the key {0} ranks there", Quote.Of(key));
+        }
+
+        vocabulary.Size.Should().Be(counts.Count + 1);
+        counts.Keys.Where(k => k.Length > 8).GroupBy(k => k[..8]).Should().Contain(g => g.Count() > 1, "some ties are left to the strings");
+        counts.Keys.Should().Contain(k => k.Length < 8 && counts.ContainsKey(k + "\0"), "a key and the same key with a 0 character after it");
+    }
+
+    [Fact]
     public void NegativeIdIsRejectedNamingTheEntry()
     {
         var act = () => new Vocabulary(new Dictionary<string, int> { ["x"] = -1 });

@@ -1,4 +1,5 @@
 using Dien.Data.Converters;
+using Dien.Data.Formats;
 
 namespace Dien.Data.Events;
 
@@ -15,57 +16,92 @@ internal static class CsvEventSource
 
     /// <summary>Adds the file's rows to <paramref name="table"/>.</summary>
     /// <exception cref="DataFormatException">No header, a mapped column missing from it (never skipped), or a bad line unless skipped.</exception>
+    /// <remarks>
+    /// Lines are read into one reused buffer and split into ranges, so a line makes no string: only a new key that is
+    /// not a number, a line with a quote (unquoted into one string) and a bad line's message do.
+    /// </remarks>
     public static void Read(string path, EventTable table, ConverterSupport.BadLines bad)
     {
         var columns = table.Columns;
         char delimiter = DelimiterOf(path);
         long lineNumber = 0;
         int[]? at = null;
-        string[] names = [];
-        int width = 0;
-        foreach (string line in File.ReadLines(path))
+        string[] names = [columns.User, columns.Item, columns.Time, columns.Category ?? string.Empty, columns.Behaviour ?? string.Empty, columns.Label ?? string.Empty];
+        Range[] fields = [];
+        using (var reader = new LineReader(path))
         {
-            lineNumber++;
-            if (line.Length == 0 || (line.Length == 1 && line[0] == '\r'))
+            while (reader.TryReadLine(out var line))
             {
-                continue;
-            }
-
-            var fields = ConverterSupport.SplitCsv(line, delimiter);
-            if (at is null && !columns.HasHeader)
-            {
-                // Positions, checked against the first line's width.
-                names = [columns.User, columns.Item, columns.Time, columns.Category ?? string.Empty, columns.Behaviour ?? string.Empty, columns.Label ?? string.Empty];
-                width = fields?.Count ?? throw new DataFormatException(path, lineNumber, "a quoted field is not closed (the first line sets the field count)");
-                at = names.Select(name => name.Length == 0 ? -1 : int.Parse(name, System.Globalization.CultureInfo.InvariantCulture) - 1).ToArray();
-                if (at.Max() >= width)
+                lineNumber++;
+                if (line.IsEmpty)
                 {
-                    throw new DataFormatException(path, lineNumber, $"column {at.Max() + 1} is mapped but the first line has {width} fields (the file has no header, so columns are positions)");
-                }
-            }
-            else if (at is null)
-            {
-                if (fields is null)
-                {
-                    throw new DataFormatException(path, lineNumber, "the header line has a quoted field that is not closed");
+                    continue;
                 }
 
-                width = fields.Count;
-                names = [columns.User, columns.Item, columns.Time, columns.Category ?? string.Empty, columns.Behaviour ?? string.Empty, columns.Label ?? string.Empty];
-                at = names.Select(name => name.Length == 0 ? -1 : Find(fields, name, path, lineNumber)).ToArray();
-                continue;
-            }
+                if (at is null)
+                {
+                    var first = ConverterSupport.SplitCsv(line.ToString(), delimiter);
+                    if (columns.HasHeader)
+                    {
+                        at = first is null
+                            ? throw new DataFormatException(path, lineNumber, "the header line has a quoted field that is not closed")
+                            : names.Select(name => name.Length == 0 ? -1 : Find(first, name, path, lineNumber)).ToArray();
+                        fields = new Range[first.Count];
+                        continue;
+                    }
 
-            if (fields is null || fields.Count != width)
-            {
-                bad.Report(lineNumber, fields is null ? "a quoted field is not closed" : $"expected {width} fields, as the {(columns.HasHeader ? "header" : "first line")}, but found {fields.Count}");
-                continue;
-            }
+                    // Positions, checked against the first line's width; the line is a row too.
+                    int width = first?.Count ?? throw new DataFormatException(path, lineNumber, "a quoted field is not closed (the first line sets the field count)");
+                    at = names.Select(name => name.Length == 0 ? -1 : int.Parse(name, System.Globalization.CultureInfo.InvariantCulture) - 1).ToArray();
+                    if (at.Max() >= width)
+                    {
+                        throw new DataFormatException(path, lineNumber, $"column {at.Max() + 1} is mapped but the first line has {width} fields (the file has no header, so columns are positions)");
+                    }
 
-            string? problem = Add(table, fields, at, names);
-            if (problem is not null)
-            {
-                bad.Report(lineNumber, problem);
+                    fields = new Range[width];
+                }
+
+                var text = line;
+                int count;
+                if (line.Contains('"'))
+                {
+                    var quoted = ConverterSupport.SplitCsv(line.ToString(), delimiter);
+                    if (quoted is null)
+                    {
+                        bad.Report(lineNumber, "a quoted field is not closed");
+                        continue;
+                    }
+
+                    count = quoted.Count;
+                    if (count == fields.Length)
+                    {
+                        text = string.Concat(quoted);
+                        for (int f = 0, start = 0; f < count; start += quoted[f++].Length)
+                        {
+                            fields[f] = new Range(start, start + quoted[f].Length);
+                        }
+                    }
+                }
+                else
+                {
+                    count = line.Count(delimiter) + 1;
+                    if (count == fields.Length)
+                    {
+                        line.Split(fields, delimiter);
+                    }
+                }
+
+                if (count != fields.Length)
+                {
+                    bad.Report(lineNumber, $"expected {fields.Length} fields, as the {(columns.HasHeader ? "header" : "first line")}, but found {count}");
+                    continue;
+                }
+
+                string? problem = Add(table, text, fields, at, names);
+                if (problem is not null)
+                {
+                    bad.Report(lineNumber, problem);
+                }
             }
         }
 
@@ -76,36 +112,37 @@ internal static class CsvEventSource
         }
     }
 
-    /// <summary>Adds one row, or returns why it is bad (naming the column and the value).</summary>
-    private static string? Add(EventTable table, List<string> fields, int[] at, string[] names)
+    /// <summary>Adds one row, whose fields are ranges of <paramref name="line"/>, or returns why it is bad (naming the column and the value).</summary>
+    private static string? Add(EventTable table, ReadOnlySpan<char> line, Range[] fields, int[] at, string[] names)
     {
-        string user = fields[at[0]], item = fields[at[1]], time = fields[at[2]];
-        if (user.Length == 0)
+        ReadOnlySpan<char> user = line[fields[at[0]]], item = line[fields[at[1]]], time = line[fields[at[2]]];
+        if (user.IsEmpty)
         {
             return $"column {Quote.Of(names[0])} (user) is empty: a null id";
         }
 
-        if (item.Length == 0)
+        if (item.IsEmpty)
         {
             return $"column {Quote.Of(names[1])} (item) is empty: a null id";
         }
 
         if (EventValues.Time(time.Trim(), table.Columns.TimeUnit) is not long ms)
         {
-            return $"column {Quote.Of(names[2])} (time) value {Quote.Of(time)} is {EventValues.TimeRule(table.Columns.TimeUnit)}";
+            return $"column {Quote.Of(names[2])} (time) value {Quote.Of(time.ToString())} is {EventValues.TimeRule(table.Columns.TimeUnit)}";
         }
 
         var role = EventTable.Role.Target | EventTable.Role.History;
         if (at[4] >= 0)
         {
-            role = table.RoleOf(fields[at[4]]);
+            role = table.RoleOf(line[fields[at[4]]]);
         }
 
         if (at[5] >= 0)
         {
-            if (EventValues.Label(fields[at[5]]) is not bool clicked)
+            var label = line[fields[at[5]]];
+            if (EventValues.Label(label) is not bool clicked)
             {
-                return $"column {Quote.Of(names[5])} (label) value {Quote.Of(fields[at[5]])} is {EventValues.LabelRule}";
+                return $"column {Quote.Of(names[5])} (label) value {Quote.Of(label.ToString())} is {EventValues.LabelRule}";
             }
 
             role = clicked ? role | EventTable.Role.Clicked : role & ~EventTable.Role.History;
@@ -117,7 +154,7 @@ internal static class CsvEventSource
             return null;
         }
 
-        int category = at[3] >= 0 && fields[at[3]].Length > 0 ? table.Categories.Of(fields[at[3]]) : -1;
+        int category = at[3] >= 0 && !line[fields[at[3]]].IsEmpty ? table.Categories.Of(line[fields[at[3]]]) : -1;
         table.Add(table.Users.Of(user), table.Items.Of(item), category, ms, role);
         return null;
     }

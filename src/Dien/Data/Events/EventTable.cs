@@ -28,6 +28,9 @@ internal sealed class EventTable : IDisposable
     private readonly List<int> _userEvents = [];
     private readonly List<int> _itemCategory = [];
     private readonly Dictionary<string, Role> _behaviourRoles = new(StringComparer.Ordinal);
+#if NET9_0_OR_GREATER
+    private readonly Dictionary<string, Role>.AlternateLookup<ReadOnlySpan<char>> _behaviourRoleSpans;
+#endif
     private readonly HashSet<string>? _targets;
     private readonly HashSet<string>? _history;
     private EventSpill? _spill;
@@ -48,6 +51,9 @@ internal sealed class EventTable : IDisposable
         _memoryChunks = memoryChunks;
         _targets = columns.TargetBehaviours?.ToHashSet(StringComparer.Ordinal);
         _history = columns.HistoryBehaviours?.ToHashSet(StringComparer.Ordinal);
+#if NET9_0_OR_GREATER
+        _behaviourRoleSpans = _behaviourRoles.GetAlternateLookup<ReadOnlySpan<char>>();
+#endif
     }
 
     /// <summary>Roles of an event.</summary>
@@ -104,6 +110,16 @@ internal sealed class EventTable : IDisposable
         }
 
         return role;
+    }
+
+    /// <summary>As <see cref="RoleOf(string)"/>, from characters: a string is made only for a value not seen before.</summary>
+    public Role RoleOf(ReadOnlySpan<char> behaviour)
+    {
+#if NET9_0_OR_GREATER
+        return _behaviourRoleSpans.TryGetValue(behaviour, out var role) ? role : RoleOf(behaviour.ToString());
+#else
+        return RoleOf(behaviour.ToString());
+#endif
     }
 
     /// <summary>Counts a row whose behaviour is neither a target nor a history value.</summary>

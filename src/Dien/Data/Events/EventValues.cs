@@ -26,7 +26,10 @@ internal static class EventValues
         new DateTimeOffset(time.Kind == DateTimeKind.Local ? time.ToUniversalTime() : DateTime.SpecifyKind(time, DateTimeKind.Utc)).ToUnixTimeMilliseconds();
 
     /// <summary>Text of the time column: an integer in <paramref name="unit"/>, or an ISO 8601 instant (UTC unless it says otherwise).</summary>
-    public static long? Time(string text, EventTimeUnit unit)
+    public static long? Time(string text, EventTimeUnit unit) => Time(text.AsSpan(), unit);
+
+    /// <summary>As <see cref="Time(string, EventTimeUnit)"/>, from characters.</summary>
+    public static long? Time(ReadOnlySpan<char> text, EventTimeUnit unit)
     {
         if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long number))
         {
@@ -39,15 +42,19 @@ internal static class EventValues
             : null;
     }
 
-    /// <summary>Text of a label: 0, 1, false or true (any case).</summary>
-    public static bool? Label(string text) => text.Trim() switch
+    /// <summary>Text of a label: 0, 1, false or true (any case, spaces around it ignored).</summary>
+    public static bool? Label(ReadOnlySpan<char> text)
     {
-        "1" => true,
-        "0" => false,
-        var t when t.Equals("true", StringComparison.OrdinalIgnoreCase) => true,
-        var t when t.Equals("false", StringComparison.OrdinalIgnoreCase) => false,
-        _ => null,
-    };
+        var t = text.Trim();
+        return t switch
+        {
+            "1" => true,
+            "0" => false,
+            _ when t.Equals("true", StringComparison.OrdinalIgnoreCase) => true,
+            _ when t.Equals("false", StringComparison.OrdinalIgnoreCase) => false,
+            _ => null,
+        };
+    }
 
     /// <summary>A number of a label: 0 or 1.</summary>
     public static bool? Label(long number) => number switch { 1 => true, 0 => false, _ => null };

@@ -7,24 +7,55 @@ namespace Dien.Data.Events;
 /// that a log is held as ids, not text. A number and its decimal text are one key (a Parquet column of longs and
 /// the same column in CSV give the same vocabulary). <see cref="Finish"/> turns the counts into the vocabulary.
 /// </summary>
+/// <remarks>
+/// Text that is a number's own decimal form ("1069838", not "01" or "+1") is held as that number: logs' ids mostly
+/// are, and a number hashes faster and needs no string until <see cref="Finish"/>.
+/// </remarks>
 internal sealed class KeyInterner
 {
+    // The longest text held as a number: 18 digits always fit in a long.
+    private const int MaxNumberDigits = 18;
+
     private readonly Dictionary<string, int> _texts = new(StringComparer.Ordinal);
+#if NET9_0_OR_GREATER
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _textSpans;
+#endif
     private readonly Dictionary<long, int> _numbers = [];
     private readonly List<long> _counts = [];
     private readonly List<string?> _textOf = [];
     private readonly List<long> _numberOf = [];
 
+    /// <summary>An empty interner.</summary>
+    public KeyInterner()
+    {
+#if NET9_0_OR_GREATER
+        _textSpans = _texts.GetAlternateLookup<ReadOnlySpan<char>>();
+#endif
+    }
+
     /// <summary>Distinct keys so far (a number and its text may still count twice until <see cref="Finish"/>).</summary>
     public int Count => _counts.Count;
 
     /// <summary>The provisional id of <paramref name="key"/>, counting one occurrence.</summary>
-    public int Of(string key)
+    public int Of(string key) => Of(key.AsSpan());
+
+    /// <summary>The provisional id of the characters <paramref name="key"/>, counting one occurrence; a string is made only for a new key that is not a number.</summary>
+    public int Of(ReadOnlySpan<char> key)
     {
-        if (!_texts.TryGetValue(key, out int id))
+        if (IsNumberText(key, out long number))
         {
-            id = New(key, 0);
-            _texts[key] = id;
+            return Of(number);
+        }
+
+#if NET9_0_OR_GREATER
+        if (!_textSpans.TryGetValue(key, out int id))
+#else
+        if (!_texts.TryGetValue(key.ToString(), out int id))
+#endif
+        {
+            string text = key.ToString();
+            id = New(text, 0);
+            _texts[text] = id;
         }
 
         _counts[id]++;
@@ -47,16 +78,75 @@ internal sealed class KeyInterner
     /// <summary>The vocabulary (ids by descending count, ties by ordinal text, from 1) and the final id of each provisional id.</summary>
     public (Vocabulary Vocabulary, int[] FinalIds) Finish()
     {
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        var keys = new string[_counts.Count];
-        for (int id = 0; id < keys.Length; id++)
+        int n = _counts.Count;
+        var keys = new string[n];
+        for (int id = 0; id < n; id++)
         {
             keys[id] = _textOf[id] ?? _numberOf[id].ToString(CultureInfo.InvariantCulture);
-            counts[keys[id]] = counts.GetValueOrDefault(keys[id]) + _counts[id];
         }
 
-        var vocabulary = Vocabulary.FromCounts(counts);
-        return (vocabulary, keys.Select(vocabulary.IdOf).ToArray());
+        // A number and the same text seen as text (a negative number, or one longer than 18 digits) are one key.
+        bool mixed = _texts.Count > 0 && _numbers.Count > 0;
+        var first = new Dictionary<string, int>(mixed ? n : 0, StringComparer.Ordinal);
+        var distinct = new List<int>(n);
+        var sameAs = new int[n];
+        var counts = new long[n];
+        for (int id = 0; id < n; id++)
+        {
+            sameAs[id] = id;
+            if (mixed)
+            {
+                if (first.TryGetValue(keys[id], out int earlier))
+                {
+                    sameAs[id] = earlier;
+                    counts[earlier] += _counts[id];
+                    continue;
+                }
+
+                first[keys[id]] = id;
+            }
+
+            distinct.Add(id);
+            counts[id] += _counts[id];
+        }
+
+        var vocabulary = Vocabulary.Ranked(
+            distinct.Select(id => keys[id]).ToArray(), distinct.Select(id => counts[id]).ToArray(), out int[] ranked);
+        var finalIds = new int[n];
+        for (int i = 0; i < distinct.Count; i++)
+        {
+            finalIds[distinct[i]] = ranked[i];
+        }
+
+        for (int id = 0; id < n; id++)
+        {
+            finalIds[id] = finalIds[sameAs[id]];
+        }
+
+        return (vocabulary, finalIds);
+    }
+
+    /// <summary>Whether <paramref name="text"/> is the decimal form a non-negative number of at most 18 digits prints as.</summary>
+    internal static bool IsNumberText(ReadOnlySpan<char> text, out long number)
+    {
+        number = 0;
+        if (text.IsEmpty || text.Length > MaxNumberDigits || (text[0] == '0' && text.Length > 1))
+        {
+            return false;
+        }
+
+        foreach (char c in text)
+        {
+            uint digit = (uint)(c - '0');
+            if (digit > 9)
+            {
+                return false;
+            }
+
+            number = (number * 10) + digit;
+        }
+
+        return true;
     }
 
     private int New(string? text, long number)
