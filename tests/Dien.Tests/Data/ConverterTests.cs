@@ -103,6 +103,20 @@ public sealed class ConverterTests
     }
 
     [Fact]
+    public void TaobaoTiesInTimeGoByTheItemsNumberThenByFileOrder()
+    {
+        using var folder = new TempFolder();
+        // At time 7: item 100 before 99 in the file, and "100" before "99" as text; by number 99 comes first.
+        string rows = folder.File("ub.csv", "4,100,10,pv,7\n4,99,11,cart,7\n4,99,11,pv,7\n4,250,12,pv,9\n4,1,13,pv,8\n");
+        var data = TaobaoConverter.Convert([rows], new ConversionOptions { TestUserFraction = 0, TrainingTargets = TrainingTargets.LastBehaviour });
+        var positive = data.Train.Single(s => s.Label == 1);
+        positive.TargetItem.Should().Be(data.Items.IdOf("250"));
+        positive.HistoryItems.Should().Equal(new[] { "99", "99", "100", "1" }.Select(i => (long)data.Items.IdOf(i)));
+        positive.HistoryLabels.Should().Equal(1, 0, 0, 0);
+        data.ItemCategories[data.Items.IdOf("99")].Should().Be(data.Categories.IdOf("11"));
+    }
+
+    [Fact]
     public void ConvertersReportTheirSummaryThroughCompletedOnceAndCountBadLinesAcrossFiles()
     {
         using var folder = new TempFolder();
