@@ -86,6 +86,43 @@ internal static class ConverterSupport
         return fields;
     }
 
+    /// <summary>
+    /// Splits a CSV line into <paramref name="fields"/>, ranges of <paramref name="text"/>: the line itself, or for a
+    /// line with a quote (RFC 4180, as <see cref="SplitCsv"/>) its unquoted fields end to end in one new string.
+    /// </summary>
+    /// <returns>The line's field count, or -1 when a quoted field is not closed; the ranges are set only when it is the length of <paramref name="fields"/>.</returns>
+    public static int SplitFields(ReadOnlySpan<char> line, char delimiter, Range[] fields, out ReadOnlySpan<char> text)
+    {
+        text = line;
+        if (!line.Contains('"'))
+        {
+            int count = line.Count(delimiter) + 1;
+            if (count == fields.Length)
+            {
+                line.Split(fields, delimiter);
+            }
+
+            return count;
+        }
+
+        var quoted = SplitCsv(line.ToString(), delimiter);
+        if (quoted is null)
+        {
+            return -1;
+        }
+
+        if (quoted.Count == fields.Length)
+        {
+            text = string.Concat(quoted);
+            for (int f = 0, start = 0; f < quoted.Count; start += quoted[f++].Length)
+            {
+                fields[f] = new Range(start, start + quoted[f].Length);
+            }
+        }
+
+        return quoted.Count;
+    }
+
     /// <summary>Collects bad lines, over one file or several read in turn: throws unless skipping, counts otherwise.</summary>
     public sealed class BadLines(ReadOptions options)
     {

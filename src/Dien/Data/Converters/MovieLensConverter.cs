@@ -1,4 +1,6 @@
 using System.Globalization;
+using Dien.Data.Events;
+using Dien.Data.Formats;
 
 namespace Dien.Data.Converters;
 
@@ -32,47 +34,27 @@ public static class MovieLensConverter
         options.EnsureValid();
         var genreOf = ReadMovies(moviesPath, options.Read);
         var bad = new ConverterSupport.BadLines(ratingsPath, options.Read);
-        var rows = new List<(string User, string Movie, long MovieKey, double Rating, long Time)>();
-        long lineNumber = 0;
-        foreach (string line in File.ReadLines(ratingsPath))
+        var log = ReadRatings(ratingsPath, bad, out long lines);
+        var rows = log.Rows;
+        var (users, userIds) = log.Users.Finish();
+        var (movies, movieIds) = log.Movies.Finish();
+        var occurrences = PairBuilder.Occurrences(rows.Select(r => (long)movieIds[r.Movie]), movies.Size);
+
+        // Genres ranked by their ratings: each movie's count goes to its first genre.
+        var genreCounts = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var (movie, id) in movies.Entries)
         {
-            lineNumber++;
-            if (lineNumber == 1 && line.StartsWith("userId", StringComparison.Ordinal))
+            if (genreOf.GetValueOrDefault(movie) is { Length: > 0 } genre)
             {
-                continue;
+                genreCounts[genre] = genreCounts.GetValueOrDefault(genre) + occurrences[id];
             }
-
-            if (line.Length == 0)
-            {
-                continue;
-            }
-
-            var f = ConverterSupport.SplitCsv(line);
-            if (f is null || f.Count != 4)
-            {
-                bad.Report(lineNumber, f is null ? "a quoted field is not closed" : $"expected 4 fields (userId,movieId,rating,timestamp) but found {f.Count}");
-                continue;
-            }
-
-            if (!long.TryParse(f[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out long movie)
-                || !double.TryParse(f[2], NumberStyles.Float, CultureInfo.InvariantCulture, out double rating)
-                || !long.TryParse(f[3], NumberStyles.Integer, CultureInfo.InvariantCulture, out long time) || f[0].Length == 0)
-            {
-                bad.Report(lineNumber, $"userId {Quote.Of(f[0])}, movieId {Quote.Of(f[1])}, rating {Quote.Of(f[2])} or timestamp {Quote.Of(f[3])} is not a number");
-                continue;
-            }
-
-            rows.Add((f[0], f[1], movie, rating, time));
         }
 
-        var users = Vocabulary.FromFrequencies(rows.Select(r => r.User));
-        var movies = Vocabulary.FromFrequencies(rows.Select(r => r.Movie));
-        const string NoGenre = "";
-        var genres = Vocabulary.FromFrequencies(rows.Select(r => genreOf.GetValueOrDefault(r.Movie, NoGenre)).Where(g => g.Length > 0));
+        var genres = Vocabulary.FromCounts(genreCounts);
         var itemCategories = new long[movies.Size];
         foreach (var (movie, id) in movies.Entries)
         {
-            itemCategories[id] = genres.IdOf(genreOf.GetValueOrDefault(movie, NoGenre));
+            itemCategories[id] = genres.IdOf(genreOf.GetValueOrDefault(movie, string.Empty));
         }
 
         var builder = new PairBuilder(itemCategories, options);
@@ -83,16 +65,67 @@ public static class MovieLensConverter
             builder.SetTimeCuts(validationCut, cut);
         }
 
-        foreach (var group in rows.GroupBy(r => r.User).OrderBy(g => users.IdOf(g.Key)))
+        // Each user's ratings by time, ties by the movie's number, then file order.
+        var byUser = RowsByUser.Group(rows.Count, row => userIds[rows[row].User], users.Size);
+        var order = Comparer<int>.Create((a, b) =>
         {
-            var ordered = group.OrderBy(r => r.Time).ThenBy(r => r.MovieKey).ToArray();
-            var items = ordered.Select(r => (long)movies.IdOf(r.Movie)).ToArray();
-            var cats = items.Select(i => itemCategories[i]).ToArray();
-            var labels = ordered.Select(r => r.Rating >= 4 ? 1f : 0f).ToArray();
-            builder.Add(users.IdOf(group.Key), items, cats, labels, items.Length - 1, times: ordered.Select(r => r.Time * 1000).ToArray());
+            int c = rows[a].Time.CompareTo(rows[b].Time);
+            c = c != 0 ? c : rows[a].MovieKey.CompareTo(rows[b].MovieKey);
+            return c != 0 ? c : a.CompareTo(b);
+        });
+        for (int user = 1; user < users.Size; user++)
+        {
+            var indices = byUser.Sorted(user, order);
+            var items = new long[indices.Length];
+            var labels = new float[indices.Length];
+            var times = new long[indices.Length];
+            for (int t = 0; t < indices.Length; t++)
+            {
+                var r = rows[indices[t]];
+                (items[t], labels[t], times[t]) = (movieIds[r.Movie], r.Value >= 4 ? 1f : 0f, r.Time * 1000);
+            }
+
+            builder.Add(user, items, items.Select(i => itemCategories[i]).ToArray(), labels, items.Length - 1, times: times);
         }
 
-        return builder.ToDataset(users, movies, genres, PairBuilder.Occurrences(rows.Select(r => (long)movies.IdOf(r.Movie)), movies.Size), ratingsPath, lineNumber, bad);
+        return builder.ToDataset(users, movies, genres, occurrences, ratingsPath, lines, bad);
+    }
+
+    /// <summary>Reads <c>ratings.csv</c>'s rows as interned ids, reporting bad lines.</summary>
+    private static RatingLog ReadRatings(string path, ConverterSupport.BadLines bad, out long lineNumber)
+    {
+        var log = new RatingLog();
+        var fields = new Range[4];
+        lineNumber = 0;
+        using var reader = new LineReader(path);
+        while (reader.TryReadLine(out var line))
+        {
+            lineNumber++;
+            if ((lineNumber == 1 && line.StartsWith("userId", StringComparison.Ordinal)) || line.IsEmpty)
+            {
+                continue;
+            }
+
+            int count = ConverterSupport.SplitFields(line, ',', fields, out var text);
+            if (count != fields.Length)
+            {
+                bad.Report(lineNumber, count < 0 ? "a quoted field is not closed" : $"expected 4 fields (userId,movieId,rating,timestamp) but found {count}");
+                continue;
+            }
+
+            ReadOnlySpan<char> user = text[fields[0]], movie = text[fields[1]], rating = text[fields[2]], time = text[fields[3]];
+            if (!long.TryParse(movie, NumberStyles.Integer, CultureInfo.InvariantCulture, out long movieKey)
+                || !double.TryParse(rating, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
+                || !long.TryParse(time, NumberStyles.Integer, CultureInfo.InvariantCulture, out long seconds) || user.IsEmpty)
+            {
+                bad.Report(lineNumber, $"userId {Quote.Of(user.ToString())}, movieId {Quote.Of(movie.ToString())}, rating {Quote.Of(rating.ToString())} or timestamp {Quote.Of(time.ToString())} is not a number");
+                continue;
+            }
+
+            log.Rows.Add(new Rating(seconds, movieKey, value, log.Users.Of(user), log.Movies.Of(movie)));
+        }
+
+        return log;
     }
 
     /// <summary>Reads <c>movies.csv</c> into movieId -> first genre.</summary>
@@ -122,5 +155,18 @@ public static class MovieLensConverter
         }
 
         return result;
+    }
+
+    /// <summary>A rating as ids: its time, the movie's number (ties in time go by it), the rating, and provisional user and movie ids.</summary>
+    private readonly record struct Rating(long Time, long MovieKey, double Value, int User, int Movie);
+
+    /// <summary>The ratings read, 32 bytes each, with their interned users and movies.</summary>
+    private sealed class RatingLog
+    {
+        public List<Rating> Rows { get; } = [];
+
+        public KeyInterner Users { get; } = new();
+
+        public KeyInterner Movies { get; } = new();
     }
 }

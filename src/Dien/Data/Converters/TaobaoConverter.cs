@@ -57,25 +57,8 @@ public static class TaobaoConverter
             builder.SetTimeCuts(validationCut, cut);
         }
 
-        // Each user's rows in file order (a counting sort by the user's id), then by time, item key and file order.
-        var start = new int[users.Size + 1];
-        foreach (var r in rows)
-        {
-            start[userIds[r.User] + 1]++;
-        }
-
-        for (int user = 1; user <= users.Size; user++)
-        {
-            start[user] += start[user - 1];
-        }
-
-        var byUser = new int[rows.Count];
-        var next = start.ToArray();
-        for (int i = 0; i < rows.Count; i++)
-        {
-            byUser[next[userIds[rows[i].User]]++] = i;
-        }
-
+        // Each user's rows by time, ties by the item's number, then file order.
+        var byUser = RowsByUser.Group(rows.Count, row => userIds[rows[row].User], users.Size);
         var order = Comparer<int>.Create((a, b) =>
         {
             int c = rows[a].Time.CompareTo(rows[b].Time);
@@ -85,17 +68,11 @@ public static class TaobaoConverter
         long withoutView = 0;
         for (int user = 1; user < users.Size; user++)
         {
-            int count = start[user + 1] - start[user];
-            if (count == 0)
+            var indices = byUser.Sorted(user, order);
+            var ordered = new Row[indices.Length];
+            for (int t = 0; t < ordered.Length; t++)
             {
-                continue;
-            }
-
-            Array.Sort(byUser, start[user], count, order);
-            var ordered = new Row[count];
-            for (int t = 0; t < count; t++)
-            {
-                ordered[t] = rows[byUser[start[user] + t]];
+                ordered[t] = rows[indices[t]];
             }
 
             int target = Array.FindLastIndex(ordered, r => !r.Engaged);

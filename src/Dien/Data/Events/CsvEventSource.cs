@@ -61,34 +61,11 @@ internal static class CsvEventSource
                     fields = new Range[width];
                 }
 
-                var text = line;
-                int count;
-                if (line.Contains('"'))
+                int count = ConverterSupport.SplitFields(line, delimiter, fields, out var text);
+                if (count < 0)
                 {
-                    var quoted = ConverterSupport.SplitCsv(line.ToString(), delimiter);
-                    if (quoted is null)
-                    {
-                        bad.Report(lineNumber, "a quoted field is not closed");
-                        continue;
-                    }
-
-                    count = quoted.Count;
-                    if (count == fields.Length)
-                    {
-                        text = string.Concat(quoted);
-                        for (int f = 0, start = 0; f < count; start += quoted[f++].Length)
-                        {
-                            fields[f] = new Range(start, start + quoted[f].Length);
-                        }
-                    }
-                }
-                else
-                {
-                    count = line.Count(delimiter) + 1;
-                    if (count == fields.Length)
-                    {
-                        line.Split(fields, delimiter);
-                    }
+                    bad.Report(lineNumber, "a quoted field is not closed");
+                    continue;
                 }
 
                 if (count != fields.Length)
