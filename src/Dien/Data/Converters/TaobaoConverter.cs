@@ -29,8 +29,9 @@ public static class TaobaoConverter
     /// <exception cref="DataFormatException">A malformed row, unless skipped.</exception>
     /// <exception cref="DataOptionsException">The options are invalid; every problem is listed. A time split whose cut leaves nothing to train on or to test is one.</exception>
     /// <remarks>
-    /// The rows are held as ids, 32 bytes each (the full upstream file's 100 million rows in about 3.2 GB), with
-    /// the users, items and categories interned as they are read; a line makes no string.
+    /// The rows are held as ids, 32 bytes each, with the users, items and categories interned as they are read; a
+    /// line makes no string. A generated file of 20 million rows peaked at 2.2 GB (docs/data.md); a log beyond
+    /// memory goes through <see cref="EventLogConverter"/>, which spills.
     /// </remarks>
     public static ConvertedDataset Convert(IEnumerable<string> paths, ConversionOptions? options = null)
     {
