@@ -39,7 +39,8 @@ public static class TaobaoConverter
         options ??= new ConversionOptions();
         options.EnsureValid();
         var pathList = paths.ToList();
-        var log = Read(pathList, new ConverterSupport.BadLines(options.Read), out long lines);
+        var bad = new ConverterSupport.BadLines(options.Read);
+        var log = Read(pathList, bad, out long lines);
         var (users, userIds) = log.Users.Finish();
         var (items, itemIds) = log.Items.Finish();
         var (categories, categoryIds) = log.Categories.Finish();
@@ -90,13 +91,13 @@ public static class TaobaoConverter
         }
 
         return builder.ToDataset(
-            users, items, categories, PairBuilder.Occurrences(rows.Select(r => (long)itemIds[r.Item]), items.Size), string.Join(", ", pathList), lines, bad: log.Bad, otherDropped: withoutView);
+            users, items, categories, PairBuilder.Occurrences(rows.Select(r => (long)itemIds[r.Item]), items.Size), string.Join(", ", pathList), lines, bad, otherDropped: withoutView);
     }
 
     /// <summary>Reads the files' rows as interned ids, reporting bad lines.</summary>
     private static TaobaoLog Read(List<string> paths, ConverterSupport.BadLines bad, out long lines)
     {
-        var log = new TaobaoLog(bad);
+        var log = new TaobaoLog();
         var fields = new Range[5];
         lines = 0;
         foreach (string path in paths)
@@ -149,10 +150,8 @@ public static class TaobaoConverter
     private readonly record struct Row(long Time, long ItemKey, int User, int Item, int Category, bool Engaged);
 
     /// <summary>The rows read so far, with their interned keys.</summary>
-    private sealed class TaobaoLog(ConverterSupport.BadLines bad)
+    private sealed class TaobaoLog
     {
-        public ConverterSupport.BadLines Bad { get; } = bad;
-
         public List<Row> Rows { get; } = [];
 
         public KeyInterner Users { get; } = new();
