@@ -69,7 +69,7 @@ internal static class EventLogBenchmark
 
             double liveBefore = GC.GetTotalMemory(forceFullCollection: true) / 1048576.0;
             double before = Memory.RssMiB();
-            bool peakReset = ResetPeak();
+            bool peakReset = Memory.ResetPeak();
             watch.Restart();
             var bad = new ConverterSupport.BadLines(new ReadOptions());
             using var table = EventLogReader.Read(path, EventColumns.Parse(Columns), bad);
@@ -156,19 +156,5 @@ internal static class EventLogBenchmark
             }
         }).GetAwaiter().GetResult();
         return (users, categories * perCategory);
-    }
-
-    /// <summary>Resets the kernel's peak resident size (VmHWM), so that the read's peak excludes the writing's.</summary>
-    private static bool ResetPeak()
-    {
-        try
-        {
-            File.WriteAllText("/proc/self/clear_refs", "5");
-            return true;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
     }
 }

@@ -7,6 +7,20 @@ internal static class Memory
 
     public static double PeakRssMiB() => Read("VmHWM:");
 
+    /// <summary>Starts the peak (<see cref="PeakRssMiB"/>) again from the current resident size; false where /proc/self/clear_refs is not writable.</summary>
+    public static bool ResetPeak()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     private static double Read(string field)
     {
         const string status = "/proc/self/status";

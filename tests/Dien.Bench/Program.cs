@@ -29,6 +29,8 @@ using TorchSharp;
 //   dotnet run -c Release --project tests/Dien.Bench -- latency [--rounds 5 and any workload flag]   W's batch-1 latency without training first
 //   dotnet run -c Release --project tests/Dien.Bench -- eventlog [--rows 10000000 --users <rows / 50> --keep events.parquet --pairs]
 //       writes a generated event log as Parquet, reads it back with the event-log reader: rows/s and peak RSS (docs/event-logs.md)
+//   dotnet run -c Release --project tests/Dien.Bench -- converters [--rows 5000000 --users <rows / 100> --items 4000000 --converter taobao|events|movielens --keep <folder>]
+//       writes a generated Taobao (or MovieLens) log as its raw files and converts it once: time, allocations and peak RSS (docs/data.md)
 //   dotnet run -c Release --project tests/Dien.Bench -- compare [--data ../shared/data/amazon-beauty-dien,../shared/data/amazon-sports-dien --threads 2 --output comparison.jsonl]
 //       every figure of the performance comparison in one JSON line: W at batch 128 and 512 (and the ratio to this run's matmul limit),
 //       a DIEN epoch per data set unbucketed and bucketed, ranking 100 candidates (docs/performance.md)
@@ -42,6 +44,7 @@ Action<string[]>? commandMode = args.Length == 0 ? null : args[0] switch
     "quality" => QualityBenchmark.Run,
     "order" => OrderSignalRun.Run,
     "eventlog" => EventLogBenchmark.Run,
+    "converters" => ConverterBenchmark.Run,
     "rank" => RankingBenchmark.Run,
     "latency" => LatencyBenchmark.Run,
     "compare" => ComparisonRun.Run,

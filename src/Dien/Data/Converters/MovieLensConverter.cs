@@ -30,7 +30,7 @@ public static class MovieLensConverter
     /// <exception cref="DataOptionsException">The options are invalid; every problem is listed. A time split whose cut leaves nothing to train on or to test is one.</exception>
     /// <remarks>
     /// The ratings are held as ids, 32 bytes each, with the users and movies interned as they are read; a line makes
-    /// no string (10 million generated ratings peaked at 881 MiB: docs/data.md).
+    /// no string (10 million generated ratings peaked at about 880 MiB: docs/data.md).
     /// </remarks>
     public static ConvertedDataset Convert(string ratingsPath, string moviesPath, ConversionOptions? options = null)
     {
