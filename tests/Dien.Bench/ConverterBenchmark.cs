@@ -98,17 +98,10 @@ internal static class ConverterBenchmark
         var random = new Random(2019);
         string[] behaviours = [.. Enumerable.Repeat("pv", 89), .. Enumerable.Repeat("cart", 6), .. Enumerable.Repeat("fav", 3), "buy", "buy"];
         using var writer = new StreamWriter(path);
-        long written = 0;
-        for (int user = 1; user <= users && written < rows; user++)
+        foreach (var (user, time) in Events(rows, users, random, start: 1_511_544_070, spread: 86_400, gap: 3000))
         {
-            long time = 1_511_544_070 + random.Next(86_400);
-            long count = (rows - written) / (users - user + 1);
-            for (long e = 0; e < count; e++, written++)
-            {
-                time += random.Next(1, 3000);
-                int item = random.Next(1, items + 1);
-                writer.Write(string.Create(CultureInfo.InvariantCulture, $"{user},{item},{(item % 9000) + 1},{behaviours[random.Next(behaviours.Length)]},{time}\n"));
-            }
+            int item = random.Next(1, items + 1);
+            writer.Write(string.Create(CultureInfo.InvariantCulture, $"{user},{item},{(item % 9000) + 1},{behaviours[random.Next(behaviours.Length)]},{time}\n"));
         }
 
         return path;
@@ -122,16 +115,9 @@ internal static class ConverterBenchmark
         using (var writer = new StreamWriter(ratings))
         {
             writer.Write("userId,movieId,rating,timestamp\n");
-            long written = 0;
-            for (int user = 1; user <= users && written < rows; user++)
+            foreach (var (user, time) in Events(rows, users, random, start: 1_300_000_000, spread: 100_000_000, gap: 5000))
             {
-                long time = 1_300_000_000 + random.Next(100_000_000);
-                long count = (rows - written) / (users - user + 1);
-                for (long e = 0; e < count; e++, written++)
-                {
-                    time += random.Next(1, 5000);
-                    writer.Write(string.Create(CultureInfo.InvariantCulture, $"{user},{random.Next(1, movies + 1)},{random.Next(1, 11) / 2.0},{time}\n"));
-                }
+                writer.Write(string.Create(CultureInfo.InvariantCulture, $"{user},{random.Next(1, movies + 1)},{random.Next(1, 11) / 2.0},{time}\n"));
             }
         }
 
@@ -146,5 +132,25 @@ internal static class ConverterBenchmark
         }
 
         return [ratings, titles];
+    }
+
+    /// <summary>
+    /// The log's events as (user, unix seconds): each user's together, users 1.. in turn with shares of
+    /// <paramref name="rows"/> that differ by at most one, each user starting within <paramref name="spread"/> seconds
+    /// of <paramref name="start"/> and moving on by 1 .. <paramref name="gap"/> - 1 seconds an event.
+    /// </summary>
+    private static IEnumerable<(int User, long Time)> Events(long rows, int users, Random random, long start, int spread, int gap)
+    {
+        long written = 0;
+        for (int user = 1; user <= users && written < rows; user++)
+        {
+            long time = start + random.Next(spread);
+            long count = (rows - written) / (users - user + 1);
+            for (long e = 0; e < count; e++, written++)
+            {
+                time += random.Next(1, gap);
+                yield return (user, time);
+            }
+        }
     }
 }
