@@ -1,5 +1,5 @@
 using System.Text;
-using Dien.Data.Formats;
+using Dien.Data;
 using FluentAssertions;
 using Xunit;
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using Dien.Data.Events;
-using Dien.Data.Formats;
 
 namespace Dien.Data.Converters;
 

@@ -1,5 +1,4 @@
 using Dien.Data.Converters;
-using Dien.Data.Formats;
 
 namespace Dien.Data.Events;
 

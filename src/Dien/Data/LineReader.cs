@@ -1,8 +1,9 @@
-namespace Dien.Data.Formats;
+namespace Dien.Data;
 
 /// <summary>
 /// A text file's lines as characters in one reused buffer instead of a string per line: the readers of the authors'
-/// format make a string only where they keep one (a new vocabulary entry, a bad line's message). Lines end where
+/// format, the converters and the CSV event source make a string only where they keep one (a new vocabulary entry, a
+/// bad line's message). Lines end where
 /// <see cref="TextReader.ReadLine"/> ends them ('\n', '\r' or "\r\n"), so line numbers are the same; the encoding is
 /// <see cref="StreamReader"/>'s (UTF-8, or what a byte order mark says).
 /// </summary>
