@@ -8,13 +8,16 @@ namespace Dien.Data.Events;
 /// the same column in CSV give the same vocabulary). <see cref="Finish"/> turns the counts into the vocabulary.
 /// </summary>
 /// <remarks>
-/// Text that is a number's own decimal form ("1069838", not "01" or "+1") is held as that number: logs' ids mostly
-/// are, and a number hashes faster and needs no string until <see cref="Finish"/>.
+/// A key is held as a number exactly when its text is a non-negative number's own decimal form of at most 18 digits
+/// ("1069838", not "01", "+1" or "-1"), whichever way it came: logs' ids mostly are, and a number hashes faster and
+/// needs no string until <see cref="Finish"/>. Every other key, a number outside that range included, is held as
+/// its text, so no key is held both ways.
 /// </remarks>
 internal sealed class KeyInterner
 {
     // The longest text held as a number: 18 digits always fit in a long.
     private const int MaxNumberDigits = 18;
+    private const long MaxNumber = 999_999_999_999_999_999;
 
     private readonly Dictionary<string, int> _texts = new(StringComparer.Ordinal);
 #if NET9_0_OR_GREATER
@@ -33,7 +36,7 @@ internal sealed class KeyInterner
 #endif
     }
 
-    /// <summary>Distinct keys so far (a number and its text may still count twice until <see cref="Finish"/>).</summary>
+    /// <summary>Distinct keys so far.</summary>
     public int Count => _counts.Count;
 
     /// <summary>The provisional id of <paramref name="key"/>, counting one occurrence.</summary>
@@ -65,6 +68,11 @@ internal sealed class KeyInterner
     /// <summary>The provisional id of the integer <paramref name="key"/>, counting one occurrence.</summary>
     public int Of(long key)
     {
+        if (key < 0 || key > MaxNumber)
+        {
+            return Of(key.ToString(CultureInfo.InvariantCulture).AsSpan());
+        }
+
         if (!_numbers.TryGetValue(key, out int id))
         {
             id = New(null, key);
@@ -85,44 +93,7 @@ internal sealed class KeyInterner
             keys[id] = _textOf[id] ?? _numberOf[id].ToString(CultureInfo.InvariantCulture);
         }
 
-        // A number and the same text seen as text (a negative number, or one longer than 18 digits) are one key.
-        bool mixed = _texts.Count > 0 && _numbers.Count > 0;
-        var first = new Dictionary<string, int>(mixed ? n : 0, StringComparer.Ordinal);
-        var distinct = new List<int>(n);
-        var sameAs = new int[n];
-        var counts = new long[n];
-        for (int id = 0; id < n; id++)
-        {
-            sameAs[id] = id;
-            if (mixed)
-            {
-                if (first.TryGetValue(keys[id], out int earlier))
-                {
-                    sameAs[id] = earlier;
-                    counts[earlier] += _counts[id];
-                    continue;
-                }
-
-                first[keys[id]] = id;
-            }
-
-            distinct.Add(id);
-            counts[id] += _counts[id];
-        }
-
-        var vocabulary = Vocabulary.Ranked(
-            distinct.Select(id => keys[id]).ToArray(), distinct.Select(id => counts[id]).ToArray(), out int[] ranked);
-        var finalIds = new int[n];
-        for (int i = 0; i < distinct.Count; i++)
-        {
-            finalIds[distinct[i]] = ranked[i];
-        }
-
-        for (int id = 0; id < n; id++)
-        {
-            finalIds[id] = finalIds[sameAs[id]];
-        }
-
+        var vocabulary = Vocabulary.Ranked(keys, [.. _counts], out int[] finalIds);
         return (vocabulary, finalIds);
     }
 
