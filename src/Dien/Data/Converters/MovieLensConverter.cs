@@ -70,12 +70,7 @@ public static class MovieLensConverter
 
         // Each user's ratings by time, ties by the movie's number, then file order.
         var byUser = RowsByUser.Group(rows.Count, row => userIds[rows[row].User], users.Size);
-        var order = Comparer<int>.Create((a, b) =>
-        {
-            int c = rows[a].Time.CompareTo(rows[b].Time);
-            c = c != 0 ? c : rows[a].MovieKey.CompareTo(rows[b].MovieKey);
-            return c != 0 ? c : a.CompareTo(b);
-        });
+        var order = RowsByUser.ByTime(row => rows[row].Time, row => rows[row].MovieKey);
         for (int user = 1; user < users.Size; user++)
         {
             var indices = byUser.Sorted(user, order);

@@ -32,6 +32,14 @@ internal sealed record RowsByUser(int[] Starts, int[] Order)
         return new RowsByUser(starts, order);
     }
 
+    /// <summary>Rows by <paramref name="time"/>, ties by <paramref name="tie"/>, then in file order (by row index).</summary>
+    public static IComparer<int> ByTime(Func<int, long> time, Func<int, long> tie) => Comparer<int>.Create((a, b) =>
+    {
+        int order = time(a).CompareTo(time(b));
+        order = order != 0 ? order : tie(a).CompareTo(tie(b));
+        return order != 0 ? order : a.CompareTo(b);
+    });
+
     /// <summary>User <paramref name="user"/>'s rows, sorted by <paramref name="comparer"/>.</summary>
     public ReadOnlySpan<int> Sorted(int user, IComparer<int> comparer)
     {

@@ -60,12 +60,7 @@ public static class TaobaoConverter
 
         // Each user's rows by time, ties by the item's number, then file order.
         var byUser = RowsByUser.Group(rows.Count, row => userIds[rows[row].User], users.Size);
-        var order = Comparer<int>.Create((a, b) =>
-        {
-            int c = rows[a].Time.CompareTo(rows[b].Time);
-            c = c != 0 ? c : rows[a].ItemKey.CompareTo(rows[b].ItemKey);
-            return c != 0 ? c : a.CompareTo(b);
-        });
+        var order = RowsByUser.ByTime(row => rows[row].Time, row => rows[row].ItemKey);
         long withoutView = 0;
         for (int user = 1; user < users.Size; user++)
         {
